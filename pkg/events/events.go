@@ -1,0 +1,161 @@
+// Package events holds the messages the services exchange over NATS JetStream.
+// Every event is JSON and carries a schema version in "v"; a consumer refuses a
+// version it does not know instead of guessing.
+package events
+
+import (
+	"time"
+
+	"github.com/bndmr/hub/pkg/sdmmr"
+)
+
+// Subjects. Identified data (sdmmr.extracted) lives on its own stream so that
+// NATS permissions can keep every service but pseudonymisation away from it.
+const (
+	SubjectMailRaw    = "bndmr.mail.raw"
+	SubjectOutcome    = "bndmr.mail.outcome"
+	SubjectQuarantine = "bndmr.mail.quarantine"
+	SubjectExtracted  = "bndmr.identified.sdmmr.extracted"
+	SubjectRecord     = "bndmr.sdmmr.record"
+)
+
+// Schema versions of each event type.
+const (
+	MailRawV    = 1
+	OutcomeV    = 1
+	ExtractedV  = 1
+	RecordV     = 1
+	QuarantineV = 1
+)
+
+// MailRaw is one mail taken from a mailbox, exactly as the IMAP server gave it.
+// The bytes travel inline when they fit in a stream message, otherwise in the
+// JetStream object store under Object.
+type MailRaw struct {
+	V           int       `json:"v"`
+	MailID      string    `json:"mail_id"` // hex SHA-256 of (mailbox, UIDVALIDITY, UID)
+	Mailbox     string    `json:"mailbox"`
+	UIDValidity uint32    `json:"uid_validity"`
+	UID         uint32    `json:"uid"`
+	ReceivedAt  time.Time `json:"received_at"`
+	Size        int64     `json:"size"`
+	SHA256      string    `json:"sha256"` // of the raw bytes: second key when UIDVALIDITY changes
+	Raw         []byte    `json:"raw,omitempty"`
+	Object      string    `json:"object,omitempty"`
+}
+
+// Quarantined is a mail the hub could not handle at all, kept with the reason
+// so an operator can inspect and replay it.
+type Quarantined struct {
+	V      int       `json:"v"`
+	Mail   MailRaw   `json:"mail"`
+	Stage  string    `json:"stage"`
+	Code   string    `json:"code"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// Outcome codes of the CI-SIS acknowledgement volet (MDN "Error:" field).
+const (
+	CodeUnknownPatient  = 902
+	CodeINSAbsent       = 903
+	CodeINSInconsistent = 904
+	CodeINSIncomplete   = 905
+	CodeOther           = 906
+)
+
+// MailOutcome is what the hub did with one mail: it feeds the acknowledgement
+// (MDN) to the sender and the receipts table. One per mail, accepted or not.
+type MailOutcome struct {
+	V           int       `json:"v"`
+	MailID      string    `json:"mail_id"`
+	Mailbox     string    `json:"mailbox"`
+	ReceivedAt  time.Time `json:"received_at"`
+	ProcessedAt time.Time `json:"processed_at"`
+	// Headers of the original mail the acknowledgement needs.
+	MessageID                 string `json:"message_id,omitempty"`
+	From                      string `json:"from,omitempty"`
+	ReturnPath                string `json:"return_path,omitempty"`
+	DispositionNotificationTo string `json:"disposition_notification_to,omitempty"`
+	OriginalRecipient         string `json:"original_recipient,omitempty"`
+	Subject                   string `json:"subject,omitempty"`
+	// AutoSubmitted / report markers: an MDN or DSN is never answered.
+	IsReport bool `json:"is_report,omitempty"`
+	// OriginalHeader is the raw header block of the original mail; Size its
+	// full size. The full original stays in the mail stream under MailID.
+	OriginalHeader string `json:"original_header,omitempty"`
+	Size           int64  `json:"size"`
+	// Rejected is set when the mail as a whole could not be used (unreadable
+	// MIME, zip bomb, no CDA…); Documents then may be empty.
+	Rejected  *Rejection        `json:"rejected,omitempty"`
+	Documents []DocumentOutcome `json:"documents"`
+	Warnings  []string          `json:"warnings,omitempty"`
+}
+
+// Rejection is a machine code (stable, e.g. "zip_bomb"), the CI-SIS
+// acknowledgement code and a sentence for a person.
+type Rejection struct {
+	Code   string `json:"code"`
+	CISIS  int    `json:"cisis_code"`
+	Reason string `json:"reason"`
+}
+
+// DocumentOutcome is the verdict on one CDA document of a mail.
+type DocumentOutcome struct {
+	Name          string     `json:"name"` // file name in the XDM (or attachment name)
+	SHA1          string     `json:"sha1,omitempty"`
+	DocumentID    string     `json:"document_id,omitempty"`
+	SetID         string     `json:"set_id,omitempty"`
+	VersionNumber int        `json:"version_number,omitempty"`
+	EffectiveTime string     `json:"effective_time,omitempty"`
+	ModelVersion  string     `json:"model_version,omitempty"`
+	FINESS        string     `json:"finess,omitempty"`
+	Accepted      bool       `json:"accepted"`
+	Rejection     *Rejection `json:"rejection,omitempty"`
+	Failures      []Failure  `json:"failures,omitempty"` // failed assertions, for the MDN text
+	Warnings      []string   `json:"warnings,omitempty"`
+}
+
+// Failure is one failed schematron assertion or XSD error, readable.
+type Failure struct {
+	Source   string `json:"source"` // "XSD" or the schematron name
+	Pattern  string `json:"pattern,omitempty"`
+	Location string `json:"location,omitempty"`
+	Text     string `json:"text"`
+}
+
+// Extracted is one accepted SDM-MR document with its identified content.
+// Only the pseudonymisation service may read it.
+type Extracted struct {
+	V          int       `json:"v"`
+	MailID     string    `json:"mail_id"`
+	DocIndex   int       `json:"doc_index"` // position of the document in the mail
+	DocName    string    `json:"doc_name"`
+	ReceivedAt time.Time `json:"received_at"`
+	// MetadataPatientID is the patient id METADATA.XML declared, for cross-checks.
+	MetadataPatientID string       `json:"metadata_patient_id,omitempty"`
+	Header            sdmmr.Header `json:"header"`
+}
+
+// Record is one document after pseudonymisation: no direct identifier, quasi-
+// identifiers generalised. This is all that reaches the analytical store.
+type Record struct {
+	V          int       `json:"v"`
+	MailID     string    `json:"mail_id"`
+	DocIndex   int       `json:"doc_index"`
+	ReceivedAt time.Time `json:"received_at"`
+	KeyID      string    `json:"key_id"`
+	// DocumentKey is a keyed hash of the document id, scoped to the establishment.
+	DocumentKey   string `json:"document_key"`
+	SetID         string `json:"set_id"`
+	VersionNumber int    `json:"version_number"`
+	EffectiveTime string `json:"effective_time"`
+	ModelVersion  string `json:"model_version"`
+	FINESS        string `json:"finess"`
+	// Patient pseudonyms: from the INS when present, from the identity traits.
+	PatientINSPseudonym    string `json:"patient_ins_pseudonym,omitempty"`
+	PatientTraitsPseudonym string `json:"patient_traits_pseudonym,omitempty"`
+	Sex                    string `json:"sex,omitempty"`
+	BirthYearMonth         string `json:"birth_year_month,omitempty"` // YYYY-MM
+	ResidenceDepartement   string `json:"residence_departement,omitempty"`
+}

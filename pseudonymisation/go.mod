@@ -1,0 +1,7 @@
+module github.com/bndmr/hub/pseudonymisation
+
+go 1.26.8
+
+require github.com/bndmr/hub/pkg v0.0.0
+
+replace github.com/bndmr/hub/pkg => ../pkg

@@ -1,0 +1,61 @@
+// Command bndmrctl is the operator's tool: it generates test mails, validates,
+// unpacks and extracts documents offline, and manages the hub's state.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command runs one sub-command and returns the process exit status.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string) int
+}
+
+func commands() map[string]command {
+	return map[string]command{
+		"gen":      {"generate synthetic MSSanté mails carrying SDM-MR documents", cmdGen},
+		"validate": {"validate CDA documents against the CI-SIS rules (XSD + schematrons)", cmdValidate},
+		"unpack":   {"unpack raw MSSanté mails as the validator would see them", cmdUnpack},
+		"extract":  {"extract (and with --key pseudonymise) SDM-MR documents", cmdExtract},
+		"keygen":   {"create a pseudonymisation key file", cmdKeygen},
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:]))
+}
+
+func run(ctx context.Context, args []string) int {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(cmds)
+		return 2
+	}
+	c, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "bndmrctl: unknown command %q\n", args[0])
+		usage(cmds)
+		return 2
+	}
+	return c.run(ctx, args[1:])
+}
+
+func usage(cmds map[string]command) {
+	names := make([]string, 0, len(cmds))
+	for n := range cmds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(os.Stderr, "usage: bndmrctl COMMAND [flags] [args]\n\ncommands:")
+	for _, n := range names {
+		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, cmds[n].summary)
+	}
+}
