@@ -1,0 +1,49 @@
+package bus
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// EmbeddedConfig configures an in-process NATS server with JetStream, used by
+// the all-in-one hub and by tests.
+type EmbeddedConfig struct {
+	Host     string // default 127.0.0.1
+	Port     int    // -1 picks a free port
+	StoreDir string // JetStream file storage
+	// MaxPayload of a NATS message.
+	MaxPayload int32
+}
+
+// StartEmbedded starts a NATS server with JetStream in this process and waits
+// until it accepts connections.
+func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
+	if c.Host == "" {
+		c.Host = "127.0.0.1"
+	}
+	if c.MaxPayload == 0 {
+		c.MaxPayload = 8 << 20
+	}
+	opts := &server.Options{
+		ServerName: "bndmr-hub",
+		Host:       c.Host,
+		Port:       c.Port,
+		JetStream:  true,
+		StoreDir:   c.StoreDir,
+		MaxPayload: c.MaxPayload,
+		NoSigs:     true,
+		NoLog:      true,
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("configuring embedded NATS: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("embedded NATS did not start within 10s (store %s)", c.StoreDir)
+	}
+	return s, nil
+}
