@@ -72,6 +72,9 @@ type MailOutcome struct {
 	Mailbox     string    `json:"mailbox"`
 	ReceivedAt  time.Time `json:"received_at"`
 	ProcessedAt time.Time `json:"processed_at"`
+	// MailSeq is the sequence of the raw mail (MailRaw) in the stream
+	// BNDMR_MAIL, so the acknowledgement can quote the original; 0 if unknown.
+	MailSeq uint64 `json:"mail_seq,omitempty"`
 	// Headers of the original mail the acknowledgement needs.
 	MessageID                 string `json:"message_id,omitempty"`
 	From                      string `json:"from,omitempty"`
