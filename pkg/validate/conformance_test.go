@@ -1,0 +1,199 @@
+package validate
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/schematron"
+	"github.com/bndmr/hub/pkg/xmldoc"
+)
+
+var (
+	engOnce sync.Once
+	eng     *Engine
+	engErr  error
+)
+
+// testEngine loads the kit once for every test of the package.
+func testEngine(t testing.TB) *Engine {
+	t.Helper()
+	engOnce.Do(func() {
+		dir, err := kit.Dir()
+		if err != nil {
+			engErr = err
+			return
+		}
+		eng, engErr = Load(context.Background(), dir)
+	})
+	if engErr != nil {
+		t.Fatal(engErr)
+	}
+	return eng
+}
+
+type refDoc struct {
+	Doc         string                          `json:"doc"`
+	Valid       bool                            `json:"valid"`
+	XSDValid    bool                            `json:"xsd_valid"`
+	Schematrons map[string][]schematron.Failure `json:"schematrons"`
+}
+
+// profileOfName routes a conformance document by its file-name prefix, as
+// the reference did (a mutant may have lost its version templateId).
+func profileOfName(name string) string {
+	if strings.HasPrefix(name, "SDM-MR_v2.3_2017") {
+		return "SDM-MR_2017"
+	}
+	for _, v := range []string{"2021.01", "2022.01", "2024.01"} {
+		if strings.HasPrefix(name, "SDM-MR_"+v) {
+			return "SDM-MR_" + v
+		}
+	}
+	return ""
+}
+
+func key(f schematron.Failure) string {
+	return f.Kind + "\x00" + f.Pattern + "\x00" + f.Location + "\x00" + f.Text
+}
+
+// TestConformance compares the engine with the reference chain on every
+// document of the conformance corpus: same valid and xsd_valid, and for
+// every schematron the same multiset of (kind, pattern, location, text).
+func TestConformance(t *testing.T) {
+	e := testEngine(t)
+	dir, _ := kit.Dir()
+	cdir := filepath.Join(dir, "conformance")
+	f, err := os.Open(filepath.Join(cdir, "reference.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var refs []refDoc
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var r refDoc
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, r)
+	}
+	if len(refs) != 566 {
+		t.Fatalf("reference.jsonl has %d documents, want 566", len(refs))
+	}
+	type outcome struct {
+		diffs []string
+		schOK map[string]bool
+	}
+	outs := make([]outcome, len(refs))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				outs[i].diffs, outs[i].schOK = compareDoc(e, filepath.Join(cdir, "docs"), refs[i])
+			}
+		}()
+	}
+	for i := range refs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	pass, total := map[string]int{}, map[string]int{}
+	bad := 0
+	for i, o := range outs {
+		for s, ok := range o.schOK {
+			total[s]++
+			if ok {
+				pass[s]++
+			}
+		}
+		if len(o.diffs) > 0 {
+			bad++
+			if bad <= 40 {
+				t.Errorf("%s:\n  %s", refs[i].Doc, strings.Join(o.diffs, "\n  "))
+			}
+		}
+	}
+	var names []string
+	for s := range total {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	for _, s := range names {
+		t.Logf("%-30s %d/%d documents identical", s, pass[s], total[s])
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d documents differ from the reference", bad, len(refs))
+	}
+}
+
+func compareDoc(e *Engine, dir string, ref refDoc) (diffs []string, schOK map[string]bool) {
+	schOK = map[string]bool{}
+	data, err := os.ReadFile(filepath.Join(dir, ref.Doc))
+	if err != nil {
+		return []string{err.Error()}, schOK
+	}
+	doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)
+	if err != nil {
+		return []string{err.Error()}, schOK
+	}
+	defer doc.Free()
+	rep, err := e.Validate(context.Background(), doc, Options{Profile: profileOfName(ref.Doc)})
+	if err != nil {
+		return []string{err.Error()}, schOK
+	}
+	if rep.Valid != ref.Valid {
+		diffs = append(diffs, fmt.Sprintf("valid = %v, reference %v", rep.Valid, ref.Valid))
+	}
+	if rep.XSDValid != ref.XSDValid {
+		diffs = append(diffs, fmt.Sprintf("xsd_valid = %v, reference %v (%v)", rep.XSDValid, ref.XSDValid, rep.XSDErrors))
+	}
+	got := map[string][]schematron.Failure{}
+	for _, s := range rep.Schematrons {
+		got[s.Name] = s.Failures
+	}
+	for name, want := range ref.Schematrons {
+		g, ok := got[name]
+		if !ok {
+			diffs = append(diffs, fmt.Sprintf("schematron %s not run", name))
+			schOK[name] = false
+			continue
+		}
+		count := map[string]int{}
+		for _, f := range want {
+			count[key(f)]++
+		}
+		for _, f := range g {
+			count[key(f)]--
+		}
+		ok = true
+		for k, n := range count {
+			if n == 0 {
+				continue
+			}
+			ok = false
+			what := "missing"
+			if n < 0 {
+				what = "extra"
+			}
+			diffs = append(diffs, fmt.Sprintf("%s %s: %q", name, what, strings.ReplaceAll(k, "\x00", " | ")))
+		}
+		schOK[name] = ok
+	}
+	return diffs, schOK
+}
