@@ -43,7 +43,7 @@ func (s *Schema) Validate(ctx context.Context, doc types.Document, ix *Index) (*
 			return nil, fmt.Errorf("registering namespace %s: %w", ns[0], err)
 		}
 	}
-	x := newXctx(xc.Pointer(), s.docs.h)
+	x := newXctx(xc.Pointer(), s.docs.h, ix.doc)
 	res := &Result{}
 	docNode := ix.doc
 

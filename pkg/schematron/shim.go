@@ -48,7 +48,8 @@ static void sch_document(xmlXPathParserContextPtr ctxt, int nargs) {
 	valuePush(ctxt, xmlXPathWrapNodeSet(res));
 }
 
-static void sch_setup(xmlXPathContextPtr ctx, xmlHashTablePtr docs) {
+static void sch_setup(xmlXPathContextPtr ctx, xmlHashTablePtr docs, xmlDocPtr doc) {
+	ctx->doc = doc; // lestrrat-go/libxml2 leaves it NULL, which empties every absolute path
 	ctx->userData = docs;
 	ctx->error = sch_silent;
 	xmlXPathRegisterFunc(ctx, (const xmlChar *) "document", sch_document);
@@ -133,9 +134,9 @@ type xctx struct {
 	p C.xmlXPathContextPtr
 }
 
-func newXctx(ptr uintptr, docs C.xmlHashTablePtr) xctx {
+func newXctx(ptr uintptr, docs C.xmlHashTablePtr, doc xnode) xctx {
 	p := C.xmlXPathContextPtr(cptr(ptr))
-	C.sch_setup(p, docs)
+	C.sch_setup(p, docs, (*C.xmlDoc)(unsafe.Pointer(doc)))
 	return xctx{p: p}
 }
 
@@ -234,7 +235,6 @@ func (t docTable) add(key string, doc uintptr) {
 
 // orderDoc numbers the elements of doc so that XPath sorts node-sets fast.
 func orderDoc(doc uintptr) { C.xmlXPathOrderDocElems((*C.xmlDoc)(cptr(doc))) }
-
 
 // Index lists, in one walk of a document, its elements by local name and
 // by the root of their templateId children: most rule contexts start with

@@ -124,7 +124,7 @@ func TestConformance(t *testing.T) {
 		}
 		if len(o.diffs) > 0 {
 			bad++
-			if bad <= 40 {
+			if bad <= 1000 {
 				t.Errorf("%s:\n  %s", refs[i].Doc, strings.Join(o.diffs, "\n  "))
 			}
 		}
@@ -166,6 +166,9 @@ func compareDoc(e *Engine, dir string, ref refDoc) (diffs []string, schOK map[st
 	got := map[string][]schematron.Failure{}
 	for _, s := range rep.Schematrons {
 		got[s.Name] = s.Failures
+		for _, e := range s.EvalErrors {
+			diffs = append(diffs, fmt.Sprintf("%s evaluation error: %s", s.Name, e))
+		}
 	}
 	for name, want := range ref.Schematrons {
 		g, ok := got[name]

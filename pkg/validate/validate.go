@@ -208,7 +208,6 @@ type Report struct {
 	Schematrons []SchematronReport // in profile order
 }
 
-
 // Validate checks an already parsed document (the extractor reads the same
 // tree afterwards). It numbers the document's elements for XPath
 // (xmlXPathOrderDocElems), which leaves the tree otherwise unchanged.
