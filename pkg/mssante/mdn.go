@@ -19,9 +19,9 @@ import (
 // Dispositions of the CI-SIS volet "transmission au LPS de documents CDA
 // provenant d'un courriel MSSanté" (RFC 8098 §3.2.6).
 const (
-	dispositionPrefix = "automatic-action/MDN-sent-automatically; "
-	DispositionOK     = dispositionPrefix + "processed"
-	DispositionError  = dispositionPrefix + "processed/error"
+	mdnDispositionPrefix = "automatic-action/MDN-sent-automatically; "
+	DispositionOK     = mdnDispositionPrefix + "processed"
+	DispositionError  = mdnDispositionPrefix + "processed/error"
 	// ErrorCondition closes the Error field: the code is an HL7
 	// applicationErrorCondition (ERR-5), as the sender's ZAM^Z03 expects.
 	ErrorCondition = "applicationErrorCondition"
@@ -92,7 +92,7 @@ func AngleID(id string) string {
 
 // FullSubject is the subject the MDN carries.
 func (m *MDN) FullSubject() string {
-	s := oneLine(m.Subject)
+	s := mdnOneLine(m.Subject)
 	if r := []rune(s); len(r) > 400 {
 		s = string(r[:400]) + "…"
 	}
@@ -112,7 +112,7 @@ func (m *MDN) DispositionField() string {
 	case m.Error == nil:
 		return DispositionOK
 	case m.LegacyError:
-		return dispositionPrefix + "processed/Error: " + strconv.Itoa(m.Error.Code) + "^" + hl7Text(m.Error.Label)
+		return mdnDispositionPrefix + "processed/Error: " + strconv.Itoa(m.Error.Code) + "^" + mdnHl7Text(m.Error.Label)
 	default:
 		return DispositionError
 	}
@@ -123,7 +123,7 @@ func (m *MDN) ErrorField() string {
 	if m.Error == nil {
 		return ""
 	}
-	return strconv.Itoa(m.Error.Code) + "^" + hl7Text(m.Error.Label) + "^" + ErrorCondition
+	return strconv.Itoa(m.Error.Code) + "^" + mdnHl7Text(m.Error.Label) + "^" + ErrorCondition
 }
 
 // Bytes renders the MDN as an RFC 5322 message with CRLF line ends.
@@ -132,32 +132,32 @@ func (m *MDN) Bytes() ([]byte, error) {
 		return nil, err
 	}
 
-	text, err := qpEncode(m.Text)
+	text, err := mdnQpEncode(m.Text)
 	if err != nil {
 		return nil, err
 	}
 	var report bytes.Buffer
 	if m.ReportingUA != "" {
-		writeField(&report, "Reporting-UA", ascii(m.ReportingUA))
+		mdnWriteField(&report, "Reporting-UA", mdnAscii(m.ReportingUA))
 	}
 	if r := strings.TrimSpace(m.OriginalRecipient); r != "" {
-		writeField(&report, "Original-Recipient", addrType(r))
+		mdnWriteField(&report, "Original-Recipient", mdnAddrType(r))
 	}
-	writeField(&report, "Final-Recipient", addrType(m.FinalRecipient))
+	mdnWriteField(&report, "Final-Recipient", mdnAddrType(m.FinalRecipient))
 	if m.OriginalMessageID != "" {
-		writeField(&report, "Original-Message-ID", AngleID(ascii(m.OriginalMessageID)))
+		mdnWriteField(&report, "Original-Message-ID", AngleID(mdnAscii(m.OriginalMessageID)))
 	}
-	writeField(&report, "Disposition", m.DispositionField())
+	mdnWriteField(&report, "Disposition", m.DispositionField())
 	if e := m.ErrorField(); e != "" {
-		writeField(&report, "Error", e)
+		mdnWriteField(&report, "Error", e)
 	}
 
-	origType, orig := "message/rfc822", crlf(m.Original)
+	origType, orig := "message/rfc822", mdnCrlf(m.Original)
 	if m.Original == nil {
-		origType, orig = "text/rfc822-headers", headerBlock(m.OriginalHeader)
+		origType, orig = "text/rfc822-headers", mdnHeaderBlock(m.OriginalHeader)
 	}
 	origCTE := ""
-	if has8Bit(orig) {
+	if mdnHas8Bit(orig) {
 		// message/rfc822 allows only 7bit, 8bit or binary (RFC 2046 §5.2.1).
 		origCTE = "8bit"
 	}
@@ -166,38 +166,38 @@ func (m *MDN) Bytes() ([]byte, error) {
 	boundary := m.boundary(parts)
 
 	var b bytes.Buffer
-	writeField(&b, "From", m.From)
-	writeField(&b, "To", strings.Join(m.To, ", "))
-	writeField(&b, "Subject", encodeWords(m.FullSubject()))
-	writeField(&b, "Date", m.Date.UTC().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
-	writeField(&b, "Message-ID", m.MessageID)
+	mdnWriteField(&b, "From", m.From)
+	mdnWriteField(&b, "To", strings.Join(m.To, ", "))
+	mdnWriteField(&b, "Subject", mdnEncodeWords(m.FullSubject()))
+	mdnWriteField(&b, "Date", m.Date.UTC().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
+	mdnWriteField(&b, "Message-ID", m.MessageID)
 	if m.OriginalMessageID != "" {
-		id := AngleID(ascii(m.OriginalMessageID))
-		writeField(&b, "In-Reply-To", id)
-		writeField(&b, "References", id)
+		id := AngleID(mdnAscii(m.OriginalMessageID))
+		mdnWriteField(&b, "In-Reply-To", id)
+		mdnWriteField(&b, "References", id)
 	}
 	// RFC 3834: an automatic answer says so, so no one answers it in turn.
-	writeField(&b, "Auto-Submitted", "auto-replied")
-	writeField(&b, "MIME-Version", "1.0")
-	writeField(&b, "Content-Type", `multipart/report; report-type=disposition-notification; boundary="`+boundary+`"`)
+	mdnWriteField(&b, "Auto-Submitted", "auto-replied")
+	mdnWriteField(&b, "MIME-Version", "1.0")
+	mdnWriteField(&b, "Content-Type", `multipart/report; report-type=disposition-notification; boundary="`+boundary+`"`)
 	b.WriteString("\r\n")
 	b.WriteString("This is a MIME-encapsulated message disposition notification (RFC 8098).\r\n")
 
 	b.WriteString("\r\n--" + boundary + "\r\n")
-	writeField(&b, "Content-Type", "text/plain; charset=UTF-8")
-	writeField(&b, "Content-Transfer-Encoding", "quoted-printable")
+	mdnWriteField(&b, "Content-Type", "text/plain; charset=UTF-8")
+	mdnWriteField(&b, "Content-Transfer-Encoding", "quoted-printable")
 	b.WriteString("\r\n")
 	b.Write(text)
 
 	b.WriteString("\r\n--" + boundary + "\r\n")
-	writeField(&b, "Content-Type", "message/disposition-notification")
+	mdnWriteField(&b, "Content-Type", "message/disposition-notification")
 	b.WriteString("\r\n")
 	b.Write(report.Bytes())
 
 	b.WriteString("\r\n--" + boundary + "\r\n")
-	writeField(&b, "Content-Type", origType)
+	mdnWriteField(&b, "Content-Type", origType)
 	if origCTE != "" {
-		writeField(&b, "Content-Transfer-Encoding", origCTE)
+		mdnWriteField(&b, "Content-Transfer-Encoding", origCTE)
 	}
 	b.WriteString("\r\n")
 	b.Write(orig)
@@ -206,25 +206,25 @@ func (m *MDN) Bytes() ([]byte, error) {
 }
 
 // Has8Bit says whether msg needs BODY=8BITMIME on submission.
-func Has8Bit(msg []byte) bool { return has8Bit(msg) }
+func Has8Bit(msg []byte) bool { return mdnHas8Bit(msg) }
 
 func (m *MDN) check() error {
 	var errs []error
-	if !isAddrSpec(m.From) {
+	if !mdnIsAddrSpec(m.From) {
 		errs = append(errs, fmt.Errorf("MDN From %q is not a mail address", m.From))
 	}
 	if len(m.To) == 0 {
 		errs = append(errs, errors.New("MDN has no recipient"))
 	}
 	for _, to := range m.To {
-		if !isAddrSpec(to) {
+		if !mdnIsAddrSpec(to) {
 			errs = append(errs, fmt.Errorf("MDN recipient %q is not a mail address", to))
 		}
 	}
-	if !isAddrSpec(m.FinalRecipient) {
+	if !mdnIsAddrSpec(m.FinalRecipient) {
 		errs = append(errs, fmt.Errorf("MDN Final-Recipient %q is not a mail address", m.FinalRecipient))
 	}
-	if m.MessageID == "" || ascii(m.MessageID) != m.MessageID || !strings.HasPrefix(m.MessageID, "<") || !strings.HasSuffix(m.MessageID, ">") {
+	if m.MessageID == "" || mdnAscii(m.MessageID) != m.MessageID || !strings.HasPrefix(m.MessageID, "<") || !strings.HasSuffix(m.MessageID, ">") {
 		errs = append(errs, fmt.Errorf("MDN Message-ID %q is not <id@domain>", m.MessageID))
 	}
 	if m.Date.IsZero() {
@@ -255,9 +255,9 @@ func (m *MDN) boundary(parts [][]byte) string {
 	}
 }
 
-// isAddrSpec accepts a bare local@domain in printable ASCII: the address comes
+// mdnIsAddrSpec accepts a bare local@domain in printable ASCII: the address comes
 // from an untrusted header and goes into SMTP commands and our headers.
-func isAddrSpec(a string) bool {
+func mdnIsAddrSpec(a string) bool {
 	at := strings.LastIndexByte(a, '@')
 	if at <= 0 || at == len(a)-1 || len(a) > 254 {
 		return false
@@ -270,18 +270,18 @@ func isAddrSpec(a string) bool {
 	return true
 }
 
-func addrType(a string) string {
-	a = ascii(a)
+func mdnAddrType(a string) string {
+	a = mdnAscii(a)
 	if strings.Contains(a, ";") {
 		return a // already "rfc822;addr"
 	}
 	return "rfc822;" + a
 }
 
-// writeField writes one header field, folded at spaces before 78 columns
+// mdnWriteField writes one header field, folded at spaces before 78 columns
 // where it can be (RFC 5322 §2.2.3).
-func writeField(b *bytes.Buffer, name, value string) {
-	value = oneLine(value)
+func mdnWriteField(b *bytes.Buffer, name, value string) {
+	value = mdnOneLine(value)
 	line := name + ":"
 	col := len(line)
 	for i, w := range strings.Split(value, " ") {
@@ -295,9 +295,9 @@ func writeField(b *bytes.Buffer, name, value string) {
 	b.WriteString(line + "\r\n")
 }
 
-// oneLine removes line breaks and control characters, which would let an
+// mdnOneLine removes line breaks and control characters, which would let an
 // untrusted value inject header fields.
-func oneLine(s string) string {
+func mdnOneLine(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' || r == '\t' {
 			return ' '
@@ -310,11 +310,11 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// ascii folds accents away (é → e) and drops what is left outside printable
+// mdnAscii folds accents away (é → e) and drops what is left outside printable
 // ASCII: the fields of message/disposition-notification are 7-bit.
-func ascii(s string) string {
+func mdnAscii(s string) string {
 	var b strings.Builder
-	for _, r := range norm.NFD.String(oneLine(s)) {
+	for _, r := range norm.NFD.String(mdnOneLine(s)) {
 		switch {
 		case r >= ' ' && r < 0x7f:
 			b.WriteRune(r)
@@ -336,15 +336,15 @@ func ascii(s string) string {
 	return strings.Join(strings.Fields(b.String()), " ")
 }
 
-// hl7Text makes a label safe inside an HL7 component: the separators
+// mdnHl7Text makes a label safe inside an HL7 component: the separators
 // ^ | ~ \ & would split it on the sender's side.
-func hl7Text(s string) string {
+func mdnHl7Text(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if strings.ContainsRune(`^|~\&`, r) {
 			return ' '
 		}
 		return r
-	}, ascii(s))
+	}, mdnAscii(s))
 	s = strings.Join(strings.Fields(s), " ")
 	const max = 300
 	if len(s) > max {
@@ -353,8 +353,8 @@ func hl7Text(s string) string {
 	return s
 }
 
-// encodeWords encodes a header text as RFC 2047 words when it is not ASCII.
-func encodeWords(s string) string {
+// mdnEncodeWords encodes a header text as RFC 2047 words when it is not ASCII.
+func mdnEncodeWords(s string) string {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return mime.QEncoding.Encode("UTF-8", s)
@@ -363,7 +363,7 @@ func encodeWords(s string) string {
 	return s
 }
 
-func qpEncode(s string) ([]byte, error) {
+func mdnQpEncode(s string) ([]byte, error) {
 	var b bytes.Buffer
 	w := quotedprintable.NewWriter(&b)
 	if _, err := w.Write([]byte(strings.ReplaceAll(s, "\r\n", "\n"))); err != nil {
@@ -379,9 +379,9 @@ func qpEncode(s string) ([]byte, error) {
 	return out, nil
 }
 
-// crlf turns bare LF (and bare CR) into CRLF, as SMTP wants, and ends the
+// mdnCrlf turns bare LF (and bare CR) into CRLF, as SMTP wants, and ends the
 // message with a line break.
-func crlf(b []byte) []byte {
+func mdnCrlf(b []byte) []byte {
 	out := make([]byte, 0, len(b)+len(b)/40+2)
 	for i := 0; i < len(b); i++ {
 		c := b[i]
@@ -401,17 +401,17 @@ func crlf(b []byte) []byte {
 	return out
 }
 
-// headerBlock returns the header lines of h, without the blank line that
+// mdnHeaderBlock returns the header lines of h, without the blank line that
 // ends a header and without anything after it.
-func headerBlock(h []byte) []byte {
-	h = crlf(h)
+func mdnHeaderBlock(h []byte) []byte {
+	h = mdnCrlf(h)
 	if i := bytes.Index(h, []byte("\r\n\r\n")); i >= 0 {
 		h = h[:i+2]
 	}
 	return bytes.TrimLeft(h, "\r\n")
 }
 
-func has8Bit(b []byte) bool {
+func mdnHas8Bit(b []byte) bool {
 	for _, c := range b {
 		if c >= 0x80 {
 			return true

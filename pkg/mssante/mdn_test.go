@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-message/textproto"
 )
 
-const testOriginal = "Return-Path: <pfi@chu.test>\r\n" +
+const mdnTestOriginal = "Return-Path: <pfi@chu.test>\r\n" +
 	"From: PFI CHU <pfi@chu.test>\r\n" +
 	"To: hub@bndmr.test\r\n" +
 	"Subject: =?UTF-8?q?XDM/1.0/DDM+SDM-MR_DUPONT_J=C3=A9r=C3=B4me_01/02/2003?=\r\n" +
@@ -38,12 +38,12 @@ func baseMDN() MDN {
 		FinalRecipient:    "hub@bndmr.test",
 		OriginalMessageID: "<orig-1@chu.test>",
 		Text:              "Le message ci-dessous a été intégré.\n",
-		Original:          []byte(testOriginal),
+		Original:          []byte(mdnTestOriginal),
 	}
 }
 
-// parsed is an MDN as go-message reads it.
-type parsed struct {
+// parsedMDN is an MDN as go-message reads it.
+type parsedMDN struct {
 	header  mail.Header
 	text    string
 	textCT  string
@@ -55,13 +55,13 @@ type parsed struct {
 	nparts  int
 }
 
-func parseMDN(t *testing.T, b []byte) parsed {
+func parseMDN(t *testing.T, b []byte) parsedMDN {
 	t.Helper()
 	e, err := message.Read(bytes.NewReader(b))
 	if err != nil {
 		t.Fatalf("go-message cannot read the MDN: %v\n%s", err, b)
 	}
-	p := parsed{header: mail.Header{Header: e.Header}}
+	p := parsedMDN{header: mail.Header{Header: e.Header}}
 	ct, params, err := e.Header.ContentType()
 	if err != nil || ct != "multipart/report" || params["report-type"] != "disposition-notification" {
 		t.Fatalf("Content-Type = %q %v (%v), want multipart/report; report-type=disposition-notification", ct, params, err)
@@ -120,7 +120,7 @@ func TestMDNFields(t *testing.T) {
 	cases := []struct {
 		name   string
 		edit   func(*MDN)
-		check  func(t *testing.T, p parsed)
+		check  func(t *testing.T, p parsedMDN)
 		subj   string
 		disp   string
 		errFld string
@@ -130,7 +130,7 @@ func TestMDNFields(t *testing.T) {
 			edit: func(m *MDN) { m.OriginalRecipient = "rfc822;bal-app@bndmr.test" },
 			subj: "XDM/1.0/DDM+SDM-MR DUPONT Jérôme 01/02/2003",
 			disp: "automatic-action/MDN-sent-automatically; processed",
-			check: func(t *testing.T, p parsed) {
+			check: func(t *testing.T, p parsedMDN) {
 				if got := p.report.Get("Original-Recipient"); got != "rfc822;bal-app@bndmr.test" {
 					t.Errorf("Original-Recipient = %q", got)
 				}
@@ -157,7 +157,7 @@ func TestMDNFields(t *testing.T) {
 			subj:   "[KO Intégration système !][903] XDM/1.0/DDM+SDM-MR DUPONT Jérôme 01/02/2003",
 			disp:   "automatic-action/MDN-sent-automatically; processed/error",
 			errFld: "903^INS absent du document^applicationErrorCondition",
-			check: func(t *testing.T, p parsed) {
+			check: func(t *testing.T, p parsedMDN) {
 				if p.report.Has("Original-Recipient") {
 					t.Errorf("Original-Recipient present though the original had none")
 				}
@@ -180,13 +180,13 @@ func TestMDNFields(t *testing.T) {
 			name: "large original: headers only",
 			edit: func(m *MDN) {
 				m.Error = &MDNError{Code: 906, Label: "Document non conforme ^ au schematron | SDM-MR"}
-				hdr, _, _ := strings.Cut(testOriginal, "\r\n\r\n")
+				hdr, _, _ := strings.Cut(mdnTestOriginal, "\r\n\r\n")
 				m.Original, m.OriginalHeader = nil, []byte(strings.ReplaceAll(hdr, "\r\n", "\n")+"\n\nbody that must not appear")
 			},
 			subj:   "[KO Intégration système !][906] XDM/1.0/DDM+SDM-MR DUPONT Jérôme 01/02/2003",
 			disp:   "automatic-action/MDN-sent-automatically; processed/error",
 			errFld: "906^Document non conforme au schematron SDM-MR^applicationErrorCondition",
-			check: func(t *testing.T, p parsed) {
+			check: func(t *testing.T, p parsedMDN) {
 				if p.origCT != "text/rfc822-headers" {
 					t.Fatalf("part 3 = %q, want text/rfc822-headers", p.origCT)
 				}
@@ -206,7 +206,7 @@ func TestMDNFields(t *testing.T) {
 			},
 			subj: "XDM/1.0/DDM+SDM-MR DUPONT Jérôme 01/02/2003",
 			disp: "automatic-action/MDN-sent-automatically; processed",
-			check: func(t *testing.T, p parsed) {
+			check: func(t *testing.T, p parsedMDN) {
 				for _, f := range []string{"In-Reply-To", "References"} {
 					if p.header.Has(f) {
 						t.Errorf("%s present though the original had no Message-ID", f)
@@ -226,7 +226,7 @@ func TestMDNFields(t *testing.T) {
 			subj:   "[KO Intégration système !][906] x Bcc: victim@evil.test body",
 			disp:   "automatic-action/MDN-sent-automatically; processed/error",
 			errFld: "906^bad Disposition: automatic-action/MDN-sent-automatically; processed^applicationErrorCondition",
-			check: func(t *testing.T, p parsed) {
+			check: func(t *testing.T, p parsedMDN) {
 				if p.header.Has("Bcc") {
 					t.Errorf("Bcc injected")
 				}
@@ -291,10 +291,10 @@ func TestMDNFields(t *testing.T) {
 			if got := p.report.Get("Reporting-Ua"); got != "hub.bndmr.test; BNDMR hub" {
 				t.Errorf("Reporting-UA = %q", got)
 			}
-			if got := unfold(p.report.Get("Disposition")); got != tc.disp {
+			if got := mdnUnfold(p.report.Get("Disposition")); got != tc.disp {
 				t.Errorf("Disposition = %q, want %q", got, tc.disp)
 			}
-			if got := unfold(p.report.Get("Error")); got != tc.errFld {
+			if got := mdnUnfold(p.report.Get("Error")); got != tc.errFld {
 				t.Errorf("Error = %q, want %q", got, tc.errFld)
 			}
 			if tc.check != nil {
@@ -304,18 +304,18 @@ func TestMDNFields(t *testing.T) {
 			if err != nil || !bytes.Equal(again, b) {
 				t.Errorf("building the same MDN twice gave different bytes")
 			}
-			checkLines(t, b)
+			mdnCheckLines(t, b)
 		})
 	}
 }
 
-// unfold joins a folded header value the way a reader sees it.
-func unfold(s string) string {
+// mdnUnfold joins a folded header value the way a reader sees it.
+func mdnUnfold(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// checkLines enforces CRLF line ends and the 998-octet limit (RFC 5322 §2.1.1).
-func checkLines(t *testing.T, b []byte) {
+// mdnCheckLines enforces CRLF line ends and the 998-octet limit (RFC 5322 §2.1.1).
+func mdnCheckLines(t *testing.T, b []byte) {
 	t.Helper()
 	for i, line := range bytes.Split(b, []byte("\r\n")) {
 		if bytes.ContainsAny(line, "\r\n") {
@@ -349,14 +349,14 @@ func TestMDNBoundaryAvoidsContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, params, _ := mustEntity(t, b).Header.ContentType()
+	_, params, _ := mdnEntity(t, b).Header.ContentType()
 	// An original that quotes this very boundary must not break the MDN.
-	m.Original = append([]byte(testOriginal), []byte("--"+params["boundary"]+"--\r\n")...)
+	m.Original = append([]byte(mdnTestOriginal), []byte("--"+params["boundary"]+"--\r\n")...)
 	b2, err := m.Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, params2, _ := mustEntity(t, b2).Header.ContentType()
+	_, params2, _ := mdnEntity(t, b2).Header.ContentType()
 	if params2["boundary"] == params["boundary"] {
 		t.Fatalf("boundary %q kept though the original contains it", params["boundary"])
 	}
@@ -378,8 +378,8 @@ func TestMDN8BitOriginal(t *testing.T) {
 	if !Has8Bit(b) {
 		t.Errorf("Has8Bit is false on an 8-bit MDN")
 	}
-	checkLines(t, b)
-	m.Original = []byte(testOriginal)
+	mdnCheckLines(t, b)
+	m.Original = []byte(mdnTestOriginal)
 	b, _ = m.Bytes()
 	if Has8Bit(b) {
 		t.Errorf("Has8Bit is true on a 7-bit MDN")
@@ -407,7 +407,7 @@ func TestMDNRefusesBadInput(t *testing.T) {
 	}
 }
 
-func mustEntity(t *testing.T, b []byte) *message.Entity {
+func mdnEntity(t *testing.T, b []byte) *message.Entity {
 	t.Helper()
 	e, err := message.Read(bytes.NewReader(b))
 	if err != nil {
@@ -419,7 +419,7 @@ func mustEntity(t *testing.T, b []byte) *message.Entity {
 // FuzzMDN builds MDNs from hostile subjects, labels, texts and originals: the
 // result must always parse into three parts with exactly the fields we set.
 func FuzzMDN(f *testing.F) {
-	f.Add("XDM/1.0/DDM+SDM-MR X", "INS absent", "texte", []byte(testOriginal), 903, false)
+	f.Add("XDM/1.0/DDM+SDM-MR X", "INS absent", "texte", []byte(mdnTestOriginal), 903, false)
 	f.Add("a\r\nBcc: x@y", "a^b|c\r\nError: 1", "--x\r\n", []byte("--=_bndmr-mdn_\r\n"), 906, true)
 	f.Fuzz(func(t *testing.T, subject, label, text string, original []byte, code int, headersOnly bool) {
 		m := baseMDN()
@@ -474,7 +474,7 @@ func FuzzMDN(f *testing.F) {
 				if err != nil {
 					t.Fatalf("disposition fields: %v", err)
 				}
-				if got := r.Values("Disposition"); len(got) != 1 || unfold(got[0]) != m.DispositionField() {
+				if got := r.Values("Disposition"); len(got) != 1 || mdnUnfold(got[0]) != m.DispositionField() {
 					t.Fatalf("Disposition = %q, want %q", got, m.DispositionField())
 				}
 				if len(r.Values("Error")) != map[bool]int{true: 0, false: 1}[m.Error == nil] {
