@@ -20,8 +20,8 @@ import (
 // provenant d'un courriel MSSanté" (RFC 8098 §3.2.6).
 const (
 	mdnDispositionPrefix = "automatic-action/MDN-sent-automatically; "
-	DispositionOK     = mdnDispositionPrefix + "processed"
-	DispositionError  = mdnDispositionPrefix + "processed/error"
+	DispositionOK        = mdnDispositionPrefix + "processed"
+	DispositionError     = mdnDispositionPrefix + "processed/error"
 	// ErrorCondition closes the Error field: the code is an HL7
 	// applicationErrorCondition (ERR-5), as the sender's ZAM^Z03 expects.
 	ErrorCondition = "applicationErrorCondition"
