@@ -320,3 +320,12 @@ func matchParen(s string, i int) int {
 	}
 	return -1
 }
+
+// Rules counts the compiled rules of the active patterns.
+func (s *Schema) Rules() int {
+	n := 0
+	for _, p := range s.patterns {
+		n += len(p.rules)
+	}
+	return n
+}
