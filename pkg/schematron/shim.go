@@ -23,6 +23,11 @@ static void sch_silent(void *data, xmlErrorPtr err) { (void)data; (void)err; }
 // document(uri): XSLT 1.0 document() restricted to the value sets
 // preloaded in the hash table stored as the context's userData. An unknown
 // uri gives an empty node-set.
+static void sch_generic_silent(void *ctx, const char *msg, ...) { (void)ctx; (void)msg; }
+static void sch_quiet(int on) {
+	xmlSetGenericErrorFunc(NULL, on ? sch_generic_silent : NULL);
+}
+
 static void sch_document(xmlXPathParserContextPtr ctxt, int nargs) {
 	if (nargs < 1 || nargs > 2) { xmlXPathErr(ctxt, XPATH_INVALID_ARITY); return; }
 	if (nargs == 2) { xmlXPathFreeObject(valuePop(ctxt)); }
@@ -100,6 +105,7 @@ import "C"
 
 import (
 	"errors"
+	"runtime"
 	"fmt"
 	"strings"
 	"unsafe"
@@ -362,3 +368,14 @@ func sameNS(a, b *C.xmlNode) bool {
 // OrderDoc numbers the elements of a libxml2 document (xmlDocPtr address)
 // so that XPath sorts node-sets by a field read instead of a tree walk.
 func OrderDoc(doc interface{ Pointer() uintptr }) { orderDoc(doc.Pointer()) }
+
+// Quietly runs f with libxml2's generic error output (stderr) switched off
+// on the calling thread: loading the CDA schema prints harmless import
+// warnings, and errors reach the caller through return values anyway.
+func Quietly(f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	C.sch_quiet(1)
+	defer C.sch_quiet(0)
+	f()
+}

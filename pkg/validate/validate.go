@@ -94,7 +94,9 @@ type Engine struct {
 func Load(ctx context.Context, kitDir string) (*Engine, error) {
 	e := &Engine{Kit: kitDir, profiles: map[string]*Profile{}, byVer: map[string]*Profile{}}
 	xsdPath := filepath.Join(kitDir, XSDPath)
-	s, err := xsd.ParseFromFile(xsdPath)
+	var s *xsd.Schema
+	var err error
+	schematron.Quietly(func() { s, err = xsd.ParseFromFile(xsdPath) })
 	if err != nil {
 		return nil, fmt.Errorf("loading the CDA schema %s: %w", xsdPath, err)
 	}

@@ -2,12 +2,245 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/schematron"
+	"github.com/bndmr/hub/pkg/validate"
+	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
-// cmdValidate is not written yet: it belongs to its own issue.
+const validateUsage = `usage: bndmrctl validate [--kit DIR] [--profile NAME] [--jsonl] PATH...
+
+Validates CDA documents as the ANS CI-SIS reference chain does: XSD
+(CDA_extended.xsd), then the schematron of the document's SDM-MR version and
+the generic profiles of its kit. PATH is a file or a folder of .xml files.
+
+  --kit DIR       CI-SIS kit folder (default $CISIS_KIT, else ../shared/ci-sis)
+  --profile NAME  force a profile (SDM-MR_2017, SDM-MR_2021.01, SDM-MR_2022.01,
+                  SDM-MR_2024.01) instead of the document's own version
+  --jsonl         one JSON object per document, as conformance/reference.jsonl
+
+Exit status: 0 all documents valid, 1 some are not, 2 usage or kit error.
+`
+
+// jsonReport is one line of --jsonl output, in the shape of the reference.
+type jsonReport struct {
+	Doc         string                          `json:"doc"`
+	Valid       bool                            `json:"valid"`
+	XSDValid    bool                            `json:"xsd_valid"`
+	XSDErrors   []string                        `json:"xsd_errors"`
+	Schematrons map[string][]schematron.Failure `json:"schematrons"`
+	Profile     string                          `json:"profile,omitempty"`
+	Error       string                          `json:"error,omitempty"` // the document could not be validated
+}
+
+type docResult struct {
+	path string
+	rep  *validate.Report
+	err  error
+}
+
 func cmdValidate(ctx context.Context, args []string) int {
-	fmt.Fprintln(os.Stderr, "bndmrctl validate: not available in this build yet")
-	return 2
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	kitDir := fs.String("kit", "", "")
+	profile := fs.String("profile", "", "")
+	jsonl := fs.Bool("jsonl", false, "")
+	var paths []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n\n%s", err, validateUsage)
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0)) // flags may also follow paths
+		args = fs.Args()[1:]
+	}
+	if len(paths) == 0 {
+		fmt.Fprint(os.Stderr, validateUsage)
+		return 2
+	}
+	if *kitDir == "" {
+		d, err := kit.Dir()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+			return 2
+		}
+		*kitDir = d
+	}
+	files, err := xmlFiles(paths)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+		return 2
+	}
+	eng, err := validate.Load(ctx, *kitDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+		return 2
+	}
+	for _, e := range eng.CompileErrors {
+		fmt.Fprintf(os.Stderr, "warning: rule left out: %v\n", e)
+	}
+	if *profile != "" {
+		if _, err := eng.Profile(*profile); err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+			return 2
+		}
+	}
+
+	results := make([]chan docResult, len(files))
+	for i := range results {
+		results[i] = make(chan docResult, 1)
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < runtime.NumCPU(); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				rep, err := validateFile(ctx, eng, files[i], *profile)
+				results[i] <- docResult{files[i], rep, err}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for i := range files {
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	status := 0
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetEscapeHTML(false)
+	valid := 0
+	for i := range files {
+		var r docResult
+		select {
+		case r = <-results[i]:
+		case <-ctx.Done():
+			fmt.Fprintln(os.Stderr, "bndmrctl validate: interrupted")
+			return 2
+		}
+		ok := r.err == nil && r.rep.Valid
+		if ok {
+			valid++
+		} else {
+			status = 1
+		}
+		if *jsonl {
+			if err := enc.Encode(toJSON(r)); err != nil {
+				fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+				return 2
+			}
+		} else {
+			printHuman(os.Stdout, r)
+		}
+	}
+	wg.Wait()
+	if !*jsonl {
+		fmt.Printf("\n%d of %d documents valid\n", valid, len(files))
+	}
+	return status
+}
+
+func validateFile(ctx context.Context, eng *validate.Engine, path, profile string) (*validate.Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)
+	if err != nil {
+		return nil, err
+	}
+	defer doc.Free()
+	return eng.Validate(ctx, doc, validate.Options{Profile: profile})
+}
+
+func toJSON(r docResult) jsonReport {
+	j := jsonReport{Doc: filepath.Base(r.path), XSDErrors: []string{}, Schematrons: map[string][]schematron.Failure{}}
+	if r.err != nil {
+		j.Error = r.err.Error()
+		return j
+	}
+	j.Valid, j.XSDValid, j.Profile = r.rep.Valid, r.rep.XSDValid, r.rep.Profile
+	j.XSDErrors = append(j.XSDErrors, r.rep.XSDErrors...)
+	for _, s := range r.rep.Schematrons {
+		j.Schematrons[s.Name] = append([]schematron.Failure{}, s.Failures...)
+	}
+	return j
+}
+
+func printHuman(w io.Writer, r docResult) {
+	name := filepath.Base(r.path)
+	switch {
+	case r.err != nil:
+		fmt.Fprintf(w, "REFUSED  %s: %v\n", name, r.err)
+		return
+	case r.rep.Valid:
+		fmt.Fprintf(w, "valid    %s (%s)\n", name, r.rep.Profile)
+		return
+	}
+	fmt.Fprintf(w, "INVALID  %s (%s)\n", name, r.rep.Profile)
+	for _, x := range r.rep.XSDErrors {
+		fmt.Fprintf(w, "    XSD  %s\n", x)
+	}
+	for _, s := range r.rep.Schematrons {
+		for _, f := range s.Failures {
+			fmt.Fprintf(w, "    %s %s/%s at %s\n        %s\n", f.Kind, s.Name, f.Pattern, f.Location, f.Text)
+		}
+	}
+}
+
+// xmlFiles expands folders into their .xml files (recursively, sorted).
+func xmlFiles(paths []string) ([]string, error) {
+	var out []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, p)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && strings.EqualFold(filepath.Ext(q), ".xml") {
+				found = append(found, q)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, errors.New(p + ": no .xml file in this folder")
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
 }
