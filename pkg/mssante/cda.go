@@ -1,0 +1,183 @@
+package mssante
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strings"
+
+	"github.com/emersion/go-message/charset"
+)
+
+// cdaHeader is the little the unpacker reads from a CDA header: enough to
+// tell a CDA from other XML, to group documents by patient and to build
+// metadata and subjects in tests. The validator parses the document for real.
+type cdaHeader struct {
+	Namespace     string
+	ID            cx // ClinicalDocument/id
+	Code          string
+	DisplayName   string
+	Title         string
+	EffectiveTime string
+	PatientIDs    []cx // recordTarget/patientRole/id
+	Family, Given string
+	BirthTime     string
+	Gender        string
+	Custodian     cx // representedCustodianOrganization/id
+	CustodianName string
+}
+
+// cx is an instance identifier (HL7 II / XDS CX): an OID and an extension.
+type cx struct{ Root, Ext string }
+
+func (c cx) String() string {
+	if c.Ext == "" {
+		return c.Root
+	}
+	return c.Root + "^" + c.Ext
+}
+
+// XDS renders the identifier as an XDS CX value: "ext^^^&root&ISO".
+func (c cx) XDS() string { return c.Ext + "^^^&" + c.Root + "&ISO" }
+
+// insRoots are the OIDs of the French national health identifier (INS-NIR,
+// test INS-NIR, NIA, test NIA) and of the old computed INS-C.
+var insRoots = map[string]bool{
+	"1.2.250.1.213.1.4.8":  true,
+	"1.2.250.1.213.1.4.10": true,
+	"1.2.250.1.213.1.4.9":  true,
+	"1.2.250.1.213.1.4.11": true,
+	"1.2.250.1.213.1.4.2":  true,
+}
+
+// INS returns the national identifier among the patient ids, if any.
+func (h *cdaHeader) INS() (cx, bool) {
+	for _, id := range h.PatientIDs {
+		if insRoots[id.Root] {
+			return id, true
+		}
+	}
+	return cx{}, false
+}
+
+// maxXMLDepth bounds element nesting while sniffing: a CDA header is about
+// ten levels deep.
+const maxXMLDepth = 256
+
+// trimXMLStart skips a UTF-8 byte order mark and leading white space.
+func trimXMLStart(b []byte) []byte {
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	return bytes.TrimLeft(b, " \t\r\n")
+}
+
+// looksLikeXML is the cheap test done before any parsing.
+func looksLikeXML(b []byte) bool {
+	b = trimXMLStart(b)
+	return len(b) > 0 && b[0] == '<'
+}
+
+// sniffCDA reads data up to the end of the CDA header (the first
+// ClinicalDocument/component) and reports whether its root element is a
+// ClinicalDocument. It tolerates errors after the root: a broken CDA is still
+// a CDA, and the validator will say what is wrong with it.
+func sniffCDA(data []byte) (*cdaHeader, bool) {
+	if !looksLikeXML(data) {
+		return nil, false
+	}
+	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
+	d.CharsetReader = charset.Reader
+	var (
+		h     *cdaHeader
+		stack []string
+		text  *string // where character data goes, when inside a wanted element
+	)
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return h.normalise(), h != nil
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if h == nil {
+				if t.Name.Local != "ClinicalDocument" {
+					return nil, false
+				}
+				h = &cdaHeader{Namespace: t.Name.Space}
+				stack = append(stack, t.Name.Local)
+				continue
+			}
+			if len(stack) >= maxXMLDepth {
+				return h.normalise(), true
+			}
+			stack = append(stack, t.Name.Local)
+			p := strings.Join(stack[1:], "/")
+			text = nil
+			switch p {
+			case "component":
+				return h.normalise(), true // the body: the header is over
+			case "id":
+				h.ID = cx{attr(t, "root"), attr(t, "extension")}
+			case "code":
+				h.Code, h.DisplayName = attr(t, "code"), attr(t, "displayName")
+			case "title":
+				text = &h.Title
+			case "effectiveTime":
+				h.EffectiveTime = attr(t, "value")
+			case "recordTarget/patientRole/id":
+				h.PatientIDs = append(h.PatientIDs, cx{attr(t, "root"), attr(t, "extension")})
+			case "recordTarget/patientRole/patient/name/family":
+				if h.Family == "" {
+					text = &h.Family
+				}
+			case "recordTarget/patientRole/patient/name/given":
+				if h.Given == "" {
+					text = &h.Given
+				}
+			case "recordTarget/patientRole/patient/administrativeGenderCode":
+				h.Gender = attr(t, "code")
+			case "recordTarget/patientRole/patient/birthTime":
+				h.BirthTime = attr(t, "value")
+			case "custodian/assignedCustodian/representedCustodianOrganization/id":
+				if h.Custodian.Root == "" {
+					h.Custodian = cx{attr(t, "root"), attr(t, "extension")}
+				}
+			case "custodian/assignedCustodian/representedCustodianOrganization/name":
+				text = &h.CustodianName
+			}
+		case xml.EndElement:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+			text = nil
+		case xml.CharData:
+			if text != nil {
+				*text += string(t)
+			}
+		}
+	}
+}
+
+// normalise collapses the white space of the collected texts.
+func (h *cdaHeader) normalise() *cdaHeader {
+	if h != nil {
+		h.Title = collapseSpace(h.Title)
+		h.Family = collapseSpace(h.Family)
+		h.Given = collapseSpace(h.Given)
+		h.CustodianName = collapseSpace(h.CustodianName)
+	}
+	return h
+}
+
+func attr(t xml.StartElement, local string) string {
+	for _, a := range t.Attr {
+		if a.Name.Local == local {
+			return strings.TrimSpace(a.Value)
+		}
+	}
+	return ""
+}
+
+// collapseSpace trims and collapses white-space runs: pretty-printers break
+// lines inside values ("CABINET M.\n      MEDECIN5729").
+func collapseSpace(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

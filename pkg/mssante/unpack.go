@@ -1,0 +1,635 @@
+// Package mssante turns MSSanté mails into the CDA documents they carry: MIME
+// (go-message), IHE XDM zips and their METADATA.XML, with limits against
+// hostile input. It also builds such mails for tests and for the synthetic
+// mail generator. The MDN (acknowledgement) builder lives in mdn*.go.
+package mssante
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/charset"
+	"github.com/emersion/go-message/mail"
+	"github.com/emersion/go-message/textproto"
+)
+
+// Where a document came from.
+const (
+	SourceXDM        = "xdm"        // a file of an IHE_XDM.zip archive
+	SourceAttachment = "attachment" // a bare CDA attached to the mail (degraded path: no metadata)
+)
+
+// Mail is what the validator receives for one raw mail: the headers the
+// acknowledgement needs and the CDA documents found.
+type Mail struct {
+	// MessageID is the Message-ID header as written, with its angle
+	// brackets (what an MDN puts in Original-Message-ID).
+	MessageID string
+	// From, ReturnPath and DispositionNotificationTo are bare addresses
+	// (local@domain), so they can be compared (RFC 8098 §2.1: no automatic
+	// MDN when Disposition-Notification-To differs from Return-Path).
+	From, ReturnPath, DispositionNotificationTo string
+	// OriginalRecipient is the Original-Recipient header as written.
+	OriginalRecipient string
+	// Subject is decoded (RFC 2047) to UTF-8.
+	Subject string
+	Date    time.Time
+	// IsReport is true for a multipart/report (MDN or DSN) or an
+	// Auto-Submitted mail: it must never be acknowledged.
+	IsReport bool
+	// Header is the raw header block of the outer message, blank line excluded.
+	Header []byte
+	// XMSSCodeCDA and XMSSINS are the X-MSS-CODECDA and X-MSS-INS headers as
+	// written: logged, not trusted (senders set them best-effort).
+	XMSSCodeCDA, XMSSINS string
+	// Text is the first text/plain part, decoded to UTF-8 (at most 64 KiB).
+	Text string
+	// Forwarded lists the messages found inside message/rfc822 parts
+	// (a secretary forwarding the hospital's mail); documents may come from them.
+	Forwarded []Envelope
+	Documents []Document
+	Warnings  []string
+}
+
+// Envelope is the identity of a forwarded message.
+type Envelope struct {
+	MessageID, From, DispositionNotificationTo, Subject string
+	Date                                                time.Time
+}
+
+// Document is one CDA document found in a mail.
+type Document struct {
+	// Name is the path of the file in its archive ("IHE_XDM/SUBSET01/DOC00001.XML",
+	// separators normalised to "/"), or the attachment's file name.
+	Name string
+	Data []byte
+	Size int64
+	SHA1 string // lower-case hex of Data
+	// MetadataHashOK and MetadataSizeOK say whether METADATA.XML's hash and
+	// size slots match the file; nil when METADATA.XML does not list it.
+	MetadataHashOK, MetadataSizeOK *bool
+	// From METADATA.XML when it lists the document: the XDS patientId
+	// ("ext^^^&root&ISO", the INS), formatCode, uniqueId and a few more, for
+	// cross-checks with the CDA header.
+	PatientID, FormatCode, UniqueID string
+	TypeCode, MimeType, Title       string
+	AuthorInstitution               string
+	// Source is SourceXDM or SourceAttachment; Archive names the zip
+	// attachment for SourceXDM.
+	Source, Archive string
+	// Forwarded is true when the document was inside a forwarded message.
+	Forwarded bool
+	Warnings  []string
+
+	cda *cdaHeader
+}
+
+// maxTextBytes bounds Mail.Text.
+const maxTextBytes = 64 << 10
+
+// Unpack parses a raw RFC 5322 mail and returns the CDA documents it carries.
+// The error is a *RejectError when the mail as a whole is refused; the Mail
+// is then still returned with the headers that could be read, so that an
+// acknowledgement can be sent. The only other error is ctx's.
+func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
+	lim = lim.withDefaults()
+	m = &Mail{Header: mailHeaderBlock(raw)}
+	defer func() {
+		if r := recover(); r != nil {
+			m.Documents = nil
+			err = reject(CodeInternal, "internal error while unpacking the mail (%v); please report it",
+				"erreur interne pendant le dépaquetage du courriel (%v) ; merci de la signaler", r)
+		}
+	}()
+	if int64(len(raw)) > lim.MaxMailBytes {
+		readOuterHeader(m, raw[:len(m.Header)])
+		return m, reject(CodeTooLarge, "the mail is %d bytes, more than the limit of %d",
+			"le courriel fait %d octets, plus que la limite de %d", len(raw), lim.MaxMailBytes)
+	}
+	br := bufio.NewReader(bytes.NewReader(raw))
+	h, herr := textproto.ReadHeader(br)
+	if herr != nil {
+		readOuterHeader(m, raw[:len(m.Header)])
+		return m, reject(CodeUnreadableMIME, "the mail's header cannot be read: %v",
+			"l'en-tête du courriel est illisible : %v", herr)
+	}
+	fillHeaders(m, h)
+	if m.IsReport {
+		return m, reject(CodeReport, "the mail is a delivery or read report (or an automatic reply), not a submission; it is not acknowledged",
+			"le courriel est un accusé de réception ou de lecture (ou une réponse automatique), pas un envoi ; il n'est pas acquitté")
+	}
+	w := &walker{ctx: ctx, lim: lim, mail: m, budget: zipBudget{left: lim.MaxTotalBytes}}
+	if rej := w.entity(h, br, 0, "message", false); rej != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return m, cerr
+		}
+		return m, rej
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return m, cerr
+	}
+	if rej := w.finish(); rej != nil {
+		return m, rej
+	}
+	return m, nil
+}
+
+// mailHeaderBlock returns the raw header block: everything before the first
+// empty line.
+func mailHeaderBlock(raw []byte) []byte {
+	for i := 0; i < len(raw); {
+		j := bytes.IndexByte(raw[i:], '\n')
+		if j < 0 {
+			return raw
+		}
+		line := raw[i : i+j]
+		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
+			if i == 0 {
+				return raw[:0]
+			}
+			return raw[:i]
+		}
+		i += j + 1
+	}
+	return raw
+}
+
+// readOuterHeader reads what it can of a header block that textproto
+// refused or that was not parsed (too large a mail), for the acknowledgement.
+func readOuterHeader(m *Mail, block []byte) {
+	var h textproto.Header
+	for _, line := range unfoldHeader(block) {
+		if i := strings.IndexByte(line, ':'); i > 0 && !strings.ContainsAny(line[:i], " \t") {
+			h.Add(line[:i], strings.TrimSpace(line[i+1:]))
+		}
+	}
+	fillHeaders(m, h)
+}
+
+// unfoldHeader splits a header block into logical lines.
+func unfoldHeader(block []byte) []string {
+	var out []string
+	for _, l := range strings.Split(strings.ReplaceAll(string(block), "\r\n", "\n"), "\n") {
+		if (strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")) && len(out) > 0 {
+			out[len(out)-1] += " " + strings.TrimSpace(l)
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+func fillHeaders(m *Mail, h textproto.Header) {
+	mh := mail.Header{Header: message.Header{Header: h}}
+	m.MessageID = strings.TrimSpace(h.Get("Message-Id"))
+	m.From = address(mh, "From")
+	m.ReturnPath = strings.Trim(strings.TrimSpace(h.Get("Return-Path")), "<>")
+	m.ReturnPath = strings.TrimSpace(m.ReturnPath)
+	m.DispositionNotificationTo = address(mh, "Disposition-Notification-To")
+	m.OriginalRecipient = strings.TrimSpace(h.Get("Original-Recipient"))
+	m.XMSSCodeCDA = strings.TrimSpace(h.Get("X-Mss-Codecda"))
+	m.XMSSINS = strings.TrimSpace(h.Get("X-Mss-Ins"))
+	if s, err := mh.Subject(); err == nil {
+		m.Subject = s
+	} else {
+		m.Subject = h.Get("Subject")
+		m.Warnings = append(m.Warnings, fmt.Sprintf("the subject cannot be decoded (%v); kept as written", err))
+	}
+	if h.Has("Date") {
+		if d, err := mh.Date(); err == nil {
+			m.Date = d
+		} else {
+			m.Warnings = append(m.Warnings, fmt.Sprintf("the Date header %q cannot be read: %v", h.Get("Date"), err))
+		}
+	}
+	mt, _, _ := mh.ContentType()
+	auto := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted")))
+	m.IsReport = mt == "multipart/report" || mt == "message/disposition-notification" ||
+		mt == "message/delivery-status" || (auto != "" && auto != "no")
+}
+
+// address returns the bare address of the first mailbox of a header field,
+// or the field as written when it does not parse.
+func address(mh mail.Header, key string) string {
+	v := strings.TrimSpace(mh.Get(key))
+	if v == "" {
+		return ""
+	}
+	if l, err := mh.AddressList(key); err == nil && len(l) > 0 {
+		return l[0].Address
+	}
+	return strings.Trim(v, "<>")
+}
+
+// walker walks the MIME tree of one mail.
+type walker struct {
+	ctx      context.Context
+	lim      Limits
+	mail     *Mail
+	budget   zipBudget
+	parts    int
+	docs     []*Document
+	seen     []string // one line per leaf part, for the no_cda reason
+	sawSMIME bool
+}
+
+// entity handles one MIME entity whose header has been read and whose body
+// is r (still transfer-encoded). where names it in messages.
+func (w *walker) entity(h textproto.Header, r io.Reader, depth int, where string, forwarded bool) *RejectError {
+	if err := w.ctx.Err(); err != nil {
+		return reject(CodeInternal, "unpacking interrupted: %v", "dépaquetage interrompu : %v", err)
+	}
+	w.parts++
+	if w.parts > w.lim.MaxParts {
+		return reject(CodeTooComplex, "the mail has more than %d MIME parts",
+			"le courriel contient plus de %d parties MIME", w.lim.MaxParts)
+	}
+	if depth > w.lim.MaxDepth {
+		return reject(CodeTooComplex, "the mail nests MIME parts deeper than %d levels (at %s)",
+			"le courriel imbrique des parties MIME sur plus de %d niveaux (à %s)", w.lim.MaxDepth, where)
+	}
+	mh := message.Header{Header: h}
+	mt, params, err := mh.ContentType()
+	switch {
+	case !h.Has("Content-Type"):
+		mt = "text/plain"
+	case err != nil:
+		// Content-Type: a broken one is read as opaque data, which is
+		// then sniffed like any attachment.
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: Content-Type %q cannot be read (%v); content sniffed", where, h.Get("Content-Type"), err))
+		mt, params = "application/octet-stream", nil
+	}
+	switch {
+	case mt == "multipart/report" && depth > 0:
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: a delivery or read report inside the mail; not opened", where))
+		w.seen = append(w.seen, where+": multipart/report (not opened)")
+		return nil
+	case strings.HasPrefix(mt, "multipart/"):
+		return w.multipart(r, params["boundary"], mt, depth, where, forwarded)
+	case mt == "message/rfc822" || mt == "message/global":
+		return w.forwarded(h, r, depth, where)
+	}
+	data, err := io.ReadAll(io.LimitReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r), w.lim.MaxMailBytes+1))
+	if err != nil {
+		return reject(CodeUnreadableMIME, "%s (%s) cannot be decoded: %v",
+			"%s (%s) ne peut pas être décodé : %v", where, mt, err)
+	}
+	return w.leaf(mh, mt, params, data, where, forwarded)
+}
+
+func (w *walker) multipart(r io.Reader, boundary, mt string, depth int, where string, forwarded bool) *RejectError {
+	if boundary == "" {
+		return reject(CodeUnreadableMIME, "%s is %s without a boundary parameter",
+			"%s est de type %s sans paramètre boundary", where, mt)
+	}
+	if mt == "multipart/signed" {
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: S/MIME signed content; the signature is not verified", where))
+	}
+	mr := textproto.NewMultipartReader(r, boundary)
+	for i := 1; ; i++ {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			if i == 1 {
+				return reject(CodeUnreadableMIME, "%s (%s) has no part: its boundary %q never appears",
+					"%s (%s) n'a aucune partie : sa frontière %q n'apparaît jamais", where, mt, boundary)
+			}
+			return nil
+		}
+		if err != nil {
+			return reject(CodeUnreadableMIME, "%s (%s): part %d cannot be read (truncated mail?): %v",
+				"%s (%s) : la partie %d est illisible (courriel tronqué ?) : %v", where, mt, i, err)
+		}
+		if rej := w.entity(p.Header, p, depth+1, fmt.Sprintf("%s part %d", where, i), forwarded); rej != nil {
+			return rej
+		}
+	}
+}
+
+func (w *walker) forwarded(h textproto.Header, r io.Reader, depth int, where string) *RejectError {
+	br := bufio.NewReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r))
+	ih, err := textproto.ReadHeader(br)
+	if err != nil {
+		return reject(CodeUnreadableMIME, "%s is a forwarded message whose header cannot be read: %v",
+			"%s est un message transféré dont l'en-tête est illisible : %v", where, err)
+	}
+	inner := &Mail{}
+	fillHeaders(inner, ih)
+	env := Envelope{MessageID: inner.MessageID, From: inner.From, DispositionNotificationTo: inner.DispositionNotificationTo,
+		Subject: inner.Subject, Date: inner.Date}
+	w.mail.Forwarded = append(w.mail.Forwarded, env)
+	if inner.IsReport {
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: a forwarded delivery or read report; not opened", where))
+		w.seen = append(w.seen, where+": forwarded report (not opened)")
+		return nil
+	}
+	w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: forwarded message %s from %s; its documents are taken", where, orNone(env.MessageID), orNone(env.From)))
+	return w.entity(ih, br, depth+1, where+" (forwarded)", true)
+}
+
+// leaf handles a decoded single part: an XDM zip, a bare CDA, the text, or
+// something else (the PDF copy) that is noted and left.
+func (w *walker) leaf(mh message.Header, mt string, params map[string]string, data []byte, where string, forwarded bool) *RejectError {
+	if int64(len(data)) > w.lim.MaxMailBytes {
+		return reject(CodeTooLarge, "%s decodes to more than %d bytes",
+			"%s dépasse %d octets une fois décodé", where, w.lim.MaxMailBytes)
+	}
+	name := filename(mh, params)
+	desc := mt
+	if name != "" {
+		desc += fmt.Sprintf(" %q", name)
+	}
+	lname := strings.ToLower(name)
+	switch {
+	case mt == "application/pkcs7-mime" || mt == "application/x-pkcs7-mime" || strings.HasSuffix(lname, ".p7m"):
+		w.sawSMIME = true
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: S/MIME enveloped content (%s); the hub does not open it", where, desc))
+		w.seen = append(w.seen, where+": "+desc+" (S/MIME, not opened)")
+		return nil
+	case isZip(data, mt, lname):
+		archive := name
+		if archive == "" {
+			archive = where
+		}
+		entries, warns, rej := readZip(w.ctx, data, archive, w.lim, &w.budget)
+		if rej != nil {
+			return rej
+		}
+		w.mail.Warnings = append(w.mail.Warnings, warns...)
+		if !strings.EqualFold(name, "IHE_XDM.zip") {
+			w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: zip attachment named %q rather than IHE_XDM.zip; read as an XDM archive", where, name))
+		}
+		docs, warns, rej := xdmDocuments(entries, archive, w.lim)
+		if rej != nil {
+			return rej
+		}
+		w.mail.Warnings = append(w.mail.Warnings, warns...)
+		w.seen = append(w.seen, fmt.Sprintf("%s: %s (%d files, %d CDA)", where, desc, len(entries), len(docs)))
+		for _, d := range docs {
+			d.Forwarded = forwarded
+		}
+		w.docs = append(w.docs, docs...)
+		return nil
+	}
+	if looksLikeXML(data) {
+		if h, ok := sniffCDA(data); ok {
+			sum := sha1.Sum(data)
+			if name == "" {
+				name = where
+			}
+			w.docs = append(w.docs, &Document{
+				Name: name, Data: data, Size: int64(len(data)), SHA1: hex.EncodeToString(sum[:]),
+				Source: SourceAttachment, MimeType: mt, Forwarded: forwarded, cda: h,
+				Warnings: []string{"bare CDA attachment without an IHE_XDM.zip: no METADATA.XML to check it against"},
+			})
+			w.seen = append(w.seen, where+": "+desc+" (CDA)")
+			return nil
+		}
+	}
+	if mt == "text/plain" && name == "" && w.mail.Text == "" {
+		w.mail.Text = decodeText(params["charset"], data)
+	}
+	w.seen = append(w.seen, where+": "+desc)
+	return nil
+}
+
+// finish checks the documents of the mail as a set.
+func (w *walker) finish() *RejectError {
+	m := w.mail
+	if len(w.docs) == 0 {
+		extra, extraFR := "", ""
+		if w.sawSMIME {
+			extra, extraFR = " (S/MIME encrypted content is not opened)", " (le contenu chiffré S/MIME n'est pas ouvert)"
+		}
+		held := strings.Join(w.seen, "; ")
+		return &RejectError{Code: CodeNoCDA,
+			Reason:   fmt.Sprintf("no CDA document found in the mail%s; it holds: %s", extra, held),
+			ReasonFR: fmt.Sprintf("aucun document CDA dans le courriel%s ; il contient : %s", extraFR, held)}
+	}
+	// Same bytes twice (the XDM plus a bare copy, or the forwarded original
+	// beside the forward): one document.
+	bySHA := map[string]*Document{}
+	docs := w.docs[:0]
+	for _, d := range w.docs {
+		if first, dup := bySHA[d.SHA1]; dup {
+			m.Warnings = append(m.Warnings, fmt.Sprintf("%q is the same file as %q; taken once", d.Name, first.Name))
+			continue
+		}
+		bySHA[d.SHA1] = d
+		docs = append(docs, d)
+	}
+	if rej := checkOnePatient(docs); rej != nil {
+		return rej
+	}
+	if !strings.Contains(m.Subject, "XDM/1.0/DDM") && hasXDM(docs) {
+		m.Warnings = append(m.Warnings, "the subject lacks the XDM/1.0/DDM marker of an MSSanté XDM mail")
+	}
+	for _, d := range docs {
+		m.Documents = append(m.Documents, *d)
+	}
+	return nil
+}
+
+func hasXDM(docs []*Document) bool {
+	for _, d := range docs {
+		if d.Source == SourceXDM {
+			return true
+		}
+	}
+	return false
+}
+
+// checkOnePatient groups the documents by patient: two documents concern the
+// same patient when they share an identifier, taken from METADATA.XML's
+// patientId and from the CDA recordTarget. The CI-SIS allows one patient per
+// mail. A METADATA id that the CDA does not carry is noted on the document;
+// the validator does the full cross-check.
+func checkOnePatient(docs []*Document) *RejectError {
+	ids := make([]map[cx]bool, len(docs))
+	for i, d := range docs {
+		ids[i] = map[cx]bool{}
+		var meta cx
+		var hasMeta bool
+		if d.PatientID != "" {
+			if meta, hasMeta = parseCX(d.PatientID); hasMeta {
+				ids[i][meta] = true
+			} else {
+				d.Warnings = append(d.Warnings, fmt.Sprintf("METADATA.XML patientId %q is not an XDS CX identifier (ext^^^&root&ISO)", d.PatientID))
+			}
+		}
+		if d.cda != nil {
+			for _, id := range d.cda.PatientIDs {
+				if id.Root != "" && id.Ext != "" {
+					ids[i][id] = true
+				}
+			}
+			if hasMeta && len(d.cda.PatientIDs) > 0 && !containsCX(d.cda.PatientIDs, meta) {
+				d.Warnings = append(d.Warnings, fmt.Sprintf("METADATA.XML patientId %s is not among the CDA recordTarget ids", meta))
+			}
+		}
+	}
+	// Union-find over shared identifiers.
+	parent := make([]int, len(docs))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	owner := map[cx]int{}
+	for i := range docs {
+		for id := range ids[i] {
+			if j, ok := owner[id]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[id] = i
+			}
+		}
+	}
+	groups := map[int][]string{}
+	for i, d := range docs {
+		if len(ids[i]) == 0 {
+			continue // no identifier at all: the validator will refuse it
+		}
+		groups[find(i)] = append(groups[find(i)], fmt.Sprintf("%s (%s)", d.Name, patientLabel(d, ids[i])))
+	}
+	if len(groups) <= 1 {
+		return nil
+	}
+	var desc []string
+	for _, g := range groups {
+		desc = append(desc, strings.Join(g, ", "))
+	}
+	sort.Strings(desc)
+	return reject(CodeSeveralPatients, "the documents concern %d different patients, one per mail is allowed: %s",
+		"les documents concernent %d patients différents, un seul par courriel est permis : %s", len(groups), strings.Join(desc, " | "))
+}
+
+func patientLabel(d *Document, ids map[cx]bool) string {
+	if c, ok := parseCX(d.PatientID); ok {
+		return c.String()
+	}
+	if d.cda != nil {
+		if ins, ok := d.cda.INS(); ok {
+			return ins.String()
+		}
+	}
+	var l []string
+	for id := range ids {
+		l = append(l, id.String())
+	}
+	sort.Strings(l)
+	return strings.Join(l, ", ")
+}
+
+func containsCX(l []cx, c cx) bool {
+	for _, x := range l {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// isZip recognises a zip by its magic number, or by what the sender
+// declares (a declared zip that is not one then fails as bad_zip).
+func isZip(data []byte, mt, lname string) bool {
+	return bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("PK\x05\x06")) ||
+		strings.HasSuffix(lname, ".zip") || strings.Contains(mt, "zip")
+}
+
+// filename returns the attachment's file name: Content-Disposition's
+// filename (RFC 2231 handled by mime.ParseMediaType), else Content-Type's
+// name; both may also be RFC 2047 encoded by older senders.
+func filename(mh message.Header, params map[string]string) string {
+	if _, dp, err := mh.ContentDisposition(); err == nil && dp["filename"] != "" {
+		return decodeWords(dp["filename"])
+	}
+	return decodeWords(params["name"])
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
+
+func decodeWords(s string) string {
+	if d, err := wordDecoder.DecodeHeader(s); err == nil {
+		return strings.TrimSpace(d)
+	}
+	return strings.TrimSpace(s)
+}
+
+// transferDecoder undoes the Content-Transfer-Encoding, leaving the bytes
+// otherwise untouched (no charset conversion: a CDA's bytes must stay as
+// sent for the hash). Base64 tolerates line breaks and stray white space.
+func transferDecoder(cte string, r io.Reader) io.Reader {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64":
+		return base64.NewDecoder(base64.StdEncoding, &spaceStripper{r: r})
+	case "quoted-printable":
+		return quotedprintable.NewReader(r)
+	default:
+		return r
+	}
+}
+
+// spaceStripper drops the white space some producers leave in base64 bodies
+// (indented lines, trailing blanks), which encoding/base64 does not skip.
+type spaceStripper struct{ r io.Reader }
+
+func (s *spaceStripper) Read(p []byte) (int, error) {
+	for {
+		n, err := s.r.Read(p)
+		k := 0
+		for _, c := range p[:n] {
+			if c != ' ' && c != '\t' {
+				p[k] = c
+				k++
+			}
+		}
+		if k > 0 || err != nil {
+			return k, err
+		}
+	}
+}
+
+// decodeText converts a text part to UTF-8; an unknown charset is kept as
+// bytes (the text is informative only).
+func decodeText(cs string, data []byte) string {
+	if len(data) > maxTextBytes {
+		data = data[:maxTextBytes]
+	}
+	if cs == "" || strings.EqualFold(cs, "utf-8") || strings.EqualFold(cs, "us-ascii") {
+		return strings.ToValidUTF8(string(data), "\uFFFD")
+	}
+	r, err := charset.Reader(cs, bytes.NewReader(data))
+	if err != nil {
+		return strings.ToValidUTF8(string(data), "\uFFFD")
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		return strings.ToValidUTF8(string(data), "\uFFFD")
+	}
+	return string(out)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
