@@ -5,3 +5,5 @@ go 1.26.8
 require github.com/bndmr/hub/pkg v0.0.0
 
 replace github.com/bndmr/hub/pkg => ../pkg
+
+require golang.org/x/text v0.43.0

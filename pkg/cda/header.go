@@ -23,9 +23,12 @@ const (
 const (
 	TemplateSDMMR = "1.2.250.1.213.1.1.1.30"
 	OIDFINESSOrg  = "1.2.250.1.71.4.2.2" // organisation id: "1"+FINESS
+	OIDPerson     = "1.2.250.1.71.4.2.1" // professional id: "8"+RPPS or "0"+ADELI
 	OIDINSNIR     = "1.2.250.1.213.1.4.8"
 	OIDINSNIRTest = "1.2.250.1.213.1.4.10"
 	OIDINSC       = "1.2.250.1.213.1.4.2"
+	OIDTAASIP     = "1.2.250.1.213.1.1.4.322"
+	OIDLOINC      = "2.16.840.1.113883.6.1"
 )
 
 // ErrNotSDMMR means the document is a CDA (or not even that) of another type.
@@ -53,88 +56,307 @@ func NewContext(doc types.Document) (*xpath.Context, error) {
 // ModelVersion reads the SDM-MR model version of doc: the extension of the
 // templateId 1.2.250.1.213.1.1.1.30, "2017" when it has none.
 func ModelVersion(doc types.Document) (string, error) {
+	// Two XPath queries: far cheaper than a tree snapshot, and the
+	// validator calls this before anything else.
 	ctx, err := NewContext(doc)
 	if err != nil {
 		return "", err
 	}
 	defer ctx.Free()
-	return modelVersion(ctx)
-}
-
-func modelVersion(ctx *xpath.Context) (string, error) {
-	if !xpath.Bool(ctx.Find(`boolean(/cda:ClinicalDocument/cda:templateId[@root='` + TemplateSDMMR + `'])`)) {
+	// string() results are not usable through this binding (it prints the
+	// Go type): select the element and read its attribute.
+	nodes := xpath.NodeList(ctx.Find(`/cda:ClinicalDocument/cda:templateId[@root='` + TemplateSDMMR + `']`))
+	if len(nodes) == 0 {
 		return "", ErrNotSDMMR
 	}
-	v := strings.TrimSpace(xpath.String(ctx.Find(`string(/cda:ClinicalDocument/cda:templateId[@root='` + TemplateSDMMR + `']/@extension)`)))
+	el, ok := nodes[0].(types.Element)
+	if !ok {
+		return "", ErrNotSDMMR
+	}
+	v := ""
+	if a, err := el.GetAttribute("extension"); err == nil && a != nil {
+		v = strings.TrimSpace(a.Value())
+	}
 	if v == "" {
 		v = "2017"
 	}
 	return v, nil
 }
 
+func (t *tree) modelVersion() (string, error) {
+	r := t.root
+	if !r.is("ClinicalDocument") {
+		return "", ErrNotSDMMR
+	}
+	for c := r.first; c != nil; c = c.next {
+		if c.is("templateId") && c.attr("root") == TemplateSDMMR {
+			if v := c.attr("extension"); v != "" {
+				return v, nil
+			}
+			return "2017", nil
+		}
+	}
+	return "", ErrNotSDMMR
+}
+
 // ExtractHeader reads the header of an SDM-MR document.
 func ExtractHeader(doc types.Document) (*sdmmr.Header, error) {
-	ctx, err := NewContext(doc)
+	t, err := snapshot(doc)
 	if err != nil {
 		return nil, err
 	}
-	defer ctx.Free()
-	mv, err := modelVersion(ctx)
+	return t.header()
+}
+
+func (t *tree) header() (*sdmmr.Header, error) {
+	mv, err := t.modelVersion()
 	if err != nil {
 		return nil, err
 	}
-	s := func(expr string) string {
-		return strings.TrimSpace(xpath.String(ctx.Find("string(" + expr + ")")))
-	}
+	cd := t.root
 	h := &sdmmr.Header{ModelVersion: mv}
-	h.DocumentID = joinII(s(`/cda:ClinicalDocument/cda:id/@root`), s(`/cda:ClinicalDocument/cda:id/@extension`))
-	h.SetID = joinII(s(`/cda:ClinicalDocument/cda:setId/@root`), s(`/cda:ClinicalDocument/cda:setId/@extension`))
+	h.DocumentID = joinII(cd.child("id").attr("root"), cd.child("id").attr("extension"))
+	h.SetID = joinII(cd.child("setId").attr("root"), cd.child("setId").attr("extension"))
 	if h.DocumentID == "" {
 		return nil, errors.New("the document has no id (ClinicalDocument/id)")
 	}
 	if h.SetID == "" {
 		return nil, errors.New("the document has no setId (ClinicalDocument/setId): its version cannot be tracked")
 	}
-	vn := s(`/cda:ClinicalDocument/cda:versionNumber/@value`)
+	vn := cd.child("versionNumber").attr("value")
 	if h.VersionNumber, err = strconv.Atoi(vn); err != nil || h.VersionNumber < 1 {
 		return nil, fmt.Errorf("versionNumber %q is not a positive integer", vn)
 	}
-	h.EffectiveTime = s(`/cda:ClinicalDocument/cda:effectiveTime/@value`)
-	h.CustodianID = s(`/cda:ClinicalDocument/cda:custodian/cda:assignedCustodian/cda:representedCustodianOrganization/cda:id[@root='` + OIDFINESSOrg + `']/@extension`)
-	h.FINESS = strings.TrimPrefix(h.CustodianID, "1")
-	if len(h.CustodianID) != 10 || h.CustodianID[0] != '1' {
-		h.FINESS = h.CustodianID // not the "1"+FINESS convention: keep as sent
-	}
+	h.EffectiveTime = cd.child("effectiveTime").attr("value")
 
-	pr := `/cda:ClinicalDocument/cda:recordTarget/cda:patientRole`
-	p := &h.Patient
-	for _, root := range []string{OIDINSNIR, OIDINSNIRTest, OIDINSC} {
-		if v := s(pr + `/cda:id[@root='` + root + `']/@extension`); v != "" {
-			p.INS, p.INSRoot = v, root
+	cust := cd.path("custodian", "assignedCustodian", "representedCustodianOrganization")
+	for _, id := range cust.children("id") {
+		if id.attr("root") == OIDFINESSOrg {
+			h.CustodianID = id.attr("extension")
 			break
 		}
 	}
-	ids := xpath.NodeList(ctx.Find(pr + `/cda:id`))
-	for _, n := range ids {
-		el, ok := n.(types.Element)
-		if !ok {
-			continue
+	h.FINESS = finessOf(h.CustodianID)
+	h.CustodianName = cust.child("name").textContent()
+
+	t.patient(&h.Patient)
+
+	// Author, organisations.
+	if aa := cd.path("author", "assignedAuthor"); aa != nil {
+		h.Author = person(aa)
+		if ro := aa.child("representedOrganization"); ro != nil {
+			h.Organisations = appendOrg(h.Organisations, "author", ro)
 		}
-		id := sdmmr.ID{Root: attr(el, "root"), Extension: attr(el, "extension")}
-		if isINSRoot(id.Root) || id.Extension == "" {
-			continue
-		}
-		p.IPP = append(p.IPP, id)
 	}
-	pt := pr + `/cda:patient`
-	p.BirthFamily = s(pt + `/cda:name/cda:family[@qualifier='BR']`)
-	p.BirthGiven = s(pt + `/cda:name/cda:given[@qualifier='BR']`)
-	p.Given = s(pt + `/cda:name/cda:given[not(@qualifier)]`)
-	p.Sex = s(pt + `/cda:administrativeGenderCode/@code`)
-	p.BirthTime = s(pt + `/cda:birthTime/@value`)
-	p.BirthPlace = s(pt + `/cda:birthplace/cda:place/cda:addr/cda:county`)
-	p.ResidenceCode = s(pr + `/cda:addr/cda:county`)
+	if cust != nil {
+		h.Organisations = appendOrg(h.Organisations, "custodian", cust)
+	}
+	h.Organisations = appendOrg(h.Organisations, "legal_authenticator",
+		cd.path("legalAuthenticator", "assignedEntity", "representedOrganization"))
+	for _, doc := range cd.children("documentationOf") {
+		se := doc.child("serviceEvent")
+		if se == nil {
+			continue
+		}
+		if c := code(se.child("code")); c != nil && h.ServiceEvent == nil {
+			h.ServiceEvent = c
+		}
+		for _, pf := range se.children("performer") {
+			h.Organisations = appendOrg(h.Organisations, "service_event_performer",
+				pf.path("assignedEntity", "representedOrganization"))
+		}
+	}
+	for _, p := range cd.children("participant") {
+		h.Organisations = appendOrg(h.Organisations, "participant_scoping",
+			p.path("associatedEntity", "scopingOrganization"))
+	}
+	for _, a := range cd.children("authorization") {
+		if c := code(a.path("consent", "code")); c != nil {
+			h.Consents = append(h.Consents, sdmmr.Consent{Kind: consentKind(c, nil), Code: *c, Source: "header"})
+		}
+	}
+	h.Facility = code(cd.path("componentOf", "encompassingEncounter", "location", "healthCareFacility", "code"))
 	return h, nil
+}
+
+func (t *tree) patient(p *sdmmr.Patient) {
+	pr := t.root.path("recordTarget", "patientRole")
+	if pr == nil {
+		return
+	}
+	for _, id := range pr.children("id") {
+		root, ext := id.attr("root"), id.attr("extension")
+		if ext == "" {
+			continue
+		}
+		switch {
+		case root == OIDINSNIR || root == OIDINSNIRTest:
+			if p.INS == "" || p.INSRoot == OIDINSC {
+				p.INS, p.INSRoot = ext, root
+			}
+		case root == OIDINSC:
+			p.INSC = ext
+			if p.INS == "" {
+				p.INS, p.INSRoot = ext, root
+			}
+		case isINSRoot(root):
+			// INS-NIA and its test root: not an IPP, not an INS-NIR.
+		default:
+			p.IPP = append(p.IPP, sdmmr.ID{Root: root, Extension: ext})
+		}
+	}
+	p.ResidenceCode = pr.child("addr").child("county").val()
+	pt := pr.child("patient")
+	if pt == nil {
+		return
+	}
+	for _, name := range pt.children("name") {
+		for c := name.first; c != nil; c = c.next {
+			q := c.attr("qualifier")
+			v := c.val()
+			if v == "" {
+				continue
+			}
+			switch {
+			case c.is("family") && q == "BR" && p.BirthFamily == "":
+				p.BirthFamily = v
+			case c.is("family") && q == "CL" && p.UsedFamily == "":
+				p.UsedFamily = v
+			case c.is("given") && q == "BR" && p.BirthGiven == "":
+				p.BirthGiven = v
+			case c.is("given") && q == "CL" && p.UsedGiven == "":
+				p.UsedGiven = v
+			case c.is("given") && q == "" && p.Given == "":
+				p.Given = v
+			}
+		}
+	}
+	p.Sex = pt.child("administrativeGenderCode").attr("code")
+	p.BirthTime = pt.child("birthTime").attr("value")
+	p.BirthPlace = pt.path("birthplace", "place", "addr", "county").val()
+	p.Deceased = boolAttr(pt.sdtc("deceasedInd"))
+	p.DeceasedTime = pt.sdtc("deceasedTime").attr("value")
+	p.MultipleBirth = boolAttr(pt.sdtc("multipleBirthInd"))
+	p.BirthOrder = intAttr(pt.sdtc("multipleBirthOrderNumber"))
+	for _, inf := range t.root.children("informant") {
+		re := inf.child("relatedEntity")
+		if re == nil || re.child("code").attr("code") != "MTH" {
+			continue
+		}
+		m := &sdmmr.Relative{Relationship: "MTH"}
+		for c := re.path("relatedPerson", "name").first; c != nil; c = c.next {
+			if c.attr("qualifier") != "BR" {
+				continue
+			}
+			if c.is("family") {
+				m.BirthFamily = c.val()
+			} else if c.is("given") {
+				m.BirthGiven = c.val()
+			}
+		}
+		p.Mother = m
+		break
+	}
+}
+
+// person reads an assignedAuthor / assignedEntity.
+func person(n *node) *sdmmr.Person {
+	if n == nil {
+		return nil
+	}
+	p := &sdmmr.Person{}
+	for _, id := range n.children("id") {
+		p.ID = ii(id)
+		if p.ID.Root == OIDPerson {
+			break
+		}
+	}
+	if p.ID.Root == OIDPerson {
+		p.RPPS, p.ADELI = splitPersonID(p.ID.Extension)
+	}
+	p.Profession = code(n.child("code"))
+	if ap := n.child("assignedPerson"); ap != nil {
+		p.Name = ap.child("name").textContent()
+	}
+	if p.ID.IsZero() && p.Profession == nil && p.Name == "" {
+		return nil
+	}
+	return p
+}
+
+// splitPersonID applies the 1.2.250.1.71.4.2.1 prefix convention: "8"+RPPS
+// (11 digits), "0"+ADELI (9 digits).
+func splitPersonID(ext string) (rpps, adeli string) {
+	switch {
+	case len(ext) == 12 && ext[0] == '8':
+		return ext[1:], ""
+	case len(ext) == 10 && ext[0] == '0':
+		return "", ext[1:]
+	}
+	return "", ""
+}
+
+// finessOf applies the "1"+FINESS convention; an id that does not follow it
+// is kept as sent.
+func finessOf(id string) string {
+	if len(id) == 10 && id[0] == '1' {
+		return id[1:]
+	}
+	return id
+}
+
+func appendOrg(orgs []sdmmr.Organisation, role string, n *node) []sdmmr.Organisation {
+	if n == nil {
+		return orgs
+	}
+	o := sdmmr.Organisation{Role: role}
+	for _, id := range n.children("id") {
+		o.ID = ii(id)
+		if o.ID.Root == OIDFINESSOrg {
+			break
+		}
+	}
+	if o.ID.Root == OIDFINESSOrg {
+		switch ext := o.ID.Extension; {
+		case len(ext) == 10 && ext[0] == '1':
+			o.FINESS = ext[1:]
+		case len(ext) == 12 && ext[0] == '8':
+			o.RPPS = ext[1:]
+		}
+	}
+	o.Name = n.child("name").textContent()
+	if o.ID.IsZero() && o.Name == "" {
+		return orgs
+	}
+	return append(orgs, o)
+}
+
+// consentKind classifies a consent code. value is the BL value of a body
+// 64292-6 observation (nil in the header).
+func consentKind(c *sdmmr.Code, value *bool) string {
+	switch {
+	case c.Code == "GEN-315":
+		return sdmmr.ConsentOpposition
+	case c.Code == "GEN-317":
+		return sdmmr.ConsentNonOpposition
+	case c.Code == "64292-6":
+		if value != nil && !*value {
+			return sdmmr.ConsentNonOppositionRefused
+		}
+		return sdmmr.ConsentNonOpposition
+	case isERNConsent(c.Code):
+		return sdmmr.ConsentERN
+	}
+	return sdmmr.ConsentOther
+}
+
+func isERNConsent(code string) bool {
+	n, ok := strings.CutPrefix(code, "GEN-")
+	if !ok {
+		return false
+	}
+	v, err := strconv.Atoi(n)
+	return err == nil && v >= 320 && v <= 343
 }
 
 func isINSRoot(root string) bool {
@@ -143,14 +365,6 @@ func isINSRoot(root string) bool {
 		return true
 	}
 	return false
-}
-
-func attr(el types.Element, name string) string {
-	a, err := el.GetAttribute(name)
-	if err != nil || a == nil {
-		return ""
-	}
-	return strings.TrimSpace(a.Value())
 }
 
 func joinII(root, ext string) string {

@@ -138,6 +138,9 @@ type Extracted struct {
 	// MetadataPatientID is the patient id METADATA.XML declared, for cross-checks.
 	MetadataPatientID string       `json:"metadata_patient_id,omitempty"`
 	Header            sdmmr.Header `json:"header"`
+	// Document is the full extraction (header and body); Header repeats its
+	// header for consumers that need no more.
+	Document *sdmmr.Document `json:"document,omitempty"`
 }
 
 // Record is one document after pseudonymisation: no direct identifier, quasi-
@@ -161,4 +164,36 @@ type Record struct {
 	Sex                    string `json:"sex,omitempty"`
 	BirthYearMonth         string `json:"birth_year_month,omitempty"` // YYYY-MM
 	ResidenceDepartement   string `json:"residence_departement,omitempty"`
+
+	// Opposition is set when the header carries GEN-315 (the patient opposes
+	// reuse in the BNDMR warehouse): the record then holds only the fields
+	// above that count the transmission (no pseudonym, no clinical content).
+	Opposition bool `json:"opposition,omitempty"`
+	// Consents are the consent codes of the document (GEN-317, GEN-320…).
+	Consents []string `json:"consents,omitempty"`
+	// IPPKeys are keyed hashes of the patient's IPPs, scoped to the
+	// establishment (a newborn's fetus IPP links to its mother's record).
+	IPPKeys               []string `json:"ipp_keys,omitempty"`
+	BirthplaceDepartement string   `json:"birthplace_departement,omitempty"`
+	Deceased              *bool    `json:"deceased,omitempty"`
+	DeathYearMonth        string   `json:"death_year_month,omitempty"` // YYYY-MM
+	MultipleBirth         *bool    `json:"multiple_birth,omitempty"`
+	// PreviousKeys holds the pseudonyms under the other keys of the keyring
+	// while a key rotation runs.
+	PreviousKeys []sdmmr.PseudonymSet `json:"previous_keys,omitempty"`
+
+	// Pseudonymised clinical content.
+	File             *sdmmr.RecordFile           `json:"file,omitempty"`
+	CareEpisodes     []sdmmr.RecordCareEpisode   `json:"care_episodes,omitempty"`
+	Activities       []sdmmr.RecordActivity      `json:"activities,omitempty"`
+	Diagnoses        []sdmmr.RecordDiagnosis     `json:"diagnoses,omitempty"`
+	FamilyHistory    []sdmmr.RecordFamilyHistory `json:"family_history,omitempty"`
+	ActiveProblems   []sdmmr.Problem             `json:"active_problems,omitempty"`
+	DeathDueToRD     *sdmmr.RecordDeath          `json:"death_due_to_rd,omitempty"`
+	Consanguinity    *bool                       `json:"consanguinity,omitempty"`
+	FunctionalStatus []sdmmr.FunctionalStatus    `json:"functional_status,omitempty"`
+	Antenatal        *sdmmr.Antenatal            `json:"antenatal,omitempty"`
+	Pregnancies      []sdmmr.RecordPregnancy     `json:"pregnancies,omitempty"`
+	Research         *sdmmr.RecordResearch       `json:"research,omitempty"`
+	Treatments       []sdmmr.RecordTreatment     `json:"treatments,omitempty"`
 }

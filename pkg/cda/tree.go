@@ -1,0 +1,380 @@
+package cda
+
+// #cgo pkg-config: libxml-2.0
+// #include <stdint.h>
+// #include <stdlib.h>
+// #include <string.h>
+// #include <libxml/tree.h>
+//
+// typedef struct { char *buf; size_t len, cap; int over; long elems, attrs; } cda_sbuf;
+//
+// // With buf NULL, cda_put only measures: the walk runs twice, once to size
+// // the buffer, once to fill a buffer Go allocated (no C heap traffic).
+// static void cda_put(cda_sbuf *b, const char *s, size_t n) {
+//   if (b->buf) {
+//     if (b->len + n > b->cap) { b->over = 1; return; }
+//     memcpy(b->buf + b->len, s, n);
+//   }
+//   b->len += n;
+// }
+// static void cda_putz(cda_sbuf *b, const char *s) {
+//   if (s) cda_put(b, s, strlen(s) + 1);
+//   else cda_put(b, "", 1);
+// }
+// // cda_tag writes a tag byte and a namespace byte: h (HL7), s (sdtc),
+// // x (XML Schema instance), n (none), or u followed by the URI.
+// static void cda_tag(cda_sbuf *b, char tag, xmlNsPtr ns) {
+//   char t[2] = {tag, 'n'};
+//   const char *u = ns ? (const char*)ns->href : NULL;
+//   if (u) {
+//     if (strcmp(u, "urn:hl7-org:v3") == 0) t[1] = 'h';
+//     else if (strcmp(u, "urn:hl7-org:sdtc") == 0) t[1] = 's';
+//     else if (strcmp(u, "http://www.w3.org/2001/XMLSchema-instance") == 0) t[1] = 'x';
+//     else t[1] = 'u';
+//   }
+//   cda_put(b, t, 2);
+//   if (t[1] == 'u') cda_putz(b, u);
+// }
+// static void cda_walk(cda_sbuf *b, xmlNodePtr n, int depth) {
+//   if (depth > 256) return; // CDA nests a few dozen levels; deeper is hostile
+//   for (; n; n = n->next) {
+//     if (n->type == XML_ELEMENT_NODE) {
+//       b->elems++;
+//       cda_tag(b, 'E', n->ns);
+//       cda_putz(b, (const char*)n->name);
+//       for (xmlAttrPtr a = n->properties; a; a = a->next) {
+//         b->attrs++;
+//         cda_tag(b, 'A', a->ns);
+//         cda_putz(b, (const char*)a->name);
+//         if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next) {
+//           cda_putz(b, (const char*)a->children->content);
+//         } else {
+//           xmlChar *v = xmlNodeListGetString(n->doc, a->children, 1);
+//           cda_putz(b, (const char*)v);
+//           if (v) xmlFree(v);
+//         }
+//       }
+//       cda_walk(b, n->children, depth + 1);
+//       cda_put(b, "X", 1);
+//     } else if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
+//       const char *c = (const char*)n->content;
+//       if (!c) continue;
+//       const char *p = c;
+//       while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') p++;
+//       if (*p) { cda_put(b, "T", 1); cda_putz(b, c); }
+//     }
+//   }
+// }
+// static cda_sbuf cda_snapshot(uintptr_t doc, char *buf, size_t cap) {
+//   cda_sbuf b = {0};
+//   b.buf = buf; b.cap = cap;
+//   xmlNodePtr root = xmlDocGetRootElement((xmlDocPtr)doc);
+//   if (root) cda_walk(&b, root, 0);
+//   return b;
+// }
+import "C"
+
+import (
+	"bytes"
+	"errors"
+	"runtime"
+	"strings"
+	"unsafe"
+
+	"github.com/lestrrat-go/libxml2/types"
+)
+
+// The extractor reads a libxml2 tree through one C call that copies the
+// elements, attributes and non-blank text into a compact buffer, then walks
+// it in Go. Thousands of cgo calls (one per node, or one per XPath query) cost
+// more than the whole extraction; one call and a Go walk cost ~100 µs.
+
+const (
+	nsXSI = "http://www.w3.org/2001/XMLSchema-instance"
+)
+
+// node is one element of the snapshot. Elements in the HL7 namespace have an
+// empty ns; sdtc elements have ns "sdtc"; any other namespace keeps its URI.
+type node struct {
+	ns, name    string
+	attrs       []xattr
+	text        string // direct text children, concatenated
+	first, next *node
+	last        *node
+}
+
+type xattr struct{ ns, name, value string }
+
+// tree is a snapshot of one document.
+type tree struct {
+	root  *node
+	ids   map[string]*node // narrative @ID → element, built on first use
+	buf   []byte
+	nodes []node
+}
+
+var errEmpty = errors.New("the document has no root element")
+
+func snapshot(doc types.Document) (*tree, error) {
+	if doc == nil {
+		return nil, errEmpty
+	}
+	p := doc.Pointer()
+	if p == 0 {
+		return nil, errEmpty
+	}
+	size := C.cda_snapshot(C.uintptr_t(p), nil, 0)
+	if size.len == 0 {
+		return nil, errEmpty
+	}
+	t := &tree{buf: make([]byte, int(size.len))}
+	sb := C.cda_snapshot(C.uintptr_t(p), (*C.char)(unsafe.Pointer(&t.buf[0])), size.len)
+	runtime.KeepAlive(doc)
+	if sb.over != 0 || sb.len != size.len {
+		return nil, errors.New("internal error: the document changed while it was read")
+	}
+	t.nodes = make([]node, 0, int(sb.elems))
+	attrs := make([]xattr, 0, int(sb.attrs))
+	b := t.buf
+	pos := 0
+	// cstr reads a NUL-terminated string at pos without copying: the
+	// strings share t.buf, which lives as long as any of them.
+	cstr := func() string {
+		i := bytes.IndexByte(b[pos:], 0)
+		if i < 0 {
+			i = len(b) - pos
+		}
+		s := ""
+		if i > 0 {
+			s = unsafe.String(&b[pos], i)
+		}
+		pos += i + 1
+		return s
+	}
+	// nsOf decodes the namespace byte written by cda_tag.
+	nsOf := func() string {
+		c := b[pos]
+		pos++
+		switch c {
+		case 'h':
+			return ""
+		case 's':
+			return "sdtc"
+		case 'x':
+			return nsXSI
+		case 'u':
+			return cstr()
+		}
+		return "-" // no namespace: never matches an HL7 name lookup
+	}
+	var stack []*node
+	for pos < len(b) {
+		tag := b[pos]
+		pos++
+		switch tag {
+		case 'E':
+			ns := nsOf()
+			name := cstr()
+			t.nodes = append(t.nodes, node{ns: ns, name: name})
+			n := &t.nodes[len(t.nodes)-1]
+			start := len(attrs)
+			for pos < len(b) && b[pos] == 'A' {
+				pos++
+				a := xattr{ns: nsOf()}
+				if a.ns == "-" {
+					a.ns = ""
+				}
+				a.name = cstr()
+				a.value = cstr()
+				attrs = append(attrs, a)
+			}
+			n.attrs = attrs[start:len(attrs):len(attrs)]
+			if len(stack) > 0 {
+				parent := stack[len(stack)-1]
+				if parent.last == nil {
+					parent.first = n
+				} else {
+					parent.last.next = n
+				}
+				parent.last = n
+			} else if t.root == nil {
+				t.root = n
+			}
+			stack = append(stack, n)
+		case 'A':
+			return nil, errors.New("internal error: attribute outside an element in the tree snapshot")
+		case 'T':
+			s := cstr()
+			if len(stack) > 0 {
+				top := stack[len(stack)-1]
+				top.text += s
+			}
+		case 'X':
+			if len(stack) == 0 {
+				return nil, errors.New("internal error: unbalanced tree snapshot")
+			}
+			stack = stack[:len(stack)-1]
+		default:
+			return nil, errors.New("internal error: corrupt tree snapshot")
+		}
+	}
+	if t.root == nil {
+		return nil, errEmpty
+	}
+	return t, nil
+}
+
+// attr returns the value of the attribute name (no namespace), trimmed.
+func (n *node) attr(name string) string {
+	if n == nil {
+		return ""
+	}
+	for i := range n.attrs {
+		if n.attrs[i].name == name && n.attrs[i].ns == "" {
+			return strings.TrimSpace(n.attrs[i].value)
+		}
+	}
+	return ""
+}
+
+// xsiType returns @xsi:type.
+func (n *node) xsiType() string {
+	if n == nil {
+		return ""
+	}
+	for i := range n.attrs {
+		if n.attrs[i].name == "type" && n.attrs[i].ns == nsXSI {
+			return strings.TrimSpace(n.attrs[i].value)
+		}
+	}
+	return ""
+}
+
+// is reports whether n is the HL7 element name.
+func (n *node) is(name string) bool { return n != nil && n.ns == "" && n.name == name }
+
+// child returns the first HL7 child element called name.
+func (n *node) child(name string) *node {
+	if n == nil {
+		return nil
+	}
+	for c := n.first; c != nil; c = c.next {
+		if c.ns == "" && c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// sdtc returns the first sdtc child element called name.
+func (n *node) sdtc(name string) *node {
+	if n == nil {
+		return nil
+	}
+	for c := n.first; c != nil; c = c.next {
+		if c.ns == "sdtc" && c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// path follows the first child at each step.
+func (n *node) path(names ...string) *node {
+	for _, nm := range names {
+		n = n.child(nm)
+		if n == nil {
+			return nil
+		}
+	}
+	return n
+}
+
+// children returns the HL7 child elements called name.
+func (n *node) children(name string) []*node {
+	if n == nil {
+		return nil
+	}
+	var out []*node
+	for c := n.first; c != nil; c = c.next {
+		if c.ns == "" && c.name == name {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// val returns the trimmed direct text of n.
+func (n *node) val() string {
+	if n == nil {
+		return ""
+	}
+	return strings.TrimSpace(n.text)
+}
+
+// textContent returns all the text under n, white space collapsed.
+func (n *node) textContent() string {
+	if n == nil {
+		return ""
+	}
+	var sb strings.Builder
+	var rec func(*node)
+	rec = func(m *node) {
+		if m.text != "" {
+			sb.WriteString(m.text)
+			sb.WriteByte(' ')
+		}
+		for c := m.first; c != nil; c = c.next {
+			rec(c)
+		}
+	}
+	rec(n)
+	return strings.Join(strings.Fields(sb.String()), " ")
+}
+
+// hasTemplate reports whether n has a templateId with one of the roots.
+func (n *node) hasTemplate(roots ...string) bool {
+	if n == nil {
+		return false
+	}
+	for c := n.first; c != nil; c = c.next {
+		if c.ns == "" && c.name == "templateId" {
+			r := c.attr("root")
+			for _, want := range roots {
+				if r == want {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// codeIs reports whether n/code/@code is one of codes.
+func (n *node) codeIs(codes ...string) bool {
+	c := n.child("code").attr("code")
+	if c == "" {
+		return false
+	}
+	for _, w := range codes {
+		if c == w {
+			return true
+		}
+	}
+	return false
+}
+
+// byID finds the narrative element whose @ID is id (for text references).
+func (t *tree) byID(id string) *node {
+	if t.ids == nil {
+		t.ids = map[string]*node{}
+		for i := range t.nodes {
+			if v := t.nodes[i].attr("ID"); v != "" {
+				if _, dup := t.ids[v]; !dup {
+					t.ids[v] = &t.nodes[i]
+				}
+			}
+		}
+	}
+	return t.ids[strings.TrimPrefix(id, "#")]
+}
