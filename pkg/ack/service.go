@@ -1,0 +1,402 @@
+package ack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/mssante"
+)
+
+// Status of an MDN in the record bucket.
+const (
+	StatusSending  = "sending"  // claimed; submitted or about to be
+	StatusSent     = "sent"     // accepted by the SMTP server
+	StatusRejected = "rejected" // refused for good (5xx)
+	StatusGaveUp   = "gave_up"  // temporary failures until the last delivery
+)
+
+// Record is what the bucket keeps per original Message-ID. Only "sending"
+// of the same mail lets an MDN go out again (the crash case); any other
+// record means the original is answered for good.
+type Record struct {
+	Status            string    `json:"status"`
+	MailID            string    `json:"mail_id"`
+	OriginalMessageID string    `json:"original_message_id,omitempty"`
+	MDNMessageID      string    `json:"mdn_message_id"`
+	To                []string  `json:"to"`
+	Code              int       `json:"code,omitempty"` // 0: processed
+	SHA256            string    `json:"sha256"`         // of the MDN bytes
+	Size              int       `json:"size"`
+	SMTPReply         string    `json:"smtp_reply,omitempty"`
+	Attempts          int       `json:"attempts,omitempty"`
+	At                time.Time `json:"at"`
+}
+
+// RecordKey is the bucket key for an outcome: the original's Message-ID,
+// hashed to fit the key alphabet, or the hub's mail id when it had none.
+func RecordKey(o events.MailOutcome) string {
+	if id := mssante.AngleID(o.MessageID); id != "" {
+		sum := sha256.Sum256([]byte(id))
+		return "msgid." + hex.EncodeToString(sum[:])
+	}
+	sum := sha256.Sum256([]byte(o.MailID))
+	return "mail." + hex.EncodeToString(sum[:])
+}
+
+// Service answers outcomes. Build it with New, run it with Run.
+type Service struct {
+	cfg    Config
+	js     jetstream.JetStream
+	kv     jetstream.KeyValue
+	sender Sender
+	log    *zap.Logger
+	m      *metrics
+}
+
+// Run answers every mail.outcome until ctx ends, submitting MDNs with the
+// SMTP settings of cfg.
+func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logger) error {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	sender, err := NewSMTPSender(cfg.SMTP)
+	if err != nil {
+		return err
+	}
+	s, err := New(ctx, cfg, js, log, sender)
+	if err != nil {
+		return err
+	}
+	return s.Run(ctx)
+}
+
+// New prepares the service: metrics and the record bucket. cfg must have
+// passed Validate (after WithDefaults).
+func New(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logger, sender Sender) (*Service, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	m, err := newMetrics(cfg.Registry)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      cfg.Bucket,
+		Description: "MDNs sent (or refused) per original Message-ID: at most one answer per mail",
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		History:     4,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("opening the MDN record bucket %s: %w", cfg.Bucket, err)
+	}
+	return &Service{cfg: cfg, js: js, kv: kv, sender: sender, log: log.Named("ack"), m: m}, nil
+}
+
+// Run consumes mail.outcome with the durable consumer until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	return bus.Consume(ctx, s.js, bus.ConsumerConfig{
+		Stream:     bus.StreamOutcome,
+		Durable:    s.cfg.Durable,
+		Filter:     events.SubjectOutcome,
+		AckWait:    s.cfg.AckWait,
+		MaxDeliver: s.cfg.MaxDeliver,
+		// A message waiting in a fetched batch while another one retries
+		// its SMTP submission would outlive its AckWait.
+		Batch: 4,
+	}, s.Handle)
+}
+
+// Handle is the bus handler of one outcome event.
+func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) error {
+	var o events.MailOutcome
+	if err := json.Unmarshal(msg.Data(), &o); err != nil {
+		s.m.invalid.Inc()
+		s.log.Error("unreadable outcome event", zap.Error(err))
+		return fmt.Errorf("decoding outcome: %v: %w", err, bus.ErrPermanent)
+	}
+	if o.V != events.OutcomeV {
+		s.m.invalid.Inc()
+		s.log.Error("outcome event of an unknown version", zap.String("mail_id", o.MailID), zap.Int("v", o.V))
+		return fmt.Errorf("outcome of mail %s has version %d, this service reads %d: %w", o.MailID, o.V, events.OutcomeV, bus.ErrPermanent)
+	}
+	last := false
+	if md, err := msg.Metadata(); err == nil {
+		last = md.NumDelivered >= uint64(s.cfg.MaxDeliver)
+	}
+	return s.Answer(ctx, o, func() { _ = msg.InProgress() }, last)
+}
+
+// Answer sends the MDN for o unless policy or the record says not to.
+// alive is called while retrying, to hold the event; last says no later
+// delivery will come, so a temporary failure is recorded as final.
+func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func(), last bool) error {
+	log := s.log.With(zap.String("mail_id", o.MailID))
+	to, skip := recipients(s.cfg, o)
+	if skip != "" {
+		s.m.skipped.WithLabelValues(skip).Inc()
+		log.Info("no MDN for this mail", zap.String("reason", skip))
+		return nil
+	}
+	key := RecordKey(o)
+	log = log.With(zap.String("record", key))
+
+	var prev *Record
+	var rev uint64
+	switch entry, err := s.kv.Get(ctx, key); {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return fmt.Errorf("reading MDN record %s: %w", key, err)
+	default:
+		var r Record
+		if err := json.Unmarshal(entry.Value(), &r); err != nil {
+			return fmt.Errorf("MDN record %s is unreadable (%v): delete it to answer the mail again: %w", key, err, bus.ErrPermanent)
+		}
+		if r.Status != StatusSending {
+			s.m.skipped.WithLabelValues(skipAlreadyDone).Inc()
+			log.Info("MDN already recorded for this Message-ID", zap.String("status", r.Status), zap.String("recorded_for", r.MailID))
+			return nil
+		}
+		if r.MailID != o.MailID {
+			// Another mail carries the same Message-ID (a forward, a resend):
+			// the original gets one answer, and that one is on its way.
+			s.m.skipped.WithLabelValues(skipOtherMailBusy).Inc()
+			log.Info("another mail with this Message-ID is being answered", zap.String("recorded_for", r.MailID))
+			return nil
+		}
+		prev, rev = &r, entry.Revision()
+	}
+
+	original, err := s.original(ctx, o, log)
+	if err != nil {
+		return err
+	}
+	mdn, raw, err := buildMDN(s.cfg, o, to, original)
+	if err != nil {
+		s.m.invalid.Inc()
+		log.Error("cannot build the MDN", zap.Error(err))
+		return fmt.Errorf("%w: %w", err, bus.ErrPermanent)
+	}
+	sum := sha256.Sum256(raw)
+	rec := Record{
+		Status:            StatusSending,
+		MailID:            o.MailID,
+		OriginalMessageID: mssante.AngleID(o.MessageID),
+		MDNMessageID:      mdn.MessageID,
+		To:                to,
+		SHA256:            hex.EncodeToString(sum[:]),
+		Size:              len(raw),
+		At:                time.Now().UTC(),
+	}
+	if mdn.Error != nil {
+		rec.Code = mdn.Error.Code
+	}
+	if prev == nil {
+		rev, err = s.kv.Create(ctx, key, mustJSON(rec))
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// Claimed between our read and now: the next delivery reads it.
+			return fmt.Errorf("MDN record %s appeared concurrently; will look again", key)
+		}
+		if err != nil {
+			return fmt.Errorf("claiming MDN record %s: %w", key, err)
+		}
+	} else {
+		// A stop between submission and record: this resend is the same
+		// bytes, so the hospital sees the same Message-ID twice at worst.
+		s.m.resent.Inc()
+		if prev.SHA256 != rec.SHA256 {
+			log.Warn("MDN resent after a stop differs from the first attempt (original no longer readable or configuration changed)",
+				zap.String("first_sha256", prev.SHA256), zap.String("now_sha256", rec.SHA256))
+		}
+		log.Info("resending the MDN claimed by an earlier delivery", zap.String("mdn_message_id", mdn.MessageID))
+	}
+
+	attempts, err := s.sendWithRetry(ctx, to, raw, alive, log)
+	rec.Attempts = attempts
+	var perm *PermanentError
+	switch {
+	case errors.As(err, &perm):
+		rec.Status, rec.SMTPReply, rec.At = StatusRejected, strconv.Itoa(perm.Code)+" "+perm.Reply, time.Now().UTC()
+		if _, perr := s.kv.Put(ctx, key, mustJSON(rec)); perr != nil {
+			return fmt.Errorf("recording the refused MDN %s: %w", key, perr)
+		}
+		s.m.rejected.Inc()
+		log.Error("SMTP server refused the MDN for good; recorded, not retried", zap.Int("smtp_code", perm.Code), zap.String("reply", perm.Reply))
+		return nil
+	case err != nil && last && ctx.Err() == nil:
+		rec.Status, rec.SMTPReply, rec.At = StatusGaveUp, err.Error(), time.Now().UTC()
+		if _, perr := s.kv.Put(ctx, key, mustJSON(rec)); perr != nil {
+			return fmt.Errorf("recording the abandoned MDN %s: %w", key, perr)
+		}
+		s.m.gaveUp.Inc()
+		log.Error("MDN abandoned: temporary SMTP failures on every delivery", zap.Error(err))
+		return nil
+	case err != nil:
+		return err
+	}
+
+	if s.cfg.afterSend != nil {
+		if err := s.cfg.afterSend(ctx, key); err != nil {
+			return err
+		}
+	}
+	rec.Status, rec.At = StatusSent, time.Now().UTC()
+	if _, err := s.kv.Update(ctx, key, mustJSON(rec), rev); err != nil {
+		// The next delivery finds "sending" and resends the same bytes.
+		return fmt.Errorf("recording the sent MDN %s: %w", key, err)
+	}
+	code := "ok"
+	if rec.Code != 0 {
+		code = strconv.Itoa(rec.Code)
+	}
+	s.m.sent.WithLabelValues(code).Inc()
+	log.Info("MDN sent", zap.String("code", code), zap.String("mdn_message_id", mdn.MessageID), zap.Int("bytes", len(raw)))
+	return nil
+}
+
+// sendWithRetry submits raw, retrying temporary failures with a doubling
+// delay; it returns at once on a permanent one.
+func (s *Service) sendWithRetry(ctx context.Context, to []string, raw []byte, alive func(), log *zap.Logger) (int, error) {
+	delay := s.cfg.RetryInitial
+	for attempt := 1; ; attempt++ {
+		start := time.Now()
+		err := s.sender.Send(ctx, s.cfg.SMTP.EnvelopeFrom, to, raw)
+		s.m.sendTime.Observe(time.Since(start).Seconds())
+		var perm *PermanentError
+		switch {
+		case err == nil:
+			s.m.attempts.WithLabelValues("ok").Inc()
+			return attempt, nil
+		case errors.As(err, &perm):
+			s.m.attempts.WithLabelValues("permanent").Inc()
+			return attempt, err
+		}
+		s.m.attempts.WithLabelValues("temporary").Inc()
+		log.Warn("temporary SMTP failure", zap.Int("attempt", attempt), zap.Error(err))
+		if attempt >= s.cfg.RetryAttempts || ctx.Err() != nil {
+			return attempt, fmt.Errorf("submitting the MDN (%d attempts): %w", attempt, err)
+		}
+		if alive != nil {
+			alive()
+		}
+		if err := s.sleep(ctx, delay); err != nil {
+			return attempt, err
+		}
+		delay = min(2*delay, s.cfg.RetryMax)
+	}
+}
+
+// original fetches the raw original from the mail stream, or returns nil
+// to quote its header only (too large, unknown, or gone from the stream).
+func (s *Service) original(ctx context.Context, o events.MailOutcome, log *zap.Logger) ([]byte, error) {
+	max := s.cfg.MaxOriginalBytes
+	if max < 0 || o.MailSeq == 0 || o.Size > max {
+		return nil, nil
+	}
+	gone := func(why string, err error) ([]byte, error) {
+		s.m.unquotable.Inc()
+		log.Warn("original not quotable, quoting its header", zap.String("why", why), zap.Error(err))
+		return nil, nil
+	}
+	stream, err := s.js.Stream(ctx, bus.StreamMail)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return gone("no mail stream", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening stream %s: %w", bus.StreamMail, err)
+	}
+	m, err := stream.GetMsg(ctx, o.MailSeq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return gone("raw mail no longer in the stream", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading raw mail %s at sequence %d: %w", o.MailID, o.MailSeq, err)
+	}
+	var raw events.MailRaw
+	if err := json.Unmarshal(m.Data, &raw); err != nil {
+		return gone("raw mail event unreadable", err)
+	}
+	if raw.MailID != o.MailID {
+		return gone("sequence holds another mail", fmt.Errorf("sequence %d is mail %s", o.MailSeq, raw.MailID))
+	}
+	data := raw.Raw
+	if data == nil && raw.Object != "" {
+		obs, err := s.js.ObjectStore(ctx, bus.ObjectStore)
+		if err != nil {
+			if errors.Is(err, jetstream.ErrBucketNotFound) {
+				return gone("no object store", err)
+			}
+			return nil, fmt.Errorf("opening object store %s: %w", bus.ObjectStore, err)
+		}
+		data, err = obs.GetBytes(ctx, raw.Object)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			return gone("raw mail object gone", err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading raw mail object %s: %w", raw.Object, err)
+		}
+	}
+	if data == nil || int64(len(data)) > max {
+		return nil, nil
+	}
+	return data, nil
+}
+
+func (s *Service) sleep(ctx context.Context, d time.Duration) error {
+	if s.cfg.sleep != nil {
+		return s.cfg.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encoding %T: %v", v, err)) // plain structs: cannot fail
+	}
+	return b
+}
+
+// Records lists the bucket, for bndmrctl and tests.
+func (s *Service) Records(ctx context.Context) (map[string]Record, error) {
+	keys, err := s.kv.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing MDN records: %w", err)
+	}
+	out := map[string]Record{}
+	for k := range keys.Keys() {
+		e, err := s.kv.Get(ctx, k)
+		if err != nil {
+			if errors.Is(err, jetstream.ErrKeyNotFound) {
+				continue
+			}
+			return nil, fmt.Errorf("reading MDN record %s: %w", k, err)
+		}
+		var r Record
+		if err := json.Unmarshal(e.Value(), &r); err != nil {
+			return nil, fmt.Errorf("MDN record %s: %w", k, err)
+		}
+		out[strings.Clone(k)] = r
+	}
+	return out, nil
+}
