@@ -131,7 +131,7 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 			"le courriel est un accusé de réception ou de lecture (ou une réponse automatique), pas un envoi ; il n'est pas acquitté")
 	}
 	w := &walker{ctx: ctx, lim: lim, mail: m, budget: zipBudget{left: lim.MaxTotalBytes}}
-	if rej := w.entity(h, br, 0, "message", false); rej != nil {
+	if rej := w.entity(h, br, 0, "0", false); rej != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return m, cerr
 		}
@@ -246,7 +246,8 @@ type walker struct {
 }
 
 // entity handles one MIME entity whose header has been read and whose body
-// is r (still transfer-encoded). where names it in messages.
+// is r (still transfer-encoded). where is its section number, as IMAP
+// numbers them ("2.1"), "0" for the whole message.
 func (w *walker) entity(h textproto.Header, r io.Reader, depth int, where string, forwarded bool) *RejectError {
 	if err := w.ctx.Err(); err != nil {
 		return reject(CodeInternal, "unpacking interrupted: %v", "dépaquetage interrompu : %v", err)
@@ -257,8 +258,8 @@ func (w *walker) entity(h textproto.Header, r io.Reader, depth int, where string
 			"le courriel contient plus de %d parties MIME", w.lim.MaxParts)
 	}
 	if depth > w.lim.MaxDepth {
-		return reject(CodeTooComplex, "the mail nests MIME parts deeper than %d levels (at %s)",
-			"le courriel imbrique des parties MIME sur plus de %d niveaux (à %s)", w.lim.MaxDepth, where)
+		return reject(CodeTooComplex, "the mail nests MIME parts deeper than %d levels (MIME part %s)",
+			"le courriel imbrique des parties MIME sur plus de %d niveaux (partie MIME %s)", w.lim.MaxDepth, where)
 	}
 	mh := message.Header{Header: h}
 	mt, params, err := mh.ContentType()
@@ -268,13 +269,13 @@ func (w *walker) entity(h textproto.Header, r io.Reader, depth int, where string
 	case err != nil:
 		// Content-Type: a broken one is read as opaque data, which is
 		// then sniffed like any attachment.
-		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: Content-Type %q cannot be read (%v); content sniffed", where, h.Get("Content-Type"), err))
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: Content-Type %q cannot be read (%v); content sniffed", where, h.Get("Content-Type"), err))
 		mt, params = "application/octet-stream", nil
 	}
 	switch {
 	case mt == "multipart/report" && depth > 0:
-		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: a delivery or read report inside the mail; not opened", where))
-		w.seen = append(w.seen, where+": multipart/report (not opened)")
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: a delivery or read report inside the mail; not opened", where))
+		w.seen = append(w.seen, "["+where+"] multipart/report (not opened)")
 		return nil
 	case strings.HasPrefix(mt, "multipart/"):
 		return w.multipart(r, params["boundary"], mt, depth, where, forwarded)
@@ -283,35 +284,43 @@ func (w *walker) entity(h textproto.Header, r io.Reader, depth int, where string
 	}
 	data, err := io.ReadAll(io.LimitReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r), w.lim.MaxMailBytes+1))
 	if err != nil {
-		return reject(CodeUnreadableMIME, "%s (%s) cannot be decoded: %v",
-			"%s (%s) ne peut pas être décodé : %v", where, mt, err)
+		return reject(CodeUnreadableMIME, "MIME part %s (%s) cannot be decoded: %v",
+			"la partie MIME %s (%s) ne peut pas être décodée : %v", where, mt, err)
 	}
 	return w.leaf(mh, mt, params, data, where, forwarded)
 }
 
+// subSection numbers the i-th part of section where.
+func subSection(where string, i int) string {
+	if where == "0" {
+		return fmt.Sprint(i)
+	}
+	return fmt.Sprintf("%s.%d", where, i)
+}
+
 func (w *walker) multipart(r io.Reader, boundary, mt string, depth int, where string, forwarded bool) *RejectError {
 	if boundary == "" {
-		return reject(CodeUnreadableMIME, "%s is %s without a boundary parameter",
-			"%s est de type %s sans paramètre boundary", where, mt)
+		return reject(CodeUnreadableMIME, "MIME part %s is %s without a boundary parameter",
+			"la partie MIME %s est de type %s sans paramètre boundary", where, mt)
 	}
 	if mt == "multipart/signed" {
-		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: S/MIME signed content; the signature is not verified", where))
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: S/MIME signed content; the signature is not verified", where))
 	}
 	mr := textproto.NewMultipartReader(r, boundary)
 	for i := 1; ; i++ {
 		p, err := mr.NextPart()
 		if err == io.EOF {
 			if i == 1 {
-				return reject(CodeUnreadableMIME, "%s (%s) has no part: its boundary %q never appears",
-					"%s (%s) n'a aucune partie : sa frontière %q n'apparaît jamais", where, mt, boundary)
+				return reject(CodeUnreadableMIME, "MIME part %s (%s) has no part: its boundary %q never appears",
+					"la partie MIME %s (%s) n'a aucune sous-partie : sa frontière %q n'apparaît jamais", where, mt, boundary)
 			}
 			return nil
 		}
 		if err != nil {
-			return reject(CodeUnreadableMIME, "%s (%s): part %d cannot be read (truncated mail?): %v",
-				"%s (%s) : la partie %d est illisible (courriel tronqué ?) : %v", where, mt, i, err)
+			return reject(CodeUnreadableMIME, "MIME part %s (%s): sub-part %d cannot be read (truncated mail?): %v",
+				"la partie MIME %s (%s) : la sous-partie %d est illisible (courriel tronqué ?) : %v", where, mt, i, err)
 		}
-		if rej := w.entity(p.Header, p, depth+1, fmt.Sprintf("%s part %d", where, i), forwarded); rej != nil {
+		if rej := w.entity(p.Header, p, depth+1, subSection(where, i), forwarded); rej != nil {
 			return rej
 		}
 	}
@@ -321,8 +330,8 @@ func (w *walker) forwarded(h textproto.Header, r io.Reader, depth int, where str
 	br := bufio.NewReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r))
 	ih, err := textproto.ReadHeader(br)
 	if err != nil {
-		return reject(CodeUnreadableMIME, "%s is a forwarded message whose header cannot be read: %v",
-			"%s est un message transféré dont l'en-tête est illisible : %v", where, err)
+		return reject(CodeUnreadableMIME, "MIME part %s is a forwarded message whose header cannot be read: %v",
+			"la partie MIME %s est un message transféré dont l'en-tête est illisible : %v", where, err)
 	}
 	inner := &Mail{}
 	fillHeaders(inner, ih)
@@ -330,20 +339,20 @@ func (w *walker) forwarded(h textproto.Header, r io.Reader, depth int, where str
 		Subject: inner.Subject, Date: inner.Date}
 	w.mail.Forwarded = append(w.mail.Forwarded, env)
 	if inner.IsReport {
-		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: a forwarded delivery or read report; not opened", where))
-		w.seen = append(w.seen, where+": forwarded report (not opened)")
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: a forwarded delivery or read report; not opened", where))
+		w.seen = append(w.seen, "["+where+"] forwarded report (not opened)")
 		return nil
 	}
-	w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: forwarded message %s from %s; its documents are taken", where, orNone(env.MessageID), orNone(env.From)))
-	return w.entity(ih, br, depth+1, where+" (forwarded)", true)
+	w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: forwarded message %s from %s; its documents are taken", where, orNone(env.MessageID), orNone(env.From)))
+	return w.entity(ih, br, depth+1, where, true)
 }
 
 // leaf handles a decoded single part: an XDM zip, a bare CDA, the text, or
 // something else (the PDF copy) that is noted and left.
 func (w *walker) leaf(mh message.Header, mt string, params map[string]string, data []byte, where string, forwarded bool) *RejectError {
 	if int64(len(data)) > w.lim.MaxMailBytes {
-		return reject(CodeTooLarge, "%s decodes to more than %d bytes",
-			"%s dépasse %d octets une fois décodé", where, w.lim.MaxMailBytes)
+		return reject(CodeTooLarge, "MIME part %s decodes to more than %d bytes",
+			"la partie MIME %s dépasse %d octets une fois décodée", where, w.lim.MaxMailBytes)
 	}
 	name := filename(mh, params)
 	desc := mt
@@ -354,13 +363,13 @@ func (w *walker) leaf(mh message.Header, mt string, params map[string]string, da
 	switch {
 	case mt == "application/pkcs7-mime" || mt == "application/x-pkcs7-mime" || strings.HasSuffix(lname, ".p7m"):
 		w.sawSMIME = true
-		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: S/MIME enveloped content (%s); the hub does not open it", where, desc))
-		w.seen = append(w.seen, where+": "+desc+" (S/MIME, not opened)")
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: S/MIME enveloped content (%s); the hub does not open it", where, desc))
+		w.seen = append(w.seen, "["+where+"] "+desc+" (S/MIME, not opened)")
 		return nil
 	case isZip(data, mt, lname):
 		archive := name
 		if archive == "" {
-			archive = where
+			archive = "MIME part " + where
 		}
 		entries, warns, rej := readZip(w.ctx, data, archive, w.lim, &w.budget)
 		if rej != nil {
@@ -368,14 +377,14 @@ func (w *walker) leaf(mh message.Header, mt string, params map[string]string, da
 		}
 		w.mail.Warnings = append(w.mail.Warnings, warns...)
 		if !strings.EqualFold(name, "IHE_XDM.zip") {
-			w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("%s: zip attachment named %q rather than IHE_XDM.zip; read as an XDM archive", where, name))
+			w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: zip attachment named %q rather than IHE_XDM.zip; read as an XDM archive", where, name))
 		}
 		docs, warns, rej := xdmDocuments(entries, archive, w.lim)
 		if rej != nil {
 			return rej
 		}
 		w.mail.Warnings = append(w.mail.Warnings, warns...)
-		w.seen = append(w.seen, fmt.Sprintf("%s: %s (%d files, %d CDA)", where, desc, len(entries), len(docs)))
+		w.seen = append(w.seen, fmt.Sprintf("[%s] %s (%d files, %d CDA)", where, desc, len(entries), len(docs)))
 		for _, d := range docs {
 			d.Forwarded = forwarded
 		}
@@ -386,21 +395,21 @@ func (w *walker) leaf(mh message.Header, mt string, params map[string]string, da
 		if h, ok := sniffCDA(data); ok {
 			sum := sha1.Sum(data)
 			if name == "" {
-				name = where
+				name = "MIME part " + where
 			}
 			w.docs = append(w.docs, &Document{
 				Name: name, Data: data, Size: int64(len(data)), SHA1: hex.EncodeToString(sum[:]),
 				Source: SourceAttachment, MimeType: mt, Forwarded: forwarded, cda: h,
 				Warnings: []string{"bare CDA attachment without an IHE_XDM.zip: no METADATA.XML to check it against"},
 			})
-			w.seen = append(w.seen, where+": "+desc+" (CDA)")
+			w.seen = append(w.seen, "["+where+"] "+desc+" (CDA)")
 			return nil
 		}
 	}
 	if mt == "text/plain" && name == "" && w.mail.Text == "" {
 		w.mail.Text = decodeText(params["charset"], data)
 	}
-	w.seen = append(w.seen, where+": "+desc)
+	w.seen = append(w.seen, "["+where+"] "+desc)
 	return nil
 }
 
@@ -551,7 +560,8 @@ func containsCX(l []cx, c cx) bool {
 // declares (a declared zip that is not one then fails as bad_zip).
 func isZip(data []byte, mt, lname string) bool {
 	return bytes.HasPrefix(data, []byte("PK\x03\x04")) || bytes.HasPrefix(data, []byte("PK\x05\x06")) ||
-		strings.HasSuffix(lname, ".zip") || strings.Contains(mt, "zip")
+		strings.HasSuffix(lname, ".zip") || mt == "application/zip" || mt == "application/x-zip" ||
+		strings.HasSuffix(mt, "-zip-compressed")
 }
 
 // filename returns the attachment's file name: Content-Disposition's

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/emersion/go-message/charset"
 )
 
 // zipEntry is one regular file of an archive, read within the limits.
@@ -59,7 +62,7 @@ func readZip(ctx context.Context, data []byte, archive string, lim Limits, budge
 				"the entry %q of the archive %q is encrypted; the hub cannot read it",
 				"l'entrée %q de l'archive %q est chiffrée ; le hub ne peut pas la lire", f.Name, archive)
 		}
-		if strings.HasSuffix(name, "/") || f.FileInfo().IsDir() {
+		if strings.HasSuffix(name, "/") {
 			continue
 		}
 		if f.Mode()&fs.ModeSymlink != 0 {
@@ -170,6 +173,12 @@ func readEntry(f *zip.File, archive string, lim Limits, budget *zipBudget) ([]by
 		if err == io.EOF {
 			break
 		}
+		if errors.Is(err, zip.ErrFormat) {
+			// archive/zip stops an entry at its declared size: more data
+			// means a header that lies about the size, the zip-bomb trick.
+			return nil, bomb("the entry %q of the archive %q inflates to more than the %d bytes its header declares",
+				"l'entrée %q de l'archive %q se décompresse au-delà des %d octets annoncés par son en-tête", f.Name, archive, f.UncompressedSize64)
+		}
 		if err != nil {
 			return nil, reject(CodeBadZip, "the entry %q of the archive %q is damaged: %v",
 				"l'entrée %q de l'archive %q est endommagée : %v", f.Name, archive, err)
@@ -257,11 +266,8 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 			e := entries[idx]
 			h, isCDA := sniffCDA(e.Data)
 			if !isCDA {
-				if ent.ObjectType == objectTypeDocEntry && strings.Contains(strings.ToLower(ent.MimeType), "xml") && ent.FormatCode == FormatCodeSDMMR {
-					warn("%s: %q is listed as an SDM-MR document but is not a CDA (its root element is not ClinicalDocument); ignored", archive, e.Name)
-				} else {
-					warn("%s: %q (%s) is not a CDA document; ignored", archive, e.Name, orUnknown(ent.MimeType))
-				}
+				warn("%s: %q is listed in METADATA.XML (%s, formatCode %s) but is not a CDA document (%s); ignored",
+					archive, e.Name, orUnknown(ent.MimeType), orUnknown(ent.FormatCode), describeRoot(e.Data))
 				continue
 			}
 			d := newDocument(e, archive, h)
@@ -374,7 +380,29 @@ func checkHashSize(d *Document, ent metaEntry) (hashOK, sizeOK bool) {
 
 func orUnknown(s string) string {
 	if s == "" {
-		return "no mimeType"
+		return "none"
 	}
 	return s
+}
+
+// describeRoot names the root element of an XML file, for a warning.
+func describeRoot(data []byte) string {
+	if !looksLikeXML(data) {
+		return "not XML"
+	}
+	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
+	d.CharsetReader = charset.Reader
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			return "not well-formed XML"
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			name := se.Name.Local
+			if se.Name.Space != "" {
+				name = se.Name.Space + ":" + name
+			}
+			return "root element " + name + ", not ClinicalDocument"
+		}
+	}
 }
