@@ -23,8 +23,9 @@ const (
 )
 
 var (
-	tidStep  = regexp.MustCompile(`^\*\[\s*cda:templateId/@root\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\]$`)
-	tidPred  = regexp.MustCompile(`^\[\s*cda:templateId/@root\s*=\s*(?:'([^']*)'|"([^"]*)")\s*[\]a]`)
+	// cda:templateId/@root='X' or cda:templateId[@root='X']: the same test.
+	tidStep = regexp.MustCompile(`^\*\[\s*cda:templateId(?:/@root\s*=\s*(?:'([^']*)'|"([^"]*)")|\[\s*@root\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\])\s*\]$`)
+	tidPred = regexp.MustCompile(`^\[\s*cda:templateId(?:/@root\s*=\s*(?:'([^']*)'|"([^"]*)")|\[\s*@root\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\])\s*[\]a]`)
 	nameTest = regexp.MustCompile(`^(\*|(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*))(\[.*)?$`)
 	position = regexp.MustCompile(`\[\s*\d+\s*\]|position\(|last\(`)
 )
@@ -60,7 +61,7 @@ func planBranch(alt string) (branch, error) {
 		if _, err := compileXPath("//" + rel); err != nil {
 			return branch{}, err
 		}
-		return branch{kind: byTID, key: m[1] + m[2], exact: true}, nil
+		return branch{kind: byTID, key: m[1] + m[2] + m[3] + m[4], exact: true}, nil
 	}
 	m := nameTest.FindStringSubmatch(first)
 	if m == nil || strings.Contains(first, "::") || position.MatchString(m[3]) {
@@ -78,7 +79,7 @@ func planBranch(alt string) (branch, error) {
 		pred := m[3][:end+1]
 		if end > 0 && !strings.Contains(pred, " or ") && !strings.Contains(pred, "|") &&
 			(strings.HasSuffix(p[0], "]") || isAnd(m[3][len(p[0])-1:])) {
-			return branch{kind: byTID, key: p[1] + p[2], e: e}, nil
+			return branch{kind: byTID, key: p[1] + p[2] + p[3] + p[4], e: e}, nil
 		}
 	}
 	name := m[2]
