@@ -24,8 +24,8 @@ const (
 
 var (
 	// cda:templateId/@root='X' or cda:templateId[@root='X']: the same test.
-	tidStep = regexp.MustCompile(`^\*\[\s*cda:templateId(?:/@root\s*=\s*(?:'([^']*)'|"([^"]*)")|\[\s*@root\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\])\s*\]$`)
-	tidPred = regexp.MustCompile(`^\[\s*cda:templateId(?:/@root\s*=\s*(?:'([^']*)'|"([^"]*)")|\[\s*@root\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\])\s*[\]a]`)
+	tidStep  = regexp.MustCompile(`^\*\[\s*cda:templateId(?:/@root\s*=\s*(?:'([^']*)'|"([^"]*)")|\[\s*@root\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\])\s*\]$`)
+	tidPred  = regexp.MustCompile(`^\[\s*cda:templateId(?:/@root\s*=\s*(?:'([^']*)'|"([^"]*)")|\[\s*@root\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\])\s*[\]a]`)
 	nameTest = regexp.MustCompile(`^(\*|(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*))(\[.*)?$`)
 	position = regexp.MustCompile(`\[\s*\d+\s*\]|position\(|last\(`)
 )
