@@ -39,3 +39,7 @@ require (
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 )
+
+require github.com/bndmr/hub/schemas v0.0.0
+
+replace github.com/bndmr/hub/schemas => ../schemas

@@ -6,4 +6,8 @@ require github.com/bndmr/hub/pkg v0.0.0
 
 replace github.com/bndmr/hub/pkg => ../pkg
 
+require github.com/bndmr/hub/schemas v0.0.0
+
 require golang.org/x/text v0.43.0
+
+replace github.com/bndmr/hub/schemas => ../schemas

@@ -1,0 +1,67 @@
+# BNDMR collection hub. Every target works on a fresh Debian 12 machine with Go.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BIN       := bin
+RUN       := .run
+SERVICES  := ingest validator pseudonymisation loader ack indicators hub bndmrctl
+MODULES   := ./pkg/... ./pseudonymisation/... ./services/...
+DEB_PKGS  := clickhouse-server clickhouse-client dovecot-imapd dovecot-lmtpd libxml2-dev libxml2-utils pkg-config postfix
+
+# The servers `make up` starts, as the tests and the demo reach them.
+export CISIS_KIT            ?= $(abspath ../shared/ci-sis)
+export BNDMR_TEST_CLICKHOUSE ?= clickhouse://127.0.0.1:19000/default
+export BNDMR_TEST_IMAP      ?= 127.0.0.1:10143
+export BNDMR_TEST_LMTP      ?= 127.0.0.1:10024
+
+FUZZTIME ?= 5s
+TEST_TIMEOUT ?= 15m
+
+.PHONY: help deps up down build test test-unit fuzz demo lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+deps: ## install the Debian packages the hub and its tests need (idempotent)
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "deps: all Debian packages present"; fi
+	@$(GO) mod download -C pkg && $(GO) mod download -C pseudonymisation && $(GO) mod download -C services
+
+up: ## start ClickHouse and Dovecot on loopback, state under .run/ (idempotent)
+	@scripts/up.sh
+
+down: ## stop them (idempotent)
+	@scripts/down.sh
+
+build: ## every service, bndmrctl and the all-in-one hub into bin/
+	@mkdir -p $(BIN)
+	@for s in $(SERVICES); do $(GO) build -o $(BIN)/$$s ./services/$$s || exit 1; done
+	@echo "build: $(addprefix $(BIN)/,$(SERVICES))"
+
+test: deps up ## unit + integration tests against real ClickHouse, Dovecot, embedded NATS
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(MODULES)
+	@$(MAKE) --no-print-directory fuzz
+
+test-unit: ## tests that need no server
+	BNDMR_TEST_CLICKHOUSE= BNDMR_TEST_IMAP= $(GO) test -count=1 $(MODULES)
+
+fuzz: ## run every fuzz target briefly (FUZZTIME, default 5s each)
+	@scripts/fuzz.sh $(FUZZTIME)
+
+demo: deps up build ## the main job end to end on the embedded defaults
+	@scripts/demo.sh
+
+lint: ## gofmt check and go vet on every module
+	@out=$$(gofmt -l pkg pseudonymisation services); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(MODULES)
+
+bench: deps up build ## benchmarks that print numbers (long)
+	@scripts/bench.sh
+
+clean: down ## remove binaries and local server state
+	rm -rf $(BIN) $(RUN)

@@ -1,0 +1,193 @@
+// Package store writes the hub's analytical tables in ClickHouse: versioned
+// migrations, batched idempotent inserts, and the queries the hub itself needs.
+package store
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/bndmr/hub/schemas"
+)
+
+// Store is a ClickHouse connection with the hub's schema.
+type Store struct {
+	conn driver.Conn
+	db   string
+}
+
+// Open connects to the ClickHouse server named by dsn
+// (clickhouse://user:password@host:9000/database) and checks it answers.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	opts, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("ClickHouse DSN %q: %w", redact(dsn), err)
+	}
+	opts.DialTimeout = 5 * time.Second
+	opts.Settings = clickhouse.Settings{}
+	conn, err := clickhouse.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening ClickHouse at %s: %w", redact(dsn), err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("ClickHouse at %s does not answer: %w", redact(dsn), err)
+	}
+	db := opts.Auth.Database
+	if db == "" {
+		db = "default"
+	}
+	return &Store{conn: conn, db: db}, nil
+}
+
+// Close closes the connection.
+func (s *Store) Close() error { return s.conn.Close() }
+
+// Conn gives the underlying connection, for queries of other packages.
+func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Ping checks the server answers (readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
+
+// Migration is one versioned DDL file.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations returns the embedded migrations in order.
+func Migrations() ([]Migration, error) {
+	return readMigrations(schemas.ClickHouse, "clickhouse")
+}
+
+func readMigrations(fsys fs.FS, dir string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading migrations: %w", err)
+	}
+	var ms []Migration
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number and '_'", name)
+		}
+		b, err := fs.ReadFile(fsys, dir+"/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("reading migration %s: %w", name, err)
+		}
+		ms = append(ms, Migration{Version: v, Name: strings.TrimSuffix(name, ".sql"), SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].Version == ms[i-1].Version {
+			return nil, fmt.Errorf("two migrations have version %d: %s and %s", ms[i].Version, ms[i-1].Name, ms[i].Name)
+		}
+	}
+	return ms, nil
+}
+
+// Migrate applies the migrations not yet recorded in schema_migrations. It is
+// idempotent: every statement is CREATE … IF NOT EXISTS or guarded, and a
+// migration is recorded only after all its statements ran.
+func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations
+		(version UInt32, name String, applied_at DateTime DEFAULT now())
+		ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
+		return nil, fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	done := map[int]bool{}
+	rows, err := s.conn.Query(ctx, `SELECT DISTINCT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading schema_migrations: %w", err)
+		}
+		done[int(v)] = true
+	}
+	rows.Close()
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	var applied []string
+	for _, m := range ms {
+		if done[m.Version] {
+			continue
+		}
+		for i, stmt := range SplitStatements(m.SQL) {
+			if err := s.conn.Exec(ctx, stmt); err != nil {
+				return applied, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
+			}
+		}
+		if err := s.recordMigration(ctx, m); err != nil {
+			return applied, err
+		}
+		applied = append(applied, m.Name)
+	}
+	return applied, nil
+}
+
+// SplitStatements splits a migration file on the semicolons that end a line,
+// dropping comment-only lines ('--').
+func SplitStatements(sql string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(sql, "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(t, ";") {
+			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
+			cur.Reset()
+		}
+	}
+	if s := strings.TrimSpace(cur.String()); s != "" {
+		out = append(out, s)
+	}
+	return out
+}
+
+func redact(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	return u.Redacted()
+}
+
+// recordMigration inserts through a batch: on ClickHouse 18.16 an INSERT with
+// inline VALUES sent over the native protocol never completes.
+func (s *Store) recordMigration(ctx context.Context, m Migration) error {
+	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO schema_migrations (version, name)`)
+	if err == nil {
+		err = b.Append(uint32(m.Version), m.Name)
+	}
+	if err == nil {
+		err = b.Send()
+	}
+	if err != nil {
+		return fmt.Errorf("recording migration %s: %w", m.Name, err)
+	}
+	return nil
+}

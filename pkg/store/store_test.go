@@ -1,0 +1,138 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/bndmr/hub/pkg/events"
+)
+
+// testStore opens a fresh database on the ClickHouse that `make up` started
+// (BNDMR_TEST_CLICKHOUSE); without that setting the test is not run.
+func testStore(t *testing.T) *Store {
+	t.Helper()
+	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
+	if dsn == "" {
+		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
+	}
+	ctx := context.Background()
+	admin, err := Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fmt.Sprintf("test_%s_%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_")), time.Now().UnixNano())
+	if err := admin.conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = admin.conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		admin.Close()
+	})
+	s, err := Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	s := testStore(t)
+	ctx := context.Background()
+	first, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := Migrations()
+	if len(first) != len(ms) {
+		t.Fatalf("first run applied %v, want all %d migrations", first, len(ms))
+	}
+	second, err := s.Migrate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(second) != 0 {
+		t.Fatalf("second run applied %v, want nothing", second)
+	}
+}
+
+func TestInsertDocumentsCountsEachVersionOnce(t *testing.T) {
+	s := testStore(t)
+	ctx := context.Background()
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec := func(finess, set string, v int) events.Record {
+		return events.Record{V: events.RecordV, MailID: "m", FINESS: finess, SetID: set, VersionNumber: v,
+			EffectiveTime: "20261015120000+0200", ReceivedAt: time.Now(), DocumentKey: "k"}
+	}
+	batch := []events.Record{rec("750000001", "s1", 1), rec("750000001", "s1", 2), rec("690000002", "s2", 1)}
+	if err := s.InsertDocuments(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	// A redelivered batch must not change the counts.
+	if err := s.InsertDocuments(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.DocumentsPerEstablishment(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{"750000001": 2, "690000002": 1}
+	if len(got) != len(want) {
+		t.Fatalf("got %d establishments, want %d: %+v", len(got), len(want), got)
+	}
+	for _, c := range got {
+		if c.Versions != want[c.FINESS] {
+			t.Errorf("%s: %d versions, want %d", c.FINESS, c.Versions, want[c.FINESS])
+		}
+		if c.LastMonth != "202610" {
+			t.Errorf("%s: last month %s, want 202610", c.FINESS, c.LastMonth)
+		}
+	}
+}
+
+func TestEffectiveDate(t *testing.T) {
+	paris := Paris()
+	for _, tc := range []struct{ in, want string }{
+		{"20240228160000+0100", "2024-02-28"},
+		{"20241031233000-0500", "2024-11-01"}, // 04:30 in Paris the next day
+		{"20240228", "2024-02-28"},
+		{"201812130000", "2018-12-13"},
+	} {
+		got, err := EffectiveDate(tc.in, paris)
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if g := got.Format("2006-01-02"); g != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.in, g, tc.want)
+		}
+	}
+	if _, err := EffectiveDate("yesterday", paris); err == nil {
+		t.Error("a non-date was accepted")
+	}
+}
+
+func TestReadMigrationsRejectsBadNames(t *testing.T) {
+	for name, fsys := range map[string]fstest.MapFS{
+		"no number": {"m/init.sql": {Data: []byte("SELECT 1")}},
+		"duplicate": {"m/0001_a.sql": {Data: []byte("SELECT 1")}, "m/0001_b.sql": {Data: []byte("SELECT 1")}},
+	} {
+		if _, err := readMigrations(fsys, "m"); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestSplitStatements(t *testing.T) {
+	got := SplitStatements("-- c\nCREATE TABLE a (x UInt8)\nENGINE = Log;\n\nCREATE TABLE b (y UInt8) ENGINE = Log;\n")
+	if len(got) != 2 || !strings.HasPrefix(got[1], "CREATE TABLE b") || strings.Contains(got[0], ";") {
+		t.Fatalf("got %q", got)
+	}
+}
