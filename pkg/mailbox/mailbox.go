@@ -1,0 +1,418 @@
+// Package mailbox reads one IMAP mailbox and hands every message to a durable
+// sink before moving it out of the inbox: a crash at any point loses nothing,
+// and the only possible repeat (crash after hand-off, before the move) carries
+// the same (mailbox, UIDVALIDITY, UID) identity, which the sink deduplicates.
+package mailbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"go.uber.org/zap"
+)
+
+// Config describes one mailbox.
+type Config struct {
+	// Name identifies the mailbox in events and metrics (e.g. "bndmr@hub.mssante.fr").
+	Name string
+	Addr string // host:port
+	// TLS: "none" (tests on loopback only), "implicit" (IMAPS) or "starttls".
+	TLS      string
+	CAFile   string // PEM bundle the server certificate must chain to
+	CertFile string // client certificate (MSSanté operators authenticate with it)
+	KeyFile  string
+	// Auth: "plain", "login" or "external" (SASL EXTERNAL with the client certificate).
+	Auth      string
+	User      string
+	Password  string
+	Inbox     string // default INBOX
+	Processed string // where handed-off messages go; default Processed
+	// PollInterval bounds the wait between checks when IDLE is not used.
+	PollInterval time.Duration
+	// NoIdle forces polling even where the server offers IDLE.
+	NoIdle bool
+	// Batch is how many messages one FETCH asks for.
+	Batch int
+	// MaxBackoff caps the wait between reconnections.
+	MaxBackoff time.Duration
+}
+
+// Validate checks c and fills defaults.
+func (c *Config) Validate() error {
+	if c.Name == "" {
+		c.Name = c.User + "@" + c.Addr
+	}
+	if c.Addr == "" {
+		return fmt.Errorf("mailbox %s: no IMAP address (host:port)", c.Name)
+	}
+	switch c.TLS {
+	case "":
+		c.TLS = "implicit"
+	case "none", "implicit", "starttls":
+	default:
+		return fmt.Errorf("mailbox %s: TLS mode %q is not none, implicit or starttls", c.Name, c.TLS)
+	}
+	switch c.Auth {
+	case "":
+		c.Auth = "plain"
+	case "plain", "login":
+		if c.User == "" {
+			return fmt.Errorf("mailbox %s: auth %s needs a user", c.Name, c.Auth)
+		}
+	case "external":
+		if c.CertFile == "" || c.KeyFile == "" {
+			return fmt.Errorf("mailbox %s: SASL EXTERNAL needs a client certificate and key", c.Name)
+		}
+	default:
+		return fmt.Errorf("mailbox %s: auth %q is not plain, login or external", c.Name, c.Auth)
+	}
+	if c.Inbox == "" {
+		c.Inbox = "INBOX"
+	}
+	if c.Processed == "" {
+		c.Processed = "Processed"
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 30 * time.Second
+	}
+	if c.Batch <= 0 {
+		c.Batch = 20
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = time.Minute
+	}
+	return nil
+}
+
+// Message is one mail as the server gave it.
+type Message struct {
+	Mailbox     string
+	UIDValidity uint32
+	UID         uint32
+	Raw         []byte
+	Internal    time.Time
+}
+
+// ID is the deduplication identity of a message: SHA-256 of (mailbox,
+// UIDVALIDITY, UID). Stable across restarts; changes only with UIDVALIDITY.
+func (m Message) ID() string {
+	h := sha256.New()
+	h.Write([]byte(m.Mailbox))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.FormatUint(uint64(m.UIDValidity), 10)))
+	h.Write([]byte{0})
+	h.Write([]byte(strconv.FormatUint(uint64(m.UID), 10)))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Sink takes a message durably: when it returns nil, the message may leave
+// the inbox. It must be idempotent for the same Message.ID().
+type Sink func(ctx context.Context, m Message) error
+
+// Stats are counters a caller may export as metrics.
+type Stats interface {
+	HandedOff(mailbox string)
+	Connected(mailbox string, ok bool)
+}
+
+type noStats struct{}
+
+func (noStats) HandedOff(string)       {}
+func (noStats) Connected(string, bool) {}
+
+// Reader drains one mailbox into a sink.
+type Reader struct {
+	cfg   Config
+	sink  Sink
+	log   *zap.Logger
+	stats Stats
+}
+
+// NewReader checks cfg and returns a reader; stats may be nil.
+func NewReader(cfg Config, sink Sink, log *zap.Logger, stats Stats) (*Reader, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if stats == nil {
+		stats = noStats{}
+	}
+	return &Reader{cfg: cfg, sink: sink, log: log.With(zap.String("mailbox", cfg.Name)), stats: stats}, nil
+}
+
+// Run reads the mailbox until ctx ends, reconnecting with backoff and jitter
+// after any failure. It returns only when ctx is done.
+func (r *Reader) Run(ctx context.Context) error {
+	failures := 0
+	for ctx.Err() == nil {
+		err := r.session(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		r.stats.Connected(r.cfg.Name, false)
+		failures++
+		wait := backoff(failures, r.cfg.MaxBackoff)
+		r.log.Warn("IMAP session ended; reconnecting", zap.Error(err), zap.Duration("in", wait))
+		sleep(ctx, wait)
+	}
+	return nil
+}
+
+// backoff doubles from 500 ms up to max, with ±25 % jitter so that several
+// mailboxes do not reconnect in step.
+func backoff(n int, max time.Duration) time.Duration {
+	d := 500 * time.Millisecond << min(n-1, 10)
+	d = min(d, max)
+	return time.Duration(float64(d) * (0.75 + rand.Float64()/2))
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// session is one IMAP connection: drain, then wait for more, until an error.
+func (r *Reader) session(ctx context.Context) error {
+	newMail := make(chan struct{}, 1)
+	opts := &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					select {
+					case newMail <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	c, err := r.dial(opts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	// Closing the connection is how a blocked command is interrupted.
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+
+	if err := r.authenticate(c); err != nil {
+		return err
+	}
+	sel, err := c.Select(r.cfg.Inbox, nil).Wait()
+	if err != nil {
+		return fmt.Errorf("selecting %s: %w", r.cfg.Inbox, err)
+	}
+	r.stats.Connected(r.cfg.Name, true)
+	r.log.Info("IMAP session open", zap.Uint32("uidvalidity", sel.UIDValidity), zap.Uint32("messages", sel.NumMessages),
+		zap.Bool("idle", r.useIdle(c)))
+	for ctx.Err() == nil {
+		if err := r.drain(ctx, c, sel.UIDValidity); err != nil {
+			return err
+		}
+		if err := r.wait(ctx, c, newMail); err != nil {
+			return err
+		}
+	}
+	_ = c.Logout().Wait()
+	return ctx.Err()
+}
+
+func (r *Reader) useIdle(c *imapclient.Client) bool {
+	return !r.cfg.NoIdle && c.Caps().Has(imap.CapIdle)
+}
+
+// wait returns when new mail may be there: on IDLE notification, or after the
+// poll interval (also the longest IDLE, well under the 29 minutes of RFC 2177).
+func (r *Reader) wait(ctx context.Context, c *imapclient.Client, newMail <-chan struct{}) error {
+	if !r.useIdle(c) {
+		sleep(ctx, r.cfg.PollInterval)
+		if ctx.Err() != nil {
+			return nil
+		}
+		// NOOP lets the server report new messages; drain searches anyway.
+		return c.Noop().Wait()
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		return fmt.Errorf("starting IDLE: %w", err)
+	}
+	t := time.NewTimer(min(r.cfg.PollInterval*10, 10*time.Minute))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-newMail:
+	case <-t.C:
+	case <-c.Closed():
+	}
+	if err := idle.Close(); err != nil {
+		return fmt.Errorf("ending IDLE: %w", err)
+	}
+	return idle.Wait()
+}
+
+// drain hands off every message in the inbox, a batch at a time, and moves
+// each batch once every message of it is durable.
+func (r *Reader) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
+	for ctx.Err() == nil {
+		found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+		if err != nil {
+			return fmt.Errorf("searching %s: %w", r.cfg.Inbox, err)
+		}
+		uids := found.AllUIDs()
+		if len(uids) == 0 {
+			return nil
+		}
+		for len(uids) > 0 && ctx.Err() == nil {
+			n := min(len(uids), r.cfg.Batch)
+			if err := r.batch(ctx, c, uidValidity, uids[:n]); err != nil {
+				return err
+			}
+			uids = uids[n:]
+		}
+	}
+	return nil
+}
+
+func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID) error {
+	section := &imap.FetchItemBodySection{Peek: true}
+	fetch := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{section}})
+	var done []imap.UID
+	var sinkErr error
+	for {
+		md := fetch.Next()
+		if md == nil {
+			break
+		}
+		buf, err := md.Collect()
+		if err != nil {
+			sinkErr = fmt.Errorf("reading a message: %w", err)
+			break
+		}
+		if sinkErr != nil {
+			continue // keep reading the FETCH response to its end
+		}
+		m := Message{Mailbox: r.cfg.Name, UIDValidity: uidValidity, UID: uint32(buf.UID), Raw: buf.FindBodySection(section), Internal: buf.InternalDate}
+		if err := r.sink(ctx, m); err != nil {
+			sinkErr = fmt.Errorf("handing off UID %d: %w", m.UID, err)
+			continue
+		}
+		r.stats.HandedOff(r.cfg.Name)
+		done = append(done, buf.UID)
+	}
+	if err := fetch.Close(); err != nil && sinkErr == nil {
+		sinkErr = fmt.Errorf("fetching messages: %w", err)
+	}
+	if len(done) > 0 {
+		if err := r.move(c, done); err != nil {
+			return err
+		}
+	}
+	return sinkErr
+}
+
+// move takes handed-off messages out of the inbox: MOVE where the server has
+// it, otherwise COPY + \Deleted + UID EXPUNGE.
+func (r *Reader) move(c *imapclient.Client, uids []imap.UID) error {
+	set := imap.UIDSetNum(uids...)
+	if c.Caps().Has(imap.CapMove) {
+		if _, err := c.Move(set, r.cfg.Processed).Wait(); err != nil {
+			return fmt.Errorf("moving %d messages to %s: %w", len(uids), r.cfg.Processed, err)
+		}
+		return nil
+	}
+	if _, err := c.Copy(set, r.cfg.Processed).Wait(); err != nil {
+		return fmt.Errorf("copying %d messages to %s: %w", len(uids), r.cfg.Processed, err)
+	}
+	if err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		return fmt.Errorf("flagging %d messages deleted: %w", len(uids), err)
+	}
+	if c.Caps().Has(imap.CapUIDPlus) {
+		return c.UIDExpunge(set).Close()
+	}
+	return c.Expunge().Close()
+}
+
+func (r *Reader) dial(opts *imapclient.Options) (*imapclient.Client, error) {
+	var err error
+	if r.cfg.TLS != "none" {
+		if opts.TLSConfig, err = r.tlsConfig(); err != nil {
+			return nil, err
+		}
+	}
+	var c *imapclient.Client
+	switch r.cfg.TLS {
+	case "none":
+		c, err = imapclient.DialInsecure(r.cfg.Addr, opts)
+	case "starttls":
+		c, err = imapclient.DialStartTLS(r.cfg.Addr, opts)
+	default:
+		c, err = imapclient.DialTLS(r.cfg.Addr, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s (%s): %w", r.cfg.Addr, r.cfg.TLS, err)
+	}
+	if err := c.WaitGreeting(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("IMAP greeting from %s: %w", r.cfg.Addr, err)
+	}
+	return c, nil
+}
+
+func (r *Reader) tlsConfig() (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if r.cfg.CAFile != "" {
+		pem, err := os.ReadFile(r.cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading CA bundle: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", r.cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if r.cfg.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(r.cfg.CertFile, r.cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func (r *Reader) authenticate(c *imapclient.Client) error {
+	var err error
+	switch r.cfg.Auth {
+	case "external":
+		err = c.Authenticate(externalClient{})
+	default:
+		err = c.Login(r.cfg.User, r.cfg.Password).Wait()
+	}
+	if err != nil {
+		return fmt.Errorf("authenticating to %s as %q (%s): %w", r.cfg.Addr, r.cfg.User, r.cfg.Auth, err)
+	}
+	return nil
+}
+
+// externalClient is SASL EXTERNAL: the identity is the TLS client certificate.
+type externalClient struct{}
+
+func (externalClient) Start() (string, []byte, error) { return "EXTERNAL", []byte{}, nil }
+func (externalClient) Next([]byte) ([]byte, error) {
+	return nil, errors.New("unexpected challenge for SASL EXTERNAL")
+}

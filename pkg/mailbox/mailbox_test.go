@@ -1,0 +1,187 @@
+package mailbox
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"go.uber.org/zap"
+)
+
+// dovecot returns the address of the Dovecot that `make up` started.
+func dovecot(t *testing.T) string {
+	t.Helper()
+	addr := os.Getenv("BNDMR_TEST_IMAP")
+	if addr == "" {
+		t.Skip("BNDMR_TEST_IMAP not set: run through `make test`, which starts Dovecot")
+	}
+	return addr
+}
+
+// testFolders creates a pair of folders of its own for one test, so tests
+// never see each other's mail, and removes them afterwards.
+func testFolders(t *testing.T, addr string) (inbox, processed string) {
+	t.Helper()
+	inbox = fmt.Sprintf("t%d", time.Now().UnixNano())
+	processed = inbox + "-done"
+	c := login(t, addr)
+	defer c.Close()
+	for _, f := range []string{inbox, processed} {
+		if err := c.Create(f, nil).Wait(); err != nil {
+			t.Fatalf("creating %s: %v", f, err)
+		}
+	}
+	t.Cleanup(func() {
+		c := login(t, addr)
+		defer c.Close()
+		_ = c.Delete(inbox).Wait()
+		_ = c.Delete(processed).Wait()
+	})
+	return inbox, processed
+}
+
+func login(t *testing.T, addr string) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login("hub@bndmr.test", "secret").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func appendMails(t *testing.T, addr, folder string, n int) {
+	t.Helper()
+	c := login(t, addr)
+	defer c.Close()
+	for i := 0; i < n; i++ {
+		msg := fmt.Sprintf("From: a@chu.test\r\nTo: hub@bndmr.test\r\nSubject: test %d\r\nMessage-ID: <%d.%s@chu.test>\r\n\r\nbody %d\r\n", i, i, folder, i)
+		cmd := c.Append(folder, int64(len(msg)), nil)
+		if _, err := cmd.Write([]byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func count(t *testing.T, addr, folder string) uint32 {
+	t.Helper()
+	c := login(t, addr)
+	defer c.Close()
+	st, err := c.Status(folder, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *st.NumMessages
+}
+
+type collector struct {
+	mu   sync.Mutex
+	seen map[string]int
+	fail int // fail the next n hand-offs
+}
+
+func (c *collector) sink(_ context.Context, m Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail > 0 {
+		c.fail--
+		return fmt.Errorf("sink unavailable")
+	}
+	c.seen[m.ID()]++
+	return nil
+}
+
+func (c *collector) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.seen)
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestReaderDrainsThenFollowsNewMail(t *testing.T) {
+	addr := dovecot(t)
+	for _, tc := range []struct {
+		name   string
+		noIdle bool
+	}{{"idle", false}, {"poll", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			inbox, processed := testFolders(t, addr)
+			appendMails(t, addr, inbox, 25) // more than one batch
+			col := &collector{seen: map[string]int{}, fail: 3}
+			r, err := NewReader(Config{Name: "hub", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
+				Inbox: inbox, Processed: processed, NoIdle: tc.noIdle, PollInterval: 200 * time.Millisecond,
+				Batch: 10, MaxBackoff: 200 * time.Millisecond}, col.sink, zap.NewNop(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { r.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+
+			waitFor(t, "the first 25 mails", 20*time.Second, func() bool { return col.total() == 25 })
+			appendMails(t, addr, inbox, 3)
+			waitFor(t, "3 more mails", 20*time.Second, func() bool { return col.total() == 28 })
+			waitFor(t, "an empty inbox", 10*time.Second, func() bool { return count(t, addr, inbox) == 0 })
+			if got := count(t, addr, processed); got != 28 {
+				t.Errorf("%d messages in %s, want 28", got, processed)
+			}
+		})
+	}
+}
+
+func TestMessageIDDependsOnEveryPart(t *testing.T) {
+	base := Message{Mailbox: "a", UIDValidity: 1, UID: 2}
+	ids := map[string]bool{base.ID(): true}
+	for _, m := range []Message{{Mailbox: "b", UIDValidity: 1, UID: 2}, {Mailbox: "a", UIDValidity: 2, UID: 2}, {Mailbox: "a", UIDValidity: 1, UID: 3}, {Mailbox: "a1", UIDValidity: 1, UID: 2}} {
+		if ids[m.ID()] {
+			t.Errorf("%+v collides", m)
+		}
+		ids[m.ID()] = true
+	}
+	if base.ID() != (Message{Mailbox: "a", UIDValidity: 1, UID: 2, Raw: []byte("x")}).ID() {
+		t.Error("the id must not depend on the content")
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"minimal", Config{Addr: "h:993", User: "u"}, true},
+		{"no address", Config{User: "u"}, false},
+		{"bad tls", Config{Addr: "h:1", User: "u", TLS: "ssl3"}, false},
+		{"external without cert", Config{Addr: "h:1", Auth: "external"}, false},
+		{"login without user", Config{Addr: "h:1", Auth: "login"}, false},
+	} {
+		err := tc.cfg.Validate()
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v", tc.name, err)
+		}
+	}
+}
