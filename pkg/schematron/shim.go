@@ -16,6 +16,8 @@ package schematron
 #include <libxml/xpathInternals.h>
 #include <libxml/hash.h>
 #include <libxml/xmlerror.h>
+#include <libxml/xmlschemas.h>
+#include <stdio.h>
 
 // Errors are reported through return values; keep libxml2 quiet.
 static void sch_silent(void *data, xmlErrorPtr err) { (void)data; (void)err; }
@@ -26,6 +28,41 @@ static void sch_silent(void *data, xmlErrorPtr err) { (void)data; (void)err; }
 static void sch_generic_silent(void *ctx, const char *msg, ...) { (void)ctx; (void)msg; }
 static void sch_quiet(int on) {
 	xmlSetGenericErrorFunc(NULL, on ? sch_generic_silent : NULL);
+}
+
+// XSD validation collecting libxml2's messages as "line: element x: …",
+// the form xmllint prints, at most 100 of them.
+typedef struct { char *buf; size_t len, cap; int n; } sch_errs;
+
+static void sch_xsd_err(void *data, xmlErrorPtr e) {
+	sch_errs *acc = (sch_errs *) data;
+	if (e == NULL || acc->n >= 100) return;
+	acc->n++;
+	char line[2048];
+	const char *elt = "";
+	if (e->node != NULL && ((xmlNodePtr) e->node)->type == XML_ELEMENT_NODE) elt = (const char *) ((xmlNodePtr) e->node)->name;
+	int k = snprintf(line, sizeof line, "%d: element %s: Schemas validity error : %s", e->line, elt, e->message ? e->message : "");
+	if (k < 0) return;
+	if ((size_t) k >= sizeof line) k = sizeof line - 1;
+	while (k > 0 && (line[k-1] == '\n' || line[k-1] == ' ')) k--;
+	if (acc->len + k + 1 > acc->cap) {
+		size_t c = (acc->cap + k + 1) * 2;
+		char *b = realloc(acc->buf, c);
+		if (b == NULL) return;
+		acc->buf = b; acc->cap = c;
+	}
+	memcpy(acc->buf + acc->len, line, k);
+	acc->len += k;
+	acc->buf[acc->len++] = '\n';
+}
+
+static int sch_xsd_validate(xmlSchemaPtr s, xmlDocPtr d, sch_errs *acc) {
+	xmlSchemaValidCtxtPtr v = xmlSchemaNewValidCtxt(s);
+	if (v == NULL) return -1;
+	xmlSchemaSetValidStructuredErrors(v, sch_xsd_err, acc);
+	int r = xmlSchemaValidateDoc(v, d);
+	xmlSchemaFreeValidCtxt(v);
+	return r;
 }
 
 static void sch_document(xmlXPathParserContextPtr ctxt, int nargs) {
@@ -379,4 +416,24 @@ func Quietly(f func()) {
 	C.sch_quiet(1)
 	defer C.sch_quiet(0)
 	f()
+}
+
+// ValidateXSD validates doc against a compiled schema (xsd.Schema) with a
+// fresh validation context, so concurrent calls may share the schema. It
+// returns libxml2's messages, line first; none means valid.
+func ValidateXSD(schema, doc interface{ Pointer() uintptr }) ([]string, error) {
+	var acc C.sch_errs
+	defer C.free(unsafe.Pointer(acc.buf))
+	r := C.sch_xsd_validate((*C.xmlSchema)(cptr(schema.Pointer())), (*C.xmlDoc)(cptr(doc.Pointer())), &acc)
+	if r < 0 {
+		return nil, errors.New("libxml2 could not create an XSD validation context")
+	}
+	var out []string
+	if acc.len > 0 {
+		out = strings.Split(strings.TrimSuffix(C.GoStringN(acc.buf, C.int(acc.len)), "\n"), "\n")
+	}
+	if r > 0 && len(out) == 0 {
+		out = []string{"the document is not valid against the XSD (libxml2 gave no message)"}
+	}
+	return out, nil
 }

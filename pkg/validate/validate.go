@@ -225,17 +225,12 @@ func (e *Engine) Validate(ctx context.Context, doc types.Document, opt Options) 
 		return nil, err
 	}
 	rep := &Report{Profile: p.Name, XSDValid: true}
-	if err := e.xsd.Validate(doc); err != nil {
-		rep.XSDValid = false
-		var sve xsd.SchemaValidationError
-		if errors.As(err, &sve) {
-			for _, x := range sve.Errors() {
-				rep.XSDErrors = append(rep.XSDErrors, strings.TrimSpace(x.Error()))
-			}
-		} else {
-			rep.XSDErrors = append(rep.XSDErrors, err.Error())
-		}
+	xerrs, err := schematron.ValidateXSD(e.xsd, doc)
+	if err != nil {
+		return nil, err
 	}
+	rep.XSDValid = len(xerrs) == 0
+	rep.XSDErrors = xerrs
 	schematron.OrderDoc(doc)
 	ix := schematron.NewIndex(doc.Pointer())
 	rep.Valid = rep.XSDValid
