@@ -22,14 +22,16 @@ import (
 // Status of an MDN in the record bucket.
 const (
 	StatusSending  = "sending"  // claimed; submitted or about to be
+	StatusRetrying = "retrying" // temporary SMTP failure; a later delivery tries again
 	StatusSent     = "sent"     // accepted by the SMTP server
 	StatusRejected = "rejected" // refused for good (5xx)
 	StatusGaveUp   = "gave_up"  // temporary failures until the last delivery
 )
 
 // Record is what the bucket keeps per original Message-ID. Only "sending"
-// of the same mail lets an MDN go out again (the crash case); any other
-// record means the original is answered for good.
+// or "retrying" of the same mail let an MDN go out again ("sending" left
+// behind means a stop, perhaps after the submission); any other record means
+// the original is answered for good.
 type Record struct {
 	Status            string    `json:"status"`
 	MailID            string    `json:"mail_id"`
@@ -165,7 +167,7 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 		if err := json.Unmarshal(entry.Value(), &r); err != nil {
 			return fmt.Errorf("MDN record %s is unreadable (%v): delete it to answer the mail again: %w", key, err, bus.ErrPermanent)
 		}
-		if r.Status != StatusSending {
+		if r.Status != StatusSending && r.Status != StatusRetrying {
 			s.m.skipped.WithLabelValues(skipAlreadyDone).Inc()
 			log.Info("MDN already recorded for this Message-ID", zap.String("status", r.Status), zap.String("recorded_for", r.MailID))
 			return nil
@@ -213,9 +215,10 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 		if err != nil {
 			return fmt.Errorf("claiming MDN record %s: %w", key, err)
 		}
-	} else {
-		// A stop between submission and record: this resend is the same
-		// bytes, so the hospital sees the same Message-ID twice at worst.
+	} else if prev.Status == StatusSending {
+		// A stop between claim and record, perhaps after the submission:
+		// this resend is the same bytes, so the hospital sees the same
+		// Message-ID twice at worst.
 		s.m.resent.Inc()
 		if prev.SHA256 != rec.SHA256 {
 			log.Warn("MDN resent after a stop differs from the first attempt (original no longer readable or configuration changed)",
@@ -226,6 +229,9 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 
 	attempts, err := s.sendWithRetry(ctx, to, raw, alive, log)
 	rec.Attempts = attempts
+	if prev != nil {
+		rec.Attempts += prev.Attempts
+	}
 	var perm *PermanentError
 	switch {
 	case errors.As(err, &perm):
@@ -245,6 +251,12 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 		log.Error("MDN abandoned: temporary SMTP failures on every delivery", zap.Error(err))
 		return nil
 	case err != nil:
+		// Nothing went out: say so, so the next delivery is not taken for
+		// a resend after a stop.
+		rec.Status, rec.SMTPReply, rec.At = StatusRetrying, err.Error(), time.Now().UTC()
+		if _, uerr := s.kv.Update(ctx, key, mustJSON(rec), rev); uerr != nil {
+			log.Warn("could not record the temporary failure", zap.Error(uerr))
+		}
 		return err
 	}
 

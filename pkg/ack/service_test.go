@@ -361,8 +361,12 @@ func TestServiceGivesUpOnLastDelivery(t *testing.T) {
 	r := h.waitStatus(t, o, StatusGaveUp)
 	info := h.settled(t)
 	// Two attempts in process per delivery, two deliveries, then it stops.
-	if h.smtp.attempts() != 4 || info.Delivered.Consumer != 2 || r.Attempts != 2 {
-		t.Errorf("%d SMTP attempts, %d deliveries, record %+v", h.smtp.attempts(), info.Delivered.Consumer, r)
+	if h.smtp.attempts() != 4 || info.Delivered.Consumer != 2 || r.Attempts != 4 {
+		t.Errorf("%d SMTP attempts, %d deliveries, record %+v; want 4, 2, 4 attempts recorded", h.smtp.attempts(), info.Delivered.Consumer, r)
+	}
+	// The second delivery follows a recorded temporary failure, not a stop.
+	if n := metric(t, h.reg, "bndmr_ack_mdn_resent_total"); n != 0 {
+		t.Errorf("bndmr_ack_mdn_resent_total = %v after temporary failures", n)
 	}
 	if n := metric(t, h.reg, "bndmr_ack_mdn_gave_up_total"); n != 1 {
 		t.Errorf("bndmr_ack_mdn_gave_up_total = %v", n)
