@@ -205,7 +205,15 @@ func (t *tree) patient(p *sdmmr.Patient) {
 			p.IPP = append(p.IPP, sdmmr.ID{Root: root, Extension: ext})
 		}
 	}
-	p.ResidenceCode = pr.child("addr").child("county").val()
+	// The COG code sits in county; v2.x examples put it in censusTract.
+	for _, addr := range pr.children("addr") {
+		if p.ResidenceCode = addr.child("county").val(); p.ResidenceCode == "" {
+			p.ResidenceCode = addr.child("censusTract").val()
+		}
+		if p.ResidenceCode != "" {
+			break
+		}
+	}
 	pt := pr.child("patient")
 	if pt == nil {
 		return
@@ -220,7 +228,8 @@ func (t *tree) patient(p *sdmmr.Patient) {
 			switch {
 			case c.is("family") && q == "BR" && p.BirthFamily == "":
 				p.BirthFamily = v
-			case c.is("family") && q == "CL" && p.UsedFamily == "":
+			case c.is("family") && (q == "CL" || q == "SP") && p.UsedFamily == "":
+				// SP (spouse name) is how v2.x wrote a married used name.
 				p.UsedFamily = v
 			case c.is("given") && q == "BR" && p.BirthGiven == "":
 				p.BirthGiven = v

@@ -81,3 +81,16 @@ func assertJSON(t *testing.T, what string, got, want any) {
 		}
 	}
 }
+
+func BenchmarkExtract(b *testing.B) {
+	docs := []types.Document{example(b, exNewborn), example(b, exPregnant), example(b, exPost)}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := Extract(docs[i%len(docs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}

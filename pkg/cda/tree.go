@@ -8,12 +8,12 @@ package cda
 //
 // typedef struct { char *buf; size_t len, cap; int over; long elems, attrs; } cda_sbuf;
 //
-// // With buf NULL, cda_put only measures: the walk runs twice, once to size
-// // the buffer, once to fill a buffer Go allocated (no C heap traffic).
+// // cda_put copies into buf while it fits, and counts in every case: one
+// // walk fills a buffer Go allocated, or says how large it must be.
 // static void cda_put(cda_sbuf *b, const char *s, size_t n) {
-//   if (b->buf) {
-//     if (b->len + n > b->cap) { b->over = 1; return; }
-//     memcpy(b->buf + b->len, s, n);
+//   if (b->buf && !b->over) {
+//     if (b->len + n <= b->cap) memcpy(b->buf + b->len, s, n);
+//     else b->over = 1;
 //   }
 //   b->len += n;
 // }
@@ -35,27 +35,49 @@ package cda
 //   cda_put(b, t, 2);
 //   if (t[1] == 'u') cda_putz(b, u);
 // }
+// static void cda_walk(cda_sbuf *b, xmlNodePtr n, int depth);
+// static void cda_narrative(cda_sbuf *b, xmlNodePtr n, int depth);
+// static void cda_elem(cda_sbuf *b, xmlNodePtr n, int depth) {
+//   b->elems++;
+//   cda_tag(b, 'E', n->ns);
+//   cda_putz(b, (const char*)n->name);
+//   for (xmlAttrPtr a = n->properties; a; a = a->next) {
+//     b->attrs++;
+//     cda_tag(b, 'A', a->ns);
+//     cda_putz(b, (const char*)a->name);
+//     if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next) {
+//       cda_putz(b, (const char*)a->children->content);
+//     } else {
+//       xmlChar *v = xmlNodeListGetString(n->doc, a->children, 1);
+//       cda_putz(b, (const char*)v);
+//       if (v) xmlFree(v);
+//     }
+//   }
+//   if (n->parent && n->parent->type == XML_ELEMENT_NODE &&
+//       strcmp((const char*)n->name, "text") == 0 &&
+//       strcmp((const char*)n->parent->name, "section") == 0) {
+//     cda_narrative(b, n->children, depth + 1);
+//   } else {
+//     cda_walk(b, n->children, depth + 1);
+//   }
+//   cda_put(b, "X", 1);
+// }
+// // cda_narrative skips a section's narrative block (half of a document's
+// // bytes, never extracted) except the elements that carry an ID, which
+// // entries reference ("#bio_banque"): those are kept whole.
+// static void cda_narrative(cda_sbuf *b, xmlNodePtr n, int depth) {
+//   if (depth > 256) return;
+//   for (; n; n = n->next) {
+//     if (n->type != XML_ELEMENT_NODE) continue;
+//     if (xmlHasProp(n, (const xmlChar*)"ID")) cda_elem(b, n, depth);
+//     else cda_narrative(b, n->children, depth + 1);
+//   }
+// }
 // static void cda_walk(cda_sbuf *b, xmlNodePtr n, int depth) {
 //   if (depth > 256) return; // CDA nests a few dozen levels; deeper is hostile
 //   for (; n; n = n->next) {
 //     if (n->type == XML_ELEMENT_NODE) {
-//       b->elems++;
-//       cda_tag(b, 'E', n->ns);
-//       cda_putz(b, (const char*)n->name);
-//       for (xmlAttrPtr a = n->properties; a; a = a->next) {
-//         b->attrs++;
-//         cda_tag(b, 'A', a->ns);
-//         cda_putz(b, (const char*)a->name);
-//         if (a->children && a->children->type == XML_TEXT_NODE && !a->children->next) {
-//           cda_putz(b, (const char*)a->children->content);
-//         } else {
-//           xmlChar *v = xmlNodeListGetString(n->doc, a->children, 1);
-//           cda_putz(b, (const char*)v);
-//           if (v) xmlFree(v);
-//         }
-//       }
-//       cda_walk(b, n->children, depth + 1);
-//       cda_put(b, "X", 1);
+//       cda_elem(b, n, depth);
 //     } else if (n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) {
 //       const char *c = (const char*)n->content;
 //       if (!c) continue;
@@ -123,16 +145,22 @@ func snapshot(doc types.Document) (*tree, error) {
 	if p == 0 {
 		return nil, errEmpty
 	}
-	size := C.cda_snapshot(C.uintptr_t(p), nil, 0)
-	if size.len == 0 {
-		return nil, errEmpty
+	// One walk usually suffices: the buffer starts at the document's likely
+	// size and a second walk runs only when it was too small.
+	buf := make([]byte, 128<<10)
+	sb := C.cda_snapshot(C.uintptr_t(p), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
+	if sb.over != 0 {
+		buf = make([]byte, int(sb.len))
+		sb = C.cda_snapshot(C.uintptr_t(p), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
 	}
-	t := &tree{buf: make([]byte, int(size.len))}
-	sb := C.cda_snapshot(C.uintptr_t(p), (*C.char)(unsafe.Pointer(&t.buf[0])), size.len)
 	runtime.KeepAlive(doc)
-	if sb.over != 0 || sb.len != size.len {
+	if sb.over != 0 {
 		return nil, errors.New("internal error: the document changed while it was read")
 	}
+	if sb.len == 0 {
+		return nil, errEmpty
+	}
+	t := &tree{buf: buf[:int(sb.len)]}
 	t.nodes = make([]node, 0, int(sb.elems))
 	attrs := make([]xattr, 0, int(sb.attrs))
 	b := t.buf

@@ -59,18 +59,21 @@ type Activity struct {
 }
 
 // Subject is a fetus or newborn the entry is about (FR-Sujet). Identified.
+// Before birth the names are the mother's (birth family and first given
+// name) plus the fetus's planned given name; once born, the child's own.
 type Subject struct {
-	ID                ID     `json:"id"`                   // fetus local id (sdtc:id)
-	NewbornID         *ID    `json:"newborn_id,omitempty"` // second sdtc:id, once born
-	Relationship      string `json:"relationship,omitempty"`
-	MotherBirthFamily string `json:"mother_birth_family,omitempty"`
-	MotherUsedFamily  string `json:"mother_used_family,omitempty"`
-	MotherBirthGiven  string `json:"mother_birth_given,omitempty"`
-	Given             string `json:"given,omitempty"`
-	Sex               string `json:"sex,omitempty"`
-	BirthTime         string `json:"birth_time,omitempty"`
-	MultipleBirth     *bool  `json:"multiple_birth,omitempty"`
-	BirthOrder        *int   `json:"birth_order,omitempty"`
+	ID            ID     `json:"id"`                   // fetus local id (first sdtc:id)
+	NewbornID     *ID    `json:"newborn_id,omitempty"` // second sdtc:id, once born
+	Relationship  string `json:"relationship,omitempty"`
+	BirthFamily   string `json:"birth_family,omitempty"`
+	UsedFamily    string `json:"used_family,omitempty"`
+	BirthGiven    string `json:"birth_given,omitempty"`
+	UsedGiven     string `json:"used_given,omitempty"`
+	Given         string `json:"given,omitempty"`
+	Sex           string `json:"sex,omitempty"`
+	BirthTime     string `json:"birth_time,omitempty"`
+	MultipleBirth *bool  `json:"multiple_birth,omitempty"`
+	BirthOrder    *int   `json:"birth_order,omitempty"`
 }
 
 // Diagnosis is one rare-disease diagnosis (FR-Diagnostic-admission-hopital:
@@ -123,7 +126,8 @@ type Problem struct {
 	Value        *Code  `json:"value,omitempty"`
 	Date         string `json:"date,omitempty"`
 	HealthStatus *Code  `json:"health_status,omitempty"`
-	Certainty    *Code  `json:"certainty,omitempty"`
+	Certainty    *Code  `json:"certainty,omitempty"` // FR-Certitude (2022)
+	Status       *Code  `json:"status,omitempty"`    // FR-Statut-du-probleme (≤2021)
 }
 
 // DeathDueToRD is the "death due to a rare disease" problem.
