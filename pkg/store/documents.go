@@ -38,7 +38,7 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	paris := Paris()
 	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO documents (finess, set_id, version_number, document_key,
 		model_version, effective_time, effective_date, mail_id, doc_index, received_at, key_id,
-		patient_ins_pseudonym, patient_traits_pseudonym, sex, birth_year_month, residence_departement)`)
+		patient_ins_pseudonym, patient_traits_pseudonym, sex, birth_year_month, residence_departement, opposition)`)
 	if err != nil {
 		return fmt.Errorf("preparing documents insert: %w", err)
 	}
@@ -49,7 +49,7 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 		}
 		if err := batch.Append(r.FINESS, r.SetID, uint32(r.VersionNumber), r.DocumentKey,
 			r.ModelVersion, r.EffectiveTime, day, r.MailID, uint16(r.DocIndex), r.ReceivedAt.UTC(), r.KeyID,
-			r.PatientINSPseudonym, r.PatientTraitsPseudonym, r.Sex, r.BirthYearMonth, r.ResidenceDepartement); err != nil {
+			r.PatientINSPseudonym, r.PatientTraitsPseudonym, r.Sex, r.BirthYearMonth, r.ResidenceDepartement, boolU8(r.Opposition)); err != nil {
 			return fmt.Errorf("adding document %s v%d to the batch: %w", r.SetID, r.VersionNumber, err)
 		}
 	}
@@ -86,4 +86,11 @@ func (s *Store) DocumentsPerEstablishment(ctx context.Context) ([]EstablishmentC
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS documents
   , sex                       String   -- sexe administratif (F, M, UN)
   , birth_year_month          String   -- année-mois de naissance (AAAA-MM)
   , residence_departement     String   -- département de résidence
+  , opposition                UInt8    -- 1 : le patient s'oppose à la réutilisation (GEN-315), aucun contenu clinique chargé
   , loaded_at                 DateTime DEFAULT now()
 )
 ENGINE = ReplacingMergeTree(loaded_at)

@@ -1,0 +1,311 @@
+// Package validator is the validator service: for each raw mail it unpacks
+// the MSSanté message, validates every CDA document with the profile of its
+// SDM-MR version, extracts the accepted ones from the same parsed tree, and
+// publishes the identified documents and one outcome per mail.
+package validator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/cda"
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/sdmmr"
+	"github.com/bndmr/hub/pkg/validate"
+	"github.com/bndmr/hub/pkg/xmldoc"
+)
+
+// Config of the validator service.
+type Config struct {
+	Workers int // concurrent mails; default 2
+	Limits  mssante.Limits
+	XML     xmldoc.Limits
+	// RequireINS rejects (903) a document whose patient has no INS. Off by
+	// default: BNDMR links documents without INS through the identity traits.
+	RequireINS bool
+}
+
+// Validator checks mails. It is safe for concurrent use.
+type Validator struct {
+	cfg     Config
+	engine  *validate.Engine
+	log     *zap.Logger
+	docs    *prometheus.CounterVec
+	mails   *prometheus.CounterVec
+	latency prometheus.Histogram
+}
+
+// New returns a validator over a loaded engine; reg may be nil.
+func New(cfg Config, engine *validate.Engine, log *zap.Logger, reg prometheus.Registerer) *Validator {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.Limits.MaxMailBytes == 0 {
+		cfg.Limits = mssante.DefaultLimits()
+	}
+	if cfg.XML.MaxBytes == 0 {
+		cfg.XML = xmldoc.DefaultLimits
+	}
+	v := &Validator{cfg: cfg, engine: engine, log: log,
+		docs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_validator_documents_total",
+			Help: "CDA documents checked, by verdict (accepted, rejected) and CI-SIS code."}, []string{"verdict", "code"}),
+		mails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_validator_mails_total",
+			Help: "Mails handled, by result (documents, rejected, quarantined)."}, []string{"result"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bndmr_validator_document_seconds",
+			Help: "Time to parse, validate and extract one document.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 12)}),
+	}
+	if reg != nil {
+		reg.MustRegister(v.docs, v.mails, v.latency)
+	}
+	return v
+}
+
+// Result is what one mail gives: the outcome and the accepted documents.
+type Result struct {
+	Outcome   events.MailOutcome
+	Extracted []events.Extracted
+}
+
+// Check handles one raw mail. It never fails on bad input: every problem
+// becomes a rejection in the outcome. It returns an error only when ctx ends.
+func (v *Validator) Check(ctx context.Context, m events.MailRaw, raw []byte) (*Result, error) {
+	now := time.Now().UTC()
+	out := events.MailOutcome{V: events.OutcomeV, MailID: m.MailID, Mailbox: m.Mailbox, ReceivedAt: m.ReceivedAt,
+		ProcessedAt: now, Size: int64(len(raw)), Documents: []events.DocumentOutcome{}}
+	mail, err := mssante.Unpack(ctx, raw, v.cfg.Limits)
+	if mail != nil {
+		out.MessageID, out.From, out.ReturnPath = mail.MessageID, mail.From, mail.ReturnPath
+		out.DispositionNotificationTo, out.OriginalRecipient = mail.DispositionNotificationTo, mail.OriginalRecipient
+		out.Subject, out.IsReport, out.OriginalHeader = mail.Subject, mail.IsReport, string(mail.Header)
+		out.Warnings = mail.Warnings
+	}
+	var rej *mssante.RejectError
+	switch {
+	case errors.As(err, &rej):
+		out.Rejected = &events.Rejection{Code: rej.Code, CISIS: events.CodeOther, Reason: rej.Bilingual()}
+		v.mails.WithLabelValues("rejected").Inc()
+		return &Result{Outcome: out}, nil
+	case err != nil:
+		return nil, err // only ctx's
+	}
+	res := &Result{}
+	for i, d := range mail.Documents {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		do, doc := v.checkDocument(ctx, d)
+		v.latency.Observe(time.Since(start).Seconds())
+		out.Documents = append(out.Documents, do)
+		if !do.Accepted {
+			v.docs.WithLabelValues("rejected", fmt.Sprint(do.Rejection.CISIS)).Inc()
+			continue
+		}
+		v.docs.WithLabelValues("accepted", "").Inc()
+		res.Extracted = append(res.Extracted, events.Extracted{V: events.ExtractedV, MailID: m.MailID, DocIndex: i,
+			DocName: d.Name, ReceivedAt: m.ReceivedAt, MetadataPatientID: d.PatientID, Header: doc.Header, Document: doc})
+	}
+	v.mails.WithLabelValues("documents").Inc()
+	res.Outcome = out
+	return res, nil
+}
+
+// checkDocument parses, validates and extracts one document.
+func (v *Validator) checkDocument(ctx context.Context, d mssante.Document) (events.DocumentOutcome, *sdmmr.Document) {
+	do := events.DocumentOutcome{Name: d.Name, SHA1: d.SHA1, Warnings: d.Warnings}
+	rejectWith := func(code string, cisis int, reason string) (events.DocumentOutcome, *sdmmr.Document) {
+		do.Rejection = &events.Rejection{Code: code, CISIS: cisis, Reason: reason}
+		return do, nil
+	}
+	doc, err := xmldoc.Parse(d.Data, v.cfg.XML)
+	if err != nil {
+		return rejectWith("unreadable_xml", events.CodeOther, "document illisible / unreadable document: "+err.Error())
+	}
+	defer doc.Free()
+	// The header first: it names the document in the acknowledgement even
+	// when validation fails.
+	if h, err := cda.ExtractHeader(doc); err == nil {
+		do.DocumentID, do.SetID, do.VersionNumber = h.DocumentID, h.SetID, h.VersionNumber
+		do.EffectiveTime, do.ModelVersion, do.FINESS = h.EffectiveTime, h.ModelVersion, h.FINESS
+	}
+	rep, err := v.engine.Validate(ctx, doc, validate.Options{})
+	switch {
+	case errors.Is(err, cda.ErrNotSDMMR):
+		return rejectWith("not_sdmmr", events.CodeOther, "ce document n'est pas un SDM-MR / not an SDM-MR document: "+err.Error())
+	case errors.Is(err, validate.ErrUnknownVersion):
+		return rejectWith("unsupported_version", events.CodeOther, "version du modèle SDM-MR non prise en charge / unsupported SDM-MR model version: "+err.Error())
+	case err != nil:
+		return rejectWith("validation_error", events.CodeOther, "validation impossible / validation could not run: "+err.Error())
+	}
+	if !rep.Valid {
+		do.Failures = rep.Failures()
+		n := len(rep.XSDErrors)
+		for _, sr := range rep.Schematrons {
+			for _, f := range sr.Failures {
+				if f.Kind == "assert" {
+					n++
+				}
+			}
+		}
+		return rejectWith("invalid", events.CodeOther, fmt.Sprintf("document non conforme au profil %s (%d erreur(s)) / document does not conform to %s (%d error(s))",
+			rep.Profile, n, rep.Profile, n))
+	}
+	rec, err := cda.Extract(doc)
+	if err != nil {
+		return rejectWith("extraction_failed", events.CodeOther, "extraction impossible / extraction failed: "+err.Error())
+	}
+	if code, reason := v.checkINS(rec, d); code != 0 {
+		return rejectWith(insCodes[code], code, reason)
+	}
+	do.Accepted = true
+	return do, rec
+}
+
+var insCodes = map[int]string{
+	events.CodeINSAbsent:       "ins_absent",
+	events.CodeINSInconsistent: "ins_inconsistent",
+	events.CodeINSIncomplete:   "ins_incomplete",
+}
+
+// checkINS applies the identity rules of the acknowledgement volet: an INS
+// must come with the traits it was qualified on, and must agree with the
+// patient id METADATA.XML declared.
+func (v *Validator) checkINS(doc *sdmmr.Document, d mssante.Document) (int, string) {
+	p := doc.Header.Patient
+	if p.INS == "" {
+		if v.cfg.RequireINS {
+			return events.CodeINSAbsent, "INS absent du document / the document carries no INS"
+		}
+		return 0, ""
+	}
+	var missing []string
+	for name, val := range map[string]string{"nom de naissance": p.BirthFamily, "premier prénom": p.BirthGiven,
+		"date de naissance": p.BirthTime, "sexe": p.Sex} {
+		if strings.TrimSpace(val) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return events.CodeINSIncomplete, "traits d'identité INS incomplets / incomplete INS identity traits: " + strings.Join(sortStrings(missing), ", ")
+	}
+	if d.PatientID != "" {
+		ext, root := splitXDSPatientID(d.PatientID)
+		if ext != p.INS || (root != "" && root != p.INSRoot) {
+			return events.CodeINSInconsistent, "INS différent entre METADATA.XML et le document CDA / INS differs between METADATA.XML and the CDA document"
+		}
+	}
+	return 0, ""
+}
+
+// splitXDSPatientID reads "ext^^^&root&ISO".
+func splitXDSPatientID(id string) (ext, root string) {
+	ext, rest, _ := strings.Cut(id, "^^^")
+	rest = strings.TrimPrefix(rest, "&")
+	root, _, _ = strings.Cut(rest, "&")
+	return strings.TrimSpace(ext), strings.TrimSpace(root)
+}
+
+func sortStrings(s []string) []string {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s
+}
+
+// Run consumes raw mails until ctx ends.
+func (v *Validator) Run(ctx context.Context, js jetstream.JetStream) error {
+	cc := bus.ConsumerConfig{Stream: bus.StreamMail, Durable: "validator", Filter: events.SubjectMailRaw, AckWait: 2 * time.Minute}
+	if _, err := bus.EnsureConsumer(ctx, js, cc); err != nil {
+		return err
+	}
+	errc := make(chan error, v.cfg.Workers)
+	for i := 0; i < v.cfg.Workers; i++ {
+		go func() {
+			errc <- bus.Consume(ctx, js, cc, func(ctx context.Context, msg jetstream.Msg) error { return v.handle(ctx, js, msg) })
+		}()
+	}
+	var first error
+	for i := 0; i < v.cfg.Workers; i++ {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// handle publishes the identified documents, then the outcome; JetStream
+// acknowledges the raw mail only after both are stored. A redelivery
+// republishes with the same ids, which JetStream deduplicates.
+func (v *Validator) handle(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg) error {
+	var m events.MailRaw
+	if err := json.Unmarshal(msg.Data(), &m); err != nil || m.V != events.MailRawV {
+		return v.quarantine(ctx, js, events.MailRaw{}, msg.Data(), "bad_event", fmt.Sprintf("unreadable mail.raw event (v=%d): %v", m.V, err))
+	}
+	raw, err := Raw(ctx, js, m)
+	if err != nil {
+		return v.quarantine(ctx, js, m, nil, "raw_missing", err.Error())
+	}
+	res, err := v.Check(ctx, m, raw)
+	if err != nil {
+		return err
+	}
+	if res.Outcome.Rejected != nil && res.Outcome.Rejected.Code == mssante.CodeInternal {
+		if err := v.quarantine(ctx, js, m, nil, mssante.CodeInternal, res.Outcome.Rejected.Reason); err != nil {
+			return err
+		}
+	}
+	for _, e := range res.Extracted {
+		if _, err := bus.Publish(ctx, js, events.SubjectExtracted, fmt.Sprintf("%s/%d", e.MailID, e.DocIndex), e); err != nil {
+			return err
+		}
+	}
+	if _, err := bus.Publish(ctx, js, events.SubjectOutcome, m.MailID, res.Outcome); err != nil {
+		return err
+	}
+	v.log.Info("mail checked", zap.String("mail_id", m.MailID), zap.Int("documents", len(res.Outcome.Documents)),
+		zap.Int("accepted", len(res.Extracted)), zap.Bool("rejected", res.Outcome.Rejected != nil))
+	return nil
+}
+
+// quarantine keeps a mail the hub cannot handle, with the reason, and lets
+// the raw message go: the quarantine stream now holds it.
+func (v *Validator) quarantine(ctx context.Context, js jetstream.JetStream, m events.MailRaw, data []byte, code, reason string) error {
+	if m.MailID == "" {
+		m = events.MailRaw{V: events.MailRawV, MailID: "unreadable", Raw: data}
+	}
+	q := events.Quarantined{V: events.QuarantineV, Mail: m, Stage: "validator", Code: code, Reason: reason, At: time.Now().UTC()}
+	if _, err := bus.Publish(ctx, js, events.SubjectQuarantine, "validator/"+m.MailID+"/"+code, q); err != nil {
+		return err
+	}
+	v.mails.WithLabelValues("quarantined").Inc()
+	v.log.Error("mail quarantined", zap.String("mail_id", m.MailID), zap.String("code", code), zap.String("reason", reason))
+	return nil
+}
+
+// Raw returns the bytes of a mail, inline or from the object store.
+func Raw(ctx context.Context, js jetstream.JetStream, m events.MailRaw) ([]byte, error) {
+	if m.Object == "" {
+		return m.Raw, nil
+	}
+	obs, err := js.ObjectStore(ctx, bus.ObjectStore)
+	if err != nil {
+		return nil, fmt.Errorf("opening object store %s: %w", bus.ObjectStore, err)
+	}
+	b, err := obs.GetBytes(ctx, m.Object)
+	if err != nil {
+		return nil, fmt.Errorf("reading mail %s from the object store: %w", m.Object, err)
+	}
+	return b, nil
+}
