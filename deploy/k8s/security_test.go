@@ -262,7 +262,7 @@ func TestPodRulesCatchViolations(t *testing.T) {
 		t.Fatal("Deployment/validator not rendered")
 	}
 	for _, tc := range []struct {
-		rule  string
+		rule   string
 		break_ func(s *corev1.PodSpec)
 	}{
 		{"pod runs as non-root", func(s *corev1.PodSpec) { s.SecurityContext.RunAsUser = new(int64) }},
