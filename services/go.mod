@@ -9,3 +9,7 @@ replace github.com/bndmr/hub/pkg => ../pkg
 require github.com/bndmr/hub/schemas v0.0.0
 
 replace github.com/bndmr/hub/schemas => ../schemas
+
+require github.com/bndmr/hub/pseudonymisation v0.0.0
+
+replace github.com/bndmr/hub/pseudonymisation => ../pseudonymisation

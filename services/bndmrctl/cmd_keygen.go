@@ -2,12 +2,35 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"time"
+
+	"github.com/bndmr/hub/pseudonymisation"
 )
 
-// cmdKeygen is not written yet: it belongs to its own issue.
+// cmdKeygen writes a new pseudonymisation key file (JSON {key_id, key,
+// primary}, mode 0600). It never prints the key.
 func cmdKeygen(ctx context.Context, args []string) int {
-	fmt.Fprintln(os.Stderr, "bndmrctl keygen: not available in this build yet")
-	return 2
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	out := fs.String("out", "", "key file to create (refuses to overwrite)")
+	id := fs.String("id", time.Now().UTC().Format("2006-01-02"), "key id carried in every record")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl keygen --out FILE [--id KEY_ID]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *out == "" || fs.NArg() != 0 {
+		fs.Usage()
+		return 2
+	}
+	if err := pseudonymisation.WriteKeyFile(*out, *id); err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl keygen: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "bndmrctl keygen: wrote key %q to %s\n", *id, *out)
+	return 0
 }
