@@ -79,7 +79,14 @@ func looksLikeXML(b []byte) bool {
 // ClinicalDocument/component) and reports whether its root element is a
 // ClinicalDocument. It tolerates errors after the root: a broken CDA is still
 // a CDA, and the validator will say what is wrong with it.
-func sniffCDA(data []byte) (*cdaHeader, bool) {
+func sniffCDA(data []byte) (*cdaHeader, bool) { return sniffCDAHeader(data, true) }
+
+// sniffCDAPatient is sniffCDA stopping after recordTarget: what Unpack needs.
+func sniffCDAPatient(data []byte) (*cdaHeader, bool) { return sniffCDAHeader(data, false) }
+
+// sniffCDAHeader reads the header with RawToken (no namespace bookkeeping):
+// names are matched on their local part, prefixes ignored.
+func sniffCDAHeader(data []byte, full bool) (*cdaHeader, bool) {
 	if !looksLikeXML(data) {
 		return nil, false
 	}
@@ -91,7 +98,7 @@ func sniffCDA(data []byte) (*cdaHeader, bool) {
 		text  *string // where character data goes, when inside a wanted element
 	)
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			return h.normalise(), h != nil
 		}
@@ -101,7 +108,7 @@ func sniffCDA(data []byte) (*cdaHeader, bool) {
 				if t.Name.Local != "ClinicalDocument" {
 					return nil, false
 				}
-				h = &cdaHeader{Namespace: t.Name.Space}
+				h = &cdaHeader{Namespace: rootNamespace(t)}
 				stack = append(stack, t.Name.Local)
 				continue
 			}
@@ -144,6 +151,9 @@ func sniffCDA(data []byte) (*cdaHeader, bool) {
 				text = &h.CustodianName
 			}
 		case xml.EndElement:
+			if !full && len(stack) == 2 && t.Name.Local == "recordTarget" {
+				return h.normalise(), true
+			}
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
 			}
@@ -167,9 +177,20 @@ func (h *cdaHeader) normalise() *cdaHeader {
 	return h
 }
 
+// rootNamespace returns the namespace the root element's prefix is bound to.
+func rootNamespace(t xml.StartElement) string {
+	for _, a := range t.Attr {
+		if (t.Name.Space == "" && a.Name.Space == "" && a.Name.Local == "xmlns") ||
+			(t.Name.Space != "" && a.Name.Space == "xmlns" && a.Name.Local == t.Name.Space) {
+			return a.Value
+		}
+	}
+	return ""
+}
+
 func attr(t xml.StartElement, local string) string {
 	for _, a := range t.Attr {
-		if a.Name.Local == local {
+		if a.Name.Local == local && a.Name.Space != "xmlns" {
 			return strings.TrimSpace(a.Value)
 		}
 	}

@@ -80,7 +80,7 @@ func parseMetadata(data []byte) (*metadata, error) {
 		inEI                      bool
 	)
 	for {
-		tok, err := d.Token()
+		tok, err := d.RawToken()
 		if err != nil {
 			if err == io.EOF {
 				break

@@ -52,6 +52,14 @@ const (
 	CodeInternal = "internal_error"
 )
 
+// RejectionCodes lists every code Unpack may return, for documentation and
+// for consumers that map codes to acknowledgement labels.
+func RejectionCodes() []string {
+	return []string{CodeTooLarge, CodeUnreadableMIME, CodeTooComplex, CodeReport, CodeNoCDA, CodeBadZip,
+		CodeEncryptedZip, CodeNestedZip, CodeZipBomb, CodePathTraversal, CodeSeveralPatients,
+		CodeBadMetadata, CodeMetadataMismatch, CodeInternal}
+}
+
 // RejectError is why a whole mail yields no document. Reason is English,
 // ReasonFR French; both name the part or file at fault.
 type RejectError struct {

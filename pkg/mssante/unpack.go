@@ -392,7 +392,7 @@ func (w *walker) leaf(mh message.Header, mt string, params map[string]string, da
 		return nil
 	}
 	if looksLikeXML(data) {
-		if h, ok := sniffCDA(data); ok {
+		if h, ok := sniffCDAPatient(data); ok {
 			sum := sha1.Sum(data)
 			if name == "" {
 				name = "MIME part " + where

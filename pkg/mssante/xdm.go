@@ -264,7 +264,7 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 			}
 			used[idx] = true
 			e := entries[idx]
-			h, isCDA := sniffCDA(e.Data)
+			h, isCDA := sniffCDAPatient(e.Data)
 			if !isCDA {
 				warn("%s: %q is listed in METADATA.XML (%s, formatCode %s) but is not a CDA document (%s); ignored",
 					archive, e.Name, orUnknown(ent.MimeType), orUnknown(ent.FormatCode), describeRoot(e.Data))
@@ -292,7 +292,7 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 		if used[i] {
 			continue
 		}
-		h, isCDA := sniffCDA(e.Data)
+		h, isCDA := sniffCDAPatient(e.Data)
 		if !isCDA {
 			continue // README, INDEX, stylesheets, the PDF copy...
 		}

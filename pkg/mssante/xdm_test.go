@@ -154,7 +154,6 @@ func TestBuildXDMRoundTrip(t *testing.T) {
 	}
 }
 
-
 // METADATA.XML variants: mismatches, unlisted and missing files, URIs that
 // differ in case or need a fallback.
 func TestXDMMetadataCases(t *testing.T) {
