@@ -263,7 +263,7 @@ func TestPodRulesCatchViolations(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		rule   string
-		break_ func(s *corev1.PodSpec)
+		breakIt func(s *corev1.PodSpec)
 	}{
 		{"pod runs as non-root", func(s *corev1.PodSpec) { s.SecurityContext.RunAsUser = new(int64) }},
 		{"seccomp RuntimeDefault", func(s *corev1.PodSpec) { s.SecurityContext.SeccompProfile = nil }},
@@ -287,7 +287,7 @@ func TestPodRulesCatchViolations(t *testing.T) {
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			d := base.DeepCopy()
-			tc.break_(&d.Spec.Template.Spec)
+			tc.breakIt(&d.Spec.Template.Spec)
 			w := workload{render.Object{Kind: "Deployment", Name: "validator", Value: d}, &d.Spec.Template, d.Spec.Replicas, true}
 			var found bool
 			for _, r := range podRules {

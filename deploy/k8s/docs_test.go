@@ -1,0 +1,89 @@
+package k8s_test
+
+import (
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// TestSecretsDocumented: every Secret and key the manifests reference is
+// created by a command of docs/operations.md, so that an operator who
+// follows it starts pods that find their Secrets.
+func TestSecretsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := documentedSecrets(string(doc))
+	if len(documented) == 0 {
+		t.Fatal("docs/operations.md creates no Secret")
+	}
+	for _, ov := range overlays(t) {
+		for _, w := range workloads(objects(t, ov)) {
+			for _, c := range containers(&w.pod.Spec) {
+				for _, e := range c.Env {
+					if e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil {
+						continue
+					}
+					ref := e.ValueFrom.SecretKeyRef
+					if !slices.Contains(documented[ref.Name], ref.Key) {
+						t.Errorf("%s: %s: Secret %s key %s is not created in docs/operations.md", ov, w.obj, ref.Name, ref.Key)
+					}
+				}
+			}
+			for _, v := range w.pod.Spec.Volumes {
+				if v.Secret == nil {
+					continue
+				}
+				keys, ok := documented[v.Secret.SecretName]
+				if !ok {
+					t.Errorf("%s: %s: Secret %s is not created in docs/operations.md", ov, w.obj, v.Secret.SecretName)
+				}
+				for _, it := range v.Secret.Items {
+					if !slices.Contains(keys, it.Key) {
+						t.Errorf("%s: %s: Secret %s key %s is not created in docs/operations.md", ov, w.obj, v.Secret.SecretName, it.Key)
+					}
+				}
+			}
+		}
+	}
+}
+
+var (
+	createSecret = regexp.MustCompile(`create secret generic ([a-z0-9-]+)`)
+	fromFlag     = regexp.MustCompile(`--from-(?:literal|file)=([A-Za-z0-9._-]+)=`)
+)
+
+// documentedSecrets reads the `kubectl create secret generic NAME
+// --from-literal=KEY=... --from-file=KEY=...` commands (with their
+// continuation lines) of the document.
+func documentedSecrets(doc string) map[string][]string {
+	out := map[string][]string{}
+	var cmd strings.Builder
+	flush := func() {
+		if m := createSecret.FindStringSubmatch(cmd.String()); m != nil {
+			for _, f := range fromFlag.FindAllStringSubmatch(cmd.String(), -1) {
+				out[m[1]] = append(out[m[1]], f[1])
+			}
+			sort.Strings(out[m[1]])
+		}
+		cmd.Reset()
+	}
+	for _, line := range strings.Split(doc, "\n") {
+		cmd.WriteString(line)
+		if !strings.HasSuffix(strings.TrimSpace(line), `\`) {
+			flush()
+		}
+	}
+	return out
+}
+
+func TestDocumentedSecretsParser(t *testing.T) {
+	got := documentedSecrets("x\nkubectl -n bndmr create secret generic a \\\n  --from-literal=k1=\"$(pw)\" \\\n  --from-file=k2.json=f\nkubectl create secret generic b --from-literal=z=1\n")
+	if !slices.Equal(got["a"], []string{"k1", "k2.json"}) || !slices.Equal(got["b"], []string{"z"}) || len(got) != 2 {
+		t.Fatalf("parsed %v", got)
+	}
+}
