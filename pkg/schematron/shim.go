@@ -296,13 +296,20 @@ const nsHL7 = "urn:hl7-org:v3"
 func NewIndex(doc uintptr) *Index {
 	d := (*C.xmlNode)(cptr(doc))
 	ix := &Index{doc: d, byName: map[string][]xnode{}, byTID: map[string][]xnode{}}
+	// Names come from the document's dictionary: one Go string per distinct
+	// name pointer instead of one per element.
+	names := map[*C.xmlChar]string{}
 	var walk func(n *C.xmlNode)
 	walk = func(n *C.xmlNode) {
 		for c := n.children; c != nil; c = c.next {
 			if c._type != C.XML_ELEMENT_NODE {
 				continue
 			}
-			name := C.GoString((*C.char)(unsafe.Pointer(c.name)))
+			name, ok := names[c.name]
+			if !ok {
+				name = C.GoString((*C.char)(unsafe.Pointer(c.name)))
+				names[c.name] = name
+			}
 			ix.byName[name] = append(ix.byName[name], c)
 			if name == "templateId" && c.ns != nil && C.GoString((*C.char)(unsafe.Pointer(c.ns.href))) == nsHL7 {
 				if r := attr(c, "root"); r != "" || hasAttr(c, "root") {
@@ -343,6 +350,9 @@ func attr(n *C.xmlNode, name string) string {
 		if a.ns == nil && C.GoString((*C.char)(unsafe.Pointer(a.name))) == name {
 			if a.children == nil {
 				return ""
+			}
+			if t := a.children; t.next == nil && t._type == C.XML_TEXT_NODE && t.content != nil {
+				return C.GoString((*C.char)(unsafe.Pointer(t.content))) // the usual case, without a C call
 			}
 			s := C.xmlNodeListGetString(n.doc, a.children, 1)
 			defer C.sch_free(unsafe.Pointer(s))

@@ -1,12 +1,21 @@
 // Package validate gives the verdict of the ANS CI-SIS reference chain on an
 // SDM-MR document: XSD (CDA_extended.xsd), then the ISO Schematron of the
-// document's SDM-MR model version and the generic profiles of its kit.
+// document's SDM-MR model version and the generic profiles of its kit, with
+// the same failures, assert for assert, as ANS's Saxon chain (checked on the
+// 566 documents of ../shared/ci-sis/conformance by TestConformance).
 //
-//	eng, err := validate.Load(ctx, kitDir)      // once: compiles every profile
-//	rep, err := eng.Validate(ctx, doc, validate.Options{}) // per parsed document
-//	failures := rep.Failures()                  // []events.Failure
+//	eng, err := validate.Load(ctx, kitDir)                // once, ~0.3 s: compiles every profile
+//	for _, e := range eng.CompileErrors { log(e) }        // rules left out (none in the routed kits)
+//	doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)  // parse once…
+//	rep, err := eng.Validate(ctx, doc, validate.Options{}) // …validate (profile from the document)…
+//	hdr, err := cda.ExtractHeader(doc)                    // …and extract from the same tree
+//	if !rep.Valid { publish(rep.Failures()) }             // []events.Failure
 //
-// An Engine is safe for concurrent use.
+// Validate returns an error wrapping cda.ErrNotSDMMR for a CDA of another
+// type and ErrUnknownVersion for an SDM-MR version without profile; force a
+// profile with Options{Profile: "SDM-MR_2024.01"}. An Engine is safe for
+// concurrent use: compiled XPath, XSD and value sets are shared read-only,
+// each validation has its own XPath contexts.
 package validate
 
 import (
@@ -195,19 +204,20 @@ type Options struct {
 
 // SchematronReport is what one schematron of the profile reported.
 type SchematronReport struct {
-	Name     string
-	Failures []schematron.Failure // failed asserts and fired reports
-	// EvalErrors are expressions that failed at run time; informational.
-	EvalErrors []string
+	Name     string               `json:"name"`
+	Failures []schematron.Failure `json:"failures"` // failed asserts and fired reports
+	// EvalErrors are expressions that failed at run time (none on the
+	// conformance corpus); informational, they do not change the verdict.
+	EvalErrors []string `json:"eval_errors,omitempty"`
 }
 
 // Report is the verdict on one document.
 type Report struct {
-	Profile     string
-	Valid       bool // XSD valid and no failed assert
-	XSDValid    bool
-	XSDErrors   []string
-	Schematrons []SchematronReport // in profile order
+	Profile     string             `json:"profile"`
+	Valid       bool               `json:"valid"` // XSD valid and no failed assert
+	XSDValid    bool               `json:"xsd_valid"`
+	XSDErrors   []string           `json:"xsd_errors,omitempty"` // libxml2's messages, line first
+	Schematrons []SchematronReport `json:"schematrons"`          // in profile order
 }
 
 // Validate checks an already parsed document (the extractor reads the same
