@@ -49,7 +49,8 @@ type Mail struct {
 	// IsReport is true for a multipart/report (MDN or DSN) or an
 	// Auto-Submitted mail: it must never be acknowledged.
 	IsReport bool
-	// Header is the raw header block of the outer message, blank line excluded.
+	// Header is the raw header block of the outer message, blank line
+	// excluded (a copy: it does not alias the raw mail).
 	Header []byte
 	// XMSSCodeCDA and XMSSINS are the X-MSS-CODECDA and X-MSS-INS headers as
 	// written: logged, not trusted (senders set them best-effort).
@@ -105,7 +106,7 @@ const maxTextBytes = 64 << 10
 // acknowledgement can be sent. The only other error is ctx's.
 func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 	lim = lim.withDefaults()
-	m = &Mail{Header: mailHeaderBlock(raw)}
+	m = &Mail{Header: bytes.Clone(mailHeaderBlock(raw))}
 	defer func() {
 		if r := recover(); r != nil {
 			m.Documents = nil
@@ -193,14 +194,14 @@ func unfoldHeader(block []byte) []string {
 
 func fillHeaders(m *Mail, h textproto.Header) {
 	mh := mail.Header{Header: message.Header{Header: h}}
-	m.MessageID = strings.TrimSpace(h.Get("Message-Id"))
+	m.MessageID = collapseSpace(h.Get("Message-Id"))
 	m.From = address(mh, "From")
 	m.ReturnPath = strings.Trim(strings.TrimSpace(h.Get("Return-Path")), "<>")
 	m.ReturnPath = strings.TrimSpace(m.ReturnPath)
 	m.DispositionNotificationTo = address(mh, "Disposition-Notification-To")
-	m.OriginalRecipient = strings.TrimSpace(h.Get("Original-Recipient"))
-	m.XMSSCodeCDA = strings.TrimSpace(h.Get("X-Mss-Codecda"))
-	m.XMSSINS = strings.TrimSpace(h.Get("X-Mss-Ins"))
+	m.OriginalRecipient = collapseSpace(h.Get("Original-Recipient"))
+	m.XMSSCodeCDA = collapseSpace(h.Get("X-Mss-Codecda"))
+	m.XMSSINS = collapseSpace(h.Get("X-Mss-Ins"))
 	if s, err := mh.Subject(); err == nil {
 		m.Subject = s
 	} else {
