@@ -62,7 +62,9 @@ func TestParseMetadataVariants(t *testing.T) {
 			func(md *metadata) bool { return md.Entries[0].Hash == "ABCD" }, nil},
 		{"identifiers by name only", entry(`<ExternalIdentifier value="1^^^&amp;1.2&amp;ISO"><Name><LocalizedString value="XDSDocumentEntry.patientId"/></Name></ExternalIdentifier>
 			<ExternalIdentifier value="9.9.9"><Name><LocalizedString value="XDSDocumentEntry.uniqueId"/></Name></ExternalIdentifier>`),
-			func(md *metadata) bool { return md.Entries[0].PatientID == "1^^^&1.2&ISO" && md.Entries[0].UniqueID == "9.9.9" }, nil},
+			func(md *metadata) bool {
+				return md.Entries[0].PatientID == "1^^^&1.2&ISO" && md.Entries[0].UniqueID == "9.9.9"
+			}, nil},
 		{"formatCode by coding scheme", entry(`<Classification nodeRepresentation="urn:asip:ci-sis:sdm-mr:2017"><Slot name="codingScheme"><ValueList><Value>1.2.250.1.213.1.1.4.2.282</Value></ValueList></Slot></Classification>`),
 			func(md *metadata) bool { return md.Entries[0].FormatCode == FormatCodeSDMMR }, nil},
 		{"latin-1", latin, func(md *metadata) bool { return md.Entries[0].Title == "Synthèse" }, nil},
