@@ -220,21 +220,6 @@ func TestOverlaysDecodeStrictly(t *testing.T) {
 	}
 }
 
-func TestDecodeRefusesUnknownFields(t *testing.T) {
-	for _, tc := range []struct{ name, doc string }{
-		{"misspelt field", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: a\nautomountServiceAccountTokens: false\n"},
-		{"nested unknown", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          securityContex: {}\n"},
-		{"duplicate key", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  name: b\n"},
-		{"Secret with values", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: a\nstringData:\n  k: v\n"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := render.Decode([]byte(tc.doc)); err == nil {
-				t.Fatal("decoded without error")
-			}
-		})
-	}
-}
-
 // TestPodSecurity checks every rule on every workload of every overlay; a
 // failure names the overlay, the rule and the object.
 func TestPodSecurity(t *testing.T) {
@@ -262,7 +247,7 @@ func TestPodRulesCatchViolations(t *testing.T) {
 		t.Fatal("Deployment/validator not rendered")
 	}
 	for _, tc := range []struct {
-		rule   string
+		rule    string
 		breakIt func(s *corev1.PodSpec)
 	}{
 		{"pod runs as non-root", func(s *corev1.PodSpec) { s.SecurityContext.RunAsUser = new(int64) }},
