@@ -136,20 +136,30 @@ func (m *MDN) Bytes() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The disposition fields stay on one line each (values are bounded well
+	// under 998 octets): the sender's integration platform may read them
+	// line by line, without unfolding.
 	var report bytes.Buffer
+	line := func(name, value string) {
+		value = mdnOneLine(value)
+		if len(value) > 900 { // only a hostile original gets here
+			value = value[:900]
+		}
+		report.WriteString(name + ": " + value + "\r\n")
+	}
 	if m.ReportingUA != "" {
-		mdnWriteField(&report, "Reporting-UA", mdnAscii(m.ReportingUA))
+		line("Reporting-UA", mdnAscii(m.ReportingUA))
 	}
 	if r := strings.TrimSpace(m.OriginalRecipient); r != "" {
-		mdnWriteField(&report, "Original-Recipient", mdnAddrType(r))
+		line("Original-Recipient", mdnAddrType(r))
 	}
-	mdnWriteField(&report, "Final-Recipient", mdnAddrType(m.FinalRecipient))
+	line("Final-Recipient", mdnAddrType(m.FinalRecipient))
 	if m.OriginalMessageID != "" {
-		mdnWriteField(&report, "Original-Message-ID", AngleID(mdnAscii(m.OriginalMessageID)))
+		line("Original-Message-ID", AngleID(mdnAscii(m.OriginalMessageID)))
 	}
-	mdnWriteField(&report, "Disposition", m.DispositionField())
+	line("Disposition", m.DispositionField())
 	if e := m.ErrorField(); e != "" {
-		mdnWriteField(&report, "Error", e)
+		line("Error", e)
 	}
 
 	origType, orig := "message/rfc822", mdnCrlf(m.Original)

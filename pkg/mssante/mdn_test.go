@@ -300,6 +300,13 @@ func TestMDNFields(t *testing.T) {
 			if tc.check != nil {
 				tc.check(t, p)
 			}
+			// Disposition and Error each on one line, for parsers that do
+			// not unfold.
+			for _, f := range []string{"Disposition: " + tc.disp, "Error: " + tc.errFld} {
+				if !strings.HasSuffix(f, ": ") && !bytes.Contains(b, []byte("\r\n"+f+"\r\n")) {
+					t.Errorf("no line %q in the MDN", f)
+				}
+			}
 			again, err := m.Bytes()
 			if err != nil || !bytes.Equal(again, b) {
 				t.Errorf("building the same MDN twice gave different bytes")
@@ -474,7 +481,7 @@ func FuzzMDN(f *testing.F) {
 				if err != nil {
 					t.Fatalf("disposition fields: %v", err)
 				}
-				if got := r.Values("Disposition"); len(got) != 1 || mdnUnfold(got[0]) != m.DispositionField() {
+				if got := r.Values("Disposition"); len(got) != 1 || got[0] != m.DispositionField() {
 					t.Fatalf("Disposition = %q, want %q", got, m.DispositionField())
 				}
 				if len(r.Values("Error")) != map[bool]int{true: 0, false: 1}[m.Error == nil] {
