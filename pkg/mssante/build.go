@@ -360,7 +360,8 @@ type Part struct {
 type MailSpec struct {
 	From, To string
 	// Subject defaults to "XDM/1.0/DDM+<title> <NOM> <prénom> <JJ/MM/AAAA>"
-	// read from the documents of XDM. It is RFC 2047 encoded when not ASCII.
+	// read from the documents of XDM (or from bare CDA parts). It is RFC 2047
+	// encoded when not ASCII.
 	Subject string
 	// MessageID defaults to one derived from the content: "<hex@From's domain>".
 	MessageID string
@@ -414,6 +415,17 @@ func BuildMail(s MailSpec) ([]byte, error) {
 	subject := s.Subject
 	if subject == "" && s.XDM != nil {
 		subject = subjectFromXDM(s.XDM)
+	}
+	if subject == "" {
+		var cdas [][]byte
+		for _, p := range s.Parts {
+			if _, ok := sniffCDAPatient(p.Data); ok {
+				cdas = append(cdas, p.Data)
+			}
+		}
+		if len(cdas) > 0 {
+			subject = SubjectFor(cdas...)
+		}
 	}
 	date := s.Date
 	if date.IsZero() {

@@ -1,7 +1,3 @@
-// Package mssante turns MSSanté mails into the CDA documents they carry: MIME
-// (go-message), IHE XDM zips and their METADATA.XML, with limits against
-// hostile input. It also builds such mails for tests and for the synthetic
-// mail generator. The MDN (acknowledgement) builder lives in mdn*.go.
 package mssante
 
 import (

@@ -236,6 +236,13 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 			continue
 		}
 		dir := path.Dir(me.key)
+		if setID, ok := parseCX(md.SetPatientID); ok {
+			for _, ent := range md.Entries {
+				if id, ok := parseCX(ent.PatientID); ok && id != setID {
+					warn("%s: METADATA.XML gives the submission set patient %s but document %q patient %s", archive, setID, orUnknown(ent.UniqueID), id)
+				}
+			}
+		}
 		for _, ent := range md.Entries {
 			label := ent.UniqueID
 			if label == "" {
