@@ -2,6 +2,7 @@ package k8s_test
 
 import (
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"sort"
@@ -54,7 +55,7 @@ func TestSecretsDocumented(t *testing.T) {
 
 var (
 	createSecret = regexp.MustCompile(`create secret generic ([a-z0-9-]+)`)
-	fromFlag     = regexp.MustCompile(`--from-(?:literal|file)=([A-Za-z0-9._-]+)=`)
+	fromFlag     = regexp.MustCompile(`--from-(literal|file)=(\S+)`)
 )
 
 // documentedSecrets reads the `kubectl create secret generic NAME
@@ -65,8 +66,17 @@ func documentedSecrets(doc string) map[string][]string {
 	var cmd strings.Builder
 	flush := func() {
 		if m := createSecret.FindStringSubmatch(cmd.String()); m != nil {
+			if _, ok := out[m[1]]; !ok {
+				out[m[1]] = []string{}
+			}
 			for _, f := range fromFlag.FindAllStringSubmatch(cmd.String(), -1) {
-				out[m[1]] = append(out[m[1]], f[1])
+				key, _, hasKey := strings.Cut(f[2], "=")
+				if f[1] == "file" && !hasKey {
+					key = path.Base(key) // --from-file=PATH: the key is the file's name
+				}
+				if !slices.Contains(out[m[1]], key) {
+					out[m[1]] = append(out[m[1]], key)
+				}
 			}
 			sort.Strings(out[m[1]])
 		}
@@ -82,8 +92,8 @@ func documentedSecrets(doc string) map[string][]string {
 }
 
 func TestDocumentedSecretsParser(t *testing.T) {
-	got := documentedSecrets("x\nkubectl -n bndmr create secret generic a \\\n  --from-literal=k1=\"$(pw)\" \\\n  --from-file=k2.json=f\nkubectl create secret generic b --from-literal=z=1\n")
-	if !slices.Equal(got["a"], []string{"k1", "k2.json"}) || !slices.Equal(got["b"], []string{"z"}) || len(got) != 2 {
+	got := documentedSecrets("x\nkubectl -n bndmr create secret generic a \\\n  --from-literal=k1=\"$(pw)\" \\\n  --from-file=k2.json=f\nkubectl create secret generic b --from-literal=z=1\nkubectl create secret generic c --from-file=dir/key-1.json\n")
+	if !slices.Equal(got["a"], []string{"k1", "k2.json"}) || !slices.Equal(got["b"], []string{"z"}) || !slices.Equal(got["c"], []string{"key-1.json"}) || len(got) != 3 {
 		t.Fatalf("parsed %v", got)
 	}
 }
