@@ -144,8 +144,9 @@ func (c Config) WithDefaults() Config {
 }
 
 // Validate reports every configuration mistake at once, in words an
-// operator can act on. Call it on the result of WithDefaults.
+// operator can act on. Zero fields are judged with their defaults.
 func (c Config) Validate() error {
+	c = c.WithDefaults()
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if !isAddr(c.HubAddress) {

@@ -1,6 +1,7 @@
 package ack
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,10 +59,37 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 			Help: "MDNs quoting only the original's header because the raw mail was no longer in the stream.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.sent, m.rejected, m.gaveUp, m.skipped, m.attempts, m.resent, m.invalid, m.sendTime, m.unquotable} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("registering ack metrics: %w", err)
-		}
+	// A service restarted in the same process finds its metrics there
+	// already and keeps counting on them.
+	var err error
+	m.sent = register(reg, m.sent, &err)
+	m.rejected = register(reg, m.rejected, &err)
+	m.gaveUp = register(reg, m.gaveUp, &err)
+	m.skipped = register(reg, m.skipped, &err)
+	m.attempts = register(reg, m.attempts, &err)
+	m.resent = register(reg, m.resent, &err)
+	m.invalid = register(reg, m.invalid, &err)
+	m.sendTime = register(reg, m.sendTime, &err)
+	m.unquotable = register(reg, m.unquotable, &err)
+	if err != nil {
+		return nil, fmt.Errorf("registering ack metrics: %w", err)
 	}
 	return m, nil
+}
+
+func register[C prometheus.Collector](reg *prometheus.Registry, c C, errp *error) C {
+	err := reg.Register(c)
+	if err == nil {
+		return c
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	if *errp == nil {
+		*errp = err
+	}
+	return c
 }

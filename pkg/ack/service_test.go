@@ -387,3 +387,21 @@ func TestServiceRefusesUnknownVersion(t *testing.T) {
 		t.Errorf("an MDN was sent for an outcome of unknown version")
 	}
 }
+
+func TestNewTwiceOnOneRegistry(t *testing.T) {
+	js := testBus(t)
+	reg := prometheus.NewRegistry()
+	cfg := Config{HubAddress: "hub@bndmr.test", Registry: reg, SMTP: SMTPConfig{Addr: "127.0.0.1:1", Security: "none"}}.WithDefaults()
+	ctx := context.Background()
+	if _, err := New(ctx, cfg, js, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, cfg, js, nil, nil)
+	if err != nil {
+		t.Fatalf("a restart in the same process cannot register its metrics: %v", err)
+	}
+	s.m.rejected.Inc()
+	if n := metric(t, reg, "bndmr_ack_mdn_rejected_total"); n != 1 {
+		t.Fatalf("restarted service counts on a metric the registry does not serve (%v)", n)
+	}
+}
