@@ -19,6 +19,9 @@ type Schema struct {
 	// CompileErrors lists the rules (and lets) left out because their XPath
 	// does not compile; the rest of the schema still runs.
 	CompileErrors []error
+	// MissingDocs lists value-set files the schema names that are not in
+	// the kit.
+	MissingDocs []string
 }
 
 type let struct {
@@ -254,7 +257,10 @@ func (s *Schema) loadDocs(dir string, root *node, load func(string) (uintptr, er
 				seen[lit] = true
 				p, err := resolveFile(dir, lit)
 				if err != nil {
-					continue // an unused or missing value set: document() gives an empty node-set, as Saxon would fail only if called
+					// document() will give an empty node-set: every code checked
+					// against it fails, which the operator must know about.
+					s.MissingDocs = append(s.MissingDocs, filepath.Join(dir, filepath.FromSlash(lit)))
+					continue
 				}
 				d, err := load(p)
 				if err != nil {

@@ -22,6 +22,9 @@ func TestLoadReportsCompileErrors(t *testing.T) {
 	for _, err := range e.CompileErrors {
 		t.Errorf("compile error: %v", err)
 	}
+	for _, m := range e.MissingValueSets {
+		t.Logf("value set named but absent from the kit: %s", m)
+	}
 }
 
 // TestBrokenKitRuleIsReported loads kit-2.41's IHE.sch, which has a genuine

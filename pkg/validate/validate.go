@@ -96,13 +96,19 @@ type Engine struct {
 	// CompileErrors lists the rules that failed to compile at load time,
 	// each once; they are left out, the rest runs.
 	CompileErrors []error
-	vsets         []types.Document
+	// MissingValueSets lists value-set files named by a schematron but absent
+	// from the kit: codes checked against them always fail.
+	MissingValueSets []string
+	vsets            []types.Document
 }
 
 // Load compiles the XSD and every profile of the kit in kitDir once.
 func Load(ctx context.Context, kitDir string) (*Engine, error) {
 	e := &Engine{Kit: kitDir, profiles: map[string]*Profile{}, byVer: map[string]*Profile{}}
 	xsdPath := filepath.Join(kitDir, XSDPath)
+	if _, err := os.Stat(xsdPath); err != nil {
+		return nil, fmt.Errorf("%s is not a CI-SIS kit folder (it should hold kit-3.0/, kit-2.41/ and kit-2.22/): %w", kitDir, err)
+	}
 	var s *xsd.Schema
 	var err error
 	schematron.Quietly(func() { s, err = xsd.ParseFromFile(xsdPath) })
@@ -145,6 +151,7 @@ func Load(ctx context.Context, kitDir string) (*Engine, error) {
 				}
 				compiled[file] = sch
 				e.CompileErrors = append(e.CompileErrors, sch.CompileErrors...)
+				e.MissingValueSets = append(e.MissingValueSets, sch.MissingDocs...)
 			}
 			p.Schematrons = append(p.Schematrons, sch)
 		}

@@ -95,6 +95,9 @@ func cmdValidate(ctx context.Context, args []string) int {
 	for _, e := range eng.CompileErrors {
 		fmt.Fprintf(os.Stderr, "warning: rule left out: %v\n", e)
 	}
+	for _, m := range eng.MissingValueSets {
+		fmt.Fprintf(os.Stderr, "warning: value set missing from the kit (codes checked against it fail, as with Saxon): %s\n", m)
+	}
 	if *profile != "" {
 		if _, err := eng.Profile(*profile); err != nil {
 			fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
