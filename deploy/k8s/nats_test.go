@@ -293,8 +293,10 @@ func TestNATSPermissions(t *testing.T) {
 	// pseudonymisation: the only reader of identified data.
 	ps := cl["pseudonymisation"]
 	ps.consume(t, ctx, "BNDMR_IDENTIFIED", "bndmr.identified.sdmmr.extracted")
-	if _, err := ps.js.Publish(ctx, "bndmr.sdmmr.record", []byte(`{}`)); err != nil {
-		t.Fatalf("pseudonymisation: publishing a record: %v", err)
+	for _, subj := range []string{"bndmr.sdmmr.record", "bndmr.mail.quarantine"} {
+		if _, err := ps.js.Publish(ctx, subj, []byte(`{}`)); err != nil {
+			t.Fatalf("pseudonymisation: publishing %s: %v", subj, err)
+		}
 	}
 
 	// loader, ack, indicators.
@@ -362,8 +364,8 @@ func TestNATSPermissions(t *testing.T) {
 		{"validator", append([]string{"bndmr.sdmmr.record", "$JS.API.STREAM.UPDATE.BNDMR_IDENTIFIED"}, identifiedAPI[1:]...),
 			[]string{"bndmr.identified.>", "_INBOX_pseudonymisation.>"}},
 		{"pseudonymisation", []string{
-			// Anything it publishes beside records could carry identities out.
-			"bndmr.mail.quarantine", "bndmr.mail.outcome", "bndmr.identified.sdmmr.extracted",
+			// Anything else it published could carry identities out.
+			"bndmr.mail.outcome", "bndmr.mail.raw", "bndmr.identified.sdmmr.extracted",
 			"$JS.API.STREAM.UPDATE.BNDMR_RECORD", "$JS.API.CONSUMER.CREATE.BNDMR_RECORD.x",
 		}, []string{"_INBOX_loader.>", "bndmr.sdmmr.record"}},
 		{"ack", append([]string{"bndmr.mail.outcome", "$JS.API.STREAM.UPDATE.BNDMR_OUTCOME"}, identifiedAPI...), []string{"bndmr.identified.>", "_INBOX_pseudonymisation.>"}},
