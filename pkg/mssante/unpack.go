@@ -93,8 +93,12 @@ type Document struct {
 	cda *cdaHeader
 }
 
-// maxTextBytes bounds Mail.Text.
-const maxTextBytes = 64 << 10
+// maxTextBytes bounds Mail.Text; maxHeaderBytes the outer header block
+// (go-message's own default).
+const (
+	maxTextBytes   = 64 << 10
+	maxHeaderBytes = 1 << 20
+)
 
 // Unpack parses a raw RFC 5322 mail and returns the CDA documents it carries.
 // The error is a *RejectError when the mail as a whole is refused; the Mail
@@ -102,7 +106,7 @@ const maxTextBytes = 64 << 10
 // acknowledgement can be sent. The only other error is ctx's.
 func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 	lim = lim.withDefaults()
-	m = &Mail{Header: bytes.Clone(mailHeaderBlock(raw))}
+	m = &Mail{Header: bytes.Clone(mailHeaderBlock(raw[:min(len(raw), maxHeaderBytes)]))}
 	defer func() {
 		if r := recover(); r != nil {
 			m.Documents = nil
@@ -114,6 +118,11 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 		readOuterHeader(m, raw[:len(m.Header)])
 		return m, reject(CodeTooLarge, "the mail is %d bytes, more than the limit of %d",
 			"le courriel fait %d octets, plus que la limite de %d", len(raw), lim.MaxMailBytes)
+	}
+	if len(m.Header) >= maxHeaderBytes {
+		readOuterHeader(m, m.Header)
+		return m, reject(CodeUnreadableMIME, "the mail's header block is larger than %d bytes",
+			"le bloc d'en-tête du courriel dépasse %d octets", maxHeaderBytes)
 	}
 	br := bufio.NewReader(bytes.NewReader(raw))
 	h, herr := textproto.ReadHeader(br)

@@ -294,6 +294,7 @@ func TestUnpackRejections(t *testing.T) {
 		{"bad base64", badB64, DefaultLimits(), CodeUnreadableMIME},
 		{"too deep", deep, shallow, CodeTooComplex},
 		{"too many parts", good, few, CodeTooComplex},
+		{"header block too large", append([]byte("Message-ID: <big@b.fr>\r\nX-Pad: "+strings.Repeat("a", maxHeaderBytes)+"\r\n\r\n"), good...), DefaultLimits(), CodeUnreadableMIME},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -33,6 +33,15 @@ type zipBudget struct{ left int64 }
 // before use, and anything that is not a plain stored or deflated file is
 // refused. archive names the attachment in messages.
 func readZip(ctx context.Context, data []byte, archive string, lim Limits, budget *zipBudget) ([]zipEntry, []string, *RejectError) {
+	// archive/zip parses the whole central directory before anyone can
+	// count its entries, and checks the declared count only modulo 65536.
+	// Every directory record starts with this signature, so counting it
+	// bounds what the parser will allocate.
+	if n := bytes.Count(data, []byte("PK\x01\x02")); n > lim.MaxZipEntries {
+		return nil, nil, reject(CodeZipBomb,
+			"the archive %q has %d central directory records, more than the limit of %d entries",
+			"l'archive %q contient %d enregistrements de répertoire central, plus que la limite de %d entrées", archive, n, lim.MaxZipEntries)
+	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, nil, reject(CodeBadZip,
