@@ -33,7 +33,8 @@
 //	too_large          the raw mail exceeds Limits.MaxMailBytes
 //	unreadable_mime    bad header block, multipart without boundary, truncated mail, undecodable base64
 //	too_complex        MIME nesting deeper than Limits.MaxDepth or more than Limits.MaxParts parts
-//	report             a DSN, an MDN or an Auto-Submitted mail: never a submission, never acknowledged
+//	report             a DSN, an MDN, a bounce (null Return-Path) or an automatic reply
+//	                   (Auto-Submitted: auto-replied): never a submission, never acknowledged
 //	no_cda             no XDM archive and no attachment holds a CDA document
 //	bad_zip            unreadable, truncated or ambiguous zip, unsupported compression method
 //	encrypted_zip      an encrypted zip entry

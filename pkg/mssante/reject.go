@@ -18,8 +18,9 @@ const (
 	// CodeTooComplex: MIME nesting deeper than Limits.MaxDepth or more parts
 	// than Limits.MaxParts.
 	CodeTooComplex = "too_complex"
-	// CodeReport: a delivery or disposition report (DSN, MDN) or an
-	// automatic reply: it never carries a submission and must never be
+	// CodeReport: a delivery or disposition report (DSN, MDN), a bounce
+	// (null Return-Path) or an automatic reply (Auto-Submitted:
+	// auto-replied): it never carries a submission and must never be
 	// acknowledged.
 	CodeReport = "report"
 	// CodeNoCDA: neither an XDM archive nor an attachment holds a CDA document.

@@ -42,8 +42,11 @@ type Mail struct {
 	// Subject is decoded (RFC 2047) to UTF-8.
 	Subject string
 	Date    time.Time
-	// IsReport is true for a multipart/report (MDN or DSN) or an
-	// Auto-Submitted mail: it must never be acknowledged.
+	// IsReport is true for a multipart/report (MDN or DSN), a bounce (null
+	// Return-Path) or an Auto-Submitted mail: it must never be acknowledged
+	// (RFC 3834, RFC 8098). Reports and automatic replies are rejected with
+	// code "report"; an Auto-Submitted: auto-generated mail (a DPI sending on
+	// its own) still has its documents taken.
 	IsReport bool
 	// Header is the raw header block of the outer message, blank line
 	// excluded (a copy: it does not alias the raw mail).
@@ -58,6 +61,8 @@ type Mail struct {
 	Forwarded []Envelope
 	Documents []Document
 	Warnings  []string
+
+	report string // why the mail is a report that carries no submission, "" otherwise
 }
 
 // Envelope is the identity of a forwarded message.
@@ -132,9 +137,12 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 			"l'en-tête du courriel est illisible : %v", herr)
 	}
 	fillHeaders(m, h)
+	if m.report != "" {
+		return m, reject(CodeReport, "the mail is a delivery or read report or an automatic reply (%s), not a submission; it is not acknowledged",
+			"le courriel est un accusé de réception ou de lecture ou une réponse automatique (%s), pas un envoi ; il n'est pas acquitté", m.report)
+	}
 	if m.IsReport {
-		return m, reject(CodeReport, "the mail is a delivery or read report (or an automatic reply), not a submission; it is not acknowledged",
-			"le courriel est un accusé de réception ou de lecture (ou une réponse automatique), pas un envoi ; il n'est pas acquitté")
+		m.Warnings = append(m.Warnings, "Auto-Submitted mail: its documents are taken, but no acknowledgement may be sent to it (RFC 3834)")
 	}
 	w := &walker{ctx: ctx, lim: lim, mail: m, budget: zipBudget{left: lim.MaxTotalBytes}}
 	if rej := w.entity(h, br, 0, "0", false); rej != nil {
@@ -221,9 +229,26 @@ func fillHeaders(m *Mail, h textproto.Header) {
 		}
 	}
 	mt, _, _ := mh.ContentType()
-	auto := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted")))
-	m.IsReport = mt == "multipart/report" || mt == "message/disposition-notification" ||
-		mt == "message/delivery-status" || (auto != "" && auto != "no")
+	m.report = reportKind(h, mt)
+	auto, _, _ := strings.Cut(strings.ToLower(h.Get("Auto-Submitted")), ";")
+	auto = strings.TrimSpace(auto)
+	m.IsReport = m.report != "" || (auto != "" && auto != "no")
+}
+
+// reportKind tells a mail that carries no submission: a DSN or MDN, a
+// bounce (only reports travel with a null envelope sender), an automatic
+// reply. It returns what gave it away, or "".
+func reportKind(h textproto.Header, mt string) string {
+	auto, _, _ := strings.Cut(strings.ToLower(h.Get("Auto-Submitted")), ";")
+	switch {
+	case mt == "multipart/report" || mt == "message/disposition-notification" || mt == "message/delivery-status":
+		return "Content-Type " + mt
+	case strings.TrimSpace(auto) == "auto-replied":
+		return "Auto-Submitted: auto-replied"
+	case h.Has("Return-Path") && strings.Trim(strings.TrimSpace(h.Get("Return-Path")), "<> ") == "":
+		return "null Return-Path"
+	}
+	return ""
 }
 
 // address returns the bare address of the first mailbox of a header field,
@@ -344,7 +369,7 @@ func (w *walker) forwarded(h textproto.Header, r io.Reader, depth int, where str
 	env := Envelope{MessageID: inner.MessageID, From: inner.From, DispositionNotificationTo: inner.DispositionNotificationTo,
 		Subject: inner.Subject, Date: inner.Date}
 	w.mail.Forwarded = append(w.mail.Forwarded, env)
-	if inner.IsReport {
+	if inner.report != "" {
 		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: a forwarded delivery or read report; not opened", where))
 		w.seen = append(w.seen, "["+where+"] forwarded report (not opened)")
 		return nil

@@ -241,6 +241,7 @@ func TestUnpackReports(t *testing.T) {
 		{ContentType: "multipart/report; report-type=disposition-notification", Parts: []Part{{ContentType: "message/disposition-notification", Encoding: "7bit", Data: []byte("Disposition: automatic-action/MDN-sent-automatically; processed\r\n")}}},
 		{ContentType: "multipart/report; report-type=delivery-status", XDM: z},
 		{Header: []HeaderField{{"Auto-Submitted", "auto-replied"}}, XDM: z},
+		{Header: []HeaderField{{"Return-Path", "<>"}}, XDM: z},
 	}
 	for _, s := range cases {
 		m, _ := unpackRejected(t, mailWith(t, s), DefaultLimits(), CodeReport)
@@ -251,6 +252,11 @@ func TestUnpackReports(t *testing.T) {
 	m := unpackOK(t, mailWith(t, MailSpec{XDM: z, Header: []HeaderField{{"Auto-Submitted", "no"}}}), DefaultLimits())
 	if m.IsReport {
 		t.Error("Auto-Submitted: no is not a report")
+	}
+	// A DPI sending on its own: documents taken, never acknowledged.
+	m = unpackOK(t, mailWith(t, MailSpec{XDM: z, Header: []HeaderField{{"Auto-Submitted", "auto-generated; owner=dpi"}}}), DefaultLimits())
+	if !m.IsReport || len(m.Documents) != 1 || !hasWarning(m.Warnings, "no acknowledgement") {
+		t.Errorf("auto-generated: IsReport %v, %d documents, %q", m.IsReport, len(m.Documents), m.Warnings)
 	}
 }
 
