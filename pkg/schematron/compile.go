@@ -335,3 +335,31 @@ func (s *Schema) Rules() int {
 	}
 	return n
 }
+
+// Free releases the compiled expressions. The value sets belong to the
+// caller's Options.Docs. No validation may be running.
+func (s *Schema) Free() {
+	freeLets := func(ls []*let) {
+		for _, l := range ls {
+			l.value.free()
+			l.cname.free()
+		}
+	}
+	freeLets(s.globals)
+	for _, p := range s.patterns {
+		for _, r := range p.rules {
+			for _, b := range r.plan {
+				b.e.free()
+			}
+			freeLets(r.lets)
+			for _, c := range r.checks {
+				c.test.free()
+				for _, m := range c.msg {
+					m.eval.free()
+				}
+			}
+		}
+	}
+	s.docs.free()
+	s.patterns, s.globals = nil, nil
+}

@@ -58,9 +58,11 @@ func planBranch(alt string) (branch, error) {
 	rest := rel[len(first):]
 	if m := tidStep.FindStringSubmatch(first); m != nil && rest == "" {
 		// Still compile the whole context so a syntax error is reported.
-		if _, err := compileXPath("//" + rel); err != nil {
+		e, err := compileXPath("//" + rel)
+		if err != nil {
 			return branch{}, err
 		}
+		e.free()
 		return branch{kind: byTID, key: m[1] + m[2] + m[3] + m[4], exact: true}, nil
 	}
 	m := nameTest.FindStringSubmatch(first)

@@ -173,6 +173,17 @@ func compileXPath(s string) (*expr, error) {
 	return &expr{src: s, comp: c}, nil
 }
 
+func (e *expr) free() {
+	if e != nil && e.comp != nil {
+		C.xmlXPathFreeCompExpr(e.comp)
+		e.comp = nil
+	}
+}
+
+func (c *cStr) free() { C.free(unsafe.Pointer(c)) }
+
+func (t docTable) free() { C.xmlHashFree(t.h, nil) }
+
 // xctx is one validation's XPath context (never shared between goroutines).
 type xctx struct {
 	p C.xmlXPathContextPtr

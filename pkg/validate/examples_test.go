@@ -137,3 +137,30 @@ func TestUnknownVersionRejected(t *testing.T) {
 		t.Errorf("forced unknown profile: %v", err)
 	}
 }
+
+// TestLoadClose loads and frees a second engine: nothing is shared between
+// engines, so freeing one leaves the other working.
+func TestLoadClose(t *testing.T) {
+	dir, err := kit.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, err := Load(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2.Close()
+	e := testEngine(t)
+	data, err := os.ReadFile(filepath.Join(dir, "examples/sdm-mr/SDM-MR_2022.01.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer doc.Free()
+	if rep, err := e.Validate(context.Background(), doc, Options{}); err != nil || !rep.Valid {
+		t.Fatalf("after closing another engine: %v %v", err, rep)
+	}
+}

@@ -161,6 +161,25 @@ func Load(ctx context.Context, kitDir string) (*Engine, error) {
 	return e, nil
 }
 
+// Close frees the compiled schemas, the XSD and the value sets. No
+// validation may be running or start afterwards.
+func (e *Engine) Close() {
+	seen := map[*schematron.Schema]bool{}
+	for _, p := range e.profiles {
+		for _, s := range p.Schematrons {
+			if !seen[s] {
+				seen[s] = true
+				s.Free()
+			}
+		}
+	}
+	for _, d := range e.vsets {
+		d.Free()
+	}
+	e.xsd.Free()
+	e.profiles, e.byVer, e.vsets = nil, nil, nil
+}
+
 // Profiles lists the profile names.
 func (e *Engine) Profiles() []string {
 	var out []string
