@@ -55,7 +55,8 @@ type Config struct {
 	Bucket     string        // default BNDMR_MDN_SENT
 	Replicas   int           // of the bucket, default 1
 
-	// Registry receives the service's metrics (required: no global registry).
+	// Registry receives the service's metrics; Run and New require it (no
+	// global registry), Validate does not, so flags can be checked first.
 	Registry *prometheus.Registry
 
 	// afterSend runs between the SMTP submission and the record: tests
@@ -154,9 +155,6 @@ func (c Config) Validate() error {
 	}
 	if c.MessageIDDomain == "" || strings.ContainsAny(c.MessageIDDomain, " <>@\r\n") {
 		bad("ack: MessageIDDomain %q must be a domain name", c.MessageIDDomain)
-	}
-	if c.Registry == nil {
-		bad("ack: Registry is required (metrics go to the registry the caller serves)")
 	}
 	if c.RetryAttempts < 1 || c.RetryInitial <= 0 || c.RetryMax < c.RetryInitial {
 		bad("ack: retries need RetryAttempts >= 1 and 0 < RetryInitial <= RetryMax (got %d, %s, %s)", c.RetryAttempts, c.RetryInitial, c.RetryMax)

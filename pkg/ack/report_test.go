@@ -349,7 +349,6 @@ func TestValidate(t *testing.T) {
 			c.SMTP = SMTPConfig{Addr: "smtp.mssante.fr:587", CertFile: p.clientCert, KeyFile: p.clientKey, CAFile: p.caFile, Auth: "external"}
 		}},
 		{name: "no hub address", edit: func(c *Config) { c.HubAddress = "" }, want: "HubAddress"},
-		{name: "no registry", edit: func(c *Config) { c.Registry = nil }, want: "Registry is required"},
 		{name: "plain text off loopback", edit: func(c *Config) { c.SMTP.Addr = "smtp.mssante.fr:25" }, want: "loopback test servers only"},
 		{name: "bad security", edit: func(c *Config) { c.SMTP.Security = "ssl" }, want: "starttls, tls or none"},
 		{name: "bad address", edit: func(c *Config) { c.SMTP.Addr = "smtp.mssante.fr" }, want: "host:port"},

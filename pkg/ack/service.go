@@ -91,6 +91,9 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logge
 	if log == nil {
 		log = zap.NewNop()
 	}
+	if cfg.Registry == nil {
+		return nil, errors.New("ack: Config.Registry is required (metrics go to the registry the caller serves)")
+	}
 	m, err := newMetrics(cfg.Registry)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -403,5 +404,9 @@ func TestNewTwiceOnOneRegistry(t *testing.T) {
 	s.m.rejected.Inc()
 	if n := metric(t, reg, "bndmr_ack_mdn_rejected_total"); n != 1 {
 		t.Fatalf("restarted service counts on a metric the registry does not serve (%v)", n)
+	}
+	cfg.Registry = nil
+	if _, err := New(ctx, cfg, js, nil, nil); err == nil || !strings.Contains(err.Error(), "Registry is required") {
+		t.Fatalf("New without a registry: %v", err)
 	}
 }
