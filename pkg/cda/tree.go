@@ -147,7 +147,7 @@ func snapshot(doc types.Document) (*tree, error) {
 	}
 	// One walk usually suffices: the buffer starts at the document's likely
 	// size and a second walk runs only when it was too small.
-	buf := make([]byte, 128<<10)
+	buf := make([]byte, 64<<10)
 	sb := C.cda_snapshot(C.uintptr_t(p), (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
 	if sb.over != 0 {
 		buf = make([]byte, int(sb.len))
