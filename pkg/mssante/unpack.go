@@ -261,7 +261,13 @@ func address(mh mail.Header, key string) string {
 	if l, err := mh.AddressList(key); err == nil && len(l) > 0 {
 		return l[0].Address
 	}
-	return strings.Trim(v, "<>")
+	// Not RFC 5322: take the last <...>, else the field itself.
+	if i := strings.LastIndexByte(v, '<'); i >= 0 {
+		if j := strings.IndexByte(v[i:], '>'); j > 0 {
+			return strings.TrimSpace(v[i+1 : i+j])
+		}
+	}
+	return strings.Trim(v, "<> ")
 }
 
 // walker walks the MIME tree of one mail.

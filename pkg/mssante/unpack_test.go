@@ -362,6 +362,24 @@ func TestUnpackVariants(t *testing.T) {
 	}
 }
 
+func TestAddress(t *testing.T) {
+	cases := []struct{ field, want string }{
+		{"dpi@chu.fr", "dpi@chu.fr"},
+		{"DPI du CHU <dpi@chu.fr>", "dpi@chu.fr"},
+		{"=?UTF-8?Q?Secr=C3=A9tariat?= <secretariat@chu.fr>", "secretariat@chu.fr"},
+		{"dpi@chu.fr <dpi@chu.fr>", "dpi@chu.fr"}, // not RFC 5322, seen in the wild
+		{"<dpi@chu.fr>", "dpi@chu.fr"},
+		{"", ""},
+	}
+	for _, c := range cases {
+		raw := []byte("From: " + c.field + "\r\nDisposition-Notification-To: " + c.field + "\r\n\r\nbody")
+		m, _ := Unpack(context.Background(), raw, DefaultLimits())
+		if m.From != c.want || m.DispositionNotificationTo != c.want {
+			t.Errorf("%q: From %q, Disposition-Notification-To %q, want %q", c.field, m.From, m.DispositionNotificationTo, c.want)
+		}
+	}
+}
+
 func TestUnpackContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
