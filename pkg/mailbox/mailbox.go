@@ -416,3 +416,73 @@ func (externalClient) Start() (string, []byte, error) { return "EXTERNAL", []byt
 func (externalClient) Next([]byte) ([]byte, error) {
 	return nil, errors.New("unexpected challenge for SASL EXTERNAL")
 }
+
+// Waiting counts the messages still in the inbox (IMAP STATUS), for an
+// operator or the all-in-one hub's "run until drained" mode.
+func Waiting(ctx context.Context, cfg Config) (uint32, error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	r := &Reader{cfg: cfg}
+	c, err := r.dial(&imapclient.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := r.authenticate(c); err != nil {
+		return 0, err
+	}
+	st, err := c.Status(cfg.Inbox, &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil {
+		return 0, fmt.Errorf("STATUS %s: %w", cfg.Inbox, err)
+	}
+	_ = c.Logout().Wait()
+	return *st.NumMessages, nil
+}
+
+// Deliver appends raw messages to a folder of the mailbox (IMAP APPEND): how
+// the demo and the tests put hospital mails where the hub reads them.
+func Deliver(ctx context.Context, cfg Config, folder string, msgs func(yield func([]byte) bool)) (int, error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	if folder == "" {
+		folder = cfg.Inbox
+	}
+	r := &Reader{cfg: cfg}
+	c, err := r.dial(&imapclient.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := r.authenticate(c); err != nil {
+		return 0, err
+	}
+	n := 0
+	var appendErr error
+	msgs(func(raw []byte) bool {
+		cmd := c.Append(folder, int64(len(raw)), nil)
+		if _, err := cmd.Write(raw); err != nil {
+			appendErr = fmt.Errorf("appending message %d: %w", n+1, err)
+			return false
+		}
+		if err := cmd.Close(); err != nil {
+			appendErr = fmt.Errorf("appending message %d: %w", n+1, err)
+			return false
+		}
+		if _, err := cmd.Wait(); err != nil {
+			appendErr = fmt.Errorf("appending message %d: %w", n+1, err)
+			return false
+		}
+		n++
+		return true
+	})
+	if appendErr == nil {
+		_ = c.Logout().Wait()
+	}
+	return n, appendErr
+}

@@ -130,6 +130,10 @@ func (o *Ops) Serve(ctx context.Context, addr string, log *zap.Logger, extra htt
 type Flags struct {
 	FS   *flag.FlagSet
 	errs []error
+	// shared are later declarations of a flag already declared (the
+	// all-in-one hub declares every service's flags in one set): they get
+	// the first declaration's value after Parse.
+	shared []func()
 }
 
 // NewFlags returns a flag set named for the service.
@@ -143,6 +147,10 @@ func (f *Flags) usage(env, usage string) string {
 
 // String declares a string flag.
 func (f *Flags) String(p *string, name, env, def, usage string) {
+	if fl := f.FS.Lookup(name); fl != nil {
+		f.shared = append(f.shared, func() { *p = fl.Value.String() })
+		return
+	}
 	if v, ok := os.LookupEnv(env); ok {
 		def = v
 	}
@@ -193,5 +201,11 @@ func (f *Flags) Parse(args []string) error {
 	if len(f.errs) > 0 {
 		return errors.Join(f.errs...)
 	}
-	return f.FS.Parse(args)
+	if err := f.FS.Parse(args); err != nil {
+		return err
+	}
+	for _, set := range f.shared {
+		set()
+	}
+	return nil
 }

@@ -1,0 +1,162 @@
+// Package app assembles the hub's services from their packages: flags with
+// environment fallbacks, logger, operations endpoint and NATS connection.
+// Each service main runs one component; the all-in-one hub runs them all in
+// one process over an embedded NATS server.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/service"
+)
+
+// Env is what a running component gets.
+type Env struct {
+	JS  jetstream.JetStream
+	Log *zap.Logger
+	Ops *service.Ops
+}
+
+// Component is one service of the hub.
+type Component interface {
+	Name() string
+	// Flags declares the component's settings.
+	Flags(f *service.Flags)
+	// Check validates the settings before anything starts.
+	Check() error
+	// Run works until ctx ends.
+	Run(ctx context.Context, env Env) error
+}
+
+// Common settings of every process.
+type Common struct {
+	LogLevel string
+	HTTPAddr string
+	Bus      bus.Config
+	replicas int
+	maxMsg   int
+}
+
+// Flags declares the common settings; defHTTP is the default operations address.
+func (c *Common) Flags(f *service.Flags, defHTTP string) {
+	f.String(&c.LogLevel, "log-level", "BNDMR_LOG_LEVEL", "info", "log level: debug, info, warn, error")
+	f.String(&c.HTTPAddr, "http-addr", "BNDMR_HTTP_ADDR", defHTTP, "address of /healthz, /readyz and /metrics (empty: off)")
+	f.String(&c.Bus.URL, "nats-url", "BNDMR_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL")
+	f.String(&c.Bus.User, "nats-user", "BNDMR_NATS_USER", "", "NATS user of this service")
+	f.String(&c.Bus.Password, "nats-password", "BNDMR_NATS_PASSWORD", "", "NATS password of this service")
+	f.Int(&c.replicas, "nats-replicas", "BNDMR_NATS_REPLICAS", 1, "replicas of every JetStream stream (3 on a NATS cluster)")
+	f.Int(&c.maxMsg, "nats-max-msg", "BNDMR_NATS_MAX_MSG", 4<<20, "largest stream message in bytes; larger mails go to the object store")
+}
+
+func (c *Common) check() error {
+	if c.replicas < 1 || c.replicas > 5 {
+		return fmt.Errorf("--nats-replicas %d: must be between 1 and 5", c.replicas)
+	}
+	c.Bus.Replicas = c.replicas
+	c.Bus.MaxMsgBytes = int32(c.maxMsg)
+	return nil
+}
+
+// Main runs one component as its own process: parse flags, connect to NATS,
+// make sure the streams exist, serve the operations endpoint, run.
+func Main(comp Component, args []string) int {
+	var common Common
+	f := service.NewFlags(comp.Name())
+	common.Flags(f, ":8080")
+	comp.Flags(f)
+	if err := parse(f, args, &common, comp); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", comp.Name(), err)
+		return 2
+	}
+	log, err := service.NewLogger(common.LogLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", comp.Name(), err)
+		return 2
+	}
+	defer log.Sync()
+	log = log.With(zap.String("service", comp.Name()))
+	ctx, stop := signalContext()
+	defer stop()
+	if err := Serve(ctx, common, log, comp); err != nil {
+		log.Error("stopped on error", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+func parse(f *service.Flags, args []string, common *Common, comps ...Component) error {
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if f.FS.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %v", f.FS.Args())
+	}
+	errs := []error{common.check()}
+	for _, c := range comps {
+		errs = append(errs, c.Check())
+	}
+	return errors.Join(errs...)
+}
+
+// Serve connects to NATS and runs the components until ctx ends.
+func Serve(ctx context.Context, common Common, log *zap.Logger, comps ...Component) error {
+	nc, js, err := bus.Connect(ctx, common.Bus, "bndmr-"+comps[0].Name())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	// Streams are declared by whoever starts first: the same idempotent
+	// configuration from every service.
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err = bus.EnsureStreams(cctx, js, common.Bus)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			break
+		}
+		log.Warn("JetStream not ready; retrying", zap.Error(err))
+		sleep(ctx, 2*time.Second)
+	}
+	ops := service.NewOps()
+	ops.Ready("nats", func(context.Context) error {
+		if !nc.IsConnected() {
+			return errors.New("not connected to NATS")
+		}
+		return nil
+	})
+	env := Env{JS: js, Log: log, Ops: ops}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return ops.Serve(gctx, common.HTTPAddr, log, nil) })
+	for _, c := range comps {
+		g.Go(func() error {
+			if err := c.Run(gctx, env.with(c.Name())); err != nil {
+				return fmt.Errorf("%s: %w", c.Name(), err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (e Env) with(name string) Env {
+	e.Log = e.Log.With(zap.String("component", name))
+	return e
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
