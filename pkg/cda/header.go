@@ -31,6 +31,11 @@ const (
 	OIDLOINC      = "2.16.840.1.113883.6.1"
 )
 
+// ErrUnversioned means the document has no usable setId or versionNumber:
+// CDA makes both optional, but the hub tracks documents by (setId,
+// versionNumber) and refuses one it cannot place.
+var ErrUnversioned = errors.New("the document cannot be versioned")
+
 // ErrNotSDMMR means the document is a CDA (or not even that) of another type.
 var ErrNotSDMMR = errors.New("not an SDM-MR document: the templateId 1.2.250.1.213.1.1.1.30 is missing")
 
@@ -121,11 +126,11 @@ func (t *tree) header() (*sdmmr.Header, error) {
 		return nil, errors.New("the document has no id (ClinicalDocument/id)")
 	}
 	if h.SetID == "" {
-		return nil, errors.New("the document has no setId (ClinicalDocument/setId): its version cannot be tracked")
+		return nil, fmt.Errorf("%w: it has no setId (ClinicalDocument/setId)", ErrUnversioned)
 	}
 	vn := cd.child("versionNumber").attr("value")
 	if h.VersionNumber, err = strconv.Atoi(vn); err != nil || h.VersionNumber < 1 {
-		return nil, fmt.Errorf("versionNumber %q is not a positive integer", vn)
+		return nil, fmt.Errorf("%w: versionNumber %q is not a positive integer", ErrUnversioned, vn)
 	}
 	h.EffectiveTime = cd.child("effectiveTime").attr("value")
 
