@@ -3,6 +3,10 @@
 # mail for chu.test and bndmr.test and hands it over LMTP to Dovecot on
 # 127.0.0.1:10024 (scripts/up.sh). Anything else is refused: the relay never
 # sends off the machine and never asks DNS.
+# Like an MSSanté operator, it also offers submission with STARTTLS on
+# 127.0.0.1:10587 and implicit TLS on 127.0.0.1:10465, both requiring a client
+# certificate from a test CA made here (.run/postfix/tls: ca.crt, client.crt,
+# client.key).
 # No systemd: its own config directory, queue and log under .run/postfix.
 #   scripts/postfix.sh start|stop|status|restart
 # Idempotent: start leaves a running instance alone (after reloading its
@@ -13,7 +17,10 @@ run=${BNDMR_RUN_DIR:-$root/.run}
 d=$run/postfix
 smtp_port=${BNDMR_SMTP_PORT:-10025}
 lmtp_port=${BNDMR_LMTP_PORT:-10024}
+starttls_port=${BNDMR_SMTP_STARTTLS_PORT:-10587}
+smtps_port=${BNDMR_SMTPS_PORT:-10465}
 conf=$d/etc
+tlsdir=$d/tls
 
 command -v postfix >/dev/null || {
 	echo "postfix: not installed (DEBIAN_FRONTEND=noninteractive apt-get install -y postfix)" >&2
@@ -39,7 +46,33 @@ make_traversable() {
 	done
 }
 
+# A test CA, the server certificate for 127.0.0.1 and the hub's client
+# certificate; made once, kept across restarts.
+make_certs() {
+	[ -s "$tlsdir/client.key" ] && return 0
+	mkdir -p "$tlsdir"
+	local ssl="openssl"
+	$ssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+		-subj "/CN=BNDMR test CA" -keyout "$tlsdir/ca.key" -out "$tlsdir/ca.crt" 2>/dev/null
+	cat >"$tlsdir/server.ext" <<EXT
+subjectAltName = IP:127.0.0.1, DNS:localhost, DNS:hub.bndmr.test
+extendedKeyUsage = serverAuth
+EXT
+	printf 'extendedKeyUsage = clientAuth\n' >"$tlsdir/client.ext"
+	for who in server client; do
+		local cn=hub.bndmr.test
+		[ $who = client ] && cn=bal-app.bndmr.test
+		$ssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$cn" \
+			-keyout "$tlsdir/$who.key" -out "$tlsdir/$who.csr" 2>/dev/null
+		$ssl x509 -req -in "$tlsdir/$who.csr" -CA "$tlsdir/ca.crt" -CAkey "$tlsdir/ca.key" \
+			-CAcreateserial -days 3650 -extfile "$tlsdir/$who.ext" -out "$tlsdir/$who.crt" 2>/dev/null
+	done
+	chmod 644 "$tlsdir"/*.crt "$tlsdir"/client.key
+	chmod 600 "$tlsdir"/ca.key "$tlsdir"/server.key
+}
+
 write_config() {
+	make_certs
 	mkdir -p "$conf" "$d/queue" "$d/data"
 	chown postfix:postfix "$d/data"
 	make_traversable "$d"
@@ -86,7 +119,12 @@ smtp_host_lookup = native
 lmtp_host_lookup = native
 smtpd_peername_lookup = no
 
+# Plain text on $smtp_port; the TLS ports below override this.
 smtpd_tls_security_level = none
+smtpd_tls_cert_file = $tlsdir/server.crt
+smtpd_tls_key_file = $tlsdir/server.key
+smtpd_tls_CAfile = $tlsdir/ca.crt
+smtpd_tls_loglevel = 1
 smtp_tls_security_level = none
 lmtp_tls_security_level = none
 biff = no
@@ -100,6 +138,16 @@ CF
 	cat >"$conf/master.cf" <<CF
 # service type  private unpriv  chroot  wakeup  maxproc command
 127.0.0.1:$smtp_port inet n -   n       -       -       smtpd
+127.0.0.1:$starttls_port inet n - n     -       -       smtpd
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_ask_ccert=yes
+  -o smtpd_tls_req_ccert=yes
+127.0.0.1:$smtps_port inet n -  n       -       -       smtpd
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_security_level=encrypt
+  -o smtpd_tls_ask_ccert=yes
+  -o smtpd_tls_req_ccert=yes
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -136,7 +184,7 @@ start() {
 	fi
 	for _ in $(seq 1 100); do
 		if smtp_answers; then
-			echo "postfix: smtpd on 127.0.0.1:$smtp_port, delivering chu.test and bndmr.test to LMTP 127.0.0.1:$lmtp_port (log $d/postfix.log)"
+			echo "postfix: smtpd on 127.0.0.1:$smtp_port (plain), :$starttls_port (STARTTLS) and :$smtps_port (TLS), client certificate required on TLS (CA and client in $tlsdir); delivering chu.test and bndmr.test to LMTP 127.0.0.1:$lmtp_port (log $d/postfix.log)"
 			return 0
 		fi
 		sleep 0.2

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/mail"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,11 @@ import (
 // into the hospital's Dovecot mailbox (scripts/up.sh dovecot) and reads them
 // back over IMAP. It runs when BNDMR_E2E_SMTP and BNDMR_E2E_IMAP name the
 // servers, and then fails if they do not answer.
+//
+// Postfix offers the three submission modes an operator may: plain text
+// (loopback only), STARTTLS and implicit TLS, the TLS ones requiring the
+// hub's client certificate (scripts/postfix.sh makes the test CA in
+// .run/postfix/tls; BNDMR_E2E_TLS_DIR names another place).
 func TestE2EPostfixDovecot(t *testing.T) {
 	smtpAddr, imapAddr := os.Getenv("BNDMR_E2E_SMTP"), os.Getenv("BNDMR_E2E_IMAP")
 	if smtpAddr == "" && imapAddr == "" {
@@ -32,14 +38,59 @@ func TestE2EPostfixDovecot(t *testing.T) {
 	if smtpAddr == "" || imapAddr == "" {
 		t.Fatalf("BNDMR_E2E_SMTP (%q) and BNDMR_E2E_IMAP (%q) go together", smtpAddr, imapAddr)
 	}
+	tlsDir := envOr("BNDMR_E2E_TLS_DIR", filepath.Join("..", "..", ".run", "postfix", "tls"))
+	client := func(c SMTPConfig) SMTPConfig {
+		c.CAFile, c.CertFile, c.KeyFile = filepath.Join(tlsDir, "ca.crt"), filepath.Join(tlsDir, "client.crt"), filepath.Join(tlsDir, "client.key")
+		return c
+	}
+	modes := []struct {
+		name string
+		smtp SMTPConfig
+	}{
+		{"plain", SMTPConfig{Addr: smtpAddr, Security: "none"}},
+		{"STARTTLS with client certificate", client(SMTPConfig{Addr: envOr("BNDMR_E2E_SMTP_STARTTLS", "127.0.0.1:10587"), Security: "starttls"})},
+		{"implicit TLS with client certificate", client(SMTPConfig{Addr: envOr("BNDMR_E2E_SMTPS", "127.0.0.1:10465"), Security: "tls"})},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { e2eRound(t, m.smtp, imapAddr) })
+	}
+
+	// Without the client certificate the TLS submission port turns the hub away.
+	t.Run("STARTTLS without client certificate is refused", func(t *testing.T) {
+		c := modes[1].smtp
+		c.CertFile, c.KeyFile = "", ""
+		s, err := NewSMTPSender(Config{HubAddress: "hub@bndmr.test", SMTP: c}.WithDefaults().SMTP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		msg := "From: hub@bndmr.test\r\nTo: hospital@chu.test\r\nSubject: no certificate\r\n\r\nx\r\n"
+		if err := s.Send(ctx, "", []string{"hospital@chu.test"}, []byte(msg)); err == nil {
+			t.Fatal("Postfix accepted a submission without client certificate on its TLS port")
+		}
+	})
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// e2eRound publishes two outcomes, lets the service submit their MDNs
+// through Postfix and finds them in the hospital's INBOX.
+func e2eRound(t *testing.T, smtpCfg SMTPConfig, imapAddr string) {
 	const hospital, password = "hospital@chu.test", "secret"
 
 	js := testBus(t)
 	reg := prometheus.NewRegistry()
+	smtpCfg.Timeout = 20 * time.Second
 	cfg := Config{
 		HubAddress: "hub@bndmr.test",
 		Registry:   reg,
-		SMTP:       SMTPConfig{Addr: smtpAddr, Security: "none", Timeout: 20 * time.Second},
+		SMTP:       smtpCfg,
 	}.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
