@@ -14,8 +14,10 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding/charmap"
 )
 
 // zipEntry is one regular file of an archive, read within the limits.
@@ -61,6 +63,12 @@ func readZip(ctx context.Context, data []byte, archive string, lim Limits, budge
 	for _, f := range zr.File {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, reject(CodeInternal, "unpacking interrupted: %v", "dépaquetage interrompu : %v", err)
+		}
+		if !utf8.ValidString(f.Name) {
+			// Without the UTF-8 flag, zip names are CP437 (old Windows tools).
+			if dec, err := charmap.CodePage437.NewDecoder().String(f.Name); err == nil {
+				f.Name = dec
+			}
 		}
 		name, rej := checkEntryName(f.Name, archive)
 		if rej != nil {

@@ -286,6 +286,20 @@ func TestXDMLayouts(t *testing.T) {
 			}
 		})
 	}
+	t.Run("CP437 file name", func(t *testing.T) {
+		md := metadataFor(t, "DOCÉ.XML", cda)
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, f := range []XDMFile{{"IHE_XDM/SUBSET01/METADATA.XML", md}, {"IHE_XDM/SUBSET01/DOC\x90.XML", cda}} {
+			w, _ := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Deflate, NonUTF8: true})
+			w.Write(f.Data)
+		}
+		zw.Close()
+		m := unpackOK(t, mailWith(t, MailSpec{XDM: buf.Bytes()}), DefaultLimits())
+		if d := m.Documents[0]; d.Name != "IHE_XDM/SUBSET01/DOCÉ.XML" || d.MetadataHashOK == nil || !*d.MetadataHashOK {
+			t.Errorf("%q %q", d.Name, d.Warnings)
+		}
+	})
 	t.Run("listed file missing", func(t *testing.T) {
 		other := append(bytes.Clone(cda), ' ')
 		files := []XDMFile{{"IHE_XDM/SUBSET01/METADATA.XML", md}, {"IHE_XDM/SUBSET01/DOC00009.XML", other}}
