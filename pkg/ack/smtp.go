@@ -71,6 +71,8 @@ func loadPool(file string) (*x509.CertPool, error) {
 }
 
 // Send runs one SMTP transaction. The envelope sender is from ("" is <>).
+// Only a 5xx to MAIL, RCPT or DATA is permanent: failures of the session
+// itself (TLS, EHLO, login) come from the hub's setup and are retried.
 func (s *SMTPSender) Send(ctx context.Context, from string, to []string, msg []byte) (err error) {
 	d := net.Dialer{Timeout: s.cfg.Timeout}
 	conn, err := d.DialContext(ctx, "tcp", s.cfg.Addr)
@@ -94,7 +96,7 @@ func (s *SMTPSender) Send(ctx context.Context, from string, to []string, msg []b
 		c, err = smtp.NewClientStartTLS(conn, s.tls)
 		if err != nil {
 			conn.Close()
-			return classify(fmt.Errorf("STARTTLS with %s: %w", s.cfg.Addr, err))
+			return fmt.Errorf("STARTTLS with %s: %w", s.cfg.Addr, err)
 		}
 	default:
 		c = smtp.NewClient(conn)
@@ -104,11 +106,13 @@ func (s *SMTPSender) Send(ctx context.Context, from string, to []string, msg []b
 	c.SubmissionTimeout = s.cfg.Timeout
 
 	if err := c.Hello(s.cfg.HeloName); err != nil {
-		return classify(fmt.Errorf("EHLO: %w", err))
+		return fmt.Errorf("EHLO: %w", err)
 	}
 	if a := s.auth(); a != nil {
 		if err := c.Auth(a); err != nil {
-			return classify(fmt.Errorf("SMTP authentication (%s) on %s: %w", s.cfg.Auth, s.cfg.Addr, err))
+			// A refused login is the hub's configuration, not this MDN's
+			// fault: retried (and visible) rather than recorded as refused.
+			return fmt.Errorf("SMTP authentication (%s) on %s: %w", s.cfg.Auth, s.cfg.Addr, err)
 		}
 	}
 	opts := &smtp.MailOptions{Size: int64(len(msg))}

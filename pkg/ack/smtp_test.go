@@ -107,6 +107,16 @@ func TestSMTPSenderErrors(t *testing.T) {
 			t.Fatalf("%d messages delivered", n)
 		}
 	})
+	t.Run("refused login is the hub's setup, retried", func(t *testing.T) {
+		srv := startSMTP(t, nil, false)
+		srv.users = map[string]string{"hub": "secret"}
+		s, _ := NewSMTPSender(Config{HubAddress: "hub@bndmr.test", SMTP: SMTPConfig{Addr: srv.addr, Security: "none", Auth: "plain", Username: "hub", Password: "wrong"}}.WithDefaults().SMTP)
+		err := s.Send(context.Background(), "", []string{"pfi@chu.test"}, []byte(tinyMail))
+		var perm *PermanentError
+		if err == nil || errors.As(err, &perm) {
+			t.Fatalf("error = %v, want a temporary one", err)
+		}
+	})
 	t.Run("nothing listening", func(t *testing.T) {
 		s, _ := NewSMTPSender(Config{HubAddress: "hub@bndmr.test", SMTP: SMTPConfig{Addr: "127.0.0.1:1", Security: "none"}}.WithDefaults().SMTP)
 		err := s.Send(context.Background(), "", []string{"pfi@chu.test"}, []byte(tinyMail))
