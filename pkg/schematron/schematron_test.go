@@ -42,6 +42,9 @@ var files = map[string]string{
   <rule context="cda:section">
     <report test="true()">second rule fired on <name/> <value-of select="cda:item/@n"/></report>
   </rule>
+  <rule context="cda:item/@n">
+    <report test=". = '2'">attribute <name/> is <value-of select="."/></report>
+  </rule>
 </pattern>`,
 	"codes.xml": `<RetrieveValueSetResponse xmlns="urn:ihe:iti:svs:2008"><ValueSet><ConceptList><Concept code="A"/><Concept code="B"/></ConceptList></ValueSet></RetrieveValueSetResponse>`,
 }
@@ -132,6 +135,7 @@ func TestSchematronSemantics(t *testing.T) {
 		"assert vs /doc/section[2]/code[2] [inSet] Z not in codes.xml",
 		// first rule wins: section[1] matches both rules, only the first fires
 		"report first /doc/section[2] second rule fired on section 1 2",
+		"report first /doc/section[2]/item[2]/@n attribute n is 2",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -383,10 +383,11 @@ func hasAttr(n *C.xmlNode, name string) bool {
 }
 
 // isMatchable tells whether the skeleton's traversal can reach n: it
-// applies templates to the document node and to elements only.
+// applies templates to the document node, elements and (whenever a context
+// mentions @, which any context selecting one does) attributes.
 func isMatchable(p xnode) bool {
 	t := p._type
-	return t == C.XML_ELEMENT_NODE || t == C.XML_DOCUMENT_NODE
+	return t == C.XML_ELEMENT_NODE || t == C.XML_DOCUMENT_NODE || t == C.XML_ATTRIBUTE_NODE
 }
 
 // location names an element as the reference does: local names from the
@@ -396,6 +397,10 @@ func location(n xnode) string {
 		return "/"
 	}
 	var parts []string
+	if n._type == C.XML_ATTRIBUTE_NODE {
+		parts = append(parts, "@"+C.GoString((*C.char)(unsafe.Pointer(n.name))))
+		n = n.parent
+	}
 	for ; n != nil && n._type == C.XML_ELEMENT_NODE; n = n.parent {
 		k := 1
 		for s := n.prev; s != nil; s = s.prev {
