@@ -3,9 +3,11 @@ package mssante
 import (
 	"bytes"
 	"encoding/xml"
+	"io"
 	"strings"
 
 	"github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // cdaHeader is the little the unpacker reads from a CDA header: enough to
@@ -63,10 +65,26 @@ func (h *cdaHeader) INS() (cx, bool) {
 // ten levels deep.
 const maxXMLDepth = 256
 
-// trimXMLStart skips a UTF-8 byte order mark and leading white space.
+// trimXMLStart prepares XML for encoding/xml: a UTF-16 document (with its
+// byte order mark) is transcoded to UTF-8, then a UTF-8 byte order mark and
+// leading white space are skipped. The caller keeps the original bytes.
 func trimXMLStart(b []byte) []byte {
+	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
+		if dec, err := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder().Bytes(b); err == nil {
+			b = dec
+		}
+	}
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
 	return bytes.TrimLeft(b, " \t\r\n")
+}
+
+// xmlCharset is the xml.Decoder CharsetReader: go-message's charset
+// table, except that UTF-16 was already transcoded by trimXMLStart.
+func xmlCharset(label string, r io.Reader) (io.Reader, error) {
+	if strings.HasPrefix(strings.ToLower(label), "utf-16") {
+		return r, nil
+	}
+	return charset.Reader(label, r)
 }
 
 // looksLikeXML is the cheap test done before any parsing.
@@ -91,7 +109,7 @@ func sniffCDAHeader(data []byte, full bool) (*cdaHeader, bool) {
 		return nil, false
 	}
 	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
-	d.CharsetReader = charset.Reader
+	d.CharsetReader = xmlCharset
 	var (
 		h     *cdaHeader
 		stack []string

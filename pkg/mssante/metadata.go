@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/emersion/go-message/charset"
 )
 
 // XDS classification schemes and identification schemes (IHE ITI TF-3
@@ -62,7 +60,7 @@ var errMetadataDTD = errors.New("METADATA.XML declares a DTD (<!DOCTYPE> or anot
 // part: prefixes vary between producers and are sometimes undeclared.
 func parseMetadata(data []byte) (*metadata, error) {
 	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
-	d.CharsetReader = charset.Reader
+	d.CharsetReader = xmlCharset
 	md := &metadata{}
 	var (
 		stack []string

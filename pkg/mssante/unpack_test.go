@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/text/encoding/unicode"
 )
 
 func TestUnpackStandardMail(t *testing.T) {
@@ -138,6 +140,17 @@ func TestUnpackBareCDA(t *testing.T) {
 			}
 		})
 	}
+	t.Run("UTF-16 CDA", func(t *testing.T) {
+		u16, err := unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewEncoder().Bytes(
+			[]byte(`<?xml version="1.0" encoding="UTF-16"?><ClinicalDocument xmlns="urn:hl7-org:v3"><recordTarget><patientRole><id root="1.2.250.1.213.1.4.8" extension="1234567890123"/></patientRole></recordTarget></ClinicalDocument>`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := unpackOK(t, mailWith(t, MailSpec{Parts: []Part{{ContentType: "application/xml", Filename: "cda16.xml", Data: u16}}}), DefaultLimits())
+		if d := m.Documents[0]; !bytes.Equal(d.Data, u16) || d.cda == nil || len(d.cda.PatientIDs) != 1 {
+			t.Errorf("UTF-16 document not read: %+v", d.cda)
+		}
+	})
 	t.Run("the zip and a bare copy give one document", func(t *testing.T) {
 		z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: cda}}})
 		m := unpackOK(t, mailWith(t, MailSpec{XDM: z, Parts: []Part{{ContentType: "text/xml", Filename: "copie.xml", Encoding: "base64", Data: cda}}}), DefaultLimits())

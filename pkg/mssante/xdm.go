@@ -16,7 +16,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -415,7 +414,7 @@ func describeRoot(data []byte) string {
 		return "not XML"
 	}
 	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
-	d.CharsetReader = charset.Reader
+	d.CharsetReader = xmlCharset
 	for {
 		tok, err := d.RawToken()
 		if err != nil {
