@@ -53,7 +53,10 @@ func clinical(r *events.Record, b *sdmmr.Body, k keyed) {
 	for _, f := range b.FamilyHistory {
 		rf := sdmmr.RecordFamilyHistory{Relationship: f.Relationship, FirstCaseSex: f.FirstCaseSex, Diseases: f.Diseases}
 		if f.FirstCaseID != nil {
-			rf.FirstCaseKey = k.local("relative", *f.FirstCaseID)
+			// The first case is identified in the establishment like any
+			// patient: hashed as an IPP, it links to that relative's own
+			// records (their ipp_keys).
+			rf.FirstCaseKey = k.local("ipp", *f.FirstCaseID)
 		}
 		r.FamilyHistory = append(r.FamilyHistory, rf)
 	}

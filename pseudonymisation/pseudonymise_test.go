@@ -278,3 +278,25 @@ func TestNormaliseName(t *testing.T) {
 		}
 	}
 }
+
+// A family's first case links to that relative's own records.
+func TestFirstCaseLinksToRelative(t *testing.T) {
+	p := testPseudonymiser(t, Options{})
+	relative := header()
+	relative.Patient.IPP = []sdmmr.ID{{Root: "1.2.3.4.567.8.9.10", Extension: "REL42"}}
+	rr, err := p.Record(extracted(relative, sdmmr.Body{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := sdmmr.Body{FamilyHistory: []sdmmr.FamilyHistory{{FirstCaseID: &sdmmr.ID{Root: "1.2.3.4.567.8.9.10", Extension: "REL42"}, FirstCaseSex: "M", DiseaseText: "Dupont's cousin"}}}
+	r, err := p.Record(extracted(header(), b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.FamilyHistory) != 1 || r.FamilyHistory[0].FirstCaseKey != rr.IPPKeys[0] {
+		t.Errorf("first case key %+v, relative's IPP key %v", r.FamilyHistory, rr.IPPKeys)
+	}
+	if j, _ := json.Marshal(r); strings.Contains(string(j), "Dupont") || strings.Contains(string(j), "REL42") {
+		t.Errorf("free text or id in the record: %s", j)
+	}
+}
