@@ -3,6 +3,7 @@ package ack
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -87,4 +88,33 @@ func BenchmarkBuildMDN(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkAnswer measures one full answer: record claim in JetStream KV,
+// MDN build, SMTP submission to a loopback go-smtp server, record update.
+func BenchmarkAnswer(b *testing.B) {
+	js := benchBus(b)
+	srv := benchSMTP(b)
+	reg := newRegistry()
+	cfg := Config{HubAddress: "hub@bndmr.test", Registry: reg, SMTP: SMTPConfig{Addr: srv, Security: "none"}}.WithDefaults()
+	sender, err := NewSMTPSender(cfg.SMTP)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := New(b.Context(), cfg, js, nil, sender)
+	if err != nil {
+		b.Fatal(err)
+	}
+	o := outcome(okDoc("DOC00001.XML"))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		o.MailID = fmt.Sprintf("bench-%d", i)
+		o.MessageID = "<" + o.MailID + "@chu.test>"
+		if err := s.Answer(b.Context(), o, nil, false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "MDN/s")
 }

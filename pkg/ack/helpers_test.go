@@ -134,7 +134,7 @@ func (x *smtpSession) Logout() error { return nil }
 
 // startSMTP starts a server; tlsCfg nil means plain text, implicit true
 // means TLS from the first byte (else STARTTLS is offered).
-func startSMTP(t *testing.T, tlsCfg *tls.Config, implicit bool) *smtpServer {
+func startSMTP(t testing.TB, tlsCfg *tls.Config, implicit bool) *smtpServer {
 	t.Helper()
 	s := &smtpServer{}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
@@ -189,7 +189,7 @@ func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
 }
 
 // testBus starts an embedded JetStream with the hub's streams.
-func testBus(t *testing.T) jetstream.JetStream {
+func testBus(t testing.TB) jetstream.JetStream {
 	t.Helper()
 	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()})
 	if err != nil {
@@ -388,3 +388,7 @@ func writePEM(t *testing.T, path, typ string, der []byte) {
 }
 
 func newRegistry() *prometheus.Registry { return prometheus.NewRegistry() }
+
+func benchBus(b *testing.B) jetstream.JetStream { return testBus(b) }
+
+func benchSMTP(b *testing.B) string { return startSMTP(b, nil, false).addr }
