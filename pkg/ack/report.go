@@ -1,9 +1,11 @@
 package ack
 
 import (
+	"bufio"
 	"fmt"
 	"mime"
 	"net/mail"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -38,7 +40,7 @@ var codeLabels = map[int]string{
 // recipients says to whom the MDN for o goes, or why none is sent.
 func recipients(cfg Config, o events.MailOutcome) (to []string, skip string) {
 	hub := strings.ToLower(cfg.HubAddress)
-	if o.IsReport {
+	if o.IsReport || headerSaysReport(o.OriginalHeader) {
 		return nil, skipReport
 	}
 	if from := addrs(o.From); len(from) > 0 && from[0] == hub {
@@ -79,6 +81,27 @@ func recipients(cfg Config, o events.MailOutcome) (to []string, skip string) {
 		}
 	}
 	return to, ""
+}
+
+// headerSaysReport looks at the original's header itself, in case the
+// outcome's IsReport was not set: a report (MDN, DSN) or an automatic
+// message (RFC 3834 Auto-Submitted) is never answered.
+func headerSaysReport(h string) bool {
+	if strings.TrimSpace(h) == "" {
+		return false
+	}
+	if !strings.HasSuffix(h, "\n\n") && !strings.HasSuffix(h, "\r\n\r\n") {
+		h += "\r\n\r\n"
+	}
+	hdr, err := textproto.NewReader(bufio.NewReader(strings.NewReader(h))).ReadMIMEHeader()
+	if err != nil && len(hdr) == 0 {
+		return false
+	}
+	if as := strings.ToLower(strings.TrimSpace(hdr.Get("Auto-Submitted"))); as != "" && as != "no" {
+		return true
+	}
+	ct := strings.ToLower(strings.TrimSpace(hdr.Get("Content-Type")))
+	return strings.HasPrefix(ct, "multipart/report")
 }
 
 // addrs parses an address list leniently and returns the addr-specs,

@@ -296,6 +296,15 @@ func TestRecipients(t *testing.T) {
 			o.DispositionNotificationTo, o.ReturnPath = "PFI <PFI@CHU.test>", "<pfi@chu.TEST>"
 		}, to: "pfi@chu.test"},
 		{name: "an MDN or DSN", edit: func(o *events.MailOutcome) { o.IsReport = true }, skip: skipReport},
+		{name: "header says MDN though IsReport is unset", edit: func(o *events.MailOutcome) {
+			o.OriginalHeader = "From: pfi@chu.test\r\nContent-Type: multipart/report;\r\n report-type=disposition-notification; boundary=x\r\n"
+		}, skip: skipReport},
+		{name: "header says automatic reply", edit: func(o *events.MailOutcome) {
+			o.OriginalHeader = "From: pfi@chu.test\nAuto-Submitted: auto-replied\n"
+		}, skip: skipReport},
+		{name: "Auto-Submitted: no is a person's mail", edit: func(o *events.MailOutcome) {
+			o.OriginalHeader = "From: pfi@chu.test\r\nAuto-Submitted: no\r\n\r\n"
+		}, to: "pfi@chu.test"},
 		{name: "from the hub itself", edit: func(o *events.MailOutcome) { o.From = "Hub <HUB@bndmr.test>" }, skip: skipOwnAddress},
 		{name: "notification to the hub itself", edit: func(o *events.MailOutcome) {
 			o.DispositionNotificationTo, o.ReturnPath = "hub@bndmr.test", "hub@bndmr.test"
