@@ -14,11 +14,13 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
+	"golang.org/x/text/encoding/charmap"
 )
 
 // Where a document came from.
@@ -220,6 +222,13 @@ func fillHeaders(m *Mail, h textproto.Header) {
 	} else {
 		m.Subject = h.Get("Subject")
 		m.Warnings = append(m.Warnings, fmt.Sprintf("the subject cannot be decoded (%v); kept as written", err))
+	}
+	if !utf8.ValidString(m.Subject) {
+		// Raw 8-bit header from a legacy sender: Latin-1 is the usual guess.
+		if dec, err := charmap.ISO8859_1.NewDecoder().String(m.Subject); err == nil {
+			m.Subject = dec
+			m.Warnings = append(m.Warnings, "the subject is raw 8-bit text, not RFC 2047: read as ISO-8859-1")
+		}
 	}
 	if h.Has("Date") {
 		if d, err := mh.Date(); err == nil {

@@ -92,6 +92,8 @@ func TestUnpackSubject(t *testing.T) {
 		{"=?ISO-8859-1?Q?XDM/1.0/DDM+Synth=E8se_M=DCLLER_J=E9r=F4me?=", "XDM/1.0/DDM+Synthèse MÜLLER Jérôme"},
 		{"=?utf-8?B?WERNLzEuMC9ERE0rU3ludGjDqHNl?=\r\n =?utf-8?Q?_DUPONT_H=C3=A9l=C3=A8ne?=", "XDM/1.0/DDM+Synthèse DUPONT Hélène"},
 		{"[Annule et remplace] XDM/1.0/DDM+SDM-MR DUPONT Jean", "[Annule et remplace] XDM/1.0/DDM+SDM-MR DUPONT Jean"},
+		{"XDM/1.0/DDM+SDM-MR H\xc9L\xc8NE", "XDM/1.0/DDM+SDM-MR HÉLÈNE"},         // raw Latin-1
+		{"XDM/1.0/DDM+SDM-MR H\xc3\x89L\xc3\x88NE", "XDM/1.0/DDM+SDM-MR HÉLÈNE"}, // raw UTF-8 (RFC 6532)
 	}
 	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: exampleCDA(t, newborn)}}})
 	for _, c := range cases {
