@@ -51,7 +51,7 @@ var probedPorts = []portProto{
 	{53, corev1.ProtocolUDP}, {53, corev1.ProtocolTCP}, {25, corev1.ProtocolTCP}, {80, corev1.ProtocolTCP},
 	{143, corev1.ProtocolTCP}, {443, corev1.ProtocolTCP}, {465, corev1.ProtocolTCP}, {587, corev1.ProtocolTCP},
 	{993, corev1.ProtocolTCP}, {4222, corev1.ProtocolTCP}, {6222, corev1.ProtocolTCP}, {8080, corev1.ProtocolTCP},
-	{8123, corev1.ProtocolTCP}, {8222, corev1.ProtocolTCP}, {9000, corev1.ProtocolTCP}, {9009, corev1.ProtocolTCP},
+	{8090, corev1.ProtocolTCP}, {8123, corev1.ProtocolTCP}, {8222, corev1.ProtocolTCP}, {9000, corev1.ProtocolTCP}, {9009, corev1.ProtocolTCP},
 	{9181, corev1.ProtocolTCP}, {9234, corev1.ProtocolTCP}, {9363, corev1.ProtocolTCP},
 }
 
@@ -88,7 +88,7 @@ func expectedFlows(hubPods []string) map[string]bool {
 	add("clickhouse", "clickhouse-keeper", tcp(9181))
 	add("clickhouse-keeper", "clickhouse-keeper", tcp(9234))
 	add("prometheus", "clickhouse-keeper", tcp(9363))
-	add("ingress-controller", "indicators", tcp(8080))
+	add("ingress-controller", "indicators", tcp(8090))
 	add("ingest", "internet", tcp(993), tcp(143))
 	add("ack", "internet", tcp(465), tcp(587))
 	return allow
