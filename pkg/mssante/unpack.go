@@ -446,7 +446,7 @@ func (w *walker) leaf(mh message.Header, mt string, params map[string]string, da
 			w.docs = append(w.docs, &Document{
 				Name: name, Data: data, Size: int64(len(data)), SHA1: hex.EncodeToString(sum[:]),
 				Source: SourceAttachment, MimeType: mt, Forwarded: forwarded, cda: h,
-				Warnings: []string{"bare CDA attachment without an IHE_XDM.zip: no METADATA.XML to check it against"},
+				Warnings: []string{"bare CDA attachment, outside any IHE_XDM.zip: no METADATA.XML to check it against"},
 			})
 			w.seen = append(w.seen, "["+where+"] "+desc+" (CDA)")
 			return nil
@@ -469,8 +469,8 @@ func (w *walker) finish() *RejectError {
 		}
 		held := strings.Join(w.seen, "; ")
 		return &RejectError{Code: CodeNoCDA,
-			Reason:   fmt.Sprintf("no CDA document found in the mail%s; it holds: %s", extra, held),
-			ReasonFR: fmt.Sprintf("aucun document CDA dans le courriel%s ; il contient : %s", extraFR, held)}
+			Reason:   cleanReason(fmt.Sprintf("no CDA document found in the mail%s; it holds: %s", extra, held)),
+			ReasonFR: cleanReason(fmt.Sprintf("aucun document CDA dans le courriel%s ; il contient : %s", extraFR, held))}
 	}
 	// Same bytes twice (the XDM plus a bare copy, or the forwarded original
 	// beside the forward): one document.
