@@ -251,6 +251,10 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 			warn("%s: %s cannot be read (%v); documents taken without metadata", archive, me.Name, err)
 			continue
 		}
+		if len(md.Entries) > lim.MaxZipEntries {
+			return nil, nil, reject(CodeBadMetadata, "%q in the archive %q lists %d documents, more than an archive may hold (%d entries)",
+				"%q dans l'archive %q liste %d documents, plus qu'une archive ne peut en contenir (%d entrées)", me.Name, archive, len(md.Entries), lim.MaxZipEntries)
+		}
 		dir := path.Dir(me.key)
 		if setID, ok := parseCX(md.SetPatientID); ok {
 			for _, ent := range md.Entries {

@@ -356,6 +356,8 @@ func TestHostileZips(t *testing.T) {
 		{"truncated", with()[:len(with())/2], DefaultLimits(), CodeBadZip},
 		{"DOCTYPE in METADATA", zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", []byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><SubmitObjectsRequest>&e;</SubmitObjectsRequest>`)}, good[1]), DefaultLimits(), CodeBadMetadata},
 		{"unsupported method", methodZip(t, 12, cda), DefaultLimits(), CodeBadZip},
+		{"METADATA listing too many documents", zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML",
+			[]byte("<SubmitObjectsRequest>" + strings.Repeat(`<ExtrinsicObject id="x"/>`, 300) + "</SubmitObjectsRequest>")}, good[1]), DefaultLimits(), CodeBadMetadata},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
