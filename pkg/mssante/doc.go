@@ -43,7 +43,8 @@
 //	                   Limits.MaxRatio, or an entry inflating beyond its declared size
 //	path_traversal     an entry name that is absolute, has a drive letter, climbs with "..", or holds NUL
 //	several_patients   the documents concern more than one patient (one per mail, Ref#2 ECO.2.1.1)
-//	bad_metadata       METADATA.XML declares a DTD or is too large (or, strict, is missing or unreadable)
+//	bad_metadata       METADATA.XML declares a DTD, is too large or lists more documents than
+//	                   Limits.MaxZipEntries (or, strict, is missing or unreadable)
 //	metadata_mismatch  strict only: METADATA.XML does not describe the files
 //	internal_error     a recovered panic: a bug, never expected
 //
