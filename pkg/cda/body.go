@@ -601,7 +601,7 @@ func (r *bodyReader) pregnancies(b *sdmmr.Body, sec *node) {
 		}
 		et := org.child("effectiveTime")
 		p := sdmmr.Pregnancy{Start: et.child("low").attr("value"), End: et.child("high").attr("value")}
-		p.Ongoing = p.End == ""
+		p.Ongoing = p.Start != "" && p.End == "" // no end yet: ongoing, per FR-Grossesse
 		for _, comp := range org.children("component") {
 			seq := comp.child("sequenceNumber").attr("value")
 			for c := comp.first; c != nil; c = c.next {
