@@ -328,6 +328,11 @@ func (w *walker) entity(h textproto.Header, r io.Reader, depth int, where string
 	case mt == "message/rfc822" || mt == "message/global":
 		return w.forwarded(h, r, depth, where)
 	}
+	switch cte := strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))); cte {
+	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
+	default:
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: unknown Content-Transfer-Encoding %q; read as is", where, cte))
+	}
 	data, err := io.ReadAll(io.LimitReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r), w.lim.MaxMailBytes+1))
 	if err != nil {
 		return reject(CodeUnreadableMIME, "MIME part %s (%s) cannot be decoded: %v",
