@@ -83,6 +83,7 @@ type Document struct {
 	VersionNumber int    `json:"version_number"`
 	EffectiveTime string `json:"effective_time"`
 	Example       string `json:"example"`
+	Opposition    bool   `json:"opposition"`
 	Identity
 }
 
@@ -115,6 +116,9 @@ type set struct {
 	who     Identity
 	version int
 	last    time.Time
+	// opposition: the patient opposes reuse in the BNDMR warehouse (GEN-315,
+	// as in the official examples); the others carry GEN-317.
+	opposition bool
 }
 
 // New reads the examples and returns a generator.
@@ -184,6 +188,7 @@ func (g *Generator) Next() ([]byte, Document, error) {
 		VersionNumber: s.version,
 		EffectiveTime: eff.Format("20060102150405") + "+0100",
 		Example:       Examples[s.example],
+		Opposition:    s.opposition,
 		Identity:      s.who,
 	}
 	cdaBytes, err := g.document(s, doc)
@@ -232,6 +237,7 @@ func (g *Generator) nextSet() *set {
 	if g.rng.IntN(100) < 10 {
 		s.version = 2 + g.rng.IntN(2) // a file created before transmission started
 	}
+	s.opposition = g.rng.IntN(100) < 5
 	g.sets = append(g.sets, s)
 	return s
 }
@@ -280,6 +286,12 @@ func (g *Generator) document(s *set, d Document) ([]byte, error) {
 		for _, n := range xpath.NodeList(ctx.Find(pt + "/cda:birthTime/@value")) {
 			s.who.BirthTime = n.NodeValue()
 		}
+	}
+	if !s.opposition {
+		const consent = "/cda:ClinicalDocument/cda:authorization/cda:consent/cda:code[@code='GEN-315']"
+		edits = append(edits,
+			edit{path: consent + "/@displayName", value: "Le patient (ou son représentant légal) ne s'oppose pas à la réutilisation de ses données dans l'entrepôt de données de santé BNDMR."},
+			edit{path: consent + "/@code", value: "GEN-317"})
 	}
 	for _, e := range edits {
 		if err := set1(ctx, e.path, e.value, e.optional); err != nil {

@@ -42,6 +42,7 @@ func (c *Ingest) Flags(f *service.Flags) {
 	f.String(&c.one.User, "imap-user", "BNDMR_IMAP_USER", "", "IMAP user")
 	f.String(&c.passwordFile, "imap-password-file", "BNDMR_IMAP_PASSWORD_FILE", "", "file holding the IMAP password")
 	f.String(&c.one.Password, "imap-password", "BNDMR_IMAP_PASSWORD", "", "IMAP password (prefer --imap-password-file)")
+	f.String(&c.one.Inbox, "imap-inbox", "BNDMR_IMAP_INBOX", "INBOX", "folder the hospitals' mails arrive in")
 	f.String(&c.one.Processed, "imap-processed", "BNDMR_IMAP_PROCESSED", "Processed", "folder handed-off mails are moved to")
 	f.Duration(&c.one.PollInterval, "imap-poll", "BNDMR_IMAP_POLL", 30*time.Second, "polling interval where IDLE is not used")
 	f.Bool(&c.one.NoIdle, "imap-no-idle", "BNDMR_IMAP_NO_IDLE", false, "poll even where the server offers IDLE")

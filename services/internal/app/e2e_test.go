@@ -1,0 +1,284 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/synth"
+	"github.com/bndmr/hub/pseudonymisation"
+)
+
+// e2e is one end-to-end setting: a folder of its own in Dovecot, a database
+// of its own in ClickHouse, generated mails delivered, a key file.
+type e2e struct {
+	imapAddr, inbox, dsn, keyFile, dataDir string
+	docs                                   []synth.Document
+	st                                     *store.Store
+}
+
+func newE2E(t *testing.T, seed uint64, count int) *e2e {
+	t.Helper()
+	imapAddr, chDSN := os.Getenv("BNDMR_TEST_IMAP"), os.Getenv("BNDMR_TEST_CLICKHOUSE")
+	if imapAddr == "" || chDSN == "" {
+		t.Skip("BNDMR_TEST_IMAP / BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts Dovecot and ClickHouse")
+	}
+	kitDir, err := kit.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e := &e2e{imapAddr: imapAddr, inbox: fmt.Sprintf("e2e%d", time.Now().UnixNano()), dataDir: t.TempDir()}
+
+	admin, err := store.Open(ctx, chDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := "e2e_" + e.inbox
+	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
+	e.dsn = strings.TrimSuffix(chDSN, "/default") + "/" + db
+	if e.st, err = store.Open(ctx, e.dsn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.st.Close() })
+
+	e.keyFile = filepath.Join(t.TempDir(), "key.json")
+	if err := pseudonymisation.WriteKeyFile(e.keyFile, "e2e-key"); err != nil {
+		t.Fatal(err)
+	}
+	g, err := synth.New(synth.Options{Seed: seed, Kit: kitDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mails [][]byte
+	for i := 0; i < count; i++ {
+		m, d, err := g.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		mails = append(mails, m)
+		e.docs = append(e.docs, d)
+	}
+	mc := e.mailbox()
+	c, err := imapclient.DialInsecure(imapAddr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(mc.User, mc.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{e.inbox, e.inbox + "-done"} {
+		if err := c.Create(f, nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	t.Cleanup(func() {
+		c, err := imapclient.DialInsecure(imapAddr, nil)
+		if err == nil {
+			c.Login(mc.User, mc.Password).Wait()
+			c.Delete(e.inbox).Wait()
+			c.Delete(e.inbox + "-done").Wait()
+			c.Close()
+		}
+	})
+	n, err := mailbox.Deliver(ctx, mc, e.inbox, func(yield func([]byte) bool) {
+		for _, m := range mails {
+			if !yield(m) {
+				return
+			}
+		}
+	})
+	if err != nil || n != count {
+		t.Fatalf("delivered %d of %d: %v", n, count, err)
+	}
+	return e
+}
+
+func (e *e2e) mailbox() mailbox.Config {
+	return mailbox.Config{Name: "hub2", Addr: e.imapAddr, TLS: "none", User: "hub2@bndmr.test", Password: "secret", Inbox: e.inbox}
+}
+
+func (e *e2e) args(extra ...string) []string {
+	return append([]string{"--data-dir", e.dataDir, "--nats-port", "-1", "--http-addr", "127.0.0.1:0", "--indicators-addr", "127.0.0.1:0",
+		"--imap-addr", e.imapAddr, "--imap-tls", "none", "--imap-user", "hub2@bndmr.test", "--imap-password", "secret",
+		"--imap-name", "hub2", "--imap-inbox", e.inbox, "--imap-processed", e.inbox + "-done", "--imap-poll", "300ms",
+		"--key-file", e.keyFile, "--clickhouse", e.dsn, "--log-level", "warn"}, extra...)
+}
+
+func (e *e2e) count(t *testing.T, query string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := e.st.Conn().QueryRow(context.Background(), query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// checkLoaded asserts every generated document is in ClickHouse exactly
+// once, with its ids, version and FINESS, pseudonymised, and that no
+// identity of the generated patients appears in any column.
+func (e *e2e) checkLoaded(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.st.Conn().Exec(ctx, "OPTIMIZE TABLE documents FINAL"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(t, "SELECT count() FROM documents"); n != uint64(len(e.docs)) {
+		t.Errorf("%d rows in documents after merge, want %d (one per generated document)", n, len(e.docs))
+	}
+	rows, err := e.st.Conn().Query(ctx, `SELECT set_id, version_number, finess, patient_ins_pseudonym, patient_traits_pseudonym, key_id FROM documents`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct{ finess, ins, traits, key string }
+	got := map[string]row{}
+	for rows.Next() {
+		var set, finess, ins, traits, key string
+		var v uint32
+		if err := rows.Scan(&set, &v, &finess, &ins, &traits, &key); err != nil {
+			t.Fatal(err)
+		}
+		got[fmt.Sprintf("%s/%d", set, v)] = row{finess, ins, traits, key}
+	}
+	rows.Close()
+	pseudoOfSet := map[string]string{}
+	for _, d := range e.docs {
+		r, ok := got[fmt.Sprintf("%s/%d", d.SetID, d.VersionNumber)]
+		if !ok {
+			t.Errorf("%s: set %s version %d not loaded", d.File, d.SetID, d.VersionNumber)
+			continue
+		}
+		if r.finess != d.FINESS || r.key != "e2e-key" {
+			t.Errorf("%s: row %+v (want FINESS %s, key e2e-key)", d.File, r, d.FINESS)
+		}
+		if d.Opposition != (r.ins == "" && r.traits == "") || (!d.Opposition && (len(r.ins) < 32 || len(r.traits) < 32)) {
+			t.Errorf("%s: opposition=%v but pseudonyms %q / %q (both expected unless the patient opposes)", d.File, d.Opposition, r.ins, r.traits)
+		}
+		if p, ok := pseudoOfSet[d.SetID]; ok && p != r.ins {
+			t.Errorf("%s: the versions of set %s carry different patient pseudonyms", d.File, d.SetID)
+		}
+		pseudoOfSet[d.SetID] = r.ins
+	}
+	// Every column of every row, as text: no identity may be there.
+	var dump strings.Builder
+	rows, err = e.st.Conn().Query(ctx, `SELECT * FROM documents`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cols := rows.Columns()
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		for i, ct := range rows.ColumnTypes() {
+			vals[i] = newScan(ct.ScanType())
+		}
+		if err := rows.Scan(vals...); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range vals {
+			fmt.Fprintf(&dump, "%v\t", deref(v))
+		}
+		dump.WriteByte('\n')
+	}
+	rows.Close()
+	text := strings.ToUpper(dump.String())
+	for _, d := range e.docs {
+		for what, s := range map[string]string{"INS": d.INS, "IPP": d.IPP, "family name": d.Family, "given name": d.Given,
+			"street": d.Street, "birth date": d.BirthTime, "residence commune": d.Residence.Code} {
+			if strings.Contains(text, strings.ToUpper(s)) {
+				t.Errorf("%s: the %s %q of the generated patient appears in ClickHouse", d.File, what, s)
+			}
+		}
+	}
+}
+
+func waitMailboxEmpty(t *testing.T, e *e2e) {
+	t.Helper()
+	c, err := imapclient.DialInsecure(e.imapAddr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("hub2@bndmr.test", "secret").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []struct {
+		name string
+		want uint32
+	}{{e.inbox, 0}, {e.inbox + "-done", uint32(len(e.docs))}} {
+		st, err := c.Status(f.name, &imap.StatusOptions{NumMessages: true}).Wait()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *st.NumMessages != f.want {
+			t.Errorf("%s holds %d messages, want %d", f.name, *st.NumMessages, f.want)
+		}
+	}
+}
+
+func TestEndToEndMailboxToClickHouse(t *testing.T) {
+	e := newE2E(t, 11, 30)
+	if code := HubMain(e.args("--exit-when-idle", "1500ms")); code != 0 {
+		t.Fatalf("hub exited with %d", code)
+	}
+	waitMailboxEmpty(t, e)
+	e.checkLoaded(t)
+}
+
+// TestEndToEndSurvivesKill kills the hub (SIGKILL) in the middle of a run,
+// starts it again, and checks that no mail was lost and no document loaded
+// twice.
+func TestEndToEndSurvivesKill(t *testing.T) {
+	e := newE2E(t, 12, 80)
+	bin := filepath.Join(t.TempDir(), "hub")
+	build := exec.Command("go", "build", "-o", bin, "../../hub")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the hub: %v\n%s", err, out)
+	}
+	first := exec.Command(bin, e.args()...)
+	first.Stderr = os.Stderr
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once part of the work is loaded (or after 60 s at most).
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		var n uint64
+		_ = e.st.Conn().QueryRow(context.Background(), "SELECT count() FROM documents").Scan(&n)
+		if n >= 10 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.Wait()
+	loadedAtKill := e.count(t, "SELECT uniqExact(set_id, version_number) FROM documents")
+	t.Logf("killed with %d of %d documents loaded", loadedAtKill, len(e.docs))
+	if loadedAtKill == uint64(len(e.docs)) {
+		t.Log("the hub finished before the kill: the restart has nothing to resume")
+	}
+	second := exec.Command(bin, e.args("--exit-when-idle", "1500ms")...)
+	second.Stderr = os.Stderr
+	if err := second.Run(); err != nil {
+		t.Fatalf("restarted hub: %v", err)
+	}
+	waitMailboxEmpty(t, e)
+	e.checkLoaded(t)
+}
