@@ -392,15 +392,52 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// Records lists the bucket, for bndmrctl and tests.
+// Records lists the bucket, for tests.
 func (s *Service) Records(ctx context.Context) (map[string]Record, error) {
-	keys, err := s.kv.ListKeys(ctx)
+	return listRecords(ctx, s.kv)
+}
+
+// ListRecords reads every MDN record of bucket (default BNDMR_MDN_SENT),
+// for an operator's tool: which originals were answered, refused, given up.
+func ListRecords(ctx context.Context, js jetstream.JetStream, bucket string) (map[string]Record, error) {
+	if bucket == "" {
+		bucket = DefaultBucket
+	}
+	kv, err := js.KeyValue(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("opening MDN record bucket %s: %w", bucket, err)
+	}
+	return listRecords(ctx, kv)
+}
+
+// ForgetRecord deletes the record of one original, so that its outcome, if
+// delivered again (bndmrctl replay), is answered again: for an MDN refused
+// (5xx) or given up once the cause is fixed. key is RecordKey's.
+func ForgetRecord(ctx context.Context, js jetstream.JetStream, bucket, key string) error {
+	if bucket == "" {
+		bucket = DefaultBucket
+	}
+	kv, err := js.KeyValue(ctx, bucket)
+	if err != nil {
+		return fmt.Errorf("opening MDN record bucket %s: %w", bucket, err)
+	}
+	if _, err := kv.Get(ctx, key); err != nil {
+		return fmt.Errorf("MDN record %s: %w", key, err)
+	}
+	if err := kv.Delete(ctx, key); err != nil {
+		return fmt.Errorf("deleting MDN record %s: %w", key, err)
+	}
+	return nil
+}
+
+func listRecords(ctx context.Context, kv jetstream.KeyValue) (map[string]Record, error) {
+	keys, err := kv.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing MDN records: %w", err)
 	}
 	out := map[string]Record{}
 	for k := range keys.Keys() {
-		e, err := s.kv.Get(ctx, k)
+		e, err := kv.Get(ctx, k)
 		if err != nil {
 			if errors.Is(err, jetstream.ErrKeyNotFound) {
 				continue

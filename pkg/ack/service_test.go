@@ -316,6 +316,27 @@ func TestServicePermanentFailure(t *testing.T) {
 	if h.smtp.attempts() != 1 {
 		t.Errorf("%d SMTP attempts after the repeat", h.smtp.attempts())
 	}
+
+	// Once the operator has fixed the cause and forgotten the record, a
+	// replayed outcome is answered.
+	recs, err := ListRecords(context.Background(), h.js, "")
+	if err != nil || recs[RecordKey(o)].Status != StatusRejected {
+		t.Fatalf("ListRecords = %v, %v", recs, err)
+	}
+	h.smtp.mu.Lock()
+	h.smtp.reply = nil
+	h.smtp.mu.Unlock()
+	if err := ForgetRecord(context.Background(), h.js, "", RecordKey(o)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ForgetRecord(context.Background(), h.js, "", RecordKey(o)); err == nil {
+		t.Errorf("forgetting a missing record succeeded")
+	}
+	h.publishOutcome(t, o, "replayed")
+	h.waitStatus(t, o, StatusSent)
+	if n := len(h.smtp.messages()); n != 1 {
+		t.Errorf("%d MDNs after the replay, want 1", n)
+	}
 }
 
 func TestServiceTemporaryFailureBacksOff(t *testing.T) {
