@@ -132,12 +132,6 @@ func (v *Validator) checkDocument(ctx context.Context, d mssante.Document) (even
 		return rejectWith("unreadable_xml", events.CodeOther, "document illisible / unreadable document: "+err.Error())
 	}
 	defer doc.Free()
-	// The header first: it names the document in the acknowledgement even
-	// when validation fails.
-	if h, err := cda.ExtractHeader(doc); err == nil {
-		do.DocumentID, do.SetID, do.VersionNumber = h.DocumentID, h.SetID, h.VersionNumber
-		do.EffectiveTime, do.ModelVersion, do.FINESS = h.EffectiveTime, h.ModelVersion, h.FINESS
-	}
 	rep, err := v.engine.Validate(ctx, doc, validate.Options{})
 	switch {
 	case errors.Is(err, cda.ErrNotSDMMR):
@@ -148,6 +142,10 @@ func (v *Validator) checkDocument(ctx context.Context, d mssante.Document) (even
 		return rejectWith("validation_error", events.CodeOther, "validation impossible / validation could not run: "+err.Error())
 	}
 	if !rep.Valid {
+		// The header still names the document in the acknowledgement.
+		if h, err := cda.ExtractHeader(doc); err == nil {
+			describe(&do, h)
+		}
 		do.Failures = rep.Failures()
 		n := len(rep.XSDErrors)
 		for _, sr := range rep.Schematrons {
@@ -160,15 +158,26 @@ func (v *Validator) checkDocument(ctx context.Context, d mssante.Document) (even
 		return rejectWith("invalid", events.CodeOther, fmt.Sprintf("document non conforme au profil %s (%d erreur(s)) / document does not conform to %s (%d error(s))",
 			rep.Profile, n, rep.Profile, n))
 	}
+	// Extraction reads the tree validation already parsed, once.
 	rec, err := cda.Extract(doc)
 	if err != nil {
-		return rejectWith("extraction_failed", events.CodeOther, "extraction impossible / extraction failed: "+err.Error())
+		code := "extraction_failed"
+		if errors.Is(err, cda.ErrUnversioned) {
+			code = "unversioned"
+		}
+		return rejectWith(code, events.CodeOther, "extraction impossible / extraction failed: "+err.Error())
 	}
+	describe(&do, &rec.Header)
 	if code, reason := v.checkINS(rec, d); code != 0 {
 		return rejectWith(insCodes[code], code, reason)
 	}
 	do.Accepted = true
 	return do, rec
+}
+
+func describe(do *events.DocumentOutcome, h *sdmmr.Header) {
+	do.DocumentID, do.SetID, do.VersionNumber = h.DocumentID, h.SetID, h.VersionNumber
+	do.EffectiveTime, do.ModelVersion, do.FINESS = h.EffectiveTime, h.ModelVersion, h.FINESS
 }
 
 var insCodes = map[int]string{

@@ -1,0 +1,153 @@
+package validator
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/synth"
+	"github.com/bndmr/hub/pkg/validate"
+)
+
+var (
+	engineOnce sync.Once
+	engine     *validate.Engine
+	engineErr  error
+	kitDir     string
+)
+
+func testValidator(t *testing.T, cfg Config) *Validator {
+	t.Helper()
+	engineOnce.Do(func() {
+		kitDir, engineErr = kit.Dir()
+		if engineErr == nil {
+			engine, engineErr = validate.Load(context.Background(), kitDir)
+		}
+	})
+	if engineErr != nil {
+		t.Fatal(engineErr)
+	}
+	return New(cfg, engine, zap.NewNop(), nil)
+}
+
+func mailWith(t *testing.T, docs ...mssante.XDMDocument) []byte {
+	t.Helper()
+	xdm, err := mssante.BuildXDM(mssante.XDM{Documents: docs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := mssante.BuildMail(mssante.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", DispositionNotificationTo: "dpi@chu.test", XDM: xdm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+func readKit(t *testing.T, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(kitDir, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCheck(t *testing.T) {
+	v := testValidator(t, Config{})
+	g, err := synth.New(synth.Options{Seed: 5, Kit: kitDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, gen, err := g.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodCDA := func() []byte {
+		m, err := mssante.Unpack(context.Background(), good, mssante.DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Documents[0].Data
+	}()
+	for _, tc := range []struct {
+		name       string
+		raw        []byte
+		mailCode   string // whole-mail rejection code, or ""
+		accepted   int
+		docCode    string // rejection code of the first document
+		cisis      int
+		withReason string
+	}{
+		{name: "generated SDM-MR 2024.01", raw: good, accepted: 1},
+		{name: "vaccination note, not an SDM-MR", raw: mailWith(t, mssante.XDMDocument{Data: readKit(t, "examples/other-cda/VAC_2023.01.xml")}),
+			docCode: "not_sdmmr", cisis: 906, withReason: "SDM-MR"},
+		{name: "mutated document failing IHE", raw: mailWith(t, mssante.XDMDocument{Data: readKit(t, "conformance/docs/SDM-MR_2024.01_nouveau-ne__m1_002.xml")}),
+			docCode: "invalid", cisis: 906, withReason: "SDM-MR_2024.01"},
+		{name: "METADATA names another patient", raw: mailWith(t, mssante.XDMDocument{Data: goodCDA, PatientID: "299999999999999^^^&1.2.250.1.213.1.4.10&ISO"}),
+			docCode: "ins_inconsistent", cisis: 904, withReason: "METADATA"},
+		{name: "not a mail at all", raw: []byte("\x00\x01 garbage"), mailCode: "unreadable_mime"},
+		{name: "a mail without CDA", raw: func() []byte {
+			b, _ := mssante.BuildMail(mssante.MailSpec{From: "a@chu.test", To: "hub@bndmr.test", Text: "bonjour"})
+			return b
+		}(), mailCode: "no_cda"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := v.Check(context.Background(), events.MailRaw{V: 1, MailID: "m1"}, tc.raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := res.Outcome
+			if tc.mailCode != "" {
+				if o.Rejected == nil || o.Rejected.Code != tc.mailCode || o.Rejected.CISIS != events.CodeOther {
+					t.Fatalf("mail rejection = %+v, want code %s", o.Rejected, tc.mailCode)
+				}
+				return
+			}
+			if o.Rejected != nil {
+				t.Fatalf("mail rejected: %+v", o.Rejected)
+			}
+			if len(res.Extracted) != tc.accepted {
+				t.Fatalf("%d accepted, want %d: %+v", len(res.Extracted), tc.accepted, o.Documents)
+			}
+			d := o.Documents[0]
+			if tc.accepted > 0 {
+				e := res.Extracted[0]
+				if !d.Accepted || e.Header.SetID != gen.SetID || e.Header.VersionNumber != gen.VersionNumber || e.Document == nil ||
+					d.FINESS != gen.FINESS || e.MetadataPatientID == "" {
+					t.Fatalf("accepted document %+v / %+v does not match the generated %+v", d, e.Header, gen)
+				}
+				return
+			}
+			if d.Accepted || d.Rejection == nil || d.Rejection.Code != tc.docCode || d.Rejection.CISIS != tc.cisis ||
+				!strings.Contains(d.Rejection.Reason, tc.withReason) {
+				t.Fatalf("document outcome %+v, want code %s (%d) mentioning %q", d.Rejection, tc.docCode, tc.cisis, tc.withReason)
+			}
+			if tc.docCode == "invalid" && (len(d.Failures) == 0 || d.Failures[0].Location == "" || d.SetID == "") {
+				t.Fatalf("a validation failure must carry readable failed asserts and the document's ids: %+v", d)
+			}
+		})
+	}
+}
+
+func TestCheckRequireINS(t *testing.T) {
+	v := testValidator(t, Config{RequireINS: true})
+	cda := readKit(t, "examples/sdm-mr/SDM-MR_2022.01.xml")
+	// Remove the INS: the document stays valid, the hub then refuses it (903).
+	noINS := strings.Replace(string(cda), `root="1.2.250.1.213.1.4.10"`, `root="1.2.3.4.567.8.9.99"`, 1)
+	res, err := v.Check(context.Background(), events.MailRaw{V: 1, MailID: "m2"}, mailWith(t, mssante.XDMDocument{Data: []byte(noINS)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := res.Outcome.Documents[0]
+	if d.Rejection == nil || d.Rejection.CISIS != events.CodeINSAbsent {
+		t.Fatalf("outcome %+v, want 903", d)
+	}
+}
