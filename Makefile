@@ -7,18 +7,20 @@ BIN       := bin
 RUN       := .run
 SERVICES  := ingest validator pseudonymisation loader ack indicators hub bndmrctl
 MODULES   := ./pkg/... ./pseudonymisation/... ./services/...
-DEB_PKGS  := clickhouse-server clickhouse-client dovecot-imapd dovecot-lmtpd libxml2-dev libxml2-utils pkg-config postfix
+DEB_PKGS  := clickhouse-server clickhouse-client dovecot-imapd dovecot-lmtpd libxml2-dev libxml2-utils pkg-config postfix openssl time
 
 # The servers `make up` starts, as the tests and the demo reach them.
 export CISIS_KIT            ?= $(abspath ../shared/ci-sis)
 export BNDMR_TEST_CLICKHOUSE ?= clickhouse://127.0.0.1:19000/default
 export BNDMR_TEST_IMAP      ?= 127.0.0.1:10143
 export BNDMR_TEST_LMTP      ?= 127.0.0.1:10024
+export BNDMR_E2E_SMTP       ?= 127.0.0.1:10025
+export BNDMR_E2E_IMAP       ?= 127.0.0.1:10143
 
-FUZZTIME ?= 5s
+FUZZTIME ?= 3s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps up down build test test-unit fuzz demo lint bench clean
+.PHONY: help deps up down build test test-unit fuzz demo lint bench clean k8s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,11 +33,14 @@ deps: ## install the Debian packages the hub and its tests need (idempotent)
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	else echo "deps: all Debian packages present"; fi
 	@$(GO) mod download -C pkg && $(GO) mod download -C pseudonymisation && $(GO) mod download -C services
+	@GOWORK=off $(GO) mod download -C deploy/k8s
 
-up: ## start ClickHouse and Dovecot on loopback, state under .run/ (idempotent)
+up: ## start ClickHouse, Dovecot and Postfix on loopback, state under .run/ (idempotent)
 	@scripts/up.sh
+	@scripts/postfix.sh start
 
 down: ## stop them (idempotent)
+	@scripts/postfix.sh stop || true
 	@scripts/down.sh
 
 build: ## every service, bndmrctl and the all-in-one hub into bin/
@@ -43,12 +48,13 @@ build: ## every service, bndmrctl and the all-in-one hub into bin/
 	@for s in $(SERVICES); do $(GO) build -o $(BIN)/$$s ./services/$$s || exit 1; done
 	@echo "build: $(addprefix $(BIN)/,$(SERVICES))"
 
-test: deps up ## unit + integration tests against real ClickHouse, Dovecot, embedded NATS
+test: deps up ## unit + integration tests against real ClickHouse, Dovecot, Postfix, embedded NATS
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(MODULES)
+	cd deploy/k8s && GOWORK=off $(GO) test -count=1 ./...
 	@$(MAKE) --no-print-directory fuzz
 
 test-unit: ## tests that need no server
-	BNDMR_TEST_CLICKHOUSE= BNDMR_TEST_IMAP= $(GO) test -count=1 $(MODULES)
+	BNDMR_TEST_CLICKHOUSE= BNDMR_TEST_IMAP= BNDMR_E2E_SMTP= BNDMR_E2E_IMAP= $(GO) test -count=1 $(MODULES)
 
 fuzz: ## run every fuzz target briefly (FUZZTIME, default 5s each)
 	@scripts/fuzz.sh $(FUZZTIME)
@@ -57,8 +63,12 @@ demo: deps up build ## the main job end to end on the embedded defaults
 	@scripts/demo.sh
 
 lint: ## gofmt check and go vet on every module
-	@out=$$(gofmt -l pkg pseudonymisation services); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet $(MODULES)
+	@out=$$(gofmt -l pkg pseudonymisation services schemas deploy); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(MODULES) ./schemas/...
+	cd deploy/k8s && GOWORK=off $(GO) vet ./...
+
+k8s: ## render every kustomize overlay into build/k8s
+	cd deploy/k8s && GOWORK=off $(GO) run ./cmd/render -out ../../build/k8s
 
 bench: deps up build ## benchmarks that print numbers (long)
 	@scripts/bench.sh

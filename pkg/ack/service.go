@@ -98,13 +98,18 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logge
 	if err != nil {
 		return nil, err
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      cfg.Bucket,
-		Description: "MDNs sent (or refused) per original Message-ID: at most one answer per mail",
-		Storage:     jetstream.FileStorage,
-		Replicas:    cfg.Replicas,
-		History:     4,
-	})
+	// Bind the bucket the provisioning declared (bndmrctl streams); create
+	// it only where this service may (the all-in-one hub, tests).
+	kv, err := js.KeyValue(ctx, cfg.Bucket)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:      cfg.Bucket,
+			Description: "MDNs sent (or refused) per original Message-ID: at most one answer per mail",
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			History:     4,
+		})
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the MDN record bucket %s: %w", cfg.Bucket, err)
 	}

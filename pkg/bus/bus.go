@@ -26,6 +26,8 @@ const (
 	StreamQuarantine = "BNDMR_QUARANTINE"
 	// ObjectStore holds mails larger than a stream message.
 	ObjectStore = "BNDMR_MAILOBJ"
+	// BucketMDNSent records the acknowledgement sent for each original mail.
+	BucketMDNSent = "BNDMR_MDN_SENT"
 )
 
 // Config says how to reach NATS and how to size the streams.
@@ -77,7 +79,9 @@ func Connect(ctx context.Context, c Config, name string) (*nats.Conn, jetstream.
 		nats.RetryOnFailedConnect(true),
 	}
 	if c.User != "" {
-		opts = append(opts, nats.UserInfo(c.User, c.Password))
+		// A per-user inbox prefix lets NATS permissions keep each service
+		// from reading the replies (pulled messages) of another.
+		opts = append(opts, nats.UserInfo(c.User, c.Password), nats.CustomInboxPrefix("_INBOX_"+c.User))
 	}
 	nc, err := nats.Connect(c.URL, opts...)
 	if err != nil {
@@ -137,6 +141,16 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error 
 	})
 	if err != nil {
 		return fmt.Errorf("creating object store %s: %w", ObjectStore, err)
+	}
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketMDNSent,
+		Description: "MDNs sent (or refused) per original Message-ID: at most one answer per mail",
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+		History:     4,
+	})
+	if err != nil {
+		return fmt.Errorf("creating key-value bucket %s: %w", BucketMDNSent, err)
 	}
 	return nil
 }

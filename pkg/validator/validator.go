@@ -270,6 +270,10 @@ func (v *Validator) handle(ctx context.Context, js jetstream.JetStream, msg jets
 	if err != nil {
 		return err
 	}
+	// The acknowledgement quotes the original: it finds it by this sequence.
+	if md, err := msg.Metadata(); err == nil {
+		res.Outcome.MailSeq = md.Sequence.Stream
+	}
 	if res.Outcome.Rejected != nil && res.Outcome.Rejected.Code == mssante.CodeInternal {
 		if err := v.quarantine(ctx, js, m, nil, mssante.CodeInternal, res.Outcome.Rejected.Reason); err != nil {
 			return err

@@ -21,6 +21,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"gen":      {"generate synthetic MSSanté mails carrying SDM-MR documents", cmdGen},
 		"deliver":  {"append mails to an IMAP mailbox (demo and tests)", cmdDeliver},
+		"streams":  {"declare the JetStream streams, object store and buckets (provisioning)", cmdStreams},
 		"validate": {"validate CDA documents against the CI-SIS rules (XSD + schematrons)", cmdValidate},
 		"unpack":   {"unpack raw MSSanté mails as the validator would see them", cmdUnpack},
 		"extract":  {"extract (and with --key pseudonymise) SDM-MR documents", cmdExtract},

@@ -44,6 +44,10 @@ type Common struct {
 	Bus      bus.Config
 	replicas int
 	maxMsg   int
+	// EnsureStreams: declare the streams at start. Off in production, where
+	// services have no right to change streams and a provisioning job runs
+	// `bndmrctl streams` under its own NATS user.
+	EnsureStreams bool
 }
 
 // Flags declares the common settings; defHTTP is the default operations address.
@@ -54,6 +58,7 @@ func (c *Common) Flags(f *service.Flags, defHTTP string) {
 	f.String(&c.Bus.User, "nats-user", "BNDMR_NATS_USER", "", "NATS user of this service")
 	f.String(&c.Bus.Password, "nats-password", "BNDMR_NATS_PASSWORD", "", "NATS password of this service")
 	f.Int(&c.replicas, "nats-replicas", "BNDMR_NATS_REPLICAS", 1, "replicas of every JetStream stream (3 on a NATS cluster)")
+	f.Bool(&c.EnsureStreams, "nats-ensure-streams", "BNDMR_NATS_ENSURE_STREAMS", true, "create or update the JetStream streams at start (off where a provisioning job does it)")
 	f.Int(&c.maxMsg, "nats-max-msg", "BNDMR_NATS_MAX_MSG", 4<<20, "largest stream message in bytes; larger mails go to the object store")
 }
 
@@ -116,7 +121,7 @@ func Serve(ctx context.Context, common Common, log *zap.Logger, comps ...Compone
 	defer nc.Close()
 	// Streams are declared by whoever starts first: the same idempotent
 	// configuration from every service.
-	for {
+	for common.EnsureStreams {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err = bus.EnsureStreams(cctx, js, common.Bus)
 		cancel()

@@ -23,13 +23,14 @@ type Hub struct {
 	natsPort  int
 	untilIdle time.Duration
 	ingest    Ingest
+	ack       Ack
 	comps     []Component
 }
 
 // HubMain is the all-in-one hub's main.
 func HubMain(args []string) int {
 	h := &Hub{}
-	h.comps = []Component{&h.ingest, &Validator{}, &Pseudonymisation{}, &Loader{}, &Ack{}, &Indicators{}}
+	h.comps = []Component{&h.ingest, &Validator{}, &Pseudonymisation{}, &Loader{}, &h.ack, &Indicators{}}
 	var common Common
 	f := service.NewFlags("hub")
 	common.Flags(f, "127.0.0.1:8080")
@@ -133,7 +134,11 @@ func (h *Hub) busy(ctx context.Context, js jetstream.JetStream) (bool, error) {
 			return true, err
 		}
 	}
-	for _, d := range durables {
+	ds := durables
+	if h.ack.cfg.SMTP.Addr != "" {
+		ds = append(ds, struct{ stream, name string }{bus.StreamOutcome, "ack"})
+	}
+	for _, d := range ds {
 		c, err := js.Consumer(ctx, d.stream, d.name)
 		if err != nil {
 			return true, err

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/bndmr/hub/pkg/bus"
+)
+
+// cmdStreams declares the hub's JetStream streams, object store and
+// key-value bucket: the provisioning job of a deployment where the services
+// themselves may not change streams.
+func cmdStreams(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("streams", flag.ContinueOnError)
+	var c bus.Config
+	fs.StringVar(&c.URL, "nats-url", envOr("BNDMR_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (env BNDMR_NATS_URL)")
+	fs.StringVar(&c.User, "nats-user", os.Getenv("BNDMR_NATS_USER"), "NATS user allowed to manage streams (env BNDMR_NATS_USER)")
+	fs.StringVar(&c.Password, "nats-password", os.Getenv("BNDMR_NATS_PASSWORD"), "its password (env BNDMR_NATS_PASSWORD)")
+	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of every stream (3 on a NATS cluster)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	nc, js, err := bus.Connect(ctx, c, "bndmrctl-streams")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bndmrctl streams:", err)
+		return 1
+	}
+	defer nc.Close()
+	if err := bus.EnsureStreams(ctx, js, c); err != nil {
+		fmt.Fprintln(os.Stderr, "bndmrctl streams:", err)
+		return 1
+	}
+	for _, sc := range bus.StreamConfigs(c) {
+		fmt.Printf("stream %-18s %s\n", sc.Name, sc.Subjects[0])
+	}
+	fmt.Printf("object store %s, key-value bucket %s\n", bus.ObjectStore, bus.BucketMDNSent)
+	return 0
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
