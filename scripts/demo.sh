@@ -43,7 +43,7 @@ took_ms=$((($(date +%s%N) - start) / 1000000))
 say "Documents received per establishment (from ClickHouse, $db.documents)"
 $ch -d "$db" --format PrettyCompact -q "
 	SELECT finess AS \`FINESS\`, uniqExact(set_id, version_number) AS \`versions reçues\`,
-	       uniqExact(set_id) AS \`dossiers\`, uniqExact(patient_traits_pseudonym) AS \`patients\`,
+	       uniqExact(set_id) AS \`dossiers\`, uniqExactIf(patient_traits_pseudonym, patient_traits_pseudonym != '') AS \`patients\`, sum(opposition) AS \`oppositions\`,
 	       toString(max(effective_date)) AS \`dernier document\`
 	FROM documents GROUP BY finess ORDER BY finess"
 loaded=$($ch -d "$db" -q "SELECT uniqExact(set_id, version_number) FROM documents")
