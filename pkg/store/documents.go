@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/sdmmr"
 )
 
 // Paris is the time zone the programme's months are counted in.
@@ -30,62 +32,241 @@ func EffectiveDate(ts string, paris *time.Location) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("effectiveTime %q is not an HL7 date", ts)
 }
 
-// InsertDocuments writes one batch of records in a single INSERT.
+// PatientKey is the pseudonym that names a patient in the analytical tables:
+// the identity-traits pseudonym, which every document has, so that documents
+// with and without INS link; the INS pseudonym when traits are missing.
+func PatientKey(r *events.Record) string {
+	if r.PatientTraitsPseudonym != "" {
+		return r.PatientTraitsPseudonym
+	}
+	return r.PatientINSPseudonym
+}
+
+// table is one INSERT being built: its column list and rows.
+type table struct {
+	name string
+	cols string
+	rows [][]any
+}
+
+func (t *table) add(vals ...any) { t.rows = append(t.rows, vals) }
+
+func (s *Store) send(ctx context.Context, tables ...*table) error {
+	for _, t := range tables {
+		if len(t.rows) == 0 {
+			continue
+		}
+		b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+t.name+" ("+t.cols+")")
+		if err != nil {
+			return fmt.Errorf("preparing the insert into %s: %w", t.name, err)
+		}
+		for _, r := range t.rows {
+			if err := b.Append(r...); err != nil {
+				_ = b.Abort()
+				return fmt.Errorf("adding a row to %s: %w", t.name, err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			return fmt.Errorf("inserting %d rows into %s: %w", len(t.rows), t.name, err)
+		}
+	}
+	return nil
+}
+
+const prefixCols = "finess, set_id, version_number, effective_date, patient_key, "
+
+// InsertDocuments writes one batch of records into documents and every
+// clinical table, one INSERT per table. Every row is keyed by (set, version,
+// rank), so a batch written twice (redelivery after a crash between insert
+// and ack) collapses on merge and never changes a distinct count.
 func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	paris := Paris()
-	batch, err := s.conn.PrepareBatch(ctx, `INSERT INTO documents (finess, set_id, version_number, document_key,
-		model_version, effective_time, effective_date, mail_id, doc_index, received_at, key_id,
-		patient_ins_pseudonym, patient_traits_pseudonym, sex, birth_year_month, residence_departement, opposition)`)
-	if err != nil {
-		return fmt.Errorf("preparing documents insert: %w", err)
-	}
-	for _, r := range recs {
+	docs := &table{name: "documents", cols: `finess, set_id, version_number, document_key, model_version, effective_time,
+		effective_date, mail_id, doc_index, received_at, key_id, patient_key, patient_ins_pseudonym, patient_traits_pseudonym,
+		sex, birth_year_month, residence_departement, opposition, consents, file_key, file_created, file_updated,
+		lost_to_follow_up, consanguinity, death_rd_code, death_rd_year_month, antenatal_art, antenatal_malformation,
+		gestational_age_weeks, birth_weight_g, birth_length_cm, head_circumference_cm`}
+	pats := &table{name: "patients", cols: prefixCols + `patient_ins_pseudonym, patient_traits_pseudonym, sex, birth_year_month,
+		residence_departement, birthplace_departement, deceased, death_year_month, multiple_birth, ipp_keys`}
+	dx := &table{name: "diagnoses", cols: prefixCols + `ordinal, diagnosis_key, diagnosis_date, date_unknown, disease_code,
+		disease_system, disease_null_flavor, site_code, status_code, sporadic_familial_code, onset_age_class_code, onset_age_years,
+		appraisal_code, clinical_dx_age_class_code, clinical_dx_age_years, genetic_dx_age_class_code, genetic_dx_age_years,
+		clinical_features, techniques, genes, investigations, apparently_healthy, fetus_pseudonym`}
+	act := &table{name: "activities", cols: prefixCols + `ordinal, activity_key, context_code, activity_date, performer_id,
+		performer_profession_code, declaring_site_code, consultation_finess, consultation_departement, country_code, objectives, fetus_pseudonym`}
+	care := &table{name: "care_episodes", cols: prefixCols + `ordinal, episode_key, type_code, inclusion_date, referent_id, referred_by, site_code, outside_labelling`}
+	fam := &table{name: "family_history", cols: prefixCols + `ordinal, relationship_code, first_case_key, first_case_sex, diseases`}
+	prob := &table{name: "active_problems", cols: prefixCols + `ordinal, problem_code, value_code, value_system, problem_date, health_status_code, certainty_code, status_code`}
+	fs := &table{name: "functional_status", cols: prefixCols + `ordinal, icf_code, status_date`}
+	preg := &table{name: "pregnancies", cols: prefixCols + `ordinal, start_year_month, end_year_month, ongoing, fetus_count, art`}
+	births := &table{name: "births", cols: prefixCols + `pregnancy_ordinal, ordinal, sequence, subject_pseudonym, newborn_pseudonym, sex, outcome_code, gestational_age_weeks, fetal_autopsy`}
+	res := &table{name: "research", cols: prefixCols + `protocol_participant, contact_consent, sample_research, sample_molecular, biobank_code`}
+	trt := &table{name: "treatments", cols: prefixCols + `ordinal, start_date, end_date, product_code, product_system, translations`}
+
+	for i := range recs {
+		r := &recs[i]
 		day, err := EffectiveDate(r.EffectiveTime, paris)
 		if err != nil {
-			day = r.ReceivedAt.UTC().Truncate(24 * time.Hour)
+			day = r.ReceivedAt.In(paris)
+			day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
 		}
-		if err := batch.Append(r.FINESS, r.SetID, uint32(r.VersionNumber), r.DocumentKey,
-			r.ModelVersion, r.EffectiveTime, day, r.MailID, uint16(r.DocIndex), r.ReceivedAt.UTC(), r.KeyID,
-			r.PatientINSPseudonym, r.PatientTraitsPseudonym, r.Sex, r.BirthYearMonth, r.ResidenceDepartement, boolU8(r.Opposition)); err != nil {
-			return fmt.Errorf("adding document %s v%d to the batch: %w", r.SetID, r.VersionNumber, err)
+		pk := PatientKey(r)
+		if r.Opposition {
+			pk = ""
+		}
+		v := uint32(r.VersionNumber)
+		var fileKey, fileCreated, fileUpdated string
+		var lost *uint8
+		if r.File != nil {
+			fileKey, fileCreated, fileUpdated, lost = r.File.Key, r.File.Created, r.File.Updated, u8p(r.File.LostToFollowUp)
+		}
+		var deathCode, deathYM string
+		if r.DeathDueToRD != nil {
+			deathCode, deathYM = code(r.DeathDueToRD.Disease), r.DeathDueToRD.YearMonth
+		}
+		var art *uint8
+		var malf string
+		var ga, bw, bl, hc *float64
+		if a := r.Antenatal; a != nil {
+			art, malf = u8p(a.ART), code(a.Malformation)
+			ga, bw, bl, hc = weeks(a.GestationalAge), grams(a.BirthWeight), centimetres(a.BirthLength), centimetres(a.HeadCircumference)
+		}
+		docs.add(r.FINESS, r.SetID, v, r.DocumentKey, r.ModelVersion, r.EffectiveTime, day, r.MailID, uint16(r.DocIndex),
+			r.ReceivedAt.UTC(), r.KeyID, pk, r.PatientINSPseudonym, r.PatientTraitsPseudonym, r.Sex, r.BirthYearMonth,
+			r.ResidenceDepartement, boolU8(r.Opposition), strs(r.Consents), fileKey, fileCreated, fileUpdated, lost,
+			u8p(r.Consanguinity), deathCode, deathYM, art, malf, ga, bw, bl, hc)
+		if r.Opposition {
+			continue // counted for transmission, no content loaded
+		}
+		pre := func(vals ...any) []any { return append([]any{r.FINESS, r.SetID, v, day, pk}, vals...) }
+		pats.add(pre(r.PatientINSPseudonym, r.PatientTraitsPseudonym, r.Sex, r.BirthYearMonth, r.ResidenceDepartement,
+			r.BirthplaceDepartement, u8p(r.Deceased), r.DeathYearMonth, u8p(r.MultipleBirth), strs(r.IPPKeys))...)
+		for j, d := range r.Diagnoses {
+			var dcode, dsys, dnull string
+			if d.Disease != nil {
+				dcode, dsys, dnull = d.Disease.Code, systemName(d.Disease.System), d.Disease.NullFlavor
+			}
+			dx.add(pre(uint16(j), d.Key, d.Date, boolU8(d.DateUnknown), dcode, dsys, dnull, d.SiteCode, code(d.Status),
+				code(d.SporadicFamilial), code(d.OnsetAgeClass), years(d.OnsetAge), code(d.AppraisalOnEntry),
+				code(d.ClinicalDiagnosisAgeClass), years(d.ClinicalDiagnosisAge), code(d.GeneticDiagnosisAgeClass),
+				years(d.GeneticDiagnosisAge), codes(d.ClinicalFeatures), codes(d.Techniques), codes(d.Genes),
+				codes(d.Investigations), u8p(d.ApparentlyHealthy), subject(d.Fetus))...)
+		}
+		for j, a := range r.Activities {
+			act.add(pre(uint16(j), a.Key, code(a.Context), a.Date, idText(a.Performer), code(a.PerformerProfession),
+				a.DeclaringSiteCode, a.ConsultationFINESS, a.ConsultationDepartement, code(a.Country), codes(a.Objectives),
+				subject(a.Fetus))...)
+		}
+		for j, c := range r.CareEpisodes {
+			care.add(pre(uint16(j), c.Key, code(c.Type), c.InclusionDate, idText(c.Referent), codes(c.ReferredBy),
+				c.SiteCode, u8p(c.OutsideLabelling))...)
+		}
+		for j, f := range r.FamilyHistory {
+			fam.add(pre(uint16(j), code(f.Relationship), f.FirstCaseKey, f.FirstCaseSex, codes(f.Diseases))...)
+		}
+		for j, p := range r.ActiveProblems {
+			var vc, vs string
+			if p.Value != nil {
+				vc, vs = p.Value.Code, systemName(p.Value.System)
+			}
+			prob.add(pre(uint16(j), code(p.Code), vc, vs, p.Date, code(p.HealthStatus), code(p.Certainty), code(p.Status))...)
+		}
+		for j, f := range r.FunctionalStatus {
+			fs.add(pre(uint16(j), code(f.Code), f.Date)...)
+		}
+		for j, p := range r.Pregnancies {
+			var fc *int32
+			if p.FetusCount != nil {
+				n := int32(*p.FetusCount)
+				fc = &n
+			}
+			preg.add(pre(uint16(j), p.StartYearMonth, p.EndYearMonth, boolU8(p.Ongoing), fc, u8p(p.ART))...)
+			for k, b := range p.Births {
+				var sp, np, sex string
+				if b.Subject != nil {
+					sp, np, sex = b.Subject.Pseudonym, b.Subject.NewbornPseudonym, b.Subject.Sex
+				}
+				births.add(pre(uint16(j), uint16(k), int32(b.Sequence), sp, np, sex, code(b.Outcome),
+					weeks(b.GestationalAge), u8p(b.FetalAutopsy))...)
+			}
+		}
+		if x := r.Research; x != nil {
+			res.add(pre(u8p(x.ProtocolParticipant), u8p(x.ContactConsent), u8p(x.SampleResearch), u8p(x.SampleMolecular), code(x.Biobank))...)
+		}
+		for j, t := range r.Treatments {
+			var pc, ps string
+			if t.Product != nil {
+				pc, ps = t.Product.Code, systemName(t.Product.System)
+			}
+			trt.add(pre(uint16(j), t.Start, t.End, pc, ps, codes(t.Translations))...)
 		}
 	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("inserting %d documents: %w", len(recs), err)
-	}
-	return nil
+	// Children first, documents last: a reader that sees a document sees
+	// its content (the loader retries the whole batch on any failure).
+	return s.send(ctx, pats, dx, act, care, fam, prob, fs, preg, births, res, trt, docs)
 }
 
-// EstablishmentCount is the number of distinct document versions of one
-// establishment.
-type EstablishmentCount struct {
-	FINESS    string
-	Versions  uint64
-	Sets      uint64
-	LastMonth string
+// Code systems analysts know by name.
+var systemNames = map[string]string{
+	"1.2.250.1.213.2.49": "ORPHA", "1.2.250.1.213.2.49.1": "ORPHA", "1.2.250.1.213.2.49.2": "ORPHA",
+	"2.16.840.1.113883.6.3": "CIM-10", "1.2.250.1.213.2.51": "HPO", "1.2.250.1.213.2.61": "SITE-MR",
 }
 
-// DocumentsPerEstablishment counts distinct (set, version) per FINESS.
-func (s *Store) DocumentsPerEstablishment(ctx context.Context) ([]EstablishmentCount, error) {
-	rows, err := s.conn.Query(ctx, `SELECT finess, uniqExact(set_id, version_number), uniqExact(set_id),
-		toString(toYYYYMM(max(effective_date)))
-		FROM documents GROUP BY finess ORDER BY finess`)
-	if err != nil {
-		return nil, fmt.Errorf("counting documents per establishment: %w", err)
+func systemName(oid string) string {
+	if n, ok := systemNames[oid]; ok {
+		return n
 	}
-	defer rows.Close()
-	var out []EstablishmentCount
-	for rows.Next() {
-		var c EstablishmentCount
-		if err := rows.Scan(&c.FINESS, &c.Versions, &c.Sets, &c.LastMonth); err != nil {
-			return nil, fmt.Errorf("reading document counts: %w", err)
-		}
-		out = append(out, c)
+	return oid
+}
+
+func code(c *sdmmr.Code) string {
+	if c == nil {
+		return ""
 	}
-	return out, rows.Err()
+	if c.Code == "" && c.NullFlavor != "" {
+		return "NF:" + c.NullFlavor
+	}
+	return c.Code
+}
+
+func codes(cs []sdmmr.Code) []string {
+	out := make([]string, 0, len(cs))
+	for i := range cs {
+		out = append(out, code(&cs[i]))
+	}
+	return out
+}
+
+func strs(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func idText(id *sdmmr.ID) string {
+	if id == nil {
+		return ""
+	}
+	return id.Extension
+}
+
+func subject(s *sdmmr.RecordSubject) string {
+	if s == nil {
+		return ""
+	}
+	return s.Pseudonym
+}
+
+func u8p(b *bool) *uint8 {
+	if b == nil {
+		return nil
+	}
+	v := boolU8(*b)
+	return &v
 }
 
 func boolU8(b bool) uint8 {
@@ -93,4 +274,53 @@ func boolU8(b bool) uint8 {
 		return 1
 	}
 	return 0
+}
+
+// years converts an age quantity (UCUM a, mo, wk, d, h) into years.
+func years(q *sdmmr.Quantity) *float64 {
+	if q == nil {
+		return nil
+	}
+	per := map[string]float64{"a": 1, "ann": 1, "mo": 12, "wk": 52.1775, "d": 365.25, "h": 8766}[strings.ToLower(q.Unit)]
+	if per == 0 {
+		return nil
+	}
+	v := q.Value / per
+	return &v
+}
+
+func weeks(q *sdmmr.Quantity) *float64 {
+	if q == nil {
+		return nil
+	}
+	per := map[string]float64{"wk": 1, "d": 7}[strings.ToLower(q.Unit)]
+	if per == 0 {
+		return nil
+	}
+	v := q.Value / per
+	return &v
+}
+
+func grams(q *sdmmr.Quantity) *float64 {
+	if q == nil {
+		return nil
+	}
+	f := map[string]float64{"g": 1, "kg": 1000}[strings.ToLower(q.Unit)]
+	if f == 0 {
+		return nil
+	}
+	v := q.Value * f
+	return &v
+}
+
+func centimetres(q *sdmmr.Quantity) *float64 {
+	if q == nil {
+		return nil
+	}
+	f := map[string]float64{"cm": 1, "mm": 0.1, "m": 100}[strings.ToLower(q.Unit)]
+	if f == 0 {
+		return nil
+	}
+	v := q.Value * f
+	return &v
 }

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/bndmr/hub/pkg/events"
+)
+
+// InsertReceipts writes one row per document of each mail outcome (one row
+// for a mail rejected as a whole with no document), accepted or rejected.
+// Keyed by (mail_id, doc_index): a redelivered outcome collapses on merge.
+func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	paris := Paris()
+	t := &table{name: "receipts", cols: `mail_id, mailbox, received_at, processed_at, sender_domain, mail_rejection_code,
+		mail_rejection_reason, doc_index, doc_name, finess, set_id, version_number, effective_time, effective_date,
+		model_version, accepted, rejection_code, cisis_code, rejection_reason, failure_count, failure_patterns`}
+	for _, o := range outs {
+		var mcode, mreason string
+		if o.Rejected != nil {
+			mcode, mreason = o.Rejected.Code, o.Rejected.Reason
+		}
+		received := o.ReceivedAt.In(paris)
+		receivedDay := time.Date(received.Year(), received.Month(), received.Day(), 0, 0, 0, 0, time.UTC)
+		dom := senderDomain(o.From)
+		if len(o.Documents) == 0 {
+			code, cisis, reason := mcode, uint16(0), mreason
+			if o.Rejected != nil {
+				cisis = uint16(o.Rejected.CISIS)
+			} else {
+				code, reason = "no_document", "the mail carried no document"
+			}
+			t.add(o.MailID, o.Mailbox, o.ReceivedAt.UTC(), o.ProcessedAt.UTC(), dom, mcode, mreason, uint16(0), "", "", "",
+				uint32(0), "", receivedDay, "", uint8(0), code, cisis, reason, uint32(0), []string{})
+			continue
+		}
+		for i, d := range o.Documents {
+			day, err := EffectiveDate(d.EffectiveTime, paris)
+			if err != nil {
+				day = receivedDay
+			}
+			var code, reason string
+			var cisis uint16
+			switch {
+			case d.Rejection != nil:
+				code, cisis, reason = d.Rejection.Code, uint16(d.Rejection.CISIS), d.Rejection.Reason
+			case !d.Accepted && o.Rejected != nil:
+				code, cisis, reason = o.Rejected.Code, uint16(o.Rejected.CISIS), o.Rejected.Reason
+			case !d.Accepted:
+				code, reason = "rejected", "rejected without a reason"
+			}
+			patterns := make([]string, 0, len(d.Failures))
+			for _, f := range d.Failures {
+				patterns = append(patterns, f.Source+":"+f.Pattern)
+			}
+			t.add(o.MailID, o.Mailbox, o.ReceivedAt.UTC(), o.ProcessedAt.UTC(), dom, mcode, mreason, uint16(i), d.Name,
+				d.FINESS, d.SetID, uint32(d.VersionNumber), d.EffectiveTime, day, d.ModelVersion, boolU8(d.Accepted),
+				code, cisis, reason, uint32(len(d.Failures)), patterns)
+		}
+	}
+	return s.send(ctx, t)
+}
+
+// senderDomain keeps only the domain of the sender: the establishment's
+// MSSanté domain says who sent, the local part may name a person.
+func senderDomain(from string) string {
+	if a, err := mail.ParseAddress(from); err == nil {
+		from = a.Address
+	}
+	if _, dom, ok := strings.Cut(from, "@"); ok {
+		return strings.ToLower(strings.TrimSpace(dom))
+	}
+	return ""
+}
+
+// EstablishmentCount is the number of distinct document versions of one
+// establishment.
+type EstablishmentCount struct {
+	FINESS    string
+	Versions  uint64
+	Sets      uint64
+	LastMonth string
+}
+
+// DocumentsPerEstablishment counts distinct (set, version) per FINESS.
+func (s *Store) DocumentsPerEstablishment(ctx context.Context) ([]EstablishmentCount, error) {
+	rows, err := s.conn.Query(ctx, `SELECT finess, uniqExact(set_id, version_number), uniqExact(set_id),
+		toString(toYYYYMM(max(effective_date)))
+		FROM documents GROUP BY finess ORDER BY finess`)
+	if err != nil {
+		return nil, fmt.Errorf("counting documents per establishment: %w", err)
+	}
+	defer rows.Close()
+	var out []EstablishmentCount
+	for rows.Next() {
+		var c EstablishmentCount
+		if err := rows.Scan(&c.FINESS, &c.Versions, &c.Sets, &c.LastMonth); err != nil {
+			return nil, fmt.Errorf("reading document counts: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
