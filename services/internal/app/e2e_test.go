@@ -29,7 +29,7 @@ type e2e struct {
 	st                                     *store.Store
 }
 
-func newE2E(t *testing.T, seed uint64, count int) *e2e {
+func newE2E(t *testing.T, seed uint64, count int, extra ...[]byte) *e2e {
 	t.Helper()
 	imapAddr, chDSN := os.Getenv("BNDMR_TEST_IMAP"), os.Getenv("BNDMR_TEST_CLICKHOUSE")
 	if imapAddr == "" || chDSN == "" {
@@ -74,6 +74,7 @@ func newE2E(t *testing.T, seed uint64, count int) *e2e {
 		mails = append(mails, m)
 		e.docs = append(e.docs, d)
 	}
+	mails = append(mails, extra...)
 	mc := e.mailbox()
 	c, err := imapclient.DialInsecure(imapAddr, nil)
 	if err != nil {
@@ -104,8 +105,8 @@ func newE2E(t *testing.T, seed uint64, count int) *e2e {
 			}
 		}
 	})
-	if err != nil || n != count {
-		t.Fatalf("delivered %d of %d: %v", n, count, err)
+	if err != nil || n != len(mails) {
+		t.Fatalf("delivered %d of %d: %v", n, len(mails), err)
 	}
 	return e
 }
@@ -207,7 +208,7 @@ func (e *e2e) checkLoaded(t *testing.T) {
 	}
 }
 
-func waitMailboxEmpty(t *testing.T, e *e2e) {
+func waitMailboxEmpty(t *testing.T, e *e2e, want int) {
 	t.Helper()
 	c, err := imapclient.DialInsecure(e.imapAddr, nil)
 	if err != nil {
@@ -220,7 +221,7 @@ func waitMailboxEmpty(t *testing.T, e *e2e) {
 	for _, f := range []struct {
 		name string
 		want uint32
-	}{{e.inbox, 0}, {e.inbox + "-done", uint32(len(e.docs))}} {
+	}{{e.inbox, 0}, {e.inbox + "-done", uint32(want)}} {
 		st, err := c.Status(f.name, &imap.StatusOptions{NumMessages: true}).Wait()
 		if err != nil {
 			t.Fatal(err)
@@ -236,7 +237,7 @@ func TestEndToEndMailboxToClickHouse(t *testing.T) {
 	if code := HubMain(e.args("--exit-when-idle", "1500ms")); code != 0 {
 		t.Fatalf("hub exited with %d", code)
 	}
-	waitMailboxEmpty(t, e)
+	waitMailboxEmpty(t, e, len(e.docs))
 	e.checkLoaded(t)
 }
 
@@ -279,6 +280,6 @@ func TestEndToEndSurvivesKill(t *testing.T) {
 	if err := second.Run(); err != nil {
 		t.Fatalf("restarted hub: %v", err)
 	}
-	waitMailboxEmpty(t, e)
+	waitMailboxEmpty(t, e, len(e.docs))
 	e.checkLoaded(t)
 }

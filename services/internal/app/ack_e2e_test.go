@@ -1,0 +1,126 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/synth"
+)
+
+// TestEndToEndAcknowledgement sends two hospital mails (one valid, one
+// refused) through Dovecot → hub → Postfix → the hospital's Dovecot mailbox
+// and reads the MDNs back over IMAP.
+func TestEndToEndAcknowledgement(t *testing.T) {
+	smtpAddr := os.Getenv("BNDMR_E2E_SMTP")
+	if smtpAddr == "" {
+		t.Skip("BNDMR_E2E_SMTP not set: run through `make test`, which starts Postfix")
+	}
+	kitDir, err := kit.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := time.Now().UnixNano()
+	const hospital = "hospital@chu.test"
+	g, err := synth.New(synth.Options{Seed: 99, Kit: kitDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, gen, err := g.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	okID := fmt.Sprintf("<ok.%d@chu.test>", run)
+	good = bytes.ReplaceAll(good, []byte(gen.From), []byte(hospital))
+	good = bytes.Replace(good, []byte(gen.MessageID), []byte(okID), 1)
+
+	bad, err := os.ReadFile(kitDir + "/conformance/docs/SDM-MR_2024.01_nouveau-ne__m1_002.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: bad}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	koID := fmt.Sprintf("<ko.%d@chu.test>", run)
+	badMail, err := mssante.BuildMail(mssante.MailSpec{From: hospital, To: "hub2@bndmr.test", MessageID: koID,
+		DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e := newE2E(t, 98, 0, good, badMail)
+	if code := HubMain(e.args("--exit-when-idle", "1500ms", "--smtp-addr", smtpAddr, "--smtp-tls", "none",
+		"--hub-address", "hub2@bndmr.test")); code != 0 {
+		t.Fatalf("hub exited with %d", code)
+	}
+	waitMailboxEmpty(t, e, 2)
+
+	want := map[string][]string{
+		okID: {"Disposition: automatic-action/MDN-sent-automatically; processed\r\n", "Original-Message-ID: " + okID},
+		koID: {"processed/error", "Error: 906^", "[KO Intégration système !][906]", "Original-Message-ID: " + koID, "SDM-MR_2024.01"},
+	}
+	got := readMDNs(t, e.imapAddr, hospital, []string{okID, koID}, 30*time.Second)
+	for id, needles := range want {
+		mdn, ok := got[id]
+		if !ok {
+			t.Errorf("no MDN for %s in %s's mailbox", id, hospital)
+			continue
+		}
+		for _, n := range needles {
+			if !strings.Contains(mdn, n) {
+				t.Errorf("MDN for %s lacks %q:\n%s", id, n, head(mdn, 2500))
+			}
+		}
+	}
+}
+
+// readMDNs polls the hospital's INBOX until an MDN answers each id.
+func readMDNs(t *testing.T, addr, user string, ids []string, within time.Duration) map[string]string {
+	t.Helper()
+	found := map[string]string{}
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) && len(found) < len(ids) {
+		c, err := imapclient.DialInsecure(addr, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login(user, "secret").Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		section := &imap.FetchItemBodySection{Peek: true}
+		msgs, err := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+		c.Close()
+		if err == nil {
+			for _, m := range msgs {
+				body := string(m.FindBodySection(section))
+				for _, id := range ids {
+					if strings.Contains(body, "Original-Message-ID: "+id) {
+						found[id] = body
+					}
+				}
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	return found
+}
+
+func head(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
