@@ -123,4 +123,3 @@ func head(s string, n int) string {
 	}
 	return s
 }
-
