@@ -1,0 +1,333 @@
+// Package indicators computes the programme's indicators (MR.1, MR.2 per
+// establishment), the epidemiology tables and the per-hospital reception
+// report from the hub's ClickHouse tables, and writes them as JSON, CSV
+// (French spreadsheet conventions), XLSX and HTML.
+//
+// Definitions (binding, see docs/store.md):
+//   - establishment: the custodian FINESS of the document;
+//   - a version is a (set_id, version_number) pair; its month is the month
+//     of its effectiveTime in Europe/Paris;
+//   - transmitted: received and accepted; rejected versions are reported
+//     beside; a version received twice counts once;
+//   - estimated denominator of a month: versions seen that month (accepted
+//     or rejected) + versions missing before them (a set seen at 1 and 4
+//     misses 2 and 3, counted in the month of 4); versions missing before
+//     the first one seen count the same way unless the set was created
+//     before the establishment's start date of transmission.
+package indicators
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/bndmr/hub/pkg/store"
+)
+
+// Target is the programme's target for MR.1 and MR.2.
+const Target = 0.95
+
+// Indicators queries one store.
+type Indicators struct {
+	st *store.Store
+}
+
+// New returns the indicators of st.
+func New(st *store.Store) *Indicators { return &Indicators{st: st} }
+
+// Period is a range of months, both ends included (first days of months).
+type Period struct {
+	From, To time.Time
+}
+
+// MonthPeriod is the one month m (YYYY-MM).
+func MonthPeriod(m string) (Period, error) {
+	t, err := time.Parse("2006-01", m)
+	if err != nil {
+		return Period{}, fmt.Errorf("month %q: expected AAAA-MM", m)
+	}
+	return Period{From: t, To: t}, nil
+}
+
+// ParsePeriod reads from and to (YYYY-MM); an empty to means from.
+func ParsePeriod(from, to string) (Period, error) {
+	p, err := MonthPeriod(from)
+	if err != nil {
+		return p, err
+	}
+	if to != "" {
+		q, err := MonthPeriod(to)
+		if err != nil {
+			return p, err
+		}
+		p.To = q.To
+	}
+	if p.To.Before(p.From) {
+		return p, fmt.Errorf("period ends (%s) before it starts (%s)", p.To.Format("2006-01"), p.From.Format("2006-01"))
+	}
+	return p, nil
+}
+
+// LastDay is the last day of the period.
+func (p Period) LastDay() time.Time { return p.To.AddDate(0, 1, -1) }
+
+func (p Period) String() string {
+	if p.From.Equal(p.To) {
+		return p.From.Format("2006-01")
+	}
+	return p.From.Format("2006-01") + "/" + p.To.Format("2006-01")
+}
+
+// MR2 is the MR.2 indicator of one establishment and month.
+type MR2 struct {
+	FINESS string `json:"finess"`
+	Name   string `json:"name,omitempty"`
+	Month  string `json:"month"` // YYYY-MM
+	// Transmitted: distinct versions received and accepted (numerator).
+	Transmitted uint64 `json:"transmitted"`
+	// Rejected: distinct versions received but never accepted.
+	Rejected uint64 `json:"rejected"`
+	// Seen = Transmitted + Rejected; Missing: versions missing before them.
+	Seen    uint64 `json:"seen"`
+	Missing uint64 `json:"missing"`
+	// Estimated = Seen + Missing; Declared: the establishment's count, if any.
+	Estimated uint64  `json:"estimated_denominator"`
+	Declared  *uint64 `json:"declared_denominator,omitempty"`
+	// Denominator used and its source: "declared" or "estimated".
+	Denominator       uint64   `json:"denominator"`
+	DenominatorSource string   `json:"denominator_source"`
+	Rate              *float64 `json:"rate"` // nil when the denominator is 0
+	BelowTarget       bool     `json:"below_target"`
+}
+
+// versionsSQL lists every version seen (receipts of accepted or rejected
+// documents, and loaded documents) once per (finess, set, version), with its
+// Paris day, whether it was ever accepted and the set's file creation day.
+const versionsSQL = `
+SELECT finess, set_id, version_number, min(effective_date) AS d, max(acc) AS accepted, max(created) AS created
+FROM (
+    SELECT finess, set_id, version_number, effective_date, accepted AS acc, toDate(0) AS created
+    FROM receipts WHERE set_id != '' AND finess != '' AND version_number > 0
+    UNION ALL
+    SELECT finess, set_id, version_number, effective_date, toUInt8(1) AS acc,
+           toDateOrZero(concat(substring(file_created, 1, 4), '-', substring(file_created, 5, 2), '-', substring(file_created, 7, 2))) AS created
+    FROM documents
+)
+GROUP BY finess, set_id, version_number`
+
+// mr2SQL counts, per establishment and month, the versions seen, accepted,
+// and missing before them (arrays per set: no window function on 18.16).
+const mr2SQL = `
+SELECT finess, toStartOfMonth(d) AS month, count() AS seen, sum(acc) AS accepted, sum(miss) AS missing
+FROM (
+    SELECT finess, vs[i].2 AS d, vs[i].3 AS acc,
+           if(i = 1,
+              if(start > toDate(0) AND if(created > toDate(0), created, first_d) < start, 0, vs[1].1 - 1),
+              vs[i].1 - vs[i - 1].1 - 1) AS miss
+    FROM (
+        SELECT * FROM (
+            SELECT finess, set_id, arraySort(x -> x.1, groupArray((version_number, d, accepted))) AS vs,
+                   min(d) AS first_d, max(created) AS created
+            FROM (` + versionsSQL + `)
+            GROUP BY finess, set_id
+        ) ANY LEFT JOIN (
+            SELECT finess, argMax(transmission_start, updated_at) AS start FROM establishments GROUP BY finess
+        ) USING finess
+    )
+    ARRAY JOIN arrayEnumerate(vs) AS i
+)
+WHERE month >= toDate(?) AND month <= toDate(?)
+GROUP BY finess, month`
+
+// MR2 computes MR.2 per establishment and month over p (all establishments
+// when finess is empty).
+func (x *Indicators) MR2(ctx context.Context, p Period, finess string) ([]MR2, error) {
+	conn := x.st.Conn()
+	type key struct{ f, m string }
+	rows := map[key]*MR2{}
+	get := func(f string, m time.Time) *MR2 {
+		k := key{f, m.Format("2006-01")}
+		r := rows[k]
+		if r == nil {
+			r = &MR2{FINESS: f, Month: k.m}
+			rows[k] = r
+		}
+		return r
+	}
+	q, err := conn.Query(ctx, mr2SQL, day(p.From), day(p.To))
+	if err != nil {
+		return nil, fmt.Errorf("computing MR.2: %w", err)
+	}
+	for q.Next() {
+		var f string
+		var m time.Time
+		var seen, acc uint64
+		var miss int64
+		if err := q.Scan(&f, &m, &seen, &acc, &miss); err != nil {
+			q.Close()
+			return nil, fmt.Errorf("reading MR.2: %w", err)
+		}
+		if finess != "" && f != finess {
+			continue
+		}
+		r := get(f, m)
+		r.Seen, r.Transmitted, r.Rejected = seen, acc, seen-acc
+		if miss > 0 {
+			r.Missing = uint64(miss)
+		}
+	}
+	q.Close()
+	if err := q.Err(); err != nil {
+		return nil, fmt.Errorf("reading MR.2: %w", err)
+	}
+	d, err := conn.Query(ctx, `SELECT finess, month, argMax(declared_count, declared_at) FROM dpi_updates
+		WHERE month >= toDate(?) AND month <= toDate(?) GROUP BY finess, month`, day(p.From), day(p.To))
+	if err != nil {
+		return nil, fmt.Errorf("reading declared DPI counts: %w", err)
+	}
+	for d.Next() {
+		var f string
+		var m time.Time
+		var n uint32
+		if err := d.Scan(&f, &m, &n); err != nil {
+			d.Close()
+			return nil, fmt.Errorf("reading declared DPI counts: %w", err)
+		}
+		if finess != "" && f != finess {
+			continue
+		}
+		v := uint64(n)
+		get(f, m).Declared = &v
+	}
+	d.Close()
+	names, err := x.names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MR2, 0, len(rows))
+	for _, r := range rows {
+		r.Name = names[r.FINESS]
+		r.Estimated = r.Seen + r.Missing
+		r.Denominator, r.DenominatorSource = r.Estimated, "estimated"
+		if r.Declared != nil {
+			r.Denominator, r.DenominatorSource = *r.Declared, "declared"
+		}
+		if r.Denominator > 0 {
+			rate := float64(r.Transmitted) / float64(r.Denominator)
+			r.Rate = &rate
+			r.BelowTarget = rate < Target
+		}
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].FINESS != out[j].FINESS {
+			return out[i].FINESS < out[j].FINESS
+		}
+		return out[i].Month < out[j].Month
+	})
+	return out, nil
+}
+
+// names maps FINESS to establishment names (establishments table).
+func (x *Indicators) names(ctx context.Context) (map[string]string, error) {
+	q, err := x.st.Conn().Query(ctx, `SELECT finess, argMax(name, updated_at) FROM establishments GROUP BY finess`)
+	if err != nil {
+		return nil, fmt.Errorf("reading establishment names: %w", err)
+	}
+	defer q.Close()
+	out := map[string]string{}
+	for q.Next() {
+		var f, n string
+		if err := q.Scan(&f, &n); err != nil {
+			return nil, fmt.Errorf("reading establishment names: %w", err)
+		}
+		out[f] = n
+	}
+	return out, q.Err()
+}
+
+// MR1 is the MR.1 indicator of one establishment over a period.
+type MR1 struct {
+	FINESS   string       `json:"finess"`
+	Name     string       `json:"name,omitempty"`
+	Period   string       `json:"period"`
+	Labelled uint64       `json:"labelled_centres"`
+	Sending  uint64       `json:"centres_with_sdmmr"`
+	Rate     *float64     `json:"rate"`
+	Below    bool         `json:"below_target"`
+	Centres  []CentreSent `json:"centres"`
+}
+
+// CentreSent is one labelled centre and whether it sent an SDM-MR.
+type CentreSent struct {
+	CentreID  string `json:"centre_id"`
+	Name      string `json:"name,omitempty"`
+	Filiere   string `json:"filiere"`
+	Type      string `json:"type"`
+	Documents uint64 `json:"documents"` // distinct versions naming the centre
+}
+
+// mr1SQL: a document's centres are the rare-disease site codes of its care
+// episodes, of its activities' declaring sites and of its diagnoses.
+const mr1SQL = `
+SELECT finess, centre_id, name, filiere, ctype, docs
+FROM (
+    SELECT finess, centre_id, argMax(centre_name, imported_at) AS name, argMax(filiere, imported_at) AS filiere,
+           argMax(centre_type, imported_at) AS ctype
+    FROM reference_centres WHERE valid_from <= toDate(?) AND valid_to >= toDate(?)
+    GROUP BY finess, centre_id
+) ANY LEFT JOIN (
+    SELECT site AS centre_id, uniqExact(set_id, version_number) AS docs
+    FROM (
+        SELECT site_code AS site, set_id, version_number, effective_date FROM care_episodes
+        UNION ALL SELECT declaring_site_code AS site, set_id, version_number, effective_date FROM activities
+        UNION ALL SELECT site_code AS site, set_id, version_number, effective_date FROM diagnoses
+    )
+    WHERE site != '' AND effective_date >= toDate(?) AND effective_date <= toDate(?)
+    GROUP BY site
+) USING centre_id
+ORDER BY finess, centre_id`
+
+// MR1 computes MR.1 per establishment over p.
+func (x *Indicators) MR1(ctx context.Context, p Period, finess string) ([]MR1, error) {
+	q, err := x.st.Conn().Query(ctx, mr1SQL, day(p.LastDay()), day(p.From), day(p.From), day(p.LastDay()))
+	if err != nil {
+		return nil, fmt.Errorf("computing MR.1: %w", err)
+	}
+	defer q.Close()
+	names, err := x.names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []MR1
+	for q.Next() {
+		var f string
+		var c CentreSent
+		if err := q.Scan(&f, &c.CentreID, &c.Name, &c.Filiere, &c.Type, &c.Documents); err != nil {
+			return nil, fmt.Errorf("reading MR.1: %w", err)
+		}
+		if finess != "" && f != finess {
+			continue
+		}
+		if len(out) == 0 || out[len(out)-1].FINESS != f {
+			out = append(out, MR1{FINESS: f, Name: names[f], Period: p.String()})
+		}
+		m := &out[len(out)-1]
+		m.Labelled++
+		if c.Documents > 0 {
+			m.Sending++
+		}
+		m.Centres = append(m.Centres, c)
+	}
+	for i := range out {
+		r := float64(out[i].Sending) / float64(out[i].Labelled)
+		out[i].Rate = &r
+		out[i].Below = r < Target
+	}
+	return out, q.Err()
+}
+
+// day formats a date for toDate(?): clickhouse-go binds time.Time as a
+// DateTime, which 18.16 does not compare with a Date column.
+func day(t time.Time) string { return t.Format("2006-01-02") }
