@@ -1,0 +1,313 @@
+package indicators
+
+import (
+	"context"
+	"fmt"
+	"sort"
+)
+
+// DefaultThreshold: counts below it never leave the analyst's SQL session.
+const DefaultThreshold = 10
+
+// Count is one cell of an epidemiology table.
+type Count struct {
+	Labels     []string `json:"labels"`
+	N          uint64   `json:"n"`
+	Suppressed bool     `json:"suppressed,omitempty"`
+}
+
+// Group is a set of cells published with their total: suppression makes
+// sure the total minus the visible cells never gives one hidden cell.
+type Group struct {
+	Name  string  `json:"name"`
+	Total Count   `json:"total"`
+	Cells []Count `json:"cells"`
+}
+
+// CountTable is an epidemiology table of patient counts.
+type CountTable struct {
+	Title  string   `json:"title"`
+	Labels []string `json:"label_columns"`
+	// Additive: the cells of a group partition its total (each patient in
+	// exactly one cell); otherwise a patient may be in several cells.
+	Additive bool    `json:"additive"`
+	Groups   []Group `json:"groups"`
+	Total    Count   `json:"total"`
+}
+
+// Suppress hides, in place, every count in 1…threshold-1 (primary
+// suppression), then, in every group whose total is published, one more
+// cell wherever exactly one is hidden (secondary suppression: otherwise the
+// total minus the visible cells gives it back). Group totals are treated
+// the same way against the table's total. Zero is shown: it hides no one.
+func (t *CountTable) Suppress(threshold uint64) {
+	hideSmall := func(c *Count) {
+		if c.N > 0 && c.N < threshold {
+			c.Suppressed = true
+		}
+	}
+	hideSmall(&t.Total)
+	totals := make([]*Count, len(t.Groups))
+	for i := range t.Groups {
+		g := &t.Groups[i]
+		hideSmall(&g.Total)
+		cells := make([]*Count, len(g.Cells))
+		for j := range g.Cells {
+			hideSmall(&g.Cells[j])
+			cells[j] = &g.Cells[j]
+		}
+		secondary(cells)
+		totals[i] = &g.Total
+	}
+	if len(t.Groups) > 1 {
+		secondary(totals)
+		// A hidden group total must not come back as the sum of its cells.
+		for i := range t.Groups {
+			if t.Groups[i].Total.Suppressed {
+				for j := range t.Groups[i].Cells {
+					if t.Groups[i].Cells[j].N > 0 {
+						t.Groups[i].Cells[j].Suppressed = true
+					}
+				}
+			}
+		}
+	}
+}
+
+// secondary hides the smallest visible non-zero cell when exactly one cell
+// is hidden, so that no hidden cell can be computed back from the total.
+func secondary(cells []*Count) {
+	hidden := 0
+	for _, c := range cells {
+		if c.Suppressed {
+			hidden++
+		}
+	}
+	if hidden != 1 {
+		return
+	}
+	var pick *Count
+	for _, c := range cells {
+		if !c.Suppressed && c.N > 0 && (pick == nil || c.N < pick.N) {
+			pick = c
+		}
+	}
+	if pick != nil {
+		pick.Suppressed = true
+	}
+}
+
+// Stat is a distribution summary (years), published only when N reaches the threshold.
+type Stat struct {
+	Title      string   `json:"title"`
+	N          uint64   `json:"n"`
+	Q1         *float64 `json:"q1,omitempty"`
+	Median     *float64 `json:"median,omitempty"`
+	Q3         *float64 `json:"q3,omitempty"`
+	Suppressed bool     `json:"suppressed,omitempty"`
+}
+
+// Epidemiology is every table of the epidemiology export.
+type Epidemiology struct {
+	Threshold uint64       `json:"threshold"`
+	Tables    []CountTable `json:"tables"`
+	Stats     []Stat       `json:"stats"`
+}
+
+// Current state of each set: the highest version, opposition excluded.
+const currentSets = `(set_id, version_number) IN (SELECT set_id, max(version_number) FROM documents GROUP BY set_id)
+	AND patient_key != ''`
+
+// Epidemiology computes the tables on the current state of every file and
+// suppresses small counts (threshold 0: DefaultThreshold).
+func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epidemiology, error) {
+	if threshold == 0 {
+		threshold = DefaultThreshold
+	}
+	e := &Epidemiology{Threshold: threshold}
+	type spec struct {
+		title    string
+		labels   []string
+		additive bool
+		query    string // group, label…, n; then a total query
+		total    string
+	}
+	allPatients := `SELECT uniqExact(patient_key) FROM documents WHERE ` + currentSets
+	// A patient's sex, residence and birth come from the most recent file.
+	perPatient := `SELECT patient_key, argMax(sex, effective_date) AS sex, argMax(residence_departement, effective_date) AS dep,
+		argMax(birth_year_month, effective_date) AS birth, max(effective_date) AS last
+		FROM documents WHERE ` + currentSets + ` GROUP BY patient_key`
+	specs := []spec{
+		{"Patients par code ORPHA", []string{"Code ORPHA"}, false,
+			`SELECT '' AS g, disease_code, uniqExact(patient_key) AS n FROM diagnoses WHERE disease_system = 'ORPHA' AND disease_code != ''
+			 AND ` + currentSets + ` GROUP BY disease_code ORDER BY n DESC, disease_code`,
+			`SELECT uniqExact(patient_key) FROM diagnoses WHERE disease_system = 'ORPHA' AND disease_code != '' AND ` + currentSets},
+		{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, true,
+			`SELECT dep AS g, sex, count() AS n FROM (` + perPatient + `) GROUP BY g, sex ORDER BY g, sex`, allPatients},
+		{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, true,
+			`SELECT sex AS g, multiIf(age < 0, 'inconnu', age < 5, '00-04 ans', age < 10, '05-09 ans', age < 18, '10-17 ans',
+			   age < 40, '18-39 ans', age < 60, '40-59 ans', '60 ans et plus') AS class, count() AS n
+			 FROM (SELECT sex, if(birth = '', -1, toInt32(toYear(last)) - toInt32OrZero(substring(birth, 1, 4))) AS age FROM (` + perPatient + `))
+			 GROUP BY g, class ORDER BY g, class`, allPatients},
+		{"Patients par établissement", []string{"FINESS"}, false,
+			`SELECT '' AS g, finess, uniqExact(patient_key) AS n FROM documents WHERE ` + currentSets + ` GROUP BY finess ORDER BY finess`, allPatients},
+		{"Patients par site maladie rare", []string{"Site"}, false,
+			`SELECT '' AS g, site_code, uniqExact(patient_key) AS n FROM care_episodes WHERE site_code != '' AND ` + currentSets +
+				` GROUP BY site_code ORDER BY site_code`,
+			`SELECT uniqExact(patient_key) FROM care_episodes WHERE site_code != '' AND ` + currentSets},
+		{"Patients par filière", []string{"Filière"}, false,
+			`SELECT '' AS g, filiere, uniqExact(patient_key) AS n FROM (
+			   SELECT site_code AS centre_id, patient_key FROM care_episodes WHERE site_code != '' AND ` + currentSets + `
+			 ) ANY INNER JOIN (SELECT centre_id, argMax(filiere, imported_at) AS filiere FROM reference_centres GROUP BY centre_id) USING centre_id
+			 GROUP BY filiere ORDER BY filiere`,
+			`SELECT uniqExact(patient_key) FROM care_episodes WHERE site_code IN (SELECT centre_id FROM reference_centres) AND ` + currentSets},
+		{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, true,
+			`SELECT '' AS g, if(coded > 0, 'diagnostic codé', 'non diagnostiqué') AS state, count() AS n FROM (
+			   SELECT patient_key, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded
+			   FROM diagnoses WHERE ` + currentSets + ` GROUP BY patient_key) GROUP BY state ORDER BY state`,
+			`SELECT uniqExact(patient_key) FROM diagnoses WHERE ` + currentSets},
+		{"Décès par année", []string{"Année du décès"}, true,
+			`SELECT '' AS g, if(y = '', 'inconnue', y) AS year, count() AS n FROM (
+			   SELECT patient_key, argMax(substring(death_year_month, 1, 4), effective_date) AS y FROM patients
+			   WHERE deceased = 1 AND ` + currentSets + ` GROUP BY patient_key) GROUP BY year ORDER BY year`,
+			`SELECT uniqExact(patient_key) FROM patients WHERE deceased = 1 AND ` + currentSets},
+	}
+	conn := x.st.Conn()
+	for _, s := range specs {
+		t := CountTable{Title: s.title, Labels: s.labels, Additive: s.additive}
+		rows, err := conn.Query(ctx, s.query)
+		if err != nil {
+			return nil, fmt.Errorf("epidemiology %q: %w", s.title, err)
+		}
+		byGroup := map[string]*Group{}
+		var order []string
+		for rows.Next() {
+			var g, label string
+			var n uint64
+			if err := rows.Scan(&g, &label, &n); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("epidemiology %q: %w", s.title, err)
+			}
+			gr := byGroup[g]
+			if gr == nil {
+				gr = &Group{Name: g}
+				byGroup[g] = gr
+				order = append(order, g)
+			}
+			labels := []string{label}
+			if len(s.labels) == 2 {
+				labels = []string{g, label}
+			}
+			gr.Cells = append(gr.Cells, Count{Labels: labels, N: n})
+			gr.Total.N += n
+		}
+		rows.Close()
+		if err := conn.QueryRow(ctx, s.total).Scan(&t.Total.N); err != nil {
+			return nil, fmt.Errorf("epidemiology %q, total: %w", s.title, err)
+		}
+		for _, g := range order {
+			gr := byGroup[g]
+			if !s.additive || len(order) == 1 {
+				gr.Total.N = t.Total.N // a patient may be in several cells
+			}
+			gr.Total.Labels = []string{g, "Total"}
+			t.Groups = append(t.Groups, *gr)
+		}
+		t.Suppress(threshold)
+		e.Tables = append(e.Tables, t)
+	}
+	for _, st := range []struct{ title, expr, where string }{
+		{"Âge aux premiers signes (années)", "onset_age_years", "isNotNull(onset_age_years)"},
+		{"Âge au diagnostic clinique (années)", "clinical_dx_age_years", "isNotNull(clinical_dx_age_years)"},
+		{"Âge au diagnostic génétique (années)", "genetic_dx_age_years", "isNotNull(genetic_dx_age_years)"},
+		{"Délai diagnostique (années, diagnostic clinique − premiers signes)", "clinical_dx_age_years - onset_age_years",
+			"isNotNull(onset_age_years) AND isNotNull(clinical_dx_age_years) AND clinical_dx_age_years >= onset_age_years"},
+	} {
+		var n uint64
+		var qs []float64
+		q := `SELECT count(), quantilesExact(0.25, 0.5, 0.75)(assumeNotNull(` + st.expr + `)) FROM diagnoses WHERE ` + st.where + ` AND ` + currentSets
+		if err := conn.QueryRow(ctx, q).Scan(&n, &qs); err != nil {
+			return nil, fmt.Errorf("epidemiology %q: %w", st.title, err)
+		}
+		s := Stat{Title: st.title, N: n}
+		if n < threshold {
+			s.Suppressed = true
+		} else if len(qs) == 3 {
+			s.Q1, s.Median, s.Q3 = &qs[0], &qs[1], &qs[2]
+		}
+		e.Stats = append(e.Stats, s)
+	}
+	return e, nil
+}
+
+// ExportTables turns the epidemiology into export tables (hidden cells "<10").
+func (e *Epidemiology) ExportTables() []Table {
+	var out []Table
+	for _, t := range e.Tables {
+		cols := append(append([]string{}, t.Labels...), "Patients")
+		tab := Table{Title: t.Title, Columns: cols}
+		cell := func(c Count) any {
+			if c.Suppressed {
+				return Suppressed{}
+			}
+			return c.N
+		}
+		for _, g := range t.Groups {
+			for _, c := range g.Cells {
+				row := make([]any, 0, len(cols))
+				for _, l := range c.Labels {
+					row = append(row, l)
+				}
+				tab.Rows = append(tab.Rows, append(row, cell(c)))
+			}
+			if len(t.Labels) == 2 {
+				tab.Rows = append(tab.Rows, []any{g.Name, "Total", cell(g.Total)})
+			}
+		}
+		total := []any{"Total"}
+		for range len(t.Labels) - 1 {
+			total = append(total, "")
+		}
+		tab.Rows = append(tab.Rows, append(total, cell(t.Total)))
+		out = append(out, tab)
+	}
+	st := Table{Title: "Distributions", Columns: []string{"Mesure", "Effectif", "1er quartile", "Médiane", "3e quartile"}}
+	for _, s := range e.Stats {
+		if s.Suppressed {
+			st.Rows = append(st.Rows, []any{s.Title, Suppressed{}, nil, nil, nil})
+			continue
+		}
+		st.Rows = append(st.Rows, []any{s.Title, s.N, dec(s.Q1), dec(s.Median), dec(s.Q3)})
+	}
+	return append(out, st)
+}
+
+func dec(f *float64) any {
+	if f == nil {
+		return nil
+	}
+	return Decimal(*f)
+}
+
+// TopORPHA returns the n largest visible ORPHA counts (for the dashboard).
+func (e *Epidemiology) TopORPHA(n int) []Count {
+	for _, t := range e.Tables {
+		if t.Title != "Patients par code ORPHA" {
+			continue
+		}
+		var out []Count
+		for _, g := range t.Groups {
+			for _, c := range g.Cells {
+				if !c.Suppressed {
+					out = append(out, c)
+				}
+			}
+		}
+		sort.SliceStable(out, func(i, j int) bool { return out[i].N > out[j].N })
+		if len(out) > n {
+			out = out[:n]
+		}
+		return out
+	}
+	return nil
+}
