@@ -125,13 +125,13 @@ func WriteXLSX(w io.Writer, tables ...Table) error {
 				switch v := c.(type) {
 				case nil:
 				case Percent:
-					f.SetCellFloat(name, cell, float64(v), 4, 64)
+					f.SetCellFloat(name, cell, float64(v), -1, 64)
 					f.SetCellStyle(name, cell, cell, pct)
 				case Decimal:
-					f.SetCellFloat(name, cell, float64(v), 2, 64)
+					f.SetCellFloat(name, cell, float64(v), -1, 64)
 				case *float64:
 					if v != nil {
-						f.SetCellFloat(name, cell, *v, 2, 64)
+						f.SetCellFloat(name, cell, *v, -1, 64)
 					}
 				default:
 					f.SetCellValue(name, cell, cellText(c))

@@ -1,0 +1,119 @@
+package indicators
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Reception is the per-hospital reception report: what one establishment
+// sent over a period (months of reception, Paris time), what the hub
+// accepted and rejected and why, and its MR.2.
+type Reception struct {
+	FINESS       string            `json:"finess"`
+	Name         string            `json:"name,omitempty"`
+	Period       string            `json:"period"`
+	From         string            `json:"from"`
+	To           string            `json:"to"`
+	Mails        uint64            `json:"mails"`
+	Documents    uint64            `json:"documents"`
+	Accepted     uint64            `json:"accepted"`
+	Rejected     uint64            `json:"rejected"`
+	Reasons      []RejectionReason `json:"rejections_by_reason"`
+	RejectedDocs []RejectedDoc     `json:"rejected_documents"`
+	MR2          []MR2             `json:"mr2"`
+	Generated    time.Time         `json:"generated_at"`
+}
+
+// RejectionReason counts rejected documents by code.
+type RejectionReason struct {
+	Code   string `json:"code"`
+	CISIS  uint16 `json:"cisis_code"`
+	Reason string `json:"reason"` // one example sentence
+	Count  uint64 `json:"count"`
+}
+
+// RejectedDoc is one rejected document, for the hospital to find and fix.
+type RejectedDoc struct {
+	ReceivedAt    time.Time `json:"received_at"`
+	MailID        string    `json:"mail_id"`
+	DocName       string    `json:"doc_name"`
+	SetID         string    `json:"set_id"`
+	VersionNumber uint32    `json:"version_number"`
+	Code          string    `json:"code"`
+	CISIS         uint16    `json:"cisis_code"`
+	Reason        string    `json:"reason"`
+}
+
+// maxRejectedDocs bounds the list in one report.
+const maxRejectedDocs = 1000
+
+// receiptsOf selects the receipts of one establishment received in the period.
+const receiptsOf = `FROM receipts WHERE finess = ? AND toDate(toTimeZone(received_at, 'Europe/Paris')) >= toDate(?)
+	AND toDate(toTimeZone(received_at, 'Europe/Paris')) <= toDate(?)`
+
+// Reception builds the report of finess over p.
+func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*Reception, error) {
+	conn := x.st.Conn()
+	r := &Reception{FINESS: finess, Period: p.String(), From: p.From.Format("2006-01"), To: p.To.Format("2006-01"), Generated: time.Now().UTC()}
+	args := []any{finess, day(p.From), day(p.LastDay())}
+	// Receipts are keyed by (mail, document): count distinct keys, not rows.
+	if err := conn.QueryRow(ctx, `SELECT uniqExact(mail_id), uniqExact(mail_id, doc_index),
+		uniqExactIf((mail_id, doc_index), accepted = 1), uniqExactIf((mail_id, doc_index), accepted = 0) `+receiptsOf, args...).
+		Scan(&r.Mails, &r.Documents, &r.Accepted, &r.Rejected); err != nil {
+		return nil, fmt.Errorf("reception report of %s: %w", finess, err)
+	}
+	rows, err := conn.Query(ctx, `SELECT rejection_code, any(cisis_code), any(rejection_reason), uniqExact(mail_id, doc_index) AS n `+
+		receiptsOf+` AND accepted = 0 GROUP BY rejection_code ORDER BY n DESC`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("reception report of %s, reasons: %w", finess, err)
+	}
+	for rows.Next() {
+		var rr RejectionReason
+		if err := rows.Scan(&rr.Code, &rr.CISIS, &rr.Reason, &rr.Count); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reception report of %s, reasons: %w", finess, err)
+		}
+		r.Reasons = append(r.Reasons, rr)
+	}
+	rows.Close()
+	rows, err = conn.Query(ctx, `SELECT any(received_at), mail_id, any(doc_name), any(set_id), any(version_number),
+		any(rejection_code), any(cisis_code), any(rejection_reason) `+receiptsOf+` AND accepted = 0
+		GROUP BY mail_id, doc_index ORDER BY any(received_at) DESC LIMIT `+fmt.Sprint(maxRejectedDocs), args...)
+	if err != nil {
+		return nil, fmt.Errorf("reception report of %s, rejected documents: %w", finess, err)
+	}
+	for rows.Next() {
+		var d RejectedDoc
+		if err := rows.Scan(&d.ReceivedAt, &d.MailID, &d.DocName, &d.SetID, &d.VersionNumber, &d.Code, &d.CISIS, &d.Reason); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reception report of %s, rejected documents: %w", finess, err)
+		}
+		r.RejectedDocs = append(r.RejectedDocs, d)
+	}
+	rows.Close()
+	if r.MR2, err = x.MR2(ctx, p, finess); err != nil {
+		return nil, err
+	}
+	names, err := x.names(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Name = names[finess]
+	return r, nil
+}
+
+// Tables is the report as export tables.
+func (r *Reception) Tables() []Table {
+	sum := Table{Title: "Réception", Columns: []string{"FINESS", "Établissement", "Période", "Courriels", "Documents", "Acceptés", "Rejetés"},
+		Rows: [][]any{{r.FINESS, r.Name, r.Period, r.Mails, r.Documents, r.Accepted, r.Rejected}}}
+	reasons := Table{Title: "Rejets par motif", Columns: []string{"Motif", "Code CI-SIS", "Exemple de raison", "Documents"}}
+	for _, x := range r.Reasons {
+		reasons.Rows = append(reasons.Rows, []any{x.Code, x.CISIS, x.Reason, x.Count})
+	}
+	docs := Table{Title: "Documents rejetés", Columns: []string{"Reçu le (UTC)", "Courriel", "Fichier", "Dossier (setId)", "Version", "Motif", "Code CI-SIS", "Raison"}}
+	for _, d := range r.RejectedDocs {
+		docs.Rows = append(docs.Rows, []any{d.ReceivedAt.Format("2006-01-02 15:04"), d.MailID, d.DocName, d.SetID, d.VersionNumber, d.Code, d.CISIS, d.Reason})
+	}
+	return []Table{sum, reasons, docs, MR2Table(r.MR2)}
+}
