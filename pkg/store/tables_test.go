@@ -77,7 +77,7 @@ func TestInsertWritesEveryTableIdempotently(t *testing.T) {
 		"SELECT uniqExact(mail_id, doc_index) FROM receipts":                                            3,
 		"SELECT count() FROM receipts WHERE accepted = 0 AND cisis_code = 906":                          4,
 		"SELECT count() FROM documents_current":                                                         2,
-		"SELECT toUInt64(max(version_number)) FROM documents_current WHERE set_id='s1'":                           2,
+		"SELECT toUInt64(max(version_number)) FROM documents_current WHERE set_id='s1'":                 2,
 		"SELECT uniqExact(set_id) FROM diagnoses_current":                                               1,
 		"SELECT toUInt64(round(max(onset_age_years) * 10)) FROM diagnoses":                              15,
 		"SELECT toUInt64(max(birth_weight_g)) FROM documents":                                           3200,
