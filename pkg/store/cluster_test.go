@@ -1,0 +1,521 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/indicators"
+	"github.com/bndmr/hub/pkg/sdmmr"
+	"github.com/bndmr/hub/pkg/store"
+)
+
+func TestClusterStatement(t *testing.T) {
+	tests := []struct {
+		name  string
+		stmts []string // earlier statements (the tables they create), then the one tested
+		want  []string
+	}{{
+		name: "sharded table: replicated per shard, Distributed by set",
+		stmts: []string{`CREATE TABLE IF NOT EXISTS docs
+(
+    finess String COMMENT 'établissement (l''émetteur)'
+  , set_id String, version_number UInt32, effective_date Date
+  , loaded_at DateTime DEFAULT now()
+)
+ENGINE = ReplacingMergeTree(loaded_at)
+PARTITION BY toYYYYMM(effective_date)
+ORDER BY (finess, set_id, version_number)`},
+		want: []string{
+			`CREATE TABLE IF NOT EXISTS db.docs_local ON CLUSTER bndmr
+(
+    finess String COMMENT 'établissement (l''émetteur)'
+  , set_id String, version_number UInt32, effective_date Date
+  , loaded_at DateTime DEFAULT now()
+)
+ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/db/docs_local', '{replica}', loaded_at) PARTITION BY toYYYYMM(effective_date)
+ORDER BY (finess, set_id, version_number)`,
+			`CREATE TABLE IF NOT EXISTS db.docs ON CLUSTER bndmr AS db.docs_local ENGINE = Distributed('bndmr', 'db', 'docs_local', cityHash64(set_id))`,
+		},
+	}, {
+		name:  "reference table without set: replicated on every server",
+		stmts: []string{"CREATE TABLE ref (finess String, n UInt32) ENGINE = MergeTree() ORDER BY finess"},
+		want: []string{"CREATE TABLE db.ref ON CLUSTER bndmr\n(finess String, n UInt32)\n" +
+			"ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/db/ref', '{replica}') ORDER BY finess"},
+	}, {
+		name: "column named like a keyword inside a type does not count as set_id",
+		stmts: []string{"CREATE TABLE t (a Tuple(set_id String), b String) ENGINE = MergeTree ORDER BY b"},
+		want: []string{"CREATE TABLE db.t ON CLUSTER bndmr\n(a Tuple(set_id String), b String)\n" +
+			"ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/db/t', '{replica}') ORDER BY b"},
+	}, {
+		name: "view keyed by set: shard-local IN; other tables qualified",
+		stmts: []string{
+			"CREATE TABLE d (set_id String, v UInt32) ENGINE = MergeTree ORDER BY set_id",
+			"CREATE TABLE x (set_id String, v UInt32, c String) ENGINE = MergeTree ORDER BY set_id",
+			"CREATE VIEW IF NOT EXISTS x_current AS\nSELECT * FROM x\nWHERE (set_id, v) IN (SELECT set_id, max(v) FROM d GROUP BY set_id)"},
+		want: []string{"CREATE VIEW IF NOT EXISTS db.x_current ON CLUSTER bndmr AS\n" +
+			"SELECT * FROM db.x\nWHERE (set_id, v) IN (SELECT set_id, max(v) FROM db.d_local GROUP BY set_id)"},
+	}, {
+		name: "view IN not keyed by set: GLOBAL",
+		stmts: []string{
+			"CREATE TABLE d (set_id String, finess String) ENGINE = MergeTree ORDER BY set_id",
+			"CREATE VIEW v AS SELECT count() FROM d WHERE finess NOT IN (SELECT finess FROM d WHERE set_id = 'from d')"},
+		want: []string{"CREATE VIEW db.v ON CLUSTER bndmr AS\n" +
+			"SELECT count() FROM db.d WHERE finess GLOBAL NOT IN (SELECT finess FROM db.d WHERE set_id = 'from d')"},
+	}, {
+		name: "view whose outer query reads a reference table: the IN stays distributed",
+		stmts: []string{
+			"CREATE TABLE d (set_id String, finess String) ENGINE = MergeTree ORDER BY set_id",
+			"CREATE TABLE e (finess String) ENGINE = MergeTree ORDER BY finess",
+			"CREATE VIEW v AS SELECT * FROM e WHERE (finess, set_id) IN (SELECT finess, set_id FROM d)"},
+		want: []string{"CREATE VIEW db.v ON CLUSTER bndmr AS\n" +
+			"SELECT * FROM db.e WHERE (finess, set_id) GLOBAL IN (SELECT finess, set_id FROM db.d)"},
+	}, {
+		name: "view over a subquery: tables inside qualified",
+		stmts: []string{
+			"CREATE TABLE d (set_id String, v UInt32) ENGINE = MergeTree ORDER BY set_id",
+			"CREATE VIEW c AS SELECT set_id, max(v) FROM (SELECT set_id, v FROM d) GROUP BY set_id"},
+		want: []string{"CREATE VIEW db.c ON CLUSTER bndmr AS\nSELECT set_id, max(v) FROM (SELECT set_id, v FROM db.d) GROUP BY set_id"},
+	}, {
+		name: "ALTER ADD COLUMN of a sharded table: local, then the Distributed table again",
+		stmts: []string{
+			"CREATE TABLE d (set_id String) ENGINE = MergeTree ORDER BY set_id",
+			"ALTER TABLE d ADD COLUMN x String DEFAULT ''"},
+		want: []string{
+			"ALTER TABLE db.d_local ON CLUSTER bndmr ADD COLUMN x String DEFAULT ''",
+			"DROP TABLE IF EXISTS db.d ON CLUSTER bndmr",
+			"CREATE TABLE IF NOT EXISTS db.d ON CLUSTER bndmr AS db.d_local ENGINE = Distributed('bndmr', 'db', 'd_local', cityHash64(set_id))",
+		},
+	}, {
+		name: "ALTER of a table on every server",
+		stmts: []string{
+			"CREATE TABLE e (finess String) ENGINE = MergeTree ORDER BY finess",
+			"ALTER TABLE e ADD COLUMN name String"},
+		want: []string{"ALTER TABLE db.e ON CLUSTER bndmr ADD COLUMN name String"},
+	}, {
+		name: "ALTER DELETE of a sharded table: local only",
+		stmts: []string{
+			"CREATE TABLE d (set_id String) ENGINE = MergeTree ORDER BY set_id",
+			"ALTER TABLE d DELETE WHERE set_id = ''"},
+		want: []string{"ALTER TABLE db.d_local ON CLUSTER bndmr DELETE WHERE set_id = ''"},
+	}, {
+		name: "DROP of a sharded table: both",
+		stmts: []string{
+			"CREATE TABLE d (set_id String) ENGINE = MergeTree ORDER BY set_id",
+			"DROP TABLE IF EXISTS d"},
+		want: []string{"DROP TABLE IF EXISTS db.d ON CLUSTER bndmr", "DROP TABLE IF EXISTS db.d_local ON CLUSTER bndmr"},
+	}}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := &store.ClusterTransformer{Cluster: "bndmr", Database: "db"}
+			var got []string
+			for _, s := range tc.stmts {
+				var err error
+				if got, err = tr.Statement(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, ";\n"), strings.Join(tc.want, ";\n"))
+			}
+		})
+	}
+}
+
+func TestClusterStatementRefuses(t *testing.T) {
+	for _, s := range []string{
+		"CREATE TABLE l (a String) ENGINE = Log",
+		"CREATE TABLE m (a String) ENGINE = Memory",
+		"CREATE TABLE r (a String) ENGINE = ReplicatedMergeTree('/p', 'r') ORDER BY a",
+		"CREATE TABLE other.t (a String) ENGINE = MergeTree ORDER BY a",
+		"CREATE TABLE t ON CLUSTER c (a String) ENGINE = MergeTree ORDER BY a",
+		"CREATE TABLE t AS u",
+		"CREATE MATERIALIZED VIEW mv ENGINE = MergeTree ORDER BY a AS SELECT a FROM u",
+		"ALTER TABLE unknown ADD COLUMN a String",
+		"OPTIMIZE TABLE t FINAL",
+		"CREATE TABLE t (a String COMMENT 'unterminated) ENGINE = MergeTree ORDER BY a",
+	} {
+		tr := &store.ClusterTransformer{Cluster: "bndmr", Database: "db"}
+		if got, err := tr.Statement(s); err == nil {
+			t.Errorf("%q: accepted, gave %q", s, got)
+		}
+	}
+}
+
+func TestClusterCommentsDropped(t *testing.T) {
+	tr := &store.ClusterTransformer{Cluster: "c", Database: "db", DropColumnComments: true}
+	got, err := tr.Statement("CREATE TABLE e (finess String COMMENT 'FINESS (l''établissement)', n UInt8 DEFAULT 1 COMMENT 'n') ENGINE = MergeTree ORDER BY finess COMMENT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "(finess String , n UInt8 DEFAULT 1 )"; !strings.Contains(got[0], want) {
+		t.Errorf("got %q, want the columns %q", got[0], want)
+	}
+}
+
+// The real migrations: every statement has a cluster form; every table with a
+// set is sharded (a _local table and a Distributed one), the others are on
+// every server; no statement names a table of the migrations unqualified.
+func TestClusterFormOfTheMigrations(t *testing.T) {
+	ms, err := store.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := store.ClusterStatements(ms, "bndmr", "hub", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creates, dist := 0, 0
+	for i, m := range ms {
+		single := store.SplitStatements(m.SQL)
+		n := 0
+		for _, s := range single {
+			n++
+			if strings.Contains(s, "set_id") && strings.HasPrefix(s, "CREATE TABLE") {
+				n++
+			}
+			if strings.HasPrefix(s, "CREATE TABLE") {
+				creates++
+			}
+		}
+		if len(out[i]) != n {
+			t.Errorf("%s: %d statements in cluster form, want %d", m.Name, len(out[i]), n)
+		}
+		for _, s := range out[i] {
+			if !strings.Contains(s, " ON CLUSTER bndmr") {
+				t.Errorf("%s: not ON CLUSTER: %s", m.Name, s)
+			}
+			if strings.Contains(s, "ENGINE = Distributed") {
+				dist++
+			}
+			for _, w := range strings.Fields(s) {
+				if w == "FROM" || w == "JOIN" {
+					continue
+				}
+			}
+			for _, kw := range []string{"FROM ", "JOIN "} {
+				for _, part := range strings.Split(s, kw)[1:] {
+					if !strings.HasPrefix(part, "hub.") && !strings.HasPrefix(part, "(") {
+						t.Errorf("%s: unqualified table after %q: %.40q", m.Name, kw, part)
+					}
+				}
+			}
+		}
+	}
+	if creates == 0 || dist == 0 || dist == creates {
+		t.Errorf("%d tables, %d Distributed: want some sharded and some on every server", creates, dist)
+	}
+}
+
+// --- the cluster itself (scripts/up-cluster.sh) ---
+
+// clusterDSNs reads BNDMR_TEST_CH_CLUSTER (the two replicas); without it the
+// cluster test is not run: it needs scripts/up-cluster.sh.
+func clusterDSNs(t *testing.T) []string {
+	v := os.Getenv("BNDMR_TEST_CH_CLUSTER")
+	if v == "" {
+		t.Skip("BNDMR_TEST_CH_CLUSTER not set: run `make test-cluster`, which starts the cluster")
+	}
+	dsns := strings.Split(v, ",")
+	if len(dsns) != 2 {
+		t.Fatalf("BNDMR_TEST_CH_CLUSTER=%q: want the DSNs of the two replicas, comma-separated", v)
+	}
+	return dsns
+}
+
+func openDB(t *testing.T, dsn, db string) *store.Store {
+	t.Helper()
+	u := strings.TrimRight(dsn, "/")
+	if i := strings.Index(strings.TrimPrefix(u, "clickhouse://"), "/"); i >= 0 {
+		u = u[:len("clickhouse://")+i]
+	}
+	s, err := store.Open(context.Background(), u+"/"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+const testCluster = "bndmr"
+
+// Two replicas of one shard, through ZooKeeper: the cluster form of the
+// migrations, the same generated records loaded through the Distributed
+// tables as into one server, one replica killed during the load and started
+// again; both replicas end with every row, and the indicators are those of
+// the single server.
+func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
+	dsns := clusterDSNs(t)
+	single := os.Getenv("BNDMR_TEST_CLICKHOUSE")
+	if single == "" {
+		t.Fatal("BNDMR_TEST_CLICKHOUSE not set: the cluster's figures are compared with one server's (`make up`)")
+	}
+	ctx := context.Background()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir := os.Getenv("BNDMR_RUN_DIR")
+	if runDir == "" {
+		runDir = filepath.Join(root, ".run")
+	}
+	db := fmt.Sprintf("test_cluster_%d", time.Now().UnixNano())
+
+	admin := openDB(t, dsns[0], "default")
+	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db+" ON CLUSTER "+testCluster); err != nil {
+		t.Fatalf("creating %s on cluster %s (is scripts/up-cluster.sh running?): %v", db, testCluster, err)
+	}
+	t.Cleanup(func() { _ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+testCluster) })
+	c1, c2 := openDB(t, dsns[0], db), openDB(t, dsns[1], db)
+	applied, err := c1.MigrateWith(ctx, store.MigrateOptions{Cluster: testCluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := store.Migrations()
+	if len(applied) != len(ms) {
+		t.Fatalf("applied %v, want all %d migrations", applied, len(ms))
+	}
+	// The other replica sees the migrations record, so a second run does nothing.
+	if again, err := c2.MigrateWith(ctx, store.MigrateOptions{Cluster: testCluster}); err != nil || len(again) != 0 {
+		t.Fatalf("second run on the other replica: applied %v, %v", again, err)
+	}
+
+	sdb := fmt.Sprintf("test_cluster_single_%d", time.Now().UnixNano())
+	sadmin := openDB(t, single, "default")
+	if err := sadmin.Conn().Exec(ctx, "CREATE DATABASE "+sdb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sadmin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+sdb) })
+	one := openDB(t, single, sdb)
+	if _, err := one.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	recs, outs := generate(40, 1500)
+	const batches = 30
+	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	pidFile := filepath.Join(runDir, "cluster", "ch2", "clickhouse.pid")
+	start := time.Now()
+	for b := range batches {
+		lo, hi := b*len(recs)/batches, (b+1)*len(recs)/batches
+		ol, oh := b*len(outs)/batches, (b+1)*len(outs)/batches
+		for _, s := range []*store.Store{one, c1} {
+			if err := s.InsertDocuments(sync, recs[lo:hi]); err != nil {
+				t.Fatalf("batch %d: %v", b, err)
+			}
+			if err := s.InsertReceipts(sync, outs[ol:oh]); err != nil {
+				t.Fatalf("batch %d: %v", b, err)
+			}
+		}
+		switch b {
+		case batches / 3: // replica 2 dies mid-load
+			pid, err := os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatalf("pid of replica 2: %v", err)
+			}
+			n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+			if err != nil {
+				t.Fatalf("pid of replica 2 in %s: %v", pidFile, err)
+			}
+			p, _ := os.FindProcess(n)
+			if err := p.Kill(); err != nil {
+				t.Fatalf("killing replica 2 (pid %d): %v", n, err)
+			}
+			waitDown(t, dsns[1])
+			t.Logf("batch %d: replica 2 (pid %d) killed", b, n)
+		case 2 * batches / 3: // and comes back
+			cmd := exec.Command(filepath.Join(root, "scripts", "up-cluster.sh"), "2")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("restarting replica 2: %v\n%s", err, out)
+			}
+			t.Logf("batch %d: replica 2 started again", b)
+		}
+	}
+	c2 = openDB(t, dsns[1], db) // the old connection died with the server
+	refs(t, ctx, one)
+	refs(t, ctx, c1)
+	t.Logf("loaded %d records and %d outcomes in %d batches in %s", len(recs), len(outs), batches, time.Since(start).Round(time.Millisecond))
+
+	// Replica 2 fetches the parts it missed (18.16 has no SYSTEM SYNC REPLICA).
+	tables := []string{"documents_local", "diagnoses_local", "care_episodes_local", "receipts_local", "patients_local", "establishments", "reference_centres", "dpi_updates"}
+	deadline := time.Now().Add(60 * time.Second)
+	for _, tb := range tables {
+		want := count(t, one, strings.TrimSuffix(tb, "_local"))
+		if want == 0 {
+			t.Fatalf("%s: nothing loaded on the single server", tb)
+		}
+		for {
+			n1, n2 := count(t, c1, tb), count(t, c2, tb)
+			if n1 == want && n2 == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d rows on replica 1, %d on replica 2, %d on the single server", tb, n1, n2, want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	t.Logf("replicas in step %s after the load", time.Since(start).Round(time.Millisecond))
+
+	// The same figures from one server and from either replica.
+	p, err := indicators.ParsePeriod("2026-01", "2026-12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type figures struct {
+		Docs []store.EstablishmentCount
+		MR2  []indicators.MR2
+		MR1  []indicators.MR1
+		Epi  []string
+	}
+	get := func(s *store.Store) figures {
+		var f figures
+		var err error
+		if f.Docs, err = s.DocumentsPerEstablishment(ctx); err != nil {
+			t.Fatal(err)
+		}
+		x := indicators.New(s)
+		if f.MR2, err = x.MR2(ctx, p, ""); err != nil {
+			t.Fatal(err)
+		}
+		if f.MR1, err = x.MR1(ctx, p, ""); err != nil {
+			t.Fatal(err)
+		}
+		f.Epi = epidemiology(t, s)
+		return f
+	}
+	want := get(one)
+	if len(want.MR2) == 0 || len(want.Docs) == 0 || len(want.Epi) == 0 {
+		t.Fatalf("no figures on the single server: %+v", want)
+	}
+	for i, s := range []*store.Store{c1, c2} {
+		if got := get(s); !reflect.DeepEqual(got, want) {
+			t.Errorf("replica %d: figures differ from the single server's\n got %+v\nwant %+v", i+1, got, want)
+		}
+	}
+}
+
+// epidemiology: patients (current state) by ORPHA code, through the views.
+func epidemiology(t *testing.T, s *store.Store) []string {
+	rows, err := s.Conn().Query(context.Background(), `SELECT disease_code, uniqExact(patient_key), count()
+		FROM diagnoses_current GROUP BY disease_code ORDER BY disease_code`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		var p, n uint64
+		if err := rows.Scan(&c, &p, &n); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s:%d:%d", c, p, n))
+	}
+	return out
+}
+
+func count(t *testing.T, s *store.Store, table string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := s.Conn().QueryRow(context.Background(), "SELECT count() FROM "+table).Scan(&n); err != nil {
+		t.Fatalf("counting %s: %v", table, err)
+	}
+	return n
+}
+
+func waitDown(t *testing.T, dsn string) {
+	for range 100 {
+		s, err := store.Open(context.Background(), dsn)
+		if err != nil {
+			return
+		}
+		s.Close()
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("replica 2 still answers after kill")
+}
+
+func refs(t *testing.T, ctx context.Context, s *store.Store) {
+	t.Helper()
+	day := func(v string) time.Time { d, _ := time.Parse("2006-01-02", v); return d }
+	var es []store.Establishment
+	var cs []store.Centre
+	var ds []store.DPIUpdates
+	for f := range 40 {
+		fin := fmt.Sprintf("7500%05d", f)
+		es = append(es, store.Establishment{FINESS: fin, Name: "Hôpital " + fin})
+		if f%3 == 0 {
+			es[len(es)-1].TransmissionStart = day("2026-03-01")
+		}
+		for c := range 3 {
+			cs = append(cs, store.Centre{FINESS: fin, CentreID: fmt.Sprintf("S%03d%d", f, c), Name: "centre", Filiere: "F",
+				Type: "constitutif", From: day("2020-01-01"), To: day("2030-12-31")})
+		}
+		if f%4 == 0 {
+			ds = append(ds, store.DPIUpdates{FINESS: fin, Month: day("2026-05-01"), Count: uint32(30 + f)})
+		}
+	}
+	if err := s.InsertEstablishments(ctx, es); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertCentres(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertDPIUpdates(ctx, "csv", ds); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// generate makes sets per establishment with versions in 2026, some skipped
+// (missing versions), some rejected, some received twice, with diagnoses
+// and care episodes; the same seed gives the same records.
+func generate(estabs, sets int) ([]events.Record, []events.MailOutcome) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	var recs []events.Record
+	var outs []events.MailOutcome
+	for s := range sets {
+		fin := fmt.Sprintf("7500%05d", rng.IntN(estabs))
+		set := fmt.Sprintf("set-%05d", s)
+		v := 1 + rng.IntN(3)
+		month := 1 + rng.IntN(6)
+		for range 1 + rng.IntN(4) {
+			ts := fmt.Sprintf("2026%02d%02d1200+0100", month, 1+rng.IntN(28))
+			mail := fmt.Sprintf("mail-%s-%d", set, v)
+			if rng.IntN(10) == 0 {
+				outs = append(outs, events.MailOutcome{V: events.OutcomeV, MailID: mail, From: "dpi@" + fin + ".mssante.fr",
+					ReceivedAt: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), Documents: []events.DocumentOutcome{{Name: "doc.xml",
+						FINESS: fin, SetID: set, VersionNumber: v, EffectiveTime: ts, Rejection: &events.Rejection{Code: "schematron", Reason: "assertion"}}}})
+			} else {
+				r := events.Record{V: events.RecordV, MailID: mail, FINESS: fin, SetID: set, VersionNumber: v, EffectiveTime: ts,
+					ReceivedAt: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), KeyID: "k", DocumentKey: "dk-" + mail,
+					PatientTraitsPseudonym: fmt.Sprintf("pat-%d", s), Sex: []string{"F", "M"}[rng.IntN(2)],
+					BirthYearMonth: "1990-01", ResidenceDepartement: fmt.Sprintf("%02d", 1+rng.IntN(95)),
+					Diagnoses: []sdmmr.RecordDiagnosis{{Key: "d", Disease: &sdmmr.Code{Code: fmt.Sprint(rng.IntN(30)), System: "1.2.250.1.213.2.5"},
+						SiteCode: fmt.Sprintf("S%s%d", fin[6:], rng.IntN(3))}},
+					CareEpisodes: []sdmmr.RecordCareEpisode{{Key: "c", SiteCode: fmt.Sprintf("S%s%d", fin[6:], rng.IntN(3))}}}
+				n := 1 + rng.IntN(8)/7 // now and then received twice
+				for range n {
+					recs = append(recs, r)
+				}
+				outs = append(outs, events.MailOutcome{V: events.OutcomeV, MailID: mail, From: "dpi@" + fin + ".mssante.fr",
+					ReceivedAt: r.ReceivedAt, Documents: []events.DocumentOutcome{{Name: "doc.xml", FINESS: fin, SetID: set,
+						VersionNumber: v, EffectiveTime: ts, Accepted: true}}})
+			}
+			v += 1 + rng.IntN(4)/3
+			month += rng.IntN(2)
+		}
+	}
+	return recs, outs
+}

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Starts, on loopback, the test ClickHouse cluster "bndmr": one ZooKeeper and
+# two ClickHouse servers that are the two replicas of one shard (the layout of
+# one production shard; see docs/cluster.md). State under .run/cluster
+# (git-ignored). Idempotent: a server that already answers is left alone, so
+# running it again restarts only what was stopped. No systemd: plain daemons.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+run=${BNDMR_RUN_DIR:-$root/.run}/cluster
+zk_port=${BNDMR_ZK_PORT:-12181}
+tcp=(19101 19102)
+http=(18201 18202)
+inter=(19201 19202)
+mkdir -p "$run"
+
+wait_for() { # name, seconds, command...
+	local name=$1 secs=$2; shift 2
+	for _ in $(seq 1 $((secs * 5))); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.2
+	done
+	echo "up-cluster: $name did not answer within ${secs}s" >&2
+	return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ZooKeeper 3.8 of Debian (package zookeeper), standalone, without its admin
+# web server (it would take port 8080).
+start_zookeeper() {
+	local d=$run/zk
+	if port_open "$zk_port"; then echo "up-cluster: ZooKeeper already answers on 127.0.0.1:$zk_port"; return; fi
+	mkdir -p "$d/data" "$d/conf"
+	cat >"$d/conf/zoo.cfg" <<CFG
+tickTime=2000
+initLimit=10
+syncLimit=5
+dataDir=$d/data
+clientPortAddress=127.0.0.1
+clientPort=$zk_port
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=ruok,stat
+autopurge.purgeInterval=1
+CFG
+	cat >"$d/conf/log4j.properties" <<CFG
+log4j.rootLogger=WARN, FILE
+log4j.appender.FILE=org.apache.log4j.FileAppender
+log4j.appender.FILE.File=$d/zookeeper.log
+log4j.appender.FILE.layout=org.apache.log4j.PatternLayout
+log4j.appender.FILE.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1}: %m%n
+CFG
+	# The jars of the package and of its dependencies are all in /usr/share/java.
+	nohup java -Xmx256m -Dlog4j.configuration="file:$d/conf/log4j.properties" \
+		-Dzookeeper.log.dir="$d" -cp "$d/conf:/usr/share/java/*" \
+		org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/conf/zoo.cfg" \
+		>"$d/stdout.log" 2>&1 </dev/null &
+	echo $! >"$d/zookeeper.pid"
+	wait_for ZooKeeper 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf ruok >&3 && grep -q imok <&3"
+	echo "up-cluster: ZooKeeper on 127.0.0.1:$zk_port, data in $d"
+}
+
+# ClickHouse 18.16: replica n (1 or 2) of shard 01.
+start_clickhouse() {
+	local n=$1 i=$(($1 - 1))
+	local d=$run/ch$n
+	if port_open "${tcp[$i]}"; then echo "up-cluster: ClickHouse replica $n already answers on 127.0.0.1:${tcp[$i]}"; return; fi
+	mkdir -p "$d/data" "$d/tmp" "$d/user_files" "$d/format_schemas" "$d/log"
+	cat >"$d/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$d/log/server.log</log><errorlog>$d/log/error.log</errorlog><size>10M</size><count>2</count></logger>
+  <http_port>${http[$i]}</http_port>
+  <tcp_port>${tcp[$i]}</tcp_port>
+  <interserver_http_port>${inter[$i]}</interserver_http_port>
+  <interserver_http_host>127.0.0.1</interserver_http_host>
+  <listen_host>127.0.0.1</listen_host>
+  <path>$d/data/</path>
+  <tmp_path>$d/tmp/</tmp_path>
+  <user_files_path>$d/user_files/</user_files_path>
+  <format_schema_path>$d/format_schemas/</format_schema_path>
+  <users_config>$d/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>Europe/Paris</timezone>
+  <mark_cache_size>268435456</mark_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+  <mlock_executable>false</mlock_executable>
+  <zookeeper>
+    <node><host>127.0.0.1</host><port>$zk_port</port></node>
+    <session_timeout_ms>10000</session_timeout_ms>
+  </zookeeper>
+  <!-- As in production (deploy/k8s/overlays/prod/clickhouse-cluster.xml):
+       {shard} and {replica} name the replicated tables' ZooKeeper paths;
+       {replica} is unique in the whole cluster. -->
+  <macros>
+    <cluster>bndmr</cluster>
+    <shard>01</shard>
+    <replica>ch$n</replica>
+  </macros>
+  <distributed_ddl><path>/clickhouse/bndmr/task_queue/ddl</path></distributed_ddl>
+  <remote_servers>
+    <bndmr>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>${tcp[0]}</port></replica>
+        <replica><host>127.0.0.1</host><port>${tcp[1]}</port></replica>
+      </shard>
+    </bndmr>
+  </remote_servers>
+</yandex>
+XML
+	cat >"$d/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <profiles>
+    <default><max_memory_usage>2000000000</max_memory_usage><load_balancing>random</load_balancing></default>
+  </profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+XML
+	clickhouse-server --config-file="$d/config.xml" --pid-file="$d/clickhouse.pid" --daemon
+	wait_for "ClickHouse replica $n" 60 clickhouse-client --port "${tcp[$i]}" -q "SELECT count() FROM system.zookeeper WHERE path = '/'"
+	echo "up-cluster: ClickHouse replica $n on 127.0.0.1:${tcp[$i]} (native), :${http[$i]} (HTTP), :${inter[$i]} (interserver), data in $d"
+}
+
+case "${1:-all}" in
+all) start_zookeeper; start_clickhouse 1; start_clickhouse 2 ;;
+zookeeper) start_zookeeper ;;
+1 | 2) start_clickhouse "$1" ;;
+*) echo "usage: $0 [all|zookeeper|1|2]" >&2; exit 2 ;;
+esac
