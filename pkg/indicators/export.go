@@ -33,7 +33,8 @@ func frenchNumber(f float64) string {
 	return strings.Replace(strconv.FormatFloat(f, 'f', 1, 64), ".", ",", 1)
 }
 
-func cellText(c any) string {
+// CellText is a cell as French text (decimal comma, "<10" for a hidden count).
+func CellText(c any) string {
 	switch v := c.(type) {
 	case nil:
 		return ""
@@ -78,7 +79,7 @@ func WriteCSV(w io.Writer, tables ...Table) error {
 		for _, r := range t.Rows {
 			rec := make([]string, len(r))
 			for j, c := range r {
-				rec[j] = cellText(c)
+				rec[j] = CellText(c)
 			}
 			cw.Write(rec)
 		}
@@ -134,7 +135,7 @@ func WriteXLSX(w io.Writer, tables ...Table) error {
 						f.SetCellFloat(name, cell, *v, -1, 64)
 					}
 				default:
-					f.SetCellValue(name, cell, cellText(c))
+					f.SetCellValue(name, cell, CellText(c))
 					if isInt(c) {
 						f.SetCellValue(name, cell, c)
 					}

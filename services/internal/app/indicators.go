@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -10,14 +9,16 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/service"
-	"github.com/bndmr/hub/pkg/store"
 )
 
-// Indicators serves the programme's figures over HTTP.
+// Indicators serves the programme's figures over HTTP: MR.1 and MR.2 per
+// establishment, epidemiology, DGOS export, reception reports, dashboard.
 type Indicators struct {
-	dsn  string
-	addr string
+	dsn       string
+	addr      string
+	threshold int
 }
 
 func (*Indicators) Name() string { return "indicators" }
@@ -25,9 +26,16 @@ func (*Indicators) Name() string { return "indicators" }
 func (c *Indicators) Flags(f *service.Flags) {
 	f.String(&c.dsn, "clickhouse", "BNDMR_CLICKHOUSE_DSN", "clickhouse://127.0.0.1:9000/default", "ClickHouse DSN")
 	f.String(&c.addr, "indicators-addr", "BNDMR_INDICATORS_ADDR", ":8090", "address of the indicators API and pages")
+	f.Int(&c.threshold, "small-count-threshold", "BNDMR_SMALL_COUNT_THRESHOLD", indicators.DefaultThreshold,
+		"epidemiology counts below this are suppressed in every export")
 }
 
-func (c *Indicators) Check() error { return nil }
+func (c *Indicators) Check() error {
+	if c.threshold < 1 {
+		return errors.New("--small-count-threshold must be at least 1")
+	}
+	return nil
+}
 
 func (c *Indicators) Run(ctx context.Context, env Env) error {
 	st, err := openStore(ctx, c.dsn, env)
@@ -35,33 +43,22 @@ func (c *Indicators) Run(ctx context.Context, env Env) error {
 		return err
 	}
 	defer st.Close()
+	// The tables are the loader's (or `bndmrctl migrate`'s) to create: two
+	// services migrating at once would race on the same DDL.
 	env.Ops.Ready("clickhouse", st.Ping)
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/documents-per-establishment", func(w http.ResponseWriter, r *http.Request) {
-		rows, err := st.DocumentsPerEstablishment(r.Context())
-		if err != nil {
-			env.Log.Error("documents per establishment", zap.Error(err))
-			http.Error(w, "query failed: "+err.Error(), http.StatusBadGateway)
-			return
-		}
-		if rows == nil {
-			rows = []store.EstablishmentCount{}
-		}
-		w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		json.NewEncoder(w).Encode(rows)
-	})
+	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Log: env.Log, Threshold: uint64(c.threshold)}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	env.Log.Info("indicators API", zap.String("addr", ln.Addr().String()))
+	env.Log.Info("indicators API and dashboard", zap.String("addr", ln.Addr().String()))
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/bndmr/hub/pkg/indicators"
+	"github.com/bndmr/hub/pkg/store"
+)
+
+// cmdExport writes the indicators: the DGOS export of a month, MR.2, MR.1,
+// epidemiology, or one establishment's reception report.
+func cmdExport(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	dsn := clickhouseFlag(fs)
+	month := fs.String("month", "", "month AAAA-MM (dgos; for the others: --from)")
+	from := fs.String("from", "", "first month AAAA-MM (default: the latest month with data)")
+	to := fs.String("to", "", "last month AAAA-MM (default: --from)")
+	finess := fs.String("finess", "", "one establishment (report: required)")
+	format := fs.String("format", "text", "text (readable table), json, csv or xlsx")
+	out := fs.String("out", "", "output file (default: standard output)")
+	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl export dgos|mr2|mr1|epidemiology|report [flags]\n\n"+
+			"  bndmrctl export dgos --month 2026-10 --format xlsx --out dgos-2026-10.xlsx\n"+
+			"  bndmrctl export mr2 --from 2026-01 --to 2026-12 --format csv\n"+
+			"  bndmrctl export report --finess 750000010 --from 2026-10 --format csv")
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 {
+		fs.Usage()
+		return 2
+	}
+	what := args[0]
+	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+		fs.Usage()
+		return 2
+	}
+	if *threshold < 1 {
+		fmt.Fprintln(os.Stderr, "bndmrctl export: --small-count-threshold must be at least 1")
+		return 2
+	}
+	st, err := store.Open(ctx, *dsn)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	x := indicators.New(st)
+	period := func() (indicators.Period, error) {
+		f := *from
+		if f == "" {
+			f = *month
+		}
+		if f == "" {
+			m, err := x.LatestMonth(ctx)
+			if err != nil || m == "" {
+				return indicators.Period{}, fmt.Errorf("no data yet: give --from (%v)", err)
+			}
+			f = m
+		}
+		return indicators.ParsePeriod(f, *to)
+	}
+	var value any
+	var tables []indicators.Table
+	switch what {
+	case "dgos":
+		if *month == "" {
+			fmt.Fprintln(os.Stderr, "bndmrctl export dgos: --month AAAA-MM is required")
+			return 2
+		}
+		d, err := x.DGOS(ctx, *month)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl export dgos: %v\n", err)
+			return 1
+		}
+		value, tables = d, []indicators.Table{d.Table(), indicators.MR2Table(d.MR2), indicators.MR1Table(d.MR1), indicators.MR1CentresTable(d.MR1)}
+		if *format == "csv" {
+			tables = tables[:1]
+		}
+	case "mr2", "mr1", "report":
+		p, err := period()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl export %s: %v\n", what, err)
+			return 2
+		}
+		switch what {
+		case "mr2":
+			rows, err2 := x.MR2(ctx, p, *finess)
+			value, tables, err = rows, []indicators.Table{indicators.MR2Table(rows)}, err2
+		case "mr1":
+			rows, err2 := x.MR1(ctx, p, *finess)
+			value, tables, err = rows, []indicators.Table{indicators.MR1Table(rows), indicators.MR1CentresTable(rows)}, err2
+		case "report":
+			if *finess == "" {
+				fmt.Fprintln(os.Stderr, "bndmrctl export report: --finess is required")
+				return 2
+			}
+			r, err2 := x.Reception(ctx, *finess, p)
+			if err2 == nil {
+				value, tables = r, r.Tables()
+			}
+			err = err2
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl export %s: %v\n", what, err)
+			return 1
+		}
+	case "epidemiology":
+		e, err := x.Epidemiology(ctx, *threshold)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl export epidemiology: %v\n", err)
+			return 1
+		}
+		value, tables = e, e.ExportTables()
+	default:
+		fs.Usage()
+		return 2
+	}
+	var w io.Writer = os.Stdout
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+			return 1
+		}
+		defer f.Close()
+		w = f
+	}
+	switch *format {
+	case "text":
+		err = writeText(w, tables)
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(value)
+	case "csv":
+		err = indicators.WriteCSV(w, tables...)
+	case "xlsx":
+		if *out == "" {
+			fmt.Fprintln(os.Stderr, "bndmrctl export: --format xlsx needs --out FILE")
+			return 2
+		}
+		err = indicators.WriteXLSX(w, tables...)
+	default:
+		fmt.Fprintf(os.Stderr, "bndmrctl export: --format %q: text, json, csv or xlsx\n", *format)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// writeText prints tables aligned for a terminal.
+func writeText(w io.Writer, tables []indicators.Table) error {
+	for i, t := range tables {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w, t.Title)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(t.Columns, "\t"))
+		for _, r := range t.Rows {
+			cells := make([]string, len(r))
+			for j, c := range r {
+				cells[j] = indicators.CellText(c)
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
