@@ -111,7 +111,7 @@ FROM (
     FROM receipts WHERE set_id != '' AND finess != '' AND version_number > 0
     UNION ALL
     SELECT finess, set_id, version_number, effective_date, toUInt8(1) AS acc,
-           toDateOrZero(concat(substring(file_created, 1, 4), '-', substring(file_created, 5, 2), '-', substring(file_created, 7, 2))) AS created
+           toDateOrZero(concat(file_created_ym, '-01')) AS created
     FROM documents
 )
 GROUP BY finess, set_id, version_number`

@@ -54,7 +54,7 @@ ORDER BY (finess, set_id, version_number)`,
 		want: []string{"CREATE TABLE db.ref ON CLUSTER bndmr\n(finess String, n UInt32)\n" +
 			"ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/db/ref', '{replica}') ORDER BY finess"},
 	}, {
-		name: "column named like a keyword inside a type does not count as set_id",
+		name:  "column named like a keyword inside a type does not count as set_id",
 		stmts: []string{"CREATE TABLE t (a Tuple(set_id String), b String) ENGINE = MergeTree ORDER BY b"},
 		want: []string{"CREATE TABLE db.t ON CLUSTER bndmr\n(a Tuple(set_id String), b String)\n" +
 			"ENGINE = ReplicatedMergeTree('/clickhouse/tables/all/db/t', '{replica}') ORDER BY b"},
@@ -276,7 +276,9 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db+" ON CLUSTER "+testCluster); err != nil {
 		t.Fatalf("creating %s on cluster %s (is scripts/up-cluster.sh running?): %v", db, testCluster, err)
 	}
-	t.Cleanup(func() { _ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+testCluster) })
+	t.Cleanup(func() {
+		_ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+testCluster)
+	})
 	c1, c2 := openDB(t, dsns[0], db), openDB(t, dsns[1], db)
 	applied, err := c1.MigrateWith(ctx, store.MigrateOptions{Cluster: testCluster})
 	if err != nil {

@@ -86,25 +86,25 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	paris := Paris()
 	docs := &table{name: "documents", cols: `finess, set_id, version_number, document_key, model_version, effective_time,
 		effective_date, mail_id, doc_index, received_at, key_id, patient_key, patient_ins_pseudonym, patient_traits_pseudonym,
-		sex, birth_year_month, residence_departement, opposition, consents, file_key, file_created, file_updated,
+		sex, birth_year_month, residence_departement, opposition, consents, file_key, file_created_ym, file_updated_ym,
 		lost_to_follow_up, consanguinity, death_rd_code, death_rd_year_month, antenatal_art, antenatal_malformation,
 		gestational_age_weeks, birth_weight_g, birth_length_cm, head_circumference_cm`}
 	pats := &table{name: "patients", cols: prefixCols + `patient_ins_pseudonym, patient_traits_pseudonym, sex, birth_year_month,
 		residence_departement, birthplace_departement, deceased, death_year_month, multiple_birth, ipp_keys`}
-	dx := &table{name: "diagnoses", cols: prefixCols + `ordinal, diagnosis_key, diagnosis_date, date_unknown, disease_code,
+	dx := &table{name: "diagnoses", cols: prefixCols + `ordinal, diagnosis_key, diagnosis_ym, date_unknown, disease_code,
 		disease_system, disease_null_flavor, site_code, status_code, sporadic_familial_code, onset_age_class_code, onset_age_years,
 		appraisal_code, clinical_dx_age_class_code, clinical_dx_age_years, genetic_dx_age_class_code, genetic_dx_age_years,
 		clinical_features, techniques, genes, investigations, apparently_healthy, fetus_pseudonym`}
-	act := &table{name: "activities", cols: prefixCols + `ordinal, activity_key, context_code, activity_date, performer_id,
+	act := &table{name: "activities", cols: prefixCols + `ordinal, activity_key, context_code, activity_ym, performer_id,
 		performer_profession_code, declaring_site_code, consultation_finess, consultation_departement, country_code, objectives, fetus_pseudonym`}
-	care := &table{name: "care_episodes", cols: prefixCols + `ordinal, episode_key, type_code, inclusion_date, referent_id, referred_by, site_code, outside_labelling`}
+	care := &table{name: "care_episodes", cols: prefixCols + `ordinal, episode_key, type_code, inclusion_ym, referent_id, referred_by, site_code, outside_labelling`}
 	fam := &table{name: "family_history", cols: prefixCols + `ordinal, relationship_code, first_case_key, first_case_sex, diseases`}
-	prob := &table{name: "active_problems", cols: prefixCols + `ordinal, problem_code, value_code, value_system, problem_date, health_status_code, certainty_code, status_code`}
-	fs := &table{name: "functional_status", cols: prefixCols + `ordinal, icf_code, status_date`}
+	prob := &table{name: "active_problems", cols: prefixCols + `ordinal, problem_code, value_code, value_system, problem_ym, health_status_code, certainty_code, status_code`}
+	fs := &table{name: "functional_status", cols: prefixCols + `ordinal, icf_code, status_ym`}
 	preg := &table{name: "pregnancies", cols: prefixCols + `ordinal, start_year_month, end_year_month, ongoing, fetus_count, art`}
 	births := &table{name: "births", cols: prefixCols + `pregnancy_ordinal, ordinal, sequence, subject_pseudonym, newborn_pseudonym, sex, outcome_code, gestational_age_weeks, fetal_autopsy`}
 	res := &table{name: "research", cols: prefixCols + `protocol_participant, contact_consent, sample_research, sample_molecular, biobank_code`}
-	trt := &table{name: "treatments", cols: prefixCols + `ordinal, start_date, end_date, product_code, product_system, translations`}
+	trt := &table{name: "treatments", cols: prefixCols + `ordinal, start_ym, end_ym, product_code, product_system, translations`}
 
 	for i := range recs {
 		r := &recs[i]
@@ -121,7 +121,7 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 		var fileKey, fileCreated, fileUpdated string
 		var lost *uint8
 		if r.File != nil {
-			fileKey, fileCreated, fileUpdated, lost = r.File.Key, r.File.Created, r.File.Updated, u8p(r.File.LostToFollowUp)
+			fileKey, fileCreated, fileUpdated, lost = r.File.Key, ym(r.File.Created), ym(r.File.Updated), u8p(r.File.LostToFollowUp)
 		}
 		var deathCode, deathYM string
 		if r.DeathDueToRD != nil {
@@ -149,19 +149,19 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 			if d.Disease != nil {
 				dcode, dsys, dnull = d.Disease.Code, systemName(d.Disease.System), d.Disease.NullFlavor
 			}
-			dx.add(pre(uint16(j), d.Key, d.Date, boolU8(d.DateUnknown), dcode, dsys, dnull, d.SiteCode, code(d.Status),
+			dx.add(pre(uint16(j), d.Key, ym(d.Date), boolU8(d.DateUnknown), dcode, dsys, dnull, d.SiteCode, code(d.Status),
 				code(d.SporadicFamilial), code(d.OnsetAgeClass), years(d.OnsetAge), code(d.AppraisalOnEntry),
 				code(d.ClinicalDiagnosisAgeClass), years(d.ClinicalDiagnosisAge), code(d.GeneticDiagnosisAgeClass),
 				years(d.GeneticDiagnosisAge), codes(d.ClinicalFeatures), codes(d.Techniques), codes(d.Genes),
 				codes(d.Investigations), u8p(d.ApparentlyHealthy), subject(d.Fetus))...)
 		}
 		for j, a := range r.Activities {
-			act.add(pre(uint16(j), a.Key, code(a.Context), a.Date, idText(a.Performer), code(a.PerformerProfession),
+			act.add(pre(uint16(j), a.Key, code(a.Context), ym(a.Date), idText(a.Performer), code(a.PerformerProfession),
 				a.DeclaringSiteCode, a.ConsultationFINESS, a.ConsultationDepartement, code(a.Country), codes(a.Objectives),
 				subject(a.Fetus))...)
 		}
 		for j, c := range r.CareEpisodes {
-			care.add(pre(uint16(j), c.Key, code(c.Type), c.InclusionDate, idText(c.Referent), codes(c.ReferredBy),
+			care.add(pre(uint16(j), c.Key, code(c.Type), ym(c.InclusionDate), idText(c.Referent), codes(c.ReferredBy),
 				c.SiteCode, u8p(c.OutsideLabelling))...)
 		}
 		for j, f := range r.FamilyHistory {
@@ -172,10 +172,10 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 			if p.Value != nil {
 				vc, vs = p.Value.Code, systemName(p.Value.System)
 			}
-			prob.add(pre(uint16(j), code(p.Code), vc, vs, p.Date, code(p.HealthStatus), code(p.Certainty), code(p.Status))...)
+			prob.add(pre(uint16(j), code(p.Code), vc, vs, ym(p.Date), code(p.HealthStatus), code(p.Certainty), code(p.Status))...)
 		}
 		for j, f := range r.FunctionalStatus {
-			fs.add(pre(uint16(j), code(f.Code), f.Date)...)
+			fs.add(pre(uint16(j), code(f.Code), ym(f.Date))...)
 		}
 		for j, p := range r.Pregnancies {
 			var fc *int32
@@ -201,7 +201,7 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 			if t.Product != nil {
 				pc, ps = t.Product.Code, systemName(t.Product.System)
 			}
-			trt.add(pre(uint16(j), t.Start, t.End, pc, ps, codes(t.Translations))...)
+			trt.add(pre(uint16(j), ym(t.Start), ym(t.End), pc, ps, codes(t.Translations))...)
 		}
 	}
 	// Children first, documents last: a reader that sees a document sees
@@ -323,4 +323,16 @@ func centimetres(q *sdmmr.Quantity) *float64 {
 	}
 	v := q.Value * f
 	return &v
+}
+
+// ym generalises an HL7 TS to its year-month (AAAA-MM; AAAA when only the
+// year is known): an exact day can date a person.
+func ym(ts string) string {
+	switch {
+	case len(ts) >= 6:
+		return ts[:4] + "-" + ts[4:6]
+	case len(ts) >= 4:
+		return ts[:4]
+	}
+	return ""
 }

@@ -3,7 +3,9 @@
 -- version_number, effective_date, patient_key) et son rang (ordinal) dans le
 -- document : une redélivrance réécrit les mêmes clés et se fond à la fusion.
 -- L'état courant d'un dossier est la version la plus haute de son set_id : voir
--- les vues *_current (0004). Les âges sont convertis en années (colonnes *_years).
+-- les vues *_current (0005). Les âges sont convertis en années (colonnes *_years) ;
+-- les dates d'événements sont ramenées à l'année-mois (*_ym) : un jour exact peut
+-- dater une personne (le dossier d'un nouveau-né est créé le jour de sa naissance).
 CREATE TABLE IF NOT EXISTS patients
 (
     finess                    String COMMENT 'établissement émetteur (FINESS)'
@@ -31,7 +33,7 @@ CREATE TABLE IF NOT EXISTS diagnoses
     finess                    String, set_id String, version_number UInt32, effective_date Date, patient_key String
   , ordinal                   UInt16 COMMENT 'rang du diagnostic dans le document'
   , diagnosis_key             String COMMENT 'hachage à clé de l''identifiant du diagnostic'
-  , diagnosis_date            String COMMENT 'date du diagnostic (HL7 TS)'
+  , diagnosis_ym              String COMMENT 'date du diagnostic (année-mois, AAAA-MM)'
   , date_unknown              UInt8  COMMENT '1 : date de diagnostic inconnue'
   , disease_code              String COMMENT 'code de la maladie (ORPHA ou CIM-10)'
   , disease_system            String COMMENT 'ORPHA, CIM-10 ou l''OID envoyé'
@@ -63,7 +65,7 @@ CREATE TABLE IF NOT EXISTS activities
   , ordinal                   UInt16 COMMENT 'rang de l''activité dans le document'
   , activity_key              String COMMENT 'hachage à clé de l''identifiant de l''activité'
   , context_code              String COMMENT 'contexte de l''activité (consultation, RCP…)'
-  , activity_date             String COMMENT 'date de l''activité (HL7 TS)'
+  , activity_ym               String COMMENT 'date de l''activité (année-mois, AAAA-MM)'
   , performer_id              String COMMENT 'professionnel (RPPS)'
   , performer_profession_code String COMMENT 'profession du professionnel'
   , declaring_site_code       String COMMENT 'site maladie rare déclarant'
@@ -83,7 +85,7 @@ CREATE TABLE IF NOT EXISTS care_episodes
   , ordinal                   UInt16 COMMENT 'rang de la prise en charge dans le document'
   , episode_key               String COMMENT 'hachage à clé de l''identifiant de la prise en charge'
   , type_code                 String COMMENT 'type de prise en charge'
-  , inclusion_date            String COMMENT 'date d''inclusion (HL7 TS)'
+  , inclusion_ym              String COMMENT 'date d''inclusion (année-mois, AAAA-MM)'
   , referent_id               String COMMENT 'médecin référent (RPPS)'
   , referred_by               Array(String) COMMENT 'adressé par (codes)'
   , site_code                 String COMMENT 'site maladie rare (centre de référence ou de compétence)'
@@ -113,7 +115,7 @@ CREATE TABLE IF NOT EXISTS active_problems
   , problem_code              String COMMENT 'type de problème'
   , value_code                String COMMENT 'maladie (code)'
   , value_system              String COMMENT 'système de codes de la maladie'
-  , problem_date              String COMMENT 'date (HL7 TS)'
+  , problem_ym                String COMMENT 'date (année-mois, AAAA-MM)'
   , health_status_code        String COMMENT 'état de santé'
   , certainty_code            String COMMENT 'certitude (2022)'
   , status_code               String COMMENT 'statut du problème (≤2021)'
@@ -127,7 +129,7 @@ CREATE TABLE IF NOT EXISTS functional_status
     finess String, set_id String, version_number UInt32, effective_date Date, patient_key String
   , ordinal                   UInt16
   , icf_code                  String COMMENT 'score CIF (classification internationale du fonctionnement)'
-  , status_date               String COMMENT 'date (HL7 TS)'
+  , status_ym                 String COMMENT 'date (année-mois, AAAA-MM)'
   , loaded_at                 DateTime DEFAULT now()
 )
 ENGINE = ReplacingMergeTree(loaded_at)
@@ -181,8 +183,8 @@ CREATE TABLE IF NOT EXISTS treatments
 (
     finess String, set_id String, version_number UInt32, effective_date Date, patient_key String
   , ordinal                   UInt16
-  , start_date                String COMMENT 'début (HL7 TS)'
-  , end_date                  String COMMENT 'fin (HL7 TS)'
+  , start_ym                  String COMMENT 'début (année-mois, AAAA-MM)'
+  , end_ym                    String COMMENT 'fin (année-mois, AAAA-MM)'
   , product_code              String COMMENT 'produit (code)'
   , product_system            String COMMENT 'système de codes du produit'
   , translations              Array(String) COMMENT 'autres codes du produit'
