@@ -1,0 +1,136 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/store"
+)
+
+func testStore(t *testing.T) *store.Store {
+	t.Helper()
+	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
+	if dsn == "" {
+		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
+	}
+	ctx := context.Background()
+	admin, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fmt.Sprintf("test_loader_%d", time.Now().UnixNano())
+	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
+	s, err := store.Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestLoaderWritesRecordsAndReceipts publishes records and outcomes, some
+// twice under different message ids (a republished event JetStream cannot
+// deduplicate), and checks every version and every receipt is counted once
+// and both durable consumers end with nothing pending.
+func TestLoaderWritesRecordsAndReceipts(t *testing.T) {
+	st := testStore(t)
+	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cfg := bus.Config{URL: srv.ClientURL()}.Defaults()
+	nc, js, err := bus.Connect(ctx, cfg, "loader-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := bus.EnsureStreams(ctx, js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	const n = 25
+	for i := range n {
+		r := events.Record{V: events.RecordV, MailID: fmt.Sprintf("m%d", i), FINESS: "750000010", SetID: fmt.Sprintf("s%d", i%10),
+			VersionNumber: i/10 + 1, EffectiveTime: "20261015", ReceivedAt: time.Now(), PatientTraitsPseudonym: "p"}
+		o := events.MailOutcome{V: events.OutcomeV, MailID: r.MailID, ReceivedAt: time.Now(),
+			Documents: []events.DocumentOutcome{{FINESS: r.FINESS, SetID: r.SetID, VersionNumber: r.VersionNumber, Accepted: true}}}
+		for copy := range 1 + i%2 {
+			if _, err := bus.Publish(ctx, js, events.SubjectRecord, fmt.Sprintf("r%d-%d", i, copy), r); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := bus.Publish(ctx, js, events.SubjectOutcome, fmt.Sprintf("o%d-%d", i, copy), o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// An unreadable event is terminated, not retried forever.
+	if _, err := js.Publish(ctx, events.SubjectRecord, []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- New(Config{BatchSize: 7, FlushEvery: 200 * time.Millisecond}, st, zap.NewNop(), nil).Run(runCtx, js)
+	}()
+	count := func(q string) uint64 {
+		var v uint64
+		if err := st.Conn().QueryRow(ctx, q).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for ctx.Err() == nil {
+		if count("SELECT uniqExact(set_id, version_number) FROM documents") == n &&
+			count("SELECT uniqExact(mail_id, doc_index) FROM receipts") == n {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Acks follow the inserts: once the rows are there, nothing stays pending.
+	deadline := time.Now().Add(10 * time.Second)
+	for _, c := range []struct{ stream, durable string }{{bus.StreamRecord, DurableRecords}, {bus.StreamOutcome, DurableReceipts}} {
+		for {
+			cons, err := js.Consumer(ctx, c.stream, c.durable)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info, err := cons.Info(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.NumPending == 0 && info.NumAckPending == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d pending, %d unacknowledged", c.durable, info.NumPending, info.NumAckPending)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := count("SELECT uniqExact(set_id, version_number) FROM documents"); got != n {
+		t.Errorf("%d versions loaded, want %d", got, n)
+	}
+	if got := count("SELECT uniqExact(mail_id, doc_index) FROM receipts"); got != n {
+		t.Errorf("%d receipts, want %d", got, n)
+	}
+}
