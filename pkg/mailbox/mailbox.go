@@ -13,12 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
 	"go.uber.org/zap"
 )
 
@@ -137,6 +139,9 @@ type Reader struct {
 	sink  Sink
 	log   *zap.Logger
 	stats Stats
+	// uidValidity of the last session, to report a change: the sink then
+	// sees every old message again under new identities (see Message.ID).
+	uidValidity uint32
 }
 
 // NewReader checks cfg and returns a reader; stats may be nil.
@@ -217,6 +222,11 @@ func (r *Reader) session(ctx context.Context) error {
 		return fmt.Errorf("selecting %s: %w", r.cfg.Inbox, err)
 	}
 	r.stats.Connected(r.cfg.Name, true)
+	if r.uidValidity != 0 && sel.UIDValidity != r.uidValidity {
+		r.log.Warn("UIDVALIDITY changed: every message in the inbox has a new identity; the sink's content key keeps them from being passed on twice",
+			zap.Uint32("was", r.uidValidity), zap.Uint32("now", sel.UIDValidity))
+	}
+	r.uidValidity = sel.UIDValidity
 	r.log.Info("IMAP session open", zap.Uint32("uidvalidity", sel.UIDValidity), zap.Uint32("messages", sel.NumMessages),
 		zap.Bool("idle", r.useIdle(c)))
 	for ctx.Err() == nil {
@@ -346,8 +356,13 @@ func (r *Reader) move(c *imapclient.Client, uids []imap.UID) error {
 	return c.Expunge().Close()
 }
 
+// dialTimeout bounds the TCP connection and the TLS handshake: an operator
+// whose server black-holes packets must not hang the reader.
+const dialTimeout = 30 * time.Second
+
 func (r *Reader) dial(opts *imapclient.Options) (*imapclient.Client, error) {
 	var err error
+	opts.Dialer = &net.Dialer{Timeout: dialTimeout}
 	if r.cfg.TLS != "none" {
 		if opts.TLSConfig, err = r.tlsConfig(); err != nil {
 			return nil, err
@@ -397,10 +412,13 @@ func (r *Reader) tlsConfig() (*tls.Config, error) {
 
 func (r *Reader) authenticate(c *imapclient.Client) error {
 	var err error
-	switch r.cfg.Auth {
-	case "external":
+	switch {
+	case r.cfg.Auth == "external":
 		err = c.Authenticate(externalClient{})
+	case r.cfg.Auth == "plain" && c.Caps().Has(imap.AuthCap(sasl.Plain)):
+		err = c.Authenticate(sasl.NewPlainClient("", r.cfg.User, r.cfg.Password))
 	default:
+		// IMAP LOGIN: "login", or a server that does not offer AUTH=PLAIN.
 		err = c.Login(r.cfg.User, r.cfg.Password).Wait()
 	}
 	if err != nil {
@@ -409,10 +427,12 @@ func (r *Reader) authenticate(c *imapclient.Client) error {
 	return nil
 }
 
-// externalClient is SASL EXTERNAL: the identity is the TLS client certificate.
+// externalClient is SASL EXTERNAL: the identity is the TLS client
+// certificate (the server maps it to a user, e.g. by commonName). The empty
+// initial response asks for that identity rather than naming another.
 type externalClient struct{}
 
-func (externalClient) Start() (string, []byte, error) { return "EXTERNAL", []byte{}, nil }
+func (externalClient) Start() (string, []byte, error) { return sasl.External, []byte{}, nil }
 func (externalClient) Next([]byte) ([]byte, error) {
 	return nil, errors.New("unexpected challenge for SASL EXTERNAL")
 }

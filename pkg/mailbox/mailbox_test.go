@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 )
 
 // dovecot returns the address of the Dovecot that `make up` started.
@@ -183,5 +185,145 @@ func TestConfigValidate(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: err = %v", tc.name, err)
 		}
+	}
+}
+
+// session opens an authenticated client with cfg, for test set-up.
+func session(t *testing.T, cfg Config) *imapclient.Client {
+	t.Helper()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	r := &Reader{cfg: cfg}
+	c, err := r.dial(&imapclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.authenticate(c); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c
+}
+
+func deliver(t *testing.T, cfg Config, folder string, from, n int) {
+	t.Helper()
+	_, err := Deliver(context.Background(), cfg, folder, func(yield func([]byte) bool) {
+		for i := from; i < from+n; i++ {
+			if !yield([]byte(fmt.Sprintf("From: a@chu.test\r\nSubject: test %d\r\nMessage-ID: <%d.%s@chu.test>\r\n\r\nbody %d\r\n", i, i, folder, i))) {
+				return
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waiting(t *testing.T, cfg Config, folder string) uint32 {
+	t.Helper()
+	cfg.Inbox = folder
+	n, err := Waiting(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestTLS checks each way of reaching an MSSanté-like server: implicit TLS
+// and STARTTLS, server certificate checked against the configured CA, a
+// client certificate required (SASL EXTERNAL or PLAIN over it).
+func TestTLS(t *testing.T) {
+	d := startOwnDovecot(t)
+	base := d.config("INBOX", "Processed")
+	for _, tc := range []struct {
+		name  string
+		edit  func(c *Config)
+		fails string // part of the expected error; "" when it must work
+	}{
+		{"implicit TLS, SASL EXTERNAL", func(c *Config) {}, ""},
+		{"STARTTLS, SASL EXTERNAL", func(c *Config) { c.Addr, c.TLS = d.imap, "starttls" }, ""},
+		{"STARTTLS, PLAIN with the client certificate", func(c *Config) {
+			c.Addr, c.TLS, c.Auth, c.User, c.Password = d.imap, "starttls", "plain", "hub@bndmr.test", "secret"
+		}, ""},
+		{"implicit TLS, LOGIN with the client certificate", func(c *Config) {
+			c.Auth, c.User, c.Password = "login", "hub@bndmr.test", "secret"
+		}, ""},
+		{"server certificate from another CA", func(c *Config) { c.CAFile = d.otherCA }, "certificate"},
+		{"no CA bundle: system roots do not know the test CA", func(c *Config) { c.CAFile = "" }, "certificate"},
+		{"no client certificate", func(c *Config) {
+			c.Auth, c.User, c.Password, c.CertFile, c.KeyFile = "plain", "hub@bndmr.test", "secret", "", ""
+		}, "authenticat"},
+		{"plain text on the STARTTLS port", func(c *Config) {
+			c.Addr, c.TLS, c.Auth, c.User, c.Password = d.imap, "none", "plain", "hub@bndmr.test", "secret"
+		}, "authenticat"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := base
+			tc.edit(&cfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			_, err := Waiting(ctx, cfg)
+			switch {
+			case tc.fails == "" && err != nil:
+				t.Fatalf("want a session, got %v\n%s", err, d.log())
+			case tc.fails != "" && err == nil:
+				t.Fatalf("want an error about %q, got a session", tc.fails)
+			case tc.fails != "" && !strings.Contains(err.Error(), tc.fails):
+				t.Fatalf("want an error about %q, got %v", tc.fails, err)
+			}
+		})
+	}
+}
+
+type connStats struct {
+	mu    sync.Mutex
+	drops int
+}
+
+func (s *connStats) HandedOff(string) {}
+func (s *connStats) Connected(_ string, ok bool) {
+	if !ok {
+		s.mu.Lock()
+		s.drops++
+		s.mu.Unlock()
+	}
+}
+func (s *connStats) dropped() int { s.mu.Lock(); defer s.mu.Unlock(); return s.drops }
+
+// TestReconnectAfterServerRestart stops the server under an IDLE session,
+// starts it again, and checks that the reader comes back on its own and
+// takes the mail delivered after the restart, over TLS with EXTERNAL.
+func TestReconnectAfterServerRestart(t *testing.T) {
+	d := startOwnDovecot(t)
+	cfg := d.config(fmt.Sprintf("t%d", time.Now().UnixNano()), "done")
+	c := session(t, cfg)
+	for _, f := range []string{cfg.Inbox, cfg.Processed} {
+		if err := c.Create(f, nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	col := &collector{seen: map[string]int{}}
+	st := &connStats{}
+	r, err := NewReader(cfg, col.sink, zaptest.NewLogger(t), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	deliver(t, cfg, cfg.Inbox, 0, 3)
+	waitFor(t, "3 mails before the restart", 20*time.Second, func() bool { return col.total() == 3 })
+	d.stop(t)
+	waitFor(t, "the reader to notice the restart", 20*time.Second, func() bool { return st.dropped() > 0 })
+	d.start(t)
+	deliver(t, cfg, cfg.Inbox, 3, 4)
+	waitFor(t, "4 mails after the restart", 30*time.Second, func() bool { return col.total() == 7 })
+	waitFor(t, "an empty inbox", 10*time.Second, func() bool { return waiting(t, cfg, cfg.Inbox) == 0 })
+	if got := waiting(t, cfg, cfg.Processed); got != 7 {
+		t.Errorf("%d mails in %s, want 7", got, cfg.Processed)
 	}
 }
