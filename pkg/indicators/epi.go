@@ -115,7 +115,9 @@ type Epidemiology struct {
 }
 
 // Current state of each set: the highest version, opposition excluded.
-const currentSets = `(set_id, version_number) IN (SELECT set_id, max(version_number) FROM documents GROUP BY set_id)
+// Keys are hashed: grouping 10⁶ sets on UInt64 is several times faster than on strings.
+const currentSets = `cityHash64(set_id, version_number) IN
+	(SELECT cityHash64(any(set_id), max(version_number)) FROM documents GROUP BY cityHash64(set_id))
 	AND patient_key != ''`
 
 // Epidemiology computes the tables on the current state of every file and

@@ -101,20 +101,18 @@ type MR2 struct {
 	BelowTarget       bool     `json:"below_target"`
 }
 
-// versionsSQL lists every version seen (receipts of accepted or rejected
-// documents, and loaded documents) once per (finess, set, version), with its
-// Paris day, whether it was ever accepted and the set's file creation day.
+// versionsSQL lists the versions of every set that has a version in the
+// period (the only sets whose figures the period needs), once per (finess,
+// set, version), with its Paris day, whether it was ever accepted and the
+// set's creation month. Keys are hashed: grouping on UInt64 is several times
+// faster than on strings.
 const versionsSQL = `
-SELECT finess, set_id, version_number, min(effective_date) AS d, max(acc) AS accepted, max(created) AS created
-FROM (
-    SELECT finess, set_id, version_number, effective_date, accepted AS acc, toDate(0) AS created
-    FROM receipts WHERE set_id != '' AND finess != '' AND version_number > 0
-    UNION ALL
-    SELECT finess, set_id, version_number, effective_date, toUInt8(1) AS acc,
-           toDateOrZero(concat(file_created_ym, '-01')) AS created
-    FROM documents
-)
-GROUP BY finess, set_id, version_number`
+SELECT any(finess) AS fin, any(set_id) AS sid, any(version_number) AS ver,
+       min(effective_date) AS d, max(accepted) AS acc, max(created) AS cre
+FROM versions
+WHERE cityHash64(finess, set_id) IN (
+    SELECT cityHash64(finess, set_id) FROM versions WHERE effective_date >= toDate(?) AND effective_date <= toDate(?))
+GROUP BY cityHash64(finess, set_id, version_number)`
 
 // mr2SQL counts, per establishment and month, the versions seen, accepted,
 // and missing before them (arrays per set: no window function on 18.16).
@@ -127,10 +125,10 @@ FROM (
               vs[i].1 - vs[i - 1].1 - 1) AS miss
     FROM (
         SELECT * FROM (
-            SELECT finess, set_id, arraySort(x -> x.1, groupArray((version_number, d, accepted))) AS vs,
-                   min(d) AS first_d, max(created) AS created
+            SELECT any(fin) AS finess, arraySort(x -> x.1, groupArray((ver, d, acc))) AS vs,
+                   min(d) AS first_d, max(cre) AS created
             FROM (` + versionsSQL + `)
-            GROUP BY finess, set_id
+            GROUP BY cityHash64(fin, sid)
         ) ANY LEFT JOIN (
             SELECT finess, argMax(transmission_start, updated_at) AS start FROM establishments GROUP BY finess
         ) USING finess
@@ -155,7 +153,7 @@ func (x *Indicators) MR2(ctx context.Context, p Period, finess string) ([]MR2, e
 		}
 		return r
 	}
-	q, err := conn.Query(ctx, mr2SQL, day(p.From), day(p.To))
+	q, err := conn.Query(ctx, mr2SQL, day(p.From), day(p.LastDay()), day(p.From), day(p.To))
 	if err != nil {
 		return nil, fmt.Errorf("computing MR.2: %w", err)
 	}

@@ -106,6 +106,7 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	res := &table{name: "research", cols: prefixCols + `protocol_participant, contact_consent, sample_research, sample_molecular, biobank_code`}
 	trt := &table{name: "treatments", cols: prefixCols + `ordinal, start_ym, end_ym, product_code, product_system, translations`}
 
+	vers := versionsTable()
 	for i := range recs {
 		r := &recs[i]
 		day, err := EffectiveDate(r.EffectiveTime, paris)
@@ -138,6 +139,11 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 			r.ReceivedAt.UTC(), r.KeyID, pk, r.PatientINSPseudonym, r.PatientTraitsPseudonym, r.Sex, r.BirthYearMonth,
 			r.ResidenceDepartement, boolU8(r.Opposition), strs(r.Consents), fileKey, fileCreated, fileUpdated, lost,
 			u8p(r.Consanguinity), deathCode, deathYM, art, malf, ga, bw, bl, hc)
+		var created time.Time
+		if c := fileCreated; len(c) == 7 {
+			created, _ = time.Parse("2006-01", c)
+		}
+		vers.add(r.FINESS, r.SetID, v, "document", day, uint8(1), dateOrZero(created))
 		if r.Opposition {
 			continue // counted for transmission, no content loaded
 		}
@@ -206,7 +212,20 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	}
 	// Children first, documents last: a reader that sees a document sees
 	// its content (the loader retries the whole batch on any failure).
-	return s.send(ctx, pats, dx, act, care, fam, prob, fs, preg, births, res, trt, docs)
+	return s.send(ctx, pats, dx, act, care, fam, prob, fs, preg, births, res, trt, vers, docs)
+}
+
+// versionsTable is the narrow table MR.2 reads: one row per version seen.
+func versionsTable() *table {
+	return &table{name: "versions", cols: "finess, set_id, version_number, source, effective_date, accepted, created"}
+}
+
+// dateOrZero maps the zero time to ClickHouse's zero Date (unknown).
+func dateOrZero(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return t
 }
 
 // Code systems analysts know by name.

@@ -21,6 +21,7 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 	t := &table{name: "receipts", cols: `mail_id, mailbox, received_at, processed_at, sender_domain, mail_rejection_code,
 		mail_rejection_reason, doc_index, doc_name, finess, set_id, version_number, effective_time, effective_date,
 		model_version, accepted, rejection_code, cisis_code, rejection_reason, failure_count, failure_patterns`}
+	vers := versionsTable()
 	for _, o := range outs {
 		var mcode, mreason string
 		if o.Rejected != nil {
@@ -59,12 +60,15 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 			for _, f := range d.Failures {
 				patterns = append(patterns, f.Source+":"+f.Pattern)
 			}
+			if d.SetID != "" && d.FINESS != "" && d.VersionNumber > 0 {
+				vers.add(d.FINESS, d.SetID, uint32(d.VersionNumber), "receipt", day, boolU8(d.Accepted), time.Unix(0, 0).UTC())
+			}
 			t.add(o.MailID, o.Mailbox, o.ReceivedAt.UTC(), o.ProcessedAt.UTC(), dom, mcode, mreason, uint16(i), d.Name,
 				d.FINESS, d.SetID, uint32(d.VersionNumber), d.EffectiveTime, day, d.ModelVersion, boolU8(d.Accepted),
 				code, cisis, reason, uint32(len(d.Failures)), patterns)
 		}
 	}
-	return s.send(ctx, t)
+	return s.send(ctx, vers, t)
 }
 
 // senderDomain keeps only the domain of the sender: the establishment's

@@ -76,6 +76,8 @@ func TestInsertWritesEveryTableIdempotently(t *testing.T) {
 		"SELECT uniqExact(set_id, version_number) FROM treatments":                                      2,
 		"SELECT uniqExact(mail_id, doc_index) FROM receipts":                                            3,
 		"SELECT count() FROM receipts WHERE accepted = 0 AND cisis_code = 906":                          4,
+		"SELECT uniqExact(set_id, version_number) FROM versions":                                        4,
+		"SELECT uniqExact(set_id, version_number) FROM versions WHERE accepted = 0":                     1,
 		"SELECT count() FROM documents_current":                                                         2,
 		"SELECT toUInt64(max(version_number)) FROM documents_current WHERE set_id='s1'":                 2,
 		"SELECT uniqExact(set_id) FROM diagnoses_current":                                               1,
