@@ -6,8 +6,11 @@ package ingest
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,6 +32,11 @@ type Config struct {
 	MaxInline int
 	// RetryEvery is how long a hand-off waits before trying NATS again.
 	RetryEvery time.Duration
+	// Replicas of the BNDMR_INGESTED bucket when ingest has to create it.
+	Replicas int
+	// IngestedTTL is how long a content key is remembered (default 90 days,
+	// the retention of the mail stream).
+	IngestedTTL time.Duration
 }
 
 // Validate checks c.
@@ -52,14 +60,65 @@ func (c *Config) Validate() error {
 	if c.RetryEvery <= 0 {
 		c.RetryEvery = time.Second
 	}
+	if c.Replicas <= 0 {
+		c.Replicas = 1
+	}
+	if c.IngestedTTL <= 0 {
+		c.IngestedTTL = 90 * 24 * time.Hour
+	}
 	return nil
 }
 
+// BucketIngested remembers every mail ingest published, by content: key
+// ContentKey(mailbox, raw), value the MailID. It is the second key of the
+// exactly-once hand-off: after a UIDVALIDITY change the server gives old
+// mails new UIDs (so new MailIDs, which JetStream's Nats-Msg-Id window
+// cannot recognise), but their bytes are the same. It also keeps the last
+// UIDVALIDITY seen per mailbox (key UIDValidityKey), so a change is reported
+// across restarts.
+const BucketIngested = "BNDMR_INGESTED"
+
+// ContentKey is the BNDMR_INGESTED key of a mail: hex SHA-256 of the mailbox
+// name, a NUL, and the raw bytes.
+func ContentKey(mailbox string, raw []byte) string {
+	h := sha256.New()
+	h.Write([]byte(mailbox))
+	h.Write([]byte{0})
+	h.Write(raw)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// UIDValidityKey is the BNDMR_INGESTED key holding the last UIDVALIDITY of a
+// mailbox (KV keys cannot hold every character a mailbox name may).
+func UIDValidityKey(mailbox string) string {
+	sum := sha256.Sum256([]byte(mailbox))
+	return "uidvalidity." + hex.EncodeToString(sum[:16])
+}
+
+// EnsureBucket creates or updates BNDMR_INGESTED: for the provisioning job
+// (bndmrctl streams) and for ingest when it finds the bucket missing.
+func EnsureBucket(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketIngested,
+		Description: "mails ingest published, by SHA-256 of (mailbox, raw bytes): no duplicate after a UIDVALIDITY change",
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		TTL:         ttl,
+		History:     1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating key-value bucket %s: %w", BucketIngested, err)
+	}
+	return kv, nil
+}
+
 type metrics struct {
-	handed    *prometheus.CounterVec
-	connected *prometheus.GaugeVec
-	objects   prometheus.Counter
-	retries   prometheus.Counter
+	handed     *prometheus.CounterVec
+	connected  *prometheus.GaugeVec
+	objects    prometheus.Counter
+	retries    prometheus.Counter
+	duplicates *prometheus.CounterVec
+	resets     *prometheus.CounterVec
 }
 
 func (m *metrics) HandedOff(mb string) { m.handed.WithLabelValues(mb).Inc() }
@@ -71,13 +130,8 @@ func (m *metrics) Connected(mb string, ok bool) {
 	m.connected.WithLabelValues(mb).Set(v)
 }
 
-// Run reads every mailbox until ctx ends. A mailbox that fails reconnects on
-// its own and does not stop the others.
-func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logger, reg prometheus.Registerer) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	m := &metrics{
+func newMetrics() *metrics {
+	return &metrics{
 		handed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_ingest_mails_total",
 			Help: "Mails published to JetStream and moved out of the inbox."}, []string{"mailbox"}),
 		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bndmr_ingest_connected",
@@ -86,11 +140,24 @@ func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logge
 			Help: "Mails too large for a stream message, stored in the object store."}),
 		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "bndmr_ingest_publish_retries_total",
 			Help: "Hand-offs retried because JetStream did not acknowledge."}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_ingest_duplicates_total",
+			Help: "Mails not published again because the same bytes were already ingested from the mailbox (e.g. after a UIDVALIDITY change)."}, []string{"mailbox"}),
+		resets: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_ingest_uidvalidity_changes_total",
+			Help: "UIDVALIDITY changes seen on a mailbox."}, []string{"mailbox"}),
 	}
+}
+
+// Run reads every mailbox until ctx ends. A mailbox that fails reconnects on
+// its own and does not stop the others.
+func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logger, reg prometheus.Registerer) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	m := newMetrics()
 	if reg != nil {
-		reg.MustRegister(m.handed, m.connected, m.objects, m.retries)
+		reg.MustRegister(m.handed, m.connected, m.objects, m.retries, m.duplicates, m.resets)
 	}
-	h := &handoff{js: js, cfg: cfg, log: log, m: m}
+	h := newHandoff(js, cfg, log, m)
 	var wg sync.WaitGroup
 	for _, mc := range cfg.Mailboxes {
 		r, err := mailbox.NewReader(mc, h.sink, log, m)
@@ -112,6 +179,14 @@ type handoff struct {
 	cfg Config
 	log *zap.Logger
 	m   *metrics
+
+	mu       sync.Mutex
+	kv       jetstream.KeyValue
+	validity map[string]uint32 // last UIDVALIDITY recorded, per mailbox
+}
+
+func newHandoff(js jetstream.JetStream, cfg Config, log *zap.Logger, m *metrics) *handoff {
+	return &handoff{js: js, cfg: cfg, log: log, m: m, validity: map[string]uint32{}}
 }
 
 // sink publishes one mail and returns once JetStream stored it. While
@@ -124,8 +199,9 @@ func (h *handoff) sink(ctx context.Context, msg mailbox.Message) error {
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = time.Now().UTC()
 	}
+	key := ContentKey(msg.Mailbox, msg.Raw)
 	for attempt := 1; ; attempt++ {
-		err := h.publish(ctx, ev, msg.Raw)
+		err := h.handOff(ctx, ev, key, msg.Raw)
 		if err == nil {
 			return nil
 		}
@@ -145,6 +221,88 @@ func (h *handoff) sink(ctx context.Context, msg mailbox.Message) error {
 		case <-t.C:
 		}
 	}
+}
+
+// handOff is one attempt: skip a mail whose bytes this mailbox already gave
+// (under another UID), else publish it, then remember its content key. A
+// crash between publish and remember leaves the same UID in the inbox; its
+// MailID (Nats-Msg-Id) then deduplicates the second publish.
+func (h *handoff) handOff(ctx context.Context, ev events.MailRaw, key string, raw []byte) error {
+	kv, err := h.bucket(ctx)
+	if err != nil {
+		return err
+	}
+	if err := h.checkValidity(ctx, kv, ev.Mailbox, ev.UIDValidity); err != nil {
+		return err
+	}
+	switch e, err := kv.Get(ctx, key); {
+	case err == nil:
+		if first := string(e.Value()); first != ev.MailID {
+			h.m.duplicates.WithLabelValues(ev.Mailbox).Inc()
+			h.log.Info("mail already ingested under another identity (same bytes, same mailbox): not published again",
+				zap.String("mail_id", ev.MailID), zap.String("first_mail_id", first), zap.Uint32("uid", ev.UID))
+		}
+		return nil
+	case !errors.Is(err, jetstream.ErrKeyNotFound):
+		return fmt.Errorf("looking up content key in %s: %w", BucketIngested, err)
+	}
+	if err := h.publish(ctx, ev, raw); err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, key, []byte(ev.MailID)); err != nil {
+		return fmt.Errorf("recording content key in %s: %w", BucketIngested, err)
+	}
+	return nil
+}
+
+// bucket opens BNDMR_INGESTED, creating it where no provisioning job did.
+func (h *handoff) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.kv != nil {
+		return h.kv, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	kv, err := h.js.KeyValue(ctx, BucketIngested)
+	if errors.Is(err, jetstream.ErrBucketNotFound) {
+		kv, err = EnsureBucket(ctx, h.js, h.cfg.Replicas, h.cfg.IngestedTTL)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening key-value bucket %s: %w", BucketIngested, err)
+	}
+	h.kv = kv
+	return kv, nil
+}
+
+// checkValidity records the mailbox's UIDVALIDITY and reports a change
+// (the content keys are what prevent duplicates; this makes it visible).
+func (h *handoff) checkValidity(ctx context.Context, kv jetstream.KeyValue, mb string, v uint32) error {
+	h.mu.Lock()
+	known := h.validity[mb] == v
+	h.mu.Unlock()
+	if known {
+		return nil
+	}
+	key := UIDValidityKey(mb)
+	e, err := kv.Get(ctx, key)
+	switch {
+	case err == nil && len(e.Value()) == 4:
+		if was := binary.BigEndian.Uint32(e.Value()); was != v {
+			h.m.resets.WithLabelValues(mb).Inc()
+			h.log.Warn("UIDVALIDITY of the mailbox changed: mails already published are recognised by content and not published again",
+				zap.String("mailbox", mb), zap.Uint32("was", was), zap.Uint32("now", v))
+		}
+	case err != nil && !errors.Is(err, jetstream.ErrKeyNotFound):
+		return fmt.Errorf("reading the last UIDVALIDITY of %s: %w", mb, err)
+	}
+	if _, err := kv.Put(ctx, key, binary.BigEndian.AppendUint32(nil, v)); err != nil {
+		return fmt.Errorf("recording UIDVALIDITY %s of %s: %w", strconv.FormatUint(uint64(v), 10), mb, err)
+	}
+	h.mu.Lock()
+	h.validity[mb] = v
+	h.mu.Unlock()
+	return nil
 }
 
 func (h *handoff) publish(ctx context.Context, ev events.MailRaw, raw []byte) error {
