@@ -188,7 +188,8 @@ func (t *ClusterTransformer) Migration(m Migration) ([]string, error) {
 //     Distributed table is made again over it (ClickHouse 18 cannot ALTER a
 //     Distributed table ON CLUSTER); other changes go to t_local only;
 //   - DROP TABLE / VIEW: ON CLUSTER, both tables of a sharded one;
-//   - INSERT: unchanged (into the Distributed table of a sharded one).
+//   - INSERT … SELECT: once, names qualified (into the Distributed table of a
+//     sharded one), IN subqueries as in views.
 //
 // Other statements and engines (Log, Memory, materialized views…) have no
 // cluster form here and are refused, rather than silently left on one server.
@@ -213,8 +214,8 @@ func (t *ClusterTransformer) Statement(stmt string) ([]string, error) {
 		return t.alterTable(p)
 	case p.kw(0, "DROP") && (p.kw(1, "TABLE") || p.kw(1, "VIEW")):
 		return t.drop(p)
-	case p.kw(0, "INSERT"):
-		return []string{stmt}, nil
+	case p.kw(0, "INSERT") && p.kw(1, "INTO"):
+		return t.insert(p)
 	}
 	return nil, fmt.Errorf("no cluster form for the statement %q", abbrev(stmt))
 }
@@ -420,6 +421,24 @@ func (t *ClusterTransformer) alterTable(p *parser) ([]string, error) {
 		return out, nil
 	}
 	return nil, fmt.Errorf("ALTER TABLE %s: not a table created by an earlier migration", name)
+}
+
+// insert runs once, on the server migrating (a sharded table's name is its
+// Distributed table): names qualified, IN subqueries as in views.
+func (t *ClusterTransformer) insert(p *parser) ([]string, error) {
+	name, i, err := p.tableName(2)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := t.tables[name]; !ok {
+		return nil, fmt.Errorf("INSERT INTO %s: not a table created by an earlier migration", name)
+	}
+	edits, err := t.viewEdits(p, i)
+	if err != nil {
+		return nil, fmt.Errorf("INSERT INTO %s: %w", name, err)
+	}
+	edits = append(edits, edit{p.toks[2].start, p.toks[2].end, t.q(name)})
+	return []string{applyEdits(p.src, 0, len(p.src), edits)}, nil
 }
 
 func (t *ClusterTransformer) drop(p *parser) ([]string, error) {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -110,6 +111,13 @@ ORDER BY (finess, set_id, version_number)`,
 			"ALTER TABLE d DELETE WHERE set_id = ''"},
 		want: []string{"ALTER TABLE db.d_local ON CLUSTER bndmr DELETE WHERE set_id = ''"},
 	}, {
+		name: "INSERT SELECT: once, qualified",
+		stmts: []string{
+			"CREATE TABLE d (set_id String, v UInt32) ENGINE = MergeTree ORDER BY set_id",
+			"CREATE TABLE w (set_id String, v UInt32) ENGINE = MergeTree ORDER BY set_id",
+			"INSERT INTO w (set_id, v) SELECT set_id, v FROM d WHERE v > 0"},
+		want: []string{"INSERT INTO db.w (set_id, v) SELECT set_id, v FROM db.d WHERE v > 0"},
+	}, {
 		name: "DROP of a sharded table: both",
 		stmts: []string{
 			"CREATE TABLE d (set_id String) ENGINE = MergeTree ORDER BY set_id",
@@ -144,6 +152,7 @@ func TestClusterStatementRefuses(t *testing.T) {
 		"CREATE MATERIALIZED VIEW mv ENGINE = MergeTree ORDER BY a AS SELECT a FROM u",
 		"ALTER TABLE unknown ADD COLUMN a String",
 		"OPTIMIZE TABLE t FINAL",
+		"INSERT INTO unknown (a) SELECT 1",
 		"CREATE TABLE t (a String COMMENT 'unterminated) ENGINE = MergeTree ORDER BY a",
 	} {
 		tr := &store.ClusterTransformer{Cluster: "bndmr", Database: "db"}
@@ -193,16 +202,11 @@ func TestClusterFormOfTheMigrations(t *testing.T) {
 			t.Errorf("%s: %d statements in cluster form, want %d", m.Name, len(out[i]), n)
 		}
 		for _, s := range out[i] {
-			if !strings.Contains(s, " ON CLUSTER bndmr") {
+			if !strings.Contains(s, " ON CLUSTER bndmr") && !strings.HasPrefix(s, "INSERT INTO hub.") {
 				t.Errorf("%s: not ON CLUSTER: %s", m.Name, s)
 			}
 			if strings.Contains(s, "ENGINE = Distributed") {
 				dist++
-			}
-			for _, w := range strings.Fields(s) {
-				if w == "FROM" || w == "JOIN" {
-					continue
-				}
 			}
 			for _, kw := range []string{"FROM ", "JOIN "} {
 				for _, part := range strings.Split(s, kw)[1:] {
@@ -305,7 +309,7 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 	}
 
 	recs, outs := generate(40, 1500)
-	const batches = 30
+	const batches = 18
 	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	pidFile := filepath.Join(runDir, "cluster", "ch2", "clickhouse.pid")
 	start := time.Now()
@@ -413,15 +417,67 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 		t.Fatalf("no figures on the single server: %+v", want)
 	}
 	for i, s := range []*store.Store{c1, c2} {
-		if got := get(s); !reflect.DeepEqual(got, want) {
-			t.Errorf("replica %d: figures differ from the single server's\n got %+v\nwant %+v", i+1, got, want)
+		got := get(s)
+		diff(t, fmt.Sprintf("replica %d, documents per establishment", i+1), got.Docs, want.Docs)
+		diff(t, fmt.Sprintf("replica %d, MR.2", i+1), got.MR2, want.MR2)
+		diff(t, fmt.Sprintf("replica %d, MR.1", i+1), got.MR1, want.MR1)
+		diff(t, fmt.Sprintf("replica %d, patients per ORPHA code", i+1), got.Epi, want.Epi)
+	}
+
+	// A later migration's ALTERs, in their cluster form, on ClickHouse itself:
+	// a sharded table (its _local table, then its Distributed table made
+	// again) and a table on every server.
+	tr := &store.ClusterTransformer{Cluster: testCluster, Database: db, DropColumnComments: true}
+	for _, m := range ms {
+		if _, err := tr.Migration(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []string{"ALTER TABLE documents ADD COLUMN extra String DEFAULT 'x'", "ALTER TABLE establishments ADD COLUMN extra String DEFAULT 'x'"} {
+		stmts, err := tr.Statement(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range stmts {
+			if err := c1.Conn().Exec(ctx, st); err != nil {
+				t.Fatalf("%s: %v", st, err)
+			}
+		}
+	}
+	for i, s := range []*store.Store{c1, c2} {
+		for _, tb := range []string{"documents", "documents_local", "establishments"} {
+			var n uint64
+			if err := s.Conn().QueryRow(ctx, "SELECT countIf(extra = 'x') FROM "+tb).Scan(&n); err != nil || n == 0 {
+				t.Errorf("replica %d, %s after ALTER ADD COLUMN: %d rows with the new column's default, %v", i+1, tb, n, err)
+			}
 		}
 	}
 }
 
+// diff reports the items of got and want (same order) that differ.
+func diff[T any](t *testing.T, what string, got, want []T) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d items, want %d (as on one server)", what, len(got), len(want))
+		return
+	}
+	shown := 0
+	for i := range got {
+		if !reflect.DeepEqual(got[i], want[i]) && shown < 5 {
+			t.Errorf("%s: item %d differs from one server's\n got %s\nwant %s", what, i, show(got[i]), show(want[i]))
+			shown++
+		}
+	}
+}
+
+func show(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
 // epidemiology: patients (current state) by ORPHA code, through the views.
 func epidemiology(t *testing.T, s *store.Store) []string {
-	rows, err := s.Conn().Query(context.Background(), `SELECT disease_code, uniqExact(patient_key), count()
+	rows, err := s.Conn().Query(context.Background(), `SELECT disease_code, uniqExact(patient_key), uniqExact(set_id, ordinal)
 		FROM diagnoses_current GROUP BY disease_code ORDER BY disease_code`)
 	if err != nil {
 		t.Fatal(err)
