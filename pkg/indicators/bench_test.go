@@ -174,7 +174,7 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 				cur.outs = append(cur.outs, events.MailOutcome{V: events.OutcomeV, MailID: mail, ReceivedAt: t, Documents: []events.DocumentOutcome{{
 					Name: "doc.xml", FINESS: finess, SetID: set, VersionNumber: v, EffectiveTime: ts,
 					Rejection: &events.Rejection{Code: []string{"schematron", "xsd", "ins_absent"}[rng.IntN(3)], CISIS: 906, Reason: "synthetic"}}}})
-				rows++
+				rows += 2 // receipts, versions
 				continue
 			}
 			r := events.Record{V: events.RecordV, MailID: mail, FINESS: finess, SetID: set, VersionNumber: v, EffectiveTime: ts,
@@ -190,7 +190,7 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 			cur.recs = append(cur.recs, r)
 			cur.outs = append(cur.outs, events.MailOutcome{V: events.OutcomeV, MailID: mail, ReceivedAt: t, Documents: []events.DocumentOutcome{{
 				Name: "doc.xml", FINESS: finess, SetID: set, VersionNumber: v, EffectiveTime: ts, Accepted: true}}})
-			rows += 5 // documents, patients, diagnoses, care_episodes, receipts
+			rows += 7 // documents, patients, diagnoses, care_episodes, receipts, versions ×2
 			if len(cur.recs) >= batch {
 				if !flush() {
 					break

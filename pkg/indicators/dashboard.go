@@ -127,9 +127,7 @@ func (x *Indicators) TopORPHA(ctx context.Context, n int, threshold uint64) ([]C
 	if threshold == 0 {
 		threshold = DefaultThreshold
 	}
-	rows, err := x.st.Conn().Query(ctx, `SELECT disease_code, uniqExact(patient_key) AS n FROM diagnoses
-		WHERE disease_system = 'ORPHA' AND disease_code != '' AND `+currentSets+`
-		GROUP BY disease_code HAVING n >= ? ORDER BY n DESC, disease_code LIMIT ?`, threshold, n)
+	rows, err := x.st.Conn().Query(ctx, orphaPrevalenceSQL+` HAVING n >= ? ORDER BY n DESC, code LIMIT ?`, threshold, n)
 	if err != nil {
 		return nil, fmt.Errorf("top ORPHA codes: %w", err)
 	}

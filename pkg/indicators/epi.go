@@ -120,6 +120,14 @@ const currentSets = `cityHash64(set_id, version_number) IN
 	(SELECT cityHash64(any(set_id), max(version_number)) FROM documents GROUP BY cityHash64(set_id))
 	AND patient_key != ''`
 
+// orphaPrevalenceSQL counts patients per ORPHA code on the current state:
+// one pass over documents (their orpha_codes column), the highest version of
+// each set by argMax on a hashed key, opposition (no patient key) excluded.
+const orphaPrevalenceSQL = `SELECT code, uniqExact(pk) AS n FROM (
+	SELECT argMax(orpha_codes, version_number) AS codes, argMax(patient_key, version_number) AS pk
+	FROM documents GROUP BY cityHash64(set_id))
+	ARRAY JOIN codes AS code WHERE pk != '' GROUP BY code`
+
 // Epidemiology computes the tables on the current state of every file and
 // suppresses small counts (threshold 0: DefaultThreshold).
 func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epidemiology, error) {
@@ -141,9 +149,9 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 		FROM documents WHERE ` + currentSets + ` GROUP BY patient_key`
 	specs := []spec{
 		{"Patients par code ORPHA", []string{"Code ORPHA"}, false,
-			`SELECT '' AS g, disease_code, uniqExact(patient_key) AS n FROM diagnoses WHERE disease_system = 'ORPHA' AND disease_code != ''
-			 AND ` + currentSets + ` GROUP BY disease_code ORDER BY n DESC, disease_code`,
-			`SELECT uniqExact(patient_key) FROM diagnoses WHERE disease_system = 'ORPHA' AND disease_code != '' AND ` + currentSets},
+			`SELECT '' AS g, code, n FROM (` + orphaPrevalenceSQL + `) ORDER BY n DESC, code`,
+			`SELECT uniqExact(pk) FROM (SELECT argMax(orpha_codes, version_number) AS codes, argMax(patient_key, version_number) AS pk
+			 FROM documents GROUP BY cityHash64(set_id)) WHERE pk != '' AND notEmpty(codes)`},
 		{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, true,
 			`SELECT dep AS g, sex, count() AS n FROM (` + perPatient + `) GROUP BY g, sex ORDER BY g, sex`, allPatients},
 		{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, true,

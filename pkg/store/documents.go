@@ -86,7 +86,7 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	paris := Paris()
 	docs := &table{name: "documents", cols: `finess, set_id, version_number, document_key, model_version, effective_time,
 		effective_date, mail_id, doc_index, received_at, key_id, patient_key, patient_ins_pseudonym, patient_traits_pseudonym,
-		sex, birth_year_month, residence_departement, opposition, consents, file_key, file_created_ym, file_updated_ym,
+		sex, birth_year_month, residence_departement, opposition, orpha_codes, consents, file_key, file_created_ym, file_updated_ym,
 		lost_to_follow_up, consanguinity, death_rd_code, death_rd_year_month, antenatal_art, antenatal_malformation,
 		gestational_age_weeks, birth_weight_g, birth_length_cm, head_circumference_cm`}
 	pats := &table{name: "patients", cols: prefixCols + `patient_ins_pseudonym, patient_traits_pseudonym, sex, birth_year_month,
@@ -137,7 +137,7 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 		}
 		docs.add(r.FINESS, r.SetID, v, r.DocumentKey, r.ModelVersion, r.EffectiveTime, day, r.MailID, uint16(r.DocIndex),
 			r.ReceivedAt.UTC(), r.KeyID, pk, r.PatientINSPseudonym, r.PatientTraitsPseudonym, r.Sex, r.BirthYearMonth,
-			r.ResidenceDepartement, boolU8(r.Opposition), strs(r.Consents), fileKey, fileCreated, fileUpdated, lost,
+			r.ResidenceDepartement, boolU8(r.Opposition), orphaCodes(r), strs(r.Consents), fileKey, fileCreated, fileUpdated, lost,
 			u8p(r.Consanguinity), deathCode, deathYM, art, malf, ga, bw, bl, hc)
 		var created time.Time
 		if c := fileCreated; len(c) == 7 {
@@ -213,6 +213,23 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	// Children first, documents last: a reader that sees a document sees
 	// its content (the loader retries the whole batch on any failure).
 	return s.send(ctx, pats, dx, act, care, fam, prob, fs, preg, births, res, trt, vers, docs)
+}
+
+// orphaCodes lists the distinct ORPHA codes of a record's diagnoses (none
+// under opposition: no clinical content).
+func orphaCodes(r *events.Record) []string {
+	out := []string{}
+	if r.Opposition {
+		return out
+	}
+	seen := map[string]bool{}
+	for _, d := range r.Diagnoses {
+		if d.Disease != nil && d.Disease.Code != "" && systemName(d.Disease.System) == "ORPHA" && !seen[d.Disease.Code] {
+			seen[d.Disease.Code] = true
+			out = append(out, d.Disease.Code)
+		}
+	}
+	return out
 }
 
 // versionsTable is the narrow table MR.2 reads: one row per version seen.

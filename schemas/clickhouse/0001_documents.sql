@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS documents
   , birth_year_month          String   COMMENT 'année-mois de naissance (AAAA-MM)'
   , residence_departement     String   COMMENT 'département de résidence'
   , opposition                UInt8    COMMENT '1 : le patient s''oppose à la réutilisation (GEN-315), aucun contenu clinique chargé'
+  , orpha_codes               Array(String) COMMENT 'codes ORPHA des diagnostics du document (copie de diagnoses, pour les prévalences)'
   , consents                  Array(String) COMMENT 'codes de consentement du document (GEN-317, GEN-320…)'
   , file_key                  String   COMMENT 'hachage à clé de l''identifiant du dossier maladie rare'
   , file_created_ym           String COMMENT 'date de création du dossier maladie rare (année-mois, AAAA-MM)'
