@@ -1,0 +1,253 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/events"
+)
+
+// cmdQuarantine lists, inspects and replays the mails the hub quarantined
+// (stream BNDMR_QUARANTINE). The ID of a quarantined mail is its sequence in
+// that stream, as `list` prints it.
+func cmdQuarantine(ctx context.Context, args []string) int {
+	return quarantine(ctx, args, os.Stdout, os.Stderr)
+}
+
+func quarantine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("quarantine", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c bus.Config
+	fs.StringVar(&c.URL, "nats-url", envOr("BNDMR_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (env BNDMR_NATS_URL)")
+	fs.StringVar(&c.User, "nats-user", os.Getenv("BNDMR_NATS_USER"), "NATS user allowed to read the quarantine and publish mails (env BNDMR_NATS_USER)")
+	fs.StringVar(&c.Password, "nats-password", os.Getenv("BNDMR_NATS_PASSWORD"), "its password (env BNDMR_NATS_PASSWORD)")
+	limit := fs.Int("limit", 100, "list: the most recent N entries (0: all)")
+	raw := fs.Bool("raw", false, "inspect: write the raw mail to stdout instead of the summary")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, `usage: bndmrctl quarantine [flags] list
+       bndmrctl quarantine [flags] inspect ID
+       bndmrctl quarantine [flags] replay ID
+
+list     the quarantined mails, most recent last (ID = sequence in BNDMR_QUARANTINE)
+inspect  the reason, the mail's identity and its header block (--raw: the whole mail)
+replay   publish the mail again on bndmr.mail.raw (Nats-Msg-Id MailID/replay/ID), so
+         the validator sees it again; replaying the same ID twice is deduplicated`)
+		fs.PrintDefaults()
+	}
+	// Flags may come before or after the sub-command.
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return 2
+	}
+	sub, rest := rest[0], rest[1:]
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	rest = fs.Args()
+	want := map[string]int{"list": 0, "inspect": 1, "replay": 1}
+	n, ok := want[sub]
+	if !ok || len(rest) != n {
+		fs.Usage()
+		return 2
+	}
+	var seq uint64
+	if n == 1 {
+		var err error
+		if seq, err = strconv.ParseUint(rest[0], 10, 64); err != nil || seq == 0 {
+			fmt.Fprintf(stderr, "bndmrctl quarantine %s: ID %q is not a sequence number from `quarantine list`\n", sub, rest[0])
+			return 2
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	nc, js, err := bus.Connect(ctx, c, "bndmrctl-quarantine")
+	if err != nil {
+		fmt.Fprintln(stderr, "bndmrctl quarantine:", err)
+		return 1
+	}
+	defer nc.Close()
+	stream, err := js.Stream(ctx, bus.StreamQuarantine)
+	if err != nil {
+		fmt.Fprintf(stderr, "bndmrctl quarantine: opening stream %s: %v\n", bus.StreamQuarantine, err)
+		return 1
+	}
+	switch sub {
+	case "list":
+		err = listQuarantine(ctx, stream, *limit, stdout)
+	case "inspect":
+		err = inspectQuarantine(ctx, js, stream, seq, *raw, stdout)
+	case "replay":
+		err = replayQuarantine(ctx, js, stream, seq, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bndmrctl quarantine %s: %v\n", sub, err)
+		return 1
+	}
+	return 0
+}
+
+func listQuarantine(ctx context.Context, stream jetstream.Stream, limit int, w io.Writer) error {
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", bus.StreamQuarantine, err)
+	}
+	st := info.State
+	first := st.FirstSeq
+	if limit > 0 && st.LastSeq >= uint64(limit) && st.LastSeq-uint64(limit)+1 > first {
+		first = st.LastSeq - uint64(limit) + 1
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tAT\tSTAGE\tCODE\tMAILBOX\tMAIL_ID\tSIZE\tREASON")
+	for seq := first; st.Msgs > 0 && seq <= st.LastSeq; seq++ {
+		q, err := getQuarantined(ctx, stream, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // removed by retention or by an operator
+		}
+		if err != nil {
+			fmt.Fprintf(tw, "%d\t\t\t\t\t\t\t(unreadable entry: %v)\n", seq, err)
+			continue
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", seq, q.At.Format(time.RFC3339), q.Stage, q.Code, q.Mail.Mailbox,
+			short(q.Mail.MailID, 16), q.Mail.Size, short(oneLine(q.Reason), 100))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d quarantined mails in %s\n", st.Msgs, bus.StreamQuarantine)
+	return nil
+}
+
+func inspectQuarantine(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, seq uint64, raw bool, w io.Writer) error {
+	q, err := getQuarantined(ctx, stream, seq)
+	if err != nil {
+		return err
+	}
+	body, rawErr := mailBytes(ctx, js, q.Mail)
+	if raw {
+		if rawErr != nil {
+			return rawErr
+		}
+		_, err := w.Write(body)
+		return err
+	}
+	m := q.Mail
+	fmt.Fprintf(w, "ID:           %d\nQuarantined:  %s by %s\nCode:         %s\nReason:       %s\n", seq, q.At.Format(time.RFC3339), q.Stage, q.Code, q.Reason)
+	fmt.Fprintf(w, "Mail ID:      %s\nMailbox:      %s (UIDVALIDITY %d, UID %d)\nReceived:     %s\nSize:         %d bytes, SHA-256 %s\n",
+		m.MailID, m.Mailbox, m.UIDValidity, m.UID, m.ReceivedAt.Format(time.RFC3339), m.Size, m.SHA256)
+	if m.Object != "" {
+		fmt.Fprintf(w, "Stored in:    object %s of %s\n", m.Object, bus.ObjectStore)
+	}
+	if rawErr != nil {
+		fmt.Fprintf(w, "Raw mail:     not available: %v\n", rawErr)
+		return nil
+	}
+	fmt.Fprintf(w, "Header:\n%s\n", indent(headerBlock(body, 8<<10)))
+	return nil
+}
+
+func replayQuarantine(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, seq uint64, w io.Writer) error {
+	q, err := getQuarantined(ctx, stream, seq)
+	if err != nil {
+		return err
+	}
+	m := q.Mail
+	if m.MailID == "" || m.MailID == "unreadable" || m.V != events.MailRawV {
+		return fmt.Errorf("entry %d holds no usable mail event (%s: %s); nothing to replay", seq, q.Code, q.Reason)
+	}
+	// The bytes must still be there: a replay of a reference to nothing would
+	// only come back to the quarantine.
+	if _, err := mailBytes(ctx, js, m); err != nil {
+		return err
+	}
+	id := fmt.Sprintf("%s/replay/%d", m.MailID, seq)
+	ack, err := bus.Publish(ctx, js, events.SubjectMailRaw, id, m)
+	if err != nil {
+		return err
+	}
+	if ack.Duplicate {
+		fmt.Fprintf(w, "entry %d was already replayed (Nats-Msg-Id %s, stream sequence %d)\n", seq, id, ack.Sequence)
+		return nil
+	}
+	fmt.Fprintf(w, "replayed entry %d: mail %s republished on %s (Nats-Msg-Id %s, stream %s sequence %d)\n",
+		seq, m.MailID, events.SubjectMailRaw, id, ack.Stream, ack.Sequence)
+	return nil
+}
+
+func getQuarantined(ctx context.Context, stream jetstream.Stream, seq uint64) (events.Quarantined, error) {
+	var q events.Quarantined
+	msg, err := stream.GetMsg(ctx, seq)
+	if err != nil {
+		return q, fmt.Errorf("entry %d of %s: %w", seq, bus.StreamQuarantine, err)
+	}
+	if err := json.Unmarshal(msg.Data, &q); err != nil {
+		return q, fmt.Errorf("entry %d of %s is not a quarantine event: %w", seq, bus.StreamQuarantine, err)
+	}
+	if q.V != events.QuarantineV {
+		return q, fmt.Errorf("entry %d of %s has schema version %d, this tool reads %d", seq, bus.StreamQuarantine, q.V, events.QuarantineV)
+	}
+	return q, nil
+}
+
+// mailBytes returns the raw mail, inline or from the object store.
+func mailBytes(ctx context.Context, js jetstream.JetStream, m events.MailRaw) ([]byte, error) {
+	if m.Object == "" {
+		if m.Raw == nil {
+			return nil, errors.New("the event carries neither the mail nor an object reference")
+		}
+		return m.Raw, nil
+	}
+	obs, err := js.ObjectStore(ctx, bus.ObjectStore)
+	if err != nil {
+		return nil, fmt.Errorf("opening object store %s: %w", bus.ObjectStore, err)
+	}
+	b, err := obs.GetBytes(ctx, m.Object)
+	if err != nil {
+		return nil, fmt.Errorf("reading mail %s from object store %s: %w", m.Object, bus.ObjectStore, err)
+	}
+	return b, nil
+}
+
+// headerBlock is the mail up to its first empty line, at most max bytes.
+func headerBlock(b []byte, max int) string {
+	if i := bytes.Index(b, []byte("\r\n\r\n")); i >= 0 {
+		b = b[:i]
+	} else if i := bytes.Index(b, []byte("\n\n")); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) > max {
+		b = append(b[:max:max], []byte("\n[…]")...)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.ReplaceAll(s, "\r\n", "\n"), "\n", "\n  ")
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func short(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
