@@ -46,6 +46,8 @@ func (c *Ingest) Flags(f *service.Flags) {
 	f.String(&c.one.Processed, "imap-processed", "BNDMR_IMAP_PROCESSED", "Processed", "folder handed-off mails are moved to")
 	f.Duration(&c.one.PollInterval, "imap-poll", "BNDMR_IMAP_POLL", 30*time.Second, "polling interval where IDLE is not used")
 	f.Bool(&c.one.NoIdle, "imap-no-idle", "BNDMR_IMAP_NO_IDLE", false, "poll even where the server offers IDLE")
+	f.Int(&c.cfg.MaxInline, "ingest-max-inline", "BNDMR_INGEST_MAX_INLINE", 2<<20, "largest mail carried inside the stream message (bytes); larger ones go to the object store. Keep it under 3/4 of --nats-max-msg (base64)")
+	f.Int(&c.cfg.Replicas, "ingest-bucket-replicas", "BNDMR_INGEST_BUCKET_REPLICAS", 1, "replicas of the BNDMR_INGESTED bucket when ingest has to create it")
 }
 
 func (c *Ingest) Check() error {
