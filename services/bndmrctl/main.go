@@ -19,16 +19,17 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"gen":      {"generate synthetic MSSanté mails carrying SDM-MR documents", cmdGen},
-		"deliver":  {"append mails to an IMAP mailbox (demo and tests)", cmdDeliver},
-		"streams":  {"declare the JetStream streams, object store and buckets (provisioning)", cmdStreams},
-		"migrate":  {"apply the ClickHouse migrations (idempotent)", cmdMigrate},
-		"import":   {"import reference data: labelled centres, declared DPI update counts (CSV)", cmdImport},
-		"export":   {"export indicators (DGOS MR.1/MR.2, reception report) as xlsx, csv or json", cmdExport},
-		"validate": {"validate CDA documents against the CI-SIS rules (XSD + schematrons)", cmdValidate},
-		"unpack":   {"unpack raw MSSanté mails as the validator would see them", cmdUnpack},
-		"extract":  {"extract (and with --key pseudonymise) SDM-MR documents", cmdExtract},
-		"keygen":   {"create a pseudonymisation key file", cmdKeygen},
+		"gen":        {"generate synthetic MSSanté mails carrying SDM-MR documents", cmdGen},
+		"deliver":    {"append mails to an IMAP mailbox (demo and tests)", cmdDeliver},
+		"streams":    {"declare the JetStream streams, object store and buckets (provisioning)", cmdStreams},
+		"quarantine": {"list, inspect and replay the mails the hub could not handle", cmdQuarantine},
+		"migrate":    {"apply the ClickHouse migrations (idempotent)", cmdMigrate},
+		"import":     {"import reference data: labelled centres, declared DPI update counts (CSV)", cmdImport},
+		"export":     {"export indicators (DGOS MR.1/MR.2, reception report) as xlsx, csv or json", cmdExport},
+		"validate":   {"validate CDA documents against the CI-SIS rules (XSD + schematrons)", cmdValidate},
+		"unpack":     {"unpack raw MSSanté mails as the validator would see them", cmdUnpack},
+		"extract":    {"extract (and with --key pseudonymise) SDM-MR documents", cmdExtract},
+		"keygen":     {"create a pseudonymisation key file", cmdKeygen},
 	}
 }
 
