@@ -187,6 +187,7 @@ func (t *ClusterTransformer) Migration(m Migration) ([]string, error) {
 //   - ALTER TABLE on a sharded table: column changes go to t_local, then the
 //     Distributed table is made again over it (ClickHouse 18 cannot ALTER a
 //     Distributed table ON CLUSTER); other changes go to t_local only;
+//   - ALTER TABLE on a table on every server: run here, replicated to all;
 //   - DROP TABLE / VIEW: ON CLUSTER, both tables of a sharded one;
 //   - INSERT … SELECT: once, names qualified (into the Distributed table of a
 //     sharded one), IN subqueries as in views.
@@ -412,7 +413,10 @@ func (t *ClusterTransformer) alterTable(p *parser) ([]string, error) {
 	ops := strings.TrimSpace(p.src[p.toks[i].start:])
 	switch t.tables[name] {
 	case everywhere:
-		return []string{"ALTER TABLE " + t.q(name) + t.onCluster() + " " + ops}, nil
+		// One replication group over every server: the ALTER of one replica
+		// reaches the others through ZooKeeper. ON CLUSTER would run it once
+		// per shard, and the second run would find the column already there.
+		return []string{"ALTER TABLE " + t.q(name) + " " + ops}, nil
 	case sharded:
 		out := []string{"ALTER TABLE " + t.q(name+LocalSuffix) + t.onCluster() + " " + ops}
 		if p.kw(i+1, "COLUMN") && (p.kw(i, "ADD") || p.kw(i, "DROP") || p.kw(i, "MODIFY") || p.kw(i, "COMMENT") || p.kw(i, "CLEAR")) {

@@ -99,11 +99,11 @@ ORDER BY (finess, set_id, version_number)`,
 			"CREATE TABLE IF NOT EXISTS db.d ON CLUSTER bndmr AS db.d_local ENGINE = Distributed('bndmr', 'db', 'd_local', cityHash64(set_id))",
 		},
 	}, {
-		name: "ALTER of a table on every server",
+		name: "ALTER of a table on every server: replicated from here, not ON CLUSTER",
 		stmts: []string{
 			"CREATE TABLE e (finess String) ENGINE = MergeTree ORDER BY finess",
 			"ALTER TABLE e ADD COLUMN name String"},
-		want: []string{"ALTER TABLE db.e ON CLUSTER bndmr ADD COLUMN name String"},
+		want: []string{"ALTER TABLE db.e ADD COLUMN name String"},
 	}, {
 		name: "ALTER DELETE of a sharded table: local only",
 		stmts: []string{
