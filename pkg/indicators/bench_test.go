@@ -72,7 +72,7 @@ func nationalYear(b *testing.B) *store.Store {
 			return
 		}
 		var have uint64
-		st.Conn().QueryRow(ctx, "SELECT count() FROM documents").Scan(&have)
+		st.Conn().QueryRow(ctx, "SELECT uniqExact(mail_id, doc_index) FROM receipts").Scan(&have) // every version has one
 		if have < uint64(size.versions) {
 			if err := st.Conn().Exec(ctx, "TRUNCATE TABLE documents"); err != nil {
 				benchErr = err

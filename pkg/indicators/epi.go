@@ -121,12 +121,11 @@ const currentSets = `cityHash64(set_id, version_number) IN
 	AND patient_key != ''`
 
 // orphaPrevalenceSQL counts patients per ORPHA code on the current state:
-// one pass over documents (their orpha_codes column), the highest version of
-// each set by argMax on a hashed key, opposition (no patient key) excluded.
-const orphaPrevalenceSQL = `SELECT code, uniqExact(pk) AS n FROM (
-	SELECT argMax(orpha_codes, version_number) AS codes, argMax(patient_key, version_number) AS pk
-	FROM documents GROUP BY cityHash64(set_id))
-	ARRAY JOIN codes AS code WHERE pk != '' GROUP BY code`
+// the highest version of each set (hashed keys), its orpha_codes column,
+// opposition (no patient key) excluded. Measured faster than argMax over
+// the arrays, which copies every array it compares.
+const orphaPrevalenceSQL = `SELECT code, uniqExact(patient_key) AS n FROM documents ARRAY JOIN orpha_codes AS code
+	WHERE ` + currentSets + ` GROUP BY code`
 
 // Epidemiology computes the tables on the current state of every file and
 // suppresses small counts (threshold 0: DefaultThreshold).
@@ -150,8 +149,7 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 	specs := []spec{
 		{"Patients par code ORPHA", []string{"Code ORPHA"}, false,
 			`SELECT '' AS g, code, n FROM (` + orphaPrevalenceSQL + `) ORDER BY n DESC, code`,
-			`SELECT uniqExact(pk) FROM (SELECT argMax(orpha_codes, version_number) AS codes, argMax(patient_key, version_number) AS pk
-			 FROM documents GROUP BY cityHash64(set_id)) WHERE pk != '' AND notEmpty(codes)`},
+			`SELECT uniqExact(patient_key) FROM documents WHERE notEmpty(orpha_codes) AND ` + currentSets},
 		{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, true,
 			`SELECT dep AS g, sex, count() AS n FROM (` + perPatient + `) GROUP BY g, sex ORDER BY g, sex`, allPatients},
 		{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, true,

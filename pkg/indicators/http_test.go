@@ -148,3 +148,25 @@ func TestDashboardInChromium(t *testing.T) {
 		t.Errorf("screenshot: %v %v", st, err)
 	}
 }
+
+// TestDashboardScreenshot renders the dashboard over a synthetic sample of
+// 40 establishments and saves a 1366×900 screenshot to $BNDMR_SCREENSHOT
+// (scripts/screenshot.sh; a temporary file otherwise), for a person to look at.
+func TestDashboardScreenshot(t *testing.T) {
+	s := testStore(t)
+	if _, err := loadNationalYear(context.Background(), s, benchSize{versions: 8000, patients: 3200, establishments: 40}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&Server{X: New(s)}).Handler())
+	defer srv.Close()
+	out := os.Getenv("BNDMR_SCREENSHOT")
+	if out == "" {
+		out = filepath.Join(t.TempDir(), "dashboard.png")
+	}
+	chromium(t, "--screenshot="+out, "--window-size=1366,900", "--hide-scrollbars", srv.URL+"/?month=2026-10")
+	st, err := os.Stat(out)
+	if err != nil || st.Size() < 20_000 {
+		t.Fatalf("screenshot %s: %v %v", out, st, err)
+	}
+	t.Logf("dashboard screenshot: %s", out)
+}
