@@ -153,6 +153,9 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 	deps := []string{"75", "69", "13", "31", "33", "59", "67", "44", "974", "2A", "06", "35", "34", "38", "76"}
 	versions := 0
 	yes := true
+	// made[establishment][month]: versions updated in the DPI, sent or not,
+	// which is what a declaring establishment declares.
+	made := make([][12]uint32, size.establishments)
 	for p := 0; versions < size.versions; p++ {
 		est := p % size.establishments
 		finess := fmt.Sprintf("%02d00%05d", 1+est%95, est)
@@ -163,10 +166,11 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 		day := rng.IntN(300)
 		for v := 1; v <= n && versions < size.versions; v++ {
 			day = min(day+1+rng.IntN(20), 364)
+			t := time.Date(2026, 1, 1, 10, 0, 0, 0, paris).AddDate(0, 0, day)
+			made[est][t.Month()-1]++
 			if rng.IntN(100) < 6 {
 				continue // updated in the DPI, never sent
 			}
-			t := time.Date(2026, 1, 1, 10, 0, 0, 0, paris).AddDate(0, 0, day)
 			ts := t.Format("20060102150405-0700")
 			mail := fmt.Sprintf("mail-%d-%d", p, v)
 			versions++
@@ -221,7 +225,7 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 		if est%3 == 0 {
 			for m := 1; m <= 12; m++ {
 				decl = append(decl, store.DPIUpdates{FINESS: finess, Month: time.Date(2026, time.Month(m), 1, 0, 0, 0, 0, time.UTC),
-					Count: uint32(size.versions / size.establishments / 12)})
+					Count: made[est][m-1]})
 			}
 		}
 	}

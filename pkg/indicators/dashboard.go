@@ -168,11 +168,12 @@ func pct(r *float64) string {
 
 // barsMR2 draws MR.2 per establishment as horizontal bars with the 95 % line.
 func barsMR2(rows []MR2) template.HTML {
-	const left, width, barH, gap, top = 250, 460, 16, 4, 24
+	const left, width, barH, gap, top = 230, 400, 16, 4, 30
 	h := top + len(rows)*(barH+gap) + 10
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg id="chart-mr2" role="img" aria-label="MR.2 par établissement" width="%d" height="%d" viewBox="0 0 %d %d">`,
-		left+width+90, h, left+width+90, h)
+	// Scales to its column (width 100 %), keeping its proportions.
+	fmt.Fprintf(&b, `<svg id="chart-mr2" role="img" aria-label="MR.2 par établissement" width="100%%" viewBox="0 0 %d %d" style="max-width:%dpx">`,
+		left+width+120, h, left+width+120)
 	for _, t := range []float64{0, 0.25, 0.5, 0.75, 1} {
 		x := left + int(t*width)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="grid"/><text x="%d" y="14" class="axis" text-anchor="middle">%d %%</text>`,
@@ -189,8 +190,8 @@ func barsMR2(rows []MR2) template.HTML {
 		if r.Name != "" {
 			label = r.Name
 		}
-		if len([]rune(label)) > 36 {
-			label = string([]rune(label)[:35]) + "…"
+		if len([]rune(label)) > 32 {
+			label = string([]rune(label)[:31]) + "…"
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" class="label" text-anchor="end">%s</text>`, left-6, y+barH-4, html.EscapeString(label))
 		if v > 0 {
@@ -201,8 +202,8 @@ func barsMR2(rows []MR2) template.HTML {
 			map[bool]string{true: " (déclaré)", false: ""}[r.DenominatorSource == "declared"])
 	}
 	x := left + int(Target*width)
-	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="target"/><text x="%d" y="%d" class="target-label">cible 95 %%</text>`,
-		x, top-6, x, h-4, x+3, top+4)
+	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="target"/><text x="%d" y="%d" class="target-label" text-anchor="start">cible 95 %%</text>`,
+		x, top-10, x, h-4, x+4, h-8)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
@@ -211,7 +212,7 @@ func barsMR2(rows []MR2) template.HTML {
 func lineTrend(pts []TrendPoint) template.HTML {
 	const w, h, left, bottom, top = 560, 220, 44, 30, 12
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg id="chart-trend" role="img" aria-label="Tendance mensuelle MR.2" width="%d" height="%d" viewBox="0 0 %d %d">`, w, h, w, h)
+	fmt.Fprintf(&b, `<svg id="chart-trend" role="img" aria-label="Tendance mensuelle MR.2" width="100%%" viewBox="0 0 %d %d" style="max-width:%dpx">`, w, h, w)
 	ph := float64(h - bottom - top)
 	y := func(r float64) float64 { return float64(top) + ph*(1-r) }
 	for _, t := range []float64{0, 0.5, 1} {
@@ -222,8 +223,12 @@ func lineTrend(pts []TrendPoint) template.HTML {
 	var path []string
 	for i, p := range pts {
 		x := float64(left) + float64(i)*step
-		if i%2 == 0 || i == len(pts)-1 {
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="axis" text-anchor="middle">%s</text>`, x, h-10, p.Month)
+		if (len(pts)-1-i)%2 == 0 {
+			anchor := "middle"
+			if i == len(pts)-1 {
+				anchor = "end"
+			}
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" class="axis" text-anchor="%s">%s</text>`, x+map[bool]float64{true: 6}[anchor == "end"], h-10, anchor, p.Month)
 		}
 		if p.Rate != nil {
 			path = append(path, fmt.Sprintf("%.1f,%.1f", x, y(min(*p.Rate, 1))))
@@ -247,8 +252,8 @@ func hbars(id, aria string, labels []string, values []uint64) template.HTML {
 		mx = max(mx, v)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg id="%s" role="img" aria-label="%s" width="%d" height="%d" viewBox="0 0 %d %d">`, id, html.EscapeString(aria),
-		left+width+70, h, left+width+70, h)
+	fmt.Fprintf(&b, `<svg id="%s" role="img" aria-label="%s" width="100%%" viewBox="0 0 %d %d" style="max-width:%dpx">`, id, html.EscapeString(aria),
+		left+width+70, h, left+width+70)
 	for i, l := range labels {
 		y := i * (barH + gap)
 		bw := int(float64(values[i]) / float64(mx) * width)
