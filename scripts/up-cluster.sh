@@ -64,7 +64,6 @@ CFG
 start_clickhouse() {
 	local n=$1 i=$(($1 - 1))
 	local d=$run/ch$n
-	if port_open "${tcp[$i]}"; then echo "up-cluster: ClickHouse replica $n already answers on 127.0.0.1:${tcp[$i]}"; return; fi
 	mkdir -p "$d/data" "$d/tmp" "$d/user_files" "$d/format_schemas" "$d/log"
 	cat >"$d/config.xml" <<XML
 <?xml version="1.0"?>
@@ -107,6 +106,19 @@ start_clickhouse() {
         <replica><host>127.0.0.1</host><port>${tcp[1]}</port></replica>
       </shard>
     </bndmr>
+    <!-- The same two servers as two shards of one replica: the cluster test
+         checks with it that the figures stay right when rows are spread
+         (its tables' ZooKeeper paths use {replica} where bndmr's use {shard}). -->
+    <bndmr_2x1>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>${tcp[0]}</port></replica>
+      </shard>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>${tcp[1]}</port></replica>
+      </shard>
+    </bndmr_2x1>
   </remote_servers>
 </yandex>
 XML
@@ -114,7 +126,10 @@ XML
 <?xml version="1.0"?>
 <yandex>
   <profiles>
-    <default><max_memory_usage>2000000000</max_memory_usage><load_balancing>random</load_balancing></default>
+    <!-- distributed_product_mode: an IN or JOIN on a Distributed table inside
+         a query on a Distributed table is made GLOBAL (computed once, sent to
+         every shard) instead of refused. As in production (docs/cluster.md). -->
+    <default><max_memory_usage>2000000000</max_memory_usage><load_balancing>random</load_balancing><distributed_product_mode>global</distributed_product_mode></default>
   </profiles>
   <users>
     <default>
@@ -127,6 +142,8 @@ XML
   <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 XML
+	# A running server re-reads <remote_servers> when the file changes.
+	if port_open "${tcp[$i]}"; then echo "up-cluster: ClickHouse replica $n already answers on 127.0.0.1:${tcp[$i]}"; return; fi
 	clickhouse-server --config-file="$d/config.xml" --pid-file="$d/clickhouse.pid" --daemon
 	wait_for "ClickHouse replica $n" 60 clickhouse-client --port "${tcp[$i]}" -q "SELECT count() FROM system.zookeeper WHERE path = '/'"
 	echo "up-cluster: ClickHouse replica $n on 127.0.0.1:${tcp[$i]} (native), :${http[$i]} (HTTP), :${inter[$i]} (interserver), data in $d"

@@ -37,6 +37,8 @@ type MigrateOptions struct {
 	// Cluster is the cluster name of <remote_servers>; empty: one server,
 	// the migrations as written.
 	Cluster string
+	// ShardMacro: see ClusterTransformer; empty in production.
+	ShardMacro string
 }
 
 // MigrateWith applies the migrations not yet recorded, in the form opts
@@ -50,7 +52,8 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 	if err := s.conn.QueryRow(ctx, `SELECT version()`).Scan(&version); err != nil {
 		return nil, fmt.Errorf("reading the ClickHouse version: %w", err)
 	}
-	tr := &ClusterTransformer{Cluster: opts.Cluster, Database: s.db, DropColumnComments: commentsBreakReplication(version)}
+	tr := &ClusterTransformer{Cluster: opts.Cluster, Database: s.db, DropColumnComments: commentsBreakReplication(version),
+		ShardMacro: opts.ShardMacro}
 	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(s.db)+" ON CLUSTER "+quoteIdent(opts.Cluster)); err != nil {
 		return nil, fmt.Errorf("creating database %s on cluster %s: %w", s.db, opts.Cluster, err)
 	}
@@ -129,6 +132,10 @@ type ClusterTransformer struct {
 	Database string // database of the tables (ON CLUSTER runs on other servers: names are qualified)
 	// DropColumnComments removes column comments (needed on ClickHouse 18).
 	DropColumnComments bool
+	// ShardMacro names a shard's replication group in the ZooKeeper paths;
+	// empty: "{shard}". The cluster test uses "{replica}" to make its two
+	// servers two shards of one replica.
+	ShardMacro string
 
 	tables map[string]tableKind
 }
@@ -221,6 +228,13 @@ func (t *ClusterTransformer) Statement(stmt string) ([]string, error) {
 	return nil, fmt.Errorf("no cluster form for the statement %q", abbrev(stmt))
 }
 
+func (t *ClusterTransformer) shardMacro() string {
+	if t.ShardMacro == "" {
+		return "{shard}"
+	}
+	return t.ShardMacro
+}
+
 func (t *ClusterTransformer) q(name string) string {
 	return quoteIdent(t.Database) + "." + quoteIdent(name)
 }
@@ -278,7 +292,7 @@ func (t *ClusterTransformer) createTable(p *parser) ([]string, error) {
 	colText := applyEdits(p.src, p.toks[open].start, p.toks[closing].end, edits)
 	kind, local, zkPath := everywhere, name, "/clickhouse/tables/all/"+t.Database+"/"+name
 	if cols[shardColumn] {
-		kind, local, zkPath = sharded, name+LocalSuffix, "/clickhouse/tables/{shard}/"+t.Database+"/"+name+LocalSuffix
+		kind, local, zkPath = sharded, name+LocalSuffix, "/clickhouse/tables/"+t.shardMacro()+"/"+t.Database+"/"+name+LocalSuffix
 	}
 	engArgs := quoteString(zkPath) + ", '{replica}'"
 	if args != "" {

@@ -261,10 +261,6 @@ const testCluster = "bndmr"
 // the single server.
 func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 	dsns := clusterDSNs(t)
-	single := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if single == "" {
-		t.Fatal("BNDMR_TEST_CLICKHOUSE not set: the cluster's figures are compared with one server's (`make up`)")
-	}
 	ctx := context.Background()
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -274,18 +270,7 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 	if runDir == "" {
 		runDir = filepath.Join(root, ".run")
 	}
-	db := fmt.Sprintf("test_cluster_%d", time.Now().UnixNano())
-
-	admin := openDB(t, dsns[0], "default")
-	// An ON CLUSTER statement waits for every server: 30 s, not 180, before
-	// saying that one does not answer.
-	ddl := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": 30}))
-	if err := admin.Conn().Exec(ddl, "CREATE DATABASE "+db+" ON CLUSTER "+testCluster); err != nil {
-		t.Fatalf("creating %s on cluster %s (is scripts/up-cluster.sh running?): %v", db, testCluster, err)
-	}
-	t.Cleanup(func() {
-		_ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+testCluster)
-	})
+	db := clusterDB(t, dsns[0], testCluster)
 	c1, c2 := openDB(t, dsns[0], db), openDB(t, dsns[1], db)
 	applied, err := c1.MigrateWith(ctx, store.MigrateOptions{Cluster: testCluster})
 	if err != nil {
@@ -300,16 +285,7 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 		t.Fatalf("second run on the other replica: applied %v, %v", again, err)
 	}
 
-	sdb := fmt.Sprintf("test_cluster_single_%d", time.Now().UnixNano())
-	sadmin := openDB(t, single, "default")
-	if err := sadmin.Conn().Exec(ctx, "CREATE DATABASE "+sdb); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sadmin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+sdb) })
-	one := openDB(t, single, sdb)
-	if _, err := one.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	one := singleDB(t)
 
 	recs, outs := generate(40, 1500)
 	const batches = 18
@@ -391,42 +367,9 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 	t.Logf("replicas in step %s since the load began", time.Since(start).Round(time.Millisecond))
 
 	// The same figures from one server and from either replica.
-	p, err := indicators.ParsePeriod("2026-01", "2026-12")
-	if err != nil {
-		t.Fatal(err)
-	}
-	type figures struct {
-		Docs []store.EstablishmentCount
-		MR2  []indicators.MR2
-		MR1  []indicators.MR1
-		Epi  []string
-	}
-	get := func(s *store.Store) figures {
-		var f figures
-		var err error
-		if f.Docs, err = s.DocumentsPerEstablishment(ctx); err != nil {
-			t.Fatal(err)
-		}
-		x := indicators.New(s)
-		if f.MR2, err = x.MR2(ctx, p, ""); err != nil {
-			t.Fatal(err)
-		}
-		if f.MR1, err = x.MR1(ctx, p, ""); err != nil {
-			t.Fatal(err)
-		}
-		f.Epi = epidemiology(t, s)
-		return f
-	}
-	want := get(one)
-	if len(want.MR2) == 0 || len(want.Docs) == 0 || len(want.Epi) == 0 {
-		t.Fatalf("no figures on the single server: %+v", want)
-	}
+	want := figuresOf(t, one)
 	for i, s := range []*store.Store{c1, c2} {
-		got := get(s)
-		diff(t, fmt.Sprintf("replica %d, documents per establishment", i+1), got.Docs, want.Docs)
-		diff(t, fmt.Sprintf("replica %d, MR.2", i+1), got.MR2, want.MR2)
-		diff(t, fmt.Sprintf("replica %d, MR.1", i+1), got.MR1, want.MR1)
-		diff(t, fmt.Sprintf("replica %d, patients per ORPHA code", i+1), got.Epi, want.Epi)
+		compareFigures(t, fmt.Sprintf("replica %d", i+1), figuresOf(t, s), want)
 	}
 
 	t.Logf("figures compared %s since the load began", time.Since(start).Round(time.Millisecond))
@@ -458,6 +401,120 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 				t.Errorf("replica %d, %s after ALTER ADD COLUMN: %d rows with the new column's default, %v", i+1, tb, n, err)
 			}
 		}
+	}
+}
+
+// figures are what the indicators and the epidemiology show.
+type figures struct {
+	Docs []store.EstablishmentCount
+	MR2  []indicators.MR2
+	MR1  []indicators.MR1
+	Epi  []string
+}
+
+func figuresOf(t *testing.T, s *store.Store) figures {
+	t.Helper()
+	ctx := context.Background()
+	p, err := indicators.ParsePeriod("2026-01", "2026-12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f figures
+	if f.Docs, err = s.DocumentsPerEstablishment(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x := indicators.New(s)
+	if f.MR2, err = x.MR2(ctx, p, ""); err != nil {
+		t.Fatal(err)
+	}
+	if f.MR1, err = x.MR1(ctx, p, ""); err != nil {
+		t.Fatal(err)
+	}
+	f.Epi = epidemiology(t, s)
+	if len(f.MR2) == 0 || len(f.Docs) == 0 || len(f.Epi) == 0 || len(f.MR1) == 0 {
+		t.Fatalf("missing figures: %d establishments, %d MR.2, %d MR.1, %d ORPHA codes", len(f.Docs), len(f.MR2), len(f.MR1), len(f.Epi))
+	}
+	return f
+}
+
+func compareFigures(t *testing.T, who string, got, want figures) {
+	t.Helper()
+	diff(t, who+", documents per establishment", got.Docs, want.Docs)
+	diff(t, who+", MR.2", got.MR2, want.MR2)
+	diff(t, who+", MR.1", got.MR1, want.MR1)
+	diff(t, who+", patients per ORPHA code", got.Epi, want.Epi)
+}
+
+// clusterDB creates a fresh database on cluster (and drops it at the end).
+func clusterDB(t *testing.T, dsn, cluster string) string {
+	t.Helper()
+	db := fmt.Sprintf("test_%s_%d", cluster, time.Now().UnixNano())
+	admin := openDB(t, dsn, "default")
+	// An ON CLUSTER statement waits for every server: 30 s, not 180, before
+	// saying that one does not answer.
+	ddl := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": 30}))
+	if err := admin.Conn().Exec(ddl, "CREATE DATABASE "+db+" ON CLUSTER "+cluster); err != nil {
+		t.Fatalf("creating %s on cluster %s (is scripts/up-cluster.sh running?): %v", db, cluster, err)
+	}
+	t.Cleanup(func() {
+		_ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+cluster)
+	})
+	return db
+}
+
+// singleDB opens a fresh migrated database on the single server.
+func singleDB(t *testing.T) *store.Store {
+	t.Helper()
+	single := os.Getenv("BNDMR_TEST_CLICKHOUSE")
+	if single == "" {
+		t.Fatal("BNDMR_TEST_CLICKHOUSE not set: the cluster's figures are compared with one server's (`make up`)")
+	}
+	sdb := fmt.Sprintf("test_cluster_single_%d", time.Now().UnixNano())
+	sadmin := openDB(t, single, "default")
+	if err := sadmin.Conn().Exec(context.Background(), "CREATE DATABASE "+sdb); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sadmin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+sdb) })
+	one := openDB(t, single, sdb)
+	if _, err := one.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return one
+}
+
+// The two servers as two shards of one replica (cluster bndmr_2x1): rows are
+// spread by set, and the figures are still those of one server. This is
+// where a query that is right on one shard only would show.
+func TestClusterTwoShardsAgreeWithOneServer(t *testing.T) {
+	dsns := clusterDSNs(t)
+	ctx := context.Background()
+	const cluster = "bndmr_2x1"
+	db := clusterDB(t, dsns[0], cluster)
+	s1, s2 := openDB(t, dsns[0], db), openDB(t, dsns[1], db)
+	if _, err := s1.MigrateWith(ctx, store.MigrateOptions{Cluster: cluster, ShardMacro: "{replica}"}); err != nil {
+		t.Fatal(err)
+	}
+	one := singleDB(t)
+	recs, outs := generate(40, 1500)
+	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	for _, s := range []*store.Store{one, s1} {
+		if err := s.InsertDocuments(sync, recs); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InsertReceipts(sync, outs); err != nil {
+			t.Fatal(err)
+		}
+		refs(t, ctx, s)
+	}
+	// Spread: each shard has some sets, none has them all, no set is on both.
+	all := keys(t, one, "documents", "set_id")
+	n1, n2 := keys(t, s1, "documents_local", "set_id"), keys(t, s2, "documents_local", "set_id")
+	if n1 == 0 || n2 == 0 || n1+n2 != all {
+		t.Fatalf("sets: %d on shard 1, %d on shard 2, %d in all", n1, n2, all)
+	}
+	want := figuresOf(t, one)
+	for i, s := range []*store.Store{s1, s2} {
+		compareFigures(t, fmt.Sprintf("shard %d", i+1), figuresOf(t, s), want)
 	}
 }
 
