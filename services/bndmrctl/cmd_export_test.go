@@ -1,0 +1,109 @@
+package main
+
+import (
+	"archive/zip"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/store"
+)
+
+// TestMigrateImportExport runs the three commands against a fresh database:
+// migrate twice, import the reference CSVs, load two establishments' versions
+// and export MR.2 (text, CSV) and the DGOS file (XLSX).
+func TestMigrateImportExport(t *testing.T) {
+	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
+	if dsn == "" {
+		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
+	}
+	ctx := context.Background()
+	admin, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fmt.Sprintf("test_ctl_%d", time.Now().UnixNano())
+	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
+	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
+	for range 2 {
+		if code := cmdMigrate(ctx, []string{"--clickhouse", dbDSN}); code != 0 {
+			t.Fatalf("migrate: exit %d", code)
+		}
+	}
+	dir := t.TempDir()
+	files := map[string]string{
+		"centres":        "\xEF\xBB\xBFfiness;centre_id;filiere;type;debut;fin\n750000010;S001;FAVA;coordonnateur;01/01/2023;\n",
+		"dpi":            "finess;mois;nombre\n690000011;2026-10;4\n",
+		"establishments": "finess;nom;debut_transmission\n750000010;CHU A;\n690000011;CHU B;2026-01-01\n",
+	}
+	for kind, body := range files {
+		p := filepath.Join(dir, kind+".csv")
+		os.WriteFile(p, []byte(body), 0o600)
+		if code := cmdImport(ctx, []string{kind, "--clickhouse", dbDSN, p}); code != 0 {
+			t.Fatalf("import %s: exit %d", kind, code)
+		}
+	}
+	st, err := store.Open(ctx, dbDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var recs []events.Record
+	for i, v := range []struct {
+		finess, set string
+		version     int
+	}{{"750000010", "a", 1}, {"750000010", "a", 3}, {"690000011", "b", 1}, {"690000011", "c", 1}} {
+		recs = append(recs, events.Record{V: events.RecordV, MailID: fmt.Sprint(i), FINESS: v.finess, SetID: v.set,
+			VersionNumber: v.version, EffectiveTime: "20261012", ReceivedAt: time.Now(), PatientTraitsPseudonym: "p" + v.set})
+	}
+	if err := st.InsertDocuments(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "mr2.txt")
+	if code := cmdExport(ctx, []string{"mr2", "--clickhouse", dbDSN, "--from", "2026-10", "--out", out}); code != 0 {
+		t.Fatalf("export mr2: exit %d", code)
+	}
+	text, _ := os.ReadFile(out)
+	// A: 2 transmitted of 3 (version 2 missing), estimated; B: 2 of 4 declared.
+	for _, want := range []string{"CHU A", "66,7", "estimé", "CHU B", "50,0", "déclaré"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("MR.2 table lacks %q:\n%s", want, text)
+		}
+	}
+	csv := filepath.Join(dir, "mr2.csv")
+	if code := cmdExport(ctx, []string{"mr2", "--clickhouse", dbDSN, "--from", "2026-10", "--format", "csv", "--out", csv}); code != 0 {
+		t.Fatalf("export mr2 csv: exit %d", code)
+	}
+	if b, _ := os.ReadFile(csv); !strings.HasPrefix(string(b), "\xEF\xBB\xBFFINESS;") || !strings.Contains(string(b), ";66,7;") {
+		t.Errorf("MR.2 CSV:\n%s", b)
+	}
+	xlsx := filepath.Join(dir, "dgos.xlsx")
+	if code := cmdExport(ctx, []string{"dgos", "--clickhouse", dbDSN, "--month", "2026-10", "--format", "xlsx", "--out", xlsx}); code != 0 {
+		t.Fatalf("export dgos: exit %d", code)
+	}
+	z, err := zip.OpenReader(xlsx)
+	if err != nil {
+		t.Fatalf("the DGOS workbook is not an XLSX (zip) file: %v", err)
+	}
+	sheets := 0
+	for _, f := range z.File {
+		if strings.HasPrefix(f.Name, "xl/worksheets/sheet") {
+			sheets++
+		}
+	}
+	z.Close()
+	if sheets != 4 {
+		t.Errorf("DGOS workbook has %d sheets, want 4", sheets)
+	}
+	if code := cmdExport(ctx, []string{"dgos", "--clickhouse", dbDSN, "--month", "octobre"}); code == 0 {
+		t.Error("a month in words was accepted")
+	}
+}
