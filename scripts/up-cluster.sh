@@ -129,7 +129,7 @@ XML
     <!-- distributed_product_mode: an IN or JOIN on a Distributed table inside
          a query on a Distributed table is made GLOBAL (computed once, sent to
          every shard) instead of refused. As in production (docs/cluster.md). -->
-    <default><max_memory_usage>2000000000</max_memory_usage><load_balancing>random</load_balancing><distributed_product_mode>global</distributed_product_mode></default>
+    <default><max_memory_usage>2000000000</max_memory_usage><load_balancing>random</load_balancing><distributed_product_mode>global</distributed_product_mode><insert_distributed_sync>1</insert_distributed_sync></default>
   </profiles>
   <users>
     <default>
