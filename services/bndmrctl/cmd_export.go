@@ -3,12 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/store"
@@ -27,10 +31,11 @@ func cmdExport(ctx context.Context, args []string) int {
 	out := fs.String("out", "", "output file (default: standard output)")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl export dgos|mr2|mr1|epidemiology|report [flags]\n\n"+
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl export dgos|mr2|mr1|epidemiology|report|dashboard [flags]\n\n"+
 			"  bndmrctl export dgos --month 2026-10 --format xlsx --out dgos-2026-10.xlsx\n"+
 			"  bndmrctl export mr2 --from 2026-01 --to 2026-12 --format csv\n"+
-			"  bndmrctl export report --finess 750000010 --from 2026-10 --format csv")
+			"  bndmrctl export report --finess 750000010 --from 2026-10 --format csv\n"+
+			"  bndmrctl export dashboard --month 2026-10 --out dashboard.html   (static page)")
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
@@ -112,6 +117,27 @@ func cmdExport(ctx context.Context, args []string) int {
 			fmt.Fprintf(os.Stderr, "bndmrctl export %s: %v\n", what, err)
 			return 1
 		}
+	case "dashboard":
+		d, err := x.Dashboard(ctx, *month, *threshold)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl export dashboard: %v\n", err)
+			return 1
+		}
+		var w io.Writer = os.Stdout
+		if *out != "" {
+			f, err := os.Create(*out)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+				return 1
+			}
+			defer f.Close()
+			w = f
+		}
+		if err := indicators.RenderDashboard(w, d); err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl export dashboard: %v\n", err)
+			return 1
+		}
+		return 0
 	case "epidemiology":
 		e, err := x.Epidemiology(ctx, *threshold)
 		if err != nil {
@@ -180,4 +206,46 @@ func writeText(w io.Writer, tables []indicators.Table) error {
 		}
 	}
 	return nil
+}
+
+// cmdDashboard serves the indicators' dashboard and API from ClickHouse alone
+// (no NATS), for the demo and for an analyst's laptop, until interrupted.
+func cmdDashboard(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
+	dsn := clickhouseFlag(fs)
+	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
+	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl dashboard [--clickhouse DSN] [--addr HOST:PORT]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *threshold < 1 {
+		fs.Usage()
+		return 2
+	}
+	st, err := store.Open(ctx, *dsn)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Threshold: *threshold}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	fmt.Fprintf(os.Stderr, "bndmrctl dashboard: http://%s/\n", ln.Addr())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		return 1
+	}
+	return 0
 }

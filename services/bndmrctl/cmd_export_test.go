@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,33 @@ func TestMigrateImportExport(t *testing.T) {
 	z.Close()
 	if sheets != 4 {
 		t.Errorf("DGOS workbook has %d sheets, want 4", sheets)
+	}
+	page := filepath.Join(dir, "dashboard.html")
+	if code := cmdExport(ctx, []string{"dashboard", "--clickhouse", dbDSN, "--month", "2026-10", "--out", page}); code != 0 {
+		t.Fatalf("export dashboard: exit %d", code)
+	}
+	if b, _ := os.ReadFile(page); !strings.Contains(string(b), `id="chart-mr2"`) || !strings.Contains(string(b), "CHU B") {
+		t.Errorf("dashboard page:\n%.500s", b)
+	}
+	// The served dashboard answers, then stops with its context.
+	sctx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() { done <- cmdDashboard(sctx, []string{"--clickhouse", dbDSN, "--addr", "127.0.0.1:18791"}) }()
+	var resp *http.Response
+	for range 50 {
+		if resp, err = http.Get("http://127.0.0.1:18791/api/mr2?from=2026-10"); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("served dashboard: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Errorf("dashboard exit %d", code)
 	}
 	if code := cmdExport(ctx, []string{"dgos", "--clickhouse", dbDSN, "--month", "octobre"}); code == 0 {
 		t.Error("a month in words was accepted")
