@@ -105,7 +105,7 @@ extendedKeyUsage=serverAuth"
 
 start_dovecot() {
 	local d=$run/dovecot
-	if port_open "$imap" && port_open "$imaps" && grep -q "mechanisms = external" "$d/dovecot.conf" 2>/dev/null; then echo "up: Dovecot already answers on 127.0.0.1:$imap and :$imaps"; return; fi
+	if port_open "$imap" && port_open "$imaps" && grep -q "LMTP user lookups" "$d/dovecot.conf" 2>/dev/null; then echo "up: Dovecot already answers on 127.0.0.1:$imap and :$imaps"; return; fi
 	mkdir -p "$d/run" "$d/state" "$d/mail"
 	make_traversable "$d"
 	chown dovecot:dovecot "$d/mail"
@@ -146,7 +146,9 @@ auth_mechanisms = plain login external
 mail_location = maildir:$d/mail/%d/%n/Maildir
 mail_uid = dovecot
 mail_gid = dovecot
-# SASL EXTERNAL: the certificate is the proof; no password to check.
+# SASL EXTERNAL: the certificate is the proof; no password to check. The
+# passwd-file passdb takes every other mechanism and the LMTP user lookups
+# (a "mechanisms" filter on it would make LMTP refuse every recipient).
 passdb {
   driver = static
   args = nopassword=y
@@ -155,7 +157,6 @@ passdb {
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $d/users
-  mechanisms = plain login
 }
 userdb {
   driver = static

@@ -102,7 +102,6 @@ passdb {
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %[1]s/users
-  mechanisms = plain login
 }
 userdb {
   driver = static
