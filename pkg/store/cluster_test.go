@@ -653,3 +653,40 @@ func generate(estabs, sets int) ([]events.Record, []events.MailOutcome) {
 	}
 	return recs, outs
 }
+
+// The transformer never panics, and what it accepts it turns into statements
+// that name the cluster.
+func FuzzClusterStatement(f *testing.F) {
+	ms, err := store.Migrations()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, m := range ms {
+		for _, s := range store.SplitStatements(m.SQL) {
+			f.Add(s)
+		}
+	}
+	f.Add("ALTER TABLE documents ADD COLUMN x String")
+	f.Add("DROP TABLE IF EXISTS documents")
+	f.Add("INSERT INTO versions (a) SELECT a FROM documents WHERE (set_id, v) NOT IN (SELECT set_id, v FROM receipts)")
+	f.Fuzz(func(t *testing.T, stmt string) {
+		tr := &store.ClusterTransformer{Cluster: "bndmr", Database: "hub", DropColumnComments: len(stmt)%2 == 0}
+		for _, m := range ms[:1] {
+			if _, err := tr.Migration(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := tr.Statement(stmt)
+		if err != nil {
+			return
+		}
+		if len(out) == 0 {
+			t.Fatalf("%q: accepted, no statement", stmt)
+		}
+		for _, s := range out {
+			if !strings.Contains(s, "ON CLUSTER bndmr") && !strings.HasPrefix(s, "INSERT INTO hub.") && !strings.HasPrefix(s, "ALTER TABLE hub.") {
+				t.Fatalf("%q gave %q", stmt, s)
+			}
+		}
+	})
+}
