@@ -78,7 +78,7 @@ func nationalYear(b *testing.B) *store.Store {
 				benchErr = err
 				return
 			}
-			for _, t := range []string{"patients", "diagnoses", "care_episodes", "receipts", "dpi_updates", "establishments", "reference_centres"} {
+			for _, t := range []string{"patients", "diagnoses", "care_episodes", "receipts", "versions", "dpi_updates", "establishments", "reference_centres"} {
 				st.Conn().Exec(ctx, "TRUNCATE TABLE "+t)
 			}
 			start := time.Now()

@@ -104,15 +104,14 @@ type MR2 struct {
 // versionsSQL lists the versions of every set that has a version in the
 // period (the only sets whose figures the period needs), once per (finess,
 // set, version), with its Paris day, whether it was ever accepted and the
-// set's creation month. Keys are hashed: grouping on UInt64 is several times
-// faster than on strings.
+// set's creation month. Sets are grouped on set_key (an integer hash of
+// finess and set_id): several times faster than on strings.
 const versionsSQL = `
-SELECT any(finess) AS fin, any(set_id) AS sid, any(version_number) AS ver,
+SELECT any(finess) AS fin, set_key AS sk, version_number AS ver,
        min(effective_date) AS d, max(accepted) AS acc, max(created) AS cre
 FROM versions
-WHERE cityHash64(finess, set_id) IN (
-    SELECT cityHash64(finess, set_id) FROM versions WHERE effective_date >= toDate(?) AND effective_date <= toDate(?))
-GROUP BY cityHash64(finess, set_id, version_number)`
+WHERE set_key IN (SELECT set_key FROM versions WHERE effective_date >= toDate(?) AND effective_date <= toDate(?))
+GROUP BY set_key, version_number`
 
 // mr2SQL counts, per establishment and month, the versions seen, accepted,
 // and missing before them (arrays per set: no window function on 18.16).
@@ -128,7 +127,7 @@ FROM (
             SELECT any(fin) AS finess, arraySort(x -> x.1, groupArray((ver, d, acc))) AS vs,
                    min(d) AS first_d, max(cre) AS created
             FROM (` + versionsSQL + `)
-            GROUP BY cityHash64(fin, sid)
+            GROUP BY sk
         ) ANY LEFT JOIN (
             SELECT finess, argMax(transmission_start, updated_at) AS start FROM establishments GROUP BY finess
         ) USING finess

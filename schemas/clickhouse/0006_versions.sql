@@ -10,6 +10,7 @@ CREATE TABLE IF NOT EXISTS versions
 (
     finess          String COMMENT 'établissement (FINESS)'
   , set_id          String COMMENT 'dossier SDM-MR (setId)'
+  , set_key         UInt64 DEFAULT cityHash64(finess, set_id) COMMENT 'clé entière du dossier (hachage de finess, set_id), pour des regroupements rapides'
   , version_number  UInt32 COMMENT 'version'
   , source          String COMMENT 'document (chargé) ou receipt (accusé de réception)'
   , effective_date  Date   COMMENT 'jour du document, heure de Paris'
