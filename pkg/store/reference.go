@@ -223,6 +223,9 @@ func ParseEstablishmentsCSV(r io.Reader) ([]Establishment, error) {
 	var out []Establishment
 	for i, m := range rows {
 		e := Establishment{FINESS: m["finess"], Name: first(m, "nom", "name")}
+		if e.FINESS == "" {
+			return nil, fmt.Errorf("establishments CSV line %d: finess is required", i+2)
+		}
 		if v := first(m, "debut_transmission", "transmission_start"); v != "" {
 			if e.TransmissionStart, err = parseDay(v); err != nil {
 				return nil, fmt.Errorf("establishments CSV line %d: %w", i+2, err)
