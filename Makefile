@@ -7,7 +7,7 @@ BIN       := bin
 RUN       := .run
 SERVICES  := ingest validator pseudonymisation loader ack indicators hub bndmrctl
 MODULES   := ./pkg/... ./pseudonymisation/... ./services/...
-DEB_PKGS  := clickhouse-server clickhouse-client dovecot-imapd dovecot-lmtpd libxml2-dev libxml2-utils pkg-config postfix openssl time
+DEB_PKGS  := clickhouse-server clickhouse-client dovecot-imapd dovecot-lmtpd libxml2-dev libxml2-utils pkg-config postfix openssl time zookeeper chromium
 
 # The servers `make up` starts, as the tests and the demo reach them.
 export CISIS_KIT            ?= $(abspath ../shared/ci-sis)
@@ -16,11 +16,12 @@ export BNDMR_TEST_IMAP      ?= 127.0.0.1:10143
 export BNDMR_TEST_LMTP      ?= 127.0.0.1:10024
 export BNDMR_E2E_SMTP       ?= 127.0.0.1:10025
 export BNDMR_E2E_IMAP       ?= 127.0.0.1:10143
+export BNDMR_TEST_CH_CLUSTER ?= clickhouse://127.0.0.1:19101,clickhouse://127.0.0.1:19102
 
 FUZZTIME ?= 3s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps up down build test test-unit fuzz demo lint bench clean k8s
+.PHONY: help deps up down up-cluster down-cluster test-cluster build test test-unit fuzz demo lint bench clean k8s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,21 +41,31 @@ up: ## start ClickHouse, Dovecot and Postfix on loopback, state under .run/ (ide
 	@scripts/postfix.sh start
 
 down: ## stop them (idempotent)
+	@scripts/down-cluster.sh || true
 	@scripts/postfix.sh stop || true
 	@scripts/down.sh
+
+up-cluster: ## ZooKeeper + two ClickHouse replicas on loopback (cluster bndmr), state under .run/cluster
+	@scripts/up-cluster.sh
+
+down-cluster: ## stop them
+	@scripts/down-cluster.sh
+
+test-cluster: deps up up-cluster ## the ClickHouse cluster tests alone
+	cd pkg && $(GO) test -count=1 -run TestCluster ./store/
 
 build: ## every service, bndmrctl and the all-in-one hub into bin/
 	@mkdir -p $(BIN)
 	@for s in $(SERVICES); do $(GO) build -o $(BIN)/$$s ./services/$$s || exit 1; done
 	@echo "build: $(addprefix $(BIN)/,$(SERVICES))"
 
-test: deps up ## unit + integration tests against real ClickHouse, Dovecot, Postfix, embedded NATS
+test: deps up up-cluster ## unit + integration tests against real ClickHouse, Dovecot, Postfix, embedded NATS
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(MODULES)
 	cd deploy/k8s && GOWORK=off $(GO) test -count=1 ./...
 	@$(MAKE) --no-print-directory fuzz
 
 test-unit: ## tests that need no server
-	BNDMR_TEST_CLICKHOUSE= BNDMR_TEST_IMAP= BNDMR_E2E_SMTP= BNDMR_E2E_IMAP= $(GO) test -count=1 $(MODULES)
+	BNDMR_TEST_CLICKHOUSE= BNDMR_TEST_IMAP= BNDMR_E2E_SMTP= BNDMR_E2E_IMAP= BNDMR_TEST_CH_CLUSTER= $(GO) test -count=1 $(MODULES)
 
 fuzz: ## run every fuzz target briefly (FUZZTIME, default 5s each)
 	@scripts/fuzz.sh $(FUZZTIME)

@@ -148,14 +148,16 @@ func (c *Pseudonymisation) Run(ctx context.Context, env Env) error {
 
 // Loader writes ClickHouse.
 type Loader struct {
-	dsn string
-	cfg loader.Config
+	dsn     string
+	cluster string
+	cfg     loader.Config
 }
 
 func (*Loader) Name() string { return "loader" }
 
 func (c *Loader) Flags(f *service.Flags) {
 	f.String(&c.dsn, "clickhouse", "BNDMR_CLICKHOUSE_DSN", "clickhouse://127.0.0.1:9000/default", "ClickHouse DSN")
+	f.String(&c.cluster, "clickhouse-cluster", store.EnvCluster, "", "ClickHouse cluster (<remote_servers> name) for the replicated, sharded schema; empty: one server")
 	f.Int(&c.cfg.BatchSize, "batch", "BNDMR_LOADER_BATCH", 1000, "rows per insert at most")
 	f.Duration(&c.cfg.FlushEvery, "flush", "BNDMR_LOADER_FLUSH", 2*time.Second, "longest wait before a partial batch is written")
 }
@@ -168,7 +170,7 @@ func (c *Loader) Run(ctx context.Context, env Env) error {
 		return err
 	}
 	defer st.Close()
-	applied, err := st.Migrate(ctx)
+	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: c.cluster})
 	if err != nil {
 		return err
 	}
