@@ -534,3 +534,42 @@ func newCounterFrom(t *testing.T, reg *prometheus.Registry, name string) prometh
 	}
 	return c
 }
+
+func TestKeys(t *testing.T) {
+	base := ContentKey("hub", []byte("mail"))
+	for _, tc := range []struct {
+		name       string
+		mailbox    string
+		raw        string
+		sameAsBase bool
+	}{
+		{"same mailbox, same bytes", "hub", "mail", true},
+		{"other mailbox", "hub2", "mail", false},
+		{"other bytes", "hub", "mail ", false},
+		{"name and bytes shifted", "hubm", "ail", false},
+	} {
+		if got := ContentKey(tc.mailbox, []byte(tc.raw)) == base; got != tc.sameAsBase {
+			t.Errorf("%s: same key = %v", tc.name, got)
+		}
+	}
+	for _, mb := range []string{"hub@bndmr.test/INBOX", "a b*>.c", "é"} {
+		k := UIDValidityKey(mb)
+		if !jetstreamKeyOK(k) {
+			t.Errorf("UIDValidityKey(%q) = %q is not a valid KV key", mb, k)
+		}
+	}
+}
+
+// jetstreamKeyOK is the KV key grammar of nats.go: [-/_=.a-zA-Z0-9]+, no
+// leading or trailing dot.
+func jetstreamKeyOK(k string) bool {
+	if k == "" || strings.HasPrefix(k, ".") || strings.HasSuffix(k, ".") {
+		return false
+	}
+	for _, r := range k {
+		if !(r == '-' || r == '/' || r == '_' || r == '=' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
