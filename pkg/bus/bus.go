@@ -28,6 +28,9 @@ const (
 	ObjectStore = "BNDMR_MAILOBJ"
 	// BucketMDNSent records the acknowledgement sent for each original mail.
 	BucketMDNSent = "BNDMR_MDN_SENT"
+	// BucketIngested records every mail ingest published, by content, so
+	// that a UIDVALIDITY change publishes nothing twice.
+	BucketIngested = "BNDMR_INGESTED"
 )
 
 // Config says how to reach NATS and how to size the streams.
@@ -152,7 +155,24 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error 
 	if err != nil {
 		return fmt.Errorf("creating key-value bucket %s: %w", BucketMDNSent, err)
 	}
-	return nil
+	_, err = EnsureIngestedBucket(ctx, js, c.Replicas, c.MailMaxAge)
+	return err
+}
+
+// EnsureIngestedBucket creates or updates BucketIngested.
+func EnsureIngestedBucket(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration) (jetstream.KeyValue, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      BucketIngested,
+		Description: "mails ingest published, by SHA-256 of (mailbox, raw bytes): no duplicate after a UIDVALIDITY change",
+		Storage:     jetstream.FileStorage,
+		Replicas:    replicas,
+		TTL:         ttl,
+		History:     1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating key-value bucket %s: %w", BucketIngested, err)
+	}
+	return kv, nil
 }
 
 // Publish sends v as JSON on subject with msgID as Nats-Msg-Id and waits for

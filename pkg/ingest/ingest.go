@@ -76,7 +76,7 @@ func (c *Config) Validate() error {
 // cannot recognise), but their bytes are the same. It also keeps the last
 // UIDVALIDITY seen per mailbox (key UIDValidityKey), so a change is reported
 // across restarts.
-const BucketIngested = "BNDMR_INGESTED"
+const BucketIngested = bus.BucketIngested
 
 // ContentKey is the BNDMR_INGESTED key of a mail: hex SHA-256 of the mailbox
 // name, a NUL, and the raw bytes.
@@ -95,21 +95,10 @@ func UIDValidityKey(mailbox string) string {
 	return "uidvalidity." + hex.EncodeToString(sum[:16])
 }
 
-// EnsureBucket creates or updates BNDMR_INGESTED: for the provisioning job
-// (bndmrctl streams) and for ingest when it finds the bucket missing.
+// EnsureBucket creates or updates BNDMR_INGESTED, for ingest when it finds
+// the bucket missing (bndmrctl streams provisions it otherwise).
 func EnsureBucket(ctx context.Context, js jetstream.JetStream, replicas int, ttl time.Duration) (jetstream.KeyValue, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      BucketIngested,
-		Description: "mails ingest published, by SHA-256 of (mailbox, raw bytes): no duplicate after a UIDVALIDITY change",
-		Storage:     jetstream.FileStorage,
-		Replicas:    replicas,
-		TTL:         ttl,
-		History:     1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating key-value bucket %s: %w", BucketIngested, err)
-	}
-	return kv, nil
+	return bus.EnsureIngestedBucket(ctx, js, replicas, ttl)
 }
 
 type metrics struct {

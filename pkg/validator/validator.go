@@ -279,12 +279,19 @@ func (v *Validator) handle(ctx context.Context, js jetstream.JetStream, msg jets
 			return err
 		}
 	}
+	// Derived ids follow the raw message's own id, so that an operator's
+	// replay (bndmrctl quarantine replay: a new id) yields a new outcome,
+	// while a redelivery of the same message is deduplicated.
+	key := msg.Headers().Get(jetstream.MsgIDHeader)
+	if key == "" {
+		key = m.MailID
+	}
 	for _, e := range res.Extracted {
-		if _, err := bus.Publish(ctx, js, events.SubjectExtracted, fmt.Sprintf("%s/%d", e.MailID, e.DocIndex), e); err != nil {
+		if _, err := bus.Publish(ctx, js, events.SubjectExtracted, fmt.Sprintf("%s/%d", key, e.DocIndex), e); err != nil {
 			return err
 		}
 	}
-	if _, err := bus.Publish(ctx, js, events.SubjectOutcome, m.MailID, res.Outcome); err != nil {
+	if _, err := bus.Publish(ctx, js, events.SubjectOutcome, key, res.Outcome); err != nil {
 		return err
 	}
 	v.log.Info("mail checked", zap.String("mail_id", m.MailID), zap.Int("documents", len(res.Outcome.Documents)),

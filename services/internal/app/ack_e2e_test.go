@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"fmt"
+	"mime"
+	"net/mail"
 	"os"
 	"strings"
 	"testing"
@@ -66,7 +68,7 @@ func TestEndToEndAcknowledgement(t *testing.T) {
 
 	want := map[string][]string{
 		okID: {"Disposition: automatic-action/MDN-sent-automatically; processed\r\n", "Original-Message-ID: " + okID},
-		koID: {"processed/error", "Error: 906^", "[KO Intégration système !][906]", "Original-Message-ID: " + koID, "SDM-MR_2024.01"},
+		koID: {"processed/error", "Error: 906^", "Subject: [KO Intégration système !][906]", "Original-Message-ID: " + koID, "SDM-MR_2024.01"},
 	}
 	got := readMDNs(t, e.imapAddr, hospital, []string{okID, koID}, 30*time.Second)
 	for id, needles := range want {
@@ -74,6 +76,12 @@ func TestEndToEndAcknowledgement(t *testing.T) {
 		if !ok {
 			t.Errorf("no MDN for %s in %s's mailbox", id, hospital)
 			continue
+		}
+		// The subject is RFC 2047 encoded: compare it decoded.
+		if subj, err := mail.ReadMessage(strings.NewReader(mdn)); err == nil {
+			if dec, err := new(mime.WordDecoder).DecodeHeader(subj.Header.Get("Subject")); err == nil {
+				mdn = "Subject: " + dec + "\r\n" + mdn
+			}
 		}
 		for _, n := range needles {
 			if !strings.Contains(mdn, n) {
