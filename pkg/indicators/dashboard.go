@@ -6,6 +6,7 @@ import (
 	"html"
 	"html/template"
 	"io"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -193,7 +194,9 @@ func barsMR2(rows []MR2) template.HTML {
 		if len([]rune(label)) > 32 {
 			label = string([]rune(label)[:31]) + "…"
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="label" text-anchor="end">%s</text>`, left-6, y+barH-4, html.EscapeString(label))
+		// The name opens the establishment's reception report for the month.
+		fmt.Fprintf(&b, `<a href="report?finess=%s&amp;from=%s"><text x="%d" y="%d" class="label" text-anchor="end">%s</text></a>`,
+			url.QueryEscape(r.FINESS), r.Month, left-6, y+barH-4, html.EscapeString(label))
 		if v > 0 {
 			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" class="%s"><title>%s : %s (%d / %d, dénominateur %s)</title></rect>`,
 				left, y, int(v*width), barH, cls, html.EscapeString(r.FINESS), pct(r.Rate), r.Transmitted, r.Denominator, denomLabel(r.DenominatorSource))

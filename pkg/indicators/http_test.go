@@ -130,7 +130,7 @@ func TestDashboardInChromium(t *testing.T) {
 	defer srv.Close()
 	dom := string(chromium(t, "--dump-dom", srv.URL+"/?month=2026-10"))
 	for _, want := range []string{`id="chart-mr2"`, `id="chart-trend"`, `id="chart-rejections"`, "Hôpital A", "Hôpital B",
-		"cible 95 %", `<b id="kpi-below">3</b>`, `<b id="kpi-establishments">3</b>`} {
+		"cible 95 %", `<b id="kpi-below">3</b>`, `href="report?finess=` + finA + `&amp;from=2026-10"`, `<b id="kpi-establishments">3</b>`} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("rendered dashboard lacks %q", want)
 		}
