@@ -21,7 +21,7 @@ export BNDMR_TEST_CH_CLUSTER ?= clickhouse://127.0.0.1:19101,clickhouse://127.0.
 FUZZTIME ?= 3s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps up down up-cluster down-cluster test-cluster build test test-unit fuzz demo lint bench clean k8s
+.PHONY: help deps up down up-cluster down-cluster test-cluster build test test-unit fuzz demo lint bench clean k8s screenshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -83,6 +83,9 @@ k8s: ## render every kustomize overlay into build/k8s
 
 bench: deps up build ## benchmarks that print numbers (long)
 	@scripts/bench.sh
+
+screenshot: build ## a PNG of the indicators dashboard (headless Chromium), from the demo database
+	@scripts/screenshot.sh
 
 clean: down ## remove binaries and local server state
 	rm -rf $(BIN) $(RUN)

@@ -54,6 +54,21 @@ if [ "$loaded" != "$generated" ]; then
 	exit 1
 fi
 
+dsn="clickhouse://127.0.0.1:${BNDMR_CH_TCP_PORT:-19000}/$db"
+bin/bndmrctl import establishments --clickhouse "$dsn" "$demo/mails/establishments.csv" >/dev/null
+month=$($ch -d "$db" -q "SELECT substring(toString(toStartOfMonth(effective_date)), 1, 7) AS m FROM documents GROUP BY m ORDER BY count() DESC, m DESC LIMIT 1")
+say "MR.2 per establishment for $month, the busiest month (versions transmitted ÷ versions updated in the DPI, target 95 %)"
+echo "(no DPI counts declared here: the denominator is estimated from the version numbers seen)"
+bin/bndmrctl export mr2 --clickhouse "$dsn" --month "$month"
+
+bin/bndmrctl export dashboard --clickhouse "$dsn" --month "$month" --out "$demo/dashboard.html" >/dev/null
+say "Dashboard"
+cat <<TXT
+  A snapshot:  file://$root/$demo/dashboard.html
+  Live:        bin/bndmrctl dashboard --clickhouse $dsn --addr 127.0.0.1:8090
+               then open http://127.0.0.1:8090/
+TXT
+
 cat <<TXT
 
 What to try next:

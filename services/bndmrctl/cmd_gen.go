@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/synth"
@@ -57,6 +58,16 @@ func cmdGen(ctx context.Context, args []string) int {
 			return 1
 		}
 	}
-	fmt.Printf("gen: %d mails in %s (manifest.jsonl lists the synthetic identities: test data only)\n", len(docs), *out)
+	// The senders, for `bndmrctl import establishments`.
+	var est strings.Builder
+	est.WriteString("finess;nom;debut_transmission\n")
+	for _, e := range synth.Establishments {
+		fmt.Fprintf(&est, "%s;%s;\n", e.FINESS, e.Name)
+	}
+	if err := os.WriteFile(filepath.Join(*out, "establishments.csv"), []byte(est.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
+		return 1
+	}
+	fmt.Printf("gen: %d mails in %s (manifest.jsonl lists the synthetic identities: test data only; establishments.csv the senders)\n", len(docs), *out)
 	return 0
 }

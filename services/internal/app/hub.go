@@ -95,6 +95,7 @@ func (h *Hub) run(ctx context.Context, common Common, log *zap.Logger) error {
 // durables are the consumers whose backlog must be empty for the hub to be idle.
 var durables = []struct{ stream, name string }{
 	{bus.StreamMail, "validator"}, {bus.StreamIdentified, "pseudonymisation"}, {bus.StreamRecord, "loader"},
+	{bus.StreamOutcome, "loader-receipts"},
 }
 
 // waitIdle returns once the inboxes are empty and no consumer has pending or
