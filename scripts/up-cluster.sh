@@ -13,17 +13,8 @@ http=(18201 18202)
 inter=(19201 19202)
 mkdir -p "$run"
 
-wait_for() { # name, seconds, command...
-	local name=$1 secs=$2; shift 2
-	for _ in $(seq 1 $((secs * 5))); do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		sleep 0.2
-	done
-	echo "up-cluster: $name did not answer within ${secs}s" >&2
-	return 1
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # ZooKeeper 3.8 of Debian (package zookeeper), standalone, without its admin
 # web server (it would take port 8080).

@@ -12,17 +12,8 @@ lmtp=${BNDMR_LMTP_PORT:-10024}
 imaps=${BNDMR_IMAPS_PORT:-10993}
 mkdir -p "$run"
 
-wait_for() { # name, seconds, command...
-	local name=$1 secs=$2; shift 2
-	for _ in $(seq 1 $((secs * 5))); do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		sleep 0.2
-	done
-	echo "up: $name did not answer within ${secs}s" >&2
-	return 1
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # Dovecot runs its login and mail processes as unprivileged users: every folder
 # above its state must be traversable by them (a mktemp clone is not).

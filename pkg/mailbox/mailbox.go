@@ -440,20 +440,11 @@ func (externalClient) Next([]byte) ([]byte, error) {
 // Waiting counts the messages still in the inbox (IMAP STATUS), for an
 // operator or the all-in-one hub's "run until drained" mode.
 func Waiting(ctx context.Context, cfg Config) (uint32, error) {
-	if err := cfg.Validate(); err != nil {
-		return 0, err
-	}
-	r := &Reader{cfg: cfg}
-	c, err := r.dial(&imapclient.Options{})
+	c, done, err := open(ctx, cfg)
 	if err != nil {
 		return 0, err
 	}
-	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
-	if err := r.authenticate(c); err != nil {
-		return 0, err
-	}
+	defer done()
 	st, err := c.Status(cfg.Inbox, &imap.StatusOptions{NumMessages: true}).Wait()
 	if err != nil {
 		return 0, fmt.Errorf("STATUS %s: %w", cfg.Inbox, err)
@@ -462,26 +453,40 @@ func Waiting(ctx context.Context, cfg Config) (uint32, error) {
 	return *st.NumMessages, nil
 }
 
-// Deliver appends raw messages to a folder of the mailbox (IMAP APPEND): how
-// the demo and the tests put hospital mails where the hub reads them.
-func Deliver(ctx context.Context, cfg Config, folder string, msgs func(yield func([]byte) bool)) (int, error) {
+// open connects and authenticates a short session; done closes it, and ctx
+// ending closes it too (how a blocked command is interrupted).
+func open(ctx context.Context, cfg Config) (*imapclient.Client, func(), error) {
 	if err := cfg.Validate(); err != nil {
-		return 0, err
-	}
-	if folder == "" {
-		folder = cfg.Inbox
+		return nil, nil, err
 	}
 	r := &Reader{cfg: cfg}
 	c, err := r.dial(&imapclient.Options{})
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
+	done := func() { stop(); c.Close() }
 	if err := r.authenticate(c); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return c, done, nil
+}
+
+// Deliver appends raw messages to a folder of the mailbox (IMAP APPEND): how
+// the demo and the tests put hospital mails where the hub reads them.
+func Deliver(ctx context.Context, cfg Config, folder string, msgs func(yield func([]byte) bool)) (int, error) {
+	if folder == "" {
+		folder = cfg.Inbox
+		if folder == "" {
+			folder = "INBOX"
+		}
+	}
+	c, done, err := open(ctx, cfg)
+	if err != nil {
 		return 0, err
 	}
+	defer done()
 	n := 0
 	var appendErr error
 	msgs(func(raw []byte) bool {
