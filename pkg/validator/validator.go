@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -205,7 +206,7 @@ func (v *Validator) checkINS(doc *sdmmr.Document, d mssante.Document) (int, stri
 		}
 	}
 	if len(missing) > 0 {
-		return events.CodeINSIncomplete, "traits d'identité INS incomplets / incomplete INS identity traits: " + strings.Join(sortStrings(missing), ", ")
+		return events.CodeINSIncomplete, "traits d'identité INS incomplets / incomplete INS identity traits: " + strings.Join(sorted(missing), ", ")
 	}
 	if d.PatientID != "" {
 		ext, root := splitXDSPatientID(d.PatientID)
@@ -216,21 +217,17 @@ func (v *Validator) checkINS(doc *sdmmr.Document, d mssante.Document) (int, stri
 	return 0, ""
 }
 
+func sorted(s []string) []string {
+	slices.Sort(s)
+	return s
+}
+
 // splitXDSPatientID reads "ext^^^&root&ISO".
 func splitXDSPatientID(id string) (ext, root string) {
 	ext, rest, _ := strings.Cut(id, "^^^")
 	rest = strings.TrimPrefix(rest, "&")
 	root, _, _ = strings.Cut(rest, "&")
 	return strings.TrimSpace(ext), strings.TrimSpace(root)
-}
-
-func sortStrings(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
 }
 
 // Run consumes raw mails until ctx ends.
