@@ -303,7 +303,11 @@ func rewrite2to1(s string) string {
 }
 
 // matchParen returns the index of the parenthesis closing the one at i.
-func matchParen(s string, i int) int {
+func matchParen(s string, i int) int { return matchClosing(s, i, '(', ')') }
+
+// matchClosing returns the index of the close byte matching the open byte at
+// s[i], skipping quoted strings, or -1.
+func matchClosing(s string, i int, open, close byte) int {
 	depth := 0
 	var quote byte
 	for k := i; k < len(s); k++ {
@@ -315,9 +319,9 @@ func matchParen(s string, i int) int {
 			}
 		case c == '\'' || c == '"':
 			quote = c
-		case c == '(':
+		case c == open:
 			depth++
-		case c == ')':
+		case c == close:
 			depth--
 			if depth == 0 {
 				return k

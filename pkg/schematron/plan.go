@@ -121,26 +121,4 @@ func splitTop(s string, sep byte) []string {
 }
 
 // matchBracket returns the index of the ']' closing the '[' at s[0], or -1.
-func matchBracket(s string) int {
-	depth := 0
-	var quote byte
-	for k := 0; k < len(s); k++ {
-		c := s[k]
-		switch {
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '\'' || c == '"':
-			quote = c
-		case c == '[':
-			depth++
-		case c == ']':
-			depth--
-			if depth == 0 {
-				return k
-			}
-		}
-	}
-	return -1
-}
+func matchBracket(s string) int { return matchClosing(s, 0, '[', ']') }
