@@ -14,3 +14,50 @@ wait_for() {
 
 # port_open PORT: something listens on 127.0.0.1:PORT.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# clickhouse_files DIR TCP_PORT HTTP_PORT MARK_CACHE MAX_MEMORY [PROFILE_XML [CONFIG_XML]]:
+# writes DIR/config.xml and DIR/users.xml for a loopback ClickHouse whose
+# state lives under DIR; PROFILE_XML goes into the default profile,
+# CONFIG_XML into the server configuration (cluster, ZooKeeper, macros...).
+clickhouse_files() {
+	local d=$1 tcp=$2 http=$3 mark=$4 mem=$5 profile=${6:-} extra=${7:-}
+	mkdir -p "$d/data" "$d/tmp" "$d/user_files" "$d/format_schemas" "$d/log"
+	cat >"$d/config.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <logger><level>warning</level><log>$d/log/server.log</log><errorlog>$d/log/error.log</errorlog><size>10M</size><count>2</count></logger>
+  <http_port>$http</http_port>
+  <tcp_port>$tcp</tcp_port>
+  <listen_host>127.0.0.1</listen_host>
+  <path>$d/data/</path>
+  <tmp_path>$d/tmp/</tmp_path>
+  <user_files_path>$d/user_files/</user_files_path>
+  <format_schema_path>$d/format_schemas/</format_schema_path>
+  <users_config>$d/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <timezone>Europe/Paris</timezone>
+  <mark_cache_size>$mark</mark_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+  <mlock_executable>false</mlock_executable>
+$extra
+</yandex>
+XML
+	cat >"$d/users.xml" <<XML
+<?xml version="1.0"?>
+<yandex>
+  <profiles>
+    <default><max_memory_usage>$mem</max_memory_usage><load_balancing>random</load_balancing>$profile</default>
+  </profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+XML
+}

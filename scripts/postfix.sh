@@ -180,7 +180,7 @@ start() {
 		postfix -c "$conf" reload >/dev/null 2>&1
 	else
 		# check-fatal creates the queue folders with their owners.
-		postfix -c "$conf" start
+		postfix -c "$conf" start </dev/null >>"$d/postfix.log" 2>&1
 	fi
 	for _ in $(seq 1 100); do
 		if smtp_answers; then

@@ -55,27 +55,14 @@ CFG
 start_clickhouse() {
 	local n=$1 i=$(($1 - 1))
 	local d=$run/ch$n
-	mkdir -p "$d/data" "$d/tmp" "$d/user_files" "$d/format_schemas" "$d/log"
-	cat >"$d/config.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>$d/log/server.log</log><errorlog>$d/log/error.log</errorlog><size>10M</size><count>2</count></logger>
-  <http_port>${http[$i]}</http_port>
-  <tcp_port>${tcp[$i]}</tcp_port>
+	# distributed_product_mode: an IN or JOIN on a Distributed table inside a
+	# query on a Distributed table is made GLOBAL (computed once, sent to every
+	# shard) instead of refused. As in production (docs/cluster.md).
+	local profile='<distributed_product_mode>global</distributed_product_mode><insert_distributed_sync>1</insert_distributed_sync>'
+	local cluster
+	cluster=$(cat <<XML
   <interserver_http_port>${inter[$i]}</interserver_http_port>
   <interserver_http_host>127.0.0.1</interserver_http_host>
-  <listen_host>127.0.0.1</listen_host>
-  <path>$d/data/</path>
-  <tmp_path>$d/tmp/</tmp_path>
-  <user_files_path>$d/user_files/</user_files_path>
-  <format_schema_path>$d/format_schemas/</format_schema_path>
-  <users_config>$d/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <timezone>Europe/Paris</timezone>
-  <mark_cache_size>268435456</mark_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
-  <mlock_executable>false</mlock_executable>
   <zookeeper>
     <node><host>127.0.0.1</host><port>$zk_port</port></node>
     <session_timeout_ms>10000</session_timeout_ms>
@@ -111,31 +98,13 @@ start_clickhouse() {
       </shard>
     </bndmr_2x1>
   </remote_servers>
-</yandex>
 XML
-	cat >"$d/users.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-  <profiles>
-    <!-- distributed_product_mode: an IN or JOIN on a Distributed table inside
-         a query on a Distributed table is made GLOBAL (computed once, sent to
-         every shard) instead of refused. As in production (docs/cluster.md). -->
-    <default><max_memory_usage>2000000000</max_memory_usage><load_balancing>random</load_balancing><distributed_product_mode>global</distributed_product_mode><insert_distributed_sync>1</insert_distributed_sync></default>
-  </profiles>
-  <users>
-    <default>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-  </users>
-  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
-</yandex>
-XML
+)
+	clickhouse_files "$d" "${tcp[$i]}" "${http[$i]}" 268435456 2000000000 "$profile" "$cluster"
 	# A running server re-reads <remote_servers> when the file changes.
 	if port_open "${tcp[$i]}"; then echo "up-cluster: ClickHouse replica $n already answers on 127.0.0.1:${tcp[$i]}"; return; fi
-	clickhouse-server --config-file="$d/config.xml" --pid-file="$d/clickhouse.pid" --daemon
+	# Detached from our output: a daemon holding it would keep a caller's pipe open.
+	clickhouse-server --config-file="$d/config.xml" --pid-file="$d/clickhouse.pid" --daemon </dev/null >>"$d/log/stdout.log" 2>&1
 	wait_for "ClickHouse replica $n" 60 clickhouse-client --port "${tcp[$i]}" -q "SELECT count() FROM system.zookeeper WHERE path = '/'"
 	echo "up-cluster: ClickHouse replica $n on 127.0.0.1:${tcp[$i]} (native), :${http[$i]} (HTTP), :${inter[$i]} (interserver), data in $d"
 }

@@ -28,45 +28,9 @@ make_traversable() {
 start_clickhouse() {
 	local d=$run/clickhouse
 	if port_open "$ch_tcp"; then echo "up: ClickHouse already answers on 127.0.0.1:$ch_tcp"; return; fi
-	mkdir -p "$d/data" "$d/tmp" "$d/user_files" "$d/format_schemas" "$d/log"
-	cat >"$d/config.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-  <logger><level>warning</level><log>$d/log/server.log</log><errorlog>$d/log/error.log</errorlog><size>10M</size><count>2</count></logger>
-  <http_port>$ch_http</http_port>
-  <tcp_port>$ch_tcp</tcp_port>
-  <listen_host>127.0.0.1</listen_host>
-  <path>$d/data/</path>
-  <tmp_path>$d/tmp/</tmp_path>
-  <user_files_path>$d/user_files/</user_files_path>
-  <format_schema_path>$d/format_schemas/</format_schema_path>
-  <users_config>$d/users.xml</users_config>
-  <default_profile>default</default_profile>
-  <default_database>default</default_database>
-  <timezone>Europe/Paris</timezone>
-  <mark_cache_size>536870912</mark_cache_size>
-  <max_concurrent_queries>100</max_concurrent_queries>
-  <mlock_executable>false</mlock_executable>
-</yandex>
-XML
-	cat >"$d/users.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-  <profiles>
-    <default><max_memory_usage>8000000000</max_memory_usage><load_balancing>random</load_balancing></default>
-  </profiles>
-  <users>
-    <default>
-      <password></password>
-      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
-      <profile>default</profile>
-      <quota>default</quota>
-    </default>
-  </users>
-  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
-</yandex>
-XML
-	clickhouse-server --config-file="$d/config.xml" --pid-file="$d/clickhouse.pid" --daemon
+	clickhouse_files "$d" "$ch_tcp" "$ch_http" 536870912 8000000000
+	# Detached from our output: a daemon holding it would keep a caller's pipe open.
+	clickhouse-server --config-file="$d/config.xml" --pid-file="$d/clickhouse.pid" --daemon </dev/null >>"$d/log/stdout.log" 2>&1
 	wait_for ClickHouse 60 clickhouse-client --port "$ch_tcp" -q "SELECT 1"
 	echo "up: ClickHouse on 127.0.0.1:$ch_tcp (native) and :$ch_http (HTTP), data in $d"
 }
@@ -192,7 +156,7 @@ CONF
 		# Started by an older up.sh without TLS: reload the new config in place.
 		doveadm -c "$d/dovecot.conf" reload
 	else
-		dovecot -c "$d/dovecot.conf"
+		dovecot -c "$d/dovecot.conf" </dev/null >>"$d/dovecot.log" 2>&1
 	fi
 	wait_for Dovecot 30 port_open "$imap"
 	wait_for "Dovecot (TLS)" 30 port_open "$imaps"
