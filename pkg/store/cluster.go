@@ -316,7 +316,7 @@ func (t *ClusterTransformer) createView(p *parser) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !p.kw(i, "AS") {
+	if !p.kw(i, "AS") || i+1 >= len(p.toks) {
 		return nil, fmt.Errorf("CREATE VIEW %s: AS SELECT … expected", name)
 	}
 	body := i + 1
