@@ -20,7 +20,7 @@ import (
 
 // The NATS users of auth.conf, and the environment variable that carries
 // each one's password into the NATS pod.
-var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation", "loader", "ack", "indicators"}
+var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation", "loader", "ack", "indicators", "operator"}
 
 func passwordEnv(user string) string { return "NATS_PASSWORD_" + strings.ToUpper(user) }
 
@@ -330,6 +330,29 @@ func TestNATSPermissions(t *testing.T) {
 	if _, err := cl["indicators"].js.Stream(ctx, "BNDMR_RECORD"); err != nil {
 		t.Fatalf("indicators: record stream state: %v", err)
 	}
+	// operator: what `bndmrctl quarantine` does (services/bndmrctl/cmd_quarantine.go):
+	// list and inspect an entry, read the large mail it names, replay it.
+	op := cl["operator"]
+	qs, err := op.js.Stream(ctx, "BNDMR_QUARANTINE")
+	if err != nil {
+		t.Fatalf("operator: quarantine stream: %v", err)
+	}
+	if info, err := qs.Info(ctx); err != nil || info.State.Msgs != 2 {
+		t.Fatalf("operator: quarantine state: %+v, %v", info, err)
+	}
+	if m, err := qs.GetMsg(ctx, 1); err != nil || string(m.Data) != `{}` {
+		t.Fatalf("operator: reading a quarantine entry: %v", err)
+	}
+	oobs, err := op.js.ObjectStore(ctx, "BNDMR_MAILOBJ")
+	if err != nil {
+		t.Fatalf("operator: object store: %v", err)
+	}
+	if b, err := oobs.GetBytes(ctx, "m2"); err != nil || len(b) != len(big) {
+		t.Fatalf("operator: reading a large quarantined mail: %d bytes, %v", len(b), err)
+	}
+	if ack, err := op.js.Publish(ctx, "bndmr.mail.raw", []byte(`{"mail":2}`), jetstream.WithMsgID("m2/replay/1")); err != nil || ack.Stream != "BNDMR_MAIL" {
+		t.Fatalf("operator: replaying a mail: %+v, %v", ack, err)
+	}
 	for _, c := range cl {
 		c.noViolation(t)
 	}
@@ -370,6 +393,14 @@ func TestNATSPermissions(t *testing.T) {
 		}, []string{"_INBOX_loader.>", "bndmr.sdmmr.record"}},
 		{"ack", append([]string{"bndmr.mail.outcome", "$JS.API.STREAM.UPDATE.BNDMR_OUTCOME"}, identifiedAPI...), []string{"bndmr.identified.>", "_INBOX_pseudonymisation.>"}},
 		{"indicators", append([]string{"$JS.API.CONSUMER.CREATE.BNDMR_RECORD.x", "$JS.API.STREAM.MSG.GET.BNDMR_RECORD"}, identifiedAPI...), []string{"bndmr.>"}},
+		{"operator", append([]string{
+			// Only the quarantine and the mails: not the records, the outcomes
+			// nor the stream configurations.
+			"bndmr.mail.quarantine", "bndmr.sdmmr.record", "bndmr.mail.outcome", "bndmr.identified.sdmmr.extracted",
+			"$JS.API.STREAM.MSG.GET.BNDMR_RECORD", "$JS.API.CONSUMER.CREATE.BNDMR_MAIL.x",
+			"$JS.API.STREAM.UPDATE.BNDMR_QUARANTINE", "$JS.API.STREAM.DELETE.BNDMR_QUARANTINE", "$JS.API.STREAM.PURGE.BNDMR_QUARANTINE",
+			"$JS.API.STREAM.MSG.DELETE.BNDMR_QUARANTINE", "$O.BNDMR_MAILOBJ.x",
+		}, identifiedAPI...), []string{"bndmr.>", "_INBOX_validator.>", "_INBOX.>"}},
 		{"provisioner", identifiedAPI[1:], []string{"bndmr.identified.>", "_INBOX_pseudonymisation.>", "_INBOX.>"}},
 	} {
 		t.Run(tc.user, func(t *testing.T) {
