@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bndmr/hub/pkg/mssante"
 )
 
 // Config of the acknowledgement service.
@@ -219,10 +221,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func isAddr(a string) bool {
-	at := strings.LastIndexByte(a, '@')
-	return at > 0 && at < len(a)-1 && !strings.ContainsAny(a, " <>,;\r\n\t")
-}
+// isAddr is the MDN builder's own test, so that every address the policy
+// accepts can be written into the acknowledgement.
+func isAddr(a string) bool { return mssante.IsAddrSpec(a) }
 
 func domainOf(a string) string {
 	if at := strings.LastIndexByte(a, '@'); at >= 0 {

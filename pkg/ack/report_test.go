@@ -324,6 +324,9 @@ func TestRecipients(t *testing.T) {
 		{name: "hostile notification address", edit: func(o *events.MailOutcome) {
 			o.DispositionNotificationTo = "x@chu.test>\r\nRCPT TO:<victim@evil.test"
 		}, skip: skipBadAddress},
+		{name: "quote in the address (no MDN could carry it)", edit: func(o *events.MailOutcome) {
+			o.DispositionNotificationTo, o.ReturnPath = `0@0"000`, `0@0"000`
+		}, skip: skipBadAddress},
 		{name: "non-ASCII notification address", edit: func(o *events.MailOutcome) {
 			o.DispositionNotificationTo, o.ReturnPath = "hélène@chu.test", "hélène@chu.test"
 		}, skip: skipBadAddress},

@@ -220,18 +220,18 @@ func Has8Bit(msg []byte) bool { return mdnHas8Bit(msg) }
 
 func (m *MDN) check() error {
 	var errs []error
-	if !mdnIsAddrSpec(m.From) {
+	if !IsAddrSpec(m.From) {
 		errs = append(errs, fmt.Errorf("MDN From %q is not a mail address", m.From))
 	}
 	if len(m.To) == 0 {
 		errs = append(errs, errors.New("MDN has no recipient"))
 	}
 	for _, to := range m.To {
-		if !mdnIsAddrSpec(to) {
+		if !IsAddrSpec(to) {
 			errs = append(errs, fmt.Errorf("MDN recipient %q is not a mail address", to))
 		}
 	}
-	if !mdnIsAddrSpec(m.FinalRecipient) {
+	if !IsAddrSpec(m.FinalRecipient) {
 		errs = append(errs, fmt.Errorf("MDN Final-Recipient %q is not a mail address", m.FinalRecipient))
 	}
 	if m.MessageID == "" || mdnAscii(m.MessageID) != m.MessageID || !strings.HasPrefix(m.MessageID, "<") || !strings.HasSuffix(m.MessageID, ">") {
@@ -265,9 +265,11 @@ func (m *MDN) boundary(parts [][]byte) string {
 	}
 }
 
-// mdnIsAddrSpec accepts a bare local@domain in printable ASCII: the address comes
-// from an untrusted header and goes into SMTP commands and our headers.
-func mdnIsAddrSpec(a string) bool {
+// IsAddrSpec reports whether a is a bare local@domain in printable ASCII,
+// with no quoting, comment or list: the address comes from an untrusted
+// header and goes into SMTP commands and our headers. Hospitals' MSSanté
+// addresses are all of this form.
+func IsAddrSpec(a string) bool {
 	at := strings.LastIndexByte(a, '@')
 	if at <= 0 || at == len(a)-1 || len(a) > 254 {
 		return false
