@@ -10,12 +10,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -48,6 +50,49 @@ type Config struct {
 	Batch int
 	// MaxBackoff caps the wait between reconnections.
 	MaxBackoff time.Duration
+	// CommandTimeout bounds each exchange with the server (greeting, one
+	// command, one fetched message): past it the connection is closed and
+	// the reader reconnects. IDLE itself is not bounded by it.
+	CommandTimeout time.Duration
+}
+
+// UnmarshalJSON reads a mailbox of the --mailboxes-file list, where the
+// durations are written as Go durations ("30s", "2m"); a number is taken
+// as nanoseconds, the encoding/json default.
+func (c *Config) UnmarshalJSON(b []byte) error {
+	type plain Config
+	aux := struct {
+		*plain
+		PollInterval, MaxBackoff, CommandTimeout jsonDuration
+	}{plain: (*plain)(c)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	c.PollInterval, c.MaxBackoff, c.CommandTimeout = time.Duration(aux.PollInterval), time.Duration(aux.MaxBackoff), time.Duration(aux.CommandTimeout)
+	return nil
+}
+
+type jsonDuration time.Duration
+
+func (d *jsonDuration) UnmarshalJSON(b []byte) error {
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	switch v := v.(type) {
+	case nil:
+	case float64:
+		*d = jsonDuration(v)
+	case string:
+		p, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", v, err)
+		}
+		*d = jsonDuration(p)
+	default:
+		return fmt.Errorf("duration %s is neither \"30s\" nor a number of nanoseconds", b)
+	}
+	return nil
 }
 
 // Validate checks c and fills defaults.
@@ -93,6 +138,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = time.Minute
+	}
+	if c.CommandTimeout <= 0 {
+		c.CommandTimeout = 2 * time.Minute
 	}
 	return nil
 }
@@ -214,11 +262,11 @@ func (r *Reader) session(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 
-	if err := r.authenticate(c); err != nil {
+	if err := r.answered(c, "authenticating", func() error { return r.authenticate(c) }); err != nil {
 		return err
 	}
-	sel, err := c.Select(r.cfg.Inbox, nil).Wait()
-	if err != nil {
+	var sel *imap.SelectData
+	if err := r.answered(c, "SELECT", func() (err error) { sel, err = c.Select(r.cfg.Inbox, nil).Wait(); return err }); err != nil {
 		return fmt.Errorf("selecting %s: %w", r.cfg.Inbox, err)
 	}
 	r.stats.Connected(r.cfg.Name, true)
@@ -237,8 +285,30 @@ func (r *Reader) session(ctx context.Context) error {
 			return err
 		}
 	}
-	_ = c.Logout().Wait()
+	_ = r.answered(c, "LOGOUT", func() error { return c.Logout().Wait() })
 	return ctx.Err()
+}
+
+// errNoAnswer: the server left an exchange unanswered past CommandTimeout.
+var errNoAnswer = errors.New("no answer from the IMAP server")
+
+// answered runs one exchange with the server, and closes the connection if
+// it lasts longer than CommandTimeout: a server that stops answering (a
+// half-open TCP connection, a hung process) would otherwise block the
+// mailbox for ever, with nothing in the logs. Closing fails the exchange,
+// and the session ends; Run reconnects.
+func (r *Reader) answered(c *imapclient.Client, what string, f func() error) error {
+	var late atomic.Bool
+	t := time.AfterFunc(r.cfg.CommandTimeout, func() {
+		late.Store(true)
+		c.Close()
+	})
+	err := f()
+	t.Stop()
+	if late.Load() {
+		return fmt.Errorf("%s: %w within %s; connection closed", what, errNoAnswer, r.cfg.CommandTimeout)
+	}
+	return err
 }
 
 func (r *Reader) useIdle(c *imapclient.Client) bool {
@@ -254,10 +324,10 @@ func (r *Reader) wait(ctx context.Context, c *imapclient.Client, newMail <-chan 
 			return nil
 		}
 		// NOOP lets the server report new messages; drain searches anyway.
-		return c.Noop().Wait()
+		return r.answered(c, "NOOP", func() error { return c.Noop().Wait() })
 	}
-	idle, err := c.Idle()
-	if err != nil {
+	var idle *imapclient.IdleCommand
+	if err := r.answered(c, "IDLE", func() (err error) { idle, err = c.Idle(); return err }); err != nil {
 		return fmt.Errorf("starting IDLE: %w", err)
 	}
 	t := time.NewTimer(min(r.cfg.PollInterval*10, 10*time.Minute))
@@ -268,17 +338,23 @@ func (r *Reader) wait(ctx context.Context, c *imapclient.Client, newMail <-chan 
 	case <-t.C:
 	case <-c.Closed():
 	}
-	if err := idle.Close(); err != nil {
-		return fmt.Errorf("ending IDLE: %w", err)
-	}
-	return idle.Wait()
+	return r.answered(c, "ending IDLE", func() error {
+		if err := idle.Close(); err != nil {
+			return fmt.Errorf("ending IDLE: %w", err)
+		}
+		return idle.Wait()
+	})
 }
 
 // drain hands off every message in the inbox, a batch at a time, and moves
 // each batch once every message of it is durable.
 func (r *Reader) drain(ctx context.Context, c *imapclient.Client, uidValidity uint32) error {
 	for ctx.Err() == nil {
-		found, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+		var found *imap.SearchData
+		err := r.answered(c, "UID SEARCH", func() (err error) {
+			found, err = c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagDeleted}}, nil).Wait()
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("searching %s: %w", r.cfg.Inbox, err)
 		}
@@ -303,13 +379,20 @@ func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uidValidity ui
 	var done []imap.UID
 	var sinkErr error
 	for {
-		md := fetch.Next()
-		if md == nil {
-			break
-		}
-		buf, err := md.Collect()
+		// One message at a time is bounded, not the sink's wait: a JetStream
+		// outage must hold the mails, not break the session.
+		var buf *imapclient.FetchMessageBuffer
+		err := r.answered(c, "FETCH", func() (err error) {
+			if md := fetch.Next(); md != nil {
+				buf, err = md.Collect()
+			}
+			return err
+		})
 		if err != nil {
 			sinkErr = fmt.Errorf("reading a message: %w", err)
+			break
+		}
+		if buf == nil {
 			break
 		}
 		if sinkErr != nil {
@@ -323,11 +406,11 @@ func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uidValidity ui
 		r.stats.HandedOff(r.cfg.Name)
 		done = append(done, buf.UID)
 	}
-	if err := fetch.Close(); err != nil && sinkErr == nil {
+	if err := r.answered(c, "FETCH", fetch.Close); err != nil && sinkErr == nil {
 		sinkErr = fmt.Errorf("fetching messages: %w", err)
 	}
 	if len(done) > 0 {
-		if err := r.move(c, done); err != nil {
+		if err := r.answered(c, "MOVE", func() error { return r.move(c, done) }); err != nil {
 			return err
 		}
 	}
@@ -380,7 +463,7 @@ func (r *Reader) dial(opts *imapclient.Options) (*imapclient.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s (%s): %w", r.cfg.Addr, r.cfg.TLS, err)
 	}
-	if err := c.WaitGreeting(); err != nil {
+	if err := r.answered(c, "greeting", c.WaitGreeting); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("IMAP greeting from %s: %w", r.cfg.Addr, err)
 	}

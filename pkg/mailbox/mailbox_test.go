@@ -1,11 +1,16 @@
 package mailbox
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // dovecot returns the address of the Dovecot that `make up` started.
@@ -325,5 +331,129 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	waitFor(t, "an empty inbox", 10*time.Second, func() bool { return waiting(t, cfg, cfg.Inbox) == 0 })
 	if got := waiting(t, cfg, cfg.Processed); got != 7 {
 		t.Errorf("%d mails in %s, want 7", got, cfg.Processed)
+	}
+}
+
+// silentServer is an IMAP server that answers normally until the command
+// named silentAt ("greeting", "SELECT", "FETCH"), then says nothing more
+// while keeping the connection open: a hung server or a half-open
+// connection. It counts the connections and accepts at most five.
+func silentServer(t *testing.T, silentAt string) (addr string, conns *atomic.Int32) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns = &atomic.Int32{}
+	go func() {
+		for conns.Load() < 5 {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go serveSilent(nc, silentAt)
+		}
+	}()
+	return ln.Addr().String(), conns
+}
+
+func serveSilent(nc net.Conn, silentAt string) {
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second)) // the test's bound, not the client's
+	silent := func() { io.Copy(io.Discard, nc) }     // until the client closes
+	if silentAt == "greeting" {
+		silent()
+		return
+	}
+	fmt.Fprint(nc, "* OK [CAPABILITY IMAP4rev1 IDLE] test server\r\n")
+	br := bufio.NewReader(nc)
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return
+		}
+		tag, rest, _ := strings.Cut(strings.TrimSpace(line), " ")
+		verb := strings.ToUpper(strings.Fields(rest + " x")[0])
+		if verb == "UID" {
+			verb = strings.ToUpper(strings.Fields(rest)[1])
+		}
+		switch {
+		case verb == "FETCH" && silentAt == "FETCH":
+			// The message starts, then nothing: a literal never completed.
+			fmt.Fprint(nc, "* 1 FETCH (UID 5 BODY[] {1000}\r\nFrom: a@b\r\n")
+			silent()
+			return
+		case verb == silentAt:
+			silent()
+			return
+		case verb == "SELECT":
+			fmt.Fprintf(nc, "* 1 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n%s OK [READ-WRITE] done\r\n", tag)
+		case verb == "SEARCH":
+			fmt.Fprintf(nc, "* SEARCH 5\r\n%s OK done\r\n", tag)
+		default:
+			fmt.Fprintf(nc, "%s OK done\r\n", tag)
+		}
+	}
+}
+
+// TestSilentServer: a server that stops answering ends the session after
+// CommandTimeout, with a reason that says so, and the reader connects again.
+func TestSilentServer(t *testing.T) {
+	for _, at := range []string{"greeting", "SELECT", "FETCH"} {
+		t.Run(at, func(t *testing.T) {
+			addr, conns := silentServer(t, at)
+			core, logs := observer.New(zap.WarnLevel)
+			col := &collector{seen: map[string]int{}}
+			r, err := NewReader(Config{Name: "hub", Addr: addr, TLS: "none", Auth: "login", User: "u", Password: "p",
+				CommandTimeout: 300 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}, col.sink, zap.New(core), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			done := make(chan struct{})
+			go func() { r.Run(ctx); close(done) }()
+			waitFor(t, "a second connection", 5*time.Second, func() bool { return conns.Load() >= 2 })
+			cancel()
+			<-done
+			ended := logs.FilterMessage("IMAP session ended; reconnecting").All()
+			if len(ended) == 0 {
+				t.Fatal("no session end logged")
+			}
+			if msg := fmt.Sprint(ended[0].ContextMap()["error"]); !strings.Contains(msg, "no answer from the IMAP server within 300ms") {
+				t.Errorf("session ended with %q, want the silence named", msg)
+			}
+			if col.total() != 0 {
+				t.Errorf("%d messages handed off from a server that never sent one whole", col.total())
+			}
+		})
+	}
+}
+
+func TestConfigJSONDurations(t *testing.T) {
+	for _, tc := range []struct {
+		json    string
+		poll    time.Duration
+		timeout time.Duration
+		err     string
+	}{
+		{json: `{"Addr":"a:1","PollInterval":"45s","CommandTimeout":"2m30s"}`, poll: 45 * time.Second, timeout: 150 * time.Second},
+		{json: `{"Addr":"a:1","PollInterval":1000000000}`, poll: time.Second},
+		{json: `{"Addr":"a:1","PollInterval":null}`},
+		{json: `{"Addr":"a:1","CommandTimeout":"soon"}`, err: `duration "soon"`},
+		{json: `{"Addr":"a:1","MaxBackoff":true}`, err: "neither"},
+	} {
+		var c Config
+		err := json.Unmarshal([]byte(tc.json), &c)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want one with %q", tc.json, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || c.Addr != "a:1" || c.PollInterval != tc.poll || c.CommandTimeout != tc.timeout {
+			t.Errorf("%s: %+v, %v", tc.json, c, err)
+		}
 	}
 }

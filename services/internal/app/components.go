@@ -31,7 +31,7 @@ type Ingest struct {
 func (*Ingest) Name() string { return "ingest" }
 
 func (c *Ingest) Flags(f *service.Flags) {
-	f.String(&c.file, "mailboxes-file", "BNDMR_MAILBOXES_FILE", "", "JSON file listing the mailboxes (several applicative mailboxes); overrides the --imap-* flags")
+	f.String(&c.file, "mailboxes-file", "BNDMR_MAILBOXES_FILE", "", "JSON file listing the mailboxes (several applicative mailboxes; durations as \"30s\"); overrides the --imap-* flags")
 	f.String(&c.one.Addr, "imap-addr", "BNDMR_IMAP_ADDR", "", "IMAP server host:port of the one mailbox")
 	f.String(&c.one.Name, "imap-name", "BNDMR_IMAP_NAME", "", "name of the mailbox in events and metrics (default user@addr)")
 	f.String(&c.one.TLS, "imap-tls", "BNDMR_IMAP_TLS", "implicit", "implicit, starttls, or none (loopback tests only)")
@@ -46,6 +46,7 @@ func (c *Ingest) Flags(f *service.Flags) {
 	f.String(&c.one.Processed, "imap-processed", "BNDMR_IMAP_PROCESSED", "Processed", "folder handed-off mails are moved to")
 	f.Duration(&c.one.PollInterval, "imap-poll", "BNDMR_IMAP_POLL", 30*time.Second, "polling interval where IDLE is not used")
 	f.Bool(&c.one.NoIdle, "imap-no-idle", "BNDMR_IMAP_NO_IDLE", false, "poll even where the server offers IDLE")
+	f.Duration(&c.one.CommandTimeout, "imap-timeout", "BNDMR_IMAP_TIMEOUT", 2*time.Minute, "longest wait for the server's answer to one command (or one fetched mail) before reconnecting")
 	f.Int(&c.cfg.MaxInline, "ingest-max-inline", "BNDMR_INGEST_MAX_INLINE", 2<<20, "largest mail carried inside the stream message (bytes); larger ones go to the object store. Keep it under 3/4 of --nats-max-msg (base64)")
 	f.Int(&c.cfg.Replicas, "ingest-bucket-replicas", "BNDMR_INGEST_BUCKET_REPLICAS", 1, "replicas of the BNDMR_INGESTED bucket when ingest has to create it")
 }
