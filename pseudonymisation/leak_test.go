@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bndmr/hub/pkg/geo"
+	"github.com/bndmr/hub/pkg/synth"
 )
 
 // identity is one random family: a mother and her two children, with every
@@ -161,25 +162,6 @@ func (id identity) secrets() (substrings, tokens []string) {
 	return substrings, tokens
 }
 
-// containsToken reports whether tok appears in s delimited by characters
-// that cannot extend it (so that a code inside a hex pseudonym is not a
-// false alarm, while "75115" as a value is caught).
-func containsToken(s, tok string) bool {
-	alnum := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-	for from := 0; ; {
-		i := strings.Index(s[from:], tok)
-		if i < 0 {
-			return false
-		}
-		i += from
-		end := i + len(tok)
-		if (i == 0 || !alnum(s[i-1])) && (end == len(s) || !alnum(s[end])) {
-			return true
-		}
-		from = i + 1
-	}
-}
-
 // Over thousands of documents with random identities, the bytes of
 // sdmmr.record carry no name, INS, IPP, street, full date of birth or death,
 // or commune code.
@@ -232,7 +214,7 @@ func TestNoIdentityLeaks(t *testing.T) {
 				}
 			}
 			for _, x := range toks {
-				if containsToken(s, x) {
+				if synth.ContainsToken(s, x) {
 					t.Fatalf("family %d, template %d: %q leaks into the record:\n%s", i, j, x, s)
 				}
 			}
@@ -248,21 +230,4 @@ func TestNoIdentityLeaks(t *testing.T) {
 		t.Fatalf("%d of %d documents opposed: both cases must be covered", opposed, docs)
 	}
 	t.Logf("%d documents, %d opposed, no leak", docs, opposed)
-}
-
-func TestContainsToken(t *testing.T) {
-	for _, tt := range []struct {
-		s, tok string
-		want   bool
-	}{
-		{`{"a":"75115"}`, "75115", true},
-		{`75115`, "75115", true},
-		{`"x":"ab75115cd"`, "75115", false},
-		{`"ab75115", "75115"`, "75115", true},
-		{`"1975115"`, "75115", false},
-	} {
-		if got := containsToken(tt.s, tt.tok); got != tt.want {
-			t.Errorf("containsToken(%q, %q) = %v", tt.s, tt.tok, got)
-		}
-	}
 }
