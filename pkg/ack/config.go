@@ -6,7 +6,6 @@ package ack
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
 // Config of the acknowledgement service.
@@ -80,6 +80,10 @@ type SMTPConfig struct {
 	// organisation certificate of the applicative mailbox).
 	CertFile string
 	KeyFile  string
+	// CRLFile: the CRLs of the authorities of the server's chain
+	// (IGC-Santé); when set, a revoked or uncovered certificate refuses
+	// the connection, and the MDN waits for a retry.
+	CRLFile string
 	// Auth: "" (none, or the client certificate alone), "external",
 	// "plain" or "login".
 	Auth     string
@@ -184,17 +188,8 @@ func (c Config) Validate() error {
 	default:
 		bad("ack: SMTP.Security %q must be starttls, tls or none", s.Security)
 	}
-	if (s.CertFile == "") != (s.KeyFile == "") {
-		bad("ack: SMTP.CertFile and SMTP.KeyFile go together (got %q and %q)", s.CertFile, s.KeyFile)
-	} else if s.CertFile != "" {
-		if _, err := tls.LoadX509KeyPair(s.CertFile, s.KeyFile); err != nil {
-			bad("ack: loading the SMTP client certificate: %w", err)
-		}
-	}
-	if s.CAFile != "" {
-		if _, err := loadPool(s.CAFile); err != nil {
-			bad("ack: %w", err)
-		}
+	if _, err := tlsclient.Config(s.files(), s.ServerName); err != nil {
+		bad("ack: SMTP TLS: %w", err)
 	}
 	switch s.Auth {
 	case "":

@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
 // Sender submits one message. An error wrapping *PermanentError means the
@@ -40,34 +40,15 @@ type SMTPSender struct {
 
 // NewSMTPSender loads the certificates cfg names.
 func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
-	tc := &tls.Config{ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12}
-	if cfg.CAFile != "" {
-		pool, err := loadPool(cfg.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		tc.RootCAs = pool
-	}
-	if cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading the SMTP client certificate %s: %w", cfg.CertFile, err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
+	tc, err := tlsclient.Config(cfg.files(), cfg.ServerName)
+	if err != nil {
+		return nil, fmt.Errorf("SMTP TLS: %w", err)
 	}
 	return &SMTPSender{cfg: cfg, tls: tc}, nil
 }
 
-func loadPool(file string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading the SMTP CA file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("the SMTP CA file %s holds no PEM certificate", file)
-	}
-	return pool, nil
+func (s SMTPConfig) files() tlsclient.Files {
+	return tlsclient.Files{CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile, CRLFile: s.CRLFile}
 }
 
 // Send runs one SMTP transaction. The envelope sender is from ("" is <>).

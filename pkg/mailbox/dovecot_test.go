@@ -34,6 +34,9 @@ type ownDovecot struct {
 	// (commonName hub@bndmr.test) and its key, and a CA the server does not
 	// chain to.
 	ca, cert, key, otherCA string
+	// CRLs of the CA: one that lists nothing, one that revokes the
+	// server's certificate.
+	crl, crlRevoked string
 }
 
 // startOwnDovecot needs what `make up` needs (root, the dovecot binary); it
@@ -230,6 +233,22 @@ func (d *ownDovecot) writeCerts(t *testing.T) {
 	writeKey(t, filepath.Join(d.dir, "server.key"), srvKey)
 	writePEM(t, d.cert, "CERTIFICATE", cli.Raw)
 	writeKey(t, d.key, cliKey)
+	d.crl, d.crlRevoked = filepath.Join(d.dir, "crl.pem"), filepath.Join(d.dir, "crl-revoked.pem")
+	writePEM(t, d.crl, "X509 CRL", newCRL(t, ca, caKey))
+	writePEM(t, d.crlRevoked, "X509 CRL", newCRL(t, ca, caKey, srv.SerialNumber))
+}
+
+func newCRL(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, revoked ...*big.Int) []byte {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(24 * time.Hour)}
+	for _, n := range revoked {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: n, RevocationTime: time.Now()})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
 
 func newCA(t *testing.T, cn string) (*x509.Certificate, *ecdsa.PrivateKey) {

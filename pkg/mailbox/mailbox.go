@@ -8,14 +8,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -24,6 +22,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 	"go.uber.org/zap"
+
+	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
 // Config describes one mailbox.
@@ -36,6 +36,9 @@ type Config struct {
 	CAFile   string // PEM bundle the server certificate must chain to
 	CertFile string // client certificate (MSSanté operators authenticate with it)
 	KeyFile  string
+	// CRLFile: the CRLs of the authorities of the server's chain (IGC-Santé);
+	// when set, a revoked or uncovered certificate refuses the connection.
+	CRLFile string
 	// Auth: "plain", "login" or "external" (SASL EXTERNAL with the client certificate).
 	Auth      string
 	User      string
@@ -471,26 +474,7 @@ func (r *Reader) dial(opts *imapclient.Options) (*imapclient.Client, error) {
 }
 
 func (r *Reader) tlsConfig() (*tls.Config, error) {
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if r.cfg.CAFile != "" {
-		pem, err := os.ReadFile(r.cfg.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading CA bundle: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", r.cfg.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if r.cfg.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(r.cfg.CertFile, r.cfg.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("loading client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
+	return tlsclient.Config(tlsclient.Files{CAFile: r.cfg.CAFile, CertFile: r.cfg.CertFile, KeyFile: r.cfg.KeyFile, CRLFile: r.cfg.CRLFile}, "")
 }
 
 func (r *Reader) authenticate(c *imapclient.Client) error {

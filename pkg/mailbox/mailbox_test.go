@@ -255,6 +255,9 @@ func TestTLS(t *testing.T) {
 		{"implicit TLS, LOGIN with the client certificate", func(c *Config) {
 			c.Auth, c.User, c.Password = "login", "hub@bndmr.test", "secret"
 		}, ""},
+		{"CRL of the CA, server not listed", func(c *Config) { c.CRLFile = d.crl }, ""},
+		{"server certificate revoked", func(c *Config) { c.CRLFile = d.crlRevoked }, `certificate "localhost" (serial `},
+		{"server certificate revoked, STARTTLS", func(c *Config) { c.Addr, c.TLS, c.CRLFile = d.imap, "starttls", d.crlRevoked }, "was revoked by"},
 		{"server certificate from another CA", func(c *Config) { c.CAFile = d.otherCA }, "certificate"},
 		{"no CA bundle: system roots do not know the test CA", func(c *Config) { c.CAFile = "" }, "certificate"},
 		{"no client certificate", func(c *Config) {
