@@ -16,7 +16,7 @@ export BNDMR_TEST_IMAP      ?= 127.0.0.1:10143
 export BNDMR_TEST_LMTP      ?= 127.0.0.1:10024
 export BNDMR_E2E_SMTP       ?= 127.0.0.1:10025
 export BNDMR_E2E_IMAP       ?= 127.0.0.1:10143
-export BNDMR_TEST_CH_CLUSTER ?= clickhouse://127.0.0.1:19101,clickhouse://127.0.0.1:19102
+export BNDMR_TEST_CH_CLUSTER ?= clickhouse://127.0.0.1:19101,clickhouse://127.0.0.1:19102,clickhouse://127.0.0.1:19103,clickhouse://127.0.0.1:19104
 
 FUZZTIME ?= 3s
 TEST_TIMEOUT ?= 15m
@@ -45,7 +45,7 @@ down: ## stop them (idempotent)
 	@scripts/postfix.sh stop || true
 	@scripts/down.sh
 
-up-cluster: ## ZooKeeper + two ClickHouse replicas on loopback (cluster bndmr), state under .run/cluster
+up-cluster: ## ZooKeeper + four ClickHouse servers on loopback (clusters bndmr 1×2, bndmr_2x1, bndmr_2x2), state under .run/cluster
 	@scripts/up-cluster.sh
 
 down-cluster: ## stop them

@@ -17,6 +17,5 @@ stop() { # name pidfile
 	rm -f "$2"
 }
 
-stop "ClickHouse replica 1" "$run/ch1/clickhouse.pid"
-stop "ClickHouse replica 2" "$run/ch2/clickhouse.pid"
+for n in 1 2 3 4; do stop "ClickHouse server $n" "$run/ch$n/clickhouse.pid"; done
 stop ZooKeeper "$run/zk/zookeeper.pid"

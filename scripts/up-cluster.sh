@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Starts, on loopback, the test ClickHouse cluster "bndmr": one ZooKeeper and
-# two ClickHouse servers that are the two replicas of one shard (the layout of
-# one production shard; see docs/cluster.md). State under .run/cluster
+# Starts, on loopback, the test ClickHouse clusters: one ZooKeeper and four
+# ClickHouse servers. Servers 1 and 2 are the two replicas of one shard in
+# cluster "bndmr" (one production shard) and two shards in "bndmr_2x1"; all
+# four are the production layout, 2 shards × 2 replicas, in "bndmr_2x2" (see
+# docs/cluster.md). State under .run/cluster
 # (git-ignored). Idempotent: a server that already answers is left alone, so
 # running it again restarts only what was stopped. No systemd: plain daemons.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 run=${BNDMR_RUN_DIR:-$root/.run}/cluster
 zk_port=${BNDMR_ZK_PORT:-12181}
-tcp=(19101 19102)
-http=(18201 18202)
-inter=(19201 19202)
+tcp=(19101 19102 19103 19104)
+http=(18201 18202 18203 18204)
+inter=(19201 19202 19203 19204)
 mkdir -p "$run"
 
 # shellcheck source=lib.sh
@@ -51,9 +53,10 @@ CFG
 	echo "up-cluster: ZooKeeper on 127.0.0.1:$zk_port, data in $d"
 }
 
-# ClickHouse 18.16: replica n (1 or 2) of shard 01.
+# ClickHouse 18.16: server n (1 to 4).
 start_clickhouse() {
 	local n=$1 i=$(($1 - 1))
+	local shard2x2=0$(((n + 1) / 2)) # servers 1, 2: shard 01 of bndmr_2x2; 3, 4: shard 02
 	local d=$run/ch$n
 	# distributed_product_mode: an IN or JOIN on a Distributed table inside a
 	# query on a Distributed table is made GLOBAL (computed once, sent to every
@@ -74,6 +77,7 @@ start_clickhouse() {
     <cluster>bndmr</cluster>
     <shard>01</shard>
     <replica>ch$n</replica>
+    <shard2x2>$shard2x2</shard2x2>
   </macros>
   <distributed_ddl><path>/clickhouse/bndmr/task_queue/ddl</path></distributed_ddl>
   <remote_servers>
@@ -97,21 +101,43 @@ start_clickhouse() {
         <replica><host>127.0.0.1</host><port>${tcp[1]}</port></replica>
       </shard>
     </bndmr_2x1>
+    <!-- 2 shards × 2 replicas, as in production: its tables' ZooKeeper
+         paths use {shard2x2}. -->
+    <bndmr_2x2>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>${tcp[0]}</port></replica>
+        <replica><host>127.0.0.1</host><port>${tcp[1]}</port></replica>
+      </shard>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>${tcp[2]}</port></replica>
+        <replica><host>127.0.0.1</host><port>${tcp[3]}</port></replica>
+      </shard>
+    </bndmr_2x2>
   </remote_servers>
 XML
 )
 	clickhouse_files "$d" "${tcp[$i]}" "${http[$i]}" 268435456 2000000000 "$profile" "$cluster"
 	# A running server re-reads <remote_servers> when the file changes.
-	if port_open "${tcp[$i]}"; then echo "up-cluster: ClickHouse replica $n already answers on 127.0.0.1:${tcp[$i]}"; return; fi
+	if port_open "${tcp[$i]}"; then echo "up-cluster: ClickHouse server $n already answers on 127.0.0.1:${tcp[$i]}"; return; fi
+	# A killed server's pid file stops ClickHouse from starting while that pid
+	# lives; a zombie (not yet reaped) does not count.
+	if [ -s "$d/clickhouse.pid" ]; then
+		local old state
+		old=$(cat "$d/clickhouse.pid")
+		state=$( (sed 's/.*) //' "/proc/$old/stat" 2>/dev/null || true) | cut -d' ' -f1)
+		if [ -z "$state" ] || [ "$state" = Z ]; then rm -f "$d/clickhouse.pid"; fi
+	fi
 	# Detached from our output: a daemon holding it would keep a caller's pipe open.
 	clickhouse-server --config-file="$d/config.xml" --pid-file="$d/clickhouse.pid" --daemon </dev/null >>"$d/log/stdout.log" 2>&1
-	wait_for "ClickHouse replica $n" 60 clickhouse-client --port "${tcp[$i]}" -q "SELECT count() FROM system.zookeeper WHERE path = '/'"
-	echo "up-cluster: ClickHouse replica $n on 127.0.0.1:${tcp[$i]} (native), :${http[$i]} (HTTP), :${inter[$i]} (interserver), data in $d"
+	wait_for "ClickHouse server $n" 60 clickhouse-client --port "${tcp[$i]}" -q "SELECT count() FROM system.zookeeper WHERE path = '/'"
+	echo "up-cluster: ClickHouse server $n on 127.0.0.1:${tcp[$i]} (native), :${http[$i]} (HTTP), :${inter[$i]} (interserver), data in $d"
 }
 
 case "${1:-all}" in
-all) start_zookeeper; start_clickhouse 1; start_clickhouse 2 ;;
+all) start_zookeeper; for n in 1 2 3 4; do start_clickhouse $n; done ;;
 zookeeper) start_zookeeper ;;
-1 | 2) start_clickhouse "$1" ;;
-*) echo "usage: $0 [all|zookeeper|1|2]" >&2; exit 2 ;;
+1 | 2 | 3 | 4) start_clickhouse "$1" ;;
+*) echo "usage: $0 [all|zookeeper|1|2|3|4]" >&2; exit 2 ;;
 esac

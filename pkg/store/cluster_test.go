@@ -224,18 +224,85 @@ func TestClusterFormOfTheMigrations(t *testing.T) {
 
 // --- the cluster itself (scripts/up-cluster.sh) ---
 
-// clusterDSNs reads BNDMR_TEST_CH_CLUSTER (the two replicas); without it the
-// cluster test is not run: it needs scripts/up-cluster.sh.
+// clusterDSNs reads BNDMR_TEST_CH_CLUSTER (the servers of
+// scripts/up-cluster.sh, in order: two, or four for the 2 × 2 layout);
+// without it the cluster tests are not run.
 func clusterDSNs(t *testing.T) []string {
 	v := os.Getenv("BNDMR_TEST_CH_CLUSTER")
 	if v == "" {
 		t.Skip("BNDMR_TEST_CH_CLUSTER not set: run `make test-cluster`, which starts the cluster")
 	}
 	dsns := strings.Split(v, ",")
-	if len(dsns) != 2 {
-		t.Fatalf("BNDMR_TEST_CH_CLUSTER=%q: want the DSNs of the two replicas, comma-separated", v)
+	if len(dsns) != 2 && len(dsns) != 4 {
+		t.Fatalf("BNDMR_TEST_CH_CLUSTER=%q: want the DSNs of two or four servers, comma-separated", v)
 	}
 	return dsns
+}
+
+// server n of scripts/up-cluster.sh, to stop and start during a load.
+type server struct {
+	n             int
+	root, pidFile string
+}
+
+func clusterServer(t *testing.T, n int) server {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runDir := os.Getenv("BNDMR_RUN_DIR")
+	if runDir == "" {
+		runDir = filepath.Join(root, ".run")
+	}
+	return server{n: n, root: root, pidFile: filepath.Join(runDir, "cluster", fmt.Sprintf("ch%d", n), "clickhouse.pid")}
+}
+
+// kill stops the server with SIGKILL and waits until dsn no longer answers;
+// whatever happens next, the server is started again at the end of the test.
+func (s server) kill(t *testing.T, dsn string) {
+	t.Helper()
+	pid, err := os.ReadFile(s.pidFile)
+	if err != nil {
+		t.Fatalf("pid of server %d: %v", s.n, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
+	if err != nil {
+		t.Fatalf("pid of server %d in %s: %v", s.n, s.pidFile, err)
+	}
+	p, _ := os.FindProcess(n)
+	if err := p.Kill(); err != nil {
+		t.Fatalf("killing server %d (pid %d): %v", s.n, n, err)
+	}
+	t.Cleanup(func() { _ = exec.Command(filepath.Join(s.root, "scripts", "up-cluster.sh"), strconv.Itoa(s.n)).Run() })
+	waitDown(t, dsn)
+	// The port closes before the process is gone; ClickHouse refuses to
+	// start while the pid in its pid file still runs.
+	for i := 0; !gone(n); i++ {
+		if i == 600 {
+			t.Fatalf("server %d (pid %d) still there 60 s after SIGKILL", s.n, n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// gone: no process pid, or only its zombie.
+func gone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
+}
+
+func (s server) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(s.root, "scripts", "up-cluster.sh"), strconv.Itoa(s.n))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("starting server %d: %v\n%s", s.n, err, out)
+	}
 }
 
 func openDB(t *testing.T, dsn, db string) *store.Store {
@@ -262,14 +329,6 @@ const testCluster = "bndmr"
 func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 	dsns := clusterDSNs(t)
 	ctx := context.Background()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	runDir := os.Getenv("BNDMR_RUN_DIR")
-	if runDir == "" {
-		runDir = filepath.Join(root, ".run")
-	}
 	db := clusterDB(t, dsns[0], testCluster)
 	c1, c2 := openDB(t, dsns[0], db), openDB(t, dsns[1], db)
 	applied, err := c1.MigrateWith(ctx, store.MigrateOptions{Cluster: testCluster})
@@ -290,7 +349,7 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 	recs, outs := generate(40, 1500)
 	const batches = 18
 	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
-	pidFile := filepath.Join(runDir, "cluster", "ch2", "clickhouse.pid")
+	replica2 := clusterServer(t, 2)
 	start := time.Now()
 	for b := range batches {
 		lo, hi := b*len(recs)/batches, (b+1)*len(recs)/batches
@@ -305,27 +364,10 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 		}
 		switch b {
 		case batches / 3: // replica 2 dies mid-load
-			pid, err := os.ReadFile(pidFile)
-			if err != nil {
-				t.Fatalf("pid of replica 2: %v", err)
-			}
-			n, err := strconv.Atoi(strings.TrimSpace(string(pid)))
-			if err != nil {
-				t.Fatalf("pid of replica 2 in %s: %v", pidFile, err)
-			}
-			p, _ := os.FindProcess(n)
-			if err := p.Kill(); err != nil {
-				t.Fatalf("killing replica 2 (pid %d): %v", n, err)
-			}
-			// Whatever happens next, the cluster is left whole for the next run.
-			t.Cleanup(func() { _ = exec.Command(filepath.Join(root, "scripts", "up-cluster.sh"), "2").Run() })
-			waitDown(t, dsns[1])
-			t.Logf("batch %d: replica 2 (pid %d) killed", b, n)
+			replica2.kill(t, dsns[1])
+			t.Logf("batch %d: replica 2 killed", b)
 		case 2 * batches / 3: // and comes back
-			cmd := exec.Command(filepath.Join(root, "scripts", "up-cluster.sh"), "2")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("restarting replica 2: %v\n%s", err, out)
-			}
+			replica2.start(t)
 			t.Logf("batch %d: replica 2 started again", b)
 		}
 	}
@@ -518,6 +560,100 @@ func TestClusterTwoShardsAgreeWithOneServer(t *testing.T) {
 	}
 }
 
+// The production layout, 2 shards × 2 replicas (cluster bndmr_2x2): the
+// records loaded through the Distributed tables while one replica of the
+// second shard is killed and started again. Each shard's replicas end with
+// the same rows, the shards share none and together hold them all, and
+// every server gives the figures of one server.
+func TestClusterTwoShardsOfTwoReplicas(t *testing.T) {
+	dsns := clusterDSNs(t)
+	if len(dsns) < 4 {
+		t.Skip("BNDMR_TEST_CH_CLUSTER names two servers: the 2 × 2 layout needs the four of scripts/up-cluster.sh")
+	}
+	ctx := context.Background()
+	const cluster = "bndmr_2x2"
+	db := clusterDB(t, dsns[0], cluster)
+	srv := make([]*store.Store, 4)
+	for i := range srv {
+		srv[i] = openDB(t, dsns[i], db)
+	}
+	if _, err := srv[0].MigrateWith(ctx, store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}"}); err != nil {
+		t.Fatal(err)
+	}
+	one := singleDB(t)
+	recs, outs := generate(40, 1500)
+	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	const batches = 12
+	victim := clusterServer(t, 4) // replica 2 of shard 2
+	start := time.Now()
+	for b := range batches {
+		lo, hi := b*len(recs)/batches, (b+1)*len(recs)/batches
+		ol, oh := b*len(outs)/batches, (b+1)*len(outs)/batches
+		for _, s := range []*store.Store{one, srv[0]} {
+			if err := s.InsertDocuments(sync, recs[lo:hi]); err != nil {
+				t.Fatalf("batch %d: %v", b, err)
+			}
+			if err := s.InsertReceipts(sync, outs[ol:oh]); err != nil {
+				t.Fatalf("batch %d: %v", b, err)
+			}
+		}
+		switch b {
+		case batches / 3:
+			victim.kill(t, dsns[3])
+			t.Logf("batch %d: server 4 (shard 2, replica 2) killed", b)
+		case 2 * batches / 3:
+			victim.start(t)
+			t.Logf("batch %d: server 4 started again", b)
+		}
+	}
+	srv[3] = openDB(t, dsns[3], db) // the old connection died with the server
+	refs(t, ctx, one)
+	refs(t, ctx, srv[0])
+	t.Logf("loaded %d records and %d outcomes in %d batches in %s", len(recs), len(outs), batches, time.Since(start).Round(time.Millisecond))
+
+	deadline := time.Now().Add(60 * time.Second)
+	for _, tb := range []struct{ local, key string }{
+		{"documents_local", "finess, set_id, version_number"},
+		{"patients_local", "finess, set_id, version_number"},
+		{"diagnoses_local", "finess, set_id, version_number, ordinal"},
+		{"care_episodes_local", "finess, set_id, version_number, ordinal"},
+		{"receipts_local", "mail_id, doc_index"},
+	} {
+		want := keys(t, one, strings.TrimSuffix(tb.local, "_local"), tb.key)
+		var n [4]uint64
+		for {
+			for i, s := range srv {
+				n[i] = keys(t, s, tb.local, tb.key)
+			}
+			if n[0] == n[1] && n[2] == n[3] && n[0] > 0 && n[2] > 0 && n[0]+n[2] == want {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: shard 1 holds %d and %d keys, shard 2 %d and %d; the single server %d", tb.local, n[0], n[1], n[2], n[3], want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	for _, tb := range []struct{ table, key string }{
+		{"establishments", "finess"}, {"reference_centres", "finess, centre_id, valid_from"}, {"dpi_updates", "finess, month"},
+	} {
+		want := keys(t, one, tb.table, tb.key)
+		for i, s := range srv {
+			for keys(t, s, tb.table, tb.key) != want {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: server %d has not the %d keys of the single server", tb.table, i+1, want)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}
+	t.Logf("shards and replicas in step %s since the load began", time.Since(start).Round(time.Millisecond))
+	wantFig := figuresOf(t, one)
+	for i, s := range srv {
+		compareFigures(t, fmt.Sprintf("server %d", i+1), figuresOf(t, s), wantFig)
+	}
+}
+
 // diff reports the items of got and want (same order) that differ.
 func diff[T any](t *testing.T, what string, got, want []T) {
 	t.Helper()
@@ -578,7 +714,7 @@ func waitDown(t *testing.T, dsn string) {
 		s.Close()
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatal("replica 2 still answers after kill")
+	t.Fatalf("%s still answers after kill", dsn)
 }
 
 func refs(t *testing.T, ctx context.Context, s *store.Store) {
