@@ -346,49 +346,13 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 
 	one := singleDB(t)
 
-	recs, outs := generate(40, 1500)
-	const batches = 18
-	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
-	replica2 := clusterServer(t, 2)
 	start := time.Now()
-	for b := range batches {
-		lo, hi := b*len(recs)/batches, (b+1)*len(recs)/batches
-		ol, oh := b*len(outs)/batches, (b+1)*len(outs)/batches
-		for _, s := range []*store.Store{one, c1} {
-			if err := s.InsertDocuments(sync, recs[lo:hi]); err != nil {
-				t.Fatalf("batch %d: %v", b, err)
-			}
-			if err := s.InsertReceipts(sync, outs[ol:oh]); err != nil {
-				t.Fatalf("batch %d: %v", b, err)
-			}
-		}
-		switch b {
-		case batches / 3: // replica 2 dies mid-load
-			replica2.kill(t, dsns[1])
-			t.Logf("batch %d: replica 2 killed", b)
-		case 2 * batches / 3: // and comes back
-			replica2.start(t)
-			t.Logf("batch %d: replica 2 started again", b)
-		}
-	}
+	loadWithOutage(t, ctx, one, c1, 18, clusterServer(t, 2), dsns[1])
 	c2 = openDB(t, dsns[1], db) // the old connection died with the server
-	refs(t, ctx, one)
-	refs(t, ctx, c1)
-	t.Logf("loaded %d records and %d outcomes in %d batches in %s", len(recs), len(outs), batches, time.Since(start).Round(time.Millisecond))
 
 	// Replica 2 fetches the parts it missed (18.16 has no SYSTEM SYNC
-	// REPLICA). Rows are compared by their keys: a version received twice
-	// is two rows until ReplacingMergeTree merges them, whenever it does.
-	tables := []struct{ local, key string }{
-		{"documents_local", "finess, set_id, version_number"},
-		{"patients_local", "finess, set_id, version_number"},
-		{"diagnoses_local", "finess, set_id, version_number, ordinal"},
-		{"care_episodes_local", "finess, set_id, version_number, ordinal"},
-		{"receipts_local", "mail_id, doc_index"},
-		{"establishments", "finess"},
-		{"reference_centres", "finess, centre_id, valid_from"},
-		{"dpi_updates", "finess, month"},
-	}
+	// REPLICA).
+	tables := append(append([]tableKey{}, shardedKeys...), everywhereKeys...)
 	deadline := time.Now().Add(60 * time.Second)
 	for _, tb := range tables {
 		want := keys(t, one, strings.TrimSuffix(tb.local, "_local"), tb.key)
@@ -581,44 +545,13 @@ func TestClusterTwoShardsOfTwoReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	one := singleDB(t)
-	recs, outs := generate(40, 1500)
-	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
-	const batches = 12
-	victim := clusterServer(t, 4) // replica 2 of shard 2
 	start := time.Now()
-	for b := range batches {
-		lo, hi := b*len(recs)/batches, (b+1)*len(recs)/batches
-		ol, oh := b*len(outs)/batches, (b+1)*len(outs)/batches
-		for _, s := range []*store.Store{one, srv[0]} {
-			if err := s.InsertDocuments(sync, recs[lo:hi]); err != nil {
-				t.Fatalf("batch %d: %v", b, err)
-			}
-			if err := s.InsertReceipts(sync, outs[ol:oh]); err != nil {
-				t.Fatalf("batch %d: %v", b, err)
-			}
-		}
-		switch b {
-		case batches / 3:
-			victim.kill(t, dsns[3])
-			t.Logf("batch %d: server 4 (shard 2, replica 2) killed", b)
-		case 2 * batches / 3:
-			victim.start(t)
-			t.Logf("batch %d: server 4 started again", b)
-		}
-	}
-	srv[3] = openDB(t, dsns[3], db) // the old connection died with the server
-	refs(t, ctx, one)
-	refs(t, ctx, srv[0])
-	t.Logf("loaded %d records and %d outcomes in %d batches in %s", len(recs), len(outs), batches, time.Since(start).Round(time.Millisecond))
+	// Server 4 is replica 2 of shard 2; its old connection dies with it.
+	loadWithOutage(t, ctx, one, srv[0], 12, clusterServer(t, 4), dsns[3])
+	srv[3] = openDB(t, dsns[3], db)
 
 	deadline := time.Now().Add(60 * time.Second)
-	for _, tb := range []struct{ local, key string }{
-		{"documents_local", "finess, set_id, version_number"},
-		{"patients_local", "finess, set_id, version_number"},
-		{"diagnoses_local", "finess, set_id, version_number, ordinal"},
-		{"care_episodes_local", "finess, set_id, version_number, ordinal"},
-		{"receipts_local", "mail_id, doc_index"},
-	} {
+	for _, tb := range shardedKeys {
 		want := keys(t, one, strings.TrimSuffix(tb.local, "_local"), tb.key)
 		var n [4]uint64
 		for {
@@ -634,14 +567,12 @@ func TestClusterTwoShardsOfTwoReplicas(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	for _, tb := range []struct{ table, key string }{
-		{"establishments", "finess"}, {"reference_centres", "finess, centre_id, valid_from"}, {"dpi_updates", "finess, month"},
-	} {
-		want := keys(t, one, tb.table, tb.key)
+	for _, tb := range everywhereKeys {
+		want := keys(t, one, tb.local, tb.key)
 		for i, s := range srv {
-			for keys(t, s, tb.table, tb.key) != want {
+			for keys(t, s, tb.local, tb.key) != want {
 				if time.Now().After(deadline) {
-					t.Fatalf("%s: server %d has not the %d keys of the single server", tb.table, i+1, want)
+					t.Fatalf("%s: server %d has not the %d keys of the single server", tb.local, i+1, want)
 				}
 				time.Sleep(200 * time.Millisecond)
 			}
@@ -652,6 +583,62 @@ func TestClusterTwoShardsOfTwoReplicas(t *testing.T) {
 	for i, s := range srv {
 		compareFigures(t, fmt.Sprintf("server %d", i+1), figuresOf(t, s), wantFig)
 	}
+}
+
+// tableKey names a table of the cluster form and the columns that identify
+// its rows: rows are compared by their keys, since a version received twice
+// is two rows until ReplacingMergeTree merges them, whenever it does.
+type tableKey struct{ local, key string }
+
+var (
+	// Sharded by set: on each server, the _local table holds its shard's rows.
+	shardedKeys = []tableKey{
+		{"documents_local", "finess, set_id, version_number"},
+		{"patients_local", "finess, set_id, version_number"},
+		{"diagnoses_local", "finess, set_id, version_number, ordinal"},
+		{"care_episodes_local", "finess, set_id, version_number, ordinal"},
+		{"receipts_local", "mail_id, doc_index"},
+	}
+	// Replicated whole on every server.
+	everywhereKeys = []tableKey{
+		{"establishments", "finess"},
+		{"reference_centres", "finess, centre_id, valid_from"},
+		{"dpi_updates", "finess, month"},
+	}
+)
+
+// loadWithOutage loads the generated records and outcomes, in batches, into
+// the single server one and through the Distributed tables of cluster,
+// kills victim (whose DSN is victimDSN) after a third of the batches and
+// starts it again after two thirds; then the reference tables.
+func loadWithOutage(t *testing.T, ctx context.Context, one, cluster *store.Store, batches int, victim server, victimDSN string) {
+	t.Helper()
+	recs, outs := generate(40, 1500)
+	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	start := time.Now()
+	for b := range batches {
+		lo, hi := b*len(recs)/batches, (b+1)*len(recs)/batches
+		ol, oh := b*len(outs)/batches, (b+1)*len(outs)/batches
+		for _, s := range []*store.Store{one, cluster} {
+			if err := s.InsertDocuments(sync, recs[lo:hi]); err != nil {
+				t.Fatalf("batch %d: %v", b, err)
+			}
+			if err := s.InsertReceipts(sync, outs[ol:oh]); err != nil {
+				t.Fatalf("batch %d: %v", b, err)
+			}
+		}
+		switch b {
+		case batches / 3:
+			victim.kill(t, victimDSN)
+			t.Logf("batch %d: server %d killed", b, victim.n)
+		case 2 * batches / 3:
+			victim.start(t)
+			t.Logf("batch %d: server %d started again", b, victim.n)
+		}
+	}
+	refs(t, ctx, one)
+	refs(t, ctx, cluster)
+	t.Logf("loaded %d records and %d outcomes in %d batches in %s", len(recs), len(outs), batches, time.Since(start).Round(time.Millisecond))
 }
 
 // diff reports the items of got and want (same order) that differ.
