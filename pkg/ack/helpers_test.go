@@ -4,18 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/tlsclient/tlstest"
 )
 
 // received is one message the test SMTP server accepted.
@@ -335,40 +329,17 @@ type pki struct {
 func testPKI(t *testing.T) pki {
 	t.Helper()
 	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test IGC Santé"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	issue := func(name string, serial int64, usage x509.ExtKeyUsage, ips []net.IP) (string, string) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{usage}, IPAddresses: ips, DNSNames: []string{"localhost"},
-			KeyUsage: x509.KeyUsageDigitalSignature,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(key)
+	ca := tlstest.NewAuthority(t, "Test IGC Santé")
+	issue := func(name string, serial int64, usage x509.ExtKeyUsage) (string, string) {
 		cf, kf := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-		writePEM(t, cf, "CERTIFICATE", der)
-		writePEM(t, kf, "EC PRIVATE KEY", kder)
+		tlstest.WriteKeyPair(t, ca.Leaf(t, name, serial, usage), cf, kf)
 		return cf, kf
 	}
 	p := pki{caFile: filepath.Join(dir, "ca.crt"), pool: x509.NewCertPool()}
-	writePEM(t, p.caFile, "CERTIFICATE", caDER)
-	p.pool.AddCert(ca)
-	p.serverCert, p.serverKey = issue("smtp.chu.test", 2, x509.ExtKeyUsageServerAuth, []net.IP{net.ParseIP("127.0.0.1")})
-	p.clientCert, p.clientKey = issue("bal-app.bndmr.test", 3, x509.ExtKeyUsageClientAuth, nil)
+	tlstest.WritePEM(t, p.caFile, "CERTIFICATE", ca.Cert.Raw)
+	p.pool.AddCert(ca.Cert)
+	p.serverCert, p.serverKey = issue("smtp.chu.test", 2, x509.ExtKeyUsageServerAuth)
+	p.clientCert, p.clientKey = issue("bal-app.bndmr.test", 3, x509.ExtKeyUsageClientAuth)
 	return p
 }
 
@@ -378,13 +349,6 @@ func (p pki) serverTLS(t *testing.T) *tls.Config {
 		t.Fatal(err)
 	}
 	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: p.pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func newRegistry() *prometheus.Registry { return prometheus.NewRegistry() }

@@ -1,14 +1,8 @@
 package mailbox
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bndmr/hub/pkg/tlsclient/tlstest"
 )
 
 // ownDovecot is a Dovecot of one test's own, on free ports, with TLS that
@@ -218,81 +214,20 @@ func write(t *testing.T, path, content string) {
 }
 
 // writeCerts makes a CA, a server certificate for 127.0.0.1, a client
-// certificate and an unrelated CA, as PEM files in d.dir.
+// certificate, an unrelated CA and two CRLs of the CA, as PEM files in d.dir.
 func (d *ownDovecot) writeCerts(t *testing.T) {
 	t.Helper()
-	ca, caKey := newCA(t, "BNDMR test CA")
-	other, _ := newCA(t, "Unrelated CA")
-	srv, srvKey := newLeaf(t, ca, caKey, "localhost", x509.ExtKeyUsageServerAuth)
-	cli, cliKey := newLeaf(t, ca, caKey, "hub@bndmr.test", x509.ExtKeyUsageClientAuth)
+	ca, other := tlstest.NewAuthority(t, "BNDMR test CA"), tlstest.NewAuthority(t, "Unrelated CA")
+	srv := ca.Leaf(t, "localhost", 2, x509.ExtKeyUsageServerAuth)
+	cli := ca.Leaf(t, "hub@bndmr.test", 3, x509.ExtKeyUsageClientAuth)
 	d.ca, d.otherCA = filepath.Join(d.dir, "ca.pem"), filepath.Join(d.dir, "other-ca.pem")
 	d.cert, d.key = filepath.Join(d.dir, "client.pem"), filepath.Join(d.dir, "client.key")
-	writePEM(t, d.ca, "CERTIFICATE", ca.Raw)
-	writePEM(t, d.otherCA, "CERTIFICATE", other.Raw)
-	writePEM(t, filepath.Join(d.dir, "server.pem"), "CERTIFICATE", srv.Raw)
-	writeKey(t, filepath.Join(d.dir, "server.key"), srvKey)
-	writePEM(t, d.cert, "CERTIFICATE", cli.Raw)
-	writeKey(t, d.key, cliKey)
+	tlstest.WritePEM(t, d.ca, "CERTIFICATE", ca.Cert.Raw)
+	tlstest.WritePEM(t, d.otherCA, "CERTIFICATE", other.Cert.Raw)
+	tlstest.WriteKeyPair(t, srv, filepath.Join(d.dir, "server.pem"), filepath.Join(d.dir, "server.key"))
+	tlstest.WriteKeyPair(t, cli, d.cert, d.key)
 	d.crl, d.crlRevoked = filepath.Join(d.dir, "crl.pem"), filepath.Join(d.dir, "crl-revoked.pem")
-	writePEM(t, d.crl, "X509 CRL", newCRL(t, ca, caKey))
-	writePEM(t, d.crlRevoked, "X509 CRL", newCRL(t, ca, caKey, srv.SerialNumber))
-}
-
-func newCRL(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, revoked ...*big.Int) []byte {
-	t.Helper()
-	tmpl := &x509.RevocationList{Number: big.NewInt(1), ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(24 * time.Hour)}
-	for _, n := range revoked {
-		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries, x509.RevocationListEntry{SerialNumber: n, RevocationTime: time.Now()})
-	}
-	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
-}
-
-func newCA(t *testing.T, cn string) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: []string{"BNDMR test"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return c, key
-}
-
-func newLeaf(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, usage x509.ExtKeyUsage) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: []string{"BNDMR test"}},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{usage}}
-	if usage == x509.ExtKeyUsageServerAuth {
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return c, key
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) {
-	t.Helper()
-	write(t, path, string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})))
-}
-
-func writeKey(t *testing.T, path string, key *ecdsa.PrivateKey) {
-	t.Helper()
-	der, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writePEM(t, path, "EC PRIVATE KEY", der)
+	day := time.Now().Add(24 * time.Hour)
+	tlstest.WritePEM(t, d.crl, "X509 CRL", ca.CRL(t, day, nil))
+	tlstest.WritePEM(t, d.crlRevoked, "X509 CRL", ca.CRL(t, day, nil, srv.Leaf.SerialNumber))
 }
