@@ -44,10 +44,12 @@ require (
 require (
 	github.com/bndmr/hub/schemas v0.0.0
 	github.com/xuri/excelize/v2 v2.11.1
+	golang.org/x/sync v0.24.0
 )
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/bndmr/hub/pkg/topology v0.0.0
 	github.com/kylelemons/godebug v1.1.0 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
@@ -63,3 +65,5 @@ require (
 )
 
 replace github.com/bndmr/hub/schemas => ../schemas
+
+replace github.com/bndmr/hub/pkg/topology => ./topology

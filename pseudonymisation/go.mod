@@ -16,6 +16,7 @@ require (
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/bndmr/hub/pkg/topology v0.0.0
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
@@ -38,3 +39,5 @@ require (
 )
 
 replace github.com/bndmr/hub/schemas => ../schemas
+
+replace github.com/bndmr/hub/pkg/topology => ../pkg/topology

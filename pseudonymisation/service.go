@@ -2,9 +2,7 @@ package pseudonymisation
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +10,8 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/stage"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
 // Service consumes identified documents and publishes pseudonymised records.
@@ -34,36 +34,30 @@ func NewService(p *Pseudonymiser, log *zap.Logger, reg prometheus.Registerer) *S
 	return s
 }
 
-// Run consumes until ctx ends.
-func (s *Service) Run(ctx context.Context, js jetstream.JetStream) error {
-	return bus.Consume(ctx, js, bus.ConsumerConfig{Stream: bus.StreamIdentified, Durable: "pseudonymisation",
-		Filter: events.SubjectExtracted, AckWait: time.Minute}, func(ctx context.Context, msg jetstream.Msg) error {
-		return s.handle(ctx, js, msg)
+// Run consumes until ctx ends, on the stage runtime (set may be nil).
+func (s *Service) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set) error {
+	return stage.Run(ctx, js, set, s.log, stage.Spec[events.Extracted]{
+		Consumer:   topology.ConsumerOf(topology.DurablePseudonymisation),
+		Version:    events.ExtractedV,
+		Batch:      20,
+		Dependency: "nats",
+		// The quarantine names the mail, never the identified content.
+		Identified: true,
+		MailID:     func(e events.Extracted) string { return e.MailID },
+		HandleOne: func(ctx context.Context, d stage.Delivery[events.Extracted]) error {
+			return s.handle(ctx, js, d.Event)
+		},
 	})
 }
 
-func (s *Service) handle(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg) error {
-	var ext events.Extracted
-	if err := json.Unmarshal(msg.Data(), &ext); err != nil || ext.V != events.ExtractedV {
-		s.records.WithLabelValues("error").Inc()
-		// Never log the payload: it is identified.
-		s.log.Error("unreadable sdmmr.extracted event: terminated", zap.Int("v", ext.V))
-		return fmt.Errorf("unreadable sdmmr.extracted event: %w", bus.ErrPermanent)
-	}
+func (s *Service) handle(ctx context.Context, js jetstream.JetStream, ext events.Extracted) error {
 	rec, err := s.p.Record(ext)
 	if err != nil {
 		s.records.WithLabelValues("error").Inc()
-		s.log.Error("document cannot be pseudonymised: quarantined", zap.String("mail_id", ext.MailID), zap.Int("doc_index", ext.DocIndex), zap.Error(err))
-		// The quarantine names the mail, never the identified content.
-		q := events.Quarantined{V: events.QuarantineV, Mail: events.MailRaw{V: events.MailRawV, MailID: ext.MailID},
-			Stage: "pseudonymisation", Code: "pseudonymisation_failed", Reason: err.Error(), At: time.Now().UTC()}
-		if _, qerr := bus.Publish(ctx, js, events.SubjectQuarantine, fmt.Sprintf("pseudonymisation/%s/%d", ext.MailID, ext.DocIndex), q); qerr != nil {
-			return qerr
-		}
-		return fmt.Errorf("pseudonymising %s/%d: %v: %w", ext.MailID, ext.DocIndex, err, bus.ErrPermanent)
+		return stage.Permanent("pseudonymisation_failed", fmt.Errorf("pseudonymising %s/%d: %w", ext.MailID, ext.DocIndex, err))
 	}
 	if _, err := bus.Publish(ctx, js, events.SubjectRecord, fmt.Sprintf("%s/%d", ext.MailID, ext.DocIndex), rec); err != nil {
-		return err
+		return stage.Transient("nats", err)
 	}
 	kind := "record"
 	if rec.Opposition {

@@ -17,6 +17,7 @@ require (
 	github.com/andybalholm/brotli v1.2.7 // indirect
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/bndmr/hub/pkg/topology v0.0.0
 	github.com/bndmr/hub/schemas v0.0.0 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/emersion/go-message v0.18.2 // indirect
@@ -65,3 +66,5 @@ replace (
 	github.com/bndmr/hub/pseudonymisation => ../pseudonymisation
 	github.com/bndmr/hub/schemas => ../schemas
 )
+
+replace github.com/bndmr/hub/pkg/topology => ../pkg/topology

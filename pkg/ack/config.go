@@ -15,7 +15,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/tlsclient"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
 // Config of the acknowledgement service.
@@ -51,11 +53,19 @@ type Config struct {
 	RetryMax      time.Duration // default 30s
 
 	// JetStream consumer and the key-value bucket of sent MDNs.
-	Durable    string        // default "ack"
-	AckWait    time.Duration // default 2m
-	MaxDeliver int           // default 100; the last delivery records the MDN as given up
-	Bucket     string        // default BNDMR_MDN_SENT
-	Replicas   int           // of the bucket, default 1
+	Durable string        // default "ack"
+	AckWait time.Duration // default 2m
+	// GiveUpAfter: an outcome whose MDN still meets temporary failures
+	// this long after the mail was checked is recorded as given up
+	// (logged, counted). Until then it is retried, however many times:
+	// a relay out for a long weekend delays the answers, it loses none.
+	GiveUpAfter time.Duration // default 7 days
+	Bucket      string        // default BNDMR_MDN_SENT
+	Replicas    int           // of the bucket, default 1
+
+	// Stages holds the process's stage runtime metrics and readiness
+	// (nil: a private set on Registry).
+	Stages *stage.Set
 
 	// Registry receives the service's metrics; Run and New require it (no
 	// global registry), Validate does not, so flags can be checked first.
@@ -97,7 +107,7 @@ type SMTPConfig struct {
 }
 
 // DefaultBucket keeps one record per acknowledged original message.
-const DefaultBucket = "BNDMR_MDN_SENT"
+const DefaultBucket = topology.BucketMDNSent
 
 // WithDefaults fills the zero fields.
 func (c Config) WithDefaults() Config {
@@ -121,13 +131,13 @@ func (c Config) WithDefaults() Config {
 		c.RetryMax = 30 * time.Second
 	}
 	if c.Durable == "" {
-		c.Durable = "ack"
+		c.Durable = topology.DurableAck
 	}
 	if c.AckWait == 0 {
 		c.AckWait = 2 * time.Minute
 	}
-	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 100
+	if c.GiveUpAfter == 0 {
+		c.GiveUpAfter = 7 * 24 * time.Hour
 	}
 	if c.Bucket == "" {
 		c.Bucket = DefaultBucket
@@ -165,8 +175,8 @@ func (c Config) Validate() error {
 	if c.RetryAttempts < 1 || c.RetryInitial <= 0 || c.RetryMax < c.RetryInitial {
 		bad("ack: retries need RetryAttempts >= 1 and 0 < RetryInitial <= RetryMax (got %d, %s, %s)", c.RetryAttempts, c.RetryInitial, c.RetryMax)
 	}
-	if c.MaxDeliver < 1 {
-		bad("ack: MaxDeliver must be at least 1 (got %d)", c.MaxDeliver)
+	if c.GiveUpAfter < time.Hour {
+		bad("ack: GiveUpAfter must be at least an hour (got %s): an SMTP relay may be away for days", c.GiveUpAfter)
 	}
 	if c.AckWait <= c.SMTP.Timeout {
 		bad("ack: AckWait (%s) must exceed the SMTP timeout (%s), or JetStream redelivers an outcome while its MDN is being sent", c.AckWait, c.SMTP.Timeout)

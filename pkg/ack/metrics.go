@@ -1,10 +1,11 @@
 package ack
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bndmr/hub/pkg/service"
 )
 
 type metrics struct {
@@ -78,17 +79,8 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 }
 
 func register[C prometheus.Collector](reg *prometheus.Registry, c C, errp *error) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	if *errp == nil {
+	c, err := service.Register(reg, c)
+	if err != nil && *errp == nil {
 		*errp = err
 	}
 	return c

@@ -17,6 +17,8 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/stage"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
 // Status of an MDN in the record bucket.
@@ -116,43 +118,35 @@ func New(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logge
 	return &Service{cfg: cfg, js: js, kv: kv, sender: sender, log: log.Named("ack"), m: m}, nil
 }
 
-// Run consumes mail.outcome with the durable consumer until ctx ends.
+// Run consumes mail.outcome with the durable consumer until ctx ends, on
+// the stage runtime: an outcome whose MDN meets a temporary failure comes
+// back, with a growing delay, until it is sent, refused (5xx) or older than
+// GiveUpAfter.
 func (s *Service) Run(ctx context.Context) error {
-	return bus.Consume(ctx, s.js, bus.ConsumerConfig{
-		Stream:     bus.StreamOutcome,
-		Durable:    s.cfg.Durable,
-		Filter:     events.SubjectOutcome,
-		AckWait:    s.cfg.AckWait,
-		MaxDeliver: s.cfg.MaxDeliver,
+	cons := topology.ConsumerOf(topology.DurableAck)
+	cons.Durable, cons.AckWait = s.cfg.Durable, s.cfg.AckWait
+	set := s.cfg.Stages
+	if set == nil {
+		set = stage.NewSet(s.cfg.Registry)
+	}
+	return stage.Run(ctx, s.js, set, s.log, stage.Spec[events.MailOutcome]{
+		Consumer:   cons,
+		Version:    events.OutcomeV,
+		Dependency: "smtp",
 		// A message waiting in a fetched batch while another one retries
 		// its SMTP submission would outlive its AckWait.
-		Batch: 4,
-	}, s.Handle)
-}
-
-// Handle is the bus handler of one outcome event.
-func (s *Service) Handle(ctx context.Context, msg jetstream.Msg) error {
-	var o events.MailOutcome
-	if err := json.Unmarshal(msg.Data(), &o); err != nil {
-		s.m.invalid.Inc()
-		s.log.Error("unreadable outcome event", zap.Error(err))
-		return fmt.Errorf("decoding outcome: %v: %w", err, bus.ErrPermanent)
-	}
-	if o.V != events.OutcomeV {
-		s.m.invalid.Inc()
-		s.log.Error("outcome event of an unknown version", zap.String("mail_id", o.MailID), zap.Int("v", o.V))
-		return fmt.Errorf("outcome of mail %s has version %d, this service reads %d: %w", o.MailID, o.V, events.OutcomeV, bus.ErrPermanent)
-	}
-	last := false
-	if md, err := msg.Metadata(); err == nil {
-		last = md.NumDelivered >= uint64(s.cfg.MaxDeliver)
-	}
-	return s.Answer(ctx, o, func() { _ = msg.InProgress() }, last)
+		Batch:  4,
+		MailID: func(o events.MailOutcome) string { return o.MailID },
+		HandleOne: func(ctx context.Context, d stage.Delivery[events.MailOutcome]) error {
+			last := time.Since(d.Meta.Timestamp) >= s.cfg.GiveUpAfter
+			return s.Answer(ctx, d.Event, d.InProgress, last)
+		},
+	})
 }
 
 // Answer sends the MDN for o unless policy or the record says not to.
-// alive is called while retrying, to hold the event; last says no later
-// delivery will come, so a temporary failure is recorded as final.
+// alive is called while retrying, to hold the event; last says the outcome
+// is past GiveUpAfter, so a temporary failure is recorded as final.
 func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func(), last bool) error {
 	log := s.log.With(zap.String("mail_id", o.MailID))
 	to, skip := recipients(s.cfg, o)
@@ -173,7 +167,7 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 	default:
 		var r Record
 		if err := json.Unmarshal(entry.Value(), &r); err != nil {
-			return fmt.Errorf("MDN record %s is unreadable (%v): delete it to answer the mail again: %w", key, err, bus.ErrPermanent)
+			return fmt.Errorf("MDN record %s is unreadable (%v): delete it to answer the mail again: %w", key, err, stage.ErrPermanent)
 		}
 		if r.Status != StatusSending && r.Status != StatusRetrying {
 			s.m.skipped.WithLabelValues(skipAlreadyDone).Inc()
@@ -198,7 +192,7 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 	if err != nil {
 		s.m.invalid.Inc()
 		log.Error("cannot build the MDN", zap.Error(err))
-		return fmt.Errorf("%w: %w", err, bus.ErrPermanent)
+		return fmt.Errorf("%w: %w", err, stage.ErrPermanent)
 	}
 	sum := sha256.Sum256(raw)
 	rec := Record{

@@ -29,7 +29,9 @@ type harness struct {
 	delays []time.Duration
 }
 
-func newHarness(t *testing.T, edit func(*Config)) *harness {
+// newHarness runs the service with cfg edited by edit; late edits come
+// after Validate, for durations it would refuse (time made to pass faster).
+func newHarness(t *testing.T, edit func(*Config), late ...func(*Config)) *harness {
 	t.Helper()
 	h := &harness{js: testBus(t), smtp: startSMTP(t, nil, false), reg: prometheus.NewRegistry()}
 	cfg := Config{
@@ -46,6 +48,9 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range late {
+		f(&cfg)
 	}
 	// Retry delays are recorded, not slept: the test checks the backoff
 	// without depending on the clock.
@@ -373,25 +378,38 @@ func TestServiceTemporaryFailureBacksOff(t *testing.T) {
 	}
 }
 
-func TestServiceGivesUpOnLastDelivery(t *testing.T) {
+// Temporary failures are retried by age, not by count: the outcome comes
+// back until it is older than GiveUpAfter, and only then is the MDN
+// recorded as given up.
+func TestServiceGivesUpByAge(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *Config) { c.RetryAttempts, c.MaxDeliver = 2, 2 })
+	const giveUp = 1500 * time.Millisecond
+	h := newHarness(t, func(c *Config) { c.RetryAttempts = 2 }, func(c *Config) { c.GiveUpAfter = giveUp })
 	h.smtp.reply = func(int) error { return &smtp.SMTPError{Code: 421, Message: "service not available"} }
 	o := newOutcome("late-1", "<orig-late@chu.test>", 0, okDoc("DOC00001.XML"))
+	published := time.Now()
 	h.publishOutcome(t, o, o.MailID)
 
 	r := h.waitStatus(t, o, StatusGaveUp)
 	info := h.settled(t)
-	// Two attempts in process per delivery, two deliveries, then it stops.
-	if h.smtp.attempts() != 4 || info.Delivered.Consumer != 2 || r.Attempts != 4 {
-		t.Errorf("%d SMTP attempts, %d deliveries, record %+v; want 4, 2, 4 attempts recorded", h.smtp.attempts(), info.Delivered.Consumer, r)
+	if age := r.At.Sub(published); age < giveUp {
+		t.Errorf("gave up %s after publication, before GiveUpAfter (%s)", age, giveUp)
 	}
-	// The second delivery follows a recorded temporary failure, not a stop.
+	// Two attempts in process per delivery, deliveries until the age is reached.
+	n := int(info.Delivered.Consumer)
+	if n < 2 || h.smtp.attempts() != 2*n || r.Attempts != 2*n {
+		t.Errorf("%d SMTP attempts, %d deliveries, record %+v; want 2 per delivery, at least 2 deliveries", h.smtp.attempts(), n, r)
+	}
+	// The later deliveries follow a recorded temporary failure, not a stop.
 	if n := metric(t, h.reg, "bndmr_ack_mdn_resent_total"); n != 0 {
 		t.Errorf("bndmr_ack_mdn_resent_total = %v after temporary failures", n)
 	}
 	if n := metric(t, h.reg, "bndmr_ack_mdn_gave_up_total"); n != 1 {
 		t.Errorf("bndmr_ack_mdn_gave_up_total = %v", n)
+	}
+	// Every delivery but the last was handed back for a later attempt.
+	if got := metric(t, h.reg, "bndmr_stage_retries_total", "stage", "ack", "cause", "smtp"); int(got) != n-1 {
+		t.Errorf("bndmr_stage_retries_total{cause=smtp} = %v for %d deliveries", got, n)
 	}
 }
 
@@ -401,8 +419,8 @@ func TestServiceRefusesUnknownVersion(t *testing.T) {
 	o := newOutcome("v9", "<orig-v9@chu.test>", 0, okDoc("DOC00001.XML"))
 	o.V = 9
 	h.publishOutcome(t, o, o.MailID)
-	waitFor(t, "the outcome to be refused", 20*time.Second, func() bool {
-		return metric(t, h.reg, "bndmr_ack_outcomes_invalid_total") == 1
+	waitFor(t, "the outcome to be quarantined", 20*time.Second, func() bool {
+		return metric(t, h.reg, "bndmr_stage_quarantined_total", "stage", "ack", "code", "bad_version") == 1
 	})
 	h.settled(t)
 	if h.smtp.attempts() != 0 {

@@ -1,36 +1,30 @@
-// Package bus wraps NATS JetStream for the hub: the streams and their
-// subjects, publishing with a deduplication id, and at-least-once consumers
-// that acknowledge only after the handler's work is durable.
+// Package bus wraps NATS JetStream for the hub: the connection, the streams
+// as pkg/topology declares them, and publishing with a deduplication id.
+// Consumers run on pkg/stage.
 package bus
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
-// Stream names. Identified data has a stream of its own so that NATS
-// permissions can fence it off.
+// Stream, object store and bucket names, as pkg/topology declares them.
 const (
-	StreamMail       = "BNDMR_MAIL"
-	StreamOutcome    = "BNDMR_OUTCOME"
-	StreamIdentified = "BNDMR_IDENTIFIED"
-	StreamRecord     = "BNDMR_RECORD"
-	StreamQuarantine = "BNDMR_QUARANTINE"
-	// ObjectStore holds mails larger than a stream message.
-	ObjectStore = "BNDMR_MAILOBJ"
-	// BucketMDNSent records the acknowledgement sent for each original mail.
-	BucketMDNSent = "BNDMR_MDN_SENT"
-	// BucketIngested records every mail ingest published, by content, so
-	// that a UIDVALIDITY change publishes nothing twice.
-	BucketIngested = "BNDMR_INGESTED"
+	StreamMail       = topology.StreamMail
+	StreamOutcome    = topology.StreamOutcome
+	StreamIdentified = topology.StreamIdentified
+	StreamRecord     = topology.StreamRecord
+	StreamQuarantine = topology.StreamQuarantine
+	ObjectStore      = topology.ObjectStore
+	BucketMDNSent    = topology.BucketMDNSent
+	BucketIngested   = topology.BucketIngested
 )
 
 // Config says how to reach NATS and how to size the streams.
@@ -101,11 +95,12 @@ func Connect(ctx context.Context, c Config, name string) (*nats.Conn, jetstream.
 // StreamConfigs returns the configuration of every stream of the hub.
 func StreamConfigs(c Config) []jetstream.StreamConfig {
 	c = c.Defaults()
-	base := func(name, desc string, subjects ...string) jetstream.StreamConfig {
-		return jetstream.StreamConfig{
-			Name:        name,
-			Description: desc,
-			Subjects:    subjects,
+	var out []jetstream.StreamConfig
+	for _, s := range topology.Streams {
+		sc := jetstream.StreamConfig{
+			Name:        s.Name,
+			Description: s.Description,
+			Subjects:    []string{s.Subject},
 			Storage:     jetstream.FileStorage,
 			Replicas:    c.Replicas,
 			Duplicates:  c.DedupWindow,
@@ -113,18 +108,15 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      c.MailMaxAge,
 		}
+		if s.Retention == topology.WorkQueue {
+			sc.Retention = jetstream.WorkQueuePolicy
+		}
+		if s.MaxAge > 0 {
+			sc.MaxAge = s.MaxAge
+		}
+		out = append(out, sc)
 	}
-	ident := base(StreamIdentified, "identified SDM-MR documents, for the pseudonymisation service only", events.SubjectExtracted)
-	// Identified data leaves as soon as it has been pseudonymised.
-	ident.Retention = jetstream.WorkQueuePolicy
-	ident.MaxAge = 7 * 24 * time.Hour
-	return []jetstream.StreamConfig{
-		base(StreamMail, "raw MSSanté mails as read from IMAP", events.SubjectMailRaw),
-		base(StreamOutcome, "what the hub did with each mail", events.SubjectOutcome),
-		ident,
-		base(StreamRecord, "pseudonymised SDM-MR records", events.SubjectRecord),
-		base(StreamQuarantine, "mails the hub could not handle, with the reason", events.SubjectQuarantine),
-	}
+	return out
 }
 
 // EnsureStreams creates or updates every stream and the object store.
@@ -190,110 +182,4 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject, msgID string,
 		return nil, fmt.Errorf("publishing %s (id %s): %w", subject, msgID, err)
 	}
 	return ack, nil
-}
-
-// ErrPermanent marks a handler error that no retry will fix: the message is
-// terminated instead of redelivered. Wrap it: fmt.Errorf("...: %w", bus.ErrPermanent).
-var ErrPermanent = errors.New("permanent failure")
-
-// Handler processes one message. Returning nil acknowledges it; an error
-// wrapping ErrPermanent terminates it; any other error asks for redelivery.
-type Handler func(ctx context.Context, msg jetstream.Msg) error
-
-// ConsumerConfig names a durable pull consumer.
-type ConsumerConfig struct {
-	Stream  string
-	Durable string
-	Filter  string
-	// AckWait is how long a message may take before JetStream redelivers it.
-	AckWait time.Duration
-	// MaxDeliver bounds redeliveries (0: 20).
-	MaxDeliver int
-	// Batch is how many messages one fetch asks for.
-	Batch int
-}
-
-// EnsureConsumer creates or updates the durable consumer described by cc.
-func EnsureConsumer(ctx context.Context, js jetstream.JetStream, cc ConsumerConfig) (jetstream.Consumer, error) {
-	if cc.AckWait == 0 {
-		cc.AckWait = 60 * time.Second
-	}
-	if cc.MaxDeliver == 0 {
-		cc.MaxDeliver = 20
-	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, cc.Stream, jetstream.ConsumerConfig{
-		Durable:       cc.Durable,
-		FilterSubject: cc.Filter,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cc.AckWait,
-		MaxDeliver:    cc.MaxDeliver,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		MaxAckPending: 1000,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating consumer %s on %s: %w", cc.Durable, cc.Stream, err)
-	}
-	return cons, nil
-}
-
-// Consume runs h on every message of the durable consumer until ctx ends.
-func Consume(ctx context.Context, js jetstream.JetStream, cc ConsumerConfig, h Handler) error {
-	cons, err := EnsureConsumer(ctx, js, cc)
-	if err != nil {
-		return err
-	}
-	batch := cc.Batch
-	if batch <= 0 {
-		batch = 50
-	}
-	for ctx.Err() == nil {
-		msgs, err := cons.Fetch(batch, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			// NATS away: wait and try again; the messages stay in the stream.
-			sleep(ctx, time.Second)
-			continue
-		}
-		for msg := range msgs.Messages() {
-			handle(ctx, msg, h)
-		}
-		if err := msgs.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			sleep(ctx, 500*time.Millisecond)
-		}
-	}
-	return nil
-}
-
-func handle(ctx context.Context, msg jetstream.Msg, h Handler) {
-	err := h(ctx, msg)
-	switch {
-	case err == nil:
-		_ = msg.DoubleAck(ctx)
-	case errors.Is(err, ErrPermanent):
-		_ = msg.TermWithReason(err.Error())
-	default:
-		md, _ := msg.Metadata()
-		delay := time.Second
-		if md != nil {
-			delay = backoff(md.NumDelivered)
-		}
-		_ = msg.NakWithDelay(delay)
-	}
-}
-
-// backoff grows with the number of deliveries, capped at one minute.
-func backoff(n uint64) time.Duration {
-	d := time.Second << min(n, 6)
-	return min(d, time.Minute)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -7,16 +7,18 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/sdmmr"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
-// Subjects. Identified data (sdmmr.extracted) lives on its own stream so that
-// NATS permissions can keep every service but pseudonymisation away from it.
+// Subjects, as pkg/topology declares them. Identified data (sdmmr.extracted)
+// lives on its own stream so that NATS permissions can keep every service but
+// pseudonymisation away from it.
 const (
-	SubjectMailRaw    = "bndmr.mail.raw"
-	SubjectOutcome    = "bndmr.mail.outcome"
-	SubjectQuarantine = "bndmr.mail.quarantine"
-	SubjectExtracted  = "bndmr.identified.sdmmr.extracted"
-	SubjectRecord     = "bndmr.sdmmr.record"
+	SubjectMailRaw    = topology.SubjectMailRaw
+	SubjectOutcome    = topology.SubjectOutcome
+	SubjectQuarantine = topology.SubjectQuarantine
+	SubjectExtracted  = topology.SubjectExtracted
+	SubjectRecord     = topology.SubjectRecord
 )
 
 // Schema versions of each event type.
@@ -44,8 +46,11 @@ type MailRaw struct {
 	Object      string    `json:"object,omitempty"`
 }
 
-// Quarantined is a mail the hub could not handle at all, kept with the reason
-// so an operator can inspect and replay it.
+// Quarantined is a message the hub could not handle and never will, kept
+// with the reason so an operator can inspect and replay it. Mail is the mail
+// when the validator quarantined it; Event is the message that failed at a
+// later stage (stream, subject and bytes), except on the identified stream,
+// whose content never leaves it: there MailID names the mail to replay.
 type Quarantined struct {
 	V      int       `json:"v"`
 	Mail   MailRaw   `json:"mail"`
@@ -53,6 +58,20 @@ type Quarantined struct {
 	Code   string    `json:"code"`
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
+	Event  *Failed   `json:"event,omitempty"`
+}
+
+// Failed is the message a stage could not handle.
+type Failed struct {
+	Stream     string    `json:"stream"`
+	Subject    string    `json:"subject"`
+	Seq        uint64    `json:"seq"`
+	MsgID      string    `json:"msg_id,omitempty"`
+	Published  time.Time `json:"published"`
+	Deliveries uint64    `json:"deliveries"`
+	MailID     string    `json:"mail_id,omitempty"`
+	// Data is the message as published; empty for identified data.
+	Data []byte `json:"data,omitempty"`
 }
 
 // Outcome codes of the CI-SIS acknowledgement volet (MDN "Error:" field).
@@ -197,3 +216,19 @@ type Record struct {
 	Research         *sdmmr.RecordResearch       `json:"research,omitempty"`
 	Treatments       []sdmmr.RecordTreatment     `json:"treatments,omitempty"`
 }
+
+// EventVersion returns the schema version the event carries: the stage
+// runtime (pkg/stage) refuses a version its handler does not read.
+func (e MailRaw) EventVersion() int { return e.V }
+
+// EventVersion: see MailRaw.EventVersion.
+func (e MailOutcome) EventVersion() int { return e.V }
+
+// EventVersion: see MailRaw.EventVersion.
+func (e Extracted) EventVersion() int { return e.V }
+
+// EventVersion: see MailRaw.EventVersion.
+func (e Record) EventVersion() int { return e.V }
+
+// EventVersion: see MailRaw.EventVersion.
+func (e Quarantined) EventVersion() int { return e.V }

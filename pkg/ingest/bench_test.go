@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -25,7 +24,9 @@ import (
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/synth"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
 // BenchmarkIngestUnpack drains a Dovecot mailbox of BNDMR_BENCH_MAILS
@@ -89,19 +90,17 @@ func BenchmarkIngestUnpack(b *testing.B) {
 		}()
 		go func() {
 			defer wg.Done()
-			_ = bus.Consume(ctx, js, bus.ConsumerConfig{Stream: bus.StreamMail, Durable: "bench", Filter: events.SubjectMailRaw, Batch: 50},
-				func(ctx context.Context, msg jetstream.Msg) error {
-					var ev events.MailRaw
-					if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-						return err
-					}
-					raw := ev.Raw
-					if ev.Object != "" {
+			bench := topology.ConsumerOf(topology.DurableValidator)
+			bench.Durable = "bench"
+			_ = stage.Run(ctx, js, nil, nil, stage.Spec[events.MailRaw]{Consumer: bench, Version: events.MailRawV, Batch: 50,
+				HandleOne: func(ctx context.Context, d stage.Delivery[events.MailRaw]) error {
+					raw := d.Event.Raw
+					if d.Event.Object != "" {
 						obs, err := js.ObjectStore(ctx, bus.ObjectStore)
 						if err != nil {
 							return err
 						}
-						if raw, err = obs.GetBytes(ctx, ev.Object); err != nil {
+						if raw, err = obs.GetBytes(ctx, d.Event.Object); err != nil {
 							return err
 						}
 					}
@@ -110,7 +109,7 @@ func BenchmarkIngestUnpack(b *testing.B) {
 					}
 					unpacked.Add(1)
 					return nil
-				})
+				}})
 		}()
 
 		var samples []sample

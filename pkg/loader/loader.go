@@ -8,24 +8,25 @@ package loader
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/bndmr/hub/pkg/bus"
+	"golang.org/x/sync/errgroup"
+
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
-// Durable consumer names.
+// Durable consumer names, as pkg/topology declares them.
 const (
-	DurableRecords  = "loader"
-	DurableReceipts = "loader-receipts"
+	DurableRecords  = topology.DurableRecords
+	DurableReceipts = topology.DurableReceipts
 )
 
 // Config of the loader.
@@ -66,80 +67,52 @@ func New(cfg Config, st *store.Store, log *zap.Logger, reg prometheus.Registerer
 }
 
 // Run consumes sdmmr.record and mail.outcome until ctx ends, each with its
-// own durable consumer.
-func (l *Loader) Run(ctx context.Context, js jetstream.JetStream) error {
-	records, err := bus.EnsureConsumer(ctx, js, bus.ConsumerConfig{Stream: bus.StreamRecord, Durable: DurableRecords,
-		Filter: events.SubjectRecord, AckWait: 2 * time.Minute})
-	if err != nil {
-		return err
+// own durable consumer on the stage runtime (set may be nil).
+func (l *Loader) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set) error {
+	if set == nil {
+		set = stage.NewSet(nil)
 	}
-	receipts, err := bus.EnsureConsumer(ctx, js, bus.ConsumerConfig{Stream: bus.StreamOutcome, Durable: DurableReceipts,
-		Filter: events.SubjectOutcome, AckWait: 2 * time.Minute})
-	if err != nil {
-		return err
-	}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		consume(ctx, l, records, "record", func(r events.Record) bool { return r.V == events.RecordV }, l.st.InsertDocuments)
-	}()
-	go func() {
-		defer wg.Done()
-		consume(ctx, l, receipts, "outcome", func(o events.MailOutcome) bool { return o.V == events.OutcomeV }, l.st.InsertReceipts)
-	}()
-	wg.Wait()
-	return nil
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return stage.Run(ctx, js, set, l.log, stage.Spec[events.Record]{
+			Consumer: topology.ConsumerOf(DurableRecords), Version: events.RecordV,
+			Batch: l.cfg.BatchSize, MaxWait: l.cfg.FlushEvery, Dependency: "clickhouse",
+			MailID:      func(r events.Record) string { return r.MailID },
+			HandleBatch: batchInsert(l, "record", l.st.InsertDocuments),
+		})
+	})
+	g.Go(func() error {
+		return stage.Run(ctx, js, set, l.log, stage.Spec[events.MailOutcome]{
+			Consumer: topology.ConsumerOf(DurableReceipts), Version: events.OutcomeV,
+			Batch: l.cfg.BatchSize, MaxWait: l.cfg.FlushEvery, Dependency: "clickhouse",
+			MailID:      func(o events.MailOutcome) string { return o.MailID },
+			HandleBatch: batchInsert(l, "outcome", l.st.InsertReceipts),
+		})
+	})
+	return g.Wait()
 }
 
-// consume fetches batches from cons and writes them with insert; ack after
-// the insert, nak (redelivery later) when it fails, term what cannot be read.
-func consume[T any](ctx context.Context, l *Loader, cons jetstream.Consumer, kind string, known func(T) bool,
-	insert func(context.Context, []T) error) {
-	for ctx.Err() == nil {
-		batch, err := cons.Fetch(l.cfg.BatchSize, jetstream.FetchMaxWait(l.cfg.FlushEvery))
-		if err != nil {
-			sleep(ctx, time.Second) // NATS away: events wait in the stream
-			continue
-		}
-		var msgs []jetstream.Msg
-		var vals []T
-		for msg := range batch.Messages() {
-			var v T
-			if err := json.Unmarshal(msg.Data(), &v); err != nil || !known(v) {
-				l.log.Error("unreadable event: terminated", zap.String("event", kind), zap.Error(err))
-				_ = msg.TermWithReason("unreadable " + kind)
-				continue
-			}
-			msgs = append(msgs, msg)
-			vals = append(vals, v)
-		}
-		if len(vals) == 0 {
-			continue
+// batchInsert writes a batch with insert. ClickHouse refusing the rows
+// themselves (a server exception) is permanent: the runtime then inserts
+// one at a time and quarantines the one that fails; anything else (server
+// away, timeout) is retried.
+func batchInsert[T any](l *Loader, kind string, insert func(context.Context, []T) error) func(context.Context, []stage.Delivery[T]) error {
+	return func(ctx context.Context, batch []stage.Delivery[T]) error {
+		vals := make([]T, len(batch))
+		for i, d := range batch {
+			vals[i] = d.Event
 		}
 		start := time.Now()
 		if err := insert(ctx, vals); err != nil {
 			l.fails.Inc()
-			l.log.Warn("batch insert failed; JetStream will redeliver", zap.String("event", kind),
-				zap.Int("rows", len(vals)), zap.Error(fmt.Errorf("writing %d %s events: %w", len(vals), kind, err)))
-			for _, m := range msgs {
-				_ = m.NakWithDelay(5 * time.Second)
+			err = fmt.Errorf("writing %d %s events to ClickHouse: %w", len(vals), kind, err)
+			if store.Refused(err) {
+				return stage.Permanent("clickhouse_refused", err)
 			}
-			continue
+			return stage.Transient("clickhouse", err)
 		}
 		l.flush.Observe(time.Since(start).Seconds())
 		l.rows.WithLabelValues(kind).Add(float64(len(vals)))
-		for _, m := range msgs {
-			_ = m.Ack()
-		}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
+		return nil
 	}
 }

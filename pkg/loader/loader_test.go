@@ -86,7 +86,7 @@ func TestLoaderWritesRecordsAndReceipts(t *testing.T) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- New(Config{BatchSize: 7, FlushEvery: 200 * time.Millisecond}, st, zap.NewNop(), nil).Run(runCtx, js)
+		done <- New(Config{BatchSize: 7, FlushEvery: 200 * time.Millisecond}, st, zap.NewNop(), nil).Run(runCtx, js, nil)
 	}()
 	count := func(q string) uint64 {
 		var v uint64

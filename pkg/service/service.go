@@ -209,3 +209,20 @@ func (f *Flags) Parse(args []string) error {
 	}
 	return nil
 }
+
+// Register adds c to reg, or returns the collector of the same description
+// already there: a component restarted in the same process (the hub, tests)
+// keeps counting on the metrics the registry serves.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
+}

@@ -6,7 +6,6 @@ package validator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -22,6 +21,8 @@ import (
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/sdmmr"
+	"github.com/bndmr/hub/pkg/stage"
+	"github.com/bndmr/hub/pkg/topology"
 	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/xmldoc"
 )
@@ -230,79 +231,70 @@ func splitXDSPatientID(id string) (ext, root string) {
 	return strings.TrimSpace(ext), strings.TrimSpace(root)
 }
 
-// Run consumes raw mails until ctx ends.
-func (v *Validator) Run(ctx context.Context, js jetstream.JetStream) error {
-	cc := bus.ConsumerConfig{Stream: bus.StreamMail, Durable: "validator", Filter: events.SubjectMailRaw, AckWait: 2 * time.Minute}
-	if _, err := bus.EnsureConsumer(ctx, js, cc); err != nil {
-		return err
-	}
-	errc := make(chan error, v.cfg.Workers)
-	for i := 0; i < v.cfg.Workers; i++ {
-		go func() {
-			errc <- bus.Consume(ctx, js, cc, func(ctx context.Context, msg jetstream.Msg) error { return v.handle(ctx, js, msg) })
-		}()
-	}
-	var first error
-	for i := 0; i < v.cfg.Workers; i++ {
-		if err := <-errc; err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+// Run consumes raw mails until ctx ends, on the stage runtime (set may be
+// nil: stage.Run makes a private one).
+func (v *Validator) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set) error {
+	return stage.Run(ctx, js, set, v.log, stage.Spec[events.MailRaw]{
+		Consumer:   topology.ConsumerOf(topology.DurableValidator),
+		Version:    events.MailRawV,
+		Workers:    v.cfg.Workers,
+		Batch:      4,
+		Dependency: "nats",
+		MailID:     func(m events.MailRaw) string { return m.MailID },
+		HandleOne: func(ctx context.Context, d stage.Delivery[events.MailRaw]) error {
+			return v.handle(ctx, js, d)
+		},
+	})
 }
 
-// handle publishes the identified documents, then the outcome; JetStream
+// handle publishes the identified documents, then the outcome; the runtime
 // acknowledges the raw mail only after both are stored. A redelivery
 // republishes with the same ids, which JetStream deduplicates.
-func (v *Validator) handle(ctx context.Context, js jetstream.JetStream, msg jetstream.Msg) error {
-	var m events.MailRaw
-	if err := json.Unmarshal(msg.Data(), &m); err != nil || m.V != events.MailRawV {
-		return v.quarantine(ctx, js, events.MailRaw{}, msg.Data(), "bad_event", fmt.Sprintf("unreadable mail.raw event (v=%d): %v", m.V, err))
-	}
+func (v *Validator) handle(ctx context.Context, js jetstream.JetStream, d stage.Delivery[events.MailRaw]) error {
+	m := d.Event
 	raw, err := Raw(ctx, js, m)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		return stage.Permanent("raw_missing", err)
+	}
 	if err != nil {
-		return v.quarantine(ctx, js, m, nil, "raw_missing", err.Error())
+		return stage.Transient("nats", err)
 	}
 	res, err := v.Check(ctx, m, raw)
 	if err != nil {
 		return err
 	}
 	// The acknowledgement quotes the original: it finds it by this sequence.
-	if md, err := msg.Metadata(); err == nil {
-		res.Outcome.MailSeq = md.Sequence.Stream
-	}
+	res.Outcome.MailSeq = d.Meta.Sequence.Stream
 	if res.Outcome.Rejected != nil && res.Outcome.Rejected.Code == mssante.CodeInternal {
-		if err := v.quarantine(ctx, js, m, nil, mssante.CodeInternal, res.Outcome.Rejected.Reason); err != nil {
-			return err
+		if err := v.quarantine(ctx, js, m, mssante.CodeInternal, res.Outcome.Rejected.Reason); err != nil {
+			return stage.Transient("nats", err)
 		}
 	}
 	// Derived ids follow the raw message's own id, so that an operator's
 	// replay (bndmrctl quarantine replay: a new id) yields a new outcome,
 	// while a redelivery of the same message is deduplicated.
-	key := msg.Headers().Get(jetstream.MsgIDHeader)
+	key := d.MsgID()
 	if key == "" {
 		key = m.MailID
 	}
 	for _, e := range res.Extracted {
 		if _, err := bus.Publish(ctx, js, events.SubjectExtracted, fmt.Sprintf("%s/%d", key, e.DocIndex), e); err != nil {
-			return err
+			return stage.Transient("nats", err)
 		}
 	}
 	if _, err := bus.Publish(ctx, js, events.SubjectOutcome, key, res.Outcome); err != nil {
-		return err
+		return stage.Transient("nats", err)
 	}
 	v.log.Info("mail checked", zap.String("mail_id", m.MailID), zap.Int("documents", len(res.Outcome.Documents)),
 		zap.Int("accepted", len(res.Extracted)), zap.Bool("rejected", res.Outcome.Rejected != nil))
 	return nil
 }
 
-// quarantine keeps a mail the hub cannot handle, with the reason, and lets
-// the raw message go: the quarantine stream now holds it.
-func (v *Validator) quarantine(ctx context.Context, js jetstream.JetStream, m events.MailRaw, data []byte, code, reason string) error {
-	if m.MailID == "" {
-		m = events.MailRaw{V: events.MailRawV, MailID: "unreadable", Raw: data}
-	}
-	q := events.Quarantined{V: events.QuarantineV, Mail: m, Stage: "validator", Code: code, Reason: reason, At: time.Now().UTC()}
+// quarantine keeps a copy of a mail the hub could not read at all, with the
+// reason, beside the outcome that refuses it (internal_error): the operator
+// can replay it once the cause is fixed.
+func (v *Validator) quarantine(ctx context.Context, js jetstream.JetStream, m events.MailRaw, code, reason string) error {
+	q := events.Quarantined{V: events.QuarantineV, Mail: m, Stage: topology.DurableValidator, Code: code, Reason: reason, At: time.Now().UTC()}
 	if _, err := bus.Publish(ctx, js, events.SubjectQuarantine, "validator/"+m.MailID+"/"+code, q); err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/service"
+	"github.com/bndmr/hub/pkg/stage"
 )
 
 // Env is what a running component gets.
@@ -24,6 +25,9 @@ type Env struct {
 	JS  jetstream.JetStream
 	Log *zap.Logger
 	Ops *service.Ops
+	// Stages: the process's stage runtime (metrics, readiness, quarantine
+	// summary), shared by its components.
+	Stages *stage.Set
 }
 
 // Component is one service of the hub.
@@ -138,7 +142,10 @@ func Serve(ctx context.Context, common Common, log *zap.Logger, comps ...Compone
 		}
 		return nil
 	})
-	env := Env{JS: js, Log: log, Ops: ops}
+	stages := stage.NewSet(ops.Registry)
+	// Not ready while a stage retries: a dependency is away.
+	ops.Ready("stages", stages.Ready)
+	env := Env{JS: js, Log: log, Ops: ops, Stages: stages}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ops.Serve(gctx, common.HTTPAddr, log, nil) })
 	for _, c := range comps {

@@ -116,7 +116,7 @@ func (c *Validator) Run(ctx context.Context, env Env) error {
 		return fmt.Errorf("loading the CI-SIS kit %s: %w", c.kit, err)
 	}
 	env.Log.Info("CI-SIS profiles compiled", stringsField("profiles", eng.Profiles()), durationField("took", time.Since(start)))
-	return validator.New(c.cfg, eng, env.Log, env.Ops.Registry).Run(ctx, env.JS)
+	return validator.New(c.cfg, eng, env.Log, env.Ops.Registry).Run(ctx, env.JS, env.Stages)
 }
 
 // Pseudonymisation replaces identities by keyed pseudonyms.
@@ -145,7 +145,7 @@ func (c *Pseudonymisation) Run(ctx context.Context, env Env) error {
 		return err
 	}
 	p := pseudonymisation.New(keys, pseudonymisation.Options{Rotation: c.rotation})
-	return pseudonymisation.NewService(p, env.Log, env.Ops.Registry).Run(ctx, env.JS)
+	return pseudonymisation.NewService(p, env.Log, env.Ops.Registry).Run(ctx, env.JS, env.Stages)
 }
 
 // Loader writes ClickHouse.
@@ -180,7 +180,7 @@ func (c *Loader) Run(ctx context.Context, env Env) error {
 		env.Log.Info("ClickHouse migrations applied", stringsField("migrations", applied))
 	}
 	env.Ops.Ready("clickhouse", st.Ping)
-	return loader.New(c.cfg, st, env.Log, env.Ops.Registry).Run(ctx, env.JS)
+	return loader.New(c.cfg, st, env.Log, env.Ops.Registry).Run(ctx, env.JS, env.Stages)
 }
 
 // openStore waits for ClickHouse: a service started before its database
@@ -238,6 +238,7 @@ func (c *Ack) Run(ctx context.Context, env Env) error {
 	}
 	cfg := c.cfg
 	cfg.Registry = env.Ops.Registry
+	cfg.Stages = env.Stages
 	return ack.Run(ctx, cfg, env.JS, env.Log)
 }
 

@@ -1,0 +1,363 @@
+package stage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/topology"
+)
+
+type testEvent struct {
+	V    int    `json:"v"`
+	ID   string `json:"id"`
+	Mail string `json:"mail"`
+}
+
+func (e testEvent) EventVersion() int { return e.V }
+
+func testJS(t *testing.T) jetstream.JetStream {
+	t.Helper()
+	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.EnsureStreams(context.Background(), js, bus.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// testConsumer reads the record stream under a durable name of the test's.
+func testConsumer(name string) topology.Consumer {
+	return topology.Consumer{Stream: topology.StreamRecord, Durable: name, Subject: topology.SubjectRecord, AckWait: 5 * time.Second}
+}
+
+func publish(t *testing.T, js jetstream.JetStream, data []byte, id string) {
+	t.Helper()
+	msg := &nats.Msg{Subject: topology.SubjectRecord, Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func publishEvent(t *testing.T, js jetstream.JetStream, e testEvent) {
+	t.Helper()
+	b, _ := json.Marshal(e)
+	publish(t, js, b, e.ID)
+}
+
+// run starts spec in the background; the stage stops with the test.
+func run(t *testing.T, js jetstream.JetStream, set *Set, spec Spec[testEvent]) {
+	t.Helper()
+	if spec.BackoffMin == 0 {
+		spec.BackoffMin, spec.BackoffMax = 5*time.Millisecond, 20*time.Millisecond
+	}
+	spec.PollEvery = 50 * time.Millisecond
+	spec.MaxWait = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, js, set, zaptest.NewLogger(t), spec) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("stage stopped with %v", err)
+		}
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// settled waits until the consumer has nothing pending or unacknowledged.
+func settled(t *testing.T, js jetstream.JetStream, durable string) *jetstream.ConsumerInfo {
+	t.Helper()
+	var info *jetstream.ConsumerInfo
+	waitFor(t, durable+" to settle", func() bool {
+		c, err := js.Consumer(context.Background(), topology.StreamRecord, durable)
+		if err != nil {
+			return false
+		}
+		info, err = c.Info(context.Background())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+	})
+	return info
+}
+
+// quarantined reads every entry of the quarantine stream.
+func quarantined(t *testing.T, js jetstream.JetStream) []events.Quarantined {
+	t.Helper()
+	ctx := context.Background()
+	s, err := js.Stream(ctx, topology.StreamQuarantine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []events.Quarantined
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q events.Quarantined
+		if err := json.Unmarshal(m.Data, &q); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
+// A dependency away for many more deliveries than the old limit of 20:
+// the message comes back until it goes through, the stage says it is not
+// ready meanwhile, and nothing is quarantined.
+func TestTransientFailureRetriedUntilItPasses(t *testing.T) {
+	js := testJS(t)
+	reg := prometheus.NewRegistry()
+	set := NewSet(reg)
+	var mu sync.Mutex
+	attempts, away := 0, true
+	sawNotReady := false
+	run(t, js, set, Spec[testEvent]{Consumer: testConsumer("retry"), Version: 1, Dependency: "clickhouse",
+		HandleOne: func(ctx context.Context, d Delivery[testEvent]) error {
+			mu.Lock()
+			defer mu.Unlock()
+			attempts++
+			if attempts >= 30 {
+				away = false
+			}
+			if away {
+				return errors.New("dial tcp 127.0.0.1:19000: connection refused")
+			}
+			return nil
+		}})
+	publishEvent(t, js, testEvent{V: 1, ID: "a"})
+	waitFor(t, "the stage to report the dependency", func() bool {
+		err := set.Ready(context.Background())
+		if err != nil && strings.Contains(err.Error(), "clickhouse: dial tcp") {
+			mu.Lock()
+			sawNotReady = true
+			mu.Unlock()
+			return true
+		}
+		return false
+	})
+	info := settled(t, js, "retry")
+	if info.Delivered.Consumer < 30 {
+		t.Errorf("delivered %d times, want at least 30", info.Delivered.Consumer)
+	}
+	if err := set.Ready(context.Background()); err != nil {
+		t.Errorf("still not ready after the message went through: %v", err)
+	}
+	if !sawNotReady {
+		t.Error("never reported not ready while failing")
+	}
+	if got := testutil.ToFloat64(set.retries.WithLabelValues("retry", "clickhouse")); got != 29 {
+		t.Errorf("retries{cause=clickhouse} = %v, want 29", got)
+	}
+	if got := testutil.ToFloat64(set.handled.WithLabelValues("retry")); got != 1 {
+		t.Errorf("handled = %v, want 1", got)
+	}
+	if q := quarantined(t, js); len(q) != 0 {
+		t.Errorf("quarantined %d entries on a transient failure", len(q))
+	}
+	c, err := js.Consumer(context.Background(), topology.StreamRecord, "retry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := c.CachedInfo().Config.MaxDeliver; md != -1 {
+		t.Errorf("consumer MaxDeliver = %d, want -1 (no limit)", md)
+	}
+}
+
+// Whatever can never succeed goes to the quarantine, with its reason and
+// bytes, and the consumer moves on.
+func TestPermanentFailuresQuarantined(t *testing.T) {
+	js := testJS(t)
+	set := NewSet(prometheus.NewRegistry())
+	var handled sync.Map
+	run(t, js, set, Spec[testEvent]{Consumer: testConsumer("perm"), Version: 1,
+		MailID: func(e testEvent) string { return e.Mail },
+		HandleOne: func(ctx context.Context, d Delivery[testEvent]) error {
+			switch d.Event.ID {
+			case "impossible":
+				return Permanent("impossible_document", errors.New("no such model version"))
+			case "wrapped":
+				return fmt.Errorf("checking: %w", ErrPermanent)
+			case "panics":
+				var m map[string]int
+				m["x"]++ // nil map: panics
+			}
+			handled.Store(d.Event.ID, true)
+			return nil
+		}})
+	publishEvent(t, js, testEvent{V: 1, ID: "impossible", Mail: "m1"})
+	publishEvent(t, js, testEvent{V: 1, ID: "wrapped", Mail: "m2"})
+	publishEvent(t, js, testEvent{V: 1, ID: "panics", Mail: "m3"})
+	publishEvent(t, js, testEvent{V: 2, ID: "future", Mail: "m4"})
+	publish(t, js, []byte("{not json"), "garbage")
+	publishEvent(t, js, testEvent{V: 1, ID: "fine", Mail: "m5"})
+	settled(t, js, "perm")
+
+	want := map[string]string{"m1": "impossible_document", "m2": "permanent", "m3": "panic", "m4": "bad_version", "": "bad_event"}
+	q := quarantined(t, js)
+	if len(q) != len(want) {
+		t.Fatalf("%d quarantine entries, want %d: %+v", len(q), len(want), q)
+	}
+	for _, e := range q {
+		if e.Stage != "perm" || e.Event == nil || e.Event.Stream != topology.StreamRecord || e.Event.Seq == 0 || len(e.Event.Data) == 0 {
+			t.Errorf("entry lacks the stage or the failed message: %+v", e)
+			continue
+		}
+		if code, ok := want[e.Event.MailID]; !ok || code != e.Code {
+			t.Errorf("mail %q quarantined as %q (%s), want %q", e.Event.MailID, e.Code, e.Reason, code)
+		}
+		if e.Reason == "" {
+			t.Errorf("entry %s has no reason", e.Code)
+		}
+	}
+	if _, ok := handled.Load("fine"); !ok {
+		t.Error("the good message after the bad ones was not handled")
+	}
+	if got := testutil.ToFloat64(set.quarantined.WithLabelValues("perm", "panic")); got != 1 {
+		t.Errorf("quarantined{code=panic} = %v", got)
+	}
+	if s := set.Quarantined(); !strings.Contains(s, "perm bad_event×1") || !strings.Contains(s, "perm panic×1") {
+		t.Errorf("summary %q", s)
+	}
+}
+
+// A batch with one bad message: the others are written, the bad one alone
+// is quarantined.
+func TestBatchIsolatesTheBadMessage(t *testing.T) {
+	js := testJS(t)
+	var mu sync.Mutex
+	written := map[string]int{}
+	calls := 0
+	for _, id := range []string{"a", "b", "poison", "c", "d"} {
+		publishEvent(t, js, testEvent{V: 1, ID: id, Mail: id})
+	}
+	run(t, js, nil, Spec[testEvent]{Consumer: testConsumer("batch"), Version: 1, Batch: 10,
+		MailID: func(e testEvent) string { return e.Mail },
+		HandleBatch: func(ctx context.Context, b []Delivery[testEvent]) error {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			for _, d := range b {
+				if d.Event.ID == "poison" {
+					return Permanent("refused", errors.New("type mismatch"))
+				}
+			}
+			for _, d := range b {
+				written[d.Event.ID]++
+			}
+			return nil
+		}})
+	settled(t, js, "batch")
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if written[id] != 1 {
+			t.Errorf("%s written %d times", id, written[id])
+		}
+	}
+	q := quarantined(t, js)
+	if len(q) != 1 || q[0].Event.MailID != "poison" || q[0].Code != "refused" {
+		t.Errorf("quarantine %+v, want the poison message alone", q)
+	}
+}
+
+// Identified data never leaves its stream: the entry names the mail only.
+func TestIdentifiedQuarantineHoldsNoContent(t *testing.T) {
+	js := testJS(t)
+	run(t, js, nil, Spec[testEvent]{Consumer: testConsumer("ident"), Version: 1, Identified: true,
+		MailID: func(e testEvent) string { return e.Mail },
+		HandleOne: func(ctx context.Context, d Delivery[testEvent]) error {
+			return Permanent("pseudonymisation_failed", errors.New("no key"))
+		}})
+	b, _ := json.Marshal(testEvent{V: 1, ID: "DUPONT Jean 1980-01-01", Mail: "m-ident"})
+	publish(t, js, b, "m-ident/0")
+	settled(t, js, "ident")
+	q := quarantined(t, js)
+	if len(q) != 1 {
+		t.Fatalf("%d entries", len(q))
+	}
+	b, _ = json.Marshal(q[0])
+	if q[0].Event.MailID != "m-ident" || len(q[0].Event.Data) != 0 || strings.Contains(string(b), "DUPONT") {
+		t.Errorf("identified entry holds content: %s", b)
+	}
+}
+
+// An existing consumer with the old delivery limit is updated to none.
+func TestConsumerLimitLifted(t *testing.T) {
+	js := testJS(t)
+	ctx := context.Background()
+	old := ConsumerConfig(testConsumer("old"))
+	old.MaxDeliver = 20
+	if _, err := js.CreateOrUpdateConsumer(ctx, topology.StreamRecord, old); err != nil {
+		t.Fatal(err)
+	}
+	run(t, js, nil, Spec[testEvent]{Consumer: testConsumer("old"), Version: 1,
+		HandleOne: func(context.Context, Delivery[testEvent]) error { return nil }})
+	waitFor(t, "the limit to be lifted", func() bool {
+		c, err := js.Consumer(ctx, topology.StreamRecord, "old")
+		return err == nil && c.CachedInfo().Config.MaxDeliver == -1
+	})
+}
+
+func TestSpecNeedsOneHandler(t *testing.T) {
+	for name, spec := range map[string]Spec[testEvent]{
+		"none": {Consumer: testConsumer("x")},
+		"both": {Consumer: testConsumer("x"), HandleOne: func(context.Context, Delivery[testEvent]) error { return nil },
+			HandleBatch: func(context.Context, []Delivery[testEvent]) error { return nil }},
+		"no durable": {HandleOne: func(context.Context, Delivery[testEvent]) error { return nil }},
+	} {
+		if err := Run(context.Background(), nil, nil, nil, spec); err == nil {
+			t.Errorf("%s: Run accepted the spec", name)
+		}
+	}
+}
+
+func TestBackoffCapped(t *testing.T) {
+	r := &runner[testEvent]{spec: Spec[testEvent]{BackoffMin: time.Second, BackoffMax: time.Minute}}
+	for n, want := range map[uint64]time.Duration{0: time.Second, 1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 7: time.Minute, 1000: time.Minute} {
+		if got := r.backoff(n); got != want {
+			t.Errorf("backoff(%d) = %s, want %s", n, got, want)
+		}
+	}
+}
