@@ -241,17 +241,7 @@ func TestNATSPermissions(t *testing.T) {
 
 	// provisioner: the streams, object store and KV bucket (as pkg/bus lays them out).
 	prov := cl["provisioner"].js
-	for _, sc := range []jetstream.StreamConfig{
-		{Name: "BNDMR_MAIL", Subjects: []string{"bndmr.mail.raw"}},
-		{Name: "BNDMR_OUTCOME", Subjects: []string{"bndmr.mail.outcome"}},
-		{Name: "BNDMR_IDENTIFIED", Subjects: []string{"bndmr.identified.sdmmr.extracted"}, Retention: jetstream.WorkQueuePolicy},
-		{Name: "BNDMR_RECORD", Subjects: []string{"bndmr.sdmmr.record"}},
-		{Name: "BNDMR_QUARANTINE", Subjects: []string{"bndmr.mail.quarantine"}},
-	} {
-		if _, err := prov.CreateOrUpdateStream(ctx, sc); err != nil {
-			t.Fatalf("provisioner: stream %s: %v", sc.Name, err)
-		}
-	}
+	provisionStreams(t, ctx, prov)
 	if _, err := prov.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: "BNDMR_MAILOBJ"}); err != nil {
 		t.Fatalf("provisioner: object store: %v", err)
 	}
