@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -60,6 +61,32 @@ func (o *Ops) Ready(name string, check func(context.Context) error) {
 	o.checks[name] = check
 }
 
+// Check runs every readiness check: nil when all pass, else what fails,
+// check by check, in name order.
+func (o *Ops) Check(ctx context.Context) error {
+	o.mu.Lock()
+	names := make([]string, 0, len(o.checks))
+	for k := range o.checks {
+		names = append(names, k)
+	}
+	checks := make(map[string]func(context.Context) error, len(o.checks))
+	for k, v := range o.checks {
+		checks[k] = v
+	}
+	o.mu.Unlock()
+	sort.Strings(names)
+	var failed []string
+	for _, name := range names {
+		if err := checks[name](ctx); err != nil {
+			failed = append(failed, name+": "+err.Error())
+		}
+	}
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "; "))
+	}
+	return nil
+}
+
 // Handler serves /healthz, /readyz and /metrics.
 func (o *Ops) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -69,20 +96,8 @@ func (o *Ops) Handler() http.Handler {
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
-		o.mu.Lock()
-		checks := make(map[string]func(context.Context) error, len(o.checks))
-		for k, v := range o.checks {
-			checks[k] = v
-		}
-		o.mu.Unlock()
-		var failed []string
-		for name, c := range checks {
-			if err := c(ctx); err != nil {
-				failed = append(failed, name+": "+err.Error())
-			}
-		}
-		if len(failed) > 0 {
-			http.Error(w, "not ready: "+strings.Join(failed, "; "), http.StatusServiceUnavailable)
+		if err := o.Check(ctx); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))

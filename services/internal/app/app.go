@@ -95,7 +95,7 @@ func Main(comp Component, args []string) int {
 	log = log.With(zap.String("service", comp.Name()))
 	ctx, stop := signalContext()
 	defer stop()
-	if err := Serve(ctx, common, log, comp); err != nil {
+	if err := Serve(ctx, common, log, NewRuntime(), comp); err != nil {
 		log.Error("stopped on error", zap.Error(err))
 		return 1
 	}
@@ -116,8 +116,24 @@ func parse(f *service.Flags, args []string, common *Common, comps ...Component) 
 	return errors.Join(errs...)
 }
 
+// Runtime is what the components of one process share: the operations
+// endpoint (metrics, readiness) and the stage runtime's state.
+type Runtime struct {
+	Ops    *service.Ops
+	Stages *stage.Set
+}
+
+// NewRuntime returns a Runtime whose stages report on its registry and
+// readiness: a process is not ready while one of its stages retries.
+func NewRuntime() *Runtime {
+	ops := service.NewOps()
+	stages := stage.NewSet(ops.Registry)
+	ops.Ready("stages", stages.Ready)
+	return &Runtime{Ops: ops, Stages: stages}
+}
+
 // Serve connects to NATS and runs the components until ctx ends.
-func Serve(ctx context.Context, common Common, log *zap.Logger, comps ...Component) error {
+func Serve(ctx context.Context, common Common, log *zap.Logger, rt *Runtime, comps ...Component) error {
 	nc, js, err := bus.Connect(ctx, common.Bus, "bndmr-"+comps[0].Name())
 	if err != nil {
 		return err
@@ -135,17 +151,14 @@ func Serve(ctx context.Context, common Common, log *zap.Logger, comps ...Compone
 		log.Warn("JetStream not ready; retrying", zap.Error(err))
 		sleep(ctx, 2*time.Second)
 	}
-	ops := service.NewOps()
+	ops := rt.Ops
 	ops.Ready("nats", func(context.Context) error {
 		if !nc.IsConnected() {
 			return errors.New("not connected to NATS")
 		}
 		return nil
 	})
-	stages := stage.NewSet(ops.Registry)
-	// Not ready while a stage retries: a dependency is away.
-	ops.Ready("stages", stages.Ready)
-	env := Env{JS: js, Log: log, Ops: ops, Stages: stages}
+	env := Env{JS: js, Log: log, Ops: ops, Stages: rt.Stages}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ops.Serve(gctx, common.HTTPAddr, log, nil) })
 	for _, c := range comps {

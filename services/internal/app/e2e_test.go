@@ -31,7 +31,13 @@ type e2e struct {
 
 func newE2E(t *testing.T, seed uint64, count int, extra ...[]byte) *e2e {
 	t.Helper()
-	imapAddr, chDSN := os.Getenv("BNDMR_TEST_IMAP"), os.Getenv("BNDMR_TEST_CLICKHOUSE")
+	return newE2EOn(t, os.Getenv("BNDMR_TEST_CLICKHOUSE"), seed, count, extra...)
+}
+
+// newE2EOn is newE2E on the ClickHouse server chDSN (database default).
+func newE2EOn(t *testing.T, chDSN string, seed uint64, count int, extra ...[]byte) *e2e {
+	t.Helper()
+	imapAddr := os.Getenv("BNDMR_TEST_IMAP")
 	if imapAddr == "" || chDSN == "" {
 		t.Skip("BNDMR_TEST_IMAP / BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts Dovecot and ClickHouse")
 	}

@@ -2,18 +2,24 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/service"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
 // Hub runs every service in one process over an embedded NATS server: the
@@ -37,7 +43,8 @@ func HubMain(args []string) int {
 	f.String(&h.dataDir, "data-dir", "BNDMR_HUB_DATA", ".run/hub", "folder of the embedded NATS JetStream storage")
 	f.Int(&h.natsPort, "nats-port", "BNDMR_HUB_NATS_PORT", 14222, "loopback port of the embedded NATS server (-1: any free port)")
 	f.Duration(&h.untilIdle, "exit-when-idle", "BNDMR_HUB_EXIT_WHEN_IDLE", 0,
-		"exit once the mailboxes are empty and every stage has been idle this long (0: run until stopped)")
+		"exit once the mailboxes are empty, every stream is acknowledged and no stage retries, for this long (0: run until stopped); "+
+			"exit status 3 if stopped while a dependency is away, 4 if anything was quarantined during the run")
 	for _, c := range h.comps {
 		c.Flags(f)
 	}
@@ -53,12 +60,37 @@ func HubMain(args []string) int {
 	defer log.Sync()
 	ctx, stop := signalContext()
 	defer stop()
-	if err := h.run(ctx, common, log.With(zap.String("service", "hub"))); err != nil {
+	err = h.run(ctx, common, log.With(zap.String("service", "hub")))
+	var ex *exitError
+	switch {
+	case errors.As(err, &ex):
+		log.Error(ex.msg)
+		fmt.Fprintf(os.Stderr, "hub: %s\n", ex.msg)
+		return ex.code
+	case err != nil:
 		log.Error("hub stopped on error", zap.Error(err))
 		return 1
 	}
 	return 0
 }
+
+// exitError is an honest end: the hub stopped, but not everything is done.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// Exit statuses of the hub besides 0 (all done) and 1 (stopped on error).
+const (
+	// ExitNotReady: stopped while a dependency was away or a stage retried;
+	// the messages wait in the streams for the next start.
+	ExitNotReady = 3
+	// ExitQuarantined: drained, but messages went to the quarantine during
+	// the run (bndmrctl quarantine list).
+	ExitQuarantined = 4
+)
 
 func (h *Hub) run(ctx context.Context, common Common, log *zap.Logger) error {
 	if err := os.MkdirAll(h.dataDir, 0o700); err != nil {
@@ -73,74 +105,139 @@ func (h *Hub) run(ctx context.Context, common Common, log *zap.Logger) error {
 	common.Bus.URL = srv.ClientURL()
 	log.Info("embedded NATS JetStream", zap.String("url", common.Bus.URL), zap.String("store", dir))
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 1)
-	go func() { errc <- Serve(ctx, common, log, h.comps...) }()
-	if h.untilIdle > 0 {
-		go func() {
-			if err := h.waitIdle(ctx, common, log); err == nil {
-				log.Info("mailboxes drained and every stage idle: stopping")
-				cancel()
-			}
-		}()
-	}
-	err = <-errc
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	return err
-}
-
-// durables are the consumers whose backlog must be empty for the hub to be idle.
-var durables = []struct{ stream, name string }{
-	{bus.StreamMail, "validator"}, {bus.StreamIdentified, "pseudonymisation"}, {bus.StreamRecord, "loader"},
-	{bus.StreamOutcome, "loader-receipts"},
-}
-
-// waitIdle returns once the inboxes are empty and no consumer has pending or
-// unacknowledged messages, continuously for untilIdle.
-func (h *Hub) waitIdle(ctx context.Context, common Common, log *zap.Logger) error {
 	nc, js, err := bus.Connect(ctx, common.Bus, "bndmr-hub-watch")
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
+	if common.EnsureStreams {
+		if err := bus.EnsureStreams(ctx, js, common.Bus); err != nil {
+			return err
+		}
+	}
+	qStart, err := quarantineLastSeq(ctx, js)
+	if err != nil {
+		return err
+	}
+
+	rt := NewRuntime()
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- Serve(runCtx, common, log, rt, h.comps...) }()
+	watch := &watcher{h: h, js: js, rt: rt}
+	idle := make(chan struct{})
+	go func() {
+		if watch.run(runCtx, log) == nil {
+			log.Info("mailboxes drained, every stream acknowledged, no stage retrying: stopping")
+			close(idle)
+			cancel()
+		}
+	}()
+	err = <-errc
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	// What was quarantined during this run is said, whatever the ending.
+	sum, qerr := quarantinedSince(context.WithoutCancel(ctx), js, qStart)
+	if qerr != nil {
+		return qerr
+	}
+	select {
+	case <-idle:
+	default:
+		if nr := watch.lastNotReady(); nr != nil {
+			return &exitError{code: ExitNotReady, msg: "stopped while not ready, messages wait in the streams: " + nr.Error() + quarantineNote(sum)}
+		}
+	}
+	if sum != "" {
+		return &exitError{code: ExitQuarantined, msg: "quarantined during this run: " + sum + " (bndmrctl quarantine list)"}
+	}
+	return nil
+}
+
+func quarantineNote(sum string) string {
+	if sum == "" {
+		return ""
+	}
+	return "; quarantined during this run: " + sum
+}
+
+// watcher follows the hub: its readiness, and whether everything is done.
+type watcher struct {
+	h  *Hub
+	js jetstream.JetStream
+	rt *Runtime
+
+	mu       sync.Mutex
+	notReady error
+}
+
+func (w *watcher) lastNotReady() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.notReady
+}
+
+// run records the readiness every half second and, with --exit-when-idle,
+// returns nil once the hub has been idle that long; otherwise it returns
+// when ctx ends.
+func (w *watcher) run(ctx context.Context, log *zap.Logger) error {
 	var idleSince time.Time
 	for ctx.Err() == nil {
 		sleep(ctx, 500*time.Millisecond)
-		busy, err := h.busy(ctx, js)
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		nr := w.rt.Ops.Check(cctx)
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		w.mu.Lock()
+		w.notReady = nr
+		w.mu.Unlock()
+		if w.h.untilIdle <= 0 {
+			continue
+		}
+		busy, err := w.h.busy(ctx, w.js, w.rt)
 		if err != nil {
 			log.Debug("idle check", zap.Error(err))
 			busy = true
 		}
-		if busy {
+		if busy || nr != nil {
 			idleSince = time.Time{}
 			continue
 		}
 		if idleSince.IsZero() {
 			idleSince = time.Now()
 		}
-		if time.Since(idleSince) >= h.untilIdle {
+		if time.Since(idleSince) >= w.h.untilIdle {
 			return nil
 		}
 	}
 	return ctx.Err()
 }
 
-func (h *Hub) busy(ctx context.Context, js jetstream.JetStream) (bool, error) {
+// busy reports whether anything is left to do: a mail waiting in a
+// mailbox, a message a consumer of pkg/topology has not acknowledged, or a
+// stage holding one for a retry.
+func (h *Hub) busy(ctx context.Context, js jetstream.JetStream, rt *Runtime) (bool, error) {
+	if rt.Stages.Busy() {
+		return true, nil
+	}
 	for _, mc := range h.ingest.Mailboxes() {
 		n, err := mailbox.Waiting(ctx, mc)
 		if err != nil || n > 0 {
 			return true, err
 		}
 	}
-	ds := durables
-	if h.ack.cfg.SMTP.Addr != "" {
-		ds = append(ds, struct{ stream, name string }{bus.StreamOutcome, "ack"})
-	}
-	for _, d := range ds {
-		c, err := js.Consumer(ctx, d.stream, d.name)
+	for _, d := range topology.Consumers {
+		if d.Optional && h.ack.cfg.SMTP.Addr == "" {
+			continue
+		}
+		c, err := js.Consumer(ctx, d.Stream, d.Durable)
 		if err != nil {
 			return true, err
 		}
@@ -148,9 +245,63 @@ func (h *Hub) busy(ctx context.Context, js jetstream.JetStream) (bool, error) {
 		if err != nil {
 			return true, err
 		}
-		if info.NumPending > 0 || info.NumAckPending > 0 {
+		if info.NumPending > 0 || info.NumAckPending > 0 || info.NumRedelivered > 0 {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// quarantineLastSeq is the quarantine stream's last sequence.
+func quarantineLastSeq(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	s, err := js.Stream(ctx, topology.StreamQuarantine)
+	if err != nil {
+		return 0, fmt.Errorf("opening the quarantine stream: %w", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading the quarantine stream: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// quarantinedSince summarises the entries after sequence from, as
+// "stage code×n, …" ("" when there are none).
+func quarantinedSince(ctx context.Context, js jetstream.JetStream, from uint64) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, topology.StreamQuarantine)
+	if err != nil {
+		return "", fmt.Errorf("opening the quarantine stream: %w", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading the quarantine stream: %w", err)
+	}
+	counts := map[string]int{}
+	for seq := from + 1; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading quarantine entry %d: %w", seq, err)
+		}
+		var q events.Quarantined
+		if err := json.Unmarshal(m.Data, &q); err != nil {
+			counts["unreadable entry"]++
+			continue
+		}
+		counts[q.Stage+" "+q.Code]++
+	}
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s×%d", k, counts[k])
+	}
+	return strings.Join(parts, ", "), nil
 }
