@@ -62,7 +62,7 @@ down-topology: ## stop it
 	@scripts/down-topology.sh
 
 test-topology: up-topology ## the end-to-end scenario through the production topology, compared with the all-in-one hub
-	cd services && $(GO) test -count=1 -timeout 10m -run TestTopology ./internal/topology/
+	cd services && BNDMR_TOPOLOGY=$(abspath $(RUN))/topology $(GO) test -count=1 -timeout 10m -run TestTopology ./internal/topology/
 
 build: ## every service, bndmrctl and the all-in-one hub into bin/
 	@mkdir -p $(BIN)
@@ -72,6 +72,7 @@ build: ## every service, bndmrctl and the all-in-one hub into bin/
 test: deps up up-cluster ## unit + integration tests against real ClickHouse, Dovecot, Postfix, embedded NATS
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(MODULES)
 	cd deploy/k8s && GOWORK=off $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory test-topology
 	@$(MAKE) --no-print-directory fuzz
 
 test-unit: ## tests that need no server

@@ -69,11 +69,28 @@ chmod 600 "$sec"/*/*
 
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+stop_pid() { # pidfile
+	local pid
+	pid=$(cat "$1")
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
 # launch NAME ENVFILE LOG PIDFILE COMMAND...: a detached daemon with exactly
-# the environment of ENVFILE (plus PATH and HOME).
+# the environment of ENVFILE (plus PATH and HOME). One still running from the
+# same binary and environment is left alone; after a rebuild or a change of
+# the overlay, it is restarted (the stamp beside the pid file says which).
 launch() {
 	local name=$1 envfile=$2 log=$3 pidfile=$4; shift 4
-	if alive "$pidfile"; then say "$name already runs (pid $(cat "$pidfile"))"; return; fi
+	local stamp
+	stamp=$(cat "$1" "$envfile" | sha256sum | cut -c1-16)
+	if alive "$pidfile"; then
+		if [ "$(cat "$pidfile.stamp" 2>/dev/null)" = "$stamp" ]; then say "$name already runs (pid $(cat "$pidfile"))"; return; fi
+		say "$name: binary or configuration changed, restarting"
+		stop_pid "$pidfile"
+	fi
+	echo "$stamp" >"$pidfile.stamp"
 	# shellcheck disable=SC2016
 	nohup env -i PATH="$PATH" HOME="$HOME" bash -c 'set -a; . "$0"; set +a; exec "$@"' "$envfile" "$@" \
 		>>"$log" 2>&1 </dev/null &
@@ -92,14 +109,24 @@ while read -r kind name client monitor conf; do
 	[ "$kind" = nats ] || continue
 	wait_for "$name" 60 curl -fsS "http://$monitor/healthz?js-enabled-only=true"
 done <"$run/processes"
-say "NATS cluster of 3 on $(cat "$run/nats-url")"
+# Streams of 3 replicas need the meta leader and every peer current.
+meta_ready() {
+	curl -fsS "http://$1/jsz" | python3 -c 'import json, sys
+m = json.load(sys.stdin).get("meta_cluster") or {}
+peers = m.get("replicas") or []
+sys.exit(0 if m.get("leader") and len(peers) + 1 == m.get("cluster_size", 0) and all(p.get("current") for p in peers) else 1)'
+}
+first_monitor=$(awk '$1 == "nats" {print $4; exit}' "$run/processes")
+wait_for "the NATS meta leader" 60 meta_ready "$first_monitor"
+say "NATS cluster of 3 on $(cat "$run/nats-url") in $(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)") s"
 
 # The Job nats-streams: until the cluster has elected its meta leader.
 job=$run/instances/nats-streams
 ok=
+: >"$job/log"
 for _ in $(seq 1 30); do
 	if env -i PATH="$PATH" HOME="$HOME" bash -c 'set -a; . "$0"; set +a; exec "$@"' "$job/env" \
-		"$bin/bndmrctl" $(awk '$1 == "job" {for (i = 4; i <= NF; i++) printf "%s ", $i}' "$run/processes") >"$job/log" 2>&1; then
+		"$bin/bndmrctl" $(awk '$1 == "job" {for (i = 4; i <= NF; i++) printf "%s ", $i}' "$run/processes") >>"$job/log" 2>&1; then
 		ok=1; break
 	fi
 	sleep 2
@@ -121,7 +148,7 @@ cluster=$(grep -o "^BNDMR_CLICKHOUSE_CLUSTER='[^']*'" "$run/instances/loader-0/e
 clickhouse-client --port 19101 -q "CREATE DATABASE IF NOT EXISTS $db ON CLUSTER $cluster" >/dev/null
 env -i PATH="$PATH" HOME="$HOME" bash -c 'set -a; . "$0"; set +a; exec "$@"' "$run/instances/loader-0/env" \
 	"$bin/bndmrctl" migrate >"$run/migrate.log" 2>&1 || { cat "$run/migrate.log" >&2; exit 1; }
-say "ClickHouse: $(tail -n 1 "$run/migrate.log" | sed 's/^bndmrctl migrate: //')"
+say "ClickHouse: $(tail -n 1 "$run/migrate.log" | sed 's/^bndmrctl migrate: //') ($(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)") s)"
 
 # Every service replica.
 while read -r kind name service http; do
