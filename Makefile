@@ -21,7 +21,7 @@ export BNDMR_TEST_CH_CLUSTER ?= clickhouse://127.0.0.1:19101,clickhouse://127.0.
 FUZZTIME ?= 3s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps up down up-cluster down-cluster test-cluster build test test-unit fuzz demo lint bench clean k8s screenshot
+.PHONY: help deps up down up-cluster down-cluster test-cluster up-topology down-topology test-topology build test test-unit fuzz demo lint bench clean k8s screenshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,7 @@ up: ## start ClickHouse, Dovecot and Postfix on loopback, state under .run/ (ide
 	@scripts/postfix.sh start
 
 down: ## stop them (idempotent)
+	@scripts/down-topology.sh || true
 	@scripts/down-cluster.sh || true
 	@scripts/postfix.sh stop || true
 	@scripts/down.sh
@@ -54,6 +55,15 @@ down-cluster: ## stop them
 test-cluster: deps up up-cluster ## the ClickHouse cluster tests alone
 	cd pkg && $(GO) test -count=1 -run TestCluster ./store/
 
+up-topology: deps up up-cluster build ## the prod overlay on loopback: NATS cluster of 3, every service as its own process(es), ClickHouse 2×2; state under .run/topology
+	@scripts/up-topology.sh
+
+down-topology: ## stop it
+	@scripts/down-topology.sh
+
+test-topology: up-topology ## the end-to-end scenario through the production topology, compared with the all-in-one hub
+	cd services && BNDMR_TOPOLOGY=$(abspath $(RUN))/topology $(GO) test -count=1 -timeout 10m -run TestTopology ./internal/topology/
+
 build: ## every service, bndmrctl and the all-in-one hub into bin/
 	@mkdir -p $(BIN)
 	@for s in $(SERVICES); do $(GO) build -o $(BIN)/$$s ./services/$$s || exit 1; done
@@ -62,6 +72,7 @@ build: ## every service, bndmrctl and the all-in-one hub into bin/
 test: deps up up-cluster ## unit + integration tests against real ClickHouse, Dovecot, Postfix, embedded NATS
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(MODULES)
 	cd deploy/k8s && GOWORK=off $(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory test-topology
 	@$(MAKE) --no-print-directory fuzz
 
 test-unit: ## tests that need no server

@@ -207,8 +207,14 @@ func (c *client) noViolation(t *testing.T) {
 // consume creates the service's durable consumer and takes one message.
 func (c *client) consume(t *testing.T, ctx context.Context, stream, filter string) jetstream.Msg {
 	t.Helper()
+	return c.consumeAs(t, ctx, c.user, stream, filter)
+}
+
+// consumeAs is consume with a durable named otherwise than the user.
+func (c *client) consumeAs(t *testing.T, ctx context.Context, durable, stream, filter string) jetstream.Msg {
+	t.Helper()
 	cons, err := c.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable: c.user, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy,
+		Durable: durable, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy,
 	})
 	if err != nil {
 		t.Fatalf("%s: creating its consumer on %s: %v", c.user, stream, err)
@@ -291,6 +297,8 @@ func TestNATSPermissions(t *testing.T) {
 
 	// loader, ack, indicators.
 	cl["loader"].consume(t, ctx, "BNDMR_RECORD", "bndmr.sdmmr.record")
+	// The loader's second durable: the outcomes, into the receipts table.
+	cl["loader"].consumeAs(t, ctx, "loader-receipts", "BNDMR_OUTCOME", "bndmr.mail.outcome")
 	ack := cl["ack"]
 	ack.consume(t, ctx, "BNDMR_OUTCOME", "bndmr.mail.outcome")
 	kv, err := ack.js.KeyValue(ctx, "BNDMR_MDN_SENT")
@@ -371,6 +379,8 @@ func TestNATSPermissions(t *testing.T) {
 			"$JS.API.STREAM.UPDATE.BNDMR_RECORD",
 			"$JS.API.STREAM.CREATE.COPY",
 			"bndmr.sdmmr.record",
+			// Its receipts durable only: not the ack's.
+			"$JS.API.CONSUMER.CREATE.BNDMR_OUTCOME.ack", "$JS.ACK.BNDMR_OUTCOME.ack.1.1.1.1.0", "bndmr.mail.outcome",
 		}, identifiedAPI...), []string{"bndmr.identified.>", "bndmr.>", ">", "_INBOX.>", "_INBOX_pseudonymisation.>", "$JS.API.>"}},
 		{"ingest", append([]string{"bndmr.identified.sdmmr.extracted", "bndmr.mail.outcome", "$JS.API.CONSUMER.CREATE.BNDMR_MAIL.ingest", "$JS.API.STREAM.UPDATE.BNDMR_MAIL"}, identifiedAPI...),
 			[]string{"bndmr.identified.>", "bndmr.mail.raw", "_INBOX_validator.>"}},

@@ -25,8 +25,9 @@ func cmdMigrate(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
 	list := fs.Bool("list", false, "list the embedded migrations and exit")
+	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (<remote_servers> name): the replicated, sharded schema, as the loader with the same setting (env "+store.EnvCluster+")")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl migrate [--clickhouse DSN] [--list]")
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl migrate [--clickhouse DSN] [--cluster NAME] [--list]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
@@ -50,7 +51,7 @@ func cmdMigrate(ctx context.Context, args []string) int {
 		return 1
 	}
 	defer st.Close()
-	applied, err := st.Migrate(ctx)
+	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: *cluster})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bndmrctl migrate: %v\n", err)
 		return 1

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/bndmr/hub/pkg/bus"
@@ -19,10 +20,19 @@ func cmdStreams(ctx context.Context, args []string) int {
 	fs.StringVar(&c.URL, "nats-url", envOr("BNDMR_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (env BNDMR_NATS_URL)")
 	fs.StringVar(&c.User, "nats-user", os.Getenv("BNDMR_NATS_USER"), "NATS user allowed to manage streams (env BNDMR_NATS_USER)")
 	fs.StringVar(&c.Password, "nats-password", os.Getenv("BNDMR_NATS_PASSWORD"), "its password (env BNDMR_NATS_PASSWORD)")
-	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of every stream (3 on a NATS cluster)")
+	// The Job nats-streams gives the replicas through bndmr-common
+	// (BNDMR_NATS_REPLICAS=3 in prod), as every service gets them.
+	replicas := envOr("BNDMR_NATS_REPLICAS", "1")
+	fs.StringVar(&replicas, "replicas", replicas, "replicas of every stream, 3 on a NATS cluster (env BNDMR_NATS_REPLICAS)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	n, err := strconv.Atoi(replicas)
+	if err != nil || n < 1 || n > 5 {
+		fmt.Fprintf(os.Stderr, "bndmrctl streams: --replicas %q: must be between 1 and 5\n", replicas)
+		return 2
+	}
+	c.Replicas = n
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	nc, js, err := bus.Connect(ctx, c, "bndmrctl-streams")

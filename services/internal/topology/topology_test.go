@@ -1,0 +1,528 @@
+package topology
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/mail"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/synth"
+)
+
+const (
+	hospital = "hospital@chu.test"
+	// The all-in-one hub reads its own folders of this mailbox, over the
+	// plain loopback IMAP port, as the other end-to-end tests do.
+	hubUser = "hub2@bndmr.test"
+	// Mails of the scenario: the size of the e2e test's, plus one refused.
+	scenarioMails = 20
+)
+
+// site is what scripts/up-topology.sh wrote under .run/topology.
+type site struct {
+	dir       string
+	root      string
+	mailbox   mailbox.Config
+	dsn       string
+	natsURL   string
+	provision string // the provisioner's password
+	keyFile   string
+	hubAddr   string
+}
+
+func loadSite(t *testing.T) site {
+	t.Helper()
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Set by `make test-topology`, which starts the topology first: the
+	// module-wide `go test ./services/...` of `make test` leaves it alone.
+	dir := os.Getenv("BNDMR_TOPOLOGY")
+	if dir == "" {
+		t.Skip("BNDMR_TOPOLOGY not set: run `make test-topology`, which starts the topology (.run/topology)")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "processes")); err != nil {
+		t.Fatalf("no topology under %s: scripts/up-topology.sh writes it", dir)
+	}
+	s := site{dir: dir, root: root, keyFile: filepath.Join(dir, "secrets", "pseudonymisation-key", "key-topo.json")}
+	var mbs []mailbox.Config
+	b, err := os.ReadFile(filepath.Join(dir, "instances", "ingest-0", "volumes", "mailboxes", "mailboxes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &mbs); err != nil || len(mbs) != 1 {
+		t.Fatalf("mailboxes.json: %d mailboxes, %v", len(mbs), err)
+	}
+	s.mailbox = mbs[0]
+	loader := envFile(t, filepath.Join(dir, "instances", "loader-0", "env"))
+	ack := envFile(t, filepath.Join(dir, "instances", "ack-0", "env"))
+	s.dsn, s.natsURL, s.hubAddr = loader["BNDMR_CLICKHOUSE_DSN"], loader["BNDMR_NATS_URL"], ack["BNDMR_HUB_ADDRESS"]
+	s.provision = envFile(t, filepath.Join(dir, "nats-passwords.env"))["provisioner"]
+	return s
+}
+
+// envFile reads the KEY='value' lines localtopo writes.
+func envFile(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if ok {
+			env[k] = strings.ReplaceAll(strings.Trim(v, "'"), `'\''`, "'")
+		}
+	}
+	return env
+}
+
+// scenario makes the mails: synthetic hospital mails and one refused
+// document, all from the hospital's mailbox (where the MDNs are read), with
+// Message-IDs of this run so that nothing of an earlier run is counted.
+func scenario(t *testing.T, run int64) (mails [][]byte, ids []string) {
+	t.Helper()
+	kitDir, err := kit.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A seed per run: the set ids are new, so the rows found are this run's.
+	g, err := synth.New(synth.Options{Seed: uint64(run % 1_000_000_007), Kit: kitDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < scenarioMails; i++ {
+		m, d, err := g.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprintf("<topo.%d.%d@chu.test>", run, i)
+		m = bytes.ReplaceAll(m, []byte(d.From), []byte(hospital))
+		m = bytes.Replace(m, []byte(d.MessageID), []byte(id), 1)
+		mails, ids = append(mails, m), append(ids, id)
+	}
+	bad, err := os.ReadFile(kitDir + "/conformance/docs/SDM-MR_2024.01_nouveau-ne__m1_002.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: bad}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("<topo.%d.ko@chu.test>", run)
+	m, err := mssante.BuildMail(mssante.MailSpec{From: hospital, To: "hub@bndmr.test", MessageID: id,
+		DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(mails, m), append(ids, id)
+}
+
+func deliver(t *testing.T, mc mailbox.Config, folder string, mails [][]byte) {
+	t.Helper()
+	n, err := mailbox.Deliver(context.Background(), mc, folder, func(yield func([]byte) bool) {
+		for _, m := range mails {
+			if !yield(m) {
+				return
+			}
+		}
+	})
+	if err != nil || n != len(mails) {
+		t.Fatalf("delivered %d of %d mails to %s: %v", n, len(mails), folder, err)
+	}
+}
+
+// TestTopology runs the scenario through the all-in-one hub, then through
+// the production topology, and compares what each loaded and answered.
+func TestTopology(t *testing.T) {
+	s := loadSite(t)
+	ctx := context.Background()
+	run := time.Now().UnixNano()
+	mails, ids := scenario(t, run)
+	imapPlain := "127.0.0.1:10143"
+	if v := os.Getenv("BNDMR_TEST_IMAP"); v != "" {
+		imapPlain = v
+	}
+	chSingle := "clickhouse://127.0.0.1:19000/default"
+	if v := os.Getenv("BNDMR_TEST_CLICKHOUSE"); v != "" {
+		chSingle = v
+	}
+	smtpPlain := "127.0.0.1:10025"
+	if v := os.Getenv("BNDMR_E2E_SMTP"); v != "" {
+		smtpPlain = v
+	}
+
+	// 1. The all-in-one hub, on a database and folders of its own, with the
+	// topology's pseudonymisation key and hub address.
+	admin, err := store.Open(ctx, chSingle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	hubDB := fmt.Sprintf("topo_hub_%d", run)
+	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+hubDB); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+hubDB) })
+	hubDSN := strings.TrimSuffix(chSingle, "/default") + "/" + hubDB
+	hubMC := mailbox.Config{Name: "hub2", Addr: imapPlain, TLS: "none", User: hubUser, Password: "secret"}
+	folder := fmt.Sprintf("topo-hub%d", run)
+	createFolders(t, hubMC, folder, folder+"-done")
+	deliver(t, hubMC, folder, mails)
+	base := uidNext(t, imapPlain)
+	start := time.Now()
+	hub := exec.Command(filepath.Join(s.root, "bin", "hub"), "--data-dir", t.TempDir(), "--nats-port", "-1",
+		"--http-addr", "127.0.0.1:0", "--indicators-addr", "127.0.0.1:0",
+		"--imap-addr", imapPlain, "--imap-tls", "none", "--imap-user", hubUser, "--imap-password", "secret",
+		"--imap-name", "hub2", "--imap-inbox", folder, "--imap-processed", folder+"-done", "--imap-poll", "300ms",
+		"--key-file", s.keyFile, "--clickhouse", hubDSN, "--log-level", "warn",
+		"--smtp-addr", smtpPlain, "--smtp-tls", "none", "--hub-address", s.hubAddr, "--exit-when-idle", "1500ms")
+	hub.Stderr = os.Stderr
+	if err := hub.Run(); err != nil {
+		t.Fatalf("all-in-one hub: %v", err)
+	}
+	hubMDNs := readMDNs(t, imapPlain, base, ids, 60*time.Second)
+	t.Logf("all-in-one hub: %d mails drained in %s, %d MDNs", len(mails), time.Since(start).Round(100*time.Millisecond), len(hubMDNs))
+
+	// 2. The topology: the mails into its mailbox over IMAPS with the client
+	// certificate, as its ingest reads them.
+	js, closeNATS := provisioner(t, s)
+	defer closeNATS()
+	mailsBefore := streamMsgs(t, js, bus.StreamMail)
+	base = uidNext(t, imapPlain)
+	topoStart := time.Now().UTC().Add(-time.Second)
+	start = time.Now()
+	deliver(t, s.mailbox, s.mailbox.Inbox, mails)
+	waitDrained(t, s, js, 4*time.Minute)
+	drained := time.Since(start)
+	topoMDNs := readMDNs(t, imapPlain, base, ids, 60*time.Second)
+	t.Logf("topology: %d mails drained in %s (MDNs read back after %s), %d MDNs", len(mails),
+		drained.Round(100*time.Millisecond), time.Since(start).Round(100*time.Millisecond), len(topoMDNs))
+	if n := streamMsgs(t, js, bus.StreamMail) - mailsBefore; n != uint64(len(mails)) {
+		t.Errorf("BNDMR_MAIL got %d messages for %d mails (two ingest replicas on one mailbox must publish each mail once)", n, len(mails))
+	}
+
+	// 3. The same keys in ClickHouse.
+	topo, err := store.Open(ctx, s.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer topo.Close()
+	hubSt, err := store.Open(ctx, hubDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hubSt.Close()
+	sets := column(t, hubSt, "SELECT DISTINCT set_id FROM receipts WHERE set_id != '' ORDER BY set_id")
+	if len(sets) < scenarioMails/2 {
+		t.Fatalf("the all-in-one hub has receipts for only %d sets", len(sets))
+	}
+	in := "('" + strings.Join(sets, "','") + "')"
+	tables := column(t, hubSt, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
+		AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View') ORDER BY table`)
+	keys := 0
+	for _, table := range tables {
+		q := "SELECT DISTINCT concat(set_id, '/', toString(version_number)) AS k FROM " + table + " WHERE set_id IN " + in
+		if table == "receipts" {
+			q = `SELECT concat(set_id, '/', toString(version_number), '/', toString(doc_index), '/', doc_name, '/', toString(accepted), '/',
+				rejection_code, '/', toString(cisis_code), '/', mail_rejection_code) AS k FROM (SELECT DISTINCT mail_id, doc_index, set_id, version_number, doc_name,
+				accepted, rejection_code, cisis_code, mail_rejection_code FROM receipts WHERE set_id IN ` + in + ` AND processed_at >= %s)`
+		}
+		want := column(t, hubSt, strings.Replace(q, "%s", "toDateTime(0)", 1)+" ORDER BY k")
+		got := column(t, topo, strings.Replace(q, "%s", fmt.Sprintf("toDateTime(%d)", topoStart.Unix()), 1)+" ORDER BY k")
+		keys += len(want)
+		if strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s: %d keys in the topology, %d from the all-in-one hub\n%s", table, len(got), len(want), diff(want, got))
+		}
+	}
+	t.Logf("ClickHouse: %d sets, %d tables, %d keys compared", len(sets), len(tables), keys)
+
+	// 4. The same MDNs.
+	if len(hubMDNs) != len(ids) {
+		t.Errorf("the all-in-one hub answered %d of %d mails", len(hubMDNs), len(ids))
+	}
+	for _, id := range ids {
+		h, tp := hubMDNs[id], topoMDNs[id]
+		switch {
+		case tp == nil:
+			t.Errorf("no MDN from the topology for %s", id)
+		case len(tp) > 1:
+			t.Errorf("%d MDNs from the topology for %s", len(tp), id)
+		case h != nil && normalise(h[0]) != normalise(tp[0]):
+			t.Errorf("MDN for %s differs:\n%s", id, diff(strings.Split(normalise(h[0]), "\n"), strings.Split(normalise(tp[0]), "\n")))
+		}
+	}
+	t.Logf("MDNs: %d from the hub, %d from the topology", len(hubMDNs), len(topoMDNs))
+}
+
+func createFolders(t *testing.T, mc mailbox.Config, folders ...string) {
+	t.Helper()
+	c, err := imapclient.DialInsecure(mc.Addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(mc.User, mc.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range folders {
+		if err := c.Create(f, nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		c, err := imapclient.DialInsecure(mc.Addr, nil)
+		if err == nil {
+			c.Login(mc.User, mc.Password).Wait()
+			for _, f := range folders {
+				c.Delete(f).Wait()
+			}
+			c.Close()
+		}
+	})
+}
+
+func hospitalSession(t *testing.T, addr string) *imapclient.Client {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login(hospital, "secret").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// uidNext is the UID the hospital's next mail will have: MDNs from there on
+// are the ones of the run that follows.
+func uidNext(t *testing.T, addr string) imap.UID {
+	t.Helper()
+	c := hospitalSession(t, addr)
+	defer c.Close()
+	st, err := c.Status("INBOX", &imap.StatusOptions{UIDNext: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.UIDNext
+}
+
+// readMDNs polls the hospital's INBOX, from UID base, until an MDN answers
+// each id; it returns every MDN found per id (so duplicates show).
+func readMDNs(t *testing.T, addr string, base imap.UID, ids []string, within time.Duration) map[string][]string {
+	t.Helper()
+	var found map[string][]string
+	deadline := time.Now().Add(within)
+	for {
+		found = map[string][]string{}
+		c := hospitalSession(t, addr)
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
+		section := &imap.FetchItemBodySection{Peek: true}
+		msgs, err := c.Fetch(imap.UIDSet{imap.UIDRange{Start: base, Stop: 0}}, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m.UID < base { // "base:*" holds the last mail when none is newer
+				continue
+			}
+			body := string(m.FindBodySection(section))
+			for _, id := range ids {
+				if strings.Contains(body, "Original-Message-ID: "+id) {
+					found[id] = append(found[id], body)
+				}
+			}
+		}
+		if len(found) == len(ids) || time.Now().After(deadline) {
+			return found
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+var (
+	boundaryRE = regexp.MustCompile(`boundary="?([^";\r\n]+)"?`)
+	// "Reçu le : 01/12/2026 à 11:13:49" in the quoted-printable text part.
+	whenRE = regexp.MustCompile(`\d{2}/\d{2}/\d{4} (=C3=A0|à) \d{2}:\d{2}(:\d{2})?`)
+)
+
+// normalise keeps what the hospital reads in an MDN, without what differs
+// between two sendings of the same answer: its date, its Message-ID, the MIME
+// boundary, the relay's trace headers, and the times of reception and
+// processing the text gives.
+func normalise(raw string) string {
+	msg, err := mail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		return "unreadable MDN: " + err.Error()
+	}
+	var b strings.Builder
+	for _, h := range []string{"From", "To", "Subject", "In-Reply-To", "References", "Auto-Submitted", "Content-Type"} {
+		v := msg.Header.Get(h)
+		if h == "Subject" {
+			if dec, err := new(mime.WordDecoder).DecodeHeader(v); err == nil {
+				v = dec
+			}
+		}
+		fmt.Fprintf(&b, "%s: %s\n", h, v)
+	}
+	body := new(strings.Builder)
+	bufio.NewReader(msg.Body).WriteTo(body)
+	text := body.String()
+	if m := boundaryRE.FindStringSubmatch(msg.Header.Get("Content-Type")); m != nil {
+		text = strings.ReplaceAll(text, m[1], "BOUNDARY")
+	}
+	text = whenRE.ReplaceAllString(text, "DD/MM/YYYY à HH:MM:SS")
+	return strings.ReplaceAll(boundaryRE.ReplaceAllString(b.String(), `boundary="BOUNDARY"`)+text, "\r\n", "\n")
+}
+
+// provisioner connects as the provisioning Job's user: it may read the
+// state of the streams and consumers (not of the identified stream's
+// consumers, only its message count).
+func provisioner(t *testing.T, s site) (jetstream.JetStream, func()) {
+	t.Helper()
+	nc, js, err := bus.Connect(context.Background(), bus.Config{URL: s.natsURL, User: "provisioner", Password: s.provision}, "topology-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js, nc.Close
+}
+
+func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) uint64 {
+	t.Helper()
+	st, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	if info.Config.Replicas != 3 {
+		t.Errorf("stream %s has %d replicas, want 3", stream, info.Config.Replicas)
+	}
+	return info.State.Msgs
+}
+
+// waitDrained waits until the mailbox is empty and no consumer holds a
+// pending or unacknowledged message, continuously for two seconds.
+func waitDrained(t *testing.T, s site, js jetstream.JetStream, within time.Duration) {
+	t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(within)
+	var idleSince time.Time
+	var why string
+	for time.Now().Before(deadline) {
+		why = busy(ctx, s, js)
+		switch {
+		case why != "":
+			idleSince = time.Time{}
+		case idleSince.IsZero():
+			idleSince = time.Now()
+		case time.Since(idleSince) >= 2*time.Second:
+			return
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Fatalf("topology not drained after %s: %s", within, why)
+}
+
+func busy(ctx context.Context, s site, js jetstream.JetStream) string {
+	if n, err := mailbox.Waiting(ctx, s.mailbox); err != nil || n > 0 {
+		return fmt.Sprintf("%d mails in %s (%v)", n, s.mailbox.Inbox, err)
+	}
+	// BNDMR_IDENTIFIED is a work queue: a message leaves once pseudonymised.
+	st, err := js.Stream(ctx, bus.StreamIdentified)
+	if err != nil {
+		return err.Error()
+	}
+	if info, err := st.Info(ctx); err != nil || info.State.Msgs > 0 {
+		return fmt.Sprintf("identified documents waiting (%v)", err)
+	}
+	for _, name := range []string{bus.StreamMail, bus.StreamOutcome, bus.StreamRecord} {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			return err.Error()
+		}
+		n := 0
+		for c := range st.ListConsumers(ctx).Info() {
+			n++
+			if c.NumPending > 0 || c.NumAckPending > 0 {
+				return fmt.Sprintf("%s/%s: %d pending, %d unacknowledged", name, c.Name, c.NumPending, c.NumAckPending)
+			}
+		}
+		if n == 0 {
+			return name + ": no consumer yet"
+		}
+	}
+	return ""
+}
+
+func column(t *testing.T, st *store.Store, q string) []string {
+	t.Helper()
+	rows, err := st.Conn().Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// diff lists the lines only one side has (at most 20).
+func diff(want, got []string) string {
+	count := map[string]int{}
+	for _, w := range want {
+		count[w]++
+	}
+	for _, g := range got {
+		count[g]--
+	}
+	var lines []string
+	for k, n := range count {
+		switch {
+		case n > 0:
+			lines = append(lines, "- "+k)
+		case n < 0:
+			lines = append(lines, "+ "+k)
+		}
+	}
+	sort.Strings(lines)
+	if len(lines) > 20 {
+		lines = append(lines[:20], fmt.Sprintf("... and %d more", len(lines)-20))
+	}
+	return strings.Join(lines, "\n")
+}
