@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bndmr/hub/pkg/bus"
@@ -44,7 +45,9 @@ func quarantine(ctx context.Context, args []string, stdout, stderr io.Writer) in
 list     the quarantined mails, most recent last (ID = sequence in BNDMR_QUARANTINE)
 inspect  the reason, the mail's identity and its header block (--raw: the whole mail)
 replay   publish the mail again on bndmr.mail.raw (Nats-Msg-Id MailID/replay/ID), so
-         the validator sees it again; replaying the same ID twice is deduplicated`)
+         the validator sees it again; an entry a later stage made (loader, ack)
+         republishes the message it kept on its own subject; replaying the same
+         ID twice is deduplicated`)
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the sub-command.
@@ -125,8 +128,13 @@ func listQuarantine(ctx context.Context, stream jetstream.Stream, limit int, w i
 			fmt.Fprintf(tw, "%d\t\t\t\t\t\t\t(unreadable entry: %v)\n", seq, err)
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", seq, q.At.Format(time.RFC3339), q.Stage, q.Code, q.Mail.Mailbox,
-			short(q.Mail.MailID, 16), q.Mail.Size, short(oneLine(q.Reason), 100))
+		from, mailID, size := q.Mail.Mailbox, q.Mail.MailID, q.Mail.Size
+		if e := q.Event; e != nil {
+			// A later stage's message: where it came from instead of a mailbox.
+			from, mailID, size = e.Stream, e.MailID, int64(len(e.Data))
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", seq, q.At.Format(time.RFC3339), q.Stage, q.Code, from,
+			short(mailID, 16), size, short(oneLine(q.Reason), 100))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -139,6 +147,9 @@ func inspectQuarantine(ctx context.Context, js jetstream.JetStream, stream jetst
 	q, err := getQuarantined(ctx, stream, seq)
 	if err != nil {
 		return err
+	}
+	if q.Event != nil {
+		return inspectEvent(seq, q, raw, w)
 	}
 	body, rawErr := mailBytes(ctx, js, q.Mail)
 	if raw {
@@ -167,6 +178,9 @@ func replayQuarantine(ctx context.Context, js jetstream.JetStream, stream jetstr
 	q, err := getQuarantined(ctx, stream, seq)
 	if err != nil {
 		return err
+	}
+	if q.Event != nil {
+		return replayEvent(ctx, js, seq, q, w)
 	}
 	m := q.Mail
 	if m.MailID == "" || m.MailID == "unreadable" || m.V != events.MailRawV {
@@ -250,4 +264,53 @@ func short(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// inspectEvent shows an entry a later stage made (pkg/stage): the message
+// that failed rather than a mail.
+func inspectEvent(seq uint64, q events.Quarantined, raw bool, w io.Writer) error {
+	e := q.Event
+	if raw {
+		if len(e.Data) == 0 {
+			return fmt.Errorf("entry %d keeps no copy of its message (identified data stays in %s)", seq, e.Stream)
+		}
+		_, err := w.Write(e.Data)
+		return err
+	}
+	fmt.Fprintf(w, "ID:           %d\nQuarantined:  %s by %s\nCode:         %s\nReason:       %s\n", seq, q.At.Format(time.RFC3339), q.Stage, q.Code, q.Reason)
+	fmt.Fprintf(w, "Message:      %s sequence %d, subject %s, Nats-Msg-Id %s\nPublished:    %s, delivered %d time(s)\nMail ID:      %s\n",
+		e.Stream, e.Seq, e.Subject, e.MsgID, e.Published.Format(time.RFC3339), e.Deliveries, e.MailID)
+	if len(e.Data) == 0 {
+		fmt.Fprintln(w, "Content:      not kept (identified data); replay the mail it came from")
+	} else {
+		fmt.Fprintf(w, "Content:      %d bytes (--raw writes them)\n", len(e.Data))
+	}
+	return nil
+}
+
+// replayEvent publishes the kept message again on its subject, for the stage
+// that quarantined it. The stages' writes are idempotent, and the id makes a
+// second replay of the same entry a duplicate.
+func replayEvent(ctx context.Context, js jetstream.JetStream, seq uint64, q events.Quarantined, w io.Writer) error {
+	e := q.Event
+	if len(e.Data) == 0 {
+		return fmt.Errorf("entry %d (%s, mail %s) keeps no copy of its identified message; replay the mail it came from", seq, q.Code, e.MailID)
+	}
+	id := e.MsgID
+	if id == "" {
+		id = fmt.Sprintf("%s/%d", e.Stream, e.Seq)
+	}
+	id = fmt.Sprintf("%s/replay/%d", id, seq)
+	msg := &nats.Msg{Subject: e.Subject, Data: e.Data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	ack, err := js.PublishMsg(ctx, msg)
+	if err != nil {
+		return fmt.Errorf("republishing entry %d on %s: %w", seq, e.Subject, err)
+	}
+	if ack.Duplicate {
+		fmt.Fprintf(w, "entry %d was already replayed (Nats-Msg-Id %s, stream sequence %d)\n", seq, id, ack.Sequence)
+		return nil
+	}
+	fmt.Fprintf(w, "replayed entry %d: message republished on %s (Nats-Msg-Id %s, stream %s sequence %d)\n", seq, e.Subject, id, ack.Stream, ack.Sequence)
+	return nil
 }
