@@ -27,7 +27,7 @@ func Statements() []store.Statement {
 }
 
 // joinSettings pins what a JOIN means where versions differ: a left row
-// without a match gets the column's default (0, '', 1970-01-01), never NULL,
+// without a match gets the column's default (0, ”, 1970-01-01), never NULL,
 // whatever the server's profile says (Go scans these columns as plain values).
 const joinSettings = ` SETTINGS join_use_nulls = 0`
 
