@@ -71,6 +71,9 @@ func (s *Store) Exec(ctx context.Context, st Statement, args ...any) error {
 	return s.conn.Exec(ctx, st.SQL, args...)
 }
 
+// Database is the database of the connection (the DSN's).
+func (s *Store) Database() string { return s.db }
+
 // Ping checks the server answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
 
