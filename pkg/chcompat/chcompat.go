@@ -130,10 +130,26 @@ func (p *Pair) Copy(ctx context.Context, insert store.Statement) (int, error) {
 	if err := p.use(ctx); err != nil {
 		return 0, err
 	}
-	if err := p.Engine.Exec(ctx, insert.SQL+" FORMAT TabSeparated\n"+string(rows)); err != nil {
+	// optimize_on_insert = 0: the rows arrive as the server holds them,
+	// duplicates included (ClickHouse 20.5+ would merge those of one block).
+	if err := p.Engine.Exec(ctx, insert.SQL+" SETTINGS optimize_on_insert = 0 FORMAT TabSeparated\n"+string(rows)); err != nil {
 		return 0, fmt.Errorf("%s on chDB: %w", insert.Name, err)
 	}
 	return bytes.Count(rows, []byte{'\n'}), nil
+}
+
+// Merge merges every table of the chDB database (OPTIMIZE … FINAL): the
+// duplicates a redelivery leaves collapse, as ClickHouse does in time.
+func (p *Pair) Merge(ctx context.Context, tables []string) error {
+	if err := p.use(ctx); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if err := p.Engine.Exec(ctx, "OPTIMIZE TABLE "+t+" FINAL"); err != nil {
+			return fmt.Errorf("chDB: merging %s: %w", t, err)
+		}
+	}
+	return nil
 }
 
 // Result is a statement's output on one engine: its column types and its

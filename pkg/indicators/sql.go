@@ -215,15 +215,19 @@ var epiTables = []epiTable{
 }
 
 // epiStat is one distribution (years) of the diagnoses' current state:
-// count and quartiles.
+// count and quartiles, each diagnosis once: a redelivered batch leaves a
+// diagnosis twice until ClickHouse merges (and ClickHouse 20.5+ merges
+// duplicates within one insert, 18.16 does not), so raw rows are never
+// counted.
 type epiStat struct {
 	title string
 	query store.Statement
 }
 
 func stat(name, expr, where string) store.Statement {
-	return epi("stat_"+name, `SELECT toUInt64(count()), quantilesExact(0.25, 0.5, 0.75)(assumeNotNull(`+expr+`)) FROM diagnoses WHERE `+
-		where+` AND `+currentSets)
+	return epi("stat_"+name, `SELECT toUInt64(count()), quantilesExact(0.25, 0.5, 0.75)(v) FROM (
+		SELECT any(assumeNotNull(`+expr+`)) AS v FROM diagnoses WHERE `+where+` AND `+currentSets+`
+		GROUP BY finess, set_id, version_number, ordinal) AS per_diagnosis`)
 }
 
 var epiStats = []epiStat{
