@@ -48,7 +48,7 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 	}
 	tr := &ClusterTransformer{Cluster: opts.Cluster, Database: s.db, DropColumnComments: commentsBreakReplication(version),
 		ShardMacro: opts.ShardMacro}
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(s.db)+" ON CLUSTER "+quoteIdent(opts.Cluster)); err != nil {
+	if err := s.conn.Exec(ctx, CreateDatabaseOnCluster(s.db, opts.Cluster)); err != nil {
 		return nil, fmt.Errorf("creating database %s on cluster %s: %w", s.db, opts.Cluster, err)
 	}
 	mstmts, err := tr.Statement(createMigrations.SQL)
@@ -90,6 +90,12 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 		applied = append(applied, m.Name)
 	}
 	return applied, nil
+}
+
+// CreateDatabaseOnCluster is the statement that creates the database on
+// every server of the cluster before its tables.
+func CreateDatabaseOnCluster(db, cluster string) string {
+	return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(db) + " ON CLUSTER " + quoteIdent(cluster)
 }
 
 func (s *Store) appliedVersions(ctx context.Context) (map[int]bool, error) {
