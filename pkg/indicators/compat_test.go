@@ -15,38 +15,16 @@ import (
 // on the fixture, on ClickHouse 18.16 and on chDB (the version production
 // runs), and wants the same rows from both. MR.1 and MR.2 among them.
 func TestCompatibility(t *testing.T) {
-	lib, err := chdb.LibFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := testStore(t)
 	srv, err := chcompat.ServerFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	newFixture().load(t, s)
-	engine := openEngine(t, lib, srv)
+	engine := chcompat.OpenEngine(t, srv, "../..")
 	p := &chcompat.Pair{Server: srv, Engine: engine, DB: s.Database()}
 	w := chcompat.Window{From: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), FINESS: finA}
 	chcompat.Check(t, p, w, append(store.Statements(), Statements()...), 40)
-}
-
-// openEngine starts chDB in the server's time zone: DateTime columns cross
-// from one to the other as text.
-func openEngine(t *testing.T, lib string, srv *chcompat.Server) *chdb.Engine {
-	t.Helper()
-	tz, err := srv.Query(context.Background(), "default", "SELECT timezone()", "TabSeparated")
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	e, err := chdb.Open(lib, "--path="+t.TempDir(), "--session_timezone="+string(tz[:len(tz)-1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("chDB started in %v", time.Since(start).Round(time.Millisecond))
-	t.Cleanup(func() { e.Close() })
-	return e
 }
 
 // TestCompatibilityOldJoinsRefused keeps the reason for the aliases: the

@@ -15,7 +15,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/chcompat"
-	"github.com/bndmr/hub/pkg/chdb"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/kit"
@@ -31,29 +30,16 @@ import (
 const mails = 150
 
 func TestCompatibilityEndToEnd(t *testing.T) {
-	lib, err := chdb.LibFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := testStore(t)
 	srv, err := chcompat.ServerFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	start := time.Now()
 	w := load(t, s)
 	t.Logf("%d mails validated, pseudonymised and loaded into ClickHouse 18.16 in %v", mails, time.Since(start).Round(time.Millisecond))
 
-	tz, err := srv.Query(ctx, "default", "SELECT timezone()", "TabSeparated")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := chdb.Open(lib, "--path="+t.TempDir(), "--session_timezone="+strings.TrimSpace(string(tz)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := chcompat.OpenEngine(t, srv, "../../..")
 	p := &chcompat.Pair{Server: srv, Engine: e, DB: s.Database()}
 	chcompat.Check(t, p, w, append(store.Statements(), indicators.Statements()...), 120)
 }
