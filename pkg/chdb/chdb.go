@@ -5,8 +5,10 @@
 // ClickHouse version production runs, beside the 18.16 server of `make up`
 // (see docs/store.md).
 //
-// Only the C API of chDB 2.x/3.x is used (chdb_connect, chdb_query_n,
-// chdb_result_*, chdb_destroy_query_result, chdb_close_conn); the older
+// Only the connection API of chdb.h is used (chdb_connect, chdb_query_n,
+// chdb_result_*, chdb_destroy_query_result, chdb_close_conn, as the 26.7
+// build exports them, and chdb_set_signal_handlers_enabled where present, so
+// that the engine leaves the Go runtime's signal handlers alone); the older
 // query_stable_v2 family is not.
 package chdb
 
