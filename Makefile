@@ -17,11 +17,14 @@ export BNDMR_TEST_LMTP      ?= 127.0.0.1:10024
 export BNDMR_E2E_SMTP       ?= 127.0.0.1:10025
 export BNDMR_E2E_IMAP       ?= 127.0.0.1:10143
 export BNDMR_TEST_CH_CLUSTER ?= clickhouse://127.0.0.1:19101,clickhouse://127.0.0.1:19102,clickhouse://127.0.0.1:19103,clickhouse://127.0.0.1:19104
+export BNDMR_TEST_CLICKHOUSE_HTTP ?= http://127.0.0.1:18123
+# chDB: the ClickHouse version production runs, in-process (make deps fetches it).
+export BNDMR_CHDB_LIB       ?= $(abspath $(RUN))/chdb/libchdb.so
 
 FUZZTIME ?= 3s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps up down up-cluster down-cluster test-cluster up-topology down-topology test-topology build test test-unit fuzz demo lint bench clean k8s screenshot
+.PHONY: help deps chdb up down up-cluster down-cluster test-cluster up-topology down-topology test-topology build test test-unit fuzz demo lint bench clean k8s screenshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +38,10 @@ deps: ## install the Debian packages the hub and its tests need (idempotent)
 	else echo "deps: all Debian packages present"; fi
 	@$(GO) mod download -C pkg && $(GO) mod download -C pseudonymisation && $(GO) mod download -C services
 	@GOWORK=off $(GO) mod download -C deploy/k8s
+	@scripts/chdb.sh
+
+chdb: ## fetch chDB (ClickHouse 26.7 as a library) into .run/chdb for the compatibility tests (idempotent)
+	@scripts/chdb.sh
 
 up: ## start ClickHouse, Dovecot and Postfix on loopback, state under .run/ (idempotent)
 	@scripts/up.sh
@@ -75,8 +82,8 @@ test: deps up up-cluster ## unit + integration tests against real ClickHouse, Do
 	@$(MAKE) --no-print-directory test-topology
 	@$(MAKE) --no-print-directory fuzz
 
-test-unit: ## tests that need no server
-	BNDMR_TEST_CLICKHOUSE= BNDMR_TEST_IMAP= BNDMR_E2E_SMTP= BNDMR_E2E_IMAP= BNDMR_TEST_CH_CLUSTER= $(GO) test -count=1 $(MODULES)
+test-unit: chdb ## tests that need no server (chDB runs in-process)
+	BNDMR_TEST_CLICKHOUSE= BNDMR_TEST_IMAP= BNDMR_E2E_SMTP= BNDMR_E2E_IMAP= BNDMR_TEST_CH_CLUSTER= BNDMR_TEST_CLICKHOUSE_HTTP= $(GO) test -count=1 $(MODULES)
 
 fuzz: ## run every fuzz target briefly (FUZZTIME, default 5s each)
 	@scripts/fuzz.sh $(FUZZTIME)

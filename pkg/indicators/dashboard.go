@@ -38,9 +38,7 @@ type TrendPoint struct {
 // LatestMonth is the month of the most recent version seen ("" if none).
 func (x *Indicators) LatestMonth(ctx context.Context) (string, error) {
 	var m string
-	err := x.st.Conn().QueryRow(ctx, `SELECT if(count() = 0, '', formatDateTime(max(d), '%Y-%m')) FROM (
-		SELECT max(effective_date) AS d FROM documents UNION ALL SELECT max(effective_date) AS d FROM receipts WHERE set_id != '')
-		WHERE d > toDate(0)`).Scan(&m)
+	err := x.st.QueryRow(ctx, latestMonth).Scan(&m)
 	if err != nil {
 		return "", fmt.Errorf("finding the latest month: %w", err)
 	}
@@ -99,9 +97,7 @@ func (x *Indicators) Dashboard(ctx context.Context, month string, threshold uint
 	}
 	d.NationalMR2 = d.Trend[len(d.Trend)-1].Rate
 	sort.SliceStable(d.MR2, func(i, j int) bool { return rateOf(d.MR2[i].Rate) < rateOf(d.MR2[j].Rate) })
-	rows, err := x.st.Conn().Query(ctx, `SELECT rejection_code, any(cisis_code), any(rejection_reason), uniqExact(mail_id, doc_index) AS n
-		FROM receipts WHERE accepted = 0 AND effective_date >= toDate(?) AND effective_date <= toDate(?)
-		GROUP BY rejection_code ORDER BY n DESC LIMIT 12`, day(year.From), day(year.LastDay()))
+	rows, err := x.st.Query(ctx, dashboardRejections, day(year.From), day(year.LastDay()))
 	if err != nil {
 		return nil, fmt.Errorf("rejections by reason: %w", err)
 	}
@@ -128,7 +124,7 @@ func (x *Indicators) TopORPHA(ctx context.Context, n int, threshold uint64) ([]C
 	if threshold == 0 {
 		threshold = DefaultThreshold
 	}
-	rows, err := x.st.Conn().Query(ctx, orphaPrevalenceSQL+` HAVING n >= ? ORDER BY n DESC, code LIMIT ?`, threshold, n)
+	rows, err := x.st.Query(ctx, topORPHA, threshold, n)
 	if err != nil {
 		return nil, fmt.Errorf("top ORPHA codes: %w", err)
 	}

@@ -114,19 +114,6 @@ type Epidemiology struct {
 	Stats     []Stat       `json:"stats"`
 }
 
-// Current state of each set: the highest version, opposition excluded.
-// Keys are hashed: grouping 10⁶ sets on UInt64 is several times faster than on strings.
-const currentSets = `cityHash64(set_id, version_number) IN
-	(SELECT cityHash64(any(set_id), max(version_number)) FROM documents GROUP BY cityHash64(set_id))
-	AND patient_key != ''`
-
-// orphaPrevalenceSQL counts patients per ORPHA code on the current state:
-// the highest version of each set (hashed keys), its orpha_codes column,
-// opposition (no patient key) excluded. Measured faster than argMax over
-// the arrays, which copies every array it compares.
-const orphaPrevalenceSQL = `SELECT code, uniqExact(patient_key) AS n FROM documents ARRAY JOIN orpha_codes AS code
-	WHERE ` + currentSets + ` GROUP BY code`
-
 // Epidemiology computes the tables on the current state of every file and
 // suppresses small counts (threshold 0: DefaultThreshold).
 func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epidemiology, error) {
@@ -134,56 +121,9 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 		threshold = DefaultThreshold
 	}
 	e := &Epidemiology{Threshold: threshold}
-	type spec struct {
-		title    string
-		labels   []string
-		additive bool
-		query    string // group, label…, n; then a total query
-		total    string
-	}
-	allPatients := `SELECT uniqExact(patient_key) FROM documents WHERE ` + currentSets
-	// A patient's sex, residence and birth come from the most recent file.
-	perPatient := `SELECT patient_key, argMax(sex, effective_date) AS sex, argMax(residence_departement, effective_date) AS dep,
-		argMax(birth_year_month, effective_date) AS birth, max(effective_date) AS last
-		FROM documents WHERE ` + currentSets + ` GROUP BY patient_key`
-	specs := []spec{
-		{"Patients par code ORPHA", []string{"Code ORPHA"}, false,
-			`SELECT '' AS g, code, n FROM (` + orphaPrevalenceSQL + `) ORDER BY n DESC, code`,
-			`SELECT uniqExact(patient_key) FROM documents WHERE notEmpty(orpha_codes) AND ` + currentSets},
-		{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, true,
-			`SELECT dep AS g, sex, count() AS n FROM (` + perPatient + `) GROUP BY g, sex ORDER BY g, sex`, allPatients},
-		{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, true,
-			`SELECT sex AS g, multiIf(age < 0, 'inconnu', age < 5, '00-04 ans', age < 10, '05-09 ans', age < 18, '10-17 ans',
-			   age < 40, '18-39 ans', age < 60, '40-59 ans', '60 ans et plus') AS class, count() AS n
-			 FROM (SELECT sex, if(birth = '', -1, toInt32(toYear(last)) - toInt32OrZero(substring(birth, 1, 4))) AS age FROM (` + perPatient + `))
-			 GROUP BY g, class ORDER BY g, class`, allPatients},
-		{"Patients par établissement", []string{"FINESS"}, false,
-			`SELECT '' AS g, finess, uniqExact(patient_key) AS n FROM documents WHERE ` + currentSets + ` GROUP BY finess ORDER BY finess`, allPatients},
-		{"Patients par site maladie rare", []string{"Site"}, false,
-			`SELECT '' AS g, site_code, uniqExact(patient_key) AS n FROM care_episodes WHERE site_code != '' AND ` + currentSets +
-				` GROUP BY site_code ORDER BY site_code`,
-			`SELECT uniqExact(patient_key) FROM care_episodes WHERE site_code != '' AND ` + currentSets},
-		{"Patients par filière", []string{"Filière"}, false,
-			`SELECT '' AS g, filiere, uniqExact(patient_key) AS n FROM (
-			   SELECT site_code AS centre_id, patient_key FROM care_episodes WHERE site_code != '' AND ` + currentSets + `
-			 ) ANY INNER JOIN (SELECT centre_id, argMax(filiere, imported_at) AS filiere FROM reference_centres GROUP BY centre_id) USING centre_id
-			 GROUP BY filiere ORDER BY filiere`,
-			`SELECT uniqExact(patient_key) FROM care_episodes WHERE site_code IN (SELECT centre_id FROM reference_centres) AND ` + currentSets},
-		{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, true,
-			`SELECT '' AS g, if(coded > 0, 'diagnostic codé', 'non diagnostiqué') AS state, count() AS n FROM (
-			   SELECT patient_key, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded
-			   FROM diagnoses WHERE ` + currentSets + ` GROUP BY patient_key) GROUP BY state ORDER BY state`,
-			`SELECT uniqExact(patient_key) FROM diagnoses WHERE ` + currentSets},
-		{"Décès par année", []string{"Année du décès"}, true,
-			`SELECT '' AS g, if(y = '', 'inconnue', y) AS year, count() AS n FROM (
-			   SELECT patient_key, argMax(substring(death_year_month, 1, 4), effective_date) AS y FROM patients
-			   WHERE deceased = 1 AND ` + currentSets + ` GROUP BY patient_key) GROUP BY year ORDER BY year`,
-			`SELECT uniqExact(patient_key) FROM patients WHERE deceased = 1 AND ` + currentSets},
-	}
-	conn := x.st.Conn()
-	for _, s := range specs {
+	for _, s := range epiTables {
 		t := CountTable{Title: s.title, Labels: s.labels, Additive: s.additive}
-		rows, err := conn.Query(ctx, s.query)
+		rows, err := x.st.Query(ctx, s.query)
 		if err != nil {
 			return nil, fmt.Errorf("epidemiology %q: %w", s.title, err)
 		}
@@ -210,7 +150,7 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 			gr.Total.N += n
 		}
 		rows.Close()
-		if err := conn.QueryRow(ctx, s.total).Scan(&t.Total.N); err != nil {
+		if err := x.st.QueryRow(ctx, s.total).Scan(&t.Total.N); err != nil {
 			return nil, fmt.Errorf("epidemiology %q, total: %w", s.title, err)
 		}
 		for _, g := range order {
@@ -224,17 +164,10 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 		t.Suppress(threshold)
 		e.Tables = append(e.Tables, t)
 	}
-	for _, st := range []struct{ title, expr, where string }{
-		{"Âge aux premiers signes (années)", "onset_age_years", "isNotNull(onset_age_years)"},
-		{"Âge au diagnostic clinique (années)", "clinical_dx_age_years", "isNotNull(clinical_dx_age_years)"},
-		{"Âge au diagnostic génétique (années)", "genetic_dx_age_years", "isNotNull(genetic_dx_age_years)"},
-		{"Délai diagnostique (années, diagnostic clinique − premiers signes)", "clinical_dx_age_years - onset_age_years",
-			"isNotNull(onset_age_years) AND isNotNull(clinical_dx_age_years) AND clinical_dx_age_years >= onset_age_years"},
-	} {
+	for _, st := range epiStats {
 		var n uint64
 		var qs []float64
-		q := `SELECT count(), quantilesExact(0.25, 0.5, 0.75)(assumeNotNull(` + st.expr + `)) FROM diagnoses WHERE ` + st.where + ` AND ` + currentSets
-		if err := conn.QueryRow(ctx, q).Scan(&n, &qs); err != nil {
+		if err := x.st.QueryRow(ctx, st.query).Scan(&n, &qs); err != nil {
 			return nil, fmt.Errorf("epidemiology %q: %w", st.title, err)
 		}
 		s := Stat{Title: st.title, N: n}

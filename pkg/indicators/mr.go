@@ -101,46 +101,9 @@ type MR2 struct {
 	BelowTarget       bool     `json:"below_target"`
 }
 
-// versionsSQL lists the versions of every set that has a version in the
-// period (the only sets whose figures the period needs), once per (finess,
-// set, version), with its Paris day, whether it was ever accepted and the
-// set's creation month. Sets are grouped on set_key (an integer hash of
-// finess and set_id): several times faster than on strings.
-const versionsSQL = `
-SELECT any(finess) AS fin, set_key AS sk, version_number AS ver,
-       min(effective_date) AS d, max(accepted) AS acc, max(created) AS cre
-FROM versions
-WHERE set_key IN (SELECT set_key FROM versions WHERE effective_date >= toDate(?) AND effective_date <= toDate(?))
-GROUP BY set_key, version_number`
-
-// mr2SQL counts, per establishment and month, the versions seen, accepted,
-// and missing before them (arrays per set: no window function on 18.16).
-const mr2SQL = `
-SELECT finess, toStartOfMonth(d) AS month, count() AS seen, sum(acc) AS accepted, sum(miss) AS missing
-FROM (
-    SELECT finess, vs[i].2 AS d, vs[i].3 AS acc,
-           if(i = 1,
-              if(start > toDate(0) AND if(created > toDate(0), created, first_d) < start, 0, vs[1].1 - 1),
-              vs[i].1 - vs[i - 1].1 - 1) AS miss
-    FROM (
-        SELECT * FROM (
-            SELECT any(fin) AS finess, arraySort(x -> x.1, groupArray((ver, d, acc))) AS vs,
-                   min(d) AS first_d, max(cre) AS created
-            FROM (` + versionsSQL + `)
-            GROUP BY sk
-        ) ANY LEFT JOIN (
-            SELECT finess, argMax(transmission_start, updated_at) AS start FROM establishments GROUP BY finess
-        ) USING finess
-    )
-    ARRAY JOIN arrayEnumerate(vs) AS i
-)
-WHERE month >= toDate(?) AND month <= toDate(?)
-GROUP BY finess, month`
-
 // MR2 computes MR.2 per establishment and month over p (all establishments
 // when finess is empty).
 func (x *Indicators) MR2(ctx context.Context, p Period, finess string) ([]MR2, error) {
-	conn := x.st.Conn()
 	type key struct{ f, m string }
 	rows := map[key]*MR2{}
 	get := func(f string, m time.Time) *MR2 {
@@ -152,7 +115,7 @@ func (x *Indicators) MR2(ctx context.Context, p Period, finess string) ([]MR2, e
 		}
 		return r
 	}
-	q, err := conn.Query(ctx, mr2SQL, day(p.From), day(p.LastDay()), day(p.From), day(p.To))
+	q, err := x.st.Query(ctx, mr2Stmt, day(p.From), day(p.LastDay()), day(p.From), day(p.To))
 	if err != nil {
 		return nil, fmt.Errorf("computing MR.2: %w", err)
 	}
@@ -178,8 +141,7 @@ func (x *Indicators) MR2(ctx context.Context, p Period, finess string) ([]MR2, e
 	if err := q.Err(); err != nil {
 		return nil, fmt.Errorf("reading MR.2: %w", err)
 	}
-	d, err := conn.Query(ctx, `SELECT finess, month, argMax(declared_count, declared_at) FROM dpi_updates
-		WHERE month >= toDate(?) AND month <= toDate(?) GROUP BY finess, month`, day(p.From), day(p.To))
+	d, err := x.st.Query(ctx, dpiDeclared, day(p.From), day(p.To))
 	if err != nil {
 		return nil, fmt.Errorf("reading declared DPI counts: %w", err)
 	}
@@ -228,7 +190,7 @@ func (x *Indicators) MR2(ctx context.Context, p Period, finess string) ([]MR2, e
 
 // names maps FINESS to establishment names (establishments table).
 func (x *Indicators) names(ctx context.Context) (map[string]string, error) {
-	q, err := x.st.Conn().Query(ctx, `SELECT finess, argMax(name, updated_at) FROM establishments GROUP BY finess`)
+	q, err := x.st.Query(ctx, establishmentNames)
 	if err != nil {
 		return nil, fmt.Errorf("reading establishment names: %w", err)
 	}
@@ -265,30 +227,9 @@ type CentreSent struct {
 	Documents uint64 `json:"documents"` // distinct versions naming the centre
 }
 
-// mr1SQL: a document's centres are the rare-disease site codes of its care
-// episodes, of its activities' declaring sites and of its diagnoses.
-const mr1SQL = `
-SELECT finess, centre_id, name, filiere, ctype, docs
-FROM (
-    SELECT finess, centre_id, argMax(centre_name, imported_at) AS name, argMax(filiere, imported_at) AS filiere,
-           argMax(centre_type, imported_at) AS ctype
-    FROM reference_centres WHERE valid_from <= toDate(?) AND valid_to >= toDate(?)
-    GROUP BY finess, centre_id
-) ANY LEFT JOIN (
-    SELECT site AS centre_id, uniqExact(set_id, version_number) AS docs
-    FROM (
-        SELECT site_code AS site, set_id, version_number, effective_date FROM care_episodes
-        UNION ALL SELECT declaring_site_code AS site, set_id, version_number, effective_date FROM activities
-        UNION ALL SELECT site_code AS site, set_id, version_number, effective_date FROM diagnoses
-    )
-    WHERE site != '' AND effective_date >= toDate(?) AND effective_date <= toDate(?)
-    GROUP BY site
-) USING centre_id
-ORDER BY finess, centre_id`
-
 // MR1 computes MR.1 per establishment over p.
 func (x *Indicators) MR1(ctx context.Context, p Period, finess string) ([]MR1, error) {
-	q, err := x.st.Conn().Query(ctx, mr1SQL, day(p.LastDay()), day(p.From), day(p.From), day(p.LastDay()))
+	q, err := x.st.Query(ctx, mr1Stmt, day(p.LastDay()), day(p.From), day(p.From), day(p.LastDay()))
 	if err != nil {
 		return nil, fmt.Errorf("computing MR.1: %w", err)
 	}

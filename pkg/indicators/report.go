@@ -45,26 +45,15 @@ type RejectedDoc struct {
 	Reason        string    `json:"reason"`
 }
 
-// maxRejectedDocs bounds the list in one report.
-const maxRejectedDocs = 1000
-
-// receiptsOf selects the receipts of one establishment received in the period.
-const receiptsOf = `FROM receipts WHERE finess = ? AND toDate(toTimeZone(received_at, 'Europe/Paris')) >= toDate(?)
-	AND toDate(toTimeZone(received_at, 'Europe/Paris')) <= toDate(?)`
-
 // Reception builds the report of finess over p.
 func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*Reception, error) {
-	conn := x.st.Conn()
 	r := &Reception{FINESS: finess, Period: p.String(), From: p.From.Format("2006-01"), To: p.To.Format("2006-01"), Generated: time.Now().UTC()}
 	args := []any{finess, day(p.From), day(p.LastDay())}
-	// Receipts are keyed by (mail, document): count distinct keys, not rows.
-	if err := conn.QueryRow(ctx, `SELECT uniqExact(mail_id), uniqExact(mail_id, doc_index),
-		uniqExactIf((mail_id, doc_index), accepted = 1), uniqExactIf((mail_id, doc_index), accepted = 0) `+receiptsOf, args...).
+	if err := x.st.QueryRow(ctx, receptionCounts, args...).
 		Scan(&r.Mails, &r.Documents, &r.Accepted, &r.Rejected); err != nil {
 		return nil, fmt.Errorf("reception report of %s: %w", finess, err)
 	}
-	rows, err := conn.Query(ctx, `SELECT rejection_code, any(cisis_code), any(rejection_reason), uniqExact(mail_id, doc_index) AS n `+
-		receiptsOf+` AND accepted = 0 GROUP BY rejection_code ORDER BY n DESC`, args...)
+	rows, err := x.st.Query(ctx, receptionReasons, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reception report of %s, reasons: %w", finess, err)
 	}
@@ -77,9 +66,7 @@ func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*R
 		r.Reasons = append(r.Reasons, rr)
 	}
 	rows.Close()
-	rows, err = conn.Query(ctx, `SELECT any(received_at), mail_id, any(doc_name), any(set_id), any(version_number),
-		any(rejection_code), any(cisis_code), any(rejection_reason) `+receiptsOf+` AND accepted = 0
-		GROUP BY mail_id, doc_index ORDER BY any(received_at) DESC LIMIT `+fmt.Sprint(maxRejectedDocs), args...)
+	rows, err = x.st.Query(ctx, receptionRejected, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reception report of %s, rejected documents: %w", finess, err)
 	}

@@ -26,12 +26,6 @@ const ShardingKey = "cityHash64(set_id)"
 // joined by every query: each server holds all of their rows.
 const shardColumn = "set_id"
 
-// migrationsTable is the DDL of the migrations record, the same statement as
-// the single-server one (Migrate) so that the cluster form derives from it.
-const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations
-		(version UInt32, name String, applied_at DateTime DEFAULT now())
-		ENGINE = ReplacingMergeTree ORDER BY version`
-
 // MigrateOptions chooses the form of the schema Migrate applies.
 type MigrateOptions struct {
 	// Cluster is the cluster name of <remote_servers>; empty: one server,
@@ -49,15 +43,15 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 		return s.Migrate(ctx)
 	}
 	var version string
-	if err := s.conn.QueryRow(ctx, `SELECT version()`).Scan(&version); err != nil {
+	if err := s.QueryRow(ctx, selectVersion).Scan(&version); err != nil {
 		return nil, fmt.Errorf("reading the ClickHouse version: %w", err)
 	}
 	tr := &ClusterTransformer{Cluster: opts.Cluster, Database: s.db, DropColumnComments: commentsBreakReplication(version),
 		ShardMacro: opts.ShardMacro}
-	if err := s.conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+quoteIdent(s.db)+" ON CLUSTER "+quoteIdent(opts.Cluster)); err != nil {
+	if err := s.conn.Exec(ctx, CreateDatabaseOnCluster(s.db, opts.Cluster)); err != nil {
 		return nil, fmt.Errorf("creating database %s on cluster %s: %w", s.db, opts.Cluster, err)
 	}
-	mstmts, err := tr.Statement(migrationsTable)
+	mstmts, err := tr.Statement(createMigrations.SQL)
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +92,15 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 	return applied, nil
 }
 
+// CreateDatabaseOnCluster is the statement that creates the database on
+// every server of the cluster before its tables.
+func CreateDatabaseOnCluster(db, cluster string) string {
+	return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(db) + " ON CLUSTER " + quoteIdent(cluster)
+}
+
 func (s *Store) appliedVersions(ctx context.Context) (map[int]bool, error) {
 	done := map[int]bool{}
-	rows, err := s.conn.Query(ctx, `SELECT DISTINCT version FROM schema_migrations`)
+	rows, err := s.Query(ctx, selectMigrations)
 	if err != nil {
 		return nil, fmt.Errorf("reading schema_migrations: %w", err)
 	}

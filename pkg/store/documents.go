@@ -42,10 +42,9 @@ func PatientKey(r *events.Record) string {
 	return r.PatientINSPseudonym
 }
 
-// table is one INSERT being built: its column list and rows.
+// table is one INSERT being built: its registered statement and rows.
 type table struct {
-	name string
-	cols string
+	stmt Statement
 	rows [][]any
 }
 
@@ -56,24 +55,23 @@ func (s *Store) send(ctx context.Context, tables ...*table) error {
 		if len(t.rows) == 0 {
 			continue
 		}
-		b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+t.name+" ("+t.cols+")")
+		name, _, _ := InsertTable(t.stmt)
+		b, err := s.conn.PrepareBatch(ctx, t.stmt.SQL)
 		if err != nil {
-			return fmt.Errorf("preparing the insert into %s: %w", t.name, err)
+			return fmt.Errorf("preparing the insert into %s: %w", name, err)
 		}
 		for _, r := range t.rows {
 			if err := b.Append(r...); err != nil {
 				_ = b.Abort()
-				return fmt.Errorf("adding a row to %s: %w", t.name, err)
+				return fmt.Errorf("adding a row to %s: %w", name, err)
 			}
 		}
 		if err := b.Send(); err != nil {
-			return fmt.Errorf("inserting %d rows into %s: %w", len(t.rows), t.name, err)
+			return fmt.Errorf("inserting %d rows into %s: %w", len(t.rows), name, err)
 		}
 	}
 	return nil
 }
-
-const prefixCols = "finess, set_id, version_number, effective_date, patient_key, "
 
 // InsertDocuments writes one batch of records into documents and every
 // clinical table, one INSERT per table. Every row is keyed by (set, version,
@@ -84,29 +82,12 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 		return nil
 	}
 	paris := Paris()
-	docs := &table{name: "documents", cols: `finess, set_id, version_number, document_key, model_version, effective_time,
-		effective_date, mail_id, doc_index, received_at, key_id, patient_key, patient_ins_pseudonym, patient_traits_pseudonym,
-		sex, birth_year_month, residence_departement, opposition, orpha_codes, consents, file_key, file_created_ym, file_updated_ym,
-		lost_to_follow_up, consanguinity, death_rd_code, death_rd_year_month, antenatal_art, antenatal_malformation,
-		gestational_age_weeks, birth_weight_g, birth_length_cm, head_circumference_cm`}
-	pats := &table{name: "patients", cols: prefixCols + `patient_ins_pseudonym, patient_traits_pseudonym, sex, birth_year_month,
-		residence_departement, birthplace_departement, deceased, death_year_month, multiple_birth, ipp_keys`}
-	dx := &table{name: "diagnoses", cols: prefixCols + `ordinal, diagnosis_key, diagnosis_ym, date_unknown, disease_code,
-		disease_system, disease_null_flavor, site_code, status_code, sporadic_familial_code, onset_age_class_code, onset_age_years,
-		appraisal_code, clinical_dx_age_class_code, clinical_dx_age_years, genetic_dx_age_class_code, genetic_dx_age_years,
-		clinical_features, techniques, genes, investigations, apparently_healthy, fetus_pseudonym`}
-	act := &table{name: "activities", cols: prefixCols + `ordinal, activity_key, context_code, activity_ym, performer_id,
-		performer_profession_code, declaring_site_code, consultation_finess, consultation_departement, country_code, objectives, fetus_pseudonym`}
-	care := &table{name: "care_episodes", cols: prefixCols + `ordinal, episode_key, type_code, inclusion_ym, referent_id, referred_by, site_code, outside_labelling`}
-	fam := &table{name: "family_history", cols: prefixCols + `ordinal, relationship_code, first_case_key, first_case_sex, diseases`}
-	prob := &table{name: "active_problems", cols: prefixCols + `ordinal, problem_code, value_code, value_system, problem_ym, health_status_code, certainty_code, status_code`}
-	fs := &table{name: "functional_status", cols: prefixCols + `ordinal, icf_code, status_ym`}
-	preg := &table{name: "pregnancies", cols: prefixCols + `ordinal, start_year_month, end_year_month, ongoing, fetus_count, art`}
-	births := &table{name: "births", cols: prefixCols + `pregnancy_ordinal, ordinal, sequence, subject_pseudonym, newborn_pseudonym, sex, outcome_code, gestational_age_weeks, fetal_autopsy`}
-	res := &table{name: "research", cols: prefixCols + `protocol_participant, contact_consent, sample_research, sample_molecular, biobank_code`}
-	trt := &table{name: "treatments", cols: prefixCols + `ordinal, start_ym, end_ym, product_code, product_system, translations`}
+	docs, pats, dx := &table{stmt: insertDocuments}, &table{stmt: insertPatients}, &table{stmt: insertDiagnoses}
+	act, care, fam := &table{stmt: insertActivities}, &table{stmt: insertCareEpisodes}, &table{stmt: insertFamilyHistory}
+	prob, fs, preg := &table{stmt: insertActiveProblems}, &table{stmt: insertFunctional}, &table{stmt: insertPregnancies}
+	births, res, trt := &table{stmt: insertBirths}, &table{stmt: insertResearch}, &table{stmt: insertTreatments}
 
-	vers := versionsTable()
+	vers := &table{stmt: insertVersions}
 	for i := range recs {
 		r := &recs[i]
 		day, err := EffectiveDate(r.EffectiveTime, paris)
@@ -230,11 +211,6 @@ func orphaCodes(r *events.Record) []string {
 		}
 	}
 	return out
-}
-
-// versionsTable is the narrow table MR.2 reads: one row per version seen.
-func versionsTable() *table {
-	return &table{name: "versions", cols: "finess, set_id, version_number, source, effective_date, accepted, created"}
 }
 
 // dateOrZero maps the zero time to ClickHouse's zero Date (unknown).

@@ -18,10 +18,8 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 		return nil
 	}
 	paris := Paris()
-	t := &table{name: "receipts", cols: `mail_id, mailbox, received_at, processed_at, sender_domain, mail_rejection_code,
-		mail_rejection_reason, doc_index, doc_name, finess, set_id, version_number, effective_time, effective_date,
-		model_version, accepted, rejection_code, cisis_code, rejection_reason, failure_count, failure_patterns`}
-	vers := versionsTable()
+	t := &table{stmt: insertReceipts}
+	vers := &table{stmt: insertVersions}
 	for _, o := range outs {
 		var mcode, mreason string
 		if o.Rejected != nil {
@@ -94,9 +92,7 @@ type EstablishmentCount struct {
 
 // DocumentsPerEstablishment counts distinct (set, version) per FINESS.
 func (s *Store) DocumentsPerEstablishment(ctx context.Context) ([]EstablishmentCount, error) {
-	rows, err := s.conn.Query(ctx, `SELECT finess, uniqExact(set_id, version_number), uniqExact(set_id),
-		toString(toYYYYMM(max(effective_date)))
-		FROM documents GROUP BY finess ORDER BY finess`)
+	rows, err := s.Query(ctx, documentsPerEstablishment)
 	if err != nil {
 		return nil, fmt.Errorf("counting documents per establishment: %w", err)
 	}

@@ -42,7 +42,7 @@ type Establishment struct {
 
 // InsertCentres writes centres; the latest import of a (FINESS, centre, start) wins.
 func (s *Store) InsertCentres(ctx context.Context, cs []Centre) error {
-	t := &table{name: "reference_centres", cols: "finess, centre_id, centre_name, filiere, centre_type, valid_from, valid_to, imported_at"}
+	t := &table{stmt: insertCentres}
 	now := time.Now().UTC()
 	for _, c := range cs {
 		t.add(c.FINESS, c.CentreID, c.Name, c.Filiere, c.Type, c.From, c.To, now)
@@ -52,7 +52,7 @@ func (s *Store) InsertCentres(ctx context.Context, cs []Centre) error {
 
 // InsertDPIUpdates records declared counts; the latest declaration of a month wins.
 func (s *Store) InsertDPIUpdates(ctx context.Context, source string, ds []DPIUpdates) error {
-	t := &table{name: "dpi_updates", cols: "finess, month, declared_count, source, declared_at"}
+	t := &table{stmt: insertDPIUpdates}
 	now := time.Now().UTC()
 	for _, d := range ds {
 		m := time.Date(d.Month.Year(), d.Month.Month(), 1, 0, 0, 0, 0, time.UTC)
@@ -63,7 +63,7 @@ func (s *Store) InsertDPIUpdates(ctx context.Context, source string, ds []DPIUpd
 
 // InsertEstablishments records establishment settings; the latest wins.
 func (s *Store) InsertEstablishments(ctx context.Context, es []Establishment) error {
-	t := &table{name: "establishments", cols: "finess, name, transmission_start, updated_at"}
+	t := &table{stmt: insertEstablishments}
 	now := time.Now().UTC()
 	for _, e := range es {
 		start := e.TransmissionStart

@@ -51,8 +51,28 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 // Close closes the connection.
 func (s *Store) Close() error { return s.conn.Close() }
 
-// Conn gives the underlying connection, for queries of other packages.
+// Conn gives the underlying connection, for tests (creating and dropping
+// their databases). The hub's own statements go through Query, QueryRow and
+// Exec, which take a registered Statement (sql.go).
 func (s *Store) Conn() driver.Conn { return s.conn }
+
+// Query runs a registered statement that returns rows.
+func (s *Store) Query(ctx context.Context, st Statement, args ...any) (driver.Rows, error) {
+	return s.conn.Query(ctx, st.SQL, args...)
+}
+
+// QueryRow runs a registered statement that returns one row.
+func (s *Store) QueryRow(ctx context.Context, st Statement, args ...any) driver.Row {
+	return s.conn.QueryRow(ctx, st.SQL, args...)
+}
+
+// Exec runs a registered statement that returns no rows.
+func (s *Store) Exec(ctx context.Context, st Statement, args ...any) error {
+	return s.conn.Exec(ctx, st.SQL, args...)
+}
+
+// Database is the database of the connection (the DSN's).
+func (s *Store) Database() string { return s.db }
 
 // Ping checks the server answers (readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.conn.Ping(ctx) }
@@ -104,25 +124,13 @@ func readMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 // idempotent: every statement is CREATE … IF NOT EXISTS or guarded, and a
 // migration is recorded only after all its statements ran.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
-	if err := s.conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations
-		(version UInt32, name String, applied_at DateTime DEFAULT now())
-		ENGINE = ReplacingMergeTree ORDER BY version`); err != nil {
+	if err := s.Exec(ctx, createMigrations); err != nil {
 		return nil, fmt.Errorf("creating schema_migrations: %w", err)
 	}
-	done := map[int]bool{}
-	rows, err := s.conn.Query(ctx, `SELECT DISTINCT version FROM schema_migrations`)
+	done, err := s.appliedVersions(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading schema_migrations: %w", err)
+		return nil, err
 	}
-	for rows.Next() {
-		var v uint32
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading schema_migrations: %w", err)
-		}
-		done[int(v)] = true
-	}
-	rows.Close()
 	ms, err := Migrations()
 	if err != nil {
 		return nil, err
@@ -179,7 +187,7 @@ func redact(dsn string) string {
 // recordMigration inserts through a batch: on ClickHouse 18.16 an INSERT with
 // inline VALUES sent over the native protocol never completes.
 func (s *Store) recordMigration(ctx context.Context, m Migration) error {
-	b, err := s.conn.PrepareBatch(ctx, `INSERT INTO schema_migrations (version, name)`)
+	b, err := s.conn.PrepareBatch(ctx, insertMigration.SQL)
 	if err == nil {
 		err = b.Append(uint32(m.Version), m.Name)
 	}

@@ -1,0 +1,230 @@
+package chcompat
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bndmr/hub/pkg/store"
+)
+
+// Window is what a suite loaded: its first and last months (first days)
+// and one establishment with data in them.
+type Window struct {
+	From, To time.Time
+	FINESS   string
+}
+
+func (w Window) from() string    { return w.From.Format("2006-01-02") }
+func (w Window) to() string      { return w.To.Format("2006-01-02") }
+func (w Window) lastDay() string { return w.To.AddDate(0, 1, -1).Format("2006-01-02") }
+
+// Kind says how the suite checks a statement.
+type Kind int
+
+const (
+	// Compare: run on both engines with the case's arguments; the rows and
+	// their column types must be identical.
+	Compare Kind = iota + 1
+	// Insert: chDB reads the server's rows of the table through the
+	// statement (Pair.Copy); the Compare statements then read them.
+	Insert
+	// Schema: DDL, run on chDB when the database is prepared.
+	Schema
+	// Version: the answer differs by design (the version itself); only the
+	// column types are compared.
+	Version
+)
+
+// Case is how one registered statement is checked.
+type Case struct {
+	Kind Kind
+	// Args gives the statement's arguments over a window, in the types the
+	// hub passes (Compare and Version only; nil: no argument).
+	Args func(Window) []any
+}
+
+func period(w Window) []any                { return []any{w.from(), w.lastDay()} }
+func establishment(w Window) []any         { return []any{w.FINESS, w.from(), w.lastDay()} }
+func months(w Window) []any                { return []any{w.from(), w.to()} }
+func mr2Args(w Window) []any               { return []any{w.from(), w.lastDay(), w.from(), w.to()} }
+func mr1Args(w Window) []any               { return []any{w.lastDay(), w.from(), w.from(), w.lastDay()} }
+func topORPHAArgs(Window) []any            { return []any{uint64(1), 10} }
+func compare(args func(Window) []any) Case { return Case{Kind: Compare, Args: args} }
+
+// cases holds one case per registered statement, by name.
+var cases = map[string]Case{
+	"store.create_schema_migrations":          {Kind: Schema},
+	"store.select_schema_migrations":          compare(nil),
+	"store.insert_schema_migrations":          {Kind: Insert},
+	"store.select_version":                    {Kind: Version},
+	"store.documents_per_establishment":       compare(nil),
+	"store.insert_documents":                  {Kind: Insert},
+	"store.insert_patients":                   {Kind: Insert},
+	"store.insert_diagnoses":                  {Kind: Insert},
+	"store.insert_activities":                 {Kind: Insert},
+	"store.insert_care_episodes":              {Kind: Insert},
+	"store.insert_family_history":             {Kind: Insert},
+	"store.insert_active_problems":            {Kind: Insert},
+	"store.insert_functional_status":          {Kind: Insert},
+	"store.insert_pregnancies":                {Kind: Insert},
+	"store.insert_births":                     {Kind: Insert},
+	"store.insert_research":                   {Kind: Insert},
+	"store.insert_treatments":                 {Kind: Insert},
+	"store.insert_versions":                   {Kind: Insert},
+	"store.insert_receipts":                   {Kind: Insert},
+	"store.insert_reference_centres":          {Kind: Insert},
+	"store.insert_dpi_updates":                {Kind: Insert},
+	"store.insert_establishments":             {Kind: Insert},
+	"indicators.mr2":                          compare(mr2Args),
+	"indicators.dpi_declared":                 compare(months),
+	"indicators.establishment_names":          compare(nil),
+	"indicators.mr1":                          compare(mr1Args),
+	"indicators.latest_month":                 compare(nil),
+	"indicators.dashboard_rejections":         compare(period),
+	"indicators.top_orpha":                    compare(topORPHAArgs),
+	"indicators.reception_counts":             compare(establishment),
+	"indicators.reception_reasons":            compare(establishment),
+	"indicators.reception_rejected_documents": compare(establishment),
+	"indicators.epi_orpha":                    compare(nil),
+	"indicators.epi_orpha_total":              compare(nil),
+	"indicators.epi_departement_sex":          compare(nil),
+	"indicators.epi_departement_sex_total":    compare(nil),
+	"indicators.epi_sex_age":                  compare(nil),
+	"indicators.epi_sex_age_total":            compare(nil),
+	"indicators.epi_establishment":            compare(nil),
+	"indicators.epi_establishment_total":      compare(nil),
+	"indicators.epi_site":                     compare(nil),
+	"indicators.epi_site_total":               compare(nil),
+	"indicators.epi_filiere":                  compare(nil),
+	"indicators.epi_filiere_total":            compare(nil),
+	"indicators.epi_diagnosis":                compare(nil),
+	"indicators.epi_diagnosis_total":          compare(nil),
+	"indicators.epi_deaths":                   compare(nil),
+	"indicators.epi_deaths_total":             compare(nil),
+	"indicators.epi_stat_onset_age":           compare(nil),
+	"indicators.epi_stat_clinical_dx_age":     compare(nil),
+	"indicators.epi_stat_genetic_dx_age":      compare(nil),
+	"indicators.epi_stat_diagnostic_delay":    compare(nil),
+}
+
+// CaseOf returns the case of a registered statement.
+func CaseOf(name string) (Case, bool) {
+	c, ok := cases[name]
+	return c, ok
+}
+
+// Check runs the whole suite on a pair whose server database is loaded:
+// every statement has a case and no case is left without its statement;
+// chDB gets the schema and the rows; every Compare statement gives the same
+// rows on both engines, and at least minRows of them in all (a suite over
+// empty tables would prove nothing); then chDB merges its tables and every
+// Compare statement must still give the server's rows.
+func Check(t *testing.T, p *Pair, w Window, statements []store.Statement, minRows int) {
+	t.Helper()
+	ctx := context.Background()
+	seen := map[string]bool{}
+	for _, st := range statements {
+		if seen[st.Name] {
+			t.Errorf("statement %s registered twice", st.Name)
+		}
+		seen[st.Name] = true
+		if _, ok := cases[st.Name]; !ok {
+			t.Errorf("statement %s has no compatibility case: add one to pkg/chcompat/cases.go", st.Name)
+		}
+	}
+	for name := range cases {
+		if !seen[name] {
+			t.Errorf("compatibility case %s has no statement in the registries: remove it", name)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	start := time.Now()
+	if err := p.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range statements {
+		if cases[st.Name].Kind == Schema {
+			if err := p.Engine.Exec(ctx, st.SQL); err != nil {
+				t.Fatalf("%s on chDB: %v", st.Name, err)
+			}
+		}
+	}
+	copied := 0
+	for _, st := range statements {
+		if cases[st.Name].Kind != Insert {
+			continue
+		}
+		n, err := p.Copy(ctx, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied += n
+	}
+	t.Logf("chDB: schema and %d rows copied in %v", copied, time.Since(start).Round(time.Millisecond))
+	total := 0
+	for _, st := range statements {
+		c := cases[st.Name]
+		if c.Kind != Compare && c.Kind != Version {
+			continue
+		}
+		t.Run(st.Name, func(t *testing.T) {
+			var args []any
+			if c.Args != nil {
+				args = c.Args(w)
+			}
+			server, engine, err := p.Run(ctx, st, args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Kind == Version {
+				if server.Types != engine.Types {
+					t.Errorf("column types: server %q, chDB %q", server.Types, engine.Types)
+				}
+				return
+			}
+			if d := Diff(server, engine); d != "" {
+				t.Errorf("%s differs between the engines:\n%s", st.Name, d)
+			}
+			t.Logf("%d rows, types %s", len(server.Rows), server.Types)
+			total += len(server.Rows)
+		})
+	}
+	t.Logf("%d rows compared in all", total)
+	// The hub counts distinct keys, never raw rows: every figure must stay
+	// the same once ClickHouse has merged the duplicates of a redelivery.
+	var tables []string
+	for _, st := range statements {
+		if cases[st.Name].Kind == Insert {
+			table, _, _ := store.InsertTable(st)
+			tables = append(tables, table)
+		}
+	}
+	if err := p.Merge(ctx, tables); err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range statements {
+		c := cases[st.Name]
+		if c.Kind != Compare {
+			continue
+		}
+		t.Run("merged/"+st.Name, func(t *testing.T) {
+			var args []any
+			if c.Args != nil {
+				args = c.Args(w)
+			}
+			server, engine, err := p.Run(ctx, st, args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := Diff(server, engine); d != "" {
+				t.Errorf("%s changes once duplicates are merged (server: unmerged, chDB: merged):\n%s", st.Name, d)
+			}
+		})
+	}
+	if total < minRows {
+		t.Errorf("the statements returned %d rows in all, want at least %d: the data does not exercise them", total, minRows)
+	}
+}

@@ -1,0 +1,240 @@
+package indicators
+
+import (
+	"strconv"
+
+	"github.com/bndmr/hub/pkg/store"
+)
+
+// Every SQL statement of the indicators, the epidemiology, the dashboard and
+// the reception report, listed in Statements: the compatibility suite
+// (compat_test.go) runs each one on ClickHouse 18.16 and on the engine of the
+// version production runs and wants identical rows; SQL written anywhere else
+// fails TestSQLOnlyInRegistries. See pkg/store/sql.go for the rules that keep
+// a statement meaning the same on both.
+
+// Statements lists every statement of the package.
+func Statements() []store.Statement {
+	out := []store.Statement{mr2Stmt, dpiDeclared, establishmentNames, mr1Stmt, latestMonth, dashboardRejections,
+		topORPHA, receptionCounts, receptionReasons, receptionRejected}
+	for _, t := range epiTables {
+		out = append(out, t.query, t.total)
+	}
+	for _, s := range epiStats {
+		out = append(out, s.query)
+	}
+	return out
+}
+
+// joinSettings pins what a JOIN means where versions differ: a left row
+// without a match gets the column's default (0, ”, 1970-01-01), never NULL,
+// whatever the server's profile says (Go scans these columns as plain values).
+const joinSettings = ` SETTINGS join_use_nulls = 0`
+
+// versionsSQL lists the versions of every set that has a version in the
+// period (the only sets whose figures the period needs), once per (finess,
+// set, version), with its Paris day, whether it was ever accepted and the
+// set's creation month. Sets are grouped on set_key (an integer hash of
+// finess and set_id): several times faster than on strings.
+const versionsSQL = `
+SELECT any(finess) AS fin, set_key AS sk, version_number AS ver,
+       min(effective_date) AS d, max(accepted) AS acc, max(created) AS cre
+FROM versions
+WHERE set_key IN (SELECT set_key FROM versions WHERE effective_date >= toDate(?) AND effective_date <= toDate(?))
+GROUP BY set_key, version_number`
+
+// mr2Stmt counts, per establishment and month, the versions seen, accepted,
+// and missing before them (arrays per set: no window function on 18.16).
+// The establishments side is unique per finess (GROUP BY), so ALL and ANY
+// strictness give the same rows; ALL means the same on every version, ANY
+// does not (any_join_distinct_right_table_keys). Both sides carry an alias:
+// ClickHouse 20+ refuses a joined subquery without one.
+var mr2Stmt = store.Statement{Name: "indicators.mr2", SQL: `
+SELECT finess, toStartOfMonth(d) AS month, toUInt64(count()) AS seen, toUInt64(sum(acc)) AS accepted,
+       toInt64(sum(miss)) AS missing
+FROM (
+    SELECT finess, vs[i].2 AS d, vs[i].3 AS acc,
+           if(i = 1,
+              if(start > toDate(0) AND if(created > toDate(0), created, first_d) < start, 0, toInt64(vs[1].1) - 1),
+              toInt64(vs[i].1) - toInt64(vs[i - 1].1) - 1) AS miss
+    FROM (
+        SELECT * FROM (
+            SELECT any(fin) AS finess, arraySort(x -> x.1, groupArray((ver, d, acc))) AS vs,
+                   min(d) AS first_d, max(cre) AS created
+            FROM (` + versionsSQL + `) AS v
+            GROUP BY sk
+        ) AS sets ALL LEFT JOIN (
+            SELECT finess, argMax(transmission_start, updated_at) AS start FROM establishments GROUP BY finess
+        ) AS est USING finess
+    ) AS per_set
+    ARRAY JOIN arrayEnumerate(vs) AS i
+) AS per_version
+WHERE month >= toDate(?) AND month <= toDate(?)
+GROUP BY finess, month` + joinSettings}
+
+var dpiDeclared = store.Statement{Name: "indicators.dpi_declared", SQL: `SELECT finess, month, argMax(declared_count, declared_at)
+	FROM dpi_updates WHERE month >= toDate(?) AND month <= toDate(?) GROUP BY finess, month`}
+
+var establishmentNames = store.Statement{Name: "indicators.establishment_names",
+	SQL: `SELECT finess, argMax(name, updated_at) FROM establishments GROUP BY finess`}
+
+// mr1Stmt: a document's centres are the rare-disease site codes of its care
+// episodes, of its activities' declaring sites and of its diagnoses. The
+// documents side is unique per centre (GROUP BY): ALL LEFT JOIN, as in MR.2.
+var mr1Stmt = store.Statement{Name: "indicators.mr1", SQL: `
+SELECT finess, centre_id, name, filiere, ctype, toUInt64(docs) AS docs
+FROM (
+    SELECT finess, centre_id, argMax(centre_name, imported_at) AS name, argMax(filiere, imported_at) AS filiere,
+           argMax(centre_type, imported_at) AS ctype
+    FROM reference_centres WHERE valid_from <= toDate(?) AND valid_to >= toDate(?)
+    GROUP BY finess, centre_id
+) AS centres ALL LEFT JOIN (
+    SELECT site AS centre_id, uniqExact(set_id, version_number) AS docs
+    FROM (
+        SELECT site_code AS site, set_id, version_number, effective_date FROM care_episodes
+        UNION ALL SELECT declaring_site_code AS site, set_id, version_number, effective_date FROM activities
+        UNION ALL SELECT site_code AS site, set_id, version_number, effective_date FROM diagnoses
+    ) AS named
+    WHERE site != '' AND effective_date >= toDate(?) AND effective_date <= toDate(?)
+    GROUP BY site
+) AS sent USING centre_id
+ORDER BY finess, centre_id` + joinSettings}
+
+var latestMonth = store.Statement{Name: "indicators.latest_month", SQL: `SELECT if(count() = 0, '', formatDateTime(max(d), '%Y-%m')) FROM (
+		SELECT max(effective_date) AS d FROM documents UNION ALL SELECT max(effective_date) AS d FROM receipts WHERE set_id != '') AS latest
+		WHERE d > toDate(0)`}
+
+var dashboardRejections = store.Statement{Name: "indicators.dashboard_rejections", SQL: `SELECT rejection_code, any(cisis_code),
+		any(rejection_reason), toUInt64(uniqExact(mail_id, doc_index)) AS n
+		FROM receipts WHERE accepted = 0 AND effective_date >= toDate(?) AND effective_date <= toDate(?)
+		GROUP BY rejection_code ORDER BY n DESC, rejection_code LIMIT 12`}
+
+// Current state of each set: the highest version, opposition excluded.
+// Keys are hashed: grouping 10⁶ sets on UInt64 is several times faster than on strings.
+const currentSets = `cityHash64(set_id, version_number) IN
+	(SELECT cityHash64(any(set_id), max(version_number)) FROM documents GROUP BY cityHash64(set_id))
+	AND patient_key != ''`
+
+// orphaPrevalenceSQL counts patients per ORPHA code on the current state:
+// the highest version of each set (hashed keys), its orpha_codes column,
+// opposition (no patient key) excluded. Measured faster than argMax over
+// the arrays, which copies every array it compares.
+const orphaPrevalenceSQL = `SELECT code, toUInt64(uniqExact(patient_key)) AS n FROM documents ARRAY JOIN orpha_codes AS code
+	WHERE ` + currentSets + ` GROUP BY code`
+
+var topORPHA = store.Statement{Name: "indicators.top_orpha",
+	SQL: orphaPrevalenceSQL + ` HAVING n >= ? ORDER BY n DESC, code LIMIT ?`}
+
+// receiptsOf selects the receipts of one establishment received in the period.
+const receiptsOf = `FROM receipts WHERE finess = ? AND toDate(toTimeZone(received_at, 'Europe/Paris')) >= toDate(?)
+	AND toDate(toTimeZone(received_at, 'Europe/Paris')) <= toDate(?)`
+
+// Receipts are keyed by (mail, document): count distinct keys, not rows.
+// uniqExact takes the key as several arguments, not as one tuple.
+var receptionCounts = store.Statement{Name: "indicators.reception_counts", SQL: `SELECT toUInt64(uniqExact(mail_id)),
+		toUInt64(uniqExact(mail_id, doc_index)), toUInt64(uniqExactIf(mail_id, doc_index, accepted = 1)),
+		toUInt64(uniqExactIf(mail_id, doc_index, accepted = 0)) ` + receiptsOf}
+
+var receptionReasons = store.Statement{Name: "indicators.reception_reasons", SQL: `SELECT rejection_code, any(cisis_code),
+		any(rejection_reason), toUInt64(uniqExact(mail_id, doc_index)) AS n ` +
+	receiptsOf + ` AND accepted = 0 GROUP BY rejection_code ORDER BY n DESC, rejection_code`}
+
+// maxRejectedDocs bounds the list in one report.
+const maxRejectedDocs = 1000
+
+var receptionRejected = store.Statement{Name: "indicators.reception_rejected_documents", SQL: `SELECT any(received_at) AS received,
+		mail_id, any(doc_name), any(set_id), any(version_number), any(rejection_code), any(cisis_code), any(rejection_reason) ` +
+	receiptsOf + ` AND accepted = 0 GROUP BY mail_id, doc_index ORDER BY received DESC, mail_id, doc_index LIMIT ` +
+	strconv.Itoa(maxRejectedDocs)}
+
+// epiTable is one epidemiology table: a query of (group, label, n) rows and
+// the query of its total.
+type epiTable struct {
+	title    string
+	labels   []string
+	additive bool
+	query    store.Statement
+	total    store.Statement
+}
+
+// A patient's sex, residence and birth come from the most recent file.
+const perPatient = `SELECT patient_key, argMax(sex, effective_date) AS sex, argMax(residence_departement, effective_date) AS dep,
+		argMax(birth_year_month, effective_date) AS birth, max(effective_date) AS last
+		FROM documents WHERE ` + currentSets + ` GROUP BY patient_key`
+
+var allPatients = `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE ` + currentSets
+
+func epi(name, sql string) store.Statement {
+	return store.Statement{Name: "indicators.epi_" + name, SQL: sql}
+}
+
+var epiTables = []epiTable{
+	{"Patients par code ORPHA", []string{"Code ORPHA"}, false,
+		epi("orpha", `SELECT '' AS g, code, n FROM (`+orphaPrevalenceSQL+`) AS prevalence ORDER BY n DESC, code`),
+		epi("orpha_total", `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE notEmpty(orpha_codes) AND `+currentSets)},
+	{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, true,
+		epi("departement_sex", `SELECT dep AS g, sex, toUInt64(count()) AS n FROM (`+perPatient+`) AS per_patient GROUP BY g, sex ORDER BY g, sex`),
+		epi("departement_sex_total", allPatients)},
+	{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, true,
+		epi("sex_age", `SELECT sex AS g, multiIf(age < 0, 'inconnu', age < 5, '00-04 ans', age < 10, '05-09 ans', age < 18, '10-17 ans',
+			   age < 40, '18-39 ans', age < 60, '40-59 ans', '60 ans et plus') AS class, toUInt64(count()) AS n
+			 FROM (SELECT sex, if(birth = '', -1, toInt32(toYear(last)) - toInt32OrZero(substring(birth, 1, 4))) AS age
+			       FROM (`+perPatient+`) AS per_patient) AS ages
+			 GROUP BY g, class ORDER BY g, class`),
+		epi("sex_age_total", allPatients)},
+	{"Patients par établissement", []string{"FINESS"}, false,
+		epi("establishment", `SELECT '' AS g, finess, toUInt64(uniqExact(patient_key)) AS n FROM documents WHERE `+currentSets+
+			` GROUP BY finess ORDER BY finess`),
+		epi("establishment_total", allPatients)},
+	{"Patients par site maladie rare", []string{"Site"}, false,
+		epi("site", `SELECT '' AS g, site_code, toUInt64(uniqExact(patient_key)) AS n FROM care_episodes WHERE site_code != '' AND `+
+			currentSets+` GROUP BY site_code ORDER BY site_code`),
+		epi("site_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes WHERE site_code != '' AND `+currentSets)},
+	// The centres side is unique per centre_id (GROUP BY): ALL INNER JOIN
+	// keeps every patient row of the left side on every version, where ANY
+	// INNER JOIN keeps one row per key on both sides from ClickHouse 20 on.
+	{"Patients par filière", []string{"Filière"}, false,
+		epi("filiere", `SELECT '' AS g, filiere, toUInt64(uniqExact(patient_key)) AS n FROM (
+			   SELECT site_code AS centre_id, patient_key FROM care_episodes WHERE site_code != '' AND `+currentSets+`
+			 ) AS episodes ALL INNER JOIN (
+			   SELECT centre_id, argMax(filiere, imported_at) AS filiere FROM reference_centres GROUP BY centre_id
+			 ) AS centres USING centre_id
+			 GROUP BY filiere ORDER BY filiere`+joinSettings),
+		epi("filiere_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes
+			WHERE site_code IN (SELECT centre_id FROM reference_centres) AND `+currentSets)},
+	{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, true,
+		epi("diagnosis", `SELECT '' AS g, if(coded > 0, 'diagnostic codé', 'non diagnostiqué') AS state, toUInt64(count()) AS n FROM (
+			   SELECT patient_key, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded
+			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY state ORDER BY state`),
+		epi("diagnosis_total", `SELECT toUInt64(uniqExact(patient_key)) FROM diagnoses WHERE `+currentSets)},
+	{"Décès par année", []string{"Année du décès"}, true,
+		epi("deaths", `SELECT '' AS g, if(y = '', 'inconnue', y) AS year, toUInt64(count()) AS n FROM (
+			   SELECT patient_key, argMax(substring(death_year_month, 1, 4), effective_date) AS y FROM patients
+			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY year ORDER BY year`),
+		epi("deaths_total", `SELECT toUInt64(uniqExact(patient_key)) FROM patients WHERE deceased = 1 AND `+currentSets)},
+}
+
+// epiStat is one distribution (years) of the diagnoses' current state:
+// count and quartiles, each diagnosis once: a redelivered batch leaves a
+// diagnosis twice until ClickHouse merges (and ClickHouse 20.5+ merges
+// duplicates within one insert, 18.16 does not), so raw rows are never
+// counted.
+type epiStat struct {
+	title string
+	query store.Statement
+}
+
+func stat(name, expr, where string) store.Statement {
+	return epi("stat_"+name, `SELECT toUInt64(count()), quantilesExact(0.25, 0.5, 0.75)(v) FROM (
+		SELECT any(assumeNotNull(`+expr+`)) AS v FROM diagnoses WHERE `+where+` AND `+currentSets+`
+		GROUP BY finess, set_id, version_number, ordinal) AS per_diagnosis`)
+}
+
+var epiStats = []epiStat{
+	{"Âge aux premiers signes (années)", stat("onset_age", "onset_age_years", "isNotNull(onset_age_years)")},
+	{"Âge au diagnostic clinique (années)", stat("clinical_dx_age", "clinical_dx_age_years", "isNotNull(clinical_dx_age_years)")},
+	{"Âge au diagnostic génétique (années)", stat("genetic_dx_age", "genetic_dx_age_years", "isNotNull(genetic_dx_age_years)")},
+	{"Délai diagnostique (années, diagnostic clinique − premiers signes)", stat("diagnostic_delay",
+		"clinical_dx_age_years - onset_age_years",
+		"isNotNull(onset_age_years) AND isNotNull(clinical_dx_age_years) AND clinical_dx_age_years >= onset_age_years")},
+}

@@ -1,0 +1,103 @@
+package store
+
+import "strings"
+
+// Every SQL statement this package sends to ClickHouse, besides the
+// migrations (schemas/clickhouse) and the cluster DDL derived from them
+// (cluster.go). Statements are written once here and listed in Statements,
+// which the compatibility suite (pkg/indicators/compat_test.go) runs on
+// ClickHouse 18.16 and on the engine of the version production runs;
+// TestSQLOnlyInRegistries refuses SQL written anywhere else.
+//
+// Rules for SQL that means the same on every supported version
+// (docs/store.md, "ClickHouse versions"): explicit INSERT column lists; no
+// window function, DateTime64, Map or JSON type; an alias on every joined
+// subquery; JOIN strictness written out (ALL, over right sides unique on the
+// key) and join_use_nulls set in the query; integers that Go scans cast to the
+// type it scans into.
+
+// Statement is one SQL statement the hub sends to ClickHouse: its name in the
+// registry (package.statement) and its text, with ? for the arguments.
+type Statement struct {
+	Name string
+	SQL  string
+}
+
+// Statements lists every statement of the package, inserts included.
+func Statements() []Statement {
+	return append([]Statement{createMigrations, selectMigrations, insertMigration, selectVersion, documentsPerEstablishment},
+		insertStatements()...)
+}
+
+var (
+	// createMigrations is also the statement the cluster form derives its
+	// schema_migrations from (MigrateWith).
+	createMigrations = Statement{"store.create_schema_migrations", `CREATE TABLE IF NOT EXISTS schema_migrations
+		(version UInt32, name String, applied_at DateTime DEFAULT now())
+		ENGINE = ReplacingMergeTree ORDER BY version`}
+	selectMigrations = Statement{"store.select_schema_migrations", `SELECT DISTINCT version FROM schema_migrations`}
+	insertMigration  = Statement{"store.insert_schema_migrations", `INSERT INTO schema_migrations (version, name)`}
+	selectVersion    = Statement{"store.select_version", `SELECT version()`}
+
+	documentsPerEstablishment = Statement{"store.documents_per_establishment", `SELECT finess,
+		toUInt64(uniqExact(set_id, version_number)), toUInt64(uniqExact(set_id)), toString(toYYYYMM(max(effective_date)))
+		FROM documents GROUP BY finess ORDER BY finess`}
+)
+
+// Inserts, one per table the loader and the reference imports write. The
+// batch sends the rows in the order of the column list.
+const prefixCols = "finess, set_id, version_number, effective_date, patient_key, "
+
+var (
+	insertDocuments = insertInto("documents", `finess, set_id, version_number, document_key, model_version, effective_time,
+		effective_date, mail_id, doc_index, received_at, key_id, patient_key, patient_ins_pseudonym, patient_traits_pseudonym,
+		sex, birth_year_month, residence_departement, opposition, orpha_codes, consents, file_key, file_created_ym, file_updated_ym,
+		lost_to_follow_up, consanguinity, death_rd_code, death_rd_year_month, antenatal_art, antenatal_malformation,
+		gestational_age_weeks, birth_weight_g, birth_length_cm, head_circumference_cm`)
+	insertPatients = insertInto("patients", prefixCols+`patient_ins_pseudonym, patient_traits_pseudonym, sex, birth_year_month,
+		residence_departement, birthplace_departement, deceased, death_year_month, multiple_birth, ipp_keys`)
+	insertDiagnoses = insertInto("diagnoses", prefixCols+`ordinal, diagnosis_key, diagnosis_ym, date_unknown, disease_code,
+		disease_system, disease_null_flavor, site_code, status_code, sporadic_familial_code, onset_age_class_code, onset_age_years,
+		appraisal_code, clinical_dx_age_class_code, clinical_dx_age_years, genetic_dx_age_class_code, genetic_dx_age_years,
+		clinical_features, techniques, genes, investigations, apparently_healthy, fetus_pseudonym`)
+	insertActivities = insertInto("activities", prefixCols+`ordinal, activity_key, context_code, activity_ym, performer_id,
+		performer_profession_code, declaring_site_code, consultation_finess, consultation_departement, country_code, objectives, fetus_pseudonym`)
+	insertCareEpisodes   = insertInto("care_episodes", prefixCols+`ordinal, episode_key, type_code, inclusion_ym, referent_id, referred_by, site_code, outside_labelling`)
+	insertFamilyHistory  = insertInto("family_history", prefixCols+`ordinal, relationship_code, first_case_key, first_case_sex, diseases`)
+	insertActiveProblems = insertInto("active_problems", prefixCols+`ordinal, problem_code, value_code, value_system, problem_ym, health_status_code, certainty_code, status_code`)
+	insertFunctional     = insertInto("functional_status", prefixCols+`ordinal, icf_code, status_ym`)
+	insertPregnancies    = insertInto("pregnancies", prefixCols+`ordinal, start_year_month, end_year_month, ongoing, fetus_count, art`)
+	insertBirths         = insertInto("births", prefixCols+`pregnancy_ordinal, ordinal, sequence, subject_pseudonym, newborn_pseudonym, sex, outcome_code, gestational_age_weeks, fetal_autopsy`)
+	insertResearch       = insertInto("research", prefixCols+`protocol_participant, contact_consent, sample_research, sample_molecular, biobank_code`)
+	insertTreatments     = insertInto("treatments", prefixCols+`ordinal, start_ym, end_ym, product_code, product_system, translations`)
+	insertVersions       = insertInto("versions", "finess, set_id, version_number, source, effective_date, accepted, created")
+	insertReceipts       = insertInto("receipts", `mail_id, mailbox, received_at, processed_at, sender_domain, mail_rejection_code,
+		mail_rejection_reason, doc_index, doc_name, finess, set_id, version_number, effective_time, effective_date,
+		model_version, accepted, rejection_code, cisis_code, rejection_reason, failure_count, failure_patterns`)
+	insertCentres        = insertInto("reference_centres", "finess, centre_id, centre_name, filiere, centre_type, valid_from, valid_to, imported_at")
+	insertDPIUpdates     = insertInto("dpi_updates", "finess, month, declared_count, source, declared_at")
+	insertEstablishments = insertInto("establishments", "finess, name, transmission_start, updated_at")
+)
+
+func insertStatements() []Statement {
+	return []Statement{insertDocuments, insertPatients, insertDiagnoses, insertActivities, insertCareEpisodes,
+		insertFamilyHistory, insertActiveProblems, insertFunctional, insertPregnancies, insertBirths, insertResearch,
+		insertTreatments, insertVersions, insertReceipts, insertCentres, insertDPIUpdates, insertEstablishments}
+}
+
+func insertInto(table, cols string) Statement {
+	return Statement{"store.insert_" + table, "INSERT INTO " + table + " (" + cols + ")"}
+}
+
+// InsertTable reads the table and the column list of an INSERT statement of
+// the registry (the compatibility suite copies rows
+// between engines through them).
+func InsertTable(st Statement) (table, cols string, ok bool) {
+	rest, found := strings.CutPrefix(st.SQL, "INSERT INTO ")
+	if !found {
+		return "", "", false
+	}
+	table, cols, found = strings.Cut(rest, " (")
+	cols, closed := strings.CutSuffix(cols, ")")
+	return table, cols, found && closed
+}
