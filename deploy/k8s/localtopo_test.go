@@ -22,6 +22,11 @@ func localSite(t *testing.T) localtopo.Site {
 	for _, k := range []string{"loader", "indicators"} {
 		os.WriteFile(filepath.Join(secrets["bndmr-clickhouse-users"], k), nil, 0o600)
 	}
+	secrets["bndmr-nats-store-key"] = filepath.Join(dir, "secrets", "bndmr-nats-store-key")
+	if err := os.MkdirAll(secrets["bndmr-nats-store-key"], 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(secrets["bndmr-nats-store-key"], "key"), []byte("0123456789abcdef0123456789abcdef"), 0o600)
 	pw := map[string]string{}
 	for _, u := range natsUsers {
 		pw[u] = "p" + u

@@ -45,6 +45,7 @@ func natsConfig(t *testing.T, overlay string) (string, map[string]string) {
 		}
 	}
 	t.Setenv("POD_NAME", "nats-0")
+	t.Setenv("NATS_STORE_KEY", "test-store-key-0123456789abcdef0123")
 	pw := map[string]string{}
 	for _, u := range natsUsers {
 		b := make([]byte, 24)

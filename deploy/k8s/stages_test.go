@@ -2,9 +2,11 @@ package k8s_test
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bndmr/hub/pkg/topology"
@@ -97,5 +99,20 @@ func TestNATSStagePermissions(t *testing.T) {
 			}
 			owner.noViolation(t)
 		})
+	}
+}
+
+// TestNATSStoreEncrypted: every overlay's NATS encrypts its JetStream store
+// with the key of Secret bndmr-nats-store-key.
+func TestNATSStoreEncrypted(t *testing.T) {
+	for _, ov := range []string{"dev", "prod"} {
+		conf, _ := natsConfig(t, ov)
+		opts, err := server.ProcessConfigFile(conf)
+		if err != nil {
+			t.Fatalf("%s: %v", ov, err)
+		}
+		if opts.JetStreamKey != os.Getenv("NATS_STORE_KEY") || opts.JetStreamKey == "" || opts.JetStreamCipher != server.ChaCha {
+			t.Errorf("%s: JetStream store not encrypted with NATS_STORE_KEY (cipher %v)", ov, opts.JetStreamCipher)
+		}
 	}
 }

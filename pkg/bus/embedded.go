@@ -15,6 +15,13 @@ type EmbeddedConfig struct {
 	StoreDir string // JetStream file storage
 	// MaxPayload of a NATS message.
 	MaxPayload int32
+	// StoreKey encrypts the JetStream store at rest (ChaCha20-Poly1305):
+	// the mails and the identified documents are never on disk in clear.
+	// Empty: no encryption. An existing clear store is encrypted when it
+	// is first opened with a key; the key must then never be lost.
+	StoreKey string
+	// MaxStore bounds the JetStream file store in bytes (0: the disk).
+	MaxStore int64
 }
 
 // StartEmbedded starts a NATS server with JetStream in this process and waits
@@ -35,6 +42,12 @@ func StartEmbedded(c EmbeddedConfig) (*server.Server, error) {
 		MaxPayload: c.MaxPayload,
 		NoSigs:     true,
 		NoLog:      true,
+	}
+	if c.StoreKey != "" {
+		opts.JetStreamKey, opts.JetStreamCipher = c.StoreKey, server.ChaCha
+	}
+	if c.MaxStore > 0 {
+		opts.JetStreamMaxStore = c.MaxStore
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {

@@ -2,9 +2,12 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,6 +30,7 @@ import (
 type Hub struct {
 	dataDir   string
 	natsPort  int
+	storeKey  string
 	untilIdle time.Duration
 	ingest    Ingest
 	ack       Ack
@@ -42,6 +46,8 @@ func HubMain(args []string) int {
 	common.Flags(f, "127.0.0.1:8080")
 	f.String(&h.dataDir, "data-dir", "BNDMR_HUB_DATA", ".run/hub", "folder of the embedded NATS JetStream storage")
 	f.Int(&h.natsPort, "nats-port", "BNDMR_HUB_NATS_PORT", 14222, "loopback port of the embedded NATS server (-1: any free port)")
+	f.String(&h.storeKey, "nats-store-key-file", "BNDMR_HUB_NATS_STORE_KEY_FILE", "",
+		"file holding the key that encrypts the embedded JetStream store at rest (empty: DATA_DIR/store.key, made on first start)")
 	f.Duration(&h.untilIdle, "exit-when-idle", "BNDMR_HUB_EXIT_WHEN_IDLE", 0,
 		"exit once the mailboxes are empty, every stream is acknowledged and no stage retries, for this long (0: run until stopped); "+
 			"exit status 3 if stopped while a dependency is away, 4 if anything was quarantined during the run")
@@ -97,7 +103,11 @@ func (h *Hub) run(ctx context.Context, common Common, log *zap.Logger) error {
 		return fmt.Errorf("creating %s: %w", h.dataDir, err)
 	}
 	dir, _ := filepath.Abs(h.dataDir)
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: h.natsPort, StoreDir: dir})
+	key, err := storeKey(h.storeKey, dir)
+	if err != nil {
+		return err
+	}
+	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: h.natsPort, StoreDir: dir, StoreKey: key})
 	if err != nil {
 		return err
 	}
@@ -304,4 +314,32 @@ func quarantinedSince(ctx context.Context, js jetstream.JetStream, from uint64) 
 		parts[i] = fmt.Sprintf("%s×%d", k, counts[k])
 	}
 	return strings.Join(parts, ", "), nil
+}
+
+// storeKey reads the JetStream store key from file, or, with no file named,
+// from dir/store.key, which it makes (random, mode 0600) on first start: the
+// mails and identified documents are never on the laptop's disk in clear.
+// In production the key comes from a Secret (deploy/k8s).
+func storeKey(file, dir string) (string, error) {
+	if file == "" {
+		file = filepath.Join(dir, "store.key")
+		if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+			b := make([]byte, 32)
+			if _, err := rand.Read(b); err != nil {
+				return "", fmt.Errorf("making the JetStream store key: %w", err)
+			}
+			if err := os.WriteFile(file, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+				return "", fmt.Errorf("writing the JetStream store key %s: %w", file, err)
+			}
+		}
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("reading the JetStream store key: %w", err)
+	}
+	key := strings.TrimSpace(string(b))
+	if len(key) < 32 {
+		return "", fmt.Errorf("the JetStream store key in %s is %d characters; it needs at least 32", file, len(key))
+	}
+	return key, nil
 }
