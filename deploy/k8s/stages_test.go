@@ -112,7 +112,7 @@ func TestNATSStoreEncrypted(t *testing.T) {
 			t.Fatalf("%s: %v", ov, err)
 		}
 		if opts.JetStreamKey != os.Getenv("NATS_STORE_KEY") || opts.JetStreamKey == "" || opts.JetStreamCipher != server.ChaCha {
-			t.Errorf("%s: JetStream store not encrypted with NATS_STORE_KEY (cipher %v)", ov, opts.JetStreamCipher)
+			t.Errorf("%s: JetStream store not encrypted with NATS_STORE_KEY (key %q, cipher %v)", ov, opts.JetStreamKey, opts.JetStreamCipher)
 		}
 	}
 }
