@@ -13,6 +13,7 @@ import (
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/validate"
 )
@@ -149,5 +150,41 @@ func TestCheckRequireINS(t *testing.T) {
 	d := res.Outcome.Documents[0]
 	if d.Rejection == nil || d.Rejection.CISIS != events.CodeINSAbsent {
 		t.Fatalf("outcome %+v, want 903", d)
+	}
+}
+
+// TestCheckINS: the identity rules of the acknowledgement volet, rule by
+// rule (903 when required, 905 for an INS without every trait, 904 when
+// METADATA.XML's patient id differs by extension or by root).
+func TestCheckINS(t *testing.T) {
+	const ins, test, prod = "2790351215189", "1.2.250.1.213.1.4.10", "1.2.250.1.213.1.4.8"
+	full := sdmmr.Patient{INS: ins, INSRoot: test, BirthFamily: "DUPONT", BirthGiven: "LEA", BirthTime: "19790315", Sex: "F"}
+	without := func(edit func(*sdmmr.Patient)) sdmmr.Patient { p := full; edit(&p); return p }
+	for _, tc := range []struct {
+		name       string
+		require    bool
+		p          sdmmr.Patient
+		metadataID string
+		want       int
+		mentions   string
+	}{
+		{"complete, METADATA agrees", false, full, ins + "^^^&" + test + "&ISO", 0, ""},
+		{"complete, no METADATA patient id", false, full, "", 0, ""},
+		{"no INS, not required", false, sdmmr.Patient{BirthFamily: "DUPONT"}, "", 0, ""},
+		{"no INS, required", true, sdmmr.Patient{BirthFamily: "DUPONT"}, "", events.CodeINSAbsent, "INS"},
+		{"no birth family name", false, without(func(p *sdmmr.Patient) { p.BirthFamily = "" }), "", events.CodeINSIncomplete, "nom de naissance"},
+		{"no first given name", false, without(func(p *sdmmr.Patient) { p.BirthGiven = " " }), "", events.CodeINSIncomplete, "premier prénom"},
+		{"no birth date", false, without(func(p *sdmmr.Patient) { p.BirthTime = "" }), "", events.CodeINSIncomplete, "date de naissance"},
+		{"no sex", false, without(func(p *sdmmr.Patient) { p.Sex = "" }), "", events.CodeINSIncomplete, "sexe"},
+		{"METADATA names another INS", false, full, "2850505123456^^^&" + test + "&ISO", events.CodeINSInconsistent, "METADATA"},
+		{"METADATA has the production root, the document the test root", false, full, ins + "^^^&" + prod + "&ISO", events.CodeINSInconsistent, "METADATA"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &Validator{cfg: Config{RequireINS: tc.require}}
+			code, reason := v.checkINS(&sdmmr.Document{Header: sdmmr.Header{Patient: tc.p}}, mssante.Document{PatientID: tc.metadataID})
+			if code != tc.want || !strings.Contains(reason, tc.mentions) {
+				t.Errorf("checkINS = %d %q, want %d mentioning %q", code, reason, tc.want, tc.mentions)
+			}
+		})
 	}
 }
