@@ -108,6 +108,17 @@ type metrics struct {
 	retries    prometheus.Counter
 	duplicates *prometheus.CounterVec
 	resets     *prometheus.CounterVec
+	waiting    *prometheus.GaugeVec
+	oldest     *prometheus.GaugeVec
+}
+
+func (m *metrics) Waiting(mb string, n int, oldest time.Time) {
+	m.waiting.WithLabelValues(mb).Set(float64(n))
+	ts := 0.0
+	if n > 0 && !oldest.IsZero() {
+		ts = float64(oldest.Unix())
+	}
+	m.oldest.WithLabelValues(mb).Set(ts)
 }
 
 func (m *metrics) HandedOff(mb string) { m.handed.WithLabelValues(mb).Inc() }
@@ -133,6 +144,10 @@ func newMetrics() *metrics {
 			Help: "Mails not published again because the same bytes were already ingested from the mailbox (e.g. after a UIDVALIDITY change)."}, []string{"mailbox"}),
 		resets: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_ingest_uidvalidity_changes_total",
 			Help: "UIDVALIDITY changes seen on a mailbox."}, []string{"mailbox"}),
+		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bndmr_ingest_mails_waiting",
+			Help: "Mails in the inbox when ingest last looked (0 once drained)."}, []string{"mailbox"}),
+		oldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bndmr_ingest_oldest_waiting_timestamp_seconds",
+			Help: "Arrival (INTERNALDATE, Unix seconds) of the oldest mail waiting in the inbox; 0 when none."}, []string{"mailbox"}),
 	}
 }
 
@@ -144,7 +159,7 @@ func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logge
 	}
 	m := newMetrics()
 	if reg != nil {
-		reg.MustRegister(m.handed, m.connected, m.objects, m.retries, m.duplicates, m.resets)
+		reg.MustRegister(m.handed, m.connected, m.objects, m.retries, m.duplicates, m.resets, m.waiting, m.oldest)
 	}
 	h := newHandoff(js, cfg, log, m)
 	var wg sync.WaitGroup

@@ -177,12 +177,16 @@ type Sink func(ctx context.Context, m Message) error
 type Stats interface {
 	HandedOff(mailbox string)
 	Connected(mailbox string, ok bool)
+	// Waiting reports the mails in the inbox at the start of a drain and
+	// the arrival (INTERNALDATE) of the oldest (zero when none).
+	Waiting(mailbox string, n int, oldest time.Time)
 }
 
 type noStats struct{}
 
-func (noStats) HandedOff(string)       {}
-func (noStats) Connected(string, bool) {}
+func (noStats) HandedOff(string)               {}
+func (noStats) Connected(string, bool)         {}
+func (noStats) Waiting(string, int, time.Time) {}
 
 // Reader drains one mailbox into a sink.
 type Reader struct {
@@ -362,6 +366,7 @@ func (r *Reader) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 			return fmt.Errorf("searching %s: %w", r.cfg.Inbox, err)
 		}
 		uids := found.AllUIDs()
+		r.stats.Waiting(r.cfg.Name, len(uids), r.oldest(c, uids))
 		if len(uids) == 0 {
 			return nil
 		}
@@ -374,6 +379,23 @@ func (r *Reader) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 		}
 	}
 	return nil
+}
+
+// oldest returns when the first of uids arrived (zero when unknown): the
+// age of what waits in the inbox, for the operators' alert.
+func (r *Reader) oldest(c *imapclient.Client, uids []imap.UID) time.Time {
+	if len(uids) == 0 {
+		return time.Time{}
+	}
+	var at time.Time
+	_ = r.answered(c, "FETCH INTERNALDATE", func() error {
+		msgs, err := c.Fetch(imap.UIDSetNum(uids[0]), &imap.FetchOptions{UID: true, InternalDate: true}).Collect()
+		if err == nil && len(msgs) > 0 {
+			at = msgs[0].InternalDate
+		}
+		return err
+	})
+	return at
 }
 
 func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID) error {

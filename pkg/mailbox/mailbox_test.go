@@ -290,7 +290,8 @@ type connStats struct {
 	drops int
 }
 
-func (s *connStats) HandedOff(string) {}
+func (s *connStats) HandedOff(string)               {}
+func (s *connStats) Waiting(string, int, time.Time) {}
 func (s *connStats) Connected(_ string, ok bool) {
 	if !ok {
 		s.mu.Lock()
@@ -459,4 +460,53 @@ func TestConfigJSONDurations(t *testing.T) {
 			t.Errorf("%s: %+v, %v", tc.json, c, err)
 		}
 	}
+}
+
+type waitStats struct {
+	connStats
+	mu     sync.Mutex
+	n      int
+	oldest time.Time
+	calls  int
+}
+
+func (s *waitStats) Waiting(_ string, n int, oldest time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n, s.oldest, s.calls = n, oldest, s.calls+1
+}
+
+func (s *waitStats) get() (int, time.Time, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n, s.oldest, s.calls
+}
+
+// TestWaitingReported: while the hand-off fails (JetStream away), the reader
+// reports how many mails wait and since when; once drained, none.
+func TestWaitingReported(t *testing.T) {
+	addr := dovecot(t)
+	inbox, processed := testFolders(t, addr)
+	before := time.Now().Add(-2 * time.Second)
+	appendMails(t, addr, inbox, 3)
+	col := &collector{seen: map[string]int{}, fail: 1 << 30}
+	st := &waitStats{}
+	r, err := NewReader(Config{Name: "w", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
+		Inbox: inbox, Processed: processed, PollInterval: 200 * time.Millisecond}, col.sink, zaptest.NewLogger(t), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "a report of the waiting mails", 20*time.Second, func() bool { _, _, c := st.get(); return c > 0 })
+	n, oldest, _ := st.get()
+	if n != 3 || oldest.Before(before) || oldest.After(time.Now().Add(2*time.Second)) {
+		t.Fatalf("waiting %d since %s, want 3 since the append (%s)", n, oldest, before)
+	}
+	col.mu.Lock()
+	col.fail = 0
+	col.mu.Unlock()
+	waitFor(t, "an empty inbox reported", 30*time.Second, func() bool { n, o, _ := st.get(); return n == 0 && o.IsZero() })
 }
