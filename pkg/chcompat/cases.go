@@ -58,6 +58,7 @@ var cases = map[string]Case{
 	"store.select_schema_migrations":          compare(nil),
 	"store.insert_schema_migrations":          {Kind: Insert},
 	"store.select_version":                    {Kind: Version},
+	"store.replica_delay":                     compare(nil),
 	"store.documents_per_establishment":       compare(nil),
 	"store.insert_documents":                  {Kind: Insert},
 	"store.insert_patients":                   {Kind: Insert},

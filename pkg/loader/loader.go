@@ -43,6 +43,7 @@ type Loader struct {
 	rows  *prometheus.CounterVec
 	flush prometheus.Histogram
 	fails prometheus.Counter
+	delay prometheus.Gauge
 }
 
 // New returns a loader writing to st; reg may be nil.
@@ -59,9 +60,11 @@ func New(cfg Config, st *store.Store, log *zap.Logger, reg prometheus.Registerer
 		flush: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bndmr_loader_batch_seconds",
 			Help: "Time of one batch insert.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
 		fails: prometheus.NewCounter(prometheus.CounterOpts{Name: "bndmr_loader_insert_failures_total", Help: "Batch inserts that failed (retried)."}),
+		delay: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bndmr_clickhouse_replica_delay_seconds",
+			Help: "How far the most lagging replicated table of the hub's database is behind (system.replicas absolute_delay; 0 on one server)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(l.rows, l.flush, l.fails)
+		reg.MustRegister(l.rows, l.flush, l.fails, l.delay)
 	}
 	return l
 }
@@ -73,6 +76,7 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set
 		set = stage.NewSet(nil)
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { l.watchReplicas(ctx); return nil })
 	g.Go(func() error {
 		return stage.Run(ctx, js, set, l.log, stage.Spec[events.Record]{
 			Consumer: topology.ConsumerOf(DurableRecords), Version: events.RecordV,
@@ -114,5 +118,24 @@ func batchInsert[T any](l *Loader, kind string, insert func(context.Context, []T
 		l.flush.Observe(time.Since(start).Seconds())
 		l.rows.WithLabelValues(kind).Add(float64(len(vals)))
 		return nil
+	}
+}
+
+// watchReplicas reads the replication delay every 30 s for the metric: a
+// replica that falls behind serves stale figures to the analysts.
+func (l *Loader) watchReplicas(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		if d, err := l.st.ReplicaDelay(ctx); err == nil {
+			l.delay.Set(float64(d))
+		} else if ctx.Err() == nil {
+			l.log.Debug("replication delay not read", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }

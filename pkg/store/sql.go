@@ -25,7 +25,7 @@ type Statement struct {
 
 // Statements lists every statement of the package, inserts included.
 func Statements() []Statement {
-	return append([]Statement{createMigrations, selectMigrations, insertMigration, selectVersion, documentsPerEstablishment},
+	return append([]Statement{createMigrations, selectMigrations, insertMigration, selectVersion, documentsPerEstablishment, replicaDelay},
 		insertStatements()...)
 }
 
@@ -38,6 +38,9 @@ var (
 	selectMigrations = Statement{"store.select_schema_migrations", `SELECT DISTINCT version FROM schema_migrations`}
 	insertMigration  = Statement{"store.insert_schema_migrations", `INSERT INTO schema_migrations (version, name)`}
 	selectVersion    = Statement{"store.select_version", `SELECT version()`}
+	// replicaDelay: how far the most lagging replicated table of this
+	// database is behind, in seconds (0 on a single server).
+	replicaDelay = Statement{"store.replica_delay", `SELECT toUInt64(max(absolute_delay)) FROM system.replicas WHERE database = currentDatabase()`}
 
 	documentsPerEstablishment = Statement{"store.documents_per_establishment", `SELECT finess,
 		toUInt64(uniqExact(set_id, version_number)), toUInt64(uniqExact(set_id)), toString(toYYYYMM(max(effective_date)))

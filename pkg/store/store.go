@@ -199,3 +199,13 @@ func (s *Store) recordMigration(ctx context.Context, m Migration) error {
 	}
 	return nil
 }
+
+// ReplicaDelay returns, in seconds, how far the most lagging replicated
+// table of the database is behind its replicas (0 on a single server).
+func (s *Store) ReplicaDelay(ctx context.Context) (uint64, error) {
+	var d uint64
+	if err := s.QueryRow(ctx, replicaDelay).Scan(&d); err != nil {
+		return 0, fmt.Errorf("reading the replication delay: %w", err)
+	}
+	return d, nil
+}
