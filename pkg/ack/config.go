@@ -198,7 +198,7 @@ func (c Config) Validate() error {
 	default:
 		bad("ack: SMTP.Security %q must be starttls, tls or none", s.Security)
 	}
-	if _, err := tlsclient.Config(s.files(), s.ServerName); err != nil {
+	if _, err := tlsclient.Config(s.Files(), s.ServerName); err != nil {
 		bad("ack: SMTP TLS: %w", err)
 	}
 	switch s.Auth {

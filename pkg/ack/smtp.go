@@ -40,14 +40,15 @@ type SMTPSender struct {
 
 // NewSMTPSender loads the certificates cfg names.
 func NewSMTPSender(cfg SMTPConfig) (*SMTPSender, error) {
-	tc, err := tlsclient.Config(cfg.files(), cfg.ServerName)
+	tc, err := tlsclient.Config(cfg.Files(), cfg.ServerName)
 	if err != nil {
 		return nil, fmt.Errorf("SMTP TLS: %w", err)
 	}
 	return &SMTPSender{cfg: cfg, tls: tc}, nil
 }
 
-func (s SMTPConfig) files() tlsclient.Files {
+// Files are the certificate files of the SMTP connection.
+func (s SMTPConfig) Files() tlsclient.Files {
 	return tlsclient.Files{CAFile: s.CAFile, CertFile: s.CertFile, KeyFile: s.KeyFile, CRLFile: s.CRLFile}
 }
 

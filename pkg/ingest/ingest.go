@@ -21,6 +21,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
 // Config of the ingest service.
@@ -160,6 +161,9 @@ func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logge
 	m := newMetrics()
 	if reg != nil {
 		reg.MustRegister(m.handed, m.connected, m.objects, m.retries, m.duplicates, m.resets, m.waiting, m.oldest)
+		for _, mc := range cfg.Mailboxes {
+			reg.MustRegister(tlsclient.Expiry{Use: "imap:" + mc.Name, Files: mc.TLSFiles()})
+		}
 	}
 	h := newHandoff(js, cfg, log, m)
 	var wg sync.WaitGroup

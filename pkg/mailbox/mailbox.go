@@ -98,6 +98,11 @@ func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// TLSFiles are the certificate files of the mailbox's connection.
+func (c Config) TLSFiles() tlsclient.Files {
+	return tlsclient.Files{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, CRLFile: c.CRLFile}
+}
+
 // Validate checks c and fills defaults.
 func (c *Config) Validate() error {
 	if c.Name == "" {
@@ -496,7 +501,7 @@ func (r *Reader) dial(opts *imapclient.Options) (*imapclient.Client, error) {
 }
 
 func (r *Reader) tlsConfig() (*tls.Config, error) {
-	return tlsclient.Config(tlsclient.Files{CAFile: r.cfg.CAFile, CertFile: r.cfg.CertFile, KeyFile: r.cfg.KeyFile, CRLFile: r.cfg.CRLFile}, "")
+	return tlsclient.Config(r.cfg.TLSFiles(), "")
 }
 
 func (r *Reader) authenticate(c *imapclient.Client) error {

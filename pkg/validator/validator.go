@@ -45,6 +45,9 @@ type Validator struct {
 	docs    *prometheus.CounterVec
 	mails   *prometheus.CounterVec
 	latency prometheus.Histogram
+	// byFINESS: documents by establishment, for the alert on a jump in one
+	// establishment's refusal rate (about 2,000 establishments × 2).
+	byFINESS *prometheus.CounterVec
 }
 
 // New returns a validator over a loaded engine; reg may be nil.
@@ -66,8 +69,10 @@ func New(cfg Config, engine *validate.Engine, log *zap.Logger, reg prometheus.Re
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bndmr_validator_document_seconds",
 			Help: "Time to parse, validate and extract one document.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 12)}),
 	}
+	v.byFINESS = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_validator_establishment_documents_total",
+		Help: "CDA documents checked, by establishment (FINESS; unknown when refused before its header was read) and verdict."}, []string{"finess", "verdict"})
 	if reg != nil {
-		reg.MustRegister(v.docs, v.mails, v.latency)
+		reg.MustRegister(v.docs, v.mails, v.latency, v.byFINESS)
 	}
 	return v
 }
@@ -109,11 +114,17 @@ func (v *Validator) Check(ctx context.Context, m events.MailRaw, raw []byte) (*R
 		do, doc := v.checkDocument(ctx, d)
 		v.latency.Observe(time.Since(start).Seconds())
 		out.Documents = append(out.Documents, do)
+		finess := do.FINESS
+		if finess == "" {
+			finess = "unknown" // refused before its header could be read
+		}
 		if !do.Accepted {
 			v.docs.WithLabelValues("rejected", fmt.Sprint(do.Rejection.CISIS)).Inc()
+			v.byFINESS.WithLabelValues(finess, "rejected").Inc()
 			continue
 		}
 		v.docs.WithLabelValues("accepted", "").Inc()
+		v.byFINESS.WithLabelValues(finess, "accepted").Inc()
 		res.Extracted = append(res.Extracted, events.Extracted{V: events.ExtractedV, MailID: m.MailID, DocIndex: i,
 			DocName: d.Name, ReceivedAt: m.ReceivedAt, MetadataPatientID: d.PatientID, Header: doc.Header, Document: doc})
 	}

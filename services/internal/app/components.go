@@ -15,6 +15,7 @@ import (
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pseudonymisation"
@@ -239,6 +240,10 @@ func (c *Ack) Run(ctx context.Context, env Env) error {
 	cfg := c.cfg
 	cfg.Registry = env.Ops.Registry
 	cfg.Stages = env.Stages
+	// Certificate and CRL expiry of the relay connection, for the alerts.
+	if err := env.Ops.Registry.Register(tlsclient.Expiry{Use: "smtp", Files: cfg.SMTP.Files()}); err != nil {
+		return err
+	}
 	return ack.Run(ctx, cfg, env.JS, env.Log)
 }
 
