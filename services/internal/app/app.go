@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
@@ -48,6 +49,9 @@ type Common struct {
 	Bus      bus.Config
 	replicas int
 	maxMsg   int
+	// storeLimit: the NATS servers' max_file_store, for the store-usage
+	// metric (JetStream does not tell clients the server's limit).
+	storeLimit int
 	// EnsureStreams: declare the streams at start. Off in production, where
 	// services have no right to change streams and a provisioning job runs
 	// `bndmrctl streams` under its own NATS user.
@@ -64,6 +68,7 @@ func (c *Common) Flags(f *service.Flags, defHTTP string) {
 	f.Int(&c.replicas, "nats-replicas", "BNDMR_NATS_REPLICAS", 1, "replicas of every JetStream stream (3 on a NATS cluster)")
 	f.Bool(&c.EnsureStreams, "nats-ensure-streams", "BNDMR_NATS_ENSURE_STREAMS", true, "create or update the JetStream streams at start (off where a provisioning job does it)")
 	f.Int(&c.maxMsg, "nats-max-msg", "BNDMR_NATS_MAX_MSG", 4<<20, "largest stream message in bytes; larger mails go to the object store")
+	f.Int(&c.storeLimit, "nats-store-limit", "BNDMR_NATS_STORE_LIMIT", 0, "the NATS servers' JetStream max_file_store in bytes, exported beside the store's use for the alert (0: not exported)")
 }
 
 func (c *Common) check() error {
@@ -159,6 +164,7 @@ func Serve(ctx context.Context, common Common, log *zap.Logger, rt *Runtime, com
 		return nil
 	})
 	env := Env{JS: js, Log: log, Ops: ops, Stages: rt.Stages}
+	go watchStore(ctx, js, common.storeLimit, ops.Registry)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ops.Serve(gctx, common.HTTPAddr, log, nil) })
 	for _, c := range comps {
@@ -183,5 +189,41 @@ func sleep(ctx context.Context, d time.Duration) {
 	select {
 	case <-ctx.Done():
 	case <-t.C:
+	}
+}
+
+// watchStore exports how much of the JetStream store the hub's account uses,
+// and its limit: the account's, or the servers' max_file_store as
+// configured. A full store stops ingest (the mails wait in the mailboxes).
+func watchStore(ctx context.Context, js jetstream.JetStream, limit int, reg prometheus.Registerer) {
+	used := prometheus.NewGauge(prometheus.GaugeOpts{Name: "bndmr_jetstream_store_bytes",
+		Help: "JetStream file storage used by the hub's account (every stream, the object store, the buckets)."})
+	max := prometheus.NewGauge(prometheus.GaugeOpts{Name: "bndmr_jetstream_store_limit_bytes",
+		Help: "JetStream file storage limit: the account's, or the servers' max_file_store (--nats-store-limit)."})
+	var err error
+	if used, err = service.Register(reg, used); err != nil {
+		return
+	}
+	if max, err = service.Register(reg, max); err != nil {
+		return
+	}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		info, err := js.AccountInfo(cctx)
+		cancel()
+		if err == nil {
+			used.Set(float64(info.Store))
+			switch {
+			case info.Limits.MaxStore > 0:
+				max.Set(float64(info.Limits.MaxStore))
+			case limit > 0:
+				max.Set(float64(limit))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(30 * time.Second):
+		}
 	}
 }
