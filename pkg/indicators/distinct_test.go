@@ -366,3 +366,107 @@ func atoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// TestSuppressionOnDistinctCounts: nine patients, one diagnosis each, every
+// row there three times (twice in one insert, once more in another) with
+// merges stopped. Every count and distribution stays at nine at most, so
+// under the threshold and hidden: duplicates never lift a group over it.
+func TestSuppressionOnDistinctCounts(t *testing.T) {
+	srv, err := chcompat.ServerFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testStore(t)
+	stopMerges(t, srv, s.Database(), serverTables(t))
+	ctx := context.Background()
+	recs := nearThreshold()
+	if err := s.InsertDocuments(ctx, append(append([]events.Record{}, recs...), recs...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertDocuments(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if n := rowCount(t, srv, s.Database(), "diagnoses", ""); n != fmt.Sprint(3*len(recs)) {
+		t.Fatalf("diagnoses holds %s rows, want %d: the duplicates are not there", n, 3*len(recs))
+	}
+	e, err := New(s).Epidemiology(ctx, DefaultThreshold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	max9 := func(what string, c Count) {
+		t.Helper()
+		if c.N > uint64(len(recs)) {
+			t.Errorf("%s %v: %d, more than the %d patients", what, c.Labels, c.N, len(recs))
+		}
+		if c.N > 0 && !c.Suppressed {
+			t.Errorf("%s %v: %d published", what, c.Labels, c.N)
+		}
+	}
+	cells := 0
+	for _, tab := range e.Tables {
+		max9(tab.Title+", total", tab.Total)
+		for _, g := range tab.Groups {
+			max9(tab.Title+", group total", g.Total)
+			for _, c := range g.Cells {
+				max9(tab.Title, c)
+				if c.N == uint64(len(recs)) {
+					cells++
+				}
+			}
+		}
+		checkNoLeak(t, tab, DefaultThreshold)
+	}
+	if cells < 6 {
+		t.Errorf("%d cells count the nine patients, want one per table at least", cells)
+	}
+	for _, st := range e.Stats {
+		if st.N != uint64(len(recs)) || !st.Suppressed || st.Median != nil {
+			t.Errorf("%s: N = %d (want %d diagnoses), suppressed %v, median %v", st.Title, st.N, len(recs), st.Suppressed, deref(st.Median))
+		}
+	}
+	if top, err := New(s).TopORPHA(ctx, 10, DefaultThreshold); err != nil || len(top) != 0 {
+		t.Errorf("top ORPHA codes: %+v, %v, want none", top, err)
+	}
+	var b bytes.Buffer
+	if err := WriteCSV(&b, e.ExportTables()...); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "777;<10") || strings.Contains(b.String(), ";9\n") || strings.Contains(b.String(), ";18\n") ||
+		strings.Contains(b.String(), ";27\n") {
+		t.Errorf("the export shows a hidden count:\n%s", b.String())
+	}
+}
+
+// TestMR1LabellingPeriodAtItsLatestImport: the centre list is imported
+// again with S002's labelling ended in 2025 (same key: finess, centre,
+// start). Before ClickHouse merges, both imports are there; MR.1 reads the
+// latest, as it will after the merge.
+func TestMR1LabellingPeriodAtItsLatestImport(t *testing.T) {
+	srv, err := chcompat.ServerFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testStore(t)
+	tables := serverTables(t)
+	stopMerges(t, srv, s.Database(), tables)
+	newFixture().loadTimes(t, s, 1)
+	time.Sleep(1100 * time.Millisecond) // imported_at has one-second resolution
+	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
+	if err := s.InsertCentres(context.Background(), []store.Centre{{FINESS: finA, CentreID: "S002", Filiere: "F1",
+		Type: "competence", From: day("2020-01-01"), To: day("2025-12-31")}}); err != nil {
+		t.Fatal(err)
+	}
+	p := mustMonth(t, "2026-10")
+	for _, stage := range []string{"unmerged", "merged"} {
+		if stage == "merged" {
+			mergeAll(t, srv, s.Database(), tables)
+		}
+		got, err := New(s).MR1(context.Background(), p, finA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || got[0].Labelled != 1 || got[0].Sending != 1 || len(got[0].Centres) != 1 || got[0].Centres[0].CentreID != "S001" {
+			t.Errorf("%s: MR.1 of A in October: %+v, want S001 alone labelled", stage, got)
+		}
+	}
+}
