@@ -119,36 +119,45 @@ func newFixture() *fixture {
 
 func (f *fixture) load(t testing.TB, s *store.Store) {
 	t.Helper()
-	ctx := context.Background()
 	// Everything twice: a redelivery must not change a figure.
-	for range 2 {
-		if err := s.InsertDocuments(ctx, f.recs); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.InsertReceipts(ctx, f.outs); err != nil {
-			t.Fatal(err)
+	f.loadTimes(t, s, 2)
+}
+
+// loadTimes writes the fixture n times over, every batch in its own insert
+// (a redelivery), references included.
+func (f *fixture) loadTimes(t testing.TB, s *store.Store, n int) {
+	t.Helper()
+	ctx := context.Background()
+	repeat := func(insert func() error) {
+		t.Helper()
+		for range n {
+			if err := insert(); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	repeat(func() error { return s.InsertDocuments(ctx, f.recs) })
+	repeat(func() error { return s.InsertReceipts(ctx, f.outs) })
 	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
-	if err := s.InsertEstablishments(ctx, []store.Establishment{{FINESS: finA, Name: "Hôpital A"},
-		{FINESS: finB, Name: "Hôpital B", TransmissionStart: day("2026-09-01")}, {FINESS: finC, Name: "Hôpital C"}}); err != nil {
-		t.Fatal(err)
-	}
+	repeat(func() error {
+		return s.InsertEstablishments(ctx, []store.Establishment{{FINESS: finA, Name: "Hôpital A"},
+			{FINESS: finB, Name: "Hôpital B", TransmissionStart: day("2026-09-01")}, {FINESS: finC, Name: "Hôpital C"}})
+	})
 	// B first declares 9, then corrects to 4: the latest declaration wins.
-	if err := s.InsertDPIUpdates(ctx, "csv", []store.DPIUpdates{{FINESS: finB, Month: day("2026-10-01"), Count: 9}}); err != nil {
-		t.Fatal(err)
-	}
+	repeat(func() error {
+		return s.InsertDPIUpdates(ctx, "csv", []store.DPIUpdates{{FINESS: finB, Month: day("2026-10-01"), Count: 9}})
+	})
 	time.Sleep(1100 * time.Millisecond) // declared_at has one-second resolution
-	if err := s.InsertDPIUpdates(ctx, "http", []store.DPIUpdates{{FINESS: finB, Month: day("2026-10-01"), Count: 4},
-		{FINESS: finC, Month: day("2026-10-01"), Count: 10}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.InsertCentres(ctx, []store.Centre{
-		{FINESS: finA, CentreID: "S001", Filiere: "F1", Type: "coordonnateur", From: day("2020-01-01"), To: day("2030-12-31")},
-		{FINESS: finA, CentreID: "S002", Filiere: "F1", Type: "competence", From: day("2020-01-01"), To: day("2030-12-31")},
-		{FINESS: finA, CentreID: "S003", Filiere: "F2", Type: "constitutif", From: day("2020-01-01"), To: day("2025-12-31")},
-		{FINESS: finB, CentreID: "S010", Filiere: "F2", Type: "coordonnateur", From: day("2020-01-01"), To: day("2030-12-31")},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	repeat(func() error {
+		return s.InsertDPIUpdates(ctx, "http", []store.DPIUpdates{{FINESS: finB, Month: day("2026-10-01"), Count: 4},
+			{FINESS: finC, Month: day("2026-10-01"), Count: 10}})
+	})
+	repeat(func() error {
+		return s.InsertCentres(ctx, []store.Centre{
+			{FINESS: finA, CentreID: "S001", Filiere: "F1", Type: "coordonnateur", From: day("2020-01-01"), To: day("2030-12-31")},
+			{FINESS: finA, CentreID: "S002", Filiere: "F1", Type: "competence", From: day("2020-01-01"), To: day("2030-12-31")},
+			{FINESS: finA, CentreID: "S003", Filiere: "F2", Type: "constitutif", From: day("2020-01-01"), To: day("2025-12-31")},
+			{FINESS: finB, CentreID: "S010", Filiere: "F2", Type: "coordonnateur", From: day("2020-01-01"), To: day("2030-12-31")},
+		})
+	})
 }

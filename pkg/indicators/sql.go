@@ -81,12 +81,22 @@ var establishmentNames = store.Statement{Name: "indicators.establishment_names",
 // mr1Stmt: a document's centres are the rare-disease site codes of its care
 // episodes, of its activities' declaring sites and of its diagnoses. The
 // documents side is unique per centre (GROUP BY): ALL LEFT JOIN, as in MR.2.
+// A labelling period is read as its latest import (the row of its key,
+// (finess, centre_id, valid_from), that ReplacingMergeTree keeps) before it
+// is compared with the period: filtering the raw rows first would let an
+// end date corrected by a later import count until ClickHouse merges.
 var mr1Stmt = store.Statement{Name: "indicators.mr1", SQL: `
 SELECT finess, centre_id, name, filiere, ctype, toUInt64(docs) AS docs
 FROM (
-    SELECT finess, centre_id, argMax(centre_name, imported_at) AS name, argMax(filiere, imported_at) AS filiere,
-           argMax(centre_type, imported_at) AS ctype
-    FROM reference_centres WHERE valid_from <= toDate(?) AND valid_to >= toDate(?)
+    SELECT finess, centre_id, argMax(p_name, p_imported) AS name, argMax(p_filiere, p_imported) AS filiere,
+           argMax(p_type, p_imported) AS ctype
+    FROM (
+        SELECT finess, centre_id, valid_from, argMax(valid_to, imported_at) AS p_to,
+               argMax(centre_name, imported_at) AS p_name, argMax(filiere, imported_at) AS p_filiere,
+               argMax(centre_type, imported_at) AS p_type, max(imported_at) AS p_imported
+        FROM reference_centres GROUP BY finess, centre_id, valid_from
+    ) AS periods
+    WHERE valid_from <= toDate(?) AND p_to >= toDate(?)
     GROUP BY finess, centre_id
 ) AS centres ALL LEFT JOIN (
     SELECT site AS centre_id, uniqExact(set_id, version_number) AS docs

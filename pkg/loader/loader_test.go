@@ -83,6 +83,13 @@ func TestLoaderWritesRecordsAndReceipts(t *testing.T) {
 	if _, err := js.Publish(ctx, events.SubjectRecord, []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
+	// Merges stopped: the republished events stay as duplicate rows, checked below.
+	tables := []string{"documents", "patients", "versions", "receipts"}
+	for _, table := range tables {
+		if err := st.Conn().Exec(ctx, "SYSTEM STOP MERGES "+st.Database()+"."+table); err != nil {
+			t.Fatal(err)
+		}
+	}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -132,5 +139,42 @@ func TestLoaderWritesRecordsAndReceipts(t *testing.T) {
 	}
 	if got := count("SELECT uniqExact(mail_id, doc_index) FROM receipts"); got != n {
 		t.Errorf("%d receipts, want %d", got, n)
+	}
+	// Raw rows: each key at least once, the republished ones (every odd
+	// i) at least twice until ClickHouse merges; exactly once after.
+	// versions holds a row per version and source (document, receipt).
+	keys := map[string]uint64{"documents": n, "patients": n, "versions": 2 * n, "receipts": n}
+	republished := map[string]uint64{"documents": n / 2, "patients": n / 2, "versions": 2 * (n / 2), "receipts": n / 2}
+	for _, merged := range []bool{false, true} {
+		for _, table := range tables {
+			var part, sorting string
+			if err := st.Conn().QueryRow(ctx, "SELECT partition_key, sorting_key FROM system.tables WHERE database = currentDatabase() AND name = ?",
+				table).Scan(&part, &sorting); err != nil {
+				t.Fatal(err)
+			}
+			if part != "" {
+				sorting = part + ", " + sorting
+			}
+			rows, distinct := count("SELECT toUInt64(count()) FROM "+table), count("SELECT toUInt64(uniqExact("+sorting+")) FROM "+table)
+			switch {
+			case distinct != keys[table]:
+				t.Errorf("%s (merged %v): %d distinct keys, want %d", table, merged, distinct, keys[table])
+			case !merged && rows < keys[table]+republished[table]:
+				t.Errorf("%s before merging: %d rows, want the %d keys and the %d republished copies", table, rows, keys[table], republished[table])
+			case merged && rows != keys[table]:
+				t.Errorf("%s merged: %d rows, want one per key (%d)", table, rows, keys[table])
+			}
+		}
+		for _, table := range tables {
+			if merged {
+				break
+			}
+			if err := st.Conn().Exec(ctx, "SYSTEM START MERGES "+st.Database()+"."+table); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Conn().Exec(ctx, "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }

@@ -72,27 +72,40 @@ func TestInsertDocumentsCountsEachVersionOnce(t *testing.T) {
 			EffectiveTime: "20261015120000+0200", ReceivedAt: time.Now(), DocumentKey: "k"}
 	}
 	batch := []events.Record{rec("750000001", "s1", 1), rec("750000001", "s1", 2), rec("690000002", "s2", 1)}
+	tables := stopMerges(t, s)
 	if err := s.InsertDocuments(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	// A redelivered batch must not change the counts.
+	// A redelivered batch must not change the counts, before ClickHouse
+	// merges (each version twice) or after.
 	if err := s.InsertDocuments(ctx, batch); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.DocumentsPerEstablishment(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]uint64{"750000001": 2, "690000002": 1}
-	if len(got) != len(want) {
-		t.Fatalf("got %d establishments, want %d: %+v", len(got), len(want), got)
-	}
-	for _, c := range got {
-		if c.Versions != want[c.FINESS] {
-			t.Errorf("%s: %d versions, want %d", c.FINESS, c.Versions, want[c.FINESS])
+	for _, stage := range []string{"unmerged", "merged"} {
+		counts := rowsAndKeys(t, s, []string{"documents", "versions"})
+		for table, c := range counts {
+			if wantRows := map[string]uint64{"unmerged": 2 * c.keys, "merged": c.keys}[stage]; c.keys != 3 || c.rows != wantRows {
+				t.Errorf("%s, %s: %d rows for %d keys, want %d rows for 3 keys", stage, table, c.rows, c.keys, wantRows)
+			}
 		}
-		if c.LastMonth != "202610" {
-			t.Errorf("%s: last month %s, want 202610", c.FINESS, c.LastMonth)
+		got, err := s.DocumentsPerEstablishment(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]uint64{"750000001": 2, "690000002": 1}
+		if len(got) != len(want) {
+			t.Fatalf("%s: got %d establishments, want %d: %+v", stage, len(got), len(want), got)
+		}
+		for _, c := range got {
+			if c.Versions != want[c.FINESS] {
+				t.Errorf("%s, %s: %d versions, want %d", stage, c.FINESS, c.Versions, want[c.FINESS])
+			}
+			if c.LastMonth != "202610" {
+				t.Errorf("%s, %s: last month %s, want 202610", stage, c.FINESS, c.LastMonth)
+			}
+		}
+		if stage == "unmerged" {
+			mergeAll(t, s, tables)
 		}
 	}
 }

@@ -52,6 +52,8 @@ func TestInsertWritesEveryTableIdempotently(t *testing.T) {
 				Failures:  []events.Failure{{Source: "XSD", Text: "bad"}}}}},
 		{V: events.OutcomeV, MailID: "m2", ReceivedAt: time.Now(), Rejected: &events.Rejection{Code: "zip_bomb", CISIS: 906, Reason: "too big"}},
 	}
+	tables := stopMerges(t, s)
+	day := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
 	for range 2 { // the second round is a redelivery
 		if err := s.InsertDocuments(ctx, batch); err != nil {
 			t.Fatal(err)
@@ -59,31 +61,49 @@ func TestInsertWritesEveryTableIdempotently(t *testing.T) {
 		if err := s.InsertReceipts(ctx, outs); err != nil {
 			t.Fatal(err)
 		}
+		if err := s.InsertCentres(ctx, []Centre{{FINESS: "750000010", CentreID: "S001", Filiere: "F", Type: "coordonnateur",
+			From: day, To: day.AddDate(5, 0, 0)}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InsertDPIUpdates(ctx, "csv", []DPIUpdates{{FINESS: "750000010", Month: day, Count: 3}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.InsertEstablishments(ctx, []Establishment{{FINESS: "750000010", Name: "CHU"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every table holds each of its keys twice until ClickHouse merges, and
+	// once after.
+	before := rowsAndKeys(t, s, tables)
+	for _, table := range tables {
+		if c := before[table]; c.keys == 0 || c.rows != 2*c.keys {
+			t.Errorf("%s before merging: %d rows for %d keys, want each key twice", table, c.rows, c.keys)
+		}
 	}
 	// Distinct keys per table: the opposition document (s2) has only its documents row.
 	for q, want := range map[string]uint64{
-		"SELECT uniqExact(set_id, version_number) FROM documents":                                       3,
-		"SELECT uniqExact(set_id, version_number) FROM patients":                                        2,
-		"SELECT uniqExact(set_id, version_number, ordinal) FROM diagnoses WHERE disease_system='ORPHA'": 2,
-		"SELECT uniqExact(set_id, version_number) FROM activities":                                      2,
-		"SELECT uniqExact(set_id, version_number) FROM care_episodes WHERE site_code='S001'":            2,
-		"SELECT uniqExact(set_id, version_number) FROM family_history":                                  2,
-		"SELECT uniqExact(set_id, version_number) FROM active_problems WHERE value_system='CIM-10'":     2,
-		"SELECT uniqExact(set_id, version_number) FROM functional_status":                               2,
-		"SELECT uniqExact(set_id, version_number) FROM pregnancies WHERE fetus_count=2":                 2,
-		"SELECT uniqExact(set_id, version_number) FROM births WHERE subject_pseudonym='fetus'":          2,
-		"SELECT uniqExact(set_id, version_number) FROM research":                                        2,
-		"SELECT uniqExact(set_id, version_number) FROM treatments":                                      2,
-		"SELECT uniqExact(mail_id, doc_index) FROM receipts":                                            3,
-		"SELECT count() FROM receipts WHERE accepted = 0 AND cisis_code = 906":                          4,
-		"SELECT uniqExact(set_id, version_number) FROM versions":                                        4,
-		"SELECT uniqExact(set_id, version_number) FROM versions WHERE accepted = 0":                     1,
-		"SELECT count() FROM documents_current":                                                         2,
-		"SELECT toUInt64(max(version_number)) FROM documents_current WHERE set_id='s1'":                 2,
-		"SELECT uniqExact(set_id) FROM diagnoses_current":                                               1,
-		"SELECT toUInt64(round(max(onset_age_years) * 10)) FROM diagnoses":                              15,
-		"SELECT toUInt64(max(birth_weight_g)) FROM documents":                                           3200,
-		"SELECT count() FROM documents WHERE opposition = 1 AND patient_key = ''":                       2,
+		"SELECT uniqExact(set_id, version_number) FROM documents":                                           3,
+		"SELECT uniqExact(set_id, version_number) FROM patients":                                            2,
+		"SELECT uniqExact(set_id, version_number, ordinal) FROM diagnoses WHERE disease_system='ORPHA'":     2,
+		"SELECT uniqExact(set_id, version_number) FROM activities":                                          2,
+		"SELECT uniqExact(set_id, version_number) FROM care_episodes WHERE site_code='S001'":                2,
+		"SELECT uniqExact(set_id, version_number) FROM family_history":                                      2,
+		"SELECT uniqExact(set_id, version_number) FROM active_problems WHERE value_system='CIM-10'":         2,
+		"SELECT uniqExact(set_id, version_number) FROM functional_status":                                   2,
+		"SELECT uniqExact(set_id, version_number) FROM pregnancies WHERE fetus_count=2":                     2,
+		"SELECT uniqExact(set_id, version_number) FROM births WHERE subject_pseudonym='fetus'":              2,
+		"SELECT uniqExact(set_id, version_number) FROM research":                                            2,
+		"SELECT uniqExact(set_id, version_number) FROM treatments":                                          2,
+		"SELECT uniqExact(mail_id, doc_index) FROM receipts":                                                3,
+		"SELECT uniqExact(mail_id, doc_index) FROM receipts WHERE accepted = 0 AND cisis_code = 906":        2,
+		"SELECT uniqExact(set_id, version_number) FROM versions":                                            4,
+		"SELECT uniqExact(set_id, version_number) FROM versions WHERE accepted = 0":                         1,
+		"SELECT count() FROM documents_current":                                                             2,
+		"SELECT toUInt64(max(version_number)) FROM documents_current WHERE set_id='s1'":                     2,
+		"SELECT uniqExact(set_id) FROM diagnoses_current":                                                   1,
+		"SELECT toUInt64(round(max(onset_age_years) * 10)) FROM diagnoses":                                  15,
+		"SELECT toUInt64(max(birth_weight_g)) FROM documents":                                               3200,
+		"SELECT uniqExact(set_id, version_number) FROM documents WHERE opposition = 1 AND patient_key = ''": 1,
 	} {
 		var got uint64
 		if err := s.conn.QueryRow(ctx, q).Scan(&got); err != nil {
@@ -97,6 +117,71 @@ func TestInsertWritesEveryTableIdempotently(t *testing.T) {
 	if err := s.conn.QueryRow(ctx, "SELECT any(sender_domain) FROM receipts WHERE mail_id='m1'").Scan(&dom); err != nil || dom != "chu.mssante.fr" {
 		t.Errorf("sender domain %q (%v), want chu.mssante.fr", dom, err)
 	}
+	mergeAll(t, s, tables)
+	after := rowsAndKeys(t, s, tables)
+	for _, table := range tables {
+		if c := after[table]; c.keys != before[table].keys || c.rows != c.keys {
+			t.Errorf("%s merged: %d rows for %d keys, want one row for each of the %d keys", table, c.rows, c.keys, before[table].keys)
+		}
+	}
+}
+
+// stopMerges stops the background merges of every table the store writes
+// (its INSERT statements, schema_migrations aside), one by one: the server
+// is shared with other tests. It returns the tables.
+func stopMerges(t *testing.T, s *Store) []string {
+	t.Helper()
+	var tables []string
+	for _, st := range insertStatements() {
+		if table, _, _ := InsertTable(st); table != "schema_migrations" {
+			tables = append(tables, table)
+			if err := s.conn.Exec(context.Background(), "SYSTEM STOP MERGES "+s.db+"."+table); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return tables
+}
+
+// mergeAll starts the merges of the tables again and merges each one
+// (OPTIMIZE … FINAL): the duplicates collapse.
+func mergeAll(t *testing.T, s *Store, tables []string) {
+	t.Helper()
+	for _, table := range tables {
+		if err := s.conn.Exec(context.Background(), "SYSTEM START MERGES "+s.db+"."+table); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.conn.Exec(context.Background(), "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type rowKeys struct{ rows, keys uint64 }
+
+// rowsAndKeys counts the raw rows of each table and its distinct keys: the
+// partition and sorting keys, which ReplacingMergeTree folds rows on.
+func rowsAndKeys(t *testing.T, s *Store, tables []string) map[string]rowKeys {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]rowKeys{}
+	for _, table := range tables {
+		var part, sorting string
+		if err := s.conn.QueryRow(ctx, "SELECT partition_key, sorting_key FROM system.tables WHERE database = currentDatabase() AND name = ?",
+			table).Scan(&part, &sorting); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		key := sorting
+		if part != "" {
+			key = part + ", " + sorting
+		}
+		var c rowKeys
+		if err := s.conn.QueryRow(ctx, "SELECT toUInt64(count()), toUInt64(uniqExact("+key+")) FROM "+table).Scan(&c.rows, &c.keys); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		out[table] = c
+	}
+	return out
 }
 
 func TestParseReferenceCSVs(t *testing.T) {
