@@ -3,11 +3,14 @@ package k8s_test
 import (
 	"context"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/bndmr/hub/pkg/topology"
 )
@@ -113,6 +116,27 @@ func TestNATSStoreEncrypted(t *testing.T) {
 		}
 		if opts.JetStreamKey != os.Getenv("NATS_STORE_KEY") || opts.JetStreamKey == "" || opts.JetStreamCipher != server.ChaCha {
 			t.Errorf("%s: JetStream store not encrypted with NATS_STORE_KEY (key %q, cipher %v)", ov, opts.JetStreamKey, opts.JetStreamCipher)
+		}
+	}
+}
+
+// TestNATSStoreLimitSetting: the limit the services export beside the
+// store's use is the servers' max_file_store, overlay by overlay.
+func TestNATSStoreLimitSetting(t *testing.T) {
+	for _, ov := range []string{"dev", "prod"} {
+		conf, _ := natsConfig(t, ov)
+		opts, err := server.ProcessConfigFile(conf)
+		if err != nil {
+			t.Fatalf("%s: %v", ov, err)
+		}
+		var setting string
+		for _, o := range objects(t, ov) {
+			if cm, ok := o.Value.(*corev1.ConfigMap); ok && strings.HasPrefix(cm.Name, "bndmr-common") {
+				setting = cm.Data["BNDMR_NATS_STORE_LIMIT"]
+			}
+		}
+		if setting != strconv.FormatInt(opts.JetStreamMaxStore, 10) {
+			t.Errorf("%s: BNDMR_NATS_STORE_LIMIT=%q, NATS max_file_store %d", ov, setting, opts.JetStreamMaxStore)
 		}
 	}
 }
