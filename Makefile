@@ -7,7 +7,7 @@ BIN       := bin
 RUN       := .run
 SERVICES  := ingest validator pseudonymisation loader ack indicators hub bndmrctl
 MODULES   := ./pkg/... ./pseudonymisation/... ./services/...
-DEB_PKGS  := clickhouse-server clickhouse-client dovecot-imapd dovecot-lmtpd libxml2-dev libxml2-utils pkg-config postfix openssl time zookeeper chromium
+DEB_PKGS  := clickhouse-server clickhouse-client dovecot-imapd dovecot-lmtpd libxml2-dev libxml2-utils pkg-config postfix openssl time zookeeper chromium prometheus
 
 # The servers `make up` starts, as the tests and the demo reach them.
 export CISIS_KIT            ?= $(abspath ../shared/ci-sis)
