@@ -72,6 +72,10 @@ func newMetrics(reg *prometheus.Registry) (*metrics, error) {
 	m.invalid = register(reg, m.invalid, &err)
 	m.sendTime = register(reg, m.sendTime, &err)
 	m.unquotable = register(reg, m.unquotable, &err)
+	// The known codes start at 0, for the rules and the dashboard.
+	for _, code := range []string{"ok", "902", "903", "904", "905", "906"} {
+		m.sent.WithLabelValues(code)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("registering ack metrics: %w", err)
 	}

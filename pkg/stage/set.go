@@ -80,14 +80,26 @@ type state struct {
 	quarantN  map[string]int
 }
 
-func (s *Set) add(name string) *state {
+// runtimeCodes are the quarantine codes the runtime itself gives.
+var runtimeCodes = []string{"bad_event", "bad_version", "panic"}
+
+func (s *Set) add(name, dependency string) *state {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := &state{name: name, set: s, inflight: map[uint64]time.Time{}, quarantN: map[string]int{}}
 	s.stages[name] = st
+	// Known series start at 0, so that a rule sees the first increase and
+	// a dashboard shows the stage before anything happened.
 	s.retrying.WithLabelValues(name).Set(0)
 	s.pending.WithLabelValues(name).Set(0)
 	s.oldest.WithLabelValues(name).Set(0)
+	s.handled.WithLabelValues(name)
+	for _, cause := range []string{dependency, "nats"} {
+		s.retries.WithLabelValues(name, cause)
+	}
+	for _, code := range runtimeCodes {
+		s.quarantined.WithLabelValues(name, code)
+	}
 	return st
 }
 

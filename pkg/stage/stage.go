@@ -135,7 +135,7 @@ func Run[T Event](ctx context.Context, js jetstream.JetStream, set *Set, log *za
 	if log == nil {
 		log = zap.NewNop()
 	}
-	r := &runner[T]{spec: spec, js: js, st: set.add(spec.Consumer.Durable), log: log.With(zap.String("stage", spec.Consumer.Durable))}
+	r := &runner[T]{spec: spec, js: js, st: set.add(spec.Consumer.Durable, spec.Dependency), log: log.With(zap.String("stage", spec.Consumer.Durable))}
 	cons, err := r.consumer(ctx)
 	if err != nil {
 		return err
