@@ -106,10 +106,16 @@ func quirkSubmission(t testing.TB) []byte {
 		DispositionNotificationTo: "dpi@chu.test", Subject: "XDM/1.0/DDM+SDM-MR DUPONT Zoé 28/02/2024"})
 }
 
-// quirkTwoSubsets is an XDM whose SUBSET01 and SUBSET02 hold byte-identical
-// documents, each listed by its own METADATA.XML with its own uniqueId; the
-// second one declares another patient and a wrong size.
+// quirkTwoSubsets is a mail around quirkTwoSubsetsZip.
 func quirkTwoSubsets(t testing.TB) []byte {
+	return mailWith(t, MailSpec{XDM: quirkTwoSubsetsZip(t), MessageID: "<two-subsets-quirk@chu.test>", ReturnPath: "dpi@chu.test",
+		From: "dpi@chu.test", DispositionNotificationTo: "dpi@chu.test", Subject: "XDM/1.0/DDM+SDM-MR DUPONT Zoé 28/02/2024"})
+}
+
+// quirkTwoSubsetsZip is an XDM whose SUBSET01 and SUBSET02 hold
+// byte-identical documents, each listed by its own METADATA.XML with its own
+// uniqueId; the second one declares another patient and a wrong size.
+func quirkTwoSubsetsZip(t testing.TB) []byte {
 	cda := tinyCDA("1234567890123")
 	meta := func(d XDMDocument) []byte {
 		d.Data = cda
@@ -125,7 +131,7 @@ func quirkTwoSubsets(t testing.TB) []byte {
 		t.Fatal("no METADATA.XML built")
 		return nil
 	}
-	z := zipFiles(t,
+	return zipFiles(t,
 		XDMFile{"README.TXT", []byte("Deux lots\r\n")},
 		XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", meta(XDMDocument{UniqueID: "1.2.3.4.1"})},
 		XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", cda},
@@ -133,8 +139,6 @@ func quirkTwoSubsets(t testing.TB) []byte {
 			PatientID: "2222222222222^^^&1.2.250.1.213.1.4.10&ISO", SizeOverride: 7})},
 		XDMFile{"IHE_XDM/SUBSET02/DOC00001.XML", cda},
 	)
-	return mailWith(t, MailSpec{XDM: z, MessageID: "<two-subsets-quirk@chu.test>", ReturnPath: "dpi@chu.test",
-		From: "dpi@chu.test", DispositionNotificationTo: "dpi@chu.test", Subject: "XDM/1.0/DDM+SDM-MR DUPONT Zoé 28/02/2024"})
 }
 
 // quirkFixtures returns every fixture by file name.
@@ -194,5 +198,136 @@ func TestWriteQuirkFixtures(t *testing.T) {
 		if got := readQuirk(t, name); !bytes.Equal(got, want) {
 			t.Errorf("%s differs from what quirkFixtures builds: regenerate with -update-quirks", name)
 		}
+	}
+}
+
+// TestUnpackQuirks reads each fixture as the validator would.
+func TestUnpackQuirks(t *testing.T) {
+	cases := []struct {
+		file    string
+		code    string // rejection code, "" for documents
+		report  bool
+		warning string
+	}{
+		{"mdn.eml", CodeReport, true, ""},
+		{"mdn-bom.eml", CodeReport, true, "byte-order mark"},
+		{"mdn-no-blank.eml", CodeReport, true, "no blank line"},
+		{"mdn-bom-no-blank.eml", CodeReport, true, "no blank line"},
+		{"dsn.eml", CodeReport, true, ""},
+		{"dsn-bom.eml", CodeReport, true, "byte-order mark"},
+		{"dsn-no-blank.eml", CodeReport, true, "no blank line"},
+		{"dsn-bom-no-blank.eml", CodeReport, true, "byte-order mark"},
+		{"submission-bom.eml", "", false, "byte-order mark"},
+		{"submission-mbox-from.eml", "", false, "mbox separator line"},
+		{"submission-spaces.eml", "", false, "255 bytes of white space"},
+		{"submission-no-blank.eml", "", false, "no blank line"},
+		{"xdm-two-subsets.eml", "", false, "is the same file as"},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			raw := readQuirk(t, c.file)
+			var m *Mail
+			if c.code != "" {
+				m, _ = unpackRejected(t, raw, DefaultLimits(), c.code)
+			} else {
+				m = unpackOK(t, raw, DefaultLimits())
+			}
+			if m.IsReport != c.report {
+				t.Errorf("IsReport = %v, want %v", m.IsReport, c.report)
+			}
+			if c.warning != "" && !hasWarning(m.Warnings, c.warning) {
+				t.Errorf("warnings %q lack %q", m.Warnings, c.warning)
+			}
+			if !bytes.HasPrefix(m.Header, []byte("Return-Path: <")) || bytes.Contains(m.Header, []byte("\n--")) {
+				t.Errorf("header block %q: should start at the first field and end before the first boundary", m.Header)
+			}
+			if m.MessageID == "" || m.From == "" {
+				t.Errorf("Message-ID %q, From %q not read", m.MessageID, m.From)
+			}
+		})
+	}
+}
+
+// The second subset's metadata is checked and reported, though its bytes
+// are taken once.
+func TestUnpackTwoSubsets(t *testing.T) {
+	m := unpackOK(t, readQuirk(t, "xdm-two-subsets.eml"), DefaultLimits())
+	if len(m.Documents) != 1 {
+		t.Fatalf("%d documents, want 1", len(m.Documents))
+	}
+	d := m.Documents[0]
+	if d.Name != "IHE_XDM/SUBSET01/DOC00001.XML" || d.UniqueID != "1.2.3.4.1" || len(d.Duplicates) != 1 {
+		t.Fatalf("document %s (uniqueId %s), duplicates %+v", d.Name, d.UniqueID, d.Duplicates)
+	}
+	dup := d.Duplicates[0]
+	if dup.Name != "IHE_XDM/SUBSET02/DOC00001.XML" || dup.UniqueID != "1.2.3.4.2" ||
+		dup.PatientID != "2222222222222^^^&1.2.250.1.213.1.4.10&ISO" || dup.MetadataSizeOK == nil || *dup.MetadataSizeOK ||
+		!*dup.MetadataHashOK {
+		t.Errorf("duplicate %+v", dup)
+	}
+	for _, w := range []string{"size 7 differs", "not among the CDA recordTarget ids", "another uniqueId, 1.2.3.4.2"} {
+		if !hasWarning(d.Warnings, w) {
+			t.Errorf("document warnings %q lack %q", d.Warnings, w)
+		}
+	}
+	if !hasWarning(m.Warnings, `"IHE_XDM/SUBSET02/DOC00001.XML" (uniqueId 1.2.3.4.2) is the same file as "IHE_XDM/SUBSET01/DOC00001.XML" (uniqueId 1.2.3.4.1)`) {
+		t.Errorf("mail warnings %q", m.Warnings)
+	}
+	strict := DefaultLimits()
+	strict.StrictMetadata = true
+	unpackRejected(t, readQuirk(t, "xdm-two-subsets.eml"), strict, CodeMetadataMismatch)
+}
+
+// What comes before the first header, and where the header ends.
+func TestSkipLeaderAndHeaderEnd(t *testing.T) {
+	cases := []struct {
+		name, raw  string
+		start, end int
+		noBlank    bool
+	}{
+		{"plain", "From: a@b\r\n\r\nbody", 0, 11, false},
+		{"BOM", bom + "From: a@b\r\n\r\nbody", 3, 11, false},
+		{"mbox line", "From a@b Tue Mar  4 10:11:12 2025\nFrom: a@b\n\nbody", 34, 10, false},
+		{"BOM then mbox line", bom + "From a@b Tue\r\nFrom: a@b\r\n\r\n", 17, 11, false},
+		{"spaces", "   \t\r\nFrom: a@b\r\n\r\n", 6, 11, false},
+		{"spaces before text are not skipped", "   not a header\r\n\r\n", 0, 17, false},
+		{"a header field starting with a space is not skipped alone", " : x\r\n\r\n", 0, 6, false},
+		{"boundary ends the header", "Content-Type: multipart/mixed; boundary=b\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n", 0, 43, true},
+		{"boundary with trailing blanks", "Content-Type: multipart/mixed; boundary=b\n--b  \n\nx\n--b--\n", 0, 42, true},
+		{"another dash line does not", "Content-Type: multipart/mixed; boundary=b\r\n--c\r\n\r\n", 0, 48, false},
+		{"not without a multipart Content-Type", "From: a@b\r\n--b\r\n\r\n", 0, 16, false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start, _ := skipLeader([]byte(c.raw))
+			end, noBlank := headerEnd([]byte(c.raw)[start:])
+			if start != c.start || end != c.end || noBlank != c.noBlank {
+				t.Errorf("start %d end %d noBlank %v, want %d %d %v", start, end, noBlank, c.start, c.end, c.noBlank)
+			}
+		})
+	}
+}
+
+// The lenient reader, used when the header cannot be parsed: the first
+// occurrence of a field wins, and a boundary line ends the block.
+func TestLenientHeader(t *testing.T) {
+	block := "From: first@chu.test\r\n" +
+		"this line is not a field\r\n" +
+		"Content-Type: multipart/report; report-type=disposition-notification;\r\n boundary=b\r\n" +
+		"From: second@chu.test\r\n" +
+		"--b\r\n" +
+		"Content-Type: text/plain\r\n" +
+		"Message-ID: <part@chu.test>\r\n"
+	m := &Mail{}
+	readOuterHeader(m, []byte(block))
+	if m.From != "first@chu.test" || m.MessageID != "" || !m.IsReport {
+		t.Errorf("From %q, Message-ID %q, IsReport %v: want the first From, no field after the boundary, a report", m.From, m.MessageID, m.IsReport)
+	}
+	// The same through Unpack: the header cannot be parsed (the line that
+	// is not a field), yet the mail is known to be a report.
+	raw := block + "\r\nbody\r\n"
+	m, _ = unpackRejected(t, []byte(raw), DefaultLimits(), CodeUnreadableMIME)
+	if !m.IsReport || m.From != "first@chu.test" {
+		t.Errorf("IsReport %v, From %q", m.IsReport, m.From)
 	}
 }
