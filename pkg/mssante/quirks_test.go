@@ -290,6 +290,7 @@ func TestSkipLeaderAndHeaderEnd(t *testing.T) {
 		{"mbox line", "From a@b Tue Mar  4 10:11:12 2025\nFrom: a@b\n\nbody", 34, 10, false},
 		{"BOM then mbox line", bom + "From a@b Tue\r\nFrom: a@b\r\n\r\n", 17, 11, false},
 		{"spaces", "   \t\r\nFrom: a@b\r\n\r\n", 6, 11, false},
+		{"obsolete 'From :' is a header, not an mbox line", "From : a@b\r\n\r\n", 0, 12, false},
 		{"spaces before text are not skipped", "   not a header\r\n\r\n", 0, 17, false},
 		{"a header field starting with a space is not skipped alone", " : x\r\n\r\n", 0, 6, false},
 		{"boundary ends the header", "Content-Type: multipart/mixed; boundary=b\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b--\r\n", 0, 43, true},

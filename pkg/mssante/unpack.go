@@ -203,7 +203,7 @@ func skipLeader(raw []byte) (start int, warnings []string) {
 		case bytes.HasPrefix(rest, []byte(utf8BOM)):
 			start += len(utf8BOM)
 			warnings = append(warnings, "the mail starts with a UTF-8 byte-order mark; skipped")
-		case bytes.HasPrefix(rest, []byte("From ")):
+		case isMboxFromLine(rest):
 			nl := bytes.IndexByte(rest, '\n')
 			if nl < 0 {
 				return start, warnings
@@ -221,6 +221,13 @@ func skipLeader(raw []byte) (start int, warnings []string) {
 		}
 	}
 	return start, warnings
+}
+
+// isMboxFromLine tells an mbox separator ("From sender date") from the
+// obsolete header form "From : address" (RFC 5322 §4.5.3).
+func isMboxFromLine(b []byte) bool {
+	rest, ok := bytes.CutPrefix(b, []byte("From "))
+	return ok && !bytes.HasPrefix(bytes.TrimLeft(rest, " \t"), []byte(":"))
 }
 
 // isHeaderField tells whether line starts with a header field name and its
