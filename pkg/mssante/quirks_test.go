@@ -332,3 +332,28 @@ func TestLenientHeader(t *testing.T) {
 		t.Errorf("IsReport %v, From %q", m.IsReport, m.From)
 	}
 }
+
+// A forwarded message written the same odd ways is read like the mail.
+func TestUnpackForwardedQuirks(t *testing.T) {
+	forward := func(inner []byte) []byte {
+		return mailWith(t, MailSpec{From: "secretariat@chu.test", Text: "Pour intégration.",
+			Parts: []Part{{ContentType: "message/rfc822", Encoding: "base64", Data: inner}}})
+	}
+	for _, name := range []string{"submission-bom.eml", "submission-mbox-from.eml", "submission-spaces.eml", "submission-no-blank.eml"} {
+		t.Run(name, func(t *testing.T) {
+			m := unpackOK(t, forward(readQuirk(t, name)), DefaultLimits())
+			if len(m.Forwarded) != 1 || m.Forwarded[0].MessageID != "<submission-quirk@chu.test>" || !m.Documents[0].Forwarded ||
+				!hasWarning(m.Warnings, "(forwarded message): ") {
+				t.Errorf("forwarded %+v, warnings %q", m.Forwarded, m.Warnings)
+			}
+		})
+	}
+	for _, name := range []string{"mdn-bom-no-blank.eml", "dsn-bom-no-blank.eml"} {
+		t.Run(name, func(t *testing.T) {
+			m, _ := unpackRejected(t, forward(readQuirk(t, name)), DefaultLimits(), CodeNoCDA)
+			if !hasWarning(m.Warnings, "a forwarded delivery or read report; not opened") {
+				t.Errorf("warnings %q", m.Warnings)
+			}
+		})
+	}
+}

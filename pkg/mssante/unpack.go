@@ -148,14 +148,10 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 		return m, reject(CodeUnreadableMIME, "the mail's header block is larger than %d bytes",
 			"le bloc d'en-tête du courriel dépasse %d octets", maxHeaderBytes)
 	}
-	var src io.Reader = bytes.NewReader(body)
 	if noBlank {
-		// The header stops at the first boundary line (ANS's own MDN example
-		// has this shape): read it as if the blank line were there.
-		src = io.MultiReader(bytes.NewReader(body[:end]), strings.NewReader("\r\n"), bytes.NewReader(body[end:]))
 		m.Warnings = append(m.Warnings, "no blank line between the mail's header and its first MIME boundary; the header is taken to end at the boundary")
 	}
-	br := bufio.NewReader(src)
+	br := bufio.NewReader(headerSource(body, end, noBlank))
 	h, herr := textproto.ReadHeader(br)
 	if herr != nil {
 		readOuterHeader(m, m.Header)
@@ -184,6 +180,16 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 		return m, rej
 	}
 	return m, nil
+}
+
+// headerSource returns the message to parse: body itself, or, when its
+// header stops at the first boundary line without a blank line (ANS's own
+// MDN example has this shape), body with the blank line put back at end.
+func headerSource(body []byte, end int, noBlank bool) io.Reader {
+	if !noBlank {
+		return bytes.NewReader(body)
+	}
+	return io.MultiReader(bytes.NewReader(body[:end]), strings.NewReader("\r\n"), bytes.NewReader(body[end:]))
 }
 
 // utf8BOM is what some .NET mail libraries write before the first header.
@@ -498,7 +504,27 @@ func (w *walker) multipart(r io.Reader, boundary, mt string, depth int, where st
 }
 
 func (w *walker) forwarded(h textproto.Header, r io.Reader, depth int, where string) *RejectError {
-	br := bufio.NewReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r))
+	// Read whole, to find where its header starts and ends as for the
+	// outer mail (a forwarded .NET or exported mail has the same quirks).
+	data, err := io.ReadAll(io.LimitReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r), w.lim.MaxMailBytes+1))
+	if err != nil {
+		return reject(CodeUnreadableMIME, "MIME part %s is a forwarded message that cannot be decoded: %v",
+			"la partie MIME %s est un message transféré qui ne peut pas être décodé : %v", where, err)
+	}
+	if int64(len(data)) > w.lim.MaxMailBytes {
+		return reject(CodeTooLarge, "MIME part %s decodes to more than %d bytes",
+			"la partie MIME %s dépasse %d octets une fois décodée", where, w.lim.MaxMailBytes)
+	}
+	start, lead := skipLeader(data[:min(len(data), maxHeaderBytes)])
+	body := data[start:]
+	end, noBlank := headerEnd(body[:min(len(body), maxHeaderBytes)])
+	for _, l := range lead {
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s (forwarded message): %s", where, l))
+	}
+	if noBlank {
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s (forwarded message): no blank line between its header and its first MIME boundary; the header is taken to end at the boundary", where))
+	}
+	br := bufio.NewReader(headerSource(body, end, noBlank))
 	ih, err := textproto.ReadHeader(br)
 	if err != nil {
 		return reject(CodeUnreadableMIME, "MIME part %s is a forwarded message whose header cannot be read: %v",
