@@ -357,3 +357,31 @@ func TestUnpackForwardedQuirks(t *testing.T) {
 		})
 	}
 }
+
+// One METADATA.XML listing the same file twice: taken once, the second
+// listing's metadata checked all the same.
+func TestUnpackListedTwice(t *testing.T) {
+	a, b := tinyCDA("1234567890123"), tinyCDA("1234567890123")
+	b = append(b, "<!-- v2 -->"...)
+	entries, _, rej := readZip(t.Context(), mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, {Data: b, UniqueID: "1.2.3.2"}}}),
+		"x", DefaultLimits(), &zipBudget{left: 1 << 30})
+	if rej != nil {
+		t.Fatal(rej)
+	}
+	var md []byte
+	for _, e := range entries {
+		if e.key == "ihe_xdm/subset01/metadata.xml" {
+			md = bytes.ReplaceAll(e.Data, []byte("DOC00002.XML"), []byte("DOC00001.XML"))
+		}
+	}
+	z := zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", md}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a})
+	m := unpackOK(t, mailWith(t, MailSpec{XDM: z}), DefaultLimits())
+	d := m.Documents[0]
+	if len(m.Documents) != 1 || len(d.Duplicates) != 1 || d.Duplicates[0].UniqueID != "1.2.3.2" || *d.Duplicates[0].MetadataHashOK ||
+		!hasWarning(d.Warnings, "its second METADATA.XML listing (document 1.2.3.2): METADATA.XML hash") || !hasWarning(m.Warnings, "a second time") {
+		t.Errorf("documents %d, duplicates %+v, warnings %q / %q", len(m.Documents), d.Duplicates, d.Warnings, m.Warnings)
+	}
+	strict := DefaultLimits()
+	strict.StrictMetadata = true
+	unpackRejected(t, mailWith(t, MailSpec{XDM: z}), strict, CodeMetadataMismatch)
+}
