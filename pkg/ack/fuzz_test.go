@@ -22,6 +22,8 @@ func FuzzAnswer(f *testing.F) {
 	f.Add("PFI <pfi@chu.test>", "<pfi@chu.test>", "pfi@chu.test", "<orig@chu.test>", "XDM/1.0/DDM+SDM-MR X", "INS absent", "rfc822;bal@bndmr.test", "From: a\r\n", 903)
 	f.Add("x", "", "a@b, c@d", "id\r\nBcc: e@f", "=?UTF-8?q?=C3=A9?=", "a^b|c~d\\e&f\r\n", "", "", 906)
 	f.Add("\"a b\" <a@b>", "<a@b>", "<a@b>\r\nRCPT TO:<x@y>", "", "", "", "x;y", "\xff\xfe", 0)
+	// Report headers as issue 12 found them: a byte-order mark, the first boundary right after the header.
+	f.Add("pfi@chu.test", "<pfi@chu.test>", "pfi@chu.test", "<r@chu.test>", "", "", "", "\ufeffDate: x\r\nContent-Type: multipart/report; boundary=b\r\n--b\r\nContent-Type: text/plain\r\n", 906)
 	f.Fuzz(func(t *testing.T, from, returnPath, dnt, msgID, subject, reason, origRcpt, hdr string, code int) {
 		cfg := testConfig()
 		cfg.AnswerWithoutRequest = code%3 == 0

@@ -87,6 +87,12 @@ func recipients(cfg Config, o events.MailOutcome) (to []string, skip string) {
 // outcome's IsReport was not set: a report (MDN, DSN) or an automatic
 // message (RFC 3834 Auto-Submitted) is never answered.
 func headerSaysReport(h string) bool {
+	// An outcome written before the validator skipped a byte-order mark or
+	// ended the header at a boundary line may still carry them.
+	h = strings.TrimLeft(strings.TrimPrefix(h, "\ufeff"), " \t\r\n")
+	if i := strings.Index(h, "\n--"); i >= 0 {
+		h = h[:i+1]
+	}
 	if strings.TrimSpace(h) == "" {
 		return false
 	}

@@ -1,6 +1,8 @@
 package ack
 
 import (
+	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -299,6 +301,13 @@ func TestRecipients(t *testing.T) {
 		{name: "header says MDN though IsReport is unset", edit: func(o *events.MailOutcome) {
 			o.OriginalHeader = "From: pfi@chu.test\r\nContent-Type: multipart/report;\r\n report-type=disposition-notification; boundary=x\r\n"
 		}, skip: skipReport},
+		{name: "header with a byte-order mark says MDN though IsReport is unset", edit: func(o *events.MailOutcome) {
+			o.OriginalHeader = "\ufeffFrom: pfi@chu.test\r\nContent-Type: multipart/report; report-type=disposition-notification; boundary=x\r\n"
+		}, skip: skipReport},
+		{name: "header running into the first boundary says MDN though IsReport is unset", edit: func(o *events.MailOutcome) {
+			o.OriginalHeader = "From: pfi@chu.test\r\nContent-Type: multipart/report; report-type=disposition-notification; boundary=x\r\n" +
+				"--x\r\nContent-Type: text/plain\r\n"
+		}, skip: skipReport},
 		{name: "header says automatic reply", edit: func(o *events.MailOutcome) {
 			o.OriginalHeader = "From: pfi@chu.test\nAuto-Submitted: auto-replied\n"
 		}, skip: skipReport},
@@ -384,5 +393,37 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("error = %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The entries of an XDM that hold the same bytes as a document taken once
+// (issue 12: two subsets) are named in the acknowledgement, with what their
+// own metadata got wrong: the warnings travel from mssante through the
+// validator's outcome (mail and document warnings) to the text.
+func TestTextNamesDuplicateEntries(t *testing.T) {
+	raw, err := os.ReadFile("../mssante/testdata/quirks/xdm-two-subsets.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mssante.Unpack(context.Background(), raw, mssante.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := outcome()
+	o.Warnings = m.Warnings // as the validator fills the outcome
+	for _, d := range m.Documents {
+		doc := okDoc(d.Name)
+		doc.Warnings = d.Warnings
+		o.Documents = append(o.Documents, doc)
+	}
+	got := text(o, verdict(o))
+	for _, want := range []string{
+		`Avertissement : the same file listed as "IHE_XDM/SUBSET02/DOC00001.XML": METADATA.XML size 7 differs`,
+		`Avertissement : the same file is also listed as "IHE_XDM/SUBSET02/DOC00001.XML" with another uniqueId, 1.2.3.4.2`,
+		`"IHE_XDM/SUBSET02/DOC00001.XML" (uniqueId 1.2.3.4.2) is the same file as "IHE_XDM/SUBSET01/DOC00001.XML" (uniqueId 1.2.3.4.1)`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the text lacks %q:\n%s", want, got)
+		}
 	}
 }

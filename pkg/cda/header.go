@@ -39,6 +39,25 @@ var ErrUnversioned = errors.New("the document cannot be versioned")
 // ErrNotSDMMR means the document is a CDA (or not even that) of another type.
 var ErrNotSDMMR = errors.New("not an SDM-MR document: the templateId 1.2.250.1.213.1.1.1.30 is missing")
 
+// NotCDAError is returned for XML that is not a CDA document at all (a
+// METADATA.XML, a stylesheet): its root is not an HL7 v3 ClinicalDocument.
+// It matches ErrNotSDMMR with errors.Is, and says what the root is.
+type NotCDAError struct {
+	Root, Namespace string
+}
+
+func (e *NotCDAError) Error() string {
+	ns := "no namespace"
+	if e.Namespace != "" {
+		ns = "namespace " + e.Namespace
+	}
+	return fmt.Sprintf("not a CDA document (root element %s, %s; a CDA document's is ClinicalDocument in %s)", e.Root, ns, NSHL7)
+}
+
+// Is makes errors.Is(err, ErrNotSDMMR) hold: a document that is not a CDA
+// is not an SDM-MR either.
+func (e *NotCDAError) Is(target error) bool { return target == ErrNotSDMMR }
+
 // NewContext returns an XPath context on doc with the cda and sdtc prefixes.
 func NewContext(doc types.Document) (*xpath.Context, error) {
 	root, err := doc.DocumentElement()
@@ -68,6 +87,11 @@ func ModelVersion(doc types.Document) (string, error) {
 		return "", err
 	}
 	defer ctx.Free()
+	if n, err := doc.DocumentElement(); err == nil {
+		if root, ok := n.(types.Element); ok && (root.LocalName() != "ClinicalDocument" || root.NamespaceURI() != NSHL7) {
+			return "", &NotCDAError{Root: root.LocalName(), Namespace: root.NamespaceURI()}
+		}
+	}
 	// string() results are not usable through this binding (it prints the
 	// Go type): select the element and read its attribute.
 	nodes := xpath.NodeList(ctx.Find(`/cda:ClinicalDocument/cda:templateId[@root='` + TemplateSDMMR + `']`))
@@ -90,8 +114,18 @@ func ModelVersion(doc types.Document) (string, error) {
 
 func (t *tree) modelVersion() (string, error) {
 	r := t.root
-	if !r.is("ClinicalDocument") {
+	if r == nil {
 		return "", ErrNotSDMMR
+	}
+	if !r.is("ClinicalDocument") {
+		ns := r.ns
+		switch ns {
+		case "-":
+			ns = ""
+		case "sdtc":
+			ns = NSSDTC
+		}
+		return "", &NotCDAError{Root: r.name, Namespace: ns}
 	}
 	for c := r.first; c != nil; c = c.next {
 		if c.is("templateId") && c.attr("root") == TemplateSDMMR {

@@ -2,6 +2,7 @@ package cda
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/bndmr/hub/pkg/sdmmr"
@@ -67,4 +68,29 @@ func TestExtractHeaderNewborn(t *testing.T) {
 		},
 		Facility: &sdmmr.Code{Code: "SA01", System: "1.2.250.1.71.4.2.4", Display: "Etablissement public de santé"},
 	})
+}
+
+// XML that is not a CDA at all says what its root is, and is still "not an
+// SDM-MR" for the callers that only ask that.
+func TestNotCDA(t *testing.T) {
+	cases := []struct{ xml, want string }{
+		{`<rs:SubmitObjectsRequest xmlns:rs="urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"/>`,
+			"not a CDA document (root element SubmitObjectsRequest, namespace urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0;"},
+		{`<ClinicalDocument/>`, "not a CDA document (root element ClinicalDocument, no namespace;"},
+	}
+	for _, c := range cases {
+		doc, err := xmldoc.Parse([]byte(c.xml), xmldoc.DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err1 := ModelVersion(doc)
+		_, err2 := ExtractHeader(doc)
+		doc.Free()
+		for _, err := range []error{err1, err2} {
+			var nc *NotCDAError
+			if !errors.Is(err, ErrNotSDMMR) || !errors.As(err, &nc) || !strings.HasPrefix(err.Error(), c.want) {
+				t.Errorf("%s: %v, want %q…", c.xml, err, c.want)
+			}
+		}
+	}
 }

@@ -19,12 +19,28 @@
 // uniqueId and formatCode are kept on the Document for the validator's
 // cross-checks with the CDA header.
 //
+// # What comes before the header, and where it ends
+//
+// A UTF-8 byte-order mark, an mbox "From " separator line and white space
+// before the first header field are skipped, each with a warning (Mail.Header
+// then starts at the first field); so are they in a forwarded message. When no blank line separates the header
+// from the body and the first line that is not a field is the boundary the
+// header's Content-Type declares, the header ends there, with a warning. A
+// header that still cannot be parsed is read leniently for the
+// acknowledgement: the first occurrence of a field wins, and a boundary line
+// ends it.
+//
 // # Warnings and rejections
 //
 // What real archives get wrong is a warning on the document or the mail,
 // not a rejection: hash or size mismatches (the ANS samples have them), a
 // file listed in another case, a CDA the metadata does not list (taken), a
 // listed file that is missing or not a CDA (skipped), a missing METADATA.XML.
+// Identical bytes found twice (two XDM subsets, a bare copy beside the
+// archive, one METADATA.XML listing a file twice) give one Document; each
+// other listing is kept in Document.Duplicates with its metadata, checked
+// like the first's, and its warnings are repeated on the Document under its
+// name.
 // Limits.StrictMetadata turns these into rejections.
 //
 // A mail as a whole is rejected, with a stable code and a French and an

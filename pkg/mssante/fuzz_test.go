@@ -58,6 +58,7 @@ func seedZips(t testing.TB) [][]byte {
 		zipFiles(t, XDMFile{"a.zip", []byte("PK\x03\x04")}),
 		zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", []byte(`<!DOCTYPE x><x/>`)}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a}),
 		zipFiles(t, XDMFile{"big", make([]byte, 200<<10)}),
+		quirkTwoSubsetsZip(t),
 	}
 }
 
@@ -80,6 +81,10 @@ func seedMails(t testing.TB) [][]byte {
 	}
 	for _, zz := range seedZips(t) {
 		out = append(out, mailWith(t, MailSpec{XDM: zz}))
+	}
+	// The shapes of issue 12, as third-party systems write them.
+	for _, q := range quirkFixtures(t) {
+		out = append(out, q)
 	}
 	return out
 }
@@ -130,8 +135,12 @@ func FuzzUnpack(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		m, err := Unpack(context.Background(), raw, fuzzLimits())
 		checkOutcome(t, m, err)
-		if m != nil && !bytes.HasPrefix(raw, m.Header) {
-			t.Fatal("Header is not the start of the mail")
+		start, _ := skipLeader(raw[:min(len(raw), maxHeaderBytes)])
+		if m != nil && !bytes.HasPrefix(raw[start:], m.Header) {
+			t.Fatal("Header is not the start of the mail (past a byte-order mark, mbox line or white space)")
+		}
+		if m != nil && bytes.Contains(m.Header, []byte("\r\n\r\n")) {
+			t.Fatal("Header holds a blank line")
 		}
 	})
 }

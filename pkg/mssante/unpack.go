@@ -96,8 +96,22 @@ type Document struct {
 	// Forwarded is true when the document was inside a forwarded message.
 	Forwarded bool
 	Warnings  []string
+	// Duplicates are the other entries of the mail that hold the same
+	// bytes (a second XDM subset, a bare copy beside the archive): the
+	// document is taken once, and what their metadata said is kept here.
+	// Their warnings are also on Warnings, prefixed with their name.
+	Duplicates []Duplicate
 
 	cda *cdaHeader
+}
+
+// Duplicate is an entry of the mail whose bytes are those of a Document
+// already taken: its name and the metadata METADATA.XML gave it.
+type Duplicate struct {
+	Name, Source, Archive           string
+	PatientID, FormatCode, UniqueID string
+	MetadataHashOK, MetadataSizeOK  *bool
+	Warnings                        []string
 }
 
 // maxTextBytes bounds Mail.Text; maxHeaderBytes the outer header block
@@ -113,7 +127,10 @@ const (
 // acknowledgement can be sent. The only other error is ctx's.
 func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 	lim = lim.withDefaults()
-	m = &Mail{Header: bytes.Clone(mailHeaderBlock(raw[:min(len(raw), maxHeaderBytes)]))}
+	start, lead := skipLeader(raw[:min(len(raw), maxHeaderBytes)])
+	body := raw[start:]
+	end, noBlank := headerEnd(body[:min(len(body), maxHeaderBytes)])
+	m = &Mail{Header: bytes.Clone(body[:end]), Warnings: lead}
 	defer func() {
 		if r := recover(); r != nil {
 			m.Documents = nil
@@ -122,7 +139,7 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 		}
 	}()
 	if int64(len(raw)) > lim.MaxMailBytes {
-		readOuterHeader(m, raw[:len(m.Header)])
+		readOuterHeader(m, m.Header)
 		return m, reject(CodeTooLarge, "the mail is %d bytes, more than the limit of %d",
 			"le courriel fait %d octets, plus que la limite de %d", len(raw), lim.MaxMailBytes)
 	}
@@ -131,10 +148,13 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 		return m, reject(CodeUnreadableMIME, "the mail's header block is larger than %d bytes",
 			"le bloc d'en-tête du courriel dépasse %d octets", maxHeaderBytes)
 	}
-	br := bufio.NewReader(bytes.NewReader(raw))
+	if noBlank {
+		m.Warnings = append(m.Warnings, "no blank line between the mail's header and its first MIME boundary; the header is taken to end at the boundary")
+	}
+	br := bufio.NewReader(headerSource(body, end, noBlank))
 	h, herr := textproto.ReadHeader(br)
 	if herr != nil {
-		readOuterHeader(m, raw[:len(m.Header)])
+		readOuterHeader(m, m.Header)
 		return m, reject(CodeUnreadableMIME, "the mail's header cannot be read: %v",
 			"l'en-tête du courriel est illisible : %v", herr)
 	}
@@ -162,36 +182,142 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 	return m, nil
 }
 
-// mailHeaderBlock returns the raw header block: everything before the first
-// empty line.
-func mailHeaderBlock(raw []byte) []byte {
+// headerSource returns the message to parse: body itself, or, when its
+// header stops at the first boundary line without a blank line (ANS's own
+// MDN example has this shape), body with the blank line put back at end.
+func headerSource(body []byte, end int, noBlank bool) io.Reader {
+	if !noBlank {
+		return bytes.NewReader(body)
+	}
+	return io.MultiReader(bytes.NewReader(body[:end]), strings.NewReader("\r\n"), bytes.NewReader(body[end:]))
+}
+
+// utf8BOM is what some .NET mail libraries write before the first header.
+const utf8BOM = "\xef\xbb\xbf"
+
+// skipLeader returns where the mail's first header starts, past what some
+// producers write before it: a UTF-8 byte-order mark (.NET mail
+// libraries), the "From " separator line of an mbox (a mail exported from
+// Thunderbird or taken from a spool), white space (a webmail export padded
+// the file). Nothing of it is part of RFC 5322, and none of it can be
+// mistaken for a header. White space is skipped only when a header field
+// follows it. Each skip is told in a warning.
+func skipLeader(raw []byte) (start int, warnings []string) {
+	for i := 0; i < 3; i++ { // BOM, mbox line, white space: in any order, each once
+		rest := raw[start:]
+		switch {
+		case bytes.HasPrefix(rest, []byte(utf8BOM)):
+			start += len(utf8BOM)
+			warnings = append(warnings, "the mail starts with a UTF-8 byte-order mark; skipped")
+		case isMboxFromLine(rest):
+			nl := bytes.IndexByte(rest, '\n')
+			if nl < 0 {
+				return start, warnings
+			}
+			start += nl + 1
+			warnings = append(warnings, fmt.Sprintf("the mail starts with an mbox separator line %q (a mail exported from a mail client or spool); skipped",
+				strings.TrimRight(string(rest[:min(nl, 120)]), "\r")))
+		default:
+			n := len(rest) - len(bytes.TrimLeft(rest, " \t\r\n"))
+			if n == 0 || !isHeaderField(rest[n:]) {
+				return start, warnings
+			}
+			start += n
+			warnings = append(warnings, fmt.Sprintf("the mail starts with %d bytes of white space before its first header (a webmail export?); skipped", n))
+		}
+	}
+	return start, warnings
+}
+
+// isMboxFromLine tells an mbox separator ("From sender date") from the
+// obsolete header form "From : address" (RFC 5322 §4.5.3).
+func isMboxFromLine(b []byte) bool {
+	rest, ok := bytes.CutPrefix(b, []byte("From "))
+	return ok && !bytes.HasPrefix(bytes.TrimLeft(rest, " \t"), []byte(":"))
+}
+
+// isHeaderField tells whether line starts with a header field name and its
+// colon (RFC 5322 §2.2: printable ASCII but the colon).
+func isHeaderField(line []byte) bool {
+	for i, c := range line {
+		switch {
+		case c == ':':
+			return i > 0
+		case c < 33 || c > 126:
+			return false
+		}
+	}
+	return false
+}
+
+// headerEnd returns the length of the header block: everything before the
+// first empty line. When a line that opens the multipart body (the
+// boundary the header's Content-Type declares) comes first, the block ends
+// there and noBlank is true: some producers, ANS's MDN example among them,
+// write no blank line before the first boundary.
+func headerEnd(raw []byte) (end int, noBlank bool) {
+	checked := false
 	for i := 0; i < len(raw); {
 		j := bytes.IndexByte(raw[i:], '\n')
 		if j < 0 {
-			return raw
+			return len(raw), false
 		}
-		line := raw[i : i+j]
-		if len(line) == 0 || (len(line) == 1 && line[0] == '\r') {
-			if i == 0 {
-				return raw[:0]
+		line := bytes.TrimSuffix(raw[i:i+j], []byte("\r"))
+		if len(line) == 0 {
+			return i, false
+		}
+		// Only the first line that is neither a field nor a continuation
+		// can be the boundary: the header is unreadable past it anyway.
+		if !checked && !isHeaderField(line) && line[0] != ' ' && line[0] != '\t' {
+			checked = true
+			if b := outerBoundary(raw[:i]); i > 0 && b != "" && strings.TrimRight(string(line), " \t") == "--"+b {
+				return i, true
 			}
-			return raw[:i]
 		}
 		i += j + 1
 	}
-	return raw
+	return len(raw), false
+}
+
+// outerBoundary is the boundary parameter of the first Content-Type field
+// of a header block, "" when there is none.
+func outerBoundary(block []byte) string {
+	h := lenientHeader(block)
+	mh := message.Header{Header: h}
+	if _, params, err := mh.ContentType(); err == nil {
+		return params["boundary"]
+	}
+	return ""
 }
 
 // readOuterHeader reads what it can of a header block that textproto
 // refused or that was not parsed (too large a mail), for the acknowledgement.
 func readOuterHeader(m *Mail, block []byte) {
-	var h textproto.Header
+	fillHeaders(m, lenientHeader(block))
+}
+
+// lenientHeader reads the header fields of a block that may not be valid:
+// lines that are not fields are left out, the block ends at the first
+// boundary line ("--…"), and the first occurrence of a field wins (a later
+// one may well be a body part's, when the blank line is missing).
+func lenientHeader(block []byte) textproto.Header {
+	type field struct{ k, v string }
+	var fields []field
 	for _, line := range unfoldHeader(block) {
+		if strings.HasPrefix(line, "--") {
+			break
+		}
 		if i := strings.IndexByte(line, ':'); i > 0 && !strings.ContainsAny(line[:i], " \t") {
-			h.Add(line[:i], strings.TrimSpace(line[i+1:]))
+			fields = append(fields, field{line[:i], strings.TrimSpace(line[i+1:])})
 		}
 	}
-	fillHeaders(m, h)
+	// Header.Add prepends to the fields of the same key, and Get returns the
+	// first: adding from the last line up keeps the mail's order.
+	var h textproto.Header
+	for i := len(fields) - 1; i >= 0; i-- {
+		h.Add(fields[i].k, fields[i].v)
+	}
+	return h
 }
 
 // unfoldHeader splits a header block into logical lines.
@@ -378,7 +504,27 @@ func (w *walker) multipart(r io.Reader, boundary, mt string, depth int, where st
 }
 
 func (w *walker) forwarded(h textproto.Header, r io.Reader, depth int, where string) *RejectError {
-	br := bufio.NewReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r))
+	// Read whole, to find where its header starts and ends as for the
+	// outer mail (a forwarded .NET or exported mail has the same quirks).
+	data, err := io.ReadAll(io.LimitReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r), w.lim.MaxMailBytes+1))
+	if err != nil {
+		return reject(CodeUnreadableMIME, "MIME part %s is a forwarded message that cannot be decoded: %v",
+			"la partie MIME %s est un message transféré qui ne peut pas être décodé : %v", where, err)
+	}
+	if int64(len(data)) > w.lim.MaxMailBytes {
+		return reject(CodeTooLarge, "MIME part %s decodes to more than %d bytes",
+			"la partie MIME %s dépasse %d octets une fois décodée", where, w.lim.MaxMailBytes)
+	}
+	start, lead := skipLeader(data[:min(len(data), maxHeaderBytes)])
+	body := data[start:]
+	end, noBlank := headerEnd(body[:min(len(body), maxHeaderBytes)])
+	for _, l := range lead {
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s (forwarded message): %s", where, l))
+	}
+	if noBlank {
+		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s (forwarded message): no blank line between its header and its first MIME boundary; the header is taken to end at the boundary", where))
+	}
+	br := bufio.NewReader(headerSource(body, end, noBlank))
 	ih, err := textproto.ReadHeader(br)
 	if err != nil {
 		return reject(CodeUnreadableMIME, "MIME part %s is a forwarded message whose header cannot be read: %v",
@@ -477,20 +623,35 @@ func (w *walker) finish() *RejectError {
 			Reason:   cleanReason(fmt.Sprintf("no CDA document found in the mail%s; it holds: %s", extra, held)),
 			ReasonFR: cleanReason(fmt.Sprintf("aucun document CDA dans le courriel%s ; il contient : %s", extraFR, held))}
 	}
-	// Same bytes twice (the XDM plus a bare copy, or the forwarded original
-	// beside the forward): one document.
+	// Every entry is checked against its own metadata and the patient of
+	// the mail before duplicates are folded: a second subset listing the
+	// same bytes under another patient or uniqueId must not go unseen.
+	if rej := checkOnePatient(w.docs); rej != nil {
+		return rej
+	}
+	// Same bytes twice (the XDM plus a bare copy, the forwarded original
+	// beside the forward, two XDM subsets): one document, which keeps what
+	// the others' metadata said.
 	bySHA := map[string]*Document{}
-	docs := w.docs[:0]
+	docs := make([]*Document, 0, len(w.docs))
 	for _, d := range w.docs {
-		if first, dup := bySHA[d.SHA1]; dup {
-			m.Warnings = append(m.Warnings, fmt.Sprintf("%q is the same file as %q; taken once", d.Name, first.Name))
+		first, dup := bySHA[d.SHA1]
+		if !dup {
+			bySHA[d.SHA1] = d
+			docs = append(docs, d)
 			continue
 		}
-		bySHA[d.SHA1] = d
-		docs = append(docs, d)
-	}
-	if rej := checkOnePatient(docs); rej != nil {
-		return rej
+		first.Duplicates = append(first.Duplicates, Duplicate{Name: d.Name, Source: d.Source, Archive: d.Archive,
+			PatientID: d.PatientID, FormatCode: d.FormatCode, UniqueID: d.UniqueID,
+			MetadataHashOK: d.MetadataHashOK, MetadataSizeOK: d.MetadataSizeOK, Warnings: d.Warnings})
+		m.Warnings = append(m.Warnings, fmt.Sprintf("%q%s is the same file as %q%s; taken once, its metadata checked as well",
+			d.Name, uniqueIDNote(d.UniqueID), first.Name, uniqueIDNote(first.UniqueID)))
+		if d.UniqueID != "" && first.UniqueID != "" && d.UniqueID != first.UniqueID {
+			first.Warnings = append(first.Warnings, fmt.Sprintf("the same file is also listed as %q with another uniqueId, %s", d.Name, d.UniqueID))
+		}
+		for _, dw := range d.Warnings {
+			first.Warnings = append(first.Warnings, fmt.Sprintf("the same file listed as %q: %s", d.Name, dw))
+		}
 	}
 	if !strings.Contains(m.Subject, "XDM/1.0/DDM") && hasXDM(docs) {
 		m.Warnings = append(m.Warnings, "the subject lacks the XDM/1.0/DDM marker of an MSSanté XDM mail")
@@ -499,6 +660,13 @@ func (w *walker) finish() *RejectError {
 		m.Documents = append(m.Documents, *d)
 	}
 	return nil
+}
+
+func uniqueIDNote(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " (uniqueId " + id + ")"
 }
 
 func hasXDM(docs []*Document) bool {

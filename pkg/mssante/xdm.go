@@ -213,6 +213,7 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 		used     = make([]bool, len(entries))
 		byKey    = make(map[string]int, len(entries))
 		metas    []int
+		docOf    = map[int]*Document{} // entry index → the document METADATA.XML listed it as
 	)
 	warn := func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
 	strictFail := func(en, fr string, args ...any) *RejectError {
@@ -287,6 +288,21 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 			}
 			if used[idx] {
 				warn("%s: METADATA.XML lists %q a second time (document %q); taken once", archive, ent.URI, label)
+				if d := docOf[idx]; d != nil {
+					// The second listing's metadata is checked all the same.
+					dup := &Document{Name: d.Name, Size: d.Size, SHA1: d.SHA1}
+					hashOK, sizeOK := checkHashSize(dup, ent)
+					if lim.StrictMetadata && !(hashOK && sizeOK) {
+						return nil, nil, strictFail("%q in %q does not match its second listing in METADATA.XML: %s",
+							"%q dans %q ne correspond pas à sa deuxième mention dans le METADATA.XML : %s", d.Name, archive, strings.Join(dup.Warnings, "; "))
+					}
+					d.Duplicates = append(d.Duplicates, Duplicate{Name: d.Name, Source: SourceXDM, Archive: archive,
+						PatientID: ent.PatientID, FormatCode: ent.FormatCode, UniqueID: ent.UniqueID,
+						MetadataHashOK: &hashOK, MetadataSizeOK: &sizeOK, Warnings: dup.Warnings})
+					for _, dw := range dup.Warnings {
+						d.Warnings = append(d.Warnings, fmt.Sprintf("its second METADATA.XML listing (document %s): %s", orUnknown(ent.UniqueID), dw))
+					}
+				}
 				continue
 			}
 			used[idx] = true
@@ -313,6 +329,7 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 					"%q dans %q ne correspond pas au METADATA.XML : %s", e.Name, archive, strings.Join(d.Warnings, "; "))
 			}
 			docs = append(docs, d)
+			docOf[idx] = d
 		}
 	}
 	for i, e := range entries {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,13 @@ func TestLoadReportsCompileErrors(t *testing.T) {
 		t.Errorf("compile error: %v", err)
 	}
 	for _, m := range e.MissingValueSets {
-		t.Logf("value set named but absent from the kit: %s", m)
+		t.Logf("value set named but absent from the kit: %s (absent from the official kit too: %v)", m, MissingFromOfficialKit(m))
+	}
+	if !slices.IsSorted(e.MissingValueSets) || len(slices.Compact(slices.Clone(e.MissingValueSets))) != len(e.MissingValueSets) {
+		t.Errorf("MissingValueSets is not a sorted list of distinct files: %q", e.MissingValueSets)
+	}
+	if !slices.ContainsFunc(e.MissingValueSets, MissingFromOfficialKit) {
+		t.Errorf("JDV_ClinicalStatusCodes_CISIS.xml, absent from the official kit, is not reported: %q", e.MissingValueSets)
 	}
 }
 

@@ -220,13 +220,25 @@ func (v *Validator) checkINS(doc *sdmmr.Document, d mssante.Document) (int, stri
 	if len(missing) > 0 {
 		return events.CodeINSIncomplete, "traits d'identité INS incomplets / incomplete INS identity traits: " + strings.Join(sorted(missing), ", ")
 	}
-	if d.PatientID != "" {
-		ext, root := splitXDSPatientID(d.PatientID)
-		if ext != p.INS || (root != "" && root != p.INSRoot) {
-			return events.CodeINSInconsistent, "INS différent entre METADATA.XML et le document CDA / INS differs between METADATA.XML and the CDA document"
+	if d.PatientID != "" && !sameINS(d.PatientID, p.INS, p.INSRoot) {
+		return events.CodeINSInconsistent, "INS différent entre METADATA.XML et le document CDA / INS differs between METADATA.XML and the CDA document"
+	}
+	// The same bytes listed a second time (another XDM subset) carry their
+	// own metadata: each entry must name the document's patient.
+	for _, dup := range d.Duplicates {
+		if dup.PatientID != "" && !sameINS(dup.PatientID, p.INS, p.INSRoot) {
+			return events.CodeINSInconsistent, fmt.Sprintf("INS différent entre METADATA.XML et le document CDA pour l'entrée %s, même fichier / INS differs between METADATA.XML and the CDA document for the entry %s, the same file",
+				dup.Name, dup.Name)
 		}
 	}
 	return 0, ""
+}
+
+// sameINS tells whether an XDS patientId names the INS ins (under root,
+// when it gives one).
+func sameINS(xdsPatientID, ins, root string) bool {
+	ext, r := splitXDSPatientID(xdsPatientID)
+	return ext == ins && (r == "" || r == root)
 }
 
 func sorted(s []string) []string {

@@ -1,9 +1,13 @@
 package validator
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +56,60 @@ func mailWith(t *testing.T, docs ...mssante.XDMDocument) []byte {
 	return raw
 }
 
+// twoSubsets builds a mail whose XDM holds cda twice, in SUBSET01 and
+// SUBSET02, each listed by its own METADATA.XML (second describes the copy).
+func twoSubsets(t *testing.T, cda []byte, second mssante.XDMDocument) []byte {
+	t.Helper()
+	metadata := func(d mssante.XDMDocument) []byte {
+		d.Data = cda
+		z, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{d}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := zr.Open("IHE_XDM/SUBSET01/METADATA.XML")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{
+		{"IHE_XDM/SUBSET01/METADATA.XML", metadata(mssante.XDMDocument{})},
+		{"IHE_XDM/SUBSET01/DOC00001.XML", cda},
+		{"IHE_XDM/SUBSET02/METADATA.XML", metadata(second)},
+		{"IHE_XDM/SUBSET02/DOC00001.XML", cda},
+	} {
+		w, err := zw.Create(f.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(f.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := mssante.BuildMail(mssante.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", DispositionNotificationTo: "dpi@chu.test", XDM: buf.Bytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
 func readKit(t *testing.T, rel string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(kitDir, rel))
@@ -79,13 +137,14 @@ func TestCheck(t *testing.T) {
 		return m.Documents[0].Data
 	}()
 	for _, tc := range []struct {
-		name       string
-		raw        []byte
-		mailCode   string // whole-mail rejection code, or ""
-		accepted   int
-		docCode    string // rejection code of the first document
-		cisis      int
-		withReason string
+		name        string
+		raw         []byte
+		mailCode    string // whole-mail rejection code, or ""
+		accepted    int
+		docCode     string // rejection code of the first document
+		cisis       int
+		withReason  string
+		mailWarning string // a warning the outcome must carry, for the acknowledgement text
 	}{
 		{name: "generated SDM-MR 2024.01", raw: good, accepted: 1},
 		{name: "vaccination note, not an SDM-MR", raw: mailWith(t, mssante.XDMDocument{Data: readKit(t, "examples/other-cda/VAC_2023.01.xml")}),
@@ -94,6 +153,11 @@ func TestCheck(t *testing.T) {
 			docCode: "invalid", cisis: 906, withReason: "SDM-MR_2024.01"},
 		{name: "METADATA names another patient", raw: mailWith(t, mssante.XDMDocument{Data: goodCDA, PatientID: "299999999999999^^^&1.2.250.1.213.1.4.10&ISO"}),
 			docCode: "ins_inconsistent", cisis: 904, withReason: "METADATA"},
+		{name: "the same document in two XDM subsets", raw: twoSubsets(t, goodCDA, mssante.XDMDocument{UniqueID: "1.2.250.1.999.2"}),
+			accepted: 1, mailWarning: `"IHE_XDM/SUBSET02/DOC00001.XML" (uniqueId 1.2.250.1.999.2) is the same file as "IHE_XDM/SUBSET01/DOC00001.XML"`},
+		{name: "the same document in two XDM subsets, the second's METADATA names another patient",
+			raw:     twoSubsets(t, goodCDA, mssante.XDMDocument{PatientID: "299999999999999^^^&1.2.250.1.213.1.4.10&ISO"}),
+			docCode: "ins_inconsistent", cisis: 904, withReason: "IHE_XDM/SUBSET02/DOC00001.XML", mailWarning: "is the same file as"},
 		{name: "not a mail at all", raw: []byte("\x00\x01 garbage"), mailCode: "unreadable_mime"},
 		{name: "a mail without CDA", raw: func() []byte {
 			b, _ := mssante.BuildMail(mssante.MailSpec{From: "a@chu.test", To: "hub@bndmr.test", Text: "bonjour"})
@@ -114,6 +178,9 @@ func TestCheck(t *testing.T) {
 			}
 			if o.Rejected != nil {
 				t.Fatalf("mail rejected: %+v", o.Rejected)
+			}
+			if tc.mailWarning != "" && !slices.ContainsFunc(o.Warnings, func(w string) bool { return strings.Contains(w, tc.mailWarning) }) {
+				t.Errorf("outcome warnings %q lack %q", o.Warnings, tc.mailWarning)
 			}
 			if len(res.Extracted) != tc.accepted {
 				t.Fatalf("%d accepted, want %d: %+v", len(res.Extracted), tc.accepted, o.Documents)

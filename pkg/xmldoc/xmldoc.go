@@ -54,6 +54,9 @@ func Parse(data []byte, lim Limits) (types.Document, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, ErrEmpty
 	}
+	if err := checkStart(data); err != nil {
+		return nil, err
+	}
 	if err := checkCharset(data); err != nil {
 		return nil, err
 	}
@@ -73,22 +76,60 @@ func Parse(data []byte, lim Limits) (types.Document, error) {
 	return doc, nil
 }
 
+// refusal is a refusal with a sentence of its own that still matches its
+// kind (one of the errors above) with errors.Is.
+type refusal struct {
+	kind error
+	msg  string
+}
+
+func (r *refusal) Error() string { return r.msg }
+func (r *refusal) Unwrap() error { return r.kind }
+
+// wide tells UTF-16 and UTF-32 text by its byte-order mark or its first
+// character: checkCharset refuses it with its own reason.
+func wide(data []byte) bool {
+	return bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) ||
+		bytes.HasPrefix(data, []byte{0, 0}) || bytes.HasPrefix(data, []byte{0, '<'}) || bytes.HasPrefix(data, []byte{'<', 0})
+}
+
+// checkStart refuses what is not XML at all (a PDF, a zip, any binary or
+// plain text file): XML begins with '<', after an optional byte-order mark
+// and white space. Saying so is clearer than the encoding or parser error
+// such bytes would otherwise give.
+func checkStart(data []byte) error {
+	if wide(data) {
+		return nil
+	}
+	b := bytes.TrimLeft(bytes.TrimPrefix(data, []byte{0xEF, 0xBB, 0xBF}), " \t\r\n")
+	if len(b) > 0 && b[0] == '<' {
+		return nil
+	}
+	what := "a text file?"
+	if bytes.IndexByte(b[:min(len(b), 512)], 0) >= 0 || !utf8.Valid(b[:min(len(b), 512)]) {
+		what = "a binary file?"
+	}
+	return &refusal{ErrNotXML, fmt.Sprintf("the document is not XML: it does not begin with '<' (%s)", what)}
+}
+
 // checkCharset accepts UTF-8 (no declaration, or declared) whose bytes are
 // valid UTF-8, and the single-byte encodings a French system may declare.
 // UTF-16/32 are refused: the DTD check above reads bytes as ASCII.
 func checkCharset(data []byte) error {
-	if bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) ||
-		bytes.HasPrefix(data, []byte{0, 0}) || bytes.HasPrefix(data, []byte{0, '<'}) || bytes.HasPrefix(data, []byte{'<', 0}) {
+	if wide(data) {
 		return fmt.Errorf("%w: UTF-16 or UTF-32 byte order", ErrCharset)
 	}
 	body := bytes.TrimPrefix(data, []byte{0xEF, 0xBB, 0xBF})
-	enc := "UTF-8"
+	enc, declared := "UTF-8", false
 	if m := xmlDecl.FindSubmatch(body[:min(len(body), 200)]); m != nil {
-		enc = strings.ToUpper(string(m[1]))
+		enc, declared = strings.ToUpper(string(m[1])), true
 	}
 	switch enc {
 	case "UTF-8", "UTF8":
 		if !utf8.Valid(body) {
+			if !declared {
+				return fmt.Errorf("%w: no encoding declared, so UTF-8 applies, but it holds bytes that are not UTF-8", ErrCharset)
+			}
 			return fmt.Errorf("%w: declared UTF-8 but holds bytes that are not UTF-8", ErrCharset)
 		}
 	case "ISO-8859-1", "LATIN1", "ISO-LATIN-1", "US-ASCII", "ASCII":

@@ -106,3 +106,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// What an operator reads when a file is refused.
+func TestParseMessages(t *testing.T) {
+	tests := []struct {
+		name, data string
+		kind       error
+		msg        string
+	}{
+		{"binary file", "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", ErrNotXML, "the document is not XML: it does not begin with '<' (a binary file?)"},
+		{"zip", "PK\x03\x04\x14\x00\x00\x00\x08\x00", ErrNotXML, "the document is not XML: it does not begin with '<' (a binary file?)"},
+		{"text file", "Bonjour, voici le document.", ErrNotXML, "the document is not XML: it does not begin with '<' (a text file?)"},
+		{"undeclared Latin-1 bytes", "<d>caf\xe9</d>", ErrCharset, "no encoding declared, so UTF-8 applies, but it holds bytes that are not UTF-8"},
+		{"declared UTF-8", "<?xml version=\"1.0\" encoding=\"UTF-8\"?><d>caf\xe9</d>", ErrCharset, "declared UTF-8 but holds bytes that are not UTF-8"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Parse([]byte(tt.data), DefaultLimits)
+			if doc != nil {
+				doc.Free()
+			}
+			if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.msg) {
+				t.Fatalf("error %v, want %v saying %q", err, tt.kind, tt.msg)
+			}
+		})
+	}
+}

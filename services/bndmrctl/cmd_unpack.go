@@ -25,6 +25,20 @@ type unpackDoc struct {
 	FormatCode     string   `json:"format_code,omitempty"`
 	UniqueID       string   `json:"unique_id,omitempty"`
 	Warnings       []string `json:"warnings"`
+	// Duplicates are the other entries holding the same bytes, taken once.
+	Duplicates []unpackDup `json:"duplicates,omitempty"`
+}
+
+// unpackDup is another entry of the mail with the same bytes as a document.
+type unpackDup struct {
+	Name           string   `json:"name"`
+	Source         string   `json:"source"`
+	MetadataHashOK *bool    `json:"metadata_hash_ok"`
+	MetadataSizeOK *bool    `json:"metadata_size_ok"`
+	PatientID      string   `json:"patient_id,omitempty"`
+	FormatCode     string   `json:"format_code,omitempty"`
+	UniqueID       string   `json:"unique_id,omitempty"`
+	Warnings       []string `json:"warnings"`
 }
 
 // unpackResult is one mail in the --jsonl output.
@@ -104,12 +118,19 @@ func unpackFile(ctx context.Context, file string, lim mssante.Limits) unpackResu
 	res.MessageID, res.From, res.Subject, res.IsReport = m.MessageID, m.From, m.Subject, m.IsReport
 	res.Warnings = append(res.Warnings, m.Warnings...)
 	for _, d := range m.Documents {
-		res.Documents = append(res.Documents, unpackDoc{
+		ud := unpackDoc{
 			Name: d.Name, Size: d.Size, SHA1: d.SHA1, Source: d.Source,
 			MetadataHashOK: d.MetadataHashOK, MetadataSizeOK: d.MetadataSizeOK,
 			PatientID: d.PatientID, FormatCode: d.FormatCode, UniqueID: d.UniqueID,
 			Warnings: append([]string{}, d.Warnings...),
-		})
+		}
+		for _, x := range d.Duplicates {
+			ud.Duplicates = append(ud.Duplicates, unpackDup{Name: x.Name, Source: x.Source,
+				MetadataHashOK: x.MetadataHashOK, MetadataSizeOK: x.MetadataSizeOK,
+				PatientID: x.PatientID, FormatCode: x.FormatCode, UniqueID: x.UniqueID,
+				Warnings: append([]string{}, x.Warnings...)})
+		}
+		res.Documents = append(res.Documents, ud)
 	}
 	return res
 }
@@ -151,6 +172,14 @@ func printUnpack(w io.Writer, r unpackResult) {
 		}
 		for _, warn := range d.Warnings {
 			fmt.Fprintf(w, "    warning: %s\n", warn)
+		}
+		for _, x := range d.Duplicates {
+			fmt.Fprintf(w, "    same bytes also as: %s (%s)", x.Name, x.Source)
+			if x.MetadataHashOK != nil {
+				fmt.Fprintf(w, ", METADATA: hash %s, size %s, patientId %s, uniqueId %s",
+					okText(*x.MetadataHashOK), okText(*x.MetadataSizeOK), x.PatientID, x.UniqueID)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	for _, warn := range r.Warnings {

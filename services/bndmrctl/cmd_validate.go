@@ -36,10 +36,12 @@ Exit status: 0 all documents valid, 1 some are not, 2 usage or kit error.
 `
 
 // jsonReport is one line of --jsonl output, in the shape of the reference.
+// XSDValid is null when the document was refused before the XSD ran (not
+// XML, not a CDA, not an SDM-MR, unknown version): Error says why.
 type jsonReport struct {
 	Doc         string                          `json:"doc"`
 	Valid       bool                            `json:"valid"`
-	XSDValid    bool                            `json:"xsd_valid"`
+	XSDValid    *bool                           `json:"xsd_valid"`
 	XSDErrors   []string                        `json:"xsd_errors"`
 	Schematrons map[string][]schematron.Failure `json:"schematrons"`
 	Profile     string                          `json:"profile,omitempty"`
@@ -95,8 +97,9 @@ func cmdValidate(ctx context.Context, args []string) int {
 	for _, e := range eng.CompileErrors {
 		fmt.Fprintf(os.Stderr, "warning: rule left out: %v\n", e)
 	}
+	// Said once, at kit load: it is a property of the kit, not of the documents.
 	for _, m := range eng.MissingValueSets {
-		fmt.Fprintf(os.Stderr, "warning: value set missing from the kit (codes checked against it fail, as with Saxon): %s\n", m)
+		fmt.Fprintln(os.Stderr, missingValueSetNote(*kitDir, m))
 	}
 	if *profile != "" {
 		if _, err := eng.Profile(*profile); err != nil {
@@ -179,13 +182,30 @@ func validateFile(ctx context.Context, eng *validate.Engine, path, profile strin
 	return eng.Validate(ctx, doc, validate.Options{Profile: profile})
 }
 
+// missingValueSetNote is the load-time note on a value set the kit's
+// schematrons name but the kit lacks.
+func missingValueSetNote(kitDir, path string) string {
+	name := path
+	if rel, err := filepath.Rel(kitDir, path); err == nil && !strings.HasPrefix(rel, "..") {
+		name = rel
+	}
+	if validate.MissingFromOfficialKit(path) {
+		return fmt.Sprintf("note: the value set %s, named by the kit's schematrons, is missing from the official ANS kit as well: codes checked against it fail, as they do with ANS's Saxon chain", name)
+	}
+	return fmt.Sprintf("warning: the value set %s, named by the kit's schematrons, is missing from this kit: codes checked against it fail", name)
+}
+
+// notRun is added to the reason of a document refused before validation.
+const notRun = "not validated: the XSD and the schematrons were not run"
+
 func toJSON(r docResult) jsonReport {
 	j := jsonReport{Doc: filepath.Base(r.path), XSDErrors: []string{}, Schematrons: map[string][]schematron.Failure{}}
 	if r.err != nil {
-		j.Error = r.err.Error()
+		j.Error = r.err.Error() + "; " + notRun
 		return j
 	}
-	j.Valid, j.XSDValid, j.Profile = r.rep.Valid, r.rep.XSDValid, r.rep.Profile
+	xsdValid := r.rep.XSDValid
+	j.Valid, j.XSDValid, j.Profile = r.rep.Valid, &xsdValid, r.rep.Profile
 	j.XSDErrors = append(j.XSDErrors, r.rep.XSDErrors...)
 	for _, s := range r.rep.Schematrons {
 		j.Schematrons[s.Name] = append([]schematron.Failure{}, s.Failures...)
@@ -197,7 +217,7 @@ func printHuman(w io.Writer, r docResult) {
 	name := filepath.Base(r.path)
 	switch {
 	case r.err != nil:
-		fmt.Fprintf(w, "REFUSED  %s: %v\n", name, r.err)
+		fmt.Fprintf(w, "REFUSED  %s: %v; %s\n", name, r.err, notRun)
 		return
 	case r.rep.Valid:
 		fmt.Fprintf(w, "valid    %s (%s)\n", name, r.rep.Profile)
