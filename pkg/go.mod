@@ -48,6 +48,11 @@ require (
 )
 
 require (
+	github.com/coreos/go-oidc/v3 v3.21.0 // indirect
+	golang.org/x/oauth2 v0.38.0 // indirect
+)
+
+require (
 	github.com/beorn7/perks v1.0.1 // indirect
 	github.com/bndmr/hub/pkg/topology v0.0.0
 	github.com/kylelemons/godebug v1.1.0 // indirect
