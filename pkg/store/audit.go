@@ -133,4 +133,6 @@ func (s *Store) ChangeDPIUpdates(ctx context.Context, author, role, source strin
 	return changes, nil
 }
 
-func monthStart(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC) }
+func monthStart(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
