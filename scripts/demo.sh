@@ -34,7 +34,7 @@ bin/bndmrctl deliver --imap "$imap" --user hub@bndmr.test --password secret "$de
 
 say "The hub runs (ingest → validator → pseudonymisation → loader) until the mailbox is drained"
 start=$(date +%s%N)
-bin/hub --data-dir "$demo/hub" --nats-port -1 --http-addr 127.0.0.1:0 --indicators-addr 127.0.0.1:0 \
+bin/hub --data-dir "$demo/hub" --nats-port -1 --http-addr 127.0.0.1:0 --indicators-addr 127.0.0.1:0 --auth none \
 	--imap-addr "$imap" --imap-tls none --imap-user hub@bndmr.test --imap-password secret \
 	--key-file "$demo/key.json" --clickhouse "clickhouse://127.0.0.1:${BNDMR_CH_TCP_PORT:-19000}/$db" \
 	--exit-when-idle 2s --log-level warn

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bndmr/hub/pkg/access"
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -22,6 +23,10 @@ type Server struct {
 	// Threshold below which epidemiology counts are hidden (0: 10). It is a
 	// server setting on purpose: no query parameter can lower it.
 	Threshold uint64
+	// Access admits callers route by route and journals them (routes in
+	// access.go). Nil serves every route to anyone: tests of the figures
+	// only; the services always set it (access.None on loopback demos).
+	Access *access.Guard
 }
 
 // Handler returns the routes:
@@ -33,27 +38,35 @@ type Server struct {
 //	GET  /api/epidemiology?format=json|csv|xlsx
 //	GET  /report?finess=&from=&to=&format=html|csv|json
 //	POST /api/dpi-updates           declared counts (CSV finess;mois;nombre, or JSON list)
+//	GET  /api/documents-per-establishment
+//
+// and, with Access, the sign-in routes under /auth/. Who may call which
+// route: routes (access.go).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.dashboard)
-	mux.HandleFunc("GET /api/mr2", s.mr2)
-	mux.HandleFunc("GET /api/mr1", s.mr1)
-	mux.HandleFunc("GET /api/dgos", s.dgos)
-	mux.HandleFunc("GET /api/epidemiology", s.epidemiology)
-	mux.HandleFunc("GET /report", s.report)
-	mux.HandleFunc("POST /api/dpi-updates", s.dpiUpdates)
-	mux.HandleFunc("GET /api/documents-per-establishment", func(w http.ResponseWriter, r *http.Request) {
-		rows, err := s.X.st.DocumentsPerEstablishment(r.Context())
-		if err != nil {
-			s.fail(w, err)
-			return
+	for _, rt := range s.routes() {
+		if s.Access == nil {
+			mux.HandleFunc(rt.pattern, rt.h)
+			continue
 		}
-		if rows == nil {
-			rows = []store.EstablishmentCount{}
-		}
-		writeJSON(w, rows)
-	})
+		mux.Handle(rt.pattern, s.Access.Route(rt.name, rt.rule, rt.h))
+	}
+	if s.Access != nil {
+		s.Access.Mount(mux)
+	}
 	return mux
+}
+
+func (s *Server) documentsPerEstablishment(w http.ResponseWriter, r *http.Request) {
+	rows, err := s.X.st.DocumentsPerEstablishment(r.Context())
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if rows == nil {
+		rows = []store.EstablishmentCount{}
+	}
+	writeJSON(w, rows)
 }
 
 func (s *Server) fail(w http.ResponseWriter, err error) {
@@ -164,6 +177,11 @@ func (s *Server) epidemiology(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
+	if c, ok := access.CallerOf(r.Context()); ok && c.Role == access.Establishment {
+		// The dashboard shows every establishment: staff see their own report.
+		http.Redirect(w, r, "report", http.StatusFound)
+		return
+	}
 	month := r.URL.Query().Get("month")
 	if month != "" {
 		if _, err := MonthPeriod(month); err != nil {
@@ -241,11 +259,20 @@ func (s *Server) dpiUpdates(w http.ResponseWriter, r *http.Request) {
 		badRequest(w, err)
 		return
 	}
-	if err := s.X.st.InsertDPIUpdates(r.Context(), "http", ds); err != nil {
+	// The history keeps who changed what, and the value replaced.
+	author, role := "anonymous", ""
+	if c, ok := access.CallerOf(r.Context()); ok {
+		author, role = c.Subject, string(c.Role)
+	}
+	changes, err := s.X.st.ChangeDPIUpdates(r.Context(), author, role, "http", ds)
+	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, map[string]int{"recorded": len(ds)})
+	if changes == nil {
+		changes = []store.DPIChange{}
+	}
+	writeJSON(w, map[string]any{"recorded": len(ds), "changes": changes})
 }
 
 var receptionTmpl = template.Must(template.New("reception").Funcs(template.FuncMap{"pct": pct}).Parse(`<!DOCTYPE html>

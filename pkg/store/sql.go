@@ -25,8 +25,8 @@ type Statement struct {
 
 // Statements lists every statement of the package, inserts included.
 func Statements() []Statement {
-	return append([]Statement{createMigrations, selectMigrations, insertMigration, selectVersion, documentsPerEstablishment, replicaDelay},
-		insertStatements()...)
+	return append([]Statement{createMigrations, selectMigrations, insertMigration, selectVersion, documentsPerEstablishment,
+		replicaDelay, declaredInMonths, accessReaders}, insertStatements()...)
 }
 
 var (
@@ -45,6 +45,20 @@ var (
 	documentsPerEstablishment = Statement{"store.documents_per_establishment", `SELECT finess,
 		toUInt64(uniqExact(set_id, version_number)), toUInt64(uniqExact(set_id)), toString(toYYYYMM(max(effective_date)))
 		FROM documents GROUP BY finess ORDER BY finess`}
+
+	// declaredInMonths: the declared count in force for each establishment
+	// and month of a range (first days), read before a change so that the
+	// history keeps the value it replaces.
+	declaredInMonths = Statement{"store.dpi_declared_in_months", `SELECT finess, month, toUInt32(argMax(declared_count, declared_at))
+		FROM dpi_updates WHERE month >= ? AND month <= ? GROUP BY finess, month ORDER BY finess, month`}
+
+	// accessReaders: who was allowed to read an establishment's figures
+	// between two days (included), one row per person, role, route and period
+	// asked (docs/operations.md, "Who read an establishment's report").
+	accessReaders = Statement{"store.audit_readers", `SELECT subject, issuer, role, route, period, toUInt64(count()), min(at), max(at)
+		FROM audit_access
+		WHERE finess = ? AND toDate(at) >= ? AND toDate(at) <= ? AND method = 'GET' AND decision = 'allowed'
+		GROUP BY subject, issuer, role, route, period ORDER BY max(at) DESC, subject, route, period`}
 )
 
 // Inserts, one per table the loader and the reference imports write. The
@@ -80,12 +94,16 @@ var (
 	insertCentres        = insertInto("reference_centres", "finess, centre_id, centre_name, filiere, centre_type, valid_from, valid_to, imported_at")
 	insertDPIUpdates     = insertInto("dpi_updates", "finess, month, declared_count, source, declared_at")
 	insertEstablishments = insertInto("establishments", "finess, name, transmission_start, updated_at")
+	insertAccess         = insertInto("audit_access", "at, subject, issuer, name, role, method, route, finess, period, decision, via")
+	insertDPIHistory     = insertInto("dpi_updates_history", `finess, month, previous_count, had_previous, declared_count, author, role,
+		source, changed_at`)
 )
 
 func insertStatements() []Statement {
 	return []Statement{insertDocuments, insertPatients, insertDiagnoses, insertActivities, insertCareEpisodes,
 		insertFamilyHistory, insertActiveProblems, insertFunctional, insertPregnancies, insertBirths, insertResearch,
-		insertTreatments, insertVersions, insertReceipts, insertCentres, insertDPIUpdates, insertEstablishments}
+		insertTreatments, insertVersions, insertReceipts, insertCentres, insertDPIUpdates, insertEstablishments,
+		insertAccess, insertDPIHistory}
 }
 
 func insertInto(table, cols string) Statement {

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bndmr/hub/pkg/access"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/store"
 )
@@ -215,8 +216,19 @@ func cmdDashboard(ctx context.Context, args []string) int {
 	dsn := clickhouseFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
+	var auth access.Settings
+	fs.StringVar(&auth.Mode, "auth", "none", "sign-in: none (loopback addresses only, everyone is operator) or oidc")
+	fs.StringVar(&auth.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL (--auth oidc)")
+	fs.StringVar(&auth.ClientID, "oidc-client-id", "", "OpenID Connect client id")
+	fs.StringVar(&auth.ClientSecretFile, "oidc-client-secret-file", "", "file holding the client secret")
+	fs.StringVar(&auth.PublicURL, "public-url", "", "address people reach the dashboard at (callback: /auth/callback)")
+	fs.StringVar(&auth.Audiences, "oidc-audiences", "", "audiences accepted in bearer tokens besides the client id")
+	fs.StringVar(&auth.Scopes, "oidc-scopes", "", "scopes asked besides openid and profile")
+	fs.StringVar(&auth.RolesFile, "oidc-roles", "", "role mapping file (docs/security.md)")
+	fs.StringVar(&auth.SessionSecretFile, "session-secret-file", "", "file of 32+ random bytes sealing session cookies")
+	fs.DurationVar(&auth.SessionTTL, "session-ttl", 8*time.Hour, "how long a session lasts")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl dashboard [--clickhouse DSN] [--addr HOST:PORT]")
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl dashboard [--clickhouse DSN] [--addr HOST:PORT] [--auth none|oidc …]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *threshold < 1 {
@@ -234,7 +246,12 @@ func cmdDashboard(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
 		return 1
 	}
-	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Threshold: *threshold}).Handler(),
+	guard, err := auth.Guard(ctx, *addr, st, nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Threshold: *threshold, Access: guard}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -167,6 +167,8 @@ func Build(objs []render.Object, site Site) (*Topology, error) {
 			if _, ok := inst.Env["BNDMR_INDICATORS_ADDR"]; ok {
 				inst.Env["BNDMR_INDICATORS_ADDR"] = fmt.Sprintf("127.0.0.1:%d", api)
 				api++
+				// One machine, loopback only: no provider to sign in with.
+				inst.Env["BNDMR_AUTH"] = "none"
 			}
 			t.Instances = append(t.Instances, inst)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bndmr/hub/pkg/access"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/service"
 )
@@ -19,6 +20,7 @@ type Indicators struct {
 	dsn       string
 	addr      string
 	threshold int
+	auth      access.Settings
 }
 
 func (*Indicators) Name() string { return "indicators" }
@@ -28,6 +30,21 @@ func (c *Indicators) Flags(f *service.Flags) {
 	f.String(&c.addr, "indicators-addr", "BNDMR_INDICATORS_ADDR", ":8090", "address of the indicators API and pages")
 	f.Int(&c.threshold, "small-count-threshold", "BNDMR_SMALL_COUNT_THRESHOLD", indicators.DefaultThreshold,
 		"epidemiology counts below this are suppressed in every export")
+	flagsAuth(f, &c.auth)
+}
+
+// flagsAuth: sign-in settings of the indicators (docs/security.md).
+func flagsAuth(f *service.Flags, a *access.Settings) {
+	f.String(&a.Mode, "auth", "BNDMR_AUTH", "oidc", "sign-in: oidc, or none (everyone is operator; loopback addresses only)")
+	f.String(&a.Issuer, "oidc-issuer", "BNDMR_OIDC_ISSUER", "", "OpenID Connect issuer URL")
+	f.String(&a.ClientID, "oidc-client-id", "BNDMR_OIDC_CLIENT_ID", "", "OpenID Connect client id of the indicators")
+	f.String(&a.ClientSecretFile, "oidc-client-secret-file", "BNDMR_OIDC_CLIENT_SECRET_FILE", "", "file holding the client secret")
+	f.String(&a.PublicURL, "public-url", "BNDMR_PUBLIC_URL", "", "https:// address people reach the indicators at (callback: /auth/callback)")
+	f.String(&a.Audiences, "oidc-audiences", "BNDMR_OIDC_AUDIENCES", "", "audiences accepted in scripts' bearer tokens besides the client id (comma-separated)")
+	f.String(&a.Scopes, "oidc-scopes", "BNDMR_OIDC_SCOPES", "", "scopes asked besides openid and profile (Pro Santé Connect: scope_all)")
+	f.String(&a.RolesFile, "oidc-roles", "BNDMR_OIDC_ROLES", "", "role mapping file (JSON; docs/security.md)")
+	f.String(&a.SessionSecretFile, "session-secret-file", "BNDMR_SESSION_SECRET_FILE", "", "file of 32+ random bytes sealing session cookies")
+	f.Duration(&a.SessionTTL, "session-ttl", "BNDMR_SESSION_TTL", 8*time.Hour, "how long a session lasts")
 }
 
 func (c *Indicators) Check() error {
@@ -46,7 +63,12 @@ func (c *Indicators) Run(ctx context.Context, env Env) error {
 	// The tables are the loader's (or `bndmrctl migrate`'s) to create: two
 	// services migrating at once would race on the same DDL.
 	env.Ops.Ready("clickhouse", st.Ping)
-	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Log: env.Log, Threshold: uint64(c.threshold)}).Handler(),
+	guard, err := c.auth.Guard(ctx, c.addr, st, env.Log)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Log: env.Log, Threshold: uint64(c.threshold),
+		Access: guard}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
