@@ -56,7 +56,10 @@ cp "$runroot/dovecot/tls/client.key" "$sec/ingest-mssante-tls/tls.key"
 cp "$runroot/postfix/tls/ca.crt" "$runroot/postfix/tls/client.crt" "$runroot/postfix/tls/client.key" "$sec/ack-mssante-tls/"
 mv -f "$sec/ack-mssante-tls/client.crt" "$sec/ack-mssante-tls/tls.crt"
 mv -f "$sec/ack-mssante-tls/client.key" "$sec/ack-mssante-tls/tls.key"
-mkdir -p "$sec/bndmr-nats-store-key"
+mkdir -p "$sec/bndmr-nats-store-key" "$sec/indicators-oidc"
+# The indicators run with --auth none on loopback: no provider, empty secrets.
+: >"$sec/indicators-oidc/client-secret"
+: >"$sec/indicators-oidc/session-secret"
 [ -s "$sec/bndmr-nats-store-key/key" ] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$sec/bndmr-nats-store-key/key"
 [ -s "$sec/pseudonymisation-key/key-topo.json" ] || "$bin/bndmrctl" keygen --id topo --out "$sec/pseudonymisation-key/key-topo.json" >/dev/null
 # The loopback ClickHouse servers have only the default user, without password.
@@ -68,7 +71,7 @@ chmod 600 "$sec"/*/*
 	-imap-user "$imap_user" -inbox "$inbox" -processed "$processed" -replicas ingest=2 \
 	-secret ingest-mssante-tls="$sec/ingest-mssante-tls" -secret ack-mssante-tls="$sec/ack-mssante-tls" \
 	-secret pseudonymisation-key="$sec/pseudonymisation-key" -secret bndmr-clickhouse-users="$sec/bndmr-clickhouse-users" \
-	-secret bndmr-nats-store-key="$sec/bndmr-nats-store-key")
+	-secret bndmr-nats-store-key="$sec/bndmr-nats-store-key" -secret indicators-oidc="$sec/indicators-oidc")
 
 alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 

@@ -22,6 +22,10 @@ func localSite(t *testing.T) localtopo.Site {
 	for _, k := range []string{"loader", "indicators"} {
 		os.WriteFile(filepath.Join(secrets["bndmr-clickhouse-users"], k), nil, 0o600)
 	}
+	secrets["indicators-oidc"] = filepath.Join(dir, "secrets", "indicators-oidc")
+	if err := os.MkdirAll(secrets["indicators-oidc"], 0o700); err != nil {
+		t.Fatal(err)
+	}
 	secrets["bndmr-nats-store-key"] = filepath.Join(dir, "secrets", "bndmr-nats-store-key")
 	if err := os.MkdirAll(secrets["bndmr-nats-store-key"], 0o700); err != nil {
 		t.Fatal(err)

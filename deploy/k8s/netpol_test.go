@@ -91,6 +91,7 @@ func expectedFlows(hubPods []string) map[string]bool {
 	add("ingress-controller", "indicators", tcp(8090))
 	add("ingest", "internet", tcp(993), tcp(143))
 	add("ack", "internet", tcp(465), tcp(587))
+	add("indicators", "internet", tcp(443)) // the OpenID provider
 	return allow
 }
 

@@ -167,8 +167,14 @@ func Build(objs []render.Object, site Site) (*Topology, error) {
 			if _, ok := inst.Env["BNDMR_INDICATORS_ADDR"]; ok {
 				inst.Env["BNDMR_INDICATORS_ADDR"] = fmt.Sprintf("127.0.0.1:%d", api)
 				api++
-				// One machine, loopback only: no provider to sign in with.
+				// One machine, loopback only: no provider to sign in with,
+				// so none of the sign-in settings of the overlay apply.
 				inst.Env["BNDMR_AUTH"] = "none"
+				for k := range inst.Env {
+					if strings.HasPrefix(k, "BNDMR_OIDC_") || k == "BNDMR_PUBLIC_URL" || k == "BNDMR_SESSION_SECRET_FILE" {
+						delete(inst.Env, k)
+					}
+				}
 			}
 			t.Instances = append(t.Instances, inst)
 		}
