@@ -31,6 +31,13 @@ func localSite(t *testing.T) localtopo.Site {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(secrets["bndmr-nats-store-key"], "key"), []byte("0123456789abcdef0123456789abcdef"), 0o600)
+	pki, err := localtopo.TestPKI(filepath.Join(dir, "tls"), natsUsers, []string{"loader", "indicators"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range pki {
+		secrets[k] = v
+	}
 	pw := map[string]string{}
 	for _, u := range natsUsers {
 		pw[u] = "p" + u
@@ -74,7 +81,9 @@ func TestLocalTopology(t *testing.T) {
 			"BNDMR_NATS_PASSWORD":       site.NATSPasswords[inst.Service],
 			"BNDMR_NATS_REPLICAS":       "3",
 			"BNDMR_NATS_ENSURE_STREAMS": "false",
-			"BNDMR_NATS_URL":            "nats://127.0.0.1:14231,nats://127.0.0.1:14232,nats://127.0.0.1:14233",
+			"BNDMR_NATS_URL":            "tls://127.0.0.1:14231,tls://127.0.0.1:14232,tls://127.0.0.1:14233",
+			"BNDMR_NATS_CA":             filepath.Join(site.Dir, "instances", inst.Name, "volumes", "nats-client-tls", "ca.crt"),
+			"BNDMR_NATS_CERT":           filepath.Join(site.Dir, "instances", inst.Name, "volumes", "nats-client-tls", "tls.crt"),
 			"BNDMR_HTTP_ADDR":           inst.HTTPAddr,
 		} {
 			if env[k] != want {

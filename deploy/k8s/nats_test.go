@@ -16,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/bndmr/hub/deploy/k8s/localtopo"
 )
 
 // The NATS users of auth.conf, and the environment variable that carries
@@ -24,9 +26,31 @@ var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation
 
 func passwordEnv(user string) string { return "NATS_PASSWORD_" + strings.ToUpper(user) }
 
+// natsTLSMount is where the NATS pod mounts Secret bndmr-nats-tls.
+const natsTLSMount = "/etc/nats-tls"
+
+// natsPKI is the folder of the test Secrets of the configuration conf.
+func natsPKI(conf string) string { return filepath.Join(filepath.Dir(conf), "secrets") }
+
+// natsCreds is what a test client needs: the users' passwords and the
+// folder of the test TLS Secrets (the CA, each user's certificate).
+type natsCreds struct {
+	pw  map[string]string
+	pki string
+}
+
+// tlsOptions are the options of user's connection with its certificate.
+func (c natsCreds) tlsOptions(user string) []nats.Option {
+	d := filepath.Join(c.pki, localtopo.SecretNATSClientTLS)
+	return []nats.Option{nats.RootCAs(filepath.Join(d, "ca.crt")),
+		nats.ClientCert(filepath.Join(d, user+".crt"), filepath.Join(d, user+".key"))}
+}
+
 // natsConfig writes the rendered nats ConfigMap of overlay into a folder and
 // returns the path of nats.conf, with the passwords in the environment as
-// the pod would have them (the shape docs/operations.md generates).
+// the pod would have them (the shape docs/operations.md generates), and the
+// TLS Secrets made by a test authority in natsPKI(conf), where the
+// configuration's paths under the Secret's mount now point.
 func natsConfig(t *testing.T, overlay string) (string, map[string]string) {
 	t.Helper()
 	var cm *corev1.ConfigMap
@@ -39,7 +63,12 @@ func natsConfig(t *testing.T, overlay string) (string, map[string]string) {
 		t.Fatalf("%s: nats ConfigMap not rendered", overlay)
 	}
 	dir := t.TempDir()
+	secrets, err := localtopo.TestPKI(natsPKI(filepath.Join(dir, "nats.conf")), natsUsers, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, body := range cm.Data {
+		body = strings.ReplaceAll(body, natsTLSMount+"/", secrets[localtopo.SecretNATSTLS]+"/")
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +122,7 @@ func TestNATSConfigsParse(t *testing.T) {
 
 // natsServer runs the dev overlay's NATS configuration in this process, on
 // loopback ports.
-func natsServer(t *testing.T) (*server.Server, map[string]string) {
+func natsServer(t *testing.T) (*server.Server, natsCreds) {
 	t.Helper()
 	conf, pw := natsConfig(t, "dev")
 	opts, err := server.ProcessConfigFile(conf)
@@ -113,7 +142,7 @@ func natsServer(t *testing.T) (*server.Server, map[string]string) {
 		t.Fatal("NATS server not ready")
 	}
 	t.Cleanup(s.Shutdown)
-	return s, pw
+	return s, natsCreds{pw: pw, pki: natsPKI(conf)}
 }
 
 // client is one service's connection, with the permission errors the
@@ -127,18 +156,18 @@ type client struct {
 	got  chan struct{}
 }
 
-func connect(t *testing.T, s *server.Server, pw map[string]string, user string) *client {
+func connect(t *testing.T, s *server.Server, cr natsCreds, user string) *client {
 	t.Helper()
 	c := &client{user: user, got: make(chan struct{}, 100)}
-	nc, err := nats.Connect(s.ClientURL(),
-		nats.UserInfo(user, pw[user]),
+	nc, err := nats.Connect(s.ClientURL(), append(cr.tlsOptions(user),
+		nats.UserInfo(user, cr.pw[user]),
 		nats.CustomInboxPrefix("_INBOX_"+user),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			c.mu.Lock()
 			c.errs = append(c.errs, err.Error())
 			c.mu.Unlock()
 			c.got <- struct{}{}
-		}))
+		}))...)
 	if err != nil {
 		t.Fatalf("%s: connecting: %v", user, err)
 	}

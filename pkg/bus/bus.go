@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/pkg/topology"
 )
 
@@ -32,6 +33,12 @@ type Config struct {
 	URL      string
 	User     string
 	Password string
+	// TLS of the connection. CAFile: the roots the servers' certificate
+	// must chain to; CertFile and KeyFile: this service's client
+	// certificate, which a server with `verify: true` requires before the
+	// user even authenticates. Any of them set: TLS is required (a server
+	// offering none is refused).
+	CAFile, CertFile, KeyFile string
 	// Replicas of every stream: 1 on a single server, 3 on a cluster.
 	Replicas int
 	// MaxMsgBytes is the largest stream message; larger mails go to the
@@ -40,10 +47,19 @@ type Config struct {
 	// DedupWindow is how long JetStream remembers a Nats-Msg-Id. It must
 	// cover the longest outage after which ingest may publish a mail again.
 	DedupWindow time.Duration
-	// Retention of the mail stream: the originals stay for replay and for
-	// the acknowledgement's copy of the original.
+	// MailMaxAge is how long the identified originals (BNDMR_MAIL, the
+	// object store of large mails, BNDMR_INGESTED) are kept: long enough to
+	// replay a mail after a fix (the quarantine names it) and to quote it in
+	// its acknowledgement, whose SMTP retries last 7 days. Default
+	// DefaultMailMaxAge.
 	MailMaxAge time.Duration
 }
+
+// DefaultMailMaxAge keeps an original 30 days: the acknowledgement needs
+// it for at most 7 (its SMTP retries), and a quarantined mail is fixed and
+// replayed within the monthly review of the quarantine (docs/operations.md).
+// Longer only widens what a leak of the store would expose.
+const DefaultMailMaxAge = 30 * 24 * time.Hour
 
 // Defaults fill the zero fields of c.
 func (c Config) Defaults() Config {
@@ -60,7 +76,7 @@ func (c Config) Defaults() Config {
 		c.DedupWindow = 24 * time.Hour
 	}
 	if c.MailMaxAge == 0 {
-		c.MailMaxAge = 90 * 24 * time.Hour
+		c.MailMaxAge = DefaultMailMaxAge
 	}
 	return c
 }
@@ -79,6 +95,15 @@ func Connect(ctx context.Context, c Config, name string) (*nats.Conn, jetstream.
 		// A per-user inbox prefix lets NATS permissions keep each service
 		// from reading the replies (pulled messages) of another.
 		opts = append(opts, nats.UserInfo(c.User, c.Password), nats.CustomInboxPrefix("_INBOX_"+c.User))
+	}
+	if c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" {
+		tc, err := tlsclient.Config(tlsclient.Files{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile}, "")
+		if err != nil {
+			return nil, nil, fmt.Errorf("TLS settings of the NATS connection: %w", err)
+		}
+		// The server name checked is each URL's host (nats.go sets it per
+		// server when ServerName is empty).
+		opts = append(opts, nats.Secure(tc))
 	}
 	nc, err := nats.Connect(c.URL, opts...)
 	if err != nil {

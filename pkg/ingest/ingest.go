@@ -35,8 +35,8 @@ type Config struct {
 	RetryEvery time.Duration
 	// Replicas of the BNDMR_INGESTED bucket when ingest has to create it.
 	Replicas int
-	// IngestedTTL is how long a content key is remembered (default 90 days,
-	// the retention of the mail stream).
+	// IngestedTTL is how long a content key is remembered (default
+	// bus.DefaultMailMaxAge, the retention of the mail stream).
 	IngestedTTL time.Duration
 }
 
@@ -65,7 +65,7 @@ func (c *Config) Validate() error {
 		c.Replicas = 1
 	}
 	if c.IngestedTTL <= 0 {
-		c.IngestedTTL = 90 * 24 * time.Hour
+		c.IngestedTTL = bus.DefaultMailMaxAge
 	}
 	return nil
 }

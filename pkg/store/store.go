@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/schemas"
 )
 
@@ -27,9 +28,37 @@ type Store struct {
 // Open connects to the ClickHouse server named by dsn
 // (clickhouse://user:password@host:9000/database) and checks it answers.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenWith(ctx, dsn, Options{})
+}
+
+// Options are the connection settings a DSN does not carry.
+type Options struct {
+	// TLS: the CA bundle the server's certificate must chain to and, for a
+	// server that asks for one, the client certificate. They need a DSN
+	// with secure=true (the native TLS port, 9440): given with a clear
+	// DSN, Open refuses rather than connect in clear.
+	TLS tlsclient.Files
+}
+
+// OpenWith is Open with the settings of o.
+func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	opts, err := clickhouse.ParseDSN(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("ClickHouse DSN %q: %w", redact(dsn), err)
+	}
+	if o.TLS != (tlsclient.Files{}) {
+		if opts.TLS == nil {
+			return nil, fmt.Errorf("ClickHouse DSN %s: TLS files are given but the DSN lacks secure=true: refusing to connect in clear", redact(dsn))
+		}
+		if opts.TLS.InsecureSkipVerify {
+			return nil, fmt.Errorf("ClickHouse DSN %s: skip_verify=true with a CA bundle: remove skip_verify", redact(dsn))
+		}
+		tc, err := tlsclient.Config(o.TLS, "")
+		if err != nil {
+			return nil, fmt.Errorf("TLS settings of the ClickHouse connection: %w", err)
+		}
+		// ServerName stays empty: the TLS dial checks each DSN host.
+		opts.TLS = tc
 	}
 	opts.DialTimeout = 5 * time.Second
 	opts.Settings = clickhouse.Settings{}

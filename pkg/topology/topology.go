@@ -76,7 +76,7 @@ type Stream struct {
 	Description string
 	Retention   Retention
 	// MaxAge is the retention; zero takes the deployment's setting (the
-	// mail stream's, 90 days by default).
+	// mail stream's, bus.DefaultMailMaxAge unless set).
 	MaxAge time.Duration
 }
 

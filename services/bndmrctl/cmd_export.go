@@ -16,7 +16,6 @@ import (
 
 	"github.com/bndmr/hub/pkg/access"
 	"github.com/bndmr/hub/pkg/indicators"
-	"github.com/bndmr/hub/pkg/store"
 )
 
 // cmdExport writes the indicators: the DGOS export of a month, MR.2, MR.1,
@@ -52,7 +51,7 @@ func cmdExport(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "bndmrctl export: --small-count-threshold must be at least 1")
 		return 2
 	}
-	st, err := store.Open(ctx, *dsn)
+	st, err := dsn.open(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
 		return 1
@@ -235,7 +234,7 @@ func cmdDashboard(ctx context.Context, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	st, err := store.Open(ctx, *dsn)
+	st, err := dsn.open(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
 		return 1

@@ -44,7 +44,7 @@ func cmdImport(ctx context.Context, args []string) int {
 		defer f.Close()
 		in = f
 	}
-	st, err := store.Open(ctx, *dsn)
+	st, err := dsn.open(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bndmrctl import: %v\n", err)
 		return 1

@@ -8,15 +8,29 @@ import (
 	"strings"
 
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
-// clickhouseFlag declares --clickhouse with the services' environment fallback.
-func clickhouseFlag(fs *flag.FlagSet) *string {
-	def := os.Getenv("BNDMR_CLICKHOUSE_DSN")
-	if def == "" {
-		def = "clickhouse://127.0.0.1:9000/default"
-	}
-	return fs.String("clickhouse", def, "ClickHouse DSN (env BNDMR_CLICKHOUSE_DSN)")
+// clickhouseConn is how a command reaches ClickHouse: the DSN and, for the
+// native TLS port (secure=true), the CA bundle and client certificate.
+type clickhouseConn struct {
+	dsn string
+	tls tlsclient.Files
+}
+
+// clickhouseFlag declares --clickhouse and its TLS files with the services'
+// environment fallbacks.
+func clickhouseFlag(fs *flag.FlagSet) *clickhouseConn {
+	c := &clickhouseConn{}
+	fs.StringVar(&c.dsn, "clickhouse", envOr("BNDMR_CLICKHOUSE_DSN", "clickhouse://127.0.0.1:9000/default"), "ClickHouse DSN (env BNDMR_CLICKHOUSE_DSN)")
+	fs.StringVar(&c.tls.CAFile, "clickhouse-ca", os.Getenv("BNDMR_CLICKHOUSE_CA"), "CA bundle of the ClickHouse servers, with secure=true in the DSN (env BNDMR_CLICKHOUSE_CA)")
+	fs.StringVar(&c.tls.CertFile, "clickhouse-cert", os.Getenv("BNDMR_CLICKHOUSE_CERT"), "client certificate for ClickHouse (env BNDMR_CLICKHOUSE_CERT)")
+	fs.StringVar(&c.tls.KeyFile, "clickhouse-key", os.Getenv("BNDMR_CLICKHOUSE_KEY"), "its key (env BNDMR_CLICKHOUSE_KEY)")
+	return c
+}
+
+func (c *clickhouseConn) open(ctx context.Context) (*store.Store, error) {
+	return store.OpenWith(ctx, c.dsn, store.Options{TLS: c.tls})
 }
 
 // cmdMigrate applies the ClickHouse migrations not yet recorded (the loader
@@ -45,7 +59,7 @@ func cmdMigrate(ctx context.Context, args []string) int {
 		}
 		return 0
 	}
-	st, err := store.Open(ctx, *dsn)
+	st, err := dsn.open(ctx)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bndmrctl migrate: %v\n", err)
 		return 1

@@ -32,9 +32,7 @@ func quarantine(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("quarantine", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c bus.Config
-	fs.StringVar(&c.URL, "nats-url", envOr("BNDMR_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (env BNDMR_NATS_URL)")
-	fs.StringVar(&c.User, "nats-user", os.Getenv("BNDMR_NATS_USER"), "NATS user allowed to read the quarantine and publish mails (env BNDMR_NATS_USER)")
-	fs.StringVar(&c.Password, "nats-password", os.Getenv("BNDMR_NATS_PASSWORD"), "its password (env BNDMR_NATS_PASSWORD)")
+	natsFlags(fs, &c, "NATS user allowed to read the quarantine and publish mails")
 	limit := fs.Int("limit", 100, "list: the most recent N entries (0: all)")
 	raw := fs.Bool("raw", false, "inspect: write the raw mail to stdout instead of the summary")
 	fs.Usage = func() {

@@ -17,9 +17,9 @@ import (
 func cmdStreams(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("streams", flag.ContinueOnError)
 	var c bus.Config
-	fs.StringVar(&c.URL, "nats-url", envOr("BNDMR_NATS_URL", "nats://127.0.0.1:4222"), "NATS server URL (env BNDMR_NATS_URL)")
-	fs.StringVar(&c.User, "nats-user", os.Getenv("BNDMR_NATS_USER"), "NATS user allowed to manage streams (env BNDMR_NATS_USER)")
-	fs.StringVar(&c.Password, "nats-password", os.Getenv("BNDMR_NATS_PASSWORD"), "its password (env BNDMR_NATS_PASSWORD)")
+	natsFlags(fs, &c, "NATS user allowed to manage streams")
+	mailMaxAge := envOr("BNDMR_NATS_MAIL_MAX_AGE", bus.DefaultMailMaxAge.String())
+	fs.StringVar(&mailMaxAge, "nats-mail-max-age", mailMaxAge, "retention of the identified original mails, e.g. 720h (env BNDMR_NATS_MAIL_MAX_AGE)")
 	// The Job nats-streams gives the replicas through bndmr-common
 	// (BNDMR_NATS_REPLICAS=3 in prod), as every service gets them.
 	replicas := envOr("BNDMR_NATS_REPLICAS", "1")
@@ -33,6 +33,10 @@ func cmdStreams(ctx context.Context, args []string) int {
 		return 2
 	}
 	c.Replicas = n
+	if c.MailMaxAge, err = time.ParseDuration(mailMaxAge); err != nil || c.MailMaxAge < 8*24*time.Hour {
+		fmt.Fprintf(os.Stderr, "bndmrctl streams: --nats-mail-max-age %q: a duration of at least 192h (the acknowledgement quotes the original for up to 7 days)\n", mailMaxAge)
+		return 2
+	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	nc, js, err := bus.Connect(ctx, c, "bndmrctl-streams")

@@ -23,6 +23,7 @@ func commands() map[string]command {
 		"deliver":    {"append mails to an IMAP mailbox (demo and tests)", cmdDeliver},
 		"streams":    {"declare the JetStream streams, object store and buckets (provisioning)", cmdStreams},
 		"quarantine": {"list, inspect and replay the mails the hub could not handle", cmdQuarantine},
+		"purge":      {"erase one mail's identified traces from NATS (mail, object, identified documents, quarantine)", cmdPurge},
 		"dashboard":  {"serve the indicators dashboard and API straight from ClickHouse (no NATS)", cmdDashboard},
 		"migrate":    {"apply the ClickHouse migrations (idempotent)", cmdMigrate},
 		"import":     {"import reference data: labelled centres, declared DPI update counts (CSV)", cmdImport},

@@ -1,10 +1,12 @@
 package localtopo
 
 import (
+	"crypto/tls"
 	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 
 	"github.com/nats-io/nats-server/v2/server"
 )
@@ -21,6 +23,11 @@ func (t *Topology) CheckNATS(scratch string) error {
 		}
 	}
 	for name, body := range t.natsFiles {
+		// The certificates where the site has them, as the servers' own
+		// configurations do: the files, not their paths, are compared.
+		for mount, local := range t.natsMounts {
+			body = strings.ReplaceAll(body, strings.TrimSuffix(mount, "/")+"/", local+"/")
+		}
 		if err := os.WriteFile(filepath.Join(scratch, name), []byte(body), 0o600); err != nil {
 			return err
 		}
@@ -37,6 +44,10 @@ func (t *Topology) CheckNATS(scratch string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", n.Name, err)
 		}
+		if got.TLSVerify != want.TLSVerify || (got.TLSConfig == nil) != (want.TLSConfig == nil) || routeTLS(got) != routeTLS(want) {
+			return fmt.Errorf("%s: client TLS %v (verify %v), routes %q; rendered: %v (verify %v), routes %q", n.Name,
+				got.TLSConfig != nil, got.TLSVerify, routeTLS(got), want.TLSConfig != nil, want.TLSVerify, routeTLS(want))
+		}
 		if !got.JetStream || got.Cluster.Name != want.Cluster.Name || len(got.Routes) != len(want.Routes) {
 			return fmt.Errorf("%s: JetStream %v, cluster %q with %d routes; rendered: cluster %q with %d routes",
 				n.Name, got.JetStream, got.Cluster.Name, len(got.Routes), want.Cluster.Name, len(want.Routes))
@@ -52,4 +63,16 @@ func (t *Topology) CheckNATS(scratch string) error {
 		}
 	}
 	return nil
+}
+
+// routeTLS says how the cluster routes are protected: "verify" (TLS, the
+// peer's certificate required), "tls" or "clear".
+func routeTLS(o *server.Options) string {
+	switch {
+	case o.Cluster.TLSConfig == nil:
+		return "clear"
+	case o.Cluster.TLSConfig.ClientAuth == tls.RequireAndVerifyClientCert:
+		return "verify"
+	}
+	return "tls"
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -53,6 +54,12 @@ type Site struct {
 	ClickHouseHosts []string
 	Database        string
 	Cluster         string
+	// ClickHouseTLS: ClickHouseHosts are secure native ports, and the
+	// services keep the overlay's TLS (secure=true, CA and certificate).
+	// False where the loopback servers are plaintext: the DSN loses
+	// secure=true and the BNDMR_CLICKHOUSE_CA/CERT/KEY settings are
+	// dropped, the one departure from the overlay (said at start).
+	ClickHouseTLS bool
 	// Secrets maps a Secret's name to the local folder holding its entries
 	// (one file per key), as the Secret volume would.
 	Secrets map[string]string
@@ -100,8 +107,10 @@ type Topology struct {
 	// Provisioner is the Job nats-streams: its environment and arguments.
 	Provisioner     Instance
 	ProvisionerArgs []string
-	// natsFiles is the nats ConfigMap as rendered.
-	natsFiles map[string]string
+	// natsFiles is the nats ConfigMap as rendered; natsMounts the local
+	// folders of the Secrets its servers mount, by mount path.
+	natsFiles  map[string]string
+	natsMounts map[string]string
 }
 
 // Build derives the local topology from the objects of a rendered overlay.
@@ -216,6 +225,22 @@ func (t *Topology) buildNATS(ss *appsv1.StatefulSet, cms map[string]*corev1.Conf
 	}
 	t.NATSURL = strings.Join(urls, ",")
 	t.natsFiles = cm.Data
+	// The Secrets the servers mount (their certificate): the site's folders.
+	mounts := map[string]string{}
+	vols := map[string]corev1.Volume{}
+	for _, v := range ss.Spec.Template.Spec.Volumes {
+		vols[v.Name] = v
+	}
+	for _, m := range ss.Spec.Template.Spec.Containers[0].VolumeMounts {
+		if v, ok := vols[m.Name]; ok && v.Secret != nil {
+			local, ok := site.Secrets[v.Secret.SecretName]
+			if !ok {
+				return fmt.Errorf("StatefulSet %s: Secret %s: no local folder given for it", ss.Name, v.Secret.SecretName)
+			}
+			mounts[m.MountPath] = local
+		}
+	}
+	t.natsMounts = mounts
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("%s-%d", ss.Name, i)
 		dir := filepath.Join(site.Dir, "nats", name)
@@ -224,6 +249,13 @@ func (t *Topology) buildNATS(ss *appsv1.StatefulSet, cms map[string]*corev1.Conf
 			Cluster: fmt.Sprintf("127.0.0.1:%d", site.NATSClusterPort+i),
 			Monitor: fmt.Sprintf("127.0.0.1:%d", site.NATSMonitorPort+i),
 			Store:   filepath.Join(dir, "data", "jetstream"),
+			Path: func(p string) (string, error) {
+				local := localPath(p, mounts)
+				if local == p {
+					return "", fmt.Errorf("%s is under no Secret the StatefulSet mounts", p)
+				}
+				return local, nil
+			},
 			Route: func(host string) (string, error) {
 				// <statefulset>-K.<headless service>: server K.
 				var k int
@@ -279,6 +311,17 @@ func (t *Topology) pod(pod *corev1.PodSpec, name, service string, cms map[string
 			return inst, fmt.Errorf("mount %s: no volume %s", m.MountPath, m.Name)
 		}
 		switch {
+		case vol.Secret != nil && len(vol.Secret.Items) > 0:
+			// Some keys under other names (a service's own certificate
+			// as tls.crt): copied into a folder of the instance's own.
+			mounts[m.MountPath] = filepath.Join(dir, "volumes", m.Name)
+			for _, it := range vol.Secret.Items {
+				b, err := secretValue(site, vol.Secret.SecretName, it.Key)
+				if err != nil {
+					return inst, fmt.Errorf("mount %s: %w", m.MountPath, err)
+				}
+				inst.Files = append(inst.Files, File{filepath.Join(mounts[m.MountPath], it.Path), b + "\n"})
+			}
 		case vol.Secret != nil:
 			local, ok := site.Secrets[vol.Secret.SecretName]
 			if !ok {
@@ -315,6 +358,11 @@ func (t *Topology) pod(pod *corev1.PodSpec, name, service string, cms map[string
 	for k, v := range env {
 		if env[k], err = localValue(k, v, mounts, site, t); err != nil {
 			return inst, err
+		}
+	}
+	if !site.ClickHouseTLS {
+		for _, k := range []string{"BNDMR_CLICKHOUSE_CA", "BNDMR_CLICKHOUSE_CERT", "BNDMR_CLICKHOUSE_KEY"} {
+			delete(env, k)
 		}
 	}
 	inst.Env = env
@@ -396,6 +444,9 @@ func secretValue(site Site, secret, key string) (string, error) {
 func localValue(name, v string, mounts map[string]string, site Site, t *Topology) (string, error) {
 	switch name {
 	case "BNDMR_NATS_URL":
+		if strings.HasPrefix(v, "tls://") {
+			return strings.ReplaceAll(t.NATSURL, "nats://", "tls://"), nil
+		}
 		return t.NATSURL, nil
 	case "BNDMR_CLICKHOUSE_DSN":
 		u, err := url.Parse(v)
@@ -406,6 +457,11 @@ func localValue(name, v string, mounts map[string]string, site Site, t *Topology
 		u.User = nil
 		u.Host = strings.Join(site.ClickHouseHosts, ",")
 		u.Path = "/" + site.Database
+		if !site.ClickHouseTLS {
+			q := u.Query()
+			q.Del("secure")
+			u.RawQuery = q.Encode()
+		}
 		return u.String(), nil
 	case "BNDMR_CLICKHOUSE_CLUSTER":
 		return site.Cluster, nil
@@ -483,6 +539,9 @@ func sortedKeys[V any](m map[string]V) []string {
 type NATSRewrite struct {
 	Client, Cluster, Monitor string
 	Store                    string
+	// Path maps a file of a tls block (under a mounted Secret) to its
+	// local copy.
+	Path func(string) (string, error)
 	// Route maps a route's host to host:port.
 	Route func(host string) (string, error)
 }
@@ -513,6 +572,13 @@ func RewriteNATSConf(conf string, r NATSRewrite) (string, error) {
 			line, seen["store_dir"] = indent+"store_dir: "+r.Store, seen["store_dir"]+1
 		case where == "cluster" && key == "listen":
 			line, seen["cluster.listen"] = indent+"listen: "+r.Cluster, seen["cluster.listen"]+1
+		case (key == "cert_file" || key == "key_file" || key == "ca_file") && strings.HasSuffix(where, "tls"):
+			_, v, _ := strings.Cut(trim, ":")
+			local, err := r.Path(strings.Trim(strings.TrimSpace(v), `"'`))
+			if err != nil {
+				return "", fmt.Errorf("%s.%s: %w", where, key, err)
+			}
+			line, seen["tls"] = indent+key+": "+strconv.Quote(local), seen["tls"]+1
 		case where == "cluster.routes" && routeRE.MatchString(trim):
 			host := routeRE.FindStringSubmatch(trim)[1]
 			addr, err := r.Route(host)

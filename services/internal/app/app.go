@@ -65,6 +65,11 @@ func (c *Common) Flags(f *service.Flags, defHTTP string) {
 	f.String(&c.Bus.URL, "nats-url", "BNDMR_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL")
 	f.String(&c.Bus.User, "nats-user", "BNDMR_NATS_USER", "", "NATS user of this service")
 	f.String(&c.Bus.Password, "nats-password", "BNDMR_NATS_PASSWORD", "", "NATS password of this service")
+	f.String(&c.Bus.CAFile, "nats-ca", "BNDMR_NATS_CA", "", "CA bundle the NATS servers' certificate chains to (set: TLS required)")
+	f.String(&c.Bus.CertFile, "nats-cert", "BNDMR_NATS_CERT", "", "this service's client certificate for NATS (PEM)")
+	f.String(&c.Bus.KeyFile, "nats-key", "BNDMR_NATS_KEY", "", "its key (PEM)")
+	f.Duration(&c.Bus.MailMaxAge, "nats-mail-max-age", "BNDMR_NATS_MAIL_MAX_AGE", bus.DefaultMailMaxAge,
+		"how long the identified original mails are kept (BNDMR_MAIL, object store, BNDMR_INGESTED): replay after a fix, quoted in the acknowledgement")
 	f.Int(&c.replicas, "nats-replicas", "BNDMR_NATS_REPLICAS", 1, "replicas of every JetStream stream (3 on a NATS cluster)")
 	f.Bool(&c.EnsureStreams, "nats-ensure-streams", "BNDMR_NATS_ENSURE_STREAMS", true, "create or update the JetStream streams at start (off where a provisioning job does it)")
 	f.Int(&c.maxMsg, "nats-max-msg", "BNDMR_NATS_MAX_MSG", 4<<20, "largest stream message in bytes; larger mails go to the object store")
@@ -74,6 +79,13 @@ func (c *Common) Flags(f *service.Flags, defHTTP string) {
 func (c *Common) check() error {
 	if c.replicas < 1 || c.replicas > 5 {
 		return fmt.Errorf("--nats-replicas %d: must be between 1 and 5", c.replicas)
+	}
+	if c.Bus.MailMaxAge < 8*24*time.Hour {
+		// The acknowledgement quotes the original and retries for 7 days.
+		return fmt.Errorf("--nats-mail-max-age %s: must be at least 8 days (the acknowledgement quotes the original for up to 7)", c.Bus.MailMaxAge)
+	}
+	if (c.Bus.CertFile == "") != (c.Bus.KeyFile == "") {
+		return fmt.Errorf("--nats-cert and --nats-key go together (got %q and %q)", c.Bus.CertFile, c.Bus.KeyFile)
 	}
 	c.Bus.Replicas = c.replicas
 	c.Bus.MaxMsgBytes = int32(c.maxMsg)

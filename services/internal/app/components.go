@@ -152,6 +152,7 @@ func (c *Pseudonymisation) Run(ctx context.Context, env Env) error {
 // Loader writes ClickHouse.
 type Loader struct {
 	dsn     string
+	tls     tlsclient.Files
 	cluster string
 	cfg     loader.Config
 }
@@ -160,6 +161,7 @@ func (*Loader) Name() string { return "loader" }
 
 func (c *Loader) Flags(f *service.Flags) {
 	f.String(&c.dsn, "clickhouse", "BNDMR_CLICKHOUSE_DSN", "clickhouse://127.0.0.1:9000/default", "ClickHouse DSN")
+	clickhouseTLSFlags(f, &c.tls)
 	f.String(&c.cluster, "clickhouse-cluster", store.EnvCluster, "", "ClickHouse cluster (<remote_servers> name) for the replicated, sharded schema; empty: one server")
 	f.Int(&c.cfg.BatchSize, "batch", "BNDMR_LOADER_BATCH", 1000, "rows per insert at most")
 	f.Duration(&c.cfg.FlushEvery, "flush", "BNDMR_LOADER_FLUSH", 2*time.Second, "longest wait before a partial batch is written")
@@ -168,7 +170,7 @@ func (c *Loader) Flags(f *service.Flags) {
 func (c *Loader) Check() error { return nil }
 
 func (c *Loader) Run(ctx context.Context, env Env) error {
-	st, err := openStore(ctx, c.dsn, env)
+	st, err := openStore(ctx, c.dsn, c.tls, env)
 	if err != nil {
 		return err
 	}
@@ -184,11 +186,19 @@ func (c *Loader) Run(ctx context.Context, env Env) error {
 	return loader.New(c.cfg, st, env.Log, env.Ops.Registry).Run(ctx, env.JS, env.Stages)
 }
 
+// clickhouseTLSFlags declares the TLS files of a ClickHouse connection
+// (with a DSN saying secure=true, the native TLS port).
+func clickhouseTLSFlags(f *service.Flags, t *tlsclient.Files) {
+	f.String(&t.CAFile, "clickhouse-ca", "BNDMR_CLICKHOUSE_CA", "", "CA bundle the ClickHouse servers' certificate chains to (needs secure=true in the DSN)")
+	f.String(&t.CertFile, "clickhouse-cert", "BNDMR_CLICKHOUSE_CERT", "", "client certificate for ClickHouse, where the server asks for one (PEM)")
+	f.String(&t.KeyFile, "clickhouse-key", "BNDMR_CLICKHOUSE_KEY", "", "its key (PEM)")
+}
+
 // openStore waits for ClickHouse: a service started before its database
 // waits instead of crashing.
-func openStore(ctx context.Context, dsn string, env Env) (*store.Store, error) {
+func openStore(ctx context.Context, dsn string, tls tlsclient.Files, env Env) (*store.Store, error) {
 	for {
-		st, err := store.Open(ctx, dsn)
+		st, err := store.OpenWith(ctx, dsn, store.Options{TLS: tls})
 		if err == nil {
 			return st, nil
 		}

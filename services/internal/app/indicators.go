@@ -12,12 +12,14 @@ import (
 	"github.com/bndmr/hub/pkg/access"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/service"
+	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
 // Indicators serves the programme's figures over HTTP: MR.1 and MR.2 per
 // establishment, epidemiology, DGOS export, reception reports, dashboard.
 type Indicators struct {
 	dsn       string
+	tls       tlsclient.Files
 	addr      string
 	threshold int
 	auth      access.Settings
@@ -27,6 +29,7 @@ func (*Indicators) Name() string { return "indicators" }
 
 func (c *Indicators) Flags(f *service.Flags) {
 	f.String(&c.dsn, "clickhouse", "BNDMR_CLICKHOUSE_DSN", "clickhouse://127.0.0.1:9000/default", "ClickHouse DSN")
+	clickhouseTLSFlags(f, &c.tls)
 	f.String(&c.addr, "indicators-addr", "BNDMR_INDICATORS_ADDR", ":8090", "address of the indicators API and pages")
 	f.Int(&c.threshold, "small-count-threshold", "BNDMR_SMALL_COUNT_THRESHOLD", indicators.DefaultThreshold,
 		"epidemiology counts below this are suppressed in every export")
@@ -55,7 +58,7 @@ func (c *Indicators) Check() error {
 }
 
 func (c *Indicators) Run(ctx context.Context, env Env) error {
-	st, err := openStore(ctx, c.dsn, env)
+	st, err := openStore(ctx, c.dsn, c.tls, env)
 	if err != nil {
 		return err
 	}

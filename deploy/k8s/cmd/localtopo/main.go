@@ -30,6 +30,10 @@ import (
 // natsUsers are the keys of the Secret bndmr-nats-users (docs/operations.md).
 var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation", "loader", "ack", "indicators", "operator"}
 
+// clickhouseUsers are the clients of ClickHouse with a certificate of
+// Secret bndmr-clickhouse-client-tls.
+var clickhouseUsers = []string{"loader", "indicators"}
+
 type listFlag map[string]string
 
 func (l listFlag) String() string { return fmt.Sprint(map[string]string(l)) }
@@ -64,6 +68,7 @@ func main() {
 	chHosts := flag.String("clickhouse", "127.0.0.1:19101,127.0.0.1:19102,127.0.0.1:19103,127.0.0.1:19104", "ClickHouse native addresses")
 	flag.StringVar(&site.Database, "database", "bndmr_topo", "ClickHouse database")
 	flag.StringVar(&site.Cluster, "cluster", "bndmr_2x2", "ClickHouse cluster name (<remote_servers>)")
+	flag.BoolVar(&site.ClickHouseTLS, "clickhouse-tls", false, "the -clickhouse addresses are secure native ports: keep the overlay's ClickHouse TLS (else the services reach them in clear)")
 	flag.Var(secrets, "secret", "`NAME=DIR`: the local folder standing for Secret NAME (repeat)")
 	flag.Var(replicas, "replicas", "`NAME=N`: replicas of Deployment NAME instead of the overlay's (repeat)")
 	flag.Parse()
@@ -101,6 +106,9 @@ func run(root, overlay string, site localtopo.Site) error {
 	if site.NATSPasswords, err = passwords(filepath.Join(dir, "nats-passwords.env")); err != nil {
 		return err
 	}
+	if err := testPKI(filepath.Join(dir, "tls"), site.Secrets); err != nil {
+		return err
+	}
 	y, err := render.YAML(filepath.Join(root, overlay))
 	if err != nil {
 		return err
@@ -125,6 +133,27 @@ func run(root, overlay string, site localtopo.Site) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "localtopo: %d NATS servers and %d service processes from %s in %s\n", len(t.NATS), len(t.Instances), overlay, dir)
+	if !site.ClickHouseTLS {
+		fmt.Fprintln(os.Stderr, "localtopo: the loopback ClickHouse servers are plaintext: the services reach them without the overlay's TLS (-clickhouse-tls to keep it)")
+	}
+	return nil
+}
+
+// testPKI gives the TLS Secrets the -secret flags did not: a test authority
+// and its certificates, made once into dir and reused (the running servers
+// and services keep trusting the same authority).
+func testPKI(dir string, secrets map[string]string) error {
+	names := []string{localtopo.SecretNATSTLS, localtopo.SecretNATSClientTLS, localtopo.SecretClickHouseTLS, localtopo.SecretClickHouseClientTLS}
+	if _, err := os.Stat(filepath.Join(dir, localtopo.SecretNATSTLS, "ca.crt")); err != nil {
+		if _, err := localtopo.TestPKI(dir, natsUsers, clickhouseUsers); err != nil {
+			return fmt.Errorf("making the test certificates: %w", err)
+		}
+	}
+	for _, n := range names {
+		if _, ok := secrets[n]; !ok {
+			secrets[n] = filepath.Join(dir, n)
+		}
+	}
 	return nil
 }
 
