@@ -1,6 +1,7 @@
 package app
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -25,5 +26,43 @@ func TestIngestMailboxesFile(t *testing.T) {
 	m := c.cfg.Mailboxes[0]
 	if m.Auth != "external" || m.TLS != "implicit" || m.CertFile == "" || m.PollInterval != 30*time.Second || m.CommandTimeout != 2*time.Minute {
 		t.Errorf("mailbox read as %+v", m)
+	}
+}
+
+// TestCommonSettings: the settings every process shares are checked at
+// start, with a message naming the setting; the mail retention defaults to
+// 30 days and may not fall under the 8 days the acknowledgement needs.
+func TestCommonSettings(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(Common) bool
+	}{
+		{args: nil, check: func(c Common) bool { return c.Bus.MailMaxAge == 30*24*time.Hour && c.Bus.Replicas == 1 }},
+		{args: []string{"--nats-mail-max-age", "240h"}, check: func(c Common) bool { return c.Bus.MailMaxAge == 240*time.Hour }},
+		{env: map[string]string{"BNDMR_NATS_MAIL_MAX_AGE": "2160h"}, check: func(c Common) bool { return c.Bus.MailMaxAge == 90*24*time.Hour }},
+		{args: []string{"--nats-mail-max-age", "72h"}, wantErr: "--nats-mail-max-age 72h0m0s: must be at least 8 days"},
+		{args: []string{"--nats-replicas", "7"}, wantErr: "--nats-replicas 7"},
+		{args: []string{"--nats-cert", "c.pem"}, wantErr: "--nats-cert and --nats-key go together"},
+	} {
+		for k, v := range tc.env {
+			t.Setenv(k, v)
+		}
+		var c Common
+		f := service.NewFlags("test")
+		c.Flags(f, ":0")
+		err := f.Parse(tc.args)
+		if err == nil {
+			err = c.check()
+		}
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%v %v: error %v, want %q", tc.args, tc.env, err, tc.wantErr)
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%v %v: %v", tc.args, tc.env, err)
+		case tc.wantErr == "" && !tc.check(c):
+			t.Errorf("%v %v: settings read as %+v", tc.args, tc.env, c.Bus)
+		}
 	}
 }
