@@ -26,6 +26,9 @@ func localSite(t *testing.T) localtopo.Site {
 	if err := os.MkdirAll(secrets["indicators-oidc"], 0o700); err != nil {
 		t.Fatal(err)
 	}
+	for _, k := range []string{"client-secret", "session-secret"} {
+		os.WriteFile(filepath.Join(secrets["indicators-oidc"], k), nil, 0o600)
+	}
 	secrets["bndmr-nats-store-key"] = filepath.Join(dir, "secrets", "bndmr-nats-store-key")
 	if err := os.MkdirAll(secrets["bndmr-nats-store-key"], 0o700); err != nil {
 		t.Fatal(err)

@@ -22,7 +22,7 @@ import (
 
 // The NATS users of auth.conf, and the environment variable that carries
 // each one's password into the NATS pod.
-var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation", "loader", "ack", "indicators", "operator"}
+var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation", "loader", "ack", "indicators", "operator", "erasure"}
 
 func passwordEnv(user string) string { return "NATS_PASSWORD_" + strings.ToUpper(user) }
 
@@ -432,6 +432,14 @@ func TestNATSPermissions(t *testing.T) {
 			"$JS.API.STREAM.MSG.DELETE.BNDMR_QUARANTINE", "$O.BNDMR_MAILOBJ.x",
 		}, identifiedAPI...), []string{"bndmr.>", "_INBOX_validator.>", "_INBOX.>"}},
 		{"provisioner", identifiedAPI[1:], []string{"bndmr.identified.>", "_INBOX_pseudonymisation.>", "_INBOX.>"}},
+		{"erasure", []string{
+			// It reads and deletes messages; it writes nothing, creates no
+			// consumer and changes no stream.
+			"bndmr.mail.raw", "bndmr.mail.quarantine", "bndmr.identified.sdmmr.extracted", "bndmr.sdmmr.record",
+			"$JS.API.CONSUMER.CREATE.BNDMR_IDENTIFIED.x", "$JS.API.CONSUMER.CREATE.BNDMR_MAIL.x",
+			"$JS.API.STREAM.UPDATE.BNDMR_MAIL", "$JS.API.STREAM.DELETE.BNDMR_IDENTIFIED", "$JS.API.STREAM.PURGE.BNDMR_MAIL",
+			"$JS.API.STREAM.MSG.GET.BNDMR_RECORD", "$JS.API.STREAM.MSG.DELETE.BNDMR_RECORD", "$O.BNDMR_MAILOBJ.x",
+		}, []string{"bndmr.>", "_INBOX_pseudonymisation.>", "_INBOX.>"}},
 	} {
 		t.Run(tc.user, func(t *testing.T) {
 			c := cl[tc.user]

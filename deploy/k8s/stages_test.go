@@ -140,3 +140,63 @@ func TestNATSStoreLimitSetting(t *testing.T) {
 		}
 	}
 }
+
+// TestNATSErasure: the user `erasure` can do what `bndmrctl purge` does on
+// a real server configured by the overlay: read the mail, identified and
+// quarantine streams and the large mails, and securely delete messages.
+func TestNATSErasure(t *testing.T) {
+	s, pw := natsServer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl := map[string]*client{}
+	for _, u := range []string{"provisioner", "ingest", "validator", "erasure"} {
+		cl[u] = connect(t, s, pw, u)
+	}
+	provisionStreams(t, ctx, cl["provisioner"].js)
+	if _, err := cl["provisioner"].js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: topology.ObjectStore}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl["ingest"].js.Publish(ctx, topology.SubjectMailRaw, []byte(`{"mail_id":"m1"}`)); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := cl["ingest"].js.ObjectStore(ctx, topology.ObjectStore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := obs.PutBytes(ctx, "mail/m1", make([]byte, 200<<10)); err != nil {
+		t.Fatal(err)
+	}
+	for _, subj := range []string{topology.SubjectExtracted, topology.SubjectQuarantine} {
+		if _, err := cl["validator"].js.Publish(ctx, subj, []byte(`{"mail_id":"m1"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	er := cl["erasure"]
+	for _, name := range []string{topology.StreamMail, topology.StreamIdentified, topology.StreamQuarantine} {
+		st, err := er.js.Stream(ctx, name)
+		if err != nil {
+			t.Fatalf("erasure: opening %s: %v", name, err)
+		}
+		if _, err := st.GetMsg(ctx, 1); err != nil {
+			t.Fatalf("erasure: reading %s: %v", name, err)
+		}
+		if err := st.SecureDeleteMsg(ctx, 1); err != nil {
+			t.Fatalf("erasure: erasing from %s: %v", name, err)
+		}
+	}
+	eobs, err := er.js.ObjectStore(ctx, topology.ObjectStore)
+	if err != nil {
+		t.Fatalf("erasure: object store: %v", err)
+	}
+	if _, err := eobs.GetInfo(ctx, "mail/m1"); err != nil {
+		t.Fatalf("erasure: object info: %v", err)
+	}
+	objStream, err := er.js.Stream(ctx, "OBJ_"+topology.ObjectStore)
+	if err != nil {
+		t.Fatalf("erasure: object stream: %v", err)
+	}
+	if err := objStream.SecureDeleteMsg(ctx, 1); err != nil {
+		t.Fatalf("erasure: erasing a chunk: %v", err)
+	}
+	er.noViolation(t)
+}
