@@ -83,7 +83,8 @@ func serverTables(t *testing.T) []string {
 	t.Helper()
 	var out []string
 	for _, st := range store.Statements() {
-		if table, _, ok := store.InsertTable(st); ok && table != "schema_migrations" {
+		// The journals are append-only: each row is an event of its own.
+		if table, _, ok := store.InsertTable(st); ok && table != "schema_migrations" && !store.Journal(table) {
 			out = append(out, table)
 		}
 	}

@@ -371,7 +371,11 @@ func (r *Reader) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 			return fmt.Errorf("searching %s: %w", r.cfg.Inbox, err)
 		}
 		uids := found.AllUIDs()
-		r.stats.Waiting(r.cfg.Name, len(uids), r.oldest(c, uids))
+		oldest, err := r.oldest(c, uids)
+		if err != nil {
+			return fmt.Errorf("reading when the oldest mail of %s arrived: %w", r.cfg.Inbox, err)
+		}
+		r.stats.Waiting(r.cfg.Name, len(uids), oldest)
 		if len(uids) == 0 {
 			return nil
 		}
@@ -386,21 +390,21 @@ func (r *Reader) drain(ctx context.Context, c *imapclient.Client, uidValidity ui
 	return nil
 }
 
-// oldest returns when the first of uids arrived (zero when unknown): the
-// age of what waits in the inbox, for the operators' alert.
-func (r *Reader) oldest(c *imapclient.Client, uids []imap.UID) time.Time {
+// oldest returns when the first of uids arrived: the age of what waits in
+// the inbox, for the operators' alert.
+func (r *Reader) oldest(c *imapclient.Client, uids []imap.UID) (time.Time, error) {
 	if len(uids) == 0 {
-		return time.Time{}
+		return time.Time{}, nil
 	}
 	var at time.Time
-	_ = r.answered(c, "FETCH INTERNALDATE", func() error {
+	err := r.answered(c, "FETCH", func() error {
 		msgs, err := c.Fetch(imap.UIDSetNum(uids[0]), &imap.FetchOptions{UID: true, InternalDate: true}).Collect()
 		if err == nil && len(msgs) > 0 {
 			at = msgs[0].InternalDate
 		}
 		return err
 	})
-	return at
+	return at, err
 }
 
 func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID) error {

@@ -136,3 +136,10 @@ func (s *Store) ChangeDPIUpdates(ctx context.Context, author, role, source strin
 func monthStart(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
+
+// Journal reports whether table is an append-only journal (plain
+// MergeTree): each row is an event of its own, never a version that a merge
+// folds, so that the distinct-key rules of the other tables do not apply.
+func Journal(table string) bool {
+	return table == "audit_access" || table == "dpi_updates_history"
+}
