@@ -3,7 +3,6 @@ package ack
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -20,11 +19,10 @@ import (
 	"github.com/emersion/go-message/textproto"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/tlsclient/tlstest"
 )
 
@@ -183,29 +181,7 @@ func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
 }
 
 // testBus starts an embedded JetStream with the hub's streams.
-func testBus(t testing.TB) jetstream.JetStream {
-	t.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := bus.EnsureStreams(ctx, js, bus.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
+func testBus(t testing.TB) jetstream.JetStream { return bustest.Start(t).JS }
 
 // metric reads one sample from reg; labels select the series.
 func metric(t *testing.T, reg *prometheus.Registry, name string, labels ...string) float64 {

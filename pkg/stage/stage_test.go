@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/topology"
 )
@@ -29,27 +29,7 @@ type testEvent struct {
 
 func (e testEvent) EventVersion() int { return e.V }
 
-func testJS(t *testing.T) jetstream.JetStream {
-	t.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Host: "127.0.0.1", Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bus.EnsureStreams(context.Background(), js, bus.Config{}); err != nil {
-		t.Fatal(err)
-	}
-	return js
-}
+func testJS(t *testing.T) jetstream.JetStream { return bustest.Start(t).JS }
 
 // testConsumer reads the record stream under a durable name of the test's.
 func testConsumer(name string) topology.Consumer {

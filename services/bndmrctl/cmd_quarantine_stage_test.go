@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/topology"
@@ -22,22 +23,10 @@ import (
 // subject, where the stage takes it again; an identified entry, which keeps
 // no copy, cannot be replayed from the quarantine.
 func TestQuarantineStageEntries(t *testing.T) {
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	url := srv.ClientURL()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	nc, js, err := bus.Connect(ctx, bus.Config{URL: url}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if err := bus.EnsureStreams(ctx, js, bus.Config{}); err != nil {
-		t.Fatal(err)
-	}
+	tb := bustest.Start(t)
+	url, js := tb.URL, tb.JS
 	// The loader refuses the record once (ClickHouse refused its rows),
 	// then takes it: the cause was fixed before the replay.
 	var calls, loaded atomic.Int32

@@ -10,28 +10,17 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/events"
 )
 
 // TestQuarantine lists, inspects and replays entries of a real (embedded)
 // JetStream quarantine, as the validator writes them.
 func TestQuarantine(t *testing.T) {
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	url := srv.ClientURL()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	nc, js, err := bus.Connect(ctx, bus.Config{URL: url}, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if err := bus.EnsureStreams(ctx, js, bus.Config{}); err != nil {
-		t.Fatal(err)
-	}
+	tb := bustest.Start(t)
+	url, js := tb.URL, tb.JS
 	inline := []byte("From: a@chu.test\r\nSubject: broken archive\r\n\r\nbody")
 	large := []byte("From: b@chu.test\r\nSubject: large\r\n\r\n" + strings.Repeat("y", 5000))
 	obs, err := js.ObjectStore(ctx, bus.ObjectStore)
