@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,40 @@ type Config struct {
 	// IngestedTTL is how long a content key is remembered (default
 	// bus.DefaultMailMaxAge, the retention of the mail stream).
 	IngestedTTL time.Duration
+	// Status, when set, follows the IMAP sessions for a readiness check.
+	Status *Status
+}
+
+// Status follows whether each mailbox's IMAP session is open.
+type Status struct {
+	mu        sync.Mutex
+	connected map[string]bool
+}
+
+func (s *Status) set(mailbox string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.connected == nil {
+		s.connected = map[string]bool{}
+	}
+	s.connected[mailbox] = ok
+}
+
+// Check fails while a mailbox of mailboxes has no open session (not yet,
+// or lost: the server away, a refused certificate or password), naming it.
+func (s *Status) Check(mailboxes []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var down []string
+	for _, mb := range mailboxes {
+		if !s.connected[mb] {
+			down = append(down, mb)
+		}
+	}
+	if len(down) > 0 {
+		return fmt.Errorf("no IMAP session with %s", strings.Join(down, ", "))
+	}
+	return nil
 }
 
 // Validate checks c.
@@ -111,6 +146,7 @@ type metrics struct {
 	resets     *prometheus.CounterVec
 	waiting    *prometheus.GaugeVec
 	oldest     *prometheus.GaugeVec
+	status     *Status
 }
 
 func (m *metrics) Waiting(mb string, n int, oldest time.Time) {
@@ -124,6 +160,9 @@ func (m *metrics) Waiting(mb string, n int, oldest time.Time) {
 
 func (m *metrics) HandedOff(mb string) { m.handed.WithLabelValues(mb).Inc() }
 func (m *metrics) Connected(mb string, ok bool) {
+	if m.status != nil {
+		m.status.set(mb, ok)
+	}
 	v := 0.0
 	if ok {
 		v = 1
@@ -159,6 +198,7 @@ func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logge
 		return err
 	}
 	m := newMetrics()
+	m.status = cfg.Status
 	if reg != nil {
 		reg.MustRegister(m.handed, m.connected, m.objects, m.retries, m.duplicates, m.resets, m.waiting, m.oldest)
 		for _, mc := range cfg.Mailboxes {

@@ -573,3 +573,19 @@ func jetstreamKeyOK(k string) bool {
 	}
 	return true
 }
+
+func TestStatusCheck(t *testing.T) {
+	var s Status
+	if err := s.Check([]string{"a", "b"}); err == nil || !strings.Contains(err.Error(), "a, b") {
+		t.Fatalf("before any session: %v", err)
+	}
+	s.set("a", true)
+	s.set("b", true)
+	if err := s.Check([]string{"a", "b"}); err != nil {
+		t.Fatalf("both open: %v", err)
+	}
+	s.set("b", false)
+	if err := s.Check([]string{"a", "b"}); err == nil || !strings.Contains(err.Error(), "no IMAP session with b") {
+		t.Fatalf("b lost: %v", err)
+	}
+}

@@ -79,7 +79,15 @@ func (c *Ingest) Check() error {
 }
 
 func (c *Ingest) Run(ctx context.Context, env Env) error {
-	return ingest.Run(ctx, c.cfg, env.JS, env.Log, env.Ops.Registry)
+	cfg := c.cfg
+	cfg.Status = &ingest.Status{}
+	names := make([]string, len(cfg.Mailboxes))
+	for i, mb := range cfg.Mailboxes {
+		names[i] = mb.Name
+	}
+	// Not ready while a mailbox cannot be read: the mails wait there.
+	env.Ops.Ready("imap", func(context.Context) error { return cfg.Status.Check(names) })
+	return ingest.Run(ctx, cfg, env.JS, env.Log, env.Ops.Registry)
 }
 
 // Validator checks documents.
