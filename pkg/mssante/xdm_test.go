@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/hex"
+	"errors"
 	"hash/crc32"
 	"os"
 	"path"
@@ -448,5 +449,49 @@ func TestCheckEntryName(t *testing.T) {
 		if rej != nil && rej.Code != CodePathTraversal {
 			t.Errorf("checkEntryName(%q): code %s", c.in, rej.Code)
 		}
+	}
+}
+
+// TestMetadataRejections: the METADATA.XML branches that refuse a mail, by
+// code, in lenient and strict mode (the code is what the acknowledgement
+// and the reception report show).
+func TestMetadataRejections(t *testing.T) {
+	cda := exampleCDA(t, newborn)
+	unreadable := XDM{Documents: []XDMDocument{{Data: cda}}, NoMetadata: true,
+		Extra: []XDMFile{{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: []byte("<not xml")}}}
+	small := DefaultLimits()
+	small.MaxMetadataBytes = 64
+	for _, tc := range []struct {
+		name            string
+		x               XDM
+		lim             Limits
+		lenient, strict string // rejection code, "" when the mail is taken
+		lenientWarning  string
+	}{
+		{"METADATA.XML over its size limit", XDM{Documents: []XDMDocument{{Data: cda}}}, small, CodeBadMetadata, CodeBadMetadata, ""},
+		{"METADATA.XML that is not XML", unreadable, DefaultLimits(), "", CodeBadMetadata, "cannot be read"},
+		{"no METADATA.XML", XDM{Documents: []XDMDocument{{Data: cda}}, NoMetadata: true}, DefaultLimits(), "", CodeBadMetadata, "no METADATA.XML"},
+		{"hash that does not match", XDM{Documents: []XDMDocument{{Data: cda, HashOverride: strings.Repeat("0", 40)}}}, DefaultLimits(), "", CodeMetadataMismatch, "hash"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := mailWith(t, MailSpec{XDM: mustXDM(t, tc.x)})
+			for _, mode := range []struct {
+				strict bool
+				want   string
+			}{{false, tc.lenient}, {true, tc.strict}} {
+				lim := tc.lim
+				lim.StrictMetadata = mode.strict
+				m, err := Unpack(t.Context(), raw, lim)
+				var rej *RejectError
+				switch {
+				case mode.want == "" && err != nil:
+					t.Errorf("strict=%v: refused: %v", mode.strict, err)
+				case mode.want == "" && (len(m.Documents) != 1 || !hasWarning(append(m.Warnings, m.Documents[0].Warnings...), tc.lenientWarning)):
+					t.Errorf("strict=%v: %d documents, warnings %q; want the document with a warning about %q", mode.strict, len(m.Documents), m.Warnings, tc.lenientWarning)
+				case mode.want != "" && (!errors.As(err, &rej) || rej.Code != mode.want):
+					t.Errorf("strict=%v: %v, want %s", mode.strict, err, mode.want)
+				}
+			}
+		})
 	}
 }
