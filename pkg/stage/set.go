@@ -74,6 +74,11 @@ type state struct {
 	mu        sync.Mutex
 	failing   error     // last transient failure, nil once a message went through
 	since     time.Time // when the stage started failing
+	// fetching is the last failure to fetch from JetStream, nil once a
+	// fetch succeeds: kept apart, since a fetch that works says nothing of
+	// the messages handed back for a dependency that is still away.
+	fetching      error
+	fetchingSince time.Time
 	inflight  map[uint64]time.Time
 	pendingN  uint64
 	pendingOK bool // pendingN was read from the server
@@ -123,6 +128,9 @@ func (s *Set) Ready(context.Context) error {
 		if st.failing != nil {
 			errs = append(errs, fmt.Errorf("%s retrying since %s: %w", st.name, st.since.UTC().Format(time.RFC3339), st.failing))
 		}
+		if st.fetching != nil {
+			errs = append(errs, fmt.Errorf("%s cannot fetch since %s: %w", st.name, st.fetchingSince.UTC().Format(time.RFC3339), st.fetching))
+		}
 		st.mu.Unlock()
 	}
 	return errors.Join(errs...)
@@ -133,7 +141,7 @@ func (s *Set) Ready(context.Context) error {
 func (s *Set) Busy() bool {
 	for _, st := range s.list() {
 		st.mu.Lock()
-		busy := st.failing != nil || len(st.inflight) > 0
+		busy := st.failing != nil || st.fetching != nil || len(st.inflight) > 0
 		st.mu.Unlock()
 		if busy {
 			return true
@@ -174,12 +182,29 @@ func (st *state) failed(cause string, err error, n int) {
 	}
 }
 
+// fetched records the outcome of a fetch from JetStream.
+func (st *state) fetched(err error) {
+	st.mu.Lock()
+	if err != nil && st.fetching == nil {
+		st.fetchingSince = time.Now()
+	}
+	st.fetching = err
+	failing := st.failing != nil || st.fetching != nil
+	st.mu.Unlock()
+	v := 0.0
+	if failing {
+		v = 1
+	}
+	st.set.retrying.WithLabelValues(st.name).Set(v)
+}
+
 func (st *state) recovered() {
 	st.mu.Lock()
 	was := st.failing != nil
 	st.failing = nil
+	still := st.fetching != nil
 	st.mu.Unlock()
-	if was {
+	if was && !still {
 		st.set.retrying.WithLabelValues(st.name).Set(0)
 	}
 }

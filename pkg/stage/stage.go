@@ -137,6 +137,9 @@ func Run[T Event](ctx context.Context, js jetstream.JetStream, set *Set, log *za
 	}
 	r := &runner[T]{spec: spec, js: js, st: set.add(spec.Consumer.Durable, spec.Dependency), log: log.With(zap.String("stage", spec.Consumer.Durable))}
 	cons, err := r.consumer(ctx)
+	if ctx.Err() != nil {
+		return nil // stopped while waiting for NATS: nothing was taken
+	}
 	if err != nil {
 		return err
 	}
@@ -218,7 +221,7 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 				return
 			}
 			failures++
-			r.st.failed("nats", fmt.Errorf("fetching from %s: %w", r.spec.Consumer.Durable, err), 0)
+			r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
 			r.log.Warn("cannot fetch from JetStream; retrying", zap.Error(err))
 			sleep(ctx, r.backoff(failures))
 			continue
@@ -237,10 +240,11 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
 			failures++
-			r.st.failed("nats", fmt.Errorf("fetching from %s: %w", r.spec.Consumer.Durable, err), 0)
+			r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
 			sleep(ctx, r.backoff(failures))
 		} else {
 			failures = 0
+			r.st.fetched(nil)
 		}
 		if len(ds) > 0 {
 			r.settle(ctx, ds, r.call(ctx, ds))

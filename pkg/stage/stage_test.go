@@ -341,3 +341,28 @@ func TestBackoffCapped(t *testing.T) {
 		}
 	}
 }
+
+// A fetch that fails (here: the consumer deleted by hand) makes the stage
+// say it cannot fetch; once fetches work again (the consumer declared
+// again), it is ready without waiting for a message to go through.
+func TestReadyAgainOnceFetchesWork(t *testing.T) {
+	js := testJS(t)
+	ctx := context.Background()
+	set := NewSet(nil)
+	handled := make(chan struct{}, 1)
+	run(t, js, set, Spec[testEvent]{Consumer: testConsumer("back"), Version: 1,
+		HandleOne: func(context.Context, Delivery[testEvent]) error { handled <- struct{}{}; return nil }})
+	publishEvent(t, js, testEvent{V: 1, ID: "first"})
+	<-handled // the consumer exists and the stage fetches
+	if err := js.DeleteConsumer(ctx, topology.StreamRecord, "back"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stage to report it cannot fetch", func() bool {
+		err := set.Ready(ctx)
+		return err != nil && strings.Contains(err.Error(), "back cannot fetch") && set.Busy()
+	})
+	if _, err := js.CreateOrUpdateConsumer(ctx, topology.StreamRecord, ConsumerConfig(testConsumer("back"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the stage to be ready again", func() bool { return set.Ready(ctx) == nil && !set.Busy() })
+}
