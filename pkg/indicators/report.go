@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/bndmr/hub/pkg/store"
 )
 
 // Reception is the per-hospital reception report: what one establishment
@@ -35,7 +37,7 @@ type RejectionReason struct {
 
 // RejectedDoc is one rejected document, for the hospital to find and fix.
 type RejectedDoc struct {
-	ReceivedAt    time.Time `json:"received_at"`
+	ReceivedAt    time.Time `json:"received_at"` // in Paris time
 	MailID        string    `json:"mail_id"`
 	DocName       string    `json:"doc_name"`
 	SetID         string    `json:"set_id"`
@@ -72,10 +74,12 @@ func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*R
 	}
 	for rows.Next() {
 		var d RejectedDoc
-		if err := rows.Scan(&d.ReceivedAt, &d.MailID, &d.DocName, &d.SetID, &d.VersionNumber, &d.Code, &d.CISIS, &d.Reason); err != nil {
+		var received uint32
+		if err := rows.Scan(&received, &d.MailID, &d.DocName, &d.SetID, &d.VersionNumber, &d.Code, &d.CISIS, &d.Reason); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reception report of %s, rejected documents: %w", finess, err)
 		}
+		d.ReceivedAt = time.Unix(int64(received), 0).In(store.Paris())
 		r.RejectedDocs = append(r.RejectedDocs, d)
 	}
 	rows.Close()
@@ -98,9 +102,13 @@ func (r *Reception) Tables() []Table {
 	for _, x := range r.Reasons {
 		reasons.Rows = append(reasons.Rows, []any{x.Code, x.CISIS, x.Reason, x.Count})
 	}
-	docs := Table{Title: "Documents rejetés", Columns: []string{"Reçu le (UTC)", "Courriel", "Fichier", "Dossier (setId)", "Version", "Motif", "Code CI-SIS", "Raison"}}
+	docs := Table{Title: "Documents rejetés", Columns: []string{"Reçu le (heure de Paris)", "Courriel", "Fichier", "Dossier (setId)", "Version", "Motif", "Code CI-SIS", "Raison"}}
 	for _, d := range r.RejectedDocs {
-		docs.Rows = append(docs.Rows, []any{d.ReceivedAt.Format("2006-01-02 15:04"), d.MailID, d.DocName, d.SetID, d.VersionNumber, d.Code, d.CISIS, d.Reason})
+		docs.Rows = append(docs.Rows, []any{ParisTime(d.ReceivedAt), d.MailID, d.DocName, d.SetID, d.VersionNumber, d.Code, d.CISIS, d.Reason})
 	}
 	return []Table{sum, reasons, docs, MR2Table(r.MR2)}
 }
+
+// ParisTime writes t as the report shows it: Paris time, to the minute
+// (the zone is named in the column heading, as the MDN names it).
+func ParisTime(t time.Time) string { return t.In(store.Paris()).Format("02/01/2006 15:04") }

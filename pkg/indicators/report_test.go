@@ -1,0 +1,150 @@
+package indicators
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/store"
+)
+
+// TestReceptionTimesInParis: the report writes the reception instant in
+// Paris time and says so, whatever the ClickHouse server's time zone. The
+// shared server runs in Europe/Paris; a second one, started here, in UTC.
+func TestReceptionTimesInParis(t *testing.T) {
+	utc := startClickHouseIn(t, "UTC")
+	for _, tc := range []struct {
+		name string
+		st   *store.Store
+	}{{"server in Europe/Paris", testStore(t)}, {"server in UTC", migratedOn(t, utc)}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			var zone string
+			if err := tc.st.Conn().QueryRow(ctx, "SELECT timezone()").Scan(&zone); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("server time zone %s", zone)
+			// 10:00 UTC on 20 November is 11:00 in Paris; 23:30 UTC on
+			// 31 October is 00:30 on 1 November in Paris, so in November.
+			outs := []events.MailOutcome{
+				{V: events.OutcomeV, MailID: "m1", ReceivedAt: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC),
+					Documents: []events.DocumentOutcome{{Name: "a.xml", FINESS: finA, SetID: "s1", VersionNumber: 1,
+						EffectiveTime: oct, Rejection: &events.Rejection{Code: "schematron", CISIS: 906, Reason: "non conforme"}}}},
+				{V: events.OutcomeV, MailID: "m2", ReceivedAt: time.Date(2026, 10, 31, 23, 30, 0, 0, time.UTC),
+					Documents: []events.DocumentOutcome{{Name: "b.xml", FINESS: finA, SetID: "s2", VersionNumber: 1,
+						EffectiveTime: oct, Rejection: &events.Rejection{Code: "schematron", CISIS: 906, Reason: "non conforme"}}}},
+			}
+			if err := tc.st.InsertReceipts(ctx, outs); err != nil {
+				t.Fatal(err)
+			}
+			r, err := New(tc.st).Reception(ctx, finA, mustMonth(t, "2026-11"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range r.RejectedDocs {
+				got = append(got, d.MailID+" "+ParisTime(d.ReceivedAt))
+			}
+			if want := []string{"m1 20/11/2026 11:00", "m2 01/11/2026 00:30"}; strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("rejected documents received at %q, want %q", got, want)
+			}
+			var b bytes.Buffer
+			if err := RenderReception(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"<th>Reçu le (heure de Paris)</th>", "<td>20/11/2026 11:00</td>", "<td>01/11/2026 00:30</td>"} {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("the page lacks %q", want)
+				}
+			}
+			if strings.Contains(b.String(), "UTC") {
+				t.Error("the page still names UTC")
+			}
+		})
+	}
+}
+
+// startClickHouseIn starts a ClickHouse server of its own whose time zone
+// is zone (scripts/clickhouse-instance.sh), stopped at the end of the test,
+// and returns its DSN.
+func startClickHouseIn(t *testing.T, zone string) string {
+	t.Helper()
+	if os.Getenv("BNDMR_TEST_CLICKHOUSE") == "" {
+		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
+	}
+	if _, err := exec.LookPath("clickhouse-server"); err != nil {
+		t.Fatal("clickhouse-server is not installed: run through `make test` (make deps installs it)")
+	}
+	script, err := filepath.Abs("../../scripts/clickhouse-instance.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	extra := filepath.Join(dir, "timezone.xml")
+	if err := os.WriteFile(extra, []byte("<yandex><timezone>"+zone+"</timezone></yandex>\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tcp, http := freePort(t), freePort(t)
+	cmd := exec.Command(script, filepath.Join(dir, "ch"), strconv.Itoa(tcp), strconv.Itoa(http), extra)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting ClickHouse: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+	dsn := fmt.Sprintf("clickhouse://127.0.0.1:%d/default", tcp)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		st, err := store.Open(context.Background(), dsn)
+		if err == nil {
+			st.Close()
+			return dsn
+		}
+		select {
+		case <-exited:
+			t.Fatalf("ClickHouse exited at start: %s", out.String())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ClickHouse did not answer in 60 s: %v", err)
+		}
+	}
+}
+
+// migratedOn opens dsn's server and migrates its default database.
+func migratedOn(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
