@@ -3,8 +3,10 @@ package indicators
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -45,6 +47,30 @@ type RejectedDoc struct {
 	Code          string    `json:"code"`
 	CISIS         uint16    `json:"cisis_code"`
 	Reason        string    `json:"reason"`
+	// The failed assertions, as the MDN names them: at most
+	// store.MaxFailuresStored of FailureCount.
+	FailureCount uint32           `json:"failure_count"`
+	Failures     []events.Failure `json:"failures"`
+}
+
+// FailuresLeft is how many failed assertions the report does not list.
+func (d RejectedDoc) FailuresLeft() int { return max(0, int(d.FailureCount)-len(d.Failures)) }
+
+// FailureLines are the failed assertions as the MDN writes them, one line
+// each: the rule's text, then where it comes from and where it failed.
+func (d RejectedDoc) FailureLines() []string {
+	out := make([]string, 0, len(d.Failures)+1)
+	for _, f := range d.Failures {
+		line := strings.Join(strings.Fields(f.Text), " ")
+		if where := f.Where(); where != "" {
+			line += " (" + where + ")"
+		}
+		out = append(out, line)
+	}
+	if n := d.FailuresLeft(); n > 0 {
+		out = append(out, fmt.Sprintf("… et %d autres", n))
+	}
+	return out
 }
 
 // Reception builds the report of finess over p.
@@ -75,11 +101,20 @@ func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*R
 	for rows.Next() {
 		var d RejectedDoc
 		var received uint32
-		if err := rows.Scan(&received, &d.MailID, &d.DocName, &d.SetID, &d.VersionNumber, &d.Code, &d.CISIS, &d.Reason); err != nil {
+		var sources, rules, locations, texts []string
+		if err := rows.Scan(&received, &d.MailID, &d.DocName, &d.SetID, &d.VersionNumber, &d.Code, &d.CISIS, &d.Reason,
+			&d.FailureCount, &sources, &rules, &locations, &texts); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("reception report of %s, rejected documents: %w", finess, err)
 		}
 		d.ReceivedAt = time.Unix(int64(received), 0).In(store.Paris())
+		d.Failures = []events.Failure{}
+		for i := range texts {
+			// The arrays are written together (store.InsertReceipts).
+			if i < len(sources) && i < len(rules) && i < len(locations) {
+				d.Failures = append(d.Failures, events.Failure{Source: sources[i], Pattern: rules[i], Location: locations[i], Text: texts[i]})
+			}
+		}
 		r.RejectedDocs = append(r.RejectedDocs, d)
 	}
 	rows.Close()
@@ -102,9 +137,9 @@ func (r *Reception) Tables() []Table {
 	for _, x := range r.Reasons {
 		reasons.Rows = append(reasons.Rows, []any{x.Code, x.CISIS, x.Reason, x.Count})
 	}
-	docs := Table{Title: "Documents rejetés", Columns: []string{"Reçu le (heure de Paris)", "Courriel", "Fichier", "Dossier (setId)", "Version", "Motif", "Code CI-SIS", "Raison"}}
+	docs := Table{Title: "Documents rejetés", Columns: []string{"Reçu le (heure de Paris)", "Courriel", "Fichier", "Dossier (setId)", "Version", "Motif", "Code CI-SIS", "Raison", "Règles non respectées"}}
 	for _, d := range r.RejectedDocs {
-		docs.Rows = append(docs.Rows, []any{ParisTime(d.ReceivedAt), d.MailID, d.DocName, d.SetID, d.VersionNumber, d.Code, d.CISIS, d.Reason})
+		docs.Rows = append(docs.Rows, []any{ParisTime(d.ReceivedAt), d.MailID, d.DocName, d.SetID, d.VersionNumber, d.Code, d.CISIS, d.Reason, strings.Join(d.FailureLines(), "\n")})
 	}
 	return []Table{sum, reasons, docs, MR2Table(r.MR2)}
 }

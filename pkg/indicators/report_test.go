@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/ack"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/store"
 )
@@ -70,6 +71,78 @@ func TestReceptionTimesInParis(t *testing.T) {
 				t.Error("the page still names UTC")
 			}
 		})
+	}
+}
+
+// TestReceptionNamesFailedRules: a refused document's failed assertions are
+// in the report as the MDN of the same outcome writes them (pkg/ack builds
+// it), the rule, its source and its location, up to the same limit.
+func TestReceptionNamesFailedRules(t *testing.T) {
+	st := testStore(t)
+	ctx := context.Background()
+	var fs []events.Failure
+	for i := range store.MaxFailuresStored + 2 {
+		fs = append(fs, events.Failure{Source: "SDM-MR_2024.01", Pattern: fmt.Sprintf("p-sexe-%d", i),
+			Location: fmt.Sprintf("/ClinicalDocument/recordTarget[%d]/patientRole", i+1),
+			Text:     fmt.Sprintf("Le sexe administratif  doit être codé\n (cas %d)", i)})
+	}
+	fs[1] = events.Failure{Source: "XSD", Text: "élément inattendu"} // no rule, no location
+	o := events.MailOutcome{V: events.OutcomeV, MailID: "m1", MessageID: "<m1@chu.fr>", ReceivedAt: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC),
+		Documents: []events.DocumentOutcome{{Name: "a.xml", FINESS: finA, SetID: "s1", VersionNumber: 1, EffectiveTime: nov,
+			Rejection: &events.Rejection{Code: "schematron", CISIS: 906,
+				Reason: fmt.Sprintf("document non conforme au profil SDM-MR_2024.01 (%d erreur(s))", len(fs))}, Failures: fs}}}
+	for range 2 { // a redelivery changes nothing
+		if err := st.InsertReceipts(ctx, []events.MailOutcome{o}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, err := New(st).Reception(ctx, finA, mustMonth(t, "2026-11"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.RejectedDocs) != 1 {
+		t.Fatalf("rejected documents: %+v", r.RejectedDocs)
+	}
+	d := r.RejectedDocs[0]
+	if d.FailureCount != uint32(len(fs)) || len(d.Failures) != store.MaxFailuresStored {
+		t.Fatalf("%d failures of %d listed, want %d of %d", len(d.Failures), d.FailureCount, store.MaxFailuresStored, len(fs))
+	}
+	// The MDN's lines for the document's rules: "* text" then "(where)".
+	mdn := ack.Text(o)
+	var want []string
+	lines := strings.Split(mdn, "\n")
+	for i, l := range lines {
+		if text, ok := strings.CutPrefix(l, "      * "); ok {
+			if where, ok := strings.CutPrefix(lines[i+1], "        ("); ok {
+				text += " (" + where
+			}
+			want = append(want, text)
+		}
+		if more, ok := strings.CutPrefix(l, "      … et "); ok {
+			want = append(want, "… et "+more)
+		}
+	}
+	got := d.FailureLines()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("report lists\n%s\nMDN lists\n%s\n(MDN text:\n%s)", strings.Join(got, "\n"), strings.Join(want, "\n"), mdn)
+	}
+	var b bytes.Buffer
+	if err := RenderReception(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	for _, w := range []string{"<li>Le sexe administratif doit être codé (cas 0) (source : SDM-MR_2024.01, règle p-sexe-0 ; emplacement : /ClinicalDocument/recordTarget[1]/patientRole)</li>",
+		"<li>élément inattendu (source : XSD)</li>", "<li>… et 2 autres</li>"} {
+		if !strings.Contains(page, w) {
+			t.Errorf("the page lacks %q", w)
+		}
+	}
+	var csv bytes.Buffer
+	if err := WriteCSV(&csv, r.Tables()...); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(csv.String(), "règle p-sexe-29 ; emplacement") || !strings.Contains(csv.String(), "… et 2 autres") {
+		t.Errorf("CSV lacks the rules:\n%s", csv.String())
 	}
 }
 

@@ -155,7 +155,8 @@ const maxRejectedDocs = 1000
 // The reception instant is read as Unix seconds: a DateTime comes back in the
 // server's time zone, whatever it is, and the report writes Paris time.
 var receptionRejected = store.Statement{Name: "indicators.reception_rejected_documents", SQL: `SELECT toUInt32(any(received_at)) AS received,
-		mail_id, any(doc_name), any(set_id), any(version_number), any(rejection_code), any(cisis_code), any(rejection_reason) ` +
+		mail_id, any(doc_name), any(set_id), any(version_number), any(rejection_code), any(cisis_code), any(rejection_reason),
+		any(failure_count), any(failure_sources), any(failure_rules), any(failure_locations), any(failure_texts) ` +
 	receiptsOf + ` AND accepted = 0 GROUP BY mail_id, doc_index ORDER BY received DESC, mail_id, doc_index LIMIT ` +
 	strconv.Itoa(maxRejectedDocs)}
 
