@@ -285,7 +285,8 @@ ul.rules{margin:4px 0 0;padding-left:18px;font-size:12px}</style></head><body>
 <p>Période de réception : {{.Period}} · généré le {{paris .Generated}} (heure de Paris) · <a href="?finess={{.FINESS}}&amp;from={{.From}}&amp;to={{.To}}&amp;format=csv">CSV</a></p>
 <table id="summary"><tr><th>Courriels</th><th>Documents</th><th>Acceptés</th><th>Rejetés</th></tr>
 <tr><td class="n">{{.Mails}}</td><td class="n">{{.Documents}}</td><td class="n">{{.Accepted}}</td><td class="n">{{.Rejected}}</td></tr></table>
-<h2>MR.2</h2>
+<h2 id="mr2-heading">{{.MR2Heading}}</h2>
+<p>MR.2 compte les versions par mois de document ; les mois ci-dessus sont ceux des documents reçus sur la période de réception.</p>
 <table id="mr2"><tr><th>Mois</th><th>Transmises</th><th>Rejetées</th><th>Dénominateur déclaré</th><th>Dénominateur estimé</th><th>Retenu</th><th>MR.2</th></tr>
 {{range .MR2}}<tr><td>{{.Month}}</td><td class="n">{{.Transmitted}}</td><td class="n">{{.Rejected}}</td><td class="n">{{if .Declared}}{{.Declared}}{{else}}–{{end}}</td>
 <td class="n">{{.Estimated}}</td><td>{{if eq .DenominatorSource "declared"}}déclaré{{else}}estimé{{end}}</td>

@@ -12,7 +12,8 @@ import (
 
 // Reception is the per-hospital reception report: what one establishment
 // sent over a period (months of reception, Paris time), what the hub
-// accepted and rejected and why, and its MR.2.
+// accepted and rejected and why, and its MR.2 over the document months
+// those mails touched (MR.2 counts by document month, not by reception).
 type Reception struct {
 	FINESS       string            `json:"finess"`
 	Name         string            `json:"name,omitempty"`
@@ -26,7 +27,10 @@ type Reception struct {
 	Reasons      []RejectionReason `json:"rejections_by_reason"`
 	RejectedDocs []RejectedDoc     `json:"rejected_documents"`
 	MR2          []MR2             `json:"mr2"`
-	Generated    time.Time         `json:"generated_at"`
+	// MR2Months are the document months (YYYY-MM) of the documents the
+	// period's mails carried: the months of MR2.
+	MR2Months []string  `json:"mr2_document_months"`
+	Generated time.Time `json:"generated_at"`
 }
 
 // RejectionReason counts rejected documents by code.
@@ -118,7 +122,7 @@ func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*R
 		r.RejectedDocs = append(r.RejectedDocs, d)
 	}
 	rows.Close()
-	if r.MR2, err = x.MR2(ctx, p, finess); err != nil {
+	if r.MR2Months, r.MR2, err = x.receptionMR2(ctx, finess, args); err != nil {
 		return nil, err
 	}
 	names, err := x.names(ctx)
@@ -127,6 +131,58 @@ func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*R
 	}
 	r.Name = names[finess]
 	return r, nil
+}
+
+// receptionMR2 is MR.2 of finess over the document months of the documents
+// its mails of the period carried (args: receiptsOf's).
+func (x *Indicators) receptionMR2(ctx context.Context, finess string, args []any) ([]string, []MR2, error) {
+	rows, err := x.st.Query(ctx, receptionDocumentMonths, args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reception report of %s, document months: %w", finess, err)
+	}
+	var months []time.Time
+	for rows.Next() {
+		var m time.Time
+		if err := rows.Scan(&m); err != nil {
+			rows.Close()
+			return nil, nil, fmt.Errorf("reception report of %s, document months: %w", finess, err)
+		}
+		months = append(months, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("reception report of %s, document months: %w", finess, err)
+	}
+	names := []string{}
+	if len(months) == 0 {
+		return names, []MR2{}, nil
+	}
+	touched := map[string]bool{}
+	for _, m := range months {
+		names = append(names, m.Format("2006-01"))
+		touched[m.Format("2006-01")] = true
+	}
+	// One query over the first to the last month, the months in between
+	// that no mail touched left out.
+	all, err := x.MR2(ctx, Period{From: months[0], To: months[len(months)-1]}, finess)
+	if err != nil {
+		return nil, nil, err
+	}
+	out := []MR2{}
+	for _, m := range all {
+		if touched[m.Month] {
+			out = append(out, m)
+		}
+	}
+	return names, out, nil
+}
+
+// MR2Heading says which months the report's MR.2 covers, and why.
+func (r *Reception) MR2Heading() string {
+	if len(r.MR2Months) == 0 {
+		return "MR.2 — aucun document reçu sur la période"
+	}
+	return "MR.2 des mois de document (" + strings.Join(r.MR2Months, ", ") + ") des documents reçus sur la période"
 }
 
 // Tables is the report as export tables.
@@ -141,7 +197,9 @@ func (r *Reception) Tables() []Table {
 	for _, d := range r.RejectedDocs {
 		docs.Rows = append(docs.Rows, []any{ParisTime(d.ReceivedAt), d.MailID, d.DocName, d.SetID, d.VersionNumber, d.Code, d.CISIS, d.Reason, strings.Join(d.FailureLines(), "\n")})
 	}
-	return []Table{sum, reasons, docs, MR2Table(r.MR2)}
+	mr2 := MR2Table(r.MR2)
+	mr2.Title = r.MR2Heading()
+	return []Table{sum, reasons, docs, mr2}
 }
 
 // ParisTime writes t as the report shows it: Paris time, to the minute

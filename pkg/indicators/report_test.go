@@ -146,6 +146,49 @@ func TestReceptionNamesFailedRules(t *testing.T) {
 	}
 }
 
+// TestReceptionMR2ByDocumentMonth: the fixture's mails all arrived on
+// 20 November and carried documents of October and November. A November
+// report shows MR.2 of both document months and says so; an October report
+// (no mail received) shows none, whatever October's documents.
+func TestReceptionMR2ByDocumentMonth(t *testing.T) {
+	st := testStore(t)
+	newFixture().load(t, st)
+	x := New(st)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		finess, month string
+		months        []string
+		rates         []string // month: transmitted/estimated
+		heading       string
+	}{
+		{finA, "2026-11", []string{"2026-10", "2026-11"}, []string{"2026-10 5/8", "2026-11 2/3"},
+			"MR.2 des mois de document (2026-10, 2026-11) des documents reçus sur la période"},
+		{finB, "2026-11", []string{"2026-10"}, []string{"2026-10 3/4"},
+			"MR.2 des mois de document (2026-10) des documents reçus sur la période"},
+		{finA, "2026-10", []string{}, nil, "MR.2 — aucun document reçu sur la période"},
+		{finC, "2026-11", []string{}, nil, "MR.2 — aucun document reçu sur la période"},
+	} {
+		r, err := x.Reception(ctx, tc.finess, mustMonth(t, tc.month))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rates []string
+		for _, m := range r.MR2 {
+			rates = append(rates, fmt.Sprintf("%s %d/%d", m.Month, m.Transmitted, m.Denominator))
+		}
+		if strings.Join(r.MR2Months, ",") != strings.Join(tc.months, ",") || strings.Join(rates, ",") != strings.Join(tc.rates, ",") {
+			t.Errorf("%s received %s: MR.2 of %q: %q, want of %q: %q", tc.finess, tc.month, r.MR2Months, rates, tc.months, tc.rates)
+		}
+		var b bytes.Buffer
+		if err := RenderReception(&b, r); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), `<h2 id="mr2-heading">`+tc.heading+`</h2>`) {
+			t.Errorf("%s received %s: the page lacks the heading %q", tc.finess, tc.month, tc.heading)
+		}
+	}
+}
+
 // startClickHouseIn starts a ClickHouse server of its own whose time zone
 // is zone (scripts/clickhouse-instance.sh), stopped at the end of the test,
 // and returns its DSN.
