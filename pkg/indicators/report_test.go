@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -263,4 +264,35 @@ func freePort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestReceptionScreenshot renders finA's November reception report (the
+// fixture and a refused document with its failed assertions) in headless
+// Chromium and saves a screenshot to $BNDMR_SCREENSHOT (a temporary file
+// otherwise), for a person to look at.
+func TestReceptionScreenshot(t *testing.T) {
+	st := testStore(t)
+	newFixture().load(t, st)
+	fs := []events.Failure{
+		{Source: "SDM-MR_2024.01", Pattern: "p-patient-sexe", Location: "/ClinicalDocument/recordTarget/patientRole/patient/administrativeGenderCode",
+			Text: "Le sexe administratif du patient doit être codé dans le jeu de valeurs JDV_HL7_AdministrativeGender-CISIS."},
+		{Source: "XSD", Location: "ligne 42, colonne 7", Text: "Élément 'effectiveTime' inattendu : 'code' attendu."},
+	}
+	if err := st.InsertReceipts(context.Background(), []events.MailOutcome{{V: events.OutcomeV, MailID: "rej-a6-1",
+		ReceivedAt: time.Date(2026, 11, 21, 16, 45, 0, 0, time.UTC), Documents: []events.DocumentOutcome{{Name: "IHE_XDM/SUBSET01/DOC0001.XML",
+			FINESS: finA, SetID: "a6", VersionNumber: 1, EffectiveTime: nov, Failures: fs,
+			Rejection: &events.Rejection{Code: "schematron", CISIS: 906, Reason: "document non conforme au profil SDM-MR_2024.01 (2 erreur(s))"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&Server{X: New(st)}).Handler())
+	defer srv.Close()
+	out := os.Getenv("BNDMR_SCREENSHOT")
+	if out == "" {
+		out = filepath.Join(t.TempDir(), "reception.png")
+	}
+	chromium(t, "--screenshot="+out, "--window-size=1200,1600", "--hide-scrollbars", srv.URL+"/report?finess="+finA+"&from=2026-11")
+	if st, err := os.Stat(out); err != nil || st.Size() < 20_000 {
+		t.Fatalf("screenshot %s: %v %v", out, st, err)
+	}
+	t.Logf("reception report screenshot: %s", out)
 }
