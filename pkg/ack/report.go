@@ -199,6 +199,10 @@ func labelOf(r *events.Rejection) string {
 // text is for a person, the validator's report has the rest.
 const maxFailuresListed = 30
 
+// Text is the human-readable part of the MDN for o, in French (the
+// reception report is tested against it).
+func Text(o events.MailOutcome) string { return text(o, verdict(o)) }
+
 // text writes the human-readable part, in French.
 func text(o events.MailOutcome, v *mssante.MDNError) string {
 	var b strings.Builder
@@ -253,19 +257,8 @@ func text(o events.MailOutcome, v *mssante.MDNError) string {
 					break
 				}
 				fmt.Fprintf(&b, "      * %s\n", oneLine(f.Text))
-				var where []string
-				if f.Source != "" {
-					src := f.Source
-					if f.Pattern != "" {
-						src += ", règle " + f.Pattern
-					}
-					where = append(where, "source : "+oneLine(src))
-				}
-				if f.Location != "" {
-					where = append(where, "emplacement : "+oneLine(f.Location))
-				}
-				if len(where) > 0 {
-					fmt.Fprintf(&b, "        (%s)\n", strings.Join(where, " ; "))
+				if where := f.Where(); where != "" {
+					fmt.Fprintf(&b, "        (%s)\n", where)
 				}
 			}
 			for _, w := range d.Warnings {

@@ -91,6 +91,7 @@ var cases = map[string]Case{
 	"indicators.reception_counts":             compare(establishment),
 	"indicators.reception_reasons":            compare(establishment),
 	"indicators.reception_rejected_documents": compare(establishment),
+	"indicators.reception_document_months":    compare(establishment),
 	"indicators.epi_orpha":                    compare(nil),
 	"indicators.epi_orpha_total":              compare(nil),
 	"indicators.epi_departement_sex":          compare(nil),

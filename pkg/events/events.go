@@ -4,6 +4,7 @@
 package events
 
 import (
+	"strings"
 	"time"
 
 	"github.com/bndmr/hub/pkg/sdmmr"
@@ -144,6 +145,24 @@ type Failure struct {
 	Pattern  string `json:"pattern,omitempty"`
 	Location string `json:"location,omitempty"`
 	Text     string `json:"text"`
+}
+
+// Where says where an assertion comes from and where it failed, as the MDN
+// and the reception report both write it: "source : S, règle P ;
+// emplacement : L" (empty when neither is known).
+func (f Failure) Where() string {
+	var where []string
+	if f.Source != "" {
+		src := f.Source
+		if f.Pattern != "" {
+			src += ", règle " + f.Pattern
+		}
+		where = append(where, "source : "+strings.Join(strings.Fields(src), " "))
+	}
+	if f.Location != "" {
+		where = append(where, "emplacement : "+strings.Join(strings.Fields(f.Location), " "))
+	}
+	return strings.Join(where, " ; ")
 }
 
 // Extracted is one accepted SDM-MR document with its identified content.

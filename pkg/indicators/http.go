@@ -275,16 +275,18 @@ func (s *Server) dpiUpdates(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"recorded": len(ds), "changes": changes})
 }
 
-var receptionTmpl = template.Must(template.New("reception").Funcs(template.FuncMap{"pct": pct}).Parse(`<!DOCTYPE html>
+var receptionTmpl = template.Must(template.New("reception").Funcs(template.FuncMap{"pct": pct, "paris": ParisTime}).Parse(`<!DOCTYPE html>
 <html lang="fr"><head><meta charset="utf-8"><title>Réception SDM-MR — {{.FINESS}} — {{.Period}}</title>
 <style>body{font-family:"DejaVu Sans",Arial,sans-serif;margin:24px;color:#1e1e1e;font-size:14px}h1{font-size:20px;color:#000091}
 table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#eef}
-.low{color:#c9191e;font-weight:bold}td.n{text-align:right}</style></head><body>
+.low{color:#c9191e;font-weight:bold}td.n{text-align:right}
+ul.rules{margin:4px 0 0;padding-left:18px;font-size:12px}</style></head><body>
 <h1>Accusé de réception des SDM-MR — {{if .Name}}{{.Name}} ({{.FINESS}}){{else}}FINESS {{.FINESS}}{{end}}</h1>
-<p>Période de réception : {{.Period}} · généré le {{.Generated.Format "02/01/2006 15:04"}} UTC · <a href="?finess={{.FINESS}}&amp;from={{.From}}&amp;to={{.To}}&amp;format=csv">CSV</a></p>
+<p>Période de réception : {{.Period}} · généré le {{paris .Generated}} (heure de Paris) · <a href="?finess={{.FINESS}}&amp;from={{.From}}&amp;to={{.To}}&amp;format=csv">CSV</a></p>
 <table id="summary"><tr><th>Courriels</th><th>Documents</th><th>Acceptés</th><th>Rejetés</th></tr>
 <tr><td class="n">{{.Mails}}</td><td class="n">{{.Documents}}</td><td class="n">{{.Accepted}}</td><td class="n">{{.Rejected}}</td></tr></table>
-<h2>MR.2</h2>
+<h2 id="mr2-heading">{{.MR2Heading}}</h2>
+<p>MR.2 compte les versions par mois de document ; les mois ci-dessus sont ceux des documents reçus sur la période de réception.</p>
 <table id="mr2"><tr><th>Mois</th><th>Transmises</th><th>Rejetées</th><th>Dénominateur déclaré</th><th>Dénominateur estimé</th><th>Retenu</th><th>MR.2</th></tr>
 {{range .MR2}}<tr><td>{{.Month}}</td><td class="n">{{.Transmitted}}</td><td class="n">{{.Rejected}}</td><td class="n">{{if .Declared}}{{.Declared}}{{else}}–{{end}}</td>
 <td class="n">{{.Estimated}}</td><td>{{if eq .DenominatorSource "declared"}}déclaré{{else}}estimé{{end}}</td>
@@ -292,8 +294,9 @@ table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;pad
 <h2>Rejets par motif</h2>
 {{if .Reasons}}<table id="reasons"><tr><th>Motif</th><th>Code CI-SIS</th><th>Exemple</th><th>Documents</th></tr>
 {{range .Reasons}}<tr><td>{{.Code}}</td><td>{{.CISIS}}</td><td>{{.Reason}}</td><td class="n">{{.Count}}</td></tr>{{end}}</table>{{else}}<p>Aucun rejet.</p>{{end}}
-{{if .RejectedDocs}}<h2>Documents rejetés</h2><table id="rejected"><tr><th>Reçu le (UTC)</th><th>Fichier</th><th>Dossier (setId)</th><th>Version</th><th>Motif</th><th>Raison</th></tr>
-{{range .RejectedDocs}}<tr><td>{{.ReceivedAt.Format "02/01/2006 15:04"}}</td><td>{{.DocName}}</td><td>{{.SetID}}</td><td class="n">{{.VersionNumber}}</td><td>{{.Code}} ({{.CISIS}})</td><td>{{.Reason}}</td></tr>{{end}}</table>{{end}}
+{{if .RejectedDocs}}<h2>Documents rejetés</h2><table id="rejected"><tr><th>Reçu le (heure de Paris)</th><th>Fichier</th><th>Dossier (setId)</th><th>Version</th><th>Motif</th><th>Raison et règles non respectées</th></tr>
+{{range .RejectedDocs}}<tr><td>{{paris .ReceivedAt}}</td><td>{{.DocName}}</td><td>{{.SetID}}</td><td class="n">{{.VersionNumber}}</td><td>{{.Code}} ({{.CISIS}})</td><td>{{.Reason}}{{with .FailureLines}}
+<ul class="rules">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}</td></tr>{{end}}</table>{{end}}
 </body></html>
 `))
 

@@ -16,7 +16,7 @@ import (
 // Statements lists every statement of the package.
 func Statements() []store.Statement {
 	out := []store.Statement{mr2Stmt, dpiDeclared, establishmentNames, mr1Stmt, latestMonth, dashboardRejections,
-		topORPHA, receptionCounts, receptionReasons, receptionRejected}
+		topORPHA, receptionCounts, receptionReasons, receptionRejected, receptionDocumentMonths}
 	for _, t := range epiTables {
 		out = append(out, t.query, t.total)
 	}
@@ -149,11 +149,20 @@ var receptionReasons = store.Statement{Name: "indicators.reception_reasons", SQL
 		any(rejection_reason), toUInt64(uniqExact(mail_id, doc_index)) AS n ` +
 	receiptsOf + ` AND accepted = 0 GROUP BY rejection_code ORDER BY n DESC, rejection_code`}
 
+// receptionDocumentMonths lists the document months (effective date, Paris
+// day) of the documents the establishment's mails of the period carried:
+// the months whose MR.2 the reception report shows.
+var receptionDocumentMonths = store.Statement{Name: "indicators.reception_document_months", SQL: `SELECT
+		toStartOfMonth(effective_date) AS m ` + receiptsOf + ` AND set_id != '' GROUP BY m ORDER BY m`}
+
 // maxRejectedDocs bounds the list in one report.
 const maxRejectedDocs = 1000
 
-var receptionRejected = store.Statement{Name: "indicators.reception_rejected_documents", SQL: `SELECT any(received_at) AS received,
-		mail_id, any(doc_name), any(set_id), any(version_number), any(rejection_code), any(cisis_code), any(rejection_reason) ` +
+// The reception instant is read as Unix seconds: a DateTime comes back in the
+// server's time zone, whatever it is, and the report writes Paris time.
+var receptionRejected = store.Statement{Name: "indicators.reception_rejected_documents", SQL: `SELECT toUInt32(any(received_at)) AS received,
+		mail_id, any(doc_name), any(set_id), any(version_number), any(rejection_code), any(cisis_code), any(rejection_reason),
+		any(failure_count), any(failure_sources), any(failure_rules), any(failure_locations), any(failure_texts) ` +
 	receiptsOf + ` AND accepted = 0 GROUP BY mail_id, doc_index ORDER BY received DESC, mail_id, doc_index LIMIT ` +
 	strconv.Itoa(maxRejectedDocs)}
 

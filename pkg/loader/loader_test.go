@@ -70,6 +70,11 @@ func TestLoaderWritesRecordsAndReceipts(t *testing.T) {
 			VersionNumber: i/10 + 1, EffectiveTime: "20261015", ReceivedAt: time.Now(), PatientTraitsPseudonym: "p"}
 		o := events.MailOutcome{V: events.OutcomeV, MailID: r.MailID, ReceivedAt: time.Now(),
 			Documents: []events.DocumentOutcome{{FINESS: r.FINESS, SetID: r.SetID, VersionNumber: r.VersionNumber, Accepted: true}}}
+		if i == 0 { // refused: its failed assertions go to receipts for the reception report
+			o.Documents[0].Accepted, o.Documents[0].Rejection = false, &events.Rejection{Code: "schematron", CISIS: 906, Reason: "non conforme"}
+			o.Documents[0].Failures = []events.Failure{{Source: "SDM-MR_2024.01", Pattern: "p1", Location: "/a", Text: "règle 1"},
+				{Source: "XSD", Text: "règle 2"}}
+		}
 		for copy := range 1 + i%2 {
 			if _, err := bus.Publish(ctx, js, events.SubjectRecord, fmt.Sprintf("r%d-%d", i, copy), r); err != nil {
 				t.Fatal(err)
@@ -139,6 +144,14 @@ func TestLoaderWritesRecordsAndReceipts(t *testing.T) {
 	}
 	if got := count("SELECT uniqExact(mail_id, doc_index) FROM receipts"); got != n {
 		t.Errorf("%d receipts, want %d", got, n)
+	}
+	var failures []string
+	if err := st.Conn().QueryRow(ctx, `SELECT any(arrayMap((s, r, l, x) -> concat(s, '|', r, '|', l, '|', x),
+		failure_sources, failure_rules, failure_locations, failure_texts)) FROM receipts WHERE mail_id = 'm0'`).Scan(&failures); err != nil {
+		t.Fatal(err)
+	}
+	if want := "SDM-MR_2024.01|p1|/a|règle 1,XSD|||règle 2"; strings.Join(failures, ",") != want {
+		t.Errorf("failed assertions of m0 in receipts: %q, want %q", failures, want)
 	}
 	// Raw rows: each key at least once, the republished ones (every odd
 	// i) at least twice until ClickHouse merges; exactly once after.

@@ -10,6 +10,10 @@ import (
 	"github.com/bndmr/hub/pkg/events"
 )
 
+// MaxFailuresStored bounds the failed assertions kept per document: as many
+// as the MDN lists (pkg/ack), failure_count keeps the whole number.
+const MaxFailuresStored = 30
+
 // InsertReceipts writes one row per document of each mail outcome (one row
 // for a mail rejected as a whole with no document), accepted or rejected.
 // Keyed by (mail_id, doc_index): a redelivered outcome collapses on merge.
@@ -36,7 +40,8 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 				code, reason = "no_document", "the mail carried no document"
 			}
 			t.add(o.MailID, o.Mailbox, o.ReceivedAt.UTC(), o.ProcessedAt.UTC(), dom, mcode, mreason, uint16(0), "", "", "",
-				uint32(0), "", receivedDay, "", uint8(0), code, cisis, reason, uint32(0), []string{})
+				uint32(0), "", receivedDay, "", uint8(0), code, cisis, reason, uint32(0), []string{},
+				[]string{}, []string{}, []string{}, []string{})
 			continue
 		}
 		for i, d := range o.Documents {
@@ -58,12 +63,18 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 			for _, f := range d.Failures {
 				patterns = append(patterns, f.Source+":"+f.Pattern)
 			}
+			// Parallel arrays, in the validator's order, as the MDN lists them.
+			kept := d.Failures[:min(len(d.Failures), MaxFailuresStored)]
+			sources, rules, locations, texts := make([]string, len(kept)), make([]string, len(kept)), make([]string, len(kept)), make([]string, len(kept))
+			for j, f := range kept {
+				sources[j], rules[j], locations[j], texts[j] = f.Source, f.Pattern, f.Location, f.Text
+			}
 			if d.SetID != "" && d.FINESS != "" && d.VersionNumber > 0 {
 				vers.add(d.FINESS, d.SetID, uint32(d.VersionNumber), "receipt", day, boolU8(d.Accepted), time.Unix(0, 0).UTC())
 			}
 			t.add(o.MailID, o.Mailbox, o.ReceivedAt.UTC(), o.ProcessedAt.UTC(), dom, mcode, mreason, uint16(i), d.Name,
 				d.FINESS, d.SetID, uint32(d.VersionNumber), d.EffectiveTime, day, d.ModelVersion, boolU8(d.Accepted),
-				code, cisis, reason, uint32(len(d.Failures)), patterns)
+				code, cisis, reason, uint32(len(d.Failures)), patterns, sources, rules, locations, texts)
 		}
 	}
 	return s.send(ctx, vers, t)

@@ -90,7 +90,8 @@ var (
 	insertVersions       = insertInto("versions", "finess, set_id, version_number, source, effective_date, accepted, created")
 	insertReceipts       = insertInto("receipts", `mail_id, mailbox, received_at, processed_at, sender_domain, mail_rejection_code,
 		mail_rejection_reason, doc_index, doc_name, finess, set_id, version_number, effective_time, effective_date,
-		model_version, accepted, rejection_code, cisis_code, rejection_reason, failure_count, failure_patterns`)
+		model_version, accepted, rejection_code, cisis_code, rejection_reason, failure_count, failure_patterns, failure_sources,
+		failure_rules, failure_locations, failure_texts`)
 	insertCentres        = insertInto("reference_centres", "finess, centre_id, centre_name, filiere, centre_type, valid_from, valid_to, imported_at")
 	insertDPIUpdates     = insertInto("dpi_updates", "finess, month, declared_count, source, declared_at")
 	insertEstablishments = insertInto("establishments", "finess, name, transmission_start, updated_at")

@@ -27,7 +27,7 @@ func cmdExport(ctx context.Context, args []string) int {
 	from := fs.String("from", "", "first month AAAA-MM (default: the latest month with data)")
 	to := fs.String("to", "", "last month AAAA-MM (default: --from)")
 	finess := fs.String("finess", "", "one establishment (report: required)")
-	format := fs.String("format", "text", "text (readable table), json, csv or xlsx")
+	format := fs.String("format", "text", "text (readable table), json, csv, xlsx, or html (report: the page the indicators service serves)")
 	out := fs.String("out", "", "output file (default: standard output)")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
 	fs.Usage = func() {
@@ -35,6 +35,7 @@ func cmdExport(ctx context.Context, args []string) int {
 			"  bndmrctl export dgos --month 2026-10 --format xlsx --out dgos-2026-10.xlsx\n"+
 			"  bndmrctl export mr2 --from 2026-01 --to 2026-12 --format csv\n"+
 			"  bndmrctl export report --finess 750000010 --from 2026-10 --format csv\n"+
+			"  bndmrctl export report --finess 750000010 --from 2026-10 --format html --out report.html\n"+
 			"  bndmrctl export dashboard --month 2026-10 --out dashboard.html   (static page)")
 		fs.PrintDefaults()
 	}
@@ -74,6 +75,8 @@ func cmdExport(ctx context.Context, args []string) int {
 	}
 	var value any
 	var tables []indicators.Table
+	// html: the page the service serves, for the reception report only.
+	var page func(io.Writer) error
 	switch what {
 	case "dgos":
 		if *month == "" {
@@ -110,6 +113,7 @@ func cmdExport(ctx context.Context, args []string) int {
 			r, err2 := x.Reception(ctx, *finess, p)
 			if err2 == nil {
 				value, tables = r, r.Tables()
+				page = func(w io.Writer) error { return indicators.RenderReception(w, r) }
 			}
 			err = err2
 		}
@@ -168,6 +172,12 @@ func cmdExport(ctx context.Context, args []string) int {
 		err = enc.Encode(value)
 	case "csv":
 		err = indicators.WriteCSV(w, tables...)
+	case "html":
+		if page == nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl export %s: --format html is for report (and dashboard, always HTML)\n", what)
+			return 2
+		}
+		err = page(w)
 	case "xlsx":
 		if *out == "" {
 			fmt.Fprintln(os.Stderr, "bndmrctl export: --format xlsx needs --out FILE")
@@ -175,7 +185,7 @@ func cmdExport(ctx context.Context, args []string) int {
 		}
 		err = indicators.WriteXLSX(w, tables...)
 	default:
-		fmt.Fprintf(os.Stderr, "bndmrctl export: --format %q: text, json, csv or xlsx\n", *format)
+		fmt.Fprintf(os.Stderr, "bndmrctl export: --format %q: text, json, csv, xlsx or html (report)\n", *format)
 		return 2
 	}
 	if err != nil {

@@ -4,14 +4,18 @@ import (
 	"archive/zip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -133,5 +137,70 @@ func TestMigrateImportExport(t *testing.T) {
 	}
 	if code := cmdExport(ctx, []string{"dgos", "--clickhouse", dbDSN, "--month", "octobre"}); code == 0 {
 		t.Error("a month in words was accepted")
+	}
+}
+
+// TestExportReportHTML: `export report --format html` writes the page the
+// indicators service serves for the same establishment and period (but for
+// the instant it was generated).
+func TestExportReportHTML(t *testing.T) {
+	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
+	if dsn == "" {
+		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
+	}
+	ctx := context.Background()
+	admin, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := fmt.Sprintf("test_ctl_html_%d", time.Now().UnixNano())
+	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
+	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
+	if code := cmdMigrate(ctx, []string{"--clickhouse", dbDSN}); code != 0 {
+		t.Fatalf("migrate: exit %d", code)
+	}
+	st, err := store.Open(ctx, dbDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	received := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	if err := st.InsertReceipts(ctx, []events.MailOutcome{{V: events.OutcomeV, MailID: "m1", ReceivedAt: received,
+		Documents: []events.DocumentOutcome{
+			{Name: "ok.xml", FINESS: "750000010", SetID: "a", VersionNumber: 1, EffectiveTime: "20261012", Accepted: true},
+			{Name: "bad.xml", FINESS: "750000010", SetID: "b", VersionNumber: 2, EffectiveTime: "20261012",
+				Rejection: &events.Rejection{Code: "schematron", CISIS: 906, Reason: "document non conforme au profil SDM-MR_2024.01 (1 erreur(s))"},
+				Failures:  []events.Failure{{Source: "SDM-MR_2024.01", Pattern: "p-sexe", Location: "/ClinicalDocument/recordTarget", Text: "Le sexe doit être codé"}}},
+		}}}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "report.html")
+	if code := cmdExport(ctx, []string{"report", "--clickhouse", dbDSN, "--finess", "750000010", "--from", "2026-11", "--format", "html", "--out", out}); code != 0 {
+		t.Fatalf("export report html: exit %d", code)
+	}
+	cli, _ := os.ReadFile(out)
+	srv := httptest.NewServer((&indicators.Server{X: indicators.New(st)}).Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/report?finess=750000010&from=2026-11")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	generated := regexp.MustCompile(`généré le [0-9/: ]+`)
+	if a, b := generated.ReplaceAllString(string(cli), ""), generated.ReplaceAllString(string(served), ""); a != b {
+		t.Errorf("the CLI's page differs from the service's:\n--- CLI\n%s\n--- service\n%s", a, b)
+	}
+	for _, want := range []string{"<!DOCTYPE html>", "Le sexe doit être codé (source : SDM-MR_2024.01, règle p-sexe ; emplacement : /ClinicalDocument/recordTarget)",
+		"20/11/2026 11:00", "MR.2 des mois de document (2026-10)"} {
+		if !strings.Contains(string(cli), want) {
+			t.Errorf("the CLI's page lacks %q", want)
+		}
+	}
+	if code := cmdExport(ctx, []string{"mr2", "--clickhouse", dbDSN, "--from", "2026-10", "--format", "html"}); code != 2 {
+		t.Errorf("export mr2 --format html: exit %d, want 2 (only the report has a page)", code)
 	}
 }
