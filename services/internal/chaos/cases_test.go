@@ -355,7 +355,7 @@ func TestChaosGStoreFull(t *testing.T) {
 	os.RemoveAll(dir)
 	os.MkdirAll(dir, 0o755)
 	// Room for about a third of the set's mails: the rest must wait.
-	set := buildMails(t, r.name, s.cfg.mails, s.cfg.seed)
+	set := buildMails(t, r.tag(), s.cfg.mails, s.cfg.seed)
 	total := 0
 	for _, m := range set.mails {
 		total += len(m)

@@ -113,6 +113,9 @@ type site struct {
 	chAdminMu sync.Mutex
 }
 
+// suiteRun names this run's databases.
+var suiteRun = time.Now().Unix()
+
 var (
 	siteOnce sync.Once
 	theSite  *site
@@ -333,11 +336,16 @@ func (r *caseRun) prepare() {
 // prepareDB creates the case's database on the cluster, with the schema.
 func (r *caseRun) prepareDB() {
 	t, s := r.t, r.s
-	r.db = "chaos_" + strings.ToLower(r.name)
+	// A name of this suite run: a database dropped a moment ago may still
+	// hold its replicas' paths in ZooKeeper.
+	r.db = fmt.Sprintf("chaos_%s_%d", strings.ToLower(r.name), suiteRun)
 	ctx := context.Background()
 	adm := s.admin(t)
-	if err := adm.Conn().Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s ON CLUSTER %s SYNC", r.db, s.cluster)); err != nil {
-		t.Fatalf("dropping %s: %v", r.db, err)
+	// The databases of earlier runs go.
+	for _, old := range column(t, adm, "SELECT name FROM system.databases WHERE name LIKE 'chaos\\_%' AND NOT endsWith(name, '_"+strconv.FormatInt(suiteRun, 10)+"')") {
+		if err := adm.Conn().Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s ON CLUSTER %s", old, s.cluster)); err != nil {
+			t.Logf("dropping %s: %v", old, err)
+		}
 	}
 	if err := adm.Conn().Exec(ctx, fmt.Sprintf("CREATE DATABASE %s ON CLUSTER %s", r.db, s.cluster)); err != nil {
 		t.Fatalf("creating %s: %v", r.db, err)
@@ -404,7 +412,7 @@ func (r *caseRun) run(fault func(r *caseRun) string) *outcome {
 	if r.busy == nil {
 		r.prepare()
 	}
-	r.set = buildMails(t, r.name, s.cfg.mails, s.cfg.seed)
+	r.set = buildMails(t, r.tag(), s.cfg.mails, s.cfg.seed)
 	t.Logf("%s: %s", r.name, r.set)
 	mdnBase := uidNext(t, s.imapPlain)
 	qBefore := lastSeq(t, r.opJS, bus.StreamQuarantine)
@@ -448,7 +456,7 @@ func (r *caseRun) run(fault func(r *caseRun) string) *outcome {
 	// What the run left.
 	out := &outcome{published: r.published()}
 	out.keys = tableKeys(t, s, r.db)
-	out.mdns = countMDNs(t, s.imapPlain, mdnBase, r.set.distinct(), r.name)
+	out.mdns = countMDNs(t, s.imapPlain, mdnBase, r.set.distinct(), r.tag())
 	out.quarantine = quarantined(t, r.opJS, qBefore)
 	res.Published, res.Quarantined = out.published, len(out.quarantine)
 	for _, k := range out.keys {
@@ -742,3 +750,8 @@ func countMDNs(t testing.TB, addr string, base imap.UID, ids []string, tag strin
 	time.Sleep(5 * time.Second)
 	return read()
 }
+
+// tag names the case's mails: Message-IDs of this suite run, so that
+// neither the ingest content keys nor the MDN records of an earlier run
+// apply to them.
+func (r *caseRun) tag() string { return fmt.Sprintf("%d.%s", suiteRun, r.name) }

@@ -88,7 +88,7 @@ func buildMails(t testing.TB, tag string, n int, seed uint64) mailSet {
 	add(build(id, mssante.XDM{Documents: []mssante.XDMDocument{{Data: doc}},
 		Extra: []mssante.XDMFile{{Name: "IHE_XDM/../../etc/passwd", Data: []byte("root:x:0:0::/root:/bin/sh\n")}}}), id)
 	id = fmt.Sprintf("<chaos.%s.notmime@chu.test>", tag)
-	add([]byte("From: "+hospital+"\r\nTo: "+hubAddr+"\r\nMessage-ID: "+id+"\r\nDisposition-Notification-To: "+hospital+
+	add([]byte("Return-Path: <"+hospital+">\r\nFrom: "+hospital+"\r\nTo: "+hubAddr+"\r\nMessage-ID: "+id+"\r\nDisposition-Notification-To: "+hospital+
 		"\r\nSubject: not MIME\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"never-there\"\r\n\r\n"+
 		"\x00\x01 PK\x03\x04 this is no MIME structure at all \xff\xfe\r\n--not-the-boundary\r\n"), id)
 	s.hostile = 3
