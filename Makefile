@@ -70,7 +70,7 @@ test-topology: up-topology ## the end-to-end scenario through the production top
 CHAOS_TIMEOUT ?= 120m
 CHAOS_RUN     ?= TestChaos
 chaos: up-topology ## the fault suite through the production topology (long: see docs/reliability.md)
-	cd services && BNDMR_CHAOS=$(abspath $(RUN))/topology $(GO) test -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '$(CHAOS_RUN)' ./internal/chaos/ | tee $(abspath $(RUN))/chaos.log | grep -E '^(=== RUN|--- |\s+--- |PASS|FAIL|ok)|RESULT|chaos_test|cases_test'
+	set -o pipefail; cd services && BNDMR_CHAOS=$(abspath $(RUN))/topology $(GO) test -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '$(CHAOS_RUN)' ./internal/chaos/ | tee $(abspath $(RUN))/chaos.log | grep -E '^(=== RUN|--- |\s+--- |PASS|FAIL|ok)|RESULT|chaos_test|cases_test'
 
 build: ## every service, bndmrctl and the all-in-one hub into bin/
 	@mkdir -p $(BIN)
