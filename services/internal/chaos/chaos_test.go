@@ -305,6 +305,22 @@ func (r *caseRun) note(format string, args ...any) {
 // hides a loss) and points the loaders at it.
 func (r *caseRun) prepare() {
 	t, s := r.t, r.s
+	// Whatever an earlier case (or an interrupted run) left in the streams
+	// drains first, into the database the loaders have now: it must not
+	// land in this case's.
+	for _, p := range s.procs.nats {
+		p.start(t, nil)
+	}
+	for _, p := range s.procs.services {
+		p.start(t, nil) // only those not running; a loader keeps its database
+	}
+	if why := busy(context.Background(), s.mailbox, s.js); why != "" {
+		t.Logf("%s: draining what was left before the case: %s", r.name, why)
+		r.busy = func(ctx context.Context) string { return busy(ctx, s.mailbox, s.js) }
+		if why := r.waitIdle(s.cfg.drain); why != "" {
+			t.Fatalf("the topology does not drain before the case: %s", why)
+		}
+	}
 	r.prepareDB()
 	for _, p := range s.procs.of("loader") {
 		p.restart(t, r.loaderOverride)
