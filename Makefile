@@ -65,7 +65,7 @@ test-topology: up-topology ## the end-to-end scenario through the production top
 	cd services && BNDMR_TOPOLOGY=$(abspath $(RUN))/topology $(GO) test -count=1 -timeout 10m -run TestTopology ./internal/topology/
 
 # The fault suite (docs/reliability.md). Not part of `make test`: with the
-# issue's durations (two 10-minute outages) it takes about 45 minutes; set
+# issue's durations (two 10-minute outages) it takes about an hour; set
 # BNDMR_CHAOS_OUTAGE=1m BNDMR_CHAOS_MAILS=100 ... for a quick run.
 CHAOS_TIMEOUT ?= 120m
 CHAOS_RUN     ?= TestChaos
