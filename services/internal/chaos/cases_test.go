@@ -168,9 +168,10 @@ func TestChaosB1NATSLeaderKilled(t *testing.T) {
 		if p == nil {
 			t.Fatalf("leader %q is no server of the topology", leader)
 		}
+		published := r.published()
 		start := time.Now()
 		p.stop(t, syscall.SIGKILL)
-		r.note("%s (leading most streams) SIGKILLed with %d mails published", leader, r.published())
+		r.note("%s (leading most streams) SIGKILLed with %d mails published", leader, published)
 		time.Sleep(s.cfg.natsDown)
 		p.start(t, nil)
 		s.natsHealthy(t, p, 2*time.Minute)
@@ -183,6 +184,7 @@ func TestChaosB2NATSClusterRestart(t *testing.T) {
 	s, r := newCase(t, "b2_nats_cluster")
 	r.run(func(r *caseRun) string {
 		r.waitPublished(0.3)
+		published := r.published()
 		start := time.Now()
 		done := make(chan struct{})
 		for _, p := range s.procs.nats {
@@ -191,7 +193,7 @@ func TestChaosB2NATSClusterRestart(t *testing.T) {
 		for range s.procs.nats {
 			<-done
 		}
-		r.note("3 NATS servers stopped (SIGTERM) with %d mails published", r.published())
+		r.note("3 NATS servers stopped (SIGTERM) with %d mails published", published)
 		time.Sleep(s.cfg.natsDown)
 		for _, p := range s.procs.nats {
 			p.start(t, nil)
