@@ -411,9 +411,10 @@ func TestChaosGStoreFull(t *testing.T) {
 		}
 	}
 	conf(small)
-	os.WriteFile(filepath.Join(dir, "env"), nil, 0o600)
+	// The users' passwords come from the environment of a topology server
+	// (NATS_PASSWORD_<USER>, read by auth.conf).
 	nats := &proc{name: "nats-g", bin: s.procs.nats[0].bin, args: []string{"--config", filepath.Join(dir, "nats.conf")},
-		envFile: filepath.Join(dir, "env"), log: filepath.Join(dir, "nats.log"), pidFile: filepath.Join(dir, "nats.pid")}
+		envFile: s.procs.nats[0].envFile, log: filepath.Join(dir, "nats.log"), pidFile: filepath.Join(dir, "nats.pid")}
 	nats.start(t, nil)
 	t.Cleanup(func() { nats.stop(t, syscall.SIGTERM) })
 	url := "nats://127.0.0.1:14239"
