@@ -122,8 +122,14 @@ m = json.load(sys.stdin).get("meta_cluster") or {}
 peers = m.get("replicas") or []
 sys.exit(0 if m.get("leader") and len(peers) + 1 == m.get("cluster_size", 0) and all(p.get("current") for p in peers) else 1)'
 }
-first_monitor=$(awk '$1 == "nats" {print $4; exit}' "$run/processes")
-wait_for "the NATS meta leader" 60 meta_ready "$first_monitor"
+# Only the leader sees every peer current (a follower reports the other
+# follower as not current): ask each server, one of them is the leader.
+meta_ready_any() {
+	local m
+	for m in $(awk '$1 == "nats" {print $4}' "$run/processes"); do meta_ready "$m" && return 0; done
+	return 1
+}
+wait_for "the NATS meta leader" 60 meta_ready_any
 say "NATS cluster of 3 on $(cat "$run/nats-url") in $(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)") s"
 
 # The Job nats-streams: until the cluster has elected its meta leader.

@@ -71,9 +71,18 @@ type Config struct {
 	// global registry), Validate does not, so flags can be checked first.
 	Registry *prometheus.Registry
 
+	// RecordFor is how long recording an MDN as sent is retried (a NATS
+	// leader election of the bucket's stream takes seconds) before the
+	// delivery fails and the next one resends the same MDN; default 90 s,
+	// below the consumer's AckWait (the message is held meanwhile).
+	RecordFor time.Duration
+
 	// afterSend runs between the SMTP submission and the record: tests
 	// use it to simulate a crash there.
 	afterSend func(ctx context.Context, key string) error
+	// beforeRecord runs before each attempt to record the MDN as sent:
+	// tests use it to simulate a bucket that does not answer for a while.
+	beforeRecord func(ctx context.Context, key string) error
 	// sleep waits between retries (tests record the delays).
 	sleep func(ctx context.Context, d time.Duration) error
 }

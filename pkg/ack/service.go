@@ -268,9 +268,9 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 		}
 	}
 	rec.Status, rec.At = StatusSent, time.Now().UTC()
-	if _, err := s.kv.Update(ctx, key, mustJSON(rec), rev); err != nil {
+	if err := s.recordSent(ctx, key, rec, rev, alive, log); err != nil {
 		// The next delivery finds "sending" and resends the same bytes.
-		return fmt.Errorf("recording the sent MDN %s: %w", key, err)
+		return stage.Transient("nats", fmt.Errorf("recording the sent MDN %s: %w", key, err))
 	}
 	code := "ok"
 	if rec.Code != 0 {
@@ -279,6 +279,55 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 	s.m.sent.WithLabelValues(code).Inc()
 	log.Info("MDN sent", zap.String("code", code), zap.String("mdn_message_id", mdn.MessageID), zap.Int("bytes", len(raw)))
 	return nil
+}
+
+// recordSent records the MDN as sent. When the bucket's stream loses its
+// leader (a NATS server killed), updates time out for the few seconds of an
+// election; failing the delivery at once would make the next one resend the
+// MDN, and the hospital would get it twice. So the update is retried for up
+// to RecordFor, holding the message. An update applied whose reply was lost
+// is recognised by reading the record back.
+func (s *Service) recordSent(ctx context.Context, key string, rec Record, rev uint64, alive func(), log *zap.Logger) error {
+	limit := s.cfg.RecordFor
+	if limit <= 0 {
+		limit = 90 * time.Second
+	}
+	deadline := time.Now().Add(limit)
+	delay := time.Second
+	for {
+		var err error
+		if s.cfg.beforeRecord != nil {
+			err = s.cfg.beforeRecord(ctx, key)
+		}
+		if err == nil {
+			uctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err = s.kv.Update(uctx, key, mustJSON(rec), rev)
+			cancel()
+			if err == nil {
+				return nil
+			}
+			gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			e, gerr := s.kv.Get(gctx, key)
+			cancel()
+			if gerr == nil {
+				var cur Record
+				if json.Unmarshal(e.Value(), &cur) == nil && cur.Status == StatusSent && cur.MDNMessageID == rec.MDNMessageID {
+					return nil
+				}
+			}
+		}
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		log.Warn("cannot record the sent MDN yet; retrying, so that it is not sent twice", zap.Duration("delay", delay), zap.Error(err))
+		if alive != nil {
+			alive()
+		}
+		if serr := s.sleep(ctx, delay); serr != nil {
+			return err
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
 }
 
 // sendWithRetry submits raw, retrying temporary failures with a doubling

@@ -290,6 +290,37 @@ func TestServiceCrashBetweenSendAndRecord(t *testing.T) {
 	}
 }
 
+// A bucket that does not answer for a while after the submission (its
+// stream leader killed) delays the record; it must not make the MDN go twice.
+func TestServiceRecordRetriedNotResent(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	failures := 0
+	h := newHarness(t, func(c *Config) {
+		c.beforeRecord = func(context.Context, string) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if failures < 3 {
+				failures++
+				return errors.New("nats: timeout (simulated leader election)")
+			}
+			return nil
+		}
+	})
+	seq := h.publishMail(t, "record-1", []byte(rawOriginal), false)
+	o := newOutcome("record-1", "<orig-record@chu.test>", seq, okDoc("DOC00001.XML"))
+	h.publishOutcome(t, o, o.MailID)
+
+	h.waitStatus(t, o, StatusSent)
+	h.settled(t)
+	if got := h.smtp.messages(); len(got) != 1 {
+		t.Fatalf("%d MDNs sent, want one: the record is retried, not the submission", len(got))
+	}
+	if n := metric(t, h.reg, "bndmr_ack_mdn_resent_total"); n != 0 {
+		t.Errorf("bndmr_ack_mdn_resent_total = %v", n)
+	}
+}
+
 func TestServicePermanentFailure(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, nil)

@@ -1,0 +1,110 @@
+package chaos
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/synth"
+)
+
+// mailSet is the set every case delivers: the same documents in every case
+// (same seed, same pseudonyms, so the same ClickHouse keys), with
+// Message-IDs of the case, so that the ingest content keys and the MDN
+// records of an earlier case do not apply.
+type mailSet struct {
+	mails [][]byte
+	// ids: one per distinct mail (a duplicate repeats an id).
+	ids                                  []string
+	valid, rejected, duplicates, hostile int
+}
+
+const (
+	hospital = "hospital@chu.test"
+	hubAddr  = "hub@bndmr.test"
+)
+
+// buildMails makes n valid synthetic mails, refused documents, byte-identical
+// duplicates and hostile mails (zip bomb, path traversal, not MIME).
+func buildMails(t testing.TB, tag string, n int, seed uint64) mailSet {
+	t.Helper()
+	kitDir, err := kit.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := synth.New(synth.Options{Seed: seed, Kit: kitDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s mailSet
+	add := func(m []byte, id string) { s.mails, s.ids = append(s.mails, m), append(s.ids, id) }
+	for i := 0; i < n; i++ {
+		m, d, err := g.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprintf("<chaos.%s.%d@chu.test>", tag, i)
+		m = bytes.ReplaceAll(m, []byte(d.From), []byte(hospital))
+		m = bytes.Replace(m, []byte(d.MessageID), []byte(id), 1)
+		add(m, id)
+	}
+	s.valid = n
+	build := func(id string, x mssante.XDM) []byte {
+		xdm, err := mssante.BuildXDM(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := mssante.BuildMail(mssante.MailSpec{From: hospital, To: hubAddr, MessageID: id,
+			DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// Refused documents: mutations of the CI-SIS conformance set.
+	for i, f := range []string{"SDM-MR_2024.01_nouveau-ne__m1_002.xml", "SDM-MR_2021.01__m1_005.xml", "SDM-MR_2021.01__m1_050.xml",
+		"SDM-MR_2021.01__m1_100.xml", "SDM-MR_2021.01__m1_140.xml"} {
+		doc, err := os.ReadFile(filepath.Join(kitDir, "conformance", "docs", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprintf("<chaos.%s.ko%d@chu.test>", tag, i)
+		add(build(id, mssante.XDM{Documents: []mssante.XDMDocument{{Data: doc}}}), id)
+		s.rejected++
+	}
+	// Hostile mails.
+	doc, err := os.ReadFile(filepath.Join(kitDir, "conformance", "docs", "SDM-MR_2024.01_nouveau-ne__m1_002.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("<chaos.%s.bomb@chu.test>", tag)
+	add(build(id, mssante.XDM{Documents: []mssante.XDMDocument{{Data: doc}},
+		Extra: []mssante.XDMFile{{Name: "IHE_XDM/SUBSET01/BOMB.XML", Data: make([]byte, 8<<20)}}}), id)
+	id = fmt.Sprintf("<chaos.%s.traversal@chu.test>", tag)
+	add(build(id, mssante.XDM{Documents: []mssante.XDMDocument{{Data: doc}},
+		Extra: []mssante.XDMFile{{Name: "IHE_XDM/../../etc/passwd", Data: []byte("root:x:0:0::/root:/bin/sh\n")}}}), id)
+	id = fmt.Sprintf("<chaos.%s.notmime@chu.test>", tag)
+	add([]byte("Return-Path: <"+hospital+">\r\nFrom: "+hospital+"\r\nTo: "+hubAddr+"\r\nMessage-ID: "+id+"\r\nDisposition-Notification-To: "+hospital+
+		"\r\nSubject: not MIME\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"never-there\"\r\n\r\n"+
+		"\x00\x01 PK\x03\x04 this is no MIME structure at all \xff\xfe\r\n--not-the-boundary\r\n"), id)
+	s.hostile = 3
+	// Byte-identical duplicates of the first valid mails, delivered last.
+	dups := min(10, n)
+	for i := 0; i < dups; i++ {
+		s.mails = append(s.mails, s.mails[i])
+	}
+	s.duplicates = dups
+	return s
+}
+
+// distinct are the Message-IDs of the set, once each.
+func (s mailSet) distinct() []string { return s.ids }
+
+func (s mailSet) String() string {
+	return fmt.Sprintf("%d mails: %d valid, %d refused documents, %d hostile, %d byte-identical duplicates",
+		len(s.mails), s.valid, s.rejected, s.hostile, s.duplicates)
+}
