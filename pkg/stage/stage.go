@@ -224,6 +224,13 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 			r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
 			r.log.Warn("cannot fetch from JetStream; retrying", zap.Error(err))
 			sleep(ctx, r.backoff(failures))
+			if failures%3 == 0 {
+				// A handle that keeps failing (no responders after its
+				// server restarted): look the consumer up again.
+				if c, err := r.consumer(ctx); err == nil {
+					cons = c
+				}
+			}
 			continue
 		}
 		var ds []Delivery[T]
