@@ -196,7 +196,7 @@ func TestTopology(t *testing.T) {
 	base := uidNext(t, imapPlain)
 	start := time.Now()
 	hub := exec.Command(filepath.Join(s.root, "bin", "hub"), "--data-dir", t.TempDir(), "--nats-port", "-1",
-		"--http-addr", "127.0.0.1:0", "--indicators-addr", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0", "--indicators-addr", "127.0.0.1:0", "--auth", "none",
 		"--imap-addr", imapPlain, "--imap-tls", "none", "--imap-user", hubUser, "--imap-password", "secret",
 		"--imap-name", "hub2", "--imap-inbox", folder, "--imap-processed", folder+"-done", "--imap-poll", "300ms",
 		"--key-file", s.keyFile, "--clickhouse", hubDSN, "--log-level", "warn",
