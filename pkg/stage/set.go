@@ -71,18 +71,18 @@ type state struct {
 	name string
 	set  *Set
 
-	mu        sync.Mutex
-	failing   error     // last transient failure, nil once a message went through
-	since     time.Time // when the stage started failing
+	mu      sync.Mutex
+	failing error     // last transient failure, nil once a message went through
+	since   time.Time // when the stage started failing
 	// fetching is the last failure to fetch from JetStream, nil once a
 	// fetch succeeds: kept apart, since a fetch that works says nothing of
 	// the messages handed back for a dependency that is still away.
 	fetching      error
 	fetchingSince time.Time
-	inflight  map[uint64]time.Time
-	pendingN  uint64
-	pendingOK bool // pendingN was read from the server
-	quarantN  map[string]int
+	inflight      map[uint64]time.Time
+	pendingN      uint64
+	pendingOK     bool // pendingN was read from the server
+	quarantN      map[string]int
 }
 
 // runtimeCodes are the quarantine codes the runtime itself gives.
