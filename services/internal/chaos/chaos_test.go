@@ -163,11 +163,22 @@ func openSite(dir string) (*site, error) {
 	}
 	s.cfg = loadConfig(s)
 	ctx := context.Background()
-	nc, js, err := bus.Connect(ctx, bus.Config{URL: s.natsURL, User: "provisioner", Password: s.passwords["provisioner"]}, "chaos-provisioner")
+	// NATS requires a client certificate of the topology's CA: the
+	// provisioning Job's (the user's password decides what it may do).
+	job, err := readEnv(filepath.Join(dir, "instances", "nats-streams", "env"))
 	if err != nil {
 		return nil, err
 	}
-	oc, ojs, err := bus.Connect(ctx, bus.Config{URL: s.natsURL, User: "operator", Password: s.passwords["operator"]}, "chaos-operator")
+	tlsFiles := bus.Config{CAFile: job["BNDMR_NATS_CA"], CertFile: job["BNDMR_NATS_CERT"], KeyFile: job["BNDMR_NATS_KEY"]}
+	pc := tlsFiles
+	pc.URL, pc.User, pc.Password = s.natsURL, "provisioner", s.passwords["provisioner"]
+	nc, js, err := bus.Connect(ctx, pc, "chaos-provisioner")
+	if err != nil {
+		return nil, err
+	}
+	opc := tlsFiles
+	opc.URL, opc.User, opc.Password = s.natsURL, "operator", s.passwords["operator"]
+	oc, ojs, err := bus.Connect(ctx, opc, "chaos-operator")
 	if err != nil {
 		return nil, err
 	}

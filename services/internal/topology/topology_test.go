@@ -46,8 +46,10 @@ type site struct {
 	dsn       string
 	natsURL   string
 	provision string // the provisioner's password
-	keyFile   string
-	hubAddr   string
+	// provisionTLS: the CA and client certificate of the provisioning Job.
+	provisionTLS bus.Config
+	keyFile      string
+	hubAddr      string
 }
 
 func loadSite(t *testing.T) site {
@@ -79,6 +81,8 @@ func loadSite(t *testing.T) site {
 	ack := envFile(t, filepath.Join(dir, "instances", "ack-0", "env"))
 	s.dsn, s.natsURL, s.hubAddr = loader["BNDMR_CLICKHOUSE_DSN"], loader["BNDMR_NATS_URL"], ack["BNDMR_HUB_ADDRESS"]
 	s.provision = envFile(t, filepath.Join(dir, "nats-passwords.env"))["provisioner"]
+	job := envFile(t, filepath.Join(dir, "instances", "nats-streams", "env"))
+	s.provisionTLS = bus.Config{CAFile: job["BNDMR_NATS_CA"], CertFile: job["BNDMR_NATS_CERT"], KeyFile: job["BNDMR_NATS_KEY"]}
 	return s
 }
 
@@ -407,7 +411,9 @@ func normalise(raw string) string {
 // consumers, only its message count).
 func provisioner(t *testing.T, s site) (jetstream.JetStream, func()) {
 	t.Helper()
-	nc, js, err := bus.Connect(context.Background(), bus.Config{URL: s.natsURL, User: "provisioner", Password: s.provision}, "topology-test")
+	c := s.provisionTLS
+	c.URL, c.User, c.Password = s.natsURL, "provisioner", s.provision
+	nc, js, err := bus.Connect(context.Background(), c, "topology-test")
 	if err != nil {
 		t.Fatal(err)
 	}
