@@ -13,6 +13,7 @@ zk_port=${BNDMR_ZK_PORT:-12181}
 tcp=(19101 19102 19103 19104)
 http=(18201 18202 18203 18204)
 inter=(19201 19202 19203 19204)
+secure=(19401 19402 19403 19404)
 mkdir -p "$run"
 
 # shellcheck source=lib.sh
@@ -53,6 +54,45 @@ CFG
 	echo "up-cluster: ZooKeeper on 127.0.0.1:$zk_port, data in $d"
 }
 
+# The cluster's test authority (openssl), made once under $run/tls: the
+# servers' certificate (server and client usage: the nodes reach each other
+# over TLS in cluster bndmr_2x2_tls) and a client certificate for each
+# ClickHouse client of the production overlay (Secret
+# bndmr-clickhouse-client-tls: <name>.crt, <name>.key) and for analysts.
+# up-topology.sh hands these folders to the services as the overlay's
+# Secrets bndmr-clickhouse-tls and bndmr-clickhouse-client-tls.
+make_pki() {
+	local d=$run/tls
+	[ -s "$d/server/tls.crt" ] && [ -s "$d/clients/ca.crt" ] && return
+	mkdir -p "$d/server" "$d/clients"
+	local cnf=$d/openssl.cnf
+	cat >"$cnf" <<CNF
+[server]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = IP:127.0.0.1, DNS:localhost
+[client]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature
+extendedKeyUsage = clientAuth
+CNF
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 365 -subj "/CN=BNDMR loopback ClickHouse CA" \
+		-keyout "$d/ca.key" -out "$d/ca.crt" 2>/dev/null
+	leaf() { # name extension out-prefix
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$1" -keyout "$3.key" -out "$3.csr" 2>/dev/null
+		openssl x509 -req -in "$3.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial -days 365 \
+			-extfile "$cnf" -extensions "$2" -out "$3.crt" 2>/dev/null
+		rm -f "$3.csr"
+	}
+	leaf clickhouse server "$d/server/tls"
+	for c in loader indicators analyst; do leaf "$c" client "$d/clients/$c"; done
+	cp "$d/ca.crt" "$d/server/ca.crt"
+	cp "$d/ca.crt" "$d/clients/ca.crt"
+	chmod 600 "$d"/*.key "$d"/*/*.key
+	echo "up-cluster: test authority and certificates in $d"
+}
+
 # ClickHouse 18.16: server n (1 to 4).
 start_clickhouse() {
 	local n=$1 i=$(($1 - 1))
@@ -65,6 +105,33 @@ start_clickhouse() {
 	local cluster
 	cluster=$(cat <<XML
   <interserver_http_port>${inter[$i]}</interserver_http_port>
+  <!-- The native protocol over TLS as well, as the production overlay
+       configures it (deploy/k8s/overlays/prod/clickhouse-cluster.xml):
+       a client certificate of the cluster's authority is required. The
+       plain port stays for the cluster tests; the loopback topology's
+       services use only this one. -->
+  <tcp_port_secure>${secure[$i]}</tcp_port_secure>
+  <openSSL>
+    <server>
+      <certificateFile>$run/tls/server/tls.crt</certificateFile>
+      <privateKeyFile>$run/tls/server/tls.key</privateKeyFile>
+      <caConfig>$run/tls/ca.crt</caConfig>
+      <verificationMode>strict</verificationMode>
+      <loadDefaultCAFile>false</loadDefaultCAFile>
+      <cacheSessions>true</cacheSessions>
+      <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+      <preferServerCiphers>true</preferServerCiphers>
+    </server>
+    <client>
+      <certificateFile>$run/tls/server/tls.crt</certificateFile>
+      <privateKeyFile>$run/tls/server/tls.key</privateKeyFile>
+      <caConfig>$run/tls/ca.crt</caConfig>
+      <verificationMode>strict</verificationMode>
+      <loadDefaultCAFile>false</loadDefaultCAFile>
+      <disableProtocols>sslv2,sslv3,tlsv1,tlsv1_1</disableProtocols>
+      <invalidCertificateHandler><name>RejectCertificateHandler</name></invalidCertificateHandler>
+    </client>
+  </openSSL>
   <interserver_http_host>127.0.0.1</interserver_http_host>
   <zookeeper>
     <node><host>127.0.0.1</host><port>$zk_port</port></node>
@@ -115,6 +182,19 @@ start_clickhouse() {
         <replica><host>127.0.0.1</host><port>${tcp[3]}</port></replica>
       </shard>
     </bndmr_2x2>
+    <!-- The same four servers reached over TLS (secure ports). -->
+    <bndmr_2x2_tls>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>${secure[0]}</port><secure>1</secure></replica>
+        <replica><host>127.0.0.1</host><port>${secure[1]}</port><secure>1</secure></replica>
+      </shard>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>${secure[2]}</port><secure>1</secure></replica>
+        <replica><host>127.0.0.1</host><port>${secure[3]}</port><secure>1</secure></replica>
+      </shard>
+    </bndmr_2x2_tls>
   </remote_servers>
 XML
 )
@@ -132,12 +212,12 @@ XML
 	# Detached from our output: a daemon holding it would keep a caller's pipe open.
 	clickhouse-server --config-file="$d/config.xml" --pid-file="$d/clickhouse.pid" --daemon </dev/null >>"$d/log/stdout.log" 2>&1
 	wait_for "ClickHouse server $n" 60 clickhouse-client --port "${tcp[$i]}" -q "SELECT count() FROM system.zookeeper WHERE path = '/'"
-	echo "up-cluster: ClickHouse server $n on 127.0.0.1:${tcp[$i]} (native), :${http[$i]} (HTTP), :${inter[$i]} (interserver), data in $d"
+	echo "up-cluster: ClickHouse server $n on 127.0.0.1:${tcp[$i]} (native), :${secure[$i]} (native over TLS), :${http[$i]} (HTTP), :${inter[$i]} (interserver), data in $d"
 }
 
 case "${1:-all}" in
-all) start_zookeeper; for n in 1 2 3 4; do start_clickhouse $n; done ;;
+all) make_pki; start_zookeeper; for n in 1 2 3 4; do start_clickhouse $n; done ;;
 zookeeper) start_zookeeper ;;
-1 | 2 | 3 | 4) start_clickhouse "$1" ;;
+1 | 2 | 3 | 4) make_pki; start_clickhouse "$1" ;;
 *) echo "usage: $0 [all|zookeeper|1|2|3|4]" >&2; exit 2 ;;
 esac

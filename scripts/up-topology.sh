@@ -32,7 +32,7 @@ mkdir -p "$run"
 say() { echo "up-topology: $*"; }
 
 # What the topology needs from `make up`, `make up-cluster` and `make build`.
-for p in 10993:Dovecot-IMAPS 10465:Postfix-TLS 12181:ZooKeeper 19101:ClickHouse-1 19102:ClickHouse-2 19103:ClickHouse-3 19104:ClickHouse-4; do
+for p in 10993:Dovecot-IMAPS 10465:Postfix-TLS 12181:ZooKeeper 19401:ClickHouse-1-TLS 19402:ClickHouse-2-TLS 19403:ClickHouse-3-TLS 19404:ClickHouse-4-TLS; do
 	port_open "${p%%:*}" || { echo "up-topology: ${p#*:} does not answer on 127.0.0.1:${p%%:*}: run make up up-cluster" >&2; exit 1; }
 done
 for s in ingest validator pseudonymisation loader ack indicators bndmrctl; do
@@ -67,7 +67,14 @@ mkdir -p "$sec/bndmr-nats-store-key" "$sec/indicators-oidc"
 : >"$sec/bndmr-clickhouse-users/indicators"
 chmod 600 "$sec"/*/*
 
+# ClickHouse over TLS as in the overlay: the cluster's secure ports and its
+# authority's certificates (scripts/up-cluster.sh) stand for the Secrets
+# bndmr-clickhouse-tls and bndmr-clickhouse-client-tls; the distributed
+# tables reach the other nodes over TLS too (cluster bndmr_2x2_tls).
+chtls=$runroot/cluster/tls
 (cd "$root/deploy/k8s" && "$bin/localtopo" -dir "$run" -kit "$kit" \
+	-clickhouse 127.0.0.1:19401,127.0.0.1:19402,127.0.0.1:19403,127.0.0.1:19404 -clickhouse-tls -cluster bndmr_2x2_tls \
+	-secret bndmr-clickhouse-tls="$chtls/server" -secret bndmr-clickhouse-client-tls="$chtls/clients" \
 	-imap-user "$imap_user" -inbox "$inbox" -processed "$processed" -replicas ingest=2 \
 	-secret ingest-mssante-tls="$sec/ingest-mssante-tls" -secret ack-mssante-tls="$sec/ack-mssante-tls" \
 	-secret pseudonymisation-key="$sec/pseudonymisation-key" -secret bndmr-clickhouse-users="$sec/bndmr-clickhouse-users" \
@@ -155,7 +162,7 @@ done
 # The ClickHouse schema, with the loader's own settings (DSN, cluster). The
 # database first: store.Open refuses a DSN whose database does not exist yet,
 # before MigrateWith could create it.
-db=$(grep -o "^BNDMR_CLICKHOUSE_DSN='[^']*'" "$run/instances/loader-0/env" | sed "s#.*/##; s#'##")
+db=$(grep -o "^BNDMR_CLICKHOUSE_DSN='[^']*'" "$run/instances/loader-0/env" | sed "s#.*/##; s#[?'].*##")
 cluster=$(grep -o "^BNDMR_CLICKHOUSE_CLUSTER='[^']*'" "$run/instances/loader-0/env" | cut -d"'" -f2)
 clickhouse-client --port 19101 -q "CREATE DATABASE IF NOT EXISTS $db ON CLUSTER $cluster" >/dev/null
 env -i PATH="$PATH" HOME="$HOME" bash -c 'set -a; . "$0"; set +a; exec "$@"' "$run/instances/loader-0/env" \

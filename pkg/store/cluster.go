@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // EnvCluster names the setting that chooses the clustered schema: the name of
@@ -81,6 +84,14 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 		}
 		for i, st := range stmts {
 			if err := s.conn.Exec(ctx, st); err != nil {
+				// ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, and its
+				// DDL worker sometimes runs an ALTER of a replicated table
+				// on both replicas of a shard (seen on the TLS cluster):
+				// the second finds the column the first replicated to it.
+				// Columns already there are what the statement asked for.
+				if addsColumnsOnly(st) && columnExists(err) {
+					continue
+				}
 				return applied, fmt.Errorf("migration %s (cluster %s), statement %d: %w", m.Name, opts.Cluster, i+1, err)
 			}
 		}
@@ -90,6 +101,54 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 		applied = append(applied, m.Name)
 	}
 	return applied, nil
+}
+
+// addsColumnsOnly: stmt is an ALTER TABLE … ON CLUSTER whose every command
+// is ADD COLUMN.
+func addsColumnsOnly(stmt string) bool {
+	toks, err := lexSQL(stmt)
+	if err != nil {
+		return false
+	}
+	p := &parser{src: stmt, toks: toks}
+	if !p.kw(0, "ALTER") || !p.kw(1, "TABLE") {
+		return false
+	}
+	first := -1
+	for k := 2; k+2 < len(toks); k++ {
+		if p.kw(k, "ON") && p.kw(k+1, "CLUSTER") {
+			first = k + 3
+			break
+		}
+	}
+	if first < 0 || first >= len(toks) {
+		return false
+	}
+	depth, command := 0, true
+	for k := first; k < len(toks); k++ {
+		if command {
+			if !p.kw(k, "ADD") || !p.kw(k+1, "COLUMN") {
+				return false
+			}
+			command = false
+		}
+		switch {
+		case p.punct(k, "("):
+			depth++
+		case p.punct(k, ")"):
+			depth--
+		case p.punct(k, ",") && depth == 0:
+			command = true
+		}
+	}
+	return !command
+}
+
+// columnExists: err is ClickHouse refusing to add a column it already has
+// (code 44 on 18.16, DUPLICATE_COLUMN 15 on current versions).
+func columnExists(err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && (ex.Code == 44 || ex.Code == 15) && strings.Contains(ex.Message, "already exists")
 }
 
 // CreateDatabaseOnCluster is the statement that creates the database on

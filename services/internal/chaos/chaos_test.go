@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -32,6 +33,8 @@ import (
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/tlsclient"
+	"github.com/bndmr/hub/services/internal/localenv"
 )
 
 // config is read from the environment; the defaults are the issue's.
@@ -110,6 +113,7 @@ type site struct {
 	js, opJS  jetstream.JetStream // provisioner, operator
 	closeNATS func()
 	chAdmin   *store.Store
+	chTLS     tlsclient.Files // the loader's ClickHouse client certificate
 	chAdminMu sync.Mutex
 }
 
@@ -150,12 +154,14 @@ func openSite(dir string) (*site, error) {
 		return nil, fmt.Errorf("mailboxes.json: %d mailboxes, %v", len(mbs), err)
 	}
 	s.mailbox = mbs[0]
-	loader, err := readEnv(filepath.Join(dir, "instances", "loader-0", "env"))
+	loader, err := localenv.Read(filepath.Join(dir, "instances", "loader-0", "env"))
 	if err != nil {
 		return nil, err
 	}
 	s.loaderDSN, s.natsURL, s.cluster = loader["BNDMR_CLICKHOUSE_DSN"], loader["BNDMR_NATS_URL"], loader["BNDMR_CLICKHOUSE_CLUSTER"]
-	if s.passwords, err = readEnv(filepath.Join(dir, "nats-passwords.env")); err != nil {
+	// ClickHouse over TLS, with the loader's client certificate.
+	s.chTLS = localenv.ClickHouseTLS(loader)
+	if s.passwords, err = localenv.Read(filepath.Join(dir, "nats-passwords.env")); err != nil {
 		return nil, err
 	}
 	if s.procs, err = loadProcs(s); err != nil {
@@ -165,11 +171,11 @@ func openSite(dir string) (*site, error) {
 	ctx := context.Background()
 	// NATS requires a client certificate of the topology's CA: the
 	// provisioning Job's (the user's password decides what it may do).
-	job, err := readEnv(filepath.Join(dir, "instances", "nats-streams", "env"))
+	job, err := localenv.Read(filepath.Join(dir, "instances", "nats-streams", "env"))
 	if err != nil {
 		return nil, err
 	}
-	tlsFiles := bus.Config{CAFile: job["BNDMR_NATS_CA"], CertFile: job["BNDMR_NATS_CERT"], KeyFile: job["BNDMR_NATS_KEY"]}
+	tlsFiles := localenv.NATSTLS(job)
 	pc := tlsFiles
 	pc.URL, pc.User, pc.Password = s.natsURL, "provisioner", s.passwords["provisioner"]
 	nc, js, err := bus.Connect(ctx, pc, "chaos-provisioner")
@@ -202,7 +208,7 @@ func (s *site) admin(t testing.TB) *store.Store {
 	var err error
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
-		if s.chAdmin, err = store.Open(context.Background(), s.dsnFor("default")); err == nil {
+		if s.chAdmin, err = s.openCH("default"); err == nil {
 			return s.chAdmin
 		}
 		if time.Now().After(deadline) {
@@ -212,9 +218,20 @@ func (s *site) admin(t testing.TB) *store.Store {
 	}
 }
 
-// dsnFor is the loader's DSN on another database.
+// openCH connects to database db of the cluster as the loader does.
+func (s *site) openCH(db string) (*store.Store, error) {
+	return store.OpenWith(context.Background(), s.dsnFor(db), store.Options{TLS: s.chTLS})
+}
+
+// dsnFor is the loader's DSN on another database (its settings, such as
+// secure=true, kept).
 func (s *site) dsnFor(db string) string {
-	return s.loaderDSN[:strings.LastIndex(s.loaderDSN, "/")+1] + db
+	u, err := url.Parse(s.loaderDSN)
+	if err != nil {
+		panic(fmt.Sprintf("the loader's ClickHouse DSN: %v", err))
+	}
+	u.Path = "/" + db
+	return u.String()
 }
 
 // result is one case's measured outcome, as docs/reliability.md reports it.
@@ -633,7 +650,7 @@ func busy(ctx context.Context, mc mailbox.Config, js jetstream.JetStream) string
 // with what was decided for it.
 func tableKeys(t testing.TB, s *site, db string) map[string][]string {
 	t.Helper()
-	st, err := store.Open(context.Background(), s.dsnFor(db))
+	st, err := s.openCH(db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bndmr/hub/services/internal/localenv"
 )
 
 // proc is one daemon of the topology: a NATS server or a service replica,
@@ -37,27 +39,9 @@ type proc struct {
 	exitErr error
 }
 
-// readEnv reads the KEY='value' lines localtopo writes.
-func readEnv(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok && k != "" && !strings.HasPrefix(k, "#") {
-			env[k] = strings.ReplaceAll(strings.Trim(v, "'"), `'\''`, "'")
-		}
-	}
-	return env, sc.Err()
-}
-
 func mustEnv(t testing.TB, path string) map[string]string {
 	t.Helper()
-	env, err := readEnv(path)
+	env, err := localenv.Read(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,8 @@ import (
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/synth"
+	"github.com/bndmr/hub/pkg/tlsclient"
+	"github.com/bndmr/hub/services/internal/localenv"
 )
 
 const (
@@ -48,6 +50,7 @@ type site struct {
 	provision string // the provisioner's password
 	// provisionTLS: the CA and client certificate of the provisioning Job.
 	provisionTLS bus.Config
+	chTLS        tlsclient.Files // the loader's ClickHouse client certificate
 	keyFile      string
 	hubAddr      string
 }
@@ -82,25 +85,17 @@ func loadSite(t *testing.T) site {
 	s.dsn, s.natsURL, s.hubAddr = loader["BNDMR_CLICKHOUSE_DSN"], loader["BNDMR_NATS_URL"], ack["BNDMR_HUB_ADDRESS"]
 	s.provision = envFile(t, filepath.Join(dir, "nats-passwords.env"))["provisioner"]
 	job := envFile(t, filepath.Join(dir, "instances", "nats-streams", "env"))
-	s.provisionTLS = bus.Config{CAFile: job["BNDMR_NATS_CA"], CertFile: job["BNDMR_NATS_CERT"], KeyFile: job["BNDMR_NATS_KEY"]}
+	s.provisionTLS = localenv.NATSTLS(job)
+	s.chTLS = localenv.ClickHouseTLS(loader)
 	return s
 }
 
 // envFile reads the KEY='value' lines localtopo writes.
 func envFile(t *testing.T, path string) map[string]string {
 	t.Helper()
-	f, err := os.Open(path)
+	env, err := localenv.Read(path)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	env := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if ok {
-			env[k] = strings.ReplaceAll(strings.Trim(v, "'"), `'\''`, "'")
-		}
 	}
 	return env
 }
@@ -231,7 +226,7 @@ func TestTopology(t *testing.T) {
 	}
 
 	// 3. The same keys in ClickHouse.
-	topo, err := store.Open(ctx, s.dsn)
+	topo, err := store.OpenWith(ctx, s.dsn, store.Options{TLS: s.chTLS})
 	if err != nil {
 		t.Fatal(err)
 	}
