@@ -102,3 +102,20 @@ func TestMapping(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionKeepsOldCookies: a session sealed before the ID token was kept
+// in it (a bare Principal) still opens, with no ID token (local sign-out),
+// and a session with one keeps it.
+func TestSessionKeepsOldCookies(t *testing.T) {
+	s, _ := newSealer([]byte(strings.Repeat("a", 32)))
+	old, _ := s.seal(sessionCookie, Principal{Subject: "u", Roles: []Role{Operator}, CSRF: "c"})
+	var ss session
+	if err := s.open(sessionCookie, old, &ss); err != nil || ss.Subject != "u" || ss.CSRF != "c" || ss.IDToken != "" {
+		t.Fatalf("old cookie: %v %+v", err, ss)
+	}
+	v, _ := s.seal(sessionCookie, session{Principal: Principal{Subject: "u"}, IDToken: "a.b.c"})
+	ss = session{}
+	if err := s.open(sessionCookie, v, &ss); err != nil || ss.Subject != "u" || ss.IDToken != "a.b.c" {
+		t.Fatalf("new cookie: %v %+v", err, ss)
+	}
+}

@@ -48,7 +48,7 @@ type Rule struct {
 }
 
 // Mount registers the sign-in routes (/auth/login, /auth/callback,
-// /auth/logout) when callers sign in with OpenID Connect, and /auth/me,
+// /auth/logout, /auth/logged-out) when callers sign in with OpenID Connect, and /auth/me,
 // which tells the caller who they are and the CSRF token to send with POSTs.
 func (g *Guard) Mount(mux *http.ServeMux) {
 	if o, ok := g.Auth.(*OIDC); ok {
@@ -72,8 +72,13 @@ func (g *Guard) Mount(mux *http.ServeMux) {
 func (g *Guard) Headers(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
+		formAction := "'self'"
+		if o, ok := g.Auth.(*OIDC); ok && o.endSessionOrigin() != "" {
+			// The sign-out form's POST is redirected to the provider.
+			formAction += " " + o.endSessionOrigin()
+		}
 		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "+
-			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+			"form-action "+formAction+"; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
@@ -209,6 +214,12 @@ func (g *Guard) logSignIn(r *http.Request, p *Principal) {
 	if g.Log != nil {
 		g.Log.Info("signed in", zap.String("subject", p.Subject), zap.String("issuer", p.Issuer),
 			zap.Strings("roles", rolesStrings(p.Roles)), zap.Strings("finess", p.FINESS))
+	}
+}
+
+func (g *Guard) logSignOut(r *http.Request, p *Principal, atProvider bool) {
+	if g.Log != nil {
+		g.Log.Info("signed out", zap.String("subject", p.Subject), zap.String("issuer", p.Issuer), zap.Bool("at_provider", atProvider))
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"go.uber.org/zap"
 	"golang.org/x/oauth2"
 )
 
@@ -49,6 +50,9 @@ type OIDC struct {
 	provider *oidc.Provider
 	oauth    oauth2.Config
 	seal     *sealer
+	// endSession is the provider's end_session_endpoint (OpenID Connect
+	// RP-Initiated Logout 1.0), empty when its discovery document names none.
+	endSession string
 	// now is the clock tokens and sessions are checked against.
 	now func() time.Time
 }
@@ -81,7 +85,19 @@ func NewOIDC(ctx context.Context, cfg Config) (*OIDC, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the discovery document of %s: %w", cfg.Issuer, err)
 	}
-	o := &OIDC{cfg: cfg, provider: p, seal: seal, now: time.Now}
+	var disc struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	if err := p.Claims(&disc); err != nil {
+		return nil, fmt.Errorf("reading the discovery document of %s: %w", cfg.Issuer, err)
+	}
+	if disc.EndSession != "" {
+		u, err := url.Parse(disc.EndSession)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return nil, fmt.Errorf("the discovery document of %s names an end_session_endpoint that is not a URL: %q", cfg.Issuer, disc.EndSession)
+		}
+	}
+	o := &OIDC{cfg: cfg, provider: p, seal: seal, endSession: disc.EndSession, now: time.Now}
 	o.oauth = oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Endpoint: p.Endpoint(),
 		RedirectURL: strings.TrimSuffix(cfg.PublicURL, "/") + "/auth/callback",
 		Scopes:      append([]string{oidc.ScopeOpenID, "profile"}, cfg.Scopes...)}
@@ -112,16 +128,31 @@ func (o *OIDC) Authenticate(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, errNoCredentials
 	}
-	var p Principal
-	if err := o.seal.open(sessionCookie, c.Value, &p); err != nil {
+	var ss session
+	if err := o.seal.open(sessionCookie, c.Value, &ss); err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	if !o.now().Before(p.Expires) {
+	if !o.now().Before(ss.Expires) {
 		return nil, errors.New("the session has expired: sign in again")
 	}
+	p := ss.Principal
 	p.Via = "session"
 	return &p, nil
 }
+
+// session is what the session cookie holds: the caller, and the ID token of
+// the sign-in, sent back to the provider as id_token_hint at sign-out. The
+// Principal is embedded so that its fields stay where they were in the
+// cookie: a session opened before the ID token was kept still opens (and
+// signs out locally only).
+type session struct {
+	Principal
+	IDToken string `json:"id_token,omitempty"`
+}
+
+// maxCookie is the longest session cookie value kept with its ID token:
+// browsers drop cookies past 4096 bytes (name and attributes included).
+const maxCookie = 3800
 
 // bearer verifies a token from a script: signed by the issuer's keys, of
 // the issuer, not expired, and meant for this service (ClientID or one of
@@ -168,14 +199,73 @@ type loginState struct {
 func (o *OIDC) mount(mux *http.ServeMux, g *Guard) {
 	mux.HandleFunc("GET /auth/login", o.login)
 	mux.HandleFunc("GET /auth/callback", func(w http.ResponseWriter, r *http.Request) { o.callback(w, r, g) })
-	mux.HandleFunc("POST /auth/logout", func(w http.ResponseWriter, r *http.Request) {
-		if err := http.NewCrossOriginProtection().Check(r); err != nil {
-			g.page(w, r, http.StatusForbidden, "Requête refusée", "Une déconnexion venue d'un autre site est refusée.")
-			return
-		}
-		setCookie(w, sessionCookie, "", time.Time{})
-		g.page(w, r, http.StatusOK, "Déconnecté", "Votre session est close.")
-	})
+	mux.Handle("POST /auth/logout", g.Headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { o.logout(w, r, g) })))
+	mux.Handle("GET /auth/logged-out", g.Headers(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.page(w, r, http.StatusOK, "Déconnecté", "Votre session est close ici et chez le fournisseur d'identité.")
+	})))
+}
+
+// postLogoutPath is where the provider sends the browser back after
+// ending its session: register PublicURL + postLogoutPath at the provider
+// as a post_logout_redirect_uri of the client.
+const postLogoutPath = "/auth/logged-out"
+
+// logout closes the session here, then, when the provider advertises an
+// end_session_endpoint and the session holds the ID token of its sign-in,
+// sends the browser there (OpenID Connect RP-Initiated Logout 1.0) to close
+// the provider's session too: otherwise the next "Se connecter" on a shared
+// workstation would sign the same person in again without a password.
+// Without either, the sign-out is local only and the page says so.
+func (o *OIDC) logout(w http.ResponseWriter, r *http.Request, g *Guard) {
+	if err := http.NewCrossOriginProtection().Check(r); err != nil {
+		g.page(w, r, http.StatusForbidden, "Requête refusée", "Une déconnexion venue d'un autre site est refusée.")
+		return
+	}
+	var ss session
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		_ = o.seal.open(sessionCookie, c.Value, &ss) // an unreadable session is closed all the same
+	}
+	setCookie(w, sessionCookie, "", time.Time{})
+	g.logSignOut(r, &ss.Principal, o.endSession != "" && ss.IDToken != "")
+	switch {
+	case o.endSession != "" && ss.IDToken != "":
+		http.Redirect(w, r, o.EndSessionURL(ss.IDToken), http.StatusSeeOther)
+	case o.endSession != "":
+		g.page(w, r, http.StatusOK, "Déconnecté ici seulement",
+			"Votre session est close sur ce service. Elle n'a pas pu l'être chez le fournisseur d'identité (la session ne gardait pas "+
+				"le jeton d'identité de la connexion) : fermez le navigateur ou déconnectez-vous chez lui.")
+	default:
+		g.page(w, r, http.StatusOK, "Déconnecté ici seulement",
+			"Votre session est close sur ce service. Le fournisseur d'identité ne propose pas de déconnexion aux services "+
+				"(pas d'end_session_endpoint) : votre session chez lui reste ouverte ; fermez le navigateur ou déconnectez-vous chez lui.")
+	}
+}
+
+// EndSessionURL is where the browser is sent to end the provider's session:
+// the end_session_endpoint with the ID token of the sign-in as id_token_hint,
+// the client id and where to come back. Empty when the provider has none.
+func (o *OIDC) EndSessionURL(idToken string) string {
+	if o.endSession == "" {
+		return ""
+	}
+	u, _ := url.Parse(o.endSession) // checked by NewOIDC
+	q := u.Query()
+	q.Set("id_token_hint", idToken)
+	q.Set("client_id", o.cfg.ClientID)
+	q.Set("post_logout_redirect_uri", strings.TrimSuffix(o.cfg.PublicURL, "/")+postLogoutPath)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// endSessionOrigin is the origin of the provider's end_session_endpoint,
+// which the pages' CSP must admit as a form-action: browsers apply
+// form-action to the redirects that follow a form's POST as well.
+func (o *OIDC) endSessionOrigin() string {
+	if o.endSession == "" {
+		return ""
+	}
+	u, _ := url.Parse(o.endSession)
+	return u.Scheme + "://" + u.Host
 }
 
 // login starts the authorization code flow, with PKCE and a nonce.
@@ -265,7 +355,14 @@ func (o *OIDC) callback(w http.ResponseWriter, r *http.Request, g *Guard) {
 	p := o.principal(idt, claims)
 	p.Expires = o.now().Add(o.cfg.SessionTTL)
 	p.CSRF = randomToken()
-	v, err := o.seal.seal(sessionCookie, p)
+	v, err := o.seal.seal(sessionCookie, session{Principal: *p, IDToken: raw})
+	if err == nil && len(v) > maxCookie {
+		// Too long a cookie would be dropped: keep the session, sign out locally only.
+		if g.Log != nil {
+			g.Log.Warn("the ID token is too long to keep in the session: sign-out will be local only", zap.Int("cookie_bytes", len(v)))
+		}
+		v, err = o.seal.seal(sessionCookie, session{Principal: *p})
+	}
 	if err != nil {
 		fail("La session n'a pas pu être ouverte.", err)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -54,7 +56,11 @@ type world struct {
 	idp *provider
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { t.Helper(); return openWorld(t, true) }
+
+// openWorld: endSession false makes the provider advertise no
+// end_session_endpoint (no RP-initiated logout).
+func openWorld(t *testing.T, endSession bool) *world {
 	t.Helper()
 	s := testStore(t)
 	newFixture().load(t, s)
@@ -72,6 +78,7 @@ func newWorld(t *testing.T) *world {
 		{id: "script-dgos", secret: "s2"},
 		{id: "script-short", secret: "s3", claims: map[string]any{"groups": []any{"bndmr-operateurs"}}, lifetime: time.Second},
 	})
+	idp.noEndSession.Store(!endSession)
 	mpath := filepath.Join(t.TempDir(), "roles.json")
 	os.WriteFile(mpath, []byte(mappingJSON), 0o600)
 	m, err := access.LoadMapping(mpath)
@@ -362,6 +369,93 @@ func TestAccessDeclaredCounts(t *testing.T) {
 	rows.Close()
 	if want := []string{"0 0 5 u-op operator", "5 1 6 script-op operator"}; strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("history:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestSignOutEndsProviderSession: signing out closes the session here and,
+// the provider advertising an end_session_endpoint, sends the browser there
+// with the ID token of the sign-in (OpenID Connect RP-Initiated Logout 1.0),
+// which ends the provider's session (the tokens it issued for the sign-in
+// stop working) and sends the browser back to /auth/logged-out. A provider
+// without the endpoint: local sign-out, and the page says so.
+func TestSignOutEndsProviderSession(t *testing.T) {
+	w := newWorld(t)
+	c := w.signIn("operatrice")
+	if n := w.idp.st.liveTokens("u-op"); n == 0 {
+		t.Fatal("control: the provider holds no token of the sign-in")
+	}
+	page := do(t, c, "GET", w.svc.URL+"/auth/me", "", "", map[string]string{"Accept": "text/html"})
+	if csp := page.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self' "+w.idp.URL+";") {
+		t.Errorf("the CSP does not let the sign-out form be redirected to the provider: %s", csp)
+	}
+	out := do(t, c, "POST", w.svc.URL+"/auth/logout", "", "", map[string]string{"Accept": "text/html"})
+	loc, _ := url.Parse(out.header.Get("Location"))
+	if out.status != http.StatusSeeOther || loc == nil || !strings.HasPrefix(loc.String(), w.idp.URL+"/end_session?") {
+		t.Fatalf("sign-out: %d to %q, want 303 to the provider's end_session_endpoint", out.status, out.header.Get("Location"))
+	}
+	if strings.Contains(out.header.Get("Set-Cookie"), "__Host-bndmr-session=") && !strings.Contains(out.header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("the session cookie is not cleared: %s", out.header.Get("Set-Cookie"))
+	}
+	// The browser follows: the provider ends its session and sends it back.
+	c.CheckRedirect = nil
+	resp, err := c.Get(loc.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.String() != w.svc.URL+"/auth/logged-out" ||
+		!strings.Contains(string(body), "chez le fournisseur d'identité") {
+		t.Fatalf("after the provider's sign-out: %d at %s: %s", resp.StatusCode, resp.Request.URL, body)
+	}
+	calls := w.idp.endSessionCalls()
+	if len(calls) != 1 {
+		t.Fatalf("end_session called %d times, want 1", len(calls))
+	}
+	q := calls[0]
+	if q.Get("client_id") != clientID || q.Get("post_logout_redirect_uri") != w.svc.URL+"/auth/logged-out" {
+		t.Errorf("end_session query: %v", q)
+	}
+	var hint struct {
+		Sub string `json:"sub"`
+		Aud any    `json:"aud"`
+		Iss string `json:"iss"`
+	}
+	if parts := strings.Split(q.Get("id_token_hint"), "."); len(parts) == 3 {
+		b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		json.Unmarshal(b, &hint)
+	}
+	if hint.Sub != "u-op" || hint.Iss != w.idp.URL || !strings.Contains(fmt.Sprint(hint.Aud), clientID) {
+		t.Errorf("id_token_hint is not the ID token of the sign-in: %+v", hint)
+	}
+	w.idp.st.mu.Lock()
+	ended := slices.Clone(w.idp.st.terminated)
+	w.idp.st.mu.Unlock()
+	if strings.Join(ended, "|") != "u-op "+clientID {
+		t.Errorf("sessions the provider ended: %q, want the operator's", ended)
+	}
+	if n := w.idp.st.liveTokens("u-op"); n != 0 {
+		t.Errorf("%d token(s) of the sign-in still work at the provider", n)
+	}
+	if p := w.me(c); p.Subject != "" {
+		t.Errorf("still signed in here as %q", p.Subject)
+	}
+
+	// A provider without end_session_endpoint: signed out here only, said on the page.
+	local := openWorld(t, false)
+	lc := local.signIn("operatrice")
+	out = do(t, lc, "POST", local.svc.URL+"/auth/logout", "", "", map[string]string{"Accept": "text/html"})
+	if out.status != 200 || !strings.Contains(out.body, "Déconnecté ici seulement") || !strings.Contains(out.body, "reste ouverte") {
+		t.Errorf("local sign-out: %d %s", out.status, out.body)
+	}
+	if n := len(local.idp.endSessionCalls()); n != 0 {
+		t.Errorf("end_session called %d times though the provider does not advertise it", n)
+	}
+	if csp := out.header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self';") {
+		t.Errorf("CSP without end_session_endpoint: %s", csp)
+	}
+	if p := local.me(lc); p.Subject != "" {
+		t.Errorf("still signed in here as %q", p.Subject)
 	}
 }
 

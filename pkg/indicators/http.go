@@ -260,11 +260,11 @@ func (s *Server) dpiUpdates(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The history keeps who changed what, and the value replaced.
-	author, role := "anonymous", ""
+	by := store.Author{Subject: "anonymous", Source: store.SourceHTTP}
 	if c, ok := access.CallerOf(r.Context()); ok {
-		author, role = c.Subject, string(c.Role)
+		by.Subject, by.Role = c.Subject, string(c.Role)
 	}
-	changes, err := s.X.st.ChangeDPIUpdates(r.Context(), author, role, "http", ds)
+	changes, err := s.X.st.ChangeDPIUpdates(r.Context(), by, ds)
 	if err != nil {
 		s.fail(w, err)
 		return

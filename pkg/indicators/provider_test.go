@@ -8,9 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +33,11 @@ import (
 type provider struct {
 	URL string
 	st  *providerStorage
+	// noEndSession hides end_session_endpoint from the discovery document,
+	// as a provider without RP-initiated logout.
+	noEndSession atomic.Bool
+	mu           sync.Mutex
+	endSessions  []url.Values // the queries of the calls to end_session
 }
 
 // testUser is a person who signs in with a password through the
@@ -69,6 +78,8 @@ func newProvider(t *testing.T, clientID, clientSecret, redirectURI string, users
 	st := &providerStorage{
 		Storage: storage.NewStorageWithClients(us, map[string]*storage.Client{clientID: storage.WebClient(clientID, clientSecret, redirectURI)}),
 		users:   map[string]testUser{}, scripts: map[string]testScript{}, audience: clientID,
+		webClient: clientID, postLogout: strings.TrimSuffix(redirectURI, "/auth/callback") + "/auth/logged-out",
+		tokens: map[string][]string{},
 	}
 	for _, u := range users {
 		st.users[u.id] = u
@@ -76,10 +87,39 @@ func newProvider(t *testing.T, clientID, clientSecret, redirectURI string, users
 	for _, s := range scripts {
 		st.scripts[s.id] = s
 	}
-	srv.Config.Handler = exampleop.SetupServer(issuer, st, slog.New(slog.NewTextHandler(io.Discard, nil)), false)
+	p := &provider{URL: issuer, st: st}
+	handler := exampleop.SetupServer(issuer, st, slog.New(slog.NewTextHandler(io.Discard, nil)), false)
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/end_session":
+			r.ParseForm()
+			p.mu.Lock()
+			p.endSessions = append(p.endSessions, r.Form)
+			p.mu.Unlock()
+		case "/.well-known/openid-configuration":
+			if p.noEndSession.Load() {
+				rec := httptest.NewRecorder()
+				handler.ServeHTTP(rec, r)
+				doc := map[string]any{}
+				json.Unmarshal(rec.Body.Bytes(), &doc)
+				delete(doc, "end_session_endpoint")
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(doc)
+				return
+			}
+		}
+		handler.ServeHTTP(w, r)
+	})
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &provider{URL: issuer, st: st}
+	return p
+}
+
+// endSessionCalls returns the queries end_session was called with.
+func (p *provider) endSessionCalls() []url.Values {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.endSessions)
 }
 
 // providerStorage adds the test users' claims and the script clients to
@@ -89,6 +129,50 @@ type providerStorage struct {
 	users    map[string]testUser
 	scripts  map[string]testScript
 	audience string
+	// webClient may come back to postLogout after the provider's sign-out
+	// (the example's clients register no post_logout_redirect_uri).
+	webClient, postLogout string
+	mu                    sync.Mutex
+	tokens                map[string][]string // subject: the ids of the access tokens issued to it
+	terminated            []string            // "subject client" of each session the provider ended
+}
+
+func (s *providerStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.Storage.GetClientByClientID(ctx, id)
+	if err == nil && id == s.webClient {
+		c = postLogoutClient{c, []string{s.postLogout}}
+	}
+	return c, err
+}
+
+// postLogoutClient is a client with its post_logout_redirect_uris.
+type postLogoutClient struct {
+	op.Client
+	uris []string
+}
+
+func (c postLogoutClient) PostLogoutRedirectURIs() []string { return c.uris }
+
+func (s *providerStorage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	s.mu.Lock()
+	s.terminated = append(s.terminated, userID+" "+clientID)
+	s.mu.Unlock()
+	return s.Storage.TerminateSession(ctx, userID, clientID)
+}
+
+// liveTokens counts the access tokens issued to subject that the provider
+// still honours (its userinfo would answer them).
+func (s *providerStorage) liveTokens(subject string) int {
+	s.mu.Lock()
+	ids := slices.Clone(s.tokens[subject])
+	s.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if s.Storage.SetUserinfoFromToken(context.Background(), &oidc.UserInfo{}, id, subject, "") == nil {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *providerStorage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, token op.IDTokenRequest, scopes []string) error {
@@ -131,6 +215,11 @@ func (s *providerStorage) ClientCredentialsTokenRequest(ctx context.Context, cli
 
 func (s *providerStorage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	id, exp, err := s.Storage.CreateAccessToken(ctx, req)
+	if err == nil {
+		s.mu.Lock()
+		s.tokens[req.GetSubject()] = append(s.tokens[req.GetSubject()], id)
+		s.mu.Unlock()
+	}
 	if sc, ok := s.scripts[req.GetSubject()]; ok && sc.lifetime > 0 {
 		exp = time.Now().Add(sc.lifetime)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -71,11 +72,34 @@ type DPIChange struct {
 	HadPrevious bool   `json:"had_previous"`
 }
 
+// Sources of a declared-count change, as dpi_updates and
+// dpi_updates_history keep them.
+const (
+	SourceHTTP   = "http"            // POST /api/dpi-updates
+	SourceImport = "bndmrctl import" // the operator's CLI (ImportDPIUpdates)
+)
+
+// Author is who changes declared counts, as dpi_updates_history keeps them.
+type Author struct {
+	// Subject: the OpenID Connect subject of the caller, or the operator
+	// running bndmrctl.
+	Subject string
+	// Role the change was made under (operator).
+	Role string
+	// Source: SourceHTTP or SourceImport.
+	Source string
+}
+
 // ChangeDPIUpdates records declared counts as InsertDPIUpdates does, and
 // first keeps, in dpi_updates_history, each value it replaces with the
-// author and role of the change. Two changes of the same month at the same
-// instant may both name the same previous value: the history still has both.
-func (s *Store) ChangeDPIUpdates(ctx context.Context, author, role, source string, ds []DPIUpdates) ([]DPIChange, error) {
+// author and role of the change. It is the one way both the service and
+// bndmrctl change a declared count. Two changes of the same month at the
+// same instant may both name the same previous value: the history still
+// has both.
+func (s *Store) ChangeDPIUpdates(ctx context.Context, by Author, ds []DPIUpdates) ([]DPIChange, error) {
+	if by.Subject == "" || by.Source == "" {
+		return nil, errors.New("a declared-count change needs its author and source")
+	}
 	if len(ds) == 0 {
 		return nil, nil
 	}
@@ -121,16 +145,70 @@ func (s *Store) ChangeDPIUpdates(ctx context.Context, author, role, source strin
 		m := monthStart(d.Month)
 		prev, had := current[key{d.FINESS, m.Format("2006-01")}]
 		changes = append(changes, DPIChange{DPIUpdates: d, Previous: prev, HadPrevious: had})
-		t.add(d.FINESS, m, prev, boolU8(had), d.Count, author, role, source, now)
+		t.add(d.FINESS, m, prev, boolU8(had), d.Count, by.Subject, by.Role, by.Source, now)
 	}
 	// The history first: a change whose history could not be written is not made.
 	if err := s.send(ctx, t); err != nil {
 		return nil, err
 	}
-	if err := s.InsertDPIUpdates(ctx, source, ds); err != nil {
+	if err := s.InsertDPIUpdates(ctx, by.Source, ds); err != nil {
 		return nil, err
 	}
 	return changes, nil
+}
+
+// Operator is the person running bndmrctl.
+type Operator struct {
+	// Author names the person (--author, or their account).
+	Author string
+	// Account is the system account and host the command ran from: the
+	// journal keeps it beside Author, which the person typed.
+	Account string
+}
+
+// ImportDPIUpdates is how `bndmrctl import dpi` changes declared counts: as
+// the service does for an operator's POST /api/dpi-updates, it first writes
+// the access journal (one audit_access line per establishment, route
+// "bndmrctl import dpi", via "cli"), then makes the change through
+// ChangeDPIUpdates, which keeps the previous values and the author. A change
+// whose journal line cannot be written is not made.
+func (s *Store) ImportDPIUpdates(ctx context.Context, op Operator, ds []DPIUpdates) ([]DPIChange, error) {
+	if op.Author == "" {
+		return nil, errors.New("importing declared counts needs the operator's name (--author)")
+	}
+	type span struct{ first, last time.Time }
+	months := map[string]*span{}
+	var order []string
+	for _, d := range ds {
+		m := monthStart(d.Month)
+		sp, ok := months[d.FINESS]
+		if !ok {
+			months[d.FINESS] = &span{m, m}
+			order = append(order, d.FINESS)
+			continue
+		}
+		if m.Before(sp.first) {
+			sp.first = m
+		}
+		if m.After(sp.last) {
+			sp.last = m
+		}
+	}
+	now := time.Now().UTC()
+	lines := make([]Access, 0, len(order))
+	for _, fin := range order {
+		sp := months[fin]
+		period := sp.first.Format("2006-01")
+		if sp.last.After(sp.first) {
+			period += ".." + sp.last.Format("2006-01")
+		}
+		lines = append(lines, Access{At: now, Subject: op.Author, Name: op.Account, Role: "operator", Method: "IMPORT",
+			Route: "bndmrctl import dpi", FINESS: fin, Period: period, Decision: "allowed", Via: "cli"})
+	}
+	if err := s.InsertAccess(ctx, lines...); err != nil {
+		return nil, fmt.Errorf("journalling the import in audit_access (nothing was changed): %w", err)
+	}
+	return s.ChangeDPIUpdates(ctx, Author{Subject: op.Author, Role: "operator", Source: SourceImport}, ds)
 }
 
 func monthStart(t time.Time) time.Time {

@@ -84,12 +84,12 @@ func TestChangeDPIUpdatesKeepsHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	oct := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
-	ch, err := s.ChangeDPIUpdates(ctx, "alice", "operator", "http", []DPIUpdates{{FINESS: "750000010", Month: oct, Count: 5}})
+	ch, err := s.ChangeDPIUpdates(ctx, Author{"alice", "operator", SourceHTTP}, []DPIUpdates{{FINESS: "750000010", Month: oct, Count: 5}})
 	if err != nil || len(ch) != 1 || ch[0].HadPrevious {
 		t.Fatalf("first declaration: %v %+v", err, ch)
 	}
 	time.Sleep(1100 * time.Millisecond)
-	ch, err = s.ChangeDPIUpdates(ctx, "bob", "operator", "http", []DPIUpdates{{FINESS: "750000010", Month: oct.AddDate(0, 0, 14), Count: 7},
+	ch, err = s.ChangeDPIUpdates(ctx, Author{"bob", "operator", SourceHTTP}, []DPIUpdates{{FINESS: "750000010", Month: oct.AddDate(0, 0, 14), Count: 7},
 		{FINESS: "690000011", Month: oct, Count: 2}})
 	if err != nil || len(ch) != 2 || !ch[0].HadPrevious || ch[0].Previous != 5 || ch[1].HadPrevious {
 		t.Fatalf("second declaration: %v %+v", err, ch)

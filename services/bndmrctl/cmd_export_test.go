@@ -52,7 +52,7 @@ func TestMigrateImportExport(t *testing.T) {
 	for kind, body := range files {
 		p := filepath.Join(dir, kind+".csv")
 		os.WriteFile(p, []byte(body), 0o600)
-		if code := cmdImport(ctx, []string{kind, "--clickhouse", dbDSN, p}); code != 0 {
+		if code := cmdImport(ctx, []string{kind, "--clickhouse", dbDSN, "--author", "test-operator", p}); code != 0 {
 			t.Fatalf("import %s: exit %d", kind, code)
 		}
 	}

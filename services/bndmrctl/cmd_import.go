@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 
 	"github.com/bndmr/hub/pkg/store"
 )
@@ -15,11 +16,13 @@ import (
 func cmdImport(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
+	author := fs.String("author", "", "who makes the change (dpi): kept in dpi_updates_history and audit_access; default: your system account, refused if it names no one (root)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: bndmrctl import centres|dpi|establishments [--clickhouse DSN] FILE.csv ('-' = stdin)
+		fmt.Fprintln(fs.Output(), `usage: bndmrctl import centres|dpi|establishments [--clickhouse DSN] [--author NAME] FILE.csv ('-' = stdin)
 
   centres         finess;centre_id;filiere;type;debut;fin[;nom]   labelled centres (type: coordonnateur, constitutif, competence)
-  dpi             finess;mois;nombre                              SDM-MR versions updated in the DPI per month (MR.2 denominator)
+  dpi             finess;mois;nombre                              SDM-MR versions updated in the DPI per month (MR.2 denominator);
+                                                                  each change keeps the previous value and its author
   establishments  finess;nom;debut_transmission                   names and start dates of transmission
 
 ';' or ',' separated, UTF-8 with or without BOM, header line required; dates AAAA-MM-JJ or JJ/MM/AAAA.`)
@@ -33,6 +36,14 @@ func cmdImport(ctx context.Context, args []string) int {
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
 		fs.Usage()
 		return 2
+	}
+	var op store.Operator
+	if kind == "dpi" {
+		var err error
+		if op, err = operator(*author); err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl import dpi: %v\n", err)
+			return 2
+		}
 	}
 	var in io.Reader = os.Stdin
 	if name := fs.Arg(0); name != "-" {
@@ -60,7 +71,15 @@ func cmdImport(ctx context.Context, args []string) int {
 	case "dpi":
 		var ds []store.DPIUpdates
 		if ds, err = store.ParseDPIUpdatesCSV(in); err == nil {
-			n, err = len(ds), st.InsertDPIUpdates(ctx, "csv", ds)
+			var changes []store.DPIChange
+			if changes, err = st.ImportDPIUpdates(ctx, op, ds); err == nil {
+				n = len(ds)
+				for _, c := range changes {
+					if c.HadPrevious && c.Previous != c.Count {
+						fmt.Fprintf(os.Stderr, "  %s %s: %d (was %d)\n", c.FINESS, c.Month.Format("2006-01"), c.Count, c.Previous)
+					}
+				}
+			}
 		}
 	case "establishments":
 		var es []store.Establishment
@@ -77,4 +96,25 @@ func cmdImport(ctx context.Context, args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "bndmrctl import %s: %d rows recorded\n", kind, n)
 	return 0
+}
+
+// operator names who runs the import: --author, else the system account.
+// root names no one (a shared account, every kubectl exec): --author is
+// then required.
+func operator(author string) (store.Operator, error) {
+	account := ""
+	if u, err := user.Current(); err == nil {
+		account = u.Username
+	}
+	host, _ := os.Hostname()
+	if author == "" {
+		author = account
+	}
+	if author == "" || author == "root" {
+		return store.Operator{}, fmt.Errorf("say who makes the change with --author NAME (the system account %q names no one)", account)
+	}
+	if account != "" && host != "" {
+		account += "@" + host
+	}
+	return store.Operator{Author: author, Account: account}, nil
 }
