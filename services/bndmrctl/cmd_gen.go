@@ -57,6 +57,7 @@ func cmdGen(ctx context.Context, args []string) int {
 	}
 	defer f.Close()
 	enc := json.NewEncoder(f)
+	enc.SetEscapeHTML(false) // Message-IDs as written: <…@…>, for grep
 	for _, d := range docs {
 		if err := enc.Encode(d); err != nil {
 			fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
