@@ -17,6 +17,7 @@ type Dashboard struct {
 	Month       string
 	Generated   time.Time
 	MR2         []MR2 // of Month, worst first
+	MR1         []MR1 // over Month, worst first
 	Trend       []TrendPoint
 	Rejections  []RejectionReason // over the trend's months
 	TopORPHA    []Count
@@ -97,6 +98,10 @@ func (x *Indicators) Dashboard(ctx context.Context, month string, threshold uint
 	}
 	d.NationalMR2 = d.Trend[len(d.Trend)-1].Rate
 	sort.SliceStable(d.MR2, func(i, j int) bool { return rateOf(d.MR2[i].Rate) < rateOf(d.MR2[j].Rate) })
+	if d.MR1, err = x.MR1(ctx, p, ""); err != nil {
+		return nil, err
+	}
+	sortMR1(d.MR1)
 	rows, err := x.st.Query(ctx, dashboardRejections, day(year.From), day(year.LastDay()))
 	if err != nil {
 		return nil, fmt.Errorf("rejections by reason: %w", err)
@@ -295,10 +300,13 @@ svg .target-label{fill:#000091;font-weight:bold}svg .trend{fill:none;stroke:#000
 <div class="kpi"><span>Versions reçues</span><b id="kpi-received">{{.D.Received}}</b></div>
 <div class="kpi"><span>Versions rejetées</span><b id="kpi-rejected">{{.D.Rejected}}</b></div>
 </div>
-<section style="grid-row:span 3"><h2>MR.2 par établissement — {{.D.Month}}</h2>
+<section style="grid-row:span 4"><h2>MR.2 par établissement — {{.D.Month}}</h2>
 <p class="note">Versions transmises et acceptées ÷ versions mises à jour dans le DPI (déclarées par l'établissement, sinon estimées
 d'après les numéros de version reçus). En rouge : sous la cible de 95 %. Les moins bons d'abord.</p>
 {{if .D.MR2}}{{.MR2}}{{else}}<p id="no-data">Aucune donnée pour ce mois.</p>{{end}}</section>
+<section><h2>MR.1 par établissement — {{.D.Month}}</h2>
+<p class="note">Centres labellisés ayant transmis au moins un SDM-MR dans le mois ÷ centres labellisés (liste de référence importée).</p>
+{{if .D.MR1}}{{.MR1}}{{else}}<p id="no-centres">Aucun centre labellisé pour ce mois.</p>{{end}}</section>
 <section><h2>Tendance mensuelle (MR.2 national)</h2>{{.Trend}}</section>
 <section><h2>Rejets par motif (12 mois)</h2>{{if .D.Rejections}}{{.Rejections}}{{else}}<p>Aucun rejet.</p>{{end}}</section>
 <section><h2>Codes ORPHA les plus fréquents (patients)</h2>{{if .D.TopORPHA}}{{.ORPHA}}{{else}}<p>Aucun code au-dessus du seuil.</p>{{end}}
@@ -322,7 +330,7 @@ func RenderDashboard(w io.Writer, d *Dashboard) error {
 		ol, ov = append(ol, "ORPHA:"+c.Labels[0]), append(ov, c.N)
 	}
 	return dashboardTmpl.Execute(w, map[string]any{
-		"D": d, "MR2": barsMR2(d.MR2), "Trend": lineTrend(d.Trend),
+		"D": d, "MR2": barsMR2(d.MR2), "MR1": barsMR1(d.MR1), "Trend": lineTrend(d.Trend),
 		"Rejections": hbars("chart-rejections", "Rejets par motif", rl, rv),
 		"ORPHA":      hbars("chart-orpha", "Codes ORPHA les plus fréquents", ol, ov),
 	})

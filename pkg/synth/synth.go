@@ -1,12 +1,16 @@
 // Package synth generates synthetic MSSanté mails carrying SDM-MR 2024.01
 // documents, derived from the official ANS examples with varied identities,
-// establishments, sets and versions. Deterministic for a seed. The hub's
-// demo, end-to-end tests and benchmarks use it; Go ignores folders named
-// testdata, which is why the generator lives here and not under testdata/.
+// establishments, labelled centres, ORPHA diagnoses (skewed as in real
+// data), sets and versions; on request, some documents that the CI-SIS
+// validation refuses and some hostile mails. Deterministic for a seed. The
+// hub's demo, end-to-end tests and benchmarks use it; Go ignores folders
+// named testdata, which is why the generator lives here and not under
+// testdata/.
 package synth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -84,8 +88,34 @@ type Document struct {
 	EffectiveTime string `json:"effective_time"`
 	Example       string `json:"example"`
 	Opposition    bool   `json:"opposition"`
+	ORPHA         string `json:"orpha,omitempty"`  // the diagnosis
+	Centre        string `json:"centre,omitempty"` // the site code of the labelled centre
+	// Invalid names the CI-SIS check the document was made to fail (one of
+	// InvalidKinds); empty for a valid document.
+	Invalid string `json:"invalid,omitempty"`
+	// Hostile is the rejection code of a hostile mail (one of
+	// HostileKinds): the hub refuses the whole mail, which carries no
+	// document of a set (SetID and the identity are empty).
+	Hostile string `json:"hostile,omitempty"`
 	Identity
 }
+
+// Accepted says whether the hub must load the document.
+func (d Document) Accepted() bool { return d.Invalid == "" && d.Hostile == "" }
+
+// Ways a generated document fails the CI-SIS validation (InvalidRate).
+const (
+	// InvalidXSD: a quantity written in words (PQ value "un"), which the
+	// CDA XSD refuses.
+	InvalidXSD = "xsd"
+	// InvalidSchematron: the current status of the diagnosis (MED-072)
+	// outside JDV_StatutActuelDiagnostic_CISIS, which the SDM-MR schematron
+	// refuses.
+	InvalidSchematron = "schematron"
+)
+
+// InvalidKinds are the ways, used in turn.
+var InvalidKinds = []string{InvalidSchematron, InvalidXSD}
 
 // Options drive a run of the generator.
 type Options struct {
@@ -98,6 +128,19 @@ type Options struct {
 	// Months: effective times fall in the Months months ending with End.
 	End    time.Time
 	Months int
+	// InvalidRate is the share of documents (0 to 1) broken so that the
+	// CI-SIS validation refuses them, spread evenly; 0: all valid.
+	InvalidRate float64
+	// HostileRate is the share of mails (0 to 1) that are hostile (zip
+	// bomb, path traversal, not MIME: HostileKinds in turn), spread evenly.
+	HostileRate float64
+	// NotifyTo, when set, is where every mail asks its acknowledgement to
+	// go (Disposition-Notification-To and Return-Path): the hospital
+	// mailbox of a demo. Default: the sender itself.
+	NotifyTo string
+	// MessageIDTag, when set, starts every Message-ID, so that one run's
+	// mails (and their acknowledgements) can be told from another's.
+	MessageIDTag string
 }
 
 // Generator makes mails.
@@ -107,6 +150,12 @@ type Generator struct {
 	examples [][]byte
 	sets     []*set
 	n        int
+	// Accumulated rates: a mail is hostile (a document invalid) when its
+	// accumulator passes 1.
+	hostileAcc, invalidAcc float64
+	hostileN, invalidN     int
+	// diseaseCum: cumulative Zipf weights over Diseases.
+	diseaseCum []float64
 }
 
 type set struct {
@@ -119,6 +168,8 @@ type set struct {
 	// opposition: the patient opposes reuse in the BNDMR warehouse (GEN-315,
 	// as in the official examples); the others carry GEN-317.
 	opposition bool
+	disease    Disease
+	centre     Centre
 }
 
 // New reads the examples and returns a generator.
@@ -132,7 +183,16 @@ func New(opts Options) (*Generator, error) {
 	if opts.End.IsZero() {
 		opts.End = time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC)
 	}
+	if opts.InvalidRate < 0 || opts.InvalidRate > 1 || opts.HostileRate < 0 || opts.HostileRate > 1 {
+		return nil, fmt.Errorf("invalid rate %g and hostile rate %g must lie between 0 and 1", opts.InvalidRate, opts.HostileRate)
+	}
 	g := &Generator{opts: opts, rng: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5dee7))}
+	// Zipf-like: the weight of the disease of rank k is 1/k.
+	total := 0.0
+	for k := range Diseases {
+		total += 1 / float64(k+1)
+		g.diseaseCum = append(g.diseaseCum, total)
+	}
 	for _, e := range Examples {
 		b, err := os.ReadFile(filepath.Join(opts.Kit, e))
 		if err != nil {
@@ -144,6 +204,27 @@ func New(opts Options) (*Generator, error) {
 }
 
 func (g *Generator) pick(list []string) string { return list[g.rng.IntN(len(list))] }
+
+// disease draws an ORPHA code with its Zipf-like weight.
+func (g *Generator) disease() Disease {
+	x := g.rng.Float64() * g.diseaseCum[len(g.diseaseCum)-1]
+	for k, c := range g.diseaseCum {
+		if x < c {
+			return Diseases[k]
+		}
+	}
+	return Diseases[len(Diseases)-1]
+}
+
+// due advances a rate's accumulator and says whether this one is due.
+func due(acc *float64, rate float64) bool {
+	*acc += rate
+	if *acc >= 1 {
+		*acc--
+		return true
+	}
+	return false
+}
 
 func (g *Generator) identity() Identity {
 	birth := time.Date(1975+g.rng.IntN(30), time.Month(1+g.rng.IntN(12)), 1+g.rng.IntN(28), 0, 0, 0, 0, time.UTC)
@@ -178,6 +259,9 @@ func nir(rng *rand.Rand, birth time.Time, commune string) string {
 // Next returns the next mail and the document it carries.
 func (g *Generator) Next() ([]byte, Document, error) {
 	g.n++
+	if due(&g.hostileAcc, g.opts.HostileRate) {
+		return g.hostile()
+	}
 	s := g.nextSet()
 	eff := s.last
 	doc := Document{
@@ -189,7 +273,13 @@ func (g *Generator) Next() ([]byte, Document, error) {
 		EffectiveTime: eff.Format("20060102150405") + "+0100",
 		Example:       Examples[s.example],
 		Opposition:    s.opposition,
+		ORPHA:         s.disease.Code,
+		Centre:        s.centre.ID,
 		Identity:      s.who,
+	}
+	if due(&g.invalidAcc, g.opts.InvalidRate) {
+		doc.Invalid = InvalidKinds[g.invalidN%len(InvalidKinds)]
+		g.invalidN++
 	}
 	cdaBytes, err := g.document(s, doc)
 	if err != nil {
@@ -201,14 +291,38 @@ func (g *Generator) Next() ([]byte, Document, error) {
 		return nil, doc, fmt.Errorf("building the XDM archive: %w", err)
 	}
 	doc.From = "dpi@" + s.est.Domain
-	doc.MessageID = fmt.Sprintf("<%d.%d.%s@%s>", g.opts.Seed, g.n, s.id, s.est.Domain)
+	doc.MessageID = g.messageID(s.id, s.est)
+	notify := cmp.Or(g.opts.NotifyTo, doc.From)
 	mail, err := mssante.BuildMail(mssante.MailSpec{From: doc.From, To: g.opts.To, MessageID: doc.MessageID,
-		Date: eff.Add(time.Duration(1+g.rng.IntN(72)) * time.Hour), DispositionNotificationTo: doc.From, ReturnPath: doc.From,
+		Date: eff.Add(time.Duration(1+g.rng.IntN(72)) * time.Hour), DispositionNotificationTo: notify, ReturnPath: notify,
 		XDM: xdm})
 	if err != nil {
 		return nil, doc, fmt.Errorf("building the mail: %w", err)
 	}
 	return mail, doc, nil
+}
+
+// messageID is the n-th mail's Message-ID, about the set named.
+func (g *Generator) messageID(about string, est Establishment) string {
+	tag := ""
+	if g.opts.MessageIDTag != "" {
+		tag = g.opts.MessageIDTag + "."
+	}
+	return fmt.Sprintf("<%s%d.%d.%s@%s>", tag, g.opts.Seed, g.n, about, est.Domain)
+}
+
+// hostile makes the next hostile mail, from an establishment drawn at
+// random, carrying the unmodified first official example.
+func (g *Generator) hostile() ([]byte, Document, error) {
+	kind := HostileKinds[g.hostileN%len(HostileKinds)]
+	g.hostileN++
+	est := Establishments[g.rng.IntN(len(Establishments))]
+	d := Document{File: fmt.Sprintf("mail-%06d.eml", g.n), From: "dpi@" + est.Domain, FINESS: est.FINESS, Hostile: kind}
+	d.MessageID = g.messageID(strings.ReplaceAll(kind, "_", "-"), est)
+	notify := cmp.Or(g.opts.NotifyTo, d.From)
+	mail, err := HostileMail(kind, mssante.MailSpec{From: d.From, To: g.opts.To, MessageID: d.MessageID,
+		Date: g.opts.End, DispositionNotificationTo: notify, ReturnPath: notify}, g.examples[0])
+	return mail, d, err
 }
 
 // nextSet continues an existing set (a new version, sometimes skipping
@@ -233,7 +347,10 @@ func (g *Generator) nextSet() *set {
 		who:     g.identity(),
 		version: 1,
 		last:    start.Add(time.Duration(g.rng.Int64N(int64(span) * 2 / 3))).Truncate(time.Minute),
+		disease: g.disease(),
 	}
+	cs := sending(s.est.FINESS)
+	s.centre = cs[g.rng.IntN(len(cs))]
 	if g.rng.IntN(100) < 10 {
 		s.version = 2 + g.rng.IntN(2) // a file created before transmission started
 	}
@@ -286,6 +403,27 @@ func (g *Generator) document(s *set, d Document) ([]byte, error) {
 		for _, n := range xpath.NodeList(ctx.Find(pt + "/cda:birthTime/@value")) {
 			s.who.BirthTime = n.NodeValue()
 		}
+	}
+	// The patient's rare disease, in the diagnosis, the family's first case
+	// and the cause of death alike, and in the narrative.
+	edits = append(edits,
+		edit{`//cda:value[@codeSystem='1.2.250.1.213.2.49.1']/@code`, s.disease.Code, false},
+		edit{`//cda:value[@codeSystem='1.2.250.1.213.2.49.1']/@displayName`, s.disease.Label, false},
+		edit{`//cda:content[@ID='maladie']`, s.disease.Label + " (code ORPHA : " + s.disease.Code + ")", false},
+		edit{`//cda:content[@ID='cause-deces']`, "oui (" + s.disease.Label + ")", true})
+	// The labelled centre: the care episode's site, the activity's
+	// declaring site and the diagnosing site.
+	const site = `//cda:participantRole[cda:id/@root='1.2.250.1.213.2.61']`
+	edits = append(edits,
+		edit{site + `/cda:id[@root='1.2.250.1.213.2.61']/@extension`, s.centre.ID, false},
+		edit{site + `/cda:playingEntity/cda:code[@codeSystem='1.2.250.1.213.2.61']/@code`, s.centre.ID, false},
+		edit{site + `/cda:playingEntity/cda:code[@codeSystem='1.2.250.1.213.2.61']/@displayName`, s.centre.Name, false},
+		edit{site + `/cda:playingEntity/cda:name`, s.est.Name + " - " + s.centre.Name, false})
+	switch d.Invalid {
+	case InvalidXSD:
+		edits = append(edits, edit{`(//cda:value[@unit])[1]/@value`, "un", false})
+	case InvalidSchematron:
+		edits = append(edits, edit{`//cda:observation[cda:code/@code='MED-072']/cda:value/@code`, "999999999", false})
 	}
 	if !s.opposition {
 		const consent = "/cda:ClinicalDocument/cda:authorization/cda:consent/cda:code[@code='GEN-315']"

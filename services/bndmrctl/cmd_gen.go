@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/synth"
@@ -21,8 +21,12 @@ func cmdGen(ctx context.Context, args []string) int {
 	out := fs.String("out", "", "output folder (mails as .eml files and manifest.jsonl)")
 	kitDir := fs.String("kit", "", "CI-SIS kit folder holding examples/sdm-mr (default $CISIS_KIT, else ../shared/ci-sis)")
 	to := fs.String("to", "hub@bndmr.test", "the hub's mailbox address")
+	invalid := fs.Float64("invalid-rate", 0, "share of documents (0-1) made to fail the CI-SIS validation (XSD or schematron)")
+	hostile := fs.Float64("hostile-rate", 0, "share of mails (0-1) that are hostile: zip bomb, path traversal, not MIME")
+	notify := fs.String("notify-to", "", "where every mail asks its acknowledgement to go (default: its sender)")
+	tag := fs.String("message-id-tag", "", "prefix of every Message-ID, to tell one run's mails and acknowledgements from another's")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: bndmrctl gen --seed N --count N --out DIR")
+		fmt.Fprintln(os.Stderr, "usage: bndmrctl gen --seed N --count N --out DIR [--invalid-rate R] [--hostile-rate R] [--notify-to ADDR] [--message-id-tag TAG]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -40,7 +44,8 @@ func cmdGen(ctx context.Context, args []string) int {
 		}
 		*kitDir = d
 	}
-	docs, err := synth.WriteDir(ctx, synth.Options{Seed: *seed, Count: *count, Kit: *kitDir, To: *to}, *out)
+	docs, err := synth.WriteDir(ctx, synth.Options{Seed: *seed, Count: *count, Kit: *kitDir, To: *to,
+		InvalidRate: *invalid, HostileRate: *hostile, NotifyTo: *notify, MessageIDTag: *tag}, *out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
 		return 1
@@ -52,22 +57,34 @@ func cmdGen(ctx context.Context, args []string) int {
 	}
 	defer f.Close()
 	enc := json.NewEncoder(f)
+	enc.SetEscapeHTML(false) // Message-IDs as written: <…@…>, for grep
 	for _, d := range docs {
 		if err := enc.Encode(d); err != nil {
 			fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
 			return 1
 		}
 	}
-	// The senders, for `bndmrctl import establishments`.
-	var est strings.Builder
-	est.WriteString("finess;nom;debut_transmission\n")
-	for _, e := range synth.Establishments {
-		fmt.Fprintf(&est, "%s;%s;\n", e.FINESS, e.Name)
+	// The senders and their labelled centres, for `bndmrctl import`.
+	for name, write := range map[string]func(io.Writer) error{"establishments.csv": synth.WriteEstablishmentsCSV, "centres.csv": synth.WriteCentresCSV} {
+		f, err := os.Create(filepath.Join(*out, name))
+		if err == nil {
+			err = write(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
+			return 1
+		}
 	}
-	if err := os.WriteFile(filepath.Join(*out, "establishments.csv"), []byte(est.String()), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
-		return 1
+	accepted := 0
+	for _, d := range docs {
+		if d.Accepted() {
+			accepted++
+		}
 	}
-	fmt.Printf("gen: %d mails in %s (manifest.jsonl lists the synthetic identities: test data only; establishments.csv the senders)\n", len(docs), *out)
+	fmt.Printf("gen: %d mails in %s, %d documents to accept (manifest.jsonl lists the synthetic identities: test data only; "+
+		"establishments.csv the senders, centres.csv their labelled centres)\n", len(docs), *out, accepted)
 	return 0
 }

@@ -21,6 +21,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"gen":        {"generate synthetic MSSanté mails carrying SDM-MR documents", cmdGen},
 		"deliver":    {"append mails to an IMAP mailbox (demo and tests)", cmdDeliver},
+		"mdn":        {"print the acknowledgements (MDN) the hub sent for given mails, read from the sender's mailbox", cmdMDN},
 		"streams":    {"declare the JetStream streams, object store and buckets (provisioning)", cmdStreams},
 		"quarantine": {"list, inspect and replay the mails the hub could not handle", cmdQuarantine},
 		"purge":      {"erase one mail's identified traces from NATS (mail, object, identified documents, quarantine)", cmdPurge},

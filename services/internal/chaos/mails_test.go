@@ -76,21 +76,21 @@ func buildMails(t testing.TB, tag string, n int, seed uint64) mailSet {
 		add(build(id, mssante.XDM{Documents: []mssante.XDMDocument{{Data: doc}}}), id)
 		s.rejected++
 	}
-	// Hostile mails.
+	// Hostile mails (zip bomb, path traversal, not MIME), as the generator makes them.
 	doc, err := os.ReadFile(filepath.Join(kitDir, "conformance", "docs", "SDM-MR_2024.01_nouveau-ne__m1_002.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := fmt.Sprintf("<chaos.%s.bomb@chu.test>", tag)
-	add(build(id, mssante.XDM{Documents: []mssante.XDMDocument{{Data: doc}},
-		Extra: []mssante.XDMFile{{Name: "IHE_XDM/SUBSET01/BOMB.XML", Data: make([]byte, 8<<20)}}}), id)
-	id = fmt.Sprintf("<chaos.%s.traversal@chu.test>", tag)
-	add(build(id, mssante.XDM{Documents: []mssante.XDMDocument{{Data: doc}},
-		Extra: []mssante.XDMFile{{Name: "IHE_XDM/../../etc/passwd", Data: []byte("root:x:0:0::/root:/bin/sh\n")}}}), id)
-	id = fmt.Sprintf("<chaos.%s.notmime@chu.test>", tag)
-	add([]byte("Return-Path: <"+hospital+">\r\nFrom: "+hospital+"\r\nTo: "+hubAddr+"\r\nMessage-ID: "+id+"\r\nDisposition-Notification-To: "+hospital+
-		"\r\nSubject: not MIME\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"never-there\"\r\n\r\n"+
-		"\x00\x01 PK\x03\x04 this is no MIME structure at all \xff\xfe\r\n--not-the-boundary\r\n"), id)
+	for _, k := range []struct{ kind, name string }{{mssante.CodeZipBomb, "bomb"}, {mssante.CodePathTraversal, "traversal"},
+		{mssante.CodeUnreadableMIME, "notmime"}} {
+		id := fmt.Sprintf("<chaos.%s.%s@chu.test>", tag, k.name)
+		m, err := synth.HostileMail(k.kind, mssante.MailSpec{From: hospital, To: hubAddr, MessageID: id,
+			DispositionNotificationTo: hospital, ReturnPath: hospital}, doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(m, id)
+	}
 	s.hostile = 3
 	// Byte-identical duplicates of the first valid mails, delivered last.
 	dups := min(10, n)
