@@ -2,6 +2,7 @@ package chcompat
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -114,6 +115,34 @@ var cases = map[string]Case{
 	"indicators.epi_stat_diagnostic_delay":    compare(nil),
 }
 
+// Fill gives chDB the server database's schema (migrations, then the Schema
+// statements) and rows (through the Insert statements), and returns the
+// number of rows copied.
+func (p *Pair) Fill(ctx context.Context, statements []store.Statement) (int, error) {
+	if err := p.Prepare(ctx); err != nil {
+		return 0, err
+	}
+	for _, st := range statements {
+		if cases[st.Name].Kind == Schema {
+			if err := p.Engine.Exec(ctx, st.SQL); err != nil {
+				return 0, fmt.Errorf("%s on chDB: %w", st.Name, err)
+			}
+		}
+	}
+	copied := 0
+	for _, st := range statements {
+		if cases[st.Name].Kind != Insert {
+			continue
+		}
+		n, err := p.Copy(ctx, st)
+		if err != nil {
+			return copied, err
+		}
+		copied += n
+	}
+	return copied, nil
+}
+
 // CaseOf returns the case of a registered statement.
 func CaseOf(name string) (Case, bool) {
 	c, ok := cases[name]
@@ -148,26 +177,9 @@ func Check(t *testing.T, p *Pair, w Window, statements []store.Statement, minRow
 		return
 	}
 	start := time.Now()
-	if err := p.Prepare(ctx); err != nil {
+	copied, err := p.Fill(ctx, statements)
+	if err != nil {
 		t.Fatal(err)
-	}
-	for _, st := range statements {
-		if cases[st.Name].Kind == Schema {
-			if err := p.Engine.Exec(ctx, st.SQL); err != nil {
-				t.Fatalf("%s on chDB: %v", st.Name, err)
-			}
-		}
-	}
-	copied := 0
-	for _, st := range statements {
-		if cases[st.Name].Kind != Insert {
-			continue
-		}
-		n, err := p.Copy(ctx, st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		copied += n
 	}
 	t.Logf("chDB: schema and %d rows copied in %v", copied, time.Since(start).Round(time.Millisecond))
 	total := 0

@@ -37,6 +37,9 @@ const EnvServerHTTP = "BNDMR_TEST_CLICKHOUSE_HTTP"
 type Server struct {
 	URL    string // http://host:8123
 	Client *http.Client
+	// Settings are sent with every query (e.g. readonly=1: as a read-only
+	// user would run it).
+	Settings map[string]string
 }
 
 // ServerFromEnv returns the server of EnvServerHTTP.
@@ -51,6 +54,9 @@ func ServerFromEnv() (*Server, error) {
 // Query runs sql in database db and returns its output in format.
 func (s *Server) Query(ctx context.Context, db, sql, format string) ([]byte, error) {
 	q := url.Values{"database": {db}}
+	for k, v := range s.Settings {
+		q.Set(k, v)
+	}
 	if format != "" {
 		q.Set("default_format", format)
 	}

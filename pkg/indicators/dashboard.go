@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bndmr/hub/pkg/kit"
 )
 
 // Dashboard is what the dashboard page shows.
@@ -121,6 +123,14 @@ func (x *Indicators) Dashboard(ctx context.Context, month string, threshold uint
 	}
 	d.TopORPHA = top
 	return d, nil
+}
+
+// Name gives the ORPHA codes of the page their display names from l (the
+// CI-SIS kit's value sets); a code l does not know stays alone.
+func (d *Dashboard) Name(l Labeller) {
+	for i := range d.TopORPHA {
+		nameCount(&d.TopORPHA[i], []string{kit.ORPHA}, l)
+	}
 }
 
 // TopORPHA is the n ORPHA codes with the most patients (current state),
@@ -261,11 +271,13 @@ func hbars(id, aria string, labels []string, values []uint64) template.HTML {
 	for i, l := range labels {
 		y := i * (barH + gap)
 		bw := int(float64(values[i]) / float64(mx) * width)
+		full := l
 		if len([]rune(l)) > 30 {
 			l = string([]rune(l)[:29]) + "…"
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="label" text-anchor="end">%s</text><rect x="%d" y="%d" width="%d" height="%d" class="bar"/><text x="%d" y="%d" class="value">%d</text>`,
-			left-6, y+barH-5, html.EscapeString(l), left, y, max(bw, 1), barH, left+bw+4, y+barH-5, values[i])
+		// The whole label (a code and its name) shows on hover.
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="label" text-anchor="end">%s<title>%s</title></text><rect x="%d" y="%d" width="%d" height="%d" class="bar"/><text x="%d" y="%d" class="value">%d</text>`,
+			left-6, y+barH-5, html.EscapeString(l), html.EscapeString(full), left, y, max(bw, 1), barH, left+bw+4, y+barH-5, values[i])
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
@@ -327,7 +339,11 @@ func RenderDashboard(w io.Writer, d *Dashboard) error {
 		rl, rv = append(rl, l), append(rv, r.Count)
 	}
 	for _, c := range d.TopORPHA {
-		ol, ov = append(ol, "ORPHA:"+c.Labels[0]), append(ov, c.N)
+		l := "ORPHA:" + c.Labels[0]
+		if len(c.Names) > 0 && c.Names[0] != "" {
+			l += " " + c.Names[0]
+		}
+		ol, ov = append(ol, l), append(ov, c.N)
 	}
 	return dashboardTmpl.Execute(w, map[string]any{
 		"D": d, "MR2": barsMR2(d.MR2), "MR1": barsMR1(d.MR1), "Trend": lineTrend(d.Trend),

@@ -11,9 +11,19 @@ const DefaultThreshold = 10
 
 // Count is one cell of an epidemiology table.
 type Count struct {
-	Labels     []string `json:"labels"`
+	Labels []string `json:"labels"`
+	// Names: beside each label that is a code, its display name in the
+	// CI-SIS kit's value sets ("" when the kit does not name it); absent
+	// when no label is named (Epidemiology.Name).
+	Names      []string `json:"names,omitempty"`
 	N          uint64   `json:"n"`
 	Suppressed bool     `json:"suppressed,omitempty"`
+}
+
+// Labeller names the codes of a code system (OID): the CI-SIS kit's value
+// sets (kit.Labels). "" when it does not know the code.
+type Labeller interface {
+	Label(system, code string) string
 }
 
 // Group is a set of cells published with their total: suppression makes
@@ -28,6 +38,9 @@ type Group struct {
 type CountTable struct {
 	Title  string   `json:"title"`
 	Labels []string `json:"label_columns"`
+	// Systems: the code system (OID) of each label column, "" for a
+	// column that is not a code of a value set.
+	Systems []string `json:"code_systems,omitempty"`
 	// Additive: the cells of a group partition its total (each patient in
 	// exactly one cell); otherwise a patient may be in several cells.
 	Additive bool    `json:"additive"`
@@ -109,6 +122,9 @@ type Stat struct {
 
 // Epidemiology is every table of the epidemiology export.
 type Epidemiology struct {
+	// named: Name gave the codes their display names (the exports then
+	// have a column of names beside each coded column).
+	named     bool
 	Threshold uint64       `json:"threshold"`
 	Tables    []CountTable `json:"tables"`
 	Stats     []Stat       `json:"stats"`
@@ -122,7 +138,7 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 	}
 	e := &Epidemiology{Threshold: threshold}
 	for _, s := range epiTables {
-		t := CountTable{Title: s.title, Labels: s.labels, Additive: s.additive}
+		t := CountTable{Title: s.title, Labels: s.labels, Systems: s.systems, Additive: s.additive}
 		rows, err := x.st.Query(ctx, s.query)
 		if err != nil {
 			return nil, fmt.Errorf("epidemiology %q: %w", s.title, err)
@@ -185,7 +201,30 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 func (e *Epidemiology) ExportTables() []Table {
 	var out []Table
 	for _, t := range e.Tables {
-		cols := append(append([]string{}, t.Labels...), "Patients")
+		coded := func(i int) bool { return e.named && i < len(t.Systems) && t.Systems[i] != "" }
+		// Each label, and beside a coded one its name (named exports).
+		labels := func(c Count) []any {
+			var out []any
+			for i, l := range c.Labels {
+				out = append(out, l)
+				if coded(i) {
+					name := ""
+					if i < len(c.Names) {
+						name = c.Names[i]
+					}
+					out = append(out, name)
+				}
+			}
+			return out
+		}
+		var cols []string
+		for i, l := range t.Labels {
+			cols = append(cols, l)
+			if coded(i) {
+				cols = append(cols, "Libellé ("+l+")")
+			}
+		}
+		cols = append(cols, "Patients")
 		tab := Table{Title: t.Title, Columns: cols}
 		cell := func(c Count) any {
 			if c.Suppressed {
@@ -195,18 +234,14 @@ func (e *Epidemiology) ExportTables() []Table {
 		}
 		for _, g := range t.Groups {
 			for _, c := range g.Cells {
-				row := make([]any, 0, len(cols))
-				for _, l := range c.Labels {
-					row = append(row, l)
-				}
-				tab.Rows = append(tab.Rows, append(row, cell(c)))
+				tab.Rows = append(tab.Rows, append(labels(c), cell(c)))
 			}
 			if len(t.Labels) == 2 {
-				tab.Rows = append(tab.Rows, []any{g.Name, "Total", cell(g.Total)})
+				tab.Rows = append(tab.Rows, append(labels(g.Total), cell(g.Total)))
 			}
 		}
 		total := []any{"Total"}
-		for range len(t.Labels) - 1 {
+		for range len(cols) - 2 {
 			total = append(total, "")
 		}
 		tab.Rows = append(tab.Rows, append(total, cell(t.Total)))
@@ -228,6 +263,38 @@ func dec(f *float64) any {
 		return nil
 	}
 	return Decimal(*f)
+}
+
+// Name gives every coded label of the tables its display name from l (the
+// CI-SIS kit's value sets), in Count.Names; the exports then show a column
+// of names beside each coded column, empty where l does not know the code.
+func (e *Epidemiology) Name(l Labeller) {
+	e.named = true
+	for ti := range e.Tables {
+		t := &e.Tables[ti]
+		for gi := range t.Groups {
+			g := &t.Groups[gi]
+			nameCount(&g.Total, t.Systems, l)
+			for ci := range g.Cells {
+				nameCount(&g.Cells[ci], t.Systems, l)
+			}
+		}
+	}
+}
+
+// nameCount fills c.Names when l names at least one of its coded labels.
+func nameCount(c *Count, systems []string, l Labeller) {
+	names := make([]string, len(c.Labels))
+	known := false
+	for i, lab := range c.Labels {
+		if i < len(systems) && systems[i] != "" {
+			names[i] = l.Label(systems[i], lab)
+			known = known || names[i] != ""
+		}
+	}
+	if known {
+		c.Names = names
+	}
 }
 
 // TopORPHA returns the n largest visible ORPHA counts (for the dashboard).

@@ -27,6 +27,9 @@ type Server struct {
 	// access.go). Nil serves every route to anyone: tests of the figures
 	// only; the services always set it (access.None on loopback demos).
 	Access *access.Guard
+	// Labels name the codes the epidemiology and the dashboard show (the
+	// CI-SIS kit's value sets, kit.Labels); nil shows the codes alone.
+	Labels Labeller
 }
 
 // Handler returns the routes:
@@ -173,6 +176,9 @@ func (s *Server) epidemiology(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	if s.Labels != nil {
+		e.Name(s.Labels)
+	}
 	writeTables(w, r, "epidemiologie", e, e.ExportTables()...)
 }
 
@@ -193,6 +199,9 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, err)
 		return
+	}
+	if s.Labels != nil {
+		d.Name(s.Labels)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	RenderDashboard(w, d)

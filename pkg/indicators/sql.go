@@ -3,6 +3,7 @@ package indicators
 import (
 	"strconv"
 
+	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -169,8 +170,11 @@ var receptionRejected = store.Statement{Name: "indicators.reception_rejected_doc
 // epiTable is one epidemiology table: a query of (group, label, n) rows and
 // the query of its total.
 type epiTable struct {
-	title    string
-	labels   []string
+	title  string
+	labels []string
+	// systems: the code system (OID) of each label column whose values are
+	// codes the CI-SIS kit's value sets may name ("" otherwise).
+	systems  []string
 	additive bool
 	query    store.Statement
 	total    store.Statement
@@ -188,31 +192,31 @@ func epi(name, sql string) store.Statement {
 }
 
 var epiTables = []epiTable{
-	{"Patients par code ORPHA", []string{"Code ORPHA"}, false,
+	{"Patients par code ORPHA", []string{"Code ORPHA"}, []string{kit.ORPHA}, false,
 		epi("orpha", `SELECT '' AS g, code, n FROM (`+orphaPrevalenceSQL+`) AS prevalence ORDER BY n DESC, code`),
 		epi("orpha_total", `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE notEmpty(orpha_codes) AND `+currentSets)},
-	{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, true,
+	{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, []string{"", kit.AdministrativeGender}, true,
 		epi("departement_sex", `SELECT dep AS g, sex, toUInt64(count()) AS n FROM (`+perPatient+`) AS per_patient GROUP BY g, sex ORDER BY g, sex`),
 		epi("departement_sex_total", allPatients)},
-	{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, true,
+	{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, []string{kit.AdministrativeGender, ""}, true,
 		epi("sex_age", `SELECT sex AS g, multiIf(age < 0, 'inconnu', age < 5, '00-04 ans', age < 10, '05-09 ans', age < 18, '10-17 ans',
 			   age < 40, '18-39 ans', age < 60, '40-59 ans', '60 ans et plus') AS class, toUInt64(count()) AS n
 			 FROM (SELECT sex, if(birth = '', -1, toInt32(toYear(last)) - toInt32OrZero(substring(birth, 1, 4))) AS age
 			       FROM (`+perPatient+`) AS per_patient) AS ages
 			 GROUP BY g, class ORDER BY g, class`),
 		epi("sex_age_total", allPatients)},
-	{"Patients par établissement", []string{"FINESS"}, false,
+	{"Patients par établissement", []string{"FINESS"}, nil, false,
 		epi("establishment", `SELECT '' AS g, finess, toUInt64(uniqExact(patient_key)) AS n FROM documents WHERE `+currentSets+
 			` GROUP BY finess ORDER BY finess`),
 		epi("establishment_total", allPatients)},
-	{"Patients par site maladie rare", []string{"Site"}, false,
+	{"Patients par site maladie rare", []string{"Site"}, nil, false,
 		epi("site", `SELECT '' AS g, site_code, toUInt64(uniqExact(patient_key)) AS n FROM care_episodes WHERE site_code != '' AND `+
 			currentSets+` GROUP BY site_code ORDER BY site_code`),
 		epi("site_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes WHERE site_code != '' AND `+currentSets)},
 	// The centres side is unique per centre_id (GROUP BY): ALL INNER JOIN
 	// keeps every patient row of the left side on every version, where ANY
 	// INNER JOIN keeps one row per key on both sides from ClickHouse 20 on.
-	{"Patients par filière", []string{"Filière"}, false,
+	{"Patients par filière", []string{"Filière"}, nil, false,
 		epi("filiere", `SELECT '' AS g, filiere, toUInt64(uniqExact(patient_key)) AS n FROM (
 			   SELECT site_code AS centre_id, patient_key FROM care_episodes WHERE site_code != '' AND `+currentSets+`
 			 ) AS episodes ALL INNER JOIN (
@@ -221,12 +225,12 @@ var epiTables = []epiTable{
 			 GROUP BY filiere ORDER BY filiere`+joinSettings),
 		epi("filiere_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes
 			WHERE site_code IN (SELECT centre_id FROM reference_centres) AND `+currentSets)},
-	{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, true,
+	{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, nil, true,
 		epi("diagnosis", `SELECT '' AS g, if(coded > 0, 'diagnostic codé', 'non diagnostiqué') AS state, toUInt64(count()) AS n FROM (
 			   SELECT patient_key, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded
 			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY state ORDER BY state`),
 		epi("diagnosis_total", `SELECT toUInt64(uniqExact(patient_key)) FROM diagnoses WHERE `+currentSets)},
-	{"Décès par année", []string{"Année du décès"}, true,
+	{"Décès par année", []string{"Année du décès"}, nil, true,
 		epi("deaths", `SELECT '' AS g, if(y = '', 'inconnue', y) AS year, toUInt64(count()) AS n FROM (
 			   SELECT patient_key, argMax(substring(death_year_month, 1, 4), effective_date) AS y FROM patients
 			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY year ORDER BY year`),

@@ -16,7 +16,25 @@ import (
 
 	"github.com/bndmr/hub/pkg/access"
 	"github.com/bndmr/hub/pkg/indicators"
+	"github.com/bndmr/hub/pkg/kit"
 )
+
+// codeLabels reads the names of codes from the kit's value sets: dir, else
+// the kit kit.Dir finds; none found, nil (the codes are shown alone).
+func codeLabels(dir string) (indicators.Labeller, error) {
+	if dir == "" {
+		d, err := kit.Dir()
+		if err != nil {
+			return nil, nil
+		}
+		dir = d
+	}
+	l, err := kit.LoadLabels(dir)
+	if err != nil {
+		return nil, fmt.Errorf("names of codes: %w", err)
+	}
+	return l, nil
+}
 
 // cmdExport writes the indicators: the DGOS export of a month, MR.2, MR.1,
 // epidemiology, or one establishment's reception report.
@@ -30,6 +48,7 @@ func cmdExport(ctx context.Context, args []string) int {
 	format := fs.String("format", "text", "text (readable table), json, csv, xlsx, or html (report: the page the indicators service serves)")
 	out := fs.String("out", "", "output file (default: standard output)")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
+	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown (default $CISIS_KIT, else ../shared/ci-sis; none: codes alone)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bndmrctl export dgos|mr2|mr1|epidemiology|report|dashboard [flags]\n\n"+
 			"  bndmrctl export dgos --month 2026-10 --format xlsx --out dgos-2026-10.xlsx\n"+
@@ -59,6 +78,11 @@ func cmdExport(ctx context.Context, args []string) int {
 	}
 	defer st.Close()
 	x := indicators.New(st)
+	labels, err := codeLabels(*kitDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+		return 1
+	}
 	period := func() (indicators.Period, error) {
 		f := *from
 		if f == "" {
@@ -127,6 +151,9 @@ func cmdExport(ctx context.Context, args []string) int {
 			fmt.Fprintf(os.Stderr, "bndmrctl export dashboard: %v\n", err)
 			return 1
 		}
+		if labels != nil {
+			d.Name(labels)
+		}
 		var w io.Writer = os.Stdout
 		if *out != "" {
 			f, err := os.Create(*out)
@@ -147,6 +174,9 @@ func cmdExport(ctx context.Context, args []string) int {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bndmrctl export epidemiology: %v\n", err)
 			return 1
+		}
+		if labels != nil {
+			e.Name(labels)
 		}
 		value, tables = e, e.ExportTables()
 	default:
@@ -225,6 +255,7 @@ func cmdDashboard(ctx context.Context, args []string) int {
 	dsn := clickhouseFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
+	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown (default $CISIS_KIT, else ../shared/ci-sis; none: codes alone)")
 	var auth access.Settings
 	fs.StringVar(&auth.Mode, "auth", "none", "sign-in: none (loopback addresses only, everyone is operator) or oidc")
 	fs.StringVar(&auth.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL (--auth oidc)")
@@ -260,7 +291,13 @@ func cmdDashboard(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
 		return 1
 	}
-	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Threshold: *threshold, Access: guard}).Handler(),
+	labels, err := codeLabels(*kitDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		return 1
+	}
+	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Threshold: *threshold, Access: guard,
+		Labels: labels}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/access"
 	"github.com/bndmr/hub/pkg/indicators"
+	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/tlsclient"
 )
@@ -23,6 +25,7 @@ type Indicators struct {
 	addr      string
 	threshold int
 	auth      access.Settings
+	kit       string
 }
 
 func (*Indicators) Name() string { return "indicators" }
@@ -34,6 +37,31 @@ func (c *Indicators) Flags(f *service.Flags) {
 	f.Int(&c.threshold, "small-count-threshold", "BNDMR_SMALL_COUNT_THRESHOLD", indicators.DefaultThreshold,
 		"epidemiology counts below this are suppressed in every export")
 	flagsAuth(f, &c.auth)
+	f.String(&c.kit, "kit", kit.EnvVar, "", "CI-SIS kit folder, whose value sets name the codes the exports and the dashboard show "+
+		"(default ../shared/ci-sis beside the repository; none: codes alone)")
+}
+
+// codeLabels reads the names of codes from the value sets of the kit in
+// dir. Without a kit given (--kit, CISIS_KIT) and none beside the
+// repository, the codes are shown alone: the names are a help to the
+// reader, not a figure. A kit given that cannot be read is an error.
+func codeLabels(dir string, log *zap.Logger) (indicators.Labeller, error) {
+	if dir == "" {
+		d, err := kit.Dir()
+		if err != nil {
+			log.Warn("no CI-SIS kit: codes are shown without their names", zap.Error(err))
+			return nil, nil
+		}
+		dir = d
+	}
+	start := time.Now()
+	l, err := kit.LoadLabels(dir)
+	if err != nil {
+		return nil, fmt.Errorf("names of codes: %w", err)
+	}
+	log.Info("names of codes read from the CI-SIS kit", zap.String("kit", dir), zap.Int("codes", l.Len()),
+		zap.Int("value_sets", l.Files()), zap.Duration("took", time.Since(start)))
+	return l, nil
 }
 
 // flagsAuth: sign-in settings of the indicators (docs/security.md).
@@ -70,8 +98,12 @@ func (c *Indicators) Run(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
+	labels, err := codeLabels(c.kit, env.Log)
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Log: env.Log, Threshold: uint64(c.threshold),
-		Access: guard}).Handler(),
+		Access: guard, Labels: labels}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {

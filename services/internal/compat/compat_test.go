@@ -18,6 +18,7 @@ import (
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/validate"
@@ -28,6 +29,9 @@ import (
 // mails is the size of the load: enough for every establishment and month
 // of the window to have versions, rejections and sets seen more than once.
 const mails = 150
+
+// mutatedMails carry a document of the kit's conformance set each.
+const mutatedMails = 8
 
 func TestCompatibilityEndToEnd(t *testing.T) {
 	s := testStore(t)
@@ -110,6 +114,43 @@ func load(t *testing.T, s *store.Store) chcompat.Window {
 				rejecting = d.FINESS
 			}
 		}
+		for _, ext := range res.Extracted {
+			r, err := ps.Record(ext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, r)
+		}
+	}
+	// Documents of the kit's conformance set, each changed to break one
+	// rule: refused with the rules they fail (the acknowledgement's and the
+	// reception report's text, the analysts' refusals by rule).
+	mutated, err := filepath.Glob(filepath.Join(kitDir, "conformance", "docs", "SDM-MR_2024.01_*__m1_*.xml"))
+	if err != nil || len(mutated) < mutatedMails {
+		t.Fatalf("the kit's conformance set has %d mutated SDM-MR 2024.01 documents (%v)", len(mutated), err)
+	}
+	sort.Strings(mutated)
+	for i, f := range mutated[:mutatedMails] {
+		cdaBytes, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: cdaBytes}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		from := "dpi@" + synth.Establishments[i%len(synth.Establishments)].Domain
+		raw, err := mssante.BuildMail(mssante.MailSpec{From: from, To: "hub@bndmr.test", DispositionNotificationTo: from, XDM: xdm})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256([]byte(fmt.Sprint("compat-mutated", i)))
+		res, err := v.Check(ctx, events.MailRaw{V: events.MailRawV, MailID: hex.EncodeToString(sum[:]), Mailbox: "hub@bndmr.test",
+			UID: uint32(mails + i + 1), ReceivedAt: received.Add(time.Duration(i) * 13 * time.Minute)}, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs = append(outs, res.Outcome)
 		for _, ext := range res.Extracted {
 			r, err := ps.Record(ext)
 			if err != nil {
