@@ -33,7 +33,7 @@ const usersFileKey = "bndmr-users.xml"
 // by services/internal/compat TestAnalystQueries (readonly on chDB).
 func TestClickHouseAnalyst(t *testing.T) {
 	if os.Getenv("BNDMR_TEST_CLICKHOUSE") == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which installs ClickHouse")
+		t.Fatal("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which installs ClickHouse")
 	}
 	for _, bin := range []string{"clickhouse-server", "clickhouse-client"} {
 		if _, err := exec.LookPath(bin); err != nil {
