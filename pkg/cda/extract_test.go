@@ -1,11 +1,15 @@
 package cda
 
 import (
+	"bytes"
 	"encoding/json"
+	"html"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/sdmmr"
@@ -290,5 +294,58 @@ func FuzzExtract(f *testing.F) {
 		if d.Header.DocumentID == "" || d.Header.SetID == "" || d.Header.VersionNumber < 1 {
 			t.Fatalf("extracted a document without id, set or version: %+v", d.Header)
 		}
+		if !plainUTF8(data) {
+			return // values are checked against the text where it is plain UTF-8
+		}
+		// Nothing is invented: every code, code system, null flavor and id
+		// extracted is written in the document (entities decoded).
+		text := html.UnescapeString(string(data))
+		var walk func(v reflect.Value)
+		walk = func(v reflect.Value) {
+			switch v.Kind() {
+			case reflect.Pointer:
+				if !v.IsNil() {
+					walk(v.Elem())
+				}
+			case reflect.Slice:
+				for i := 0; i < v.Len(); i++ {
+					walk(v.Index(i))
+				}
+			case reflect.Struct:
+				var vals []string
+				switch x := v.Interface().(type) {
+				case sdmmr.Code:
+					vals = []string{x.Code, x.System, x.NullFlavor}
+				case sdmmr.ID:
+					vals = []string{x.Root, x.Extension}
+				}
+				for _, s := range vals {
+					if !strings.Contains(text, strings.TrimSpace(s)) {
+						t.Fatalf("extracted %q, which the document does not hold", s)
+					}
+				}
+				for i := 0; i < v.NumField(); i++ {
+					if v.Type().Field(i).IsExported() {
+						walk(v.Field(i))
+					}
+				}
+			}
+		}
+		walk(reflect.ValueOf(d))
 	})
+}
+
+// plainUTF8 reports whether data is UTF-8 with no encoding declared but
+// UTF-8: the text its values can be looked for in.
+func plainUTF8(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	head := bytes.ToLower(data[:min(len(data), 200)])
+	i := bytes.Index(head, []byte("encoding"))
+	if i < 0 {
+		return !bytes.Contains(bytes.ToLower(data), []byte("encoding"))
+	}
+	rest := bytes.TrimLeft(head[i+len("encoding"):], " \t\r\n=\"'")
+	return bytes.HasPrefix(rest, []byte("utf-8")) && bytes.Count(bytes.ToLower(data), []byte("encoding")) == 1
 }

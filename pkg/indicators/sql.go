@@ -46,6 +46,12 @@ GROUP BY set_key, version_number`
 
 // mr2Stmt counts, per establishment and month, the versions seen, accepted,
 // and missing before them (arrays per set: no window function on 18.16).
+// The file's creation is known to the month only (the first of it in
+// versions.created): a file created in the start date's month counts as
+// created after the start, so it is compared with the start's month; the
+// day of the first version seen, its stand-in, with the start date.
+// (start > toDate(0) says what no start date means; nothing is before
+// 1970-01-01 either, so it changes no figure.)
 // The establishments side is unique per finess (GROUP BY), so ALL and ANY
 // strictness give the same rows; ALL means the same on every version, ANY
 // does not (any_join_distinct_right_table_keys). Both sides carry an alias:
@@ -56,7 +62,8 @@ SELECT finess, toStartOfMonth(d) AS month, toUInt64(count()) AS seen, toUInt64(s
 FROM (
     SELECT finess, vs[i].2 AS d, vs[i].3 AS acc,
            if(i = 1,
-              if(start > toDate(0) AND if(created > toDate(0), created, first_d) < start, 0, toInt64(vs[1].1) - 1),
+              if(start > toDate(0) AND if(created > toDate(0), created < toStartOfMonth(start), first_d < start),
+                 0, toInt64(vs[1].1) - 1),
               toInt64(vs[i].1) - toInt64(vs[i - 1].1) - 1) AS miss
     FROM (
         SELECT * FROM (

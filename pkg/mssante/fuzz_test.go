@@ -1,13 +1,20 @@
 package mssante
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/xml"
 	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // fuzzLimits keep each fuzz iteration cheap while exercising every limit.
@@ -59,7 +66,50 @@ func seedZips(t testing.TB) [][]byte {
 		zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", []byte(`<!DOCTYPE x><x/>`)}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a}),
 		zipFiles(t, XDMFile{"big", make([]byte, 200<<10)}),
 		quirkTwoSubsetsZip(t),
+		// Flagged encrypted (traditional PKWARE, bit 0) and WinZip AES
+		// (method 99), the bytes left in clear.
+		rawZip(t, rawEntry{name: "IHE_XDM/SUBSET01/DOC00001.XML", data: a, flags: 0x1}),
+		rawZip(t, rawEntry{name: "IHE_XDM/SUBSET01/DOC00001.XML", data: a, method: 99}),
+		// Lying sizes: the local and central headers declare fewer, then
+		// more, uncompressed bytes than the entry holds.
+		rawZip(t, rawEntry{name: "IHE_XDM/SUBSET01/DOC00001.XML", data: a, size: 10}),
+		rawZip(t, rawEntry{name: "IHE_XDM/SUBSET01/DOC00001.XML", data: a, size: 1 << 40}),
 	}
+}
+
+// rawEntry is a stored zip entry written with headers as given.
+type rawEntry struct {
+	name   string
+	data   []byte
+	flags  uint16
+	method uint16 // 0: stored
+	size   uint64 // declared uncompressed size; 0: the true one
+}
+
+// rawZip writes entries without archive/zip's checks, as a hostile or
+// broken producer would.
+func rawZip(t testing.TB, es ...rawEntry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, e := range es {
+		h := &zip.FileHeader{Name: e.name, Method: e.method, Flags: e.flags, CRC32: crc32.ChecksumIEEE(e.data),
+			CompressedSize64: uint64(len(e.data)), UncompressedSize64: uint64(len(e.data))}
+		if e.size != 0 {
+			h.UncompressedSize64 = e.size
+		}
+		w, err := zw.CreateRaw(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(e.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // seedMails returns mails covering the MIME walker's paths.
@@ -142,6 +192,18 @@ func FuzzUnpack(f *testing.F) {
 		if m != nil && bytes.Contains(m.Header, []byte("\r\n\r\n")) {
 			t.Fatal("Header holds a blank line")
 		}
+		// A document is taken once, whatever number of copies the mail
+		// holds; an archived one names its archive.
+		seen := map[string]bool{}
+		for _, d := range m.Documents {
+			if seen[d.SHA1] {
+				t.Fatalf("%s: the same bytes taken twice", d.Name)
+			}
+			seen[d.SHA1] = true
+			if (d.Source == SourceXDM) == (d.Archive == "") || d.Source != SourceXDM && d.Source != SourceAttachment {
+				t.Fatalf("%s: source %q, archive %q", d.Name, d.Source, d.Archive)
+			}
+		}
 	})
 }
 
@@ -179,6 +241,48 @@ func FuzzXDM(f *testing.F) {
 		}
 		checkDocuments(t, plain)
 		_ = checkOnePatient(docs)
+		// Read independently with archive/zip: each document is the content
+		// of the entry it names, and what METADATA.XML is said to confirm,
+		// it does.
+		zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
+		if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+			t.Fatalf("accepted an archive archive/zip cannot read: %v", err)
+		}
+		files := map[string][]byte{}
+		for _, f := range zr.File {
+			name := strings.ReplaceAll(f.Name, `\`, "/")
+			if name != f.Name && files[name] != nil {
+				continue
+			}
+			if rc, err := f.Open(); err == nil {
+				b, _ := io.ReadAll(io.LimitReader(rc, lim.MaxEntryBytes+1))
+				rc.Close()
+				files[strings.ToLower(name)] = b
+			}
+		}
+		var md *metadata
+		if b, ok := files["ihe_xdm/subset01/metadata.xml"]; ok {
+			md, _ = parseMetadata(b)
+		}
+		for _, d := range plain {
+			if b, ok := files[strings.ToLower(d.Name)]; !ok || !bytes.Equal(b, d.Data) {
+				t.Fatalf("%s: not the bytes of the archive's entry of that name", d.Name)
+			}
+			if d.MetadataHashOK == nil {
+				continue
+			}
+			if md == nil {
+				t.Fatalf("%s: checked against a METADATA.XML that does not parse", d.Name)
+			}
+			hashOK, sizeOK := false, false
+			for _, e := range md.Entries {
+				hashOK = hashOK || strings.EqualFold(strings.TrimSpace(e.Hash), d.SHA1)
+				sizeOK = sizeOK || strings.TrimSpace(e.Size) == fmt.Sprint(len(d.Data))
+			}
+			if *d.MetadataHashOK && !hashOK || *d.MetadataSizeOK && !sizeOK {
+				t.Fatalf("%s: hash/size said to match METADATA.XML, which has no such entry", d.Name)
+			}
+		}
 	})
 }
 
@@ -192,10 +296,69 @@ func FuzzMetadata(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`<a:SubmitObjectsRequest><ExtrinsicObject><Slot name="URI"><ValueList><Value>1|a</Value><Value>2|b</Value></ValueList></Slot></ExtrinsicObject></a:SubmitObjectsRequest>`))
+	f.Add([]byte("\xef\xbb\xbf<SubmitObjectsRequest><ExtrinsicObject id=\"d&amp;1\"><Slot name=\"hash\"><ValueList><Value> ab&#x43;d </Value></ValueList></Slot>" +
+		`<Slot name="size"><ValueList><Value><![CDATA[12]]></Value></ValueList></Slot>` +
+		`<ExternalIdentifier identificationScheme="urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427" value="1^^^&amp;1.2.250.1.213.1.4.10&amp;ISO"/></ExtrinsicObject></SubmitObjectsRequest>`))
+	f.Add([]byte(`<?xml version="1.0" encoding="ISO-8859-1"?><SubmitObjectsRequest><ExtrinsicObject><Name><LocalizedString value="Synth\xe8se"/></Name></ExtrinsicObject></SubmitObjectsRequest>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		md, err := parseMetadata(data)
 		if err == nil && md == nil {
 			t.Fatal("nil metadata without error")
 		}
+		if err != nil || !plainUTF8(data) {
+			return // values are checked against the text where it is plain UTF-8
+		}
+		// Nothing is invented: every value read is written in the input,
+		// in its character data or an attribute (as a plain tokenizer reads
+		// them: entities decoded, CDATA opened), white space aside.
+		var b strings.Builder
+		d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
+		for {
+			tok, err := d.RawToken() // as parseMetadata: end tags unmatched
+			if err != nil {
+				break
+			}
+			switch x := tok.(type) {
+			case xml.CharData:
+				b.Write(x)
+			case xml.StartElement:
+				for _, a := range x.Attr {
+					b.WriteString("\x00" + a.Value + "\x00")
+				}
+			}
+		}
+		text := squeeze(b.String())
+		for _, e := range md.Entries {
+			for _, v := range []string{e.ID, e.MimeType, e.Hash, e.Size, e.CreationTime, e.Title, e.UniqueID, e.FormatCode, e.TypeCode, e.ClassCode} {
+				if !strings.Contains(text, squeeze(v)) {
+					t.Fatalf("value %q is not in the input", v)
+				}
+			}
+		}
 	})
+}
+
+// squeeze drops white space, which XML parsing may normalise.
+func squeeze(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// plainUTF8 reports whether data is UTF-8 with no encoding declared but
+// UTF-8: the text its values can be looked for in.
+func plainUTF8(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	head := bytes.ToLower(data[:min(len(data), 200)])
+	i := bytes.Index(head, []byte("encoding"))
+	if i < 0 {
+		return !bytes.Contains(bytes.ToLower(data), []byte("encoding"))
+	}
+	rest := bytes.TrimLeft(head[i+len("encoding"):], " \t\r\n=\"'")
+	return bytes.HasPrefix(rest, []byte("utf-8")) && bytes.Count(bytes.ToLower(data), []byte("encoding")) == 1
 }

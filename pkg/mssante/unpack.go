@@ -125,12 +125,20 @@ const (
 // The error is a *RejectError when the mail as a whole is refused; the Mail
 // is then still returned with the headers that could be read, so that an
 // acknowledgement can be sent. The only other error is ctx's.
-func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
+func Unpack(ctx context.Context, raw []byte, lim Limits) (*Mail, error) {
 	lim = lim.withDefaults()
 	start, lead := skipLeader(raw[:min(len(raw), maxHeaderBytes)])
 	body := raw[start:]
 	end, noBlank := headerEnd(body[:min(len(body), maxHeaderBytes)])
-	m = &Mail{Header: bytes.Clone(body[:end]), Warnings: lead}
+	m := &Mail{Header: bytes.Clone(body[:end]), Warnings: lead}
+	err := guarded(m, func() error { return unpack(ctx, raw, lim, m, body, end, noBlank) })
+	return m, err
+}
+
+// guarded runs f and turns a panic in it (a bug of this package on some
+// input) into an internal-error rejection of the mail, with no document: the
+// mail is acknowledged as refused instead of taking the validator down.
+func guarded(m *Mail, f func() error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			m.Documents = nil
@@ -138,14 +146,19 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 				"erreur interne pendant le dépaquetage du courriel (%v) ; merci de la signaler", r)
 		}
 	}()
+	return f()
+}
+
+// unpack is Unpack past the header block's bounds: m holds the raw header.
+func unpack(ctx context.Context, raw []byte, lim Limits, m *Mail, body []byte, end int, noBlank bool) error {
 	if int64(len(raw)) > lim.MaxMailBytes {
 		readOuterHeader(m, m.Header)
-		return m, reject(CodeTooLarge, "the mail is %d bytes, more than the limit of %d",
+		return reject(CodeTooLarge, "the mail is %d bytes, more than the limit of %d",
 			"le courriel fait %d octets, plus que la limite de %d", len(raw), lim.MaxMailBytes)
 	}
 	if len(m.Header) >= maxHeaderBytes {
 		readOuterHeader(m, m.Header)
-		return m, reject(CodeUnreadableMIME, "the mail's header block is larger than %d bytes",
+		return reject(CodeUnreadableMIME, "the mail's header block is larger than %d bytes",
 			"le bloc d'en-tête du courriel dépasse %d octets", maxHeaderBytes)
 	}
 	if noBlank {
@@ -155,12 +168,12 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 	h, herr := textproto.ReadHeader(br)
 	if herr != nil {
 		readOuterHeader(m, m.Header)
-		return m, reject(CodeUnreadableMIME, "the mail's header cannot be read: %v",
+		return reject(CodeUnreadableMIME, "the mail's header cannot be read: %v",
 			"l'en-tête du courriel est illisible : %v", herr)
 	}
 	fillHeaders(m, h)
 	if m.report != "" {
-		return m, reject(CodeReport, "the mail is a delivery or read report or an automatic reply (%s), not a submission; it is not acknowledged",
+		return reject(CodeReport, "the mail is a delivery or read report or an automatic reply (%s), not a submission; it is not acknowledged",
 			"le courriel est un accusé de réception ou de lecture ou une réponse automatique (%s), pas un envoi ; il n'est pas acquitté", m.report)
 	}
 	if m.IsReport {
@@ -169,17 +182,17 @@ func Unpack(ctx context.Context, raw []byte, lim Limits) (m *Mail, err error) {
 	w := &walker{ctx: ctx, lim: lim, mail: m, budget: zipBudget{left: lim.MaxTotalBytes}}
 	if rej := w.entity(h, br, 0, "0", false); rej != nil {
 		if cerr := ctx.Err(); cerr != nil {
-			return m, cerr
+			return cerr
 		}
-		return m, rej
+		return rej
 	}
 	if cerr := ctx.Err(); cerr != nil {
-		return m, cerr
+		return cerr
 	}
 	if rej := w.finish(); rej != nil {
-		return m, rej
+		return rej
 	}
-	return m, nil
+	return nil
 }
 
 // headerSource returns the message to parse: body itself, or, when its
@@ -459,7 +472,9 @@ func (w *walker) entity(h textproto.Header, r io.Reader, depth int, where string
 	default:
 		w.mail.Warnings = append(w.mail.Warnings, fmt.Sprintf("MIME part %s: unknown Content-Transfer-Encoding %q; read as is", where, cte))
 	}
-	data, err := io.ReadAll(io.LimitReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r), w.lim.MaxMailBytes+1))
+	// No size check: the raw mail is at most MaxMailBytes and no transfer
+	// decoding yields more bytes than it reads (TestTransferDecodingNeverExpands).
+	data, err := io.ReadAll(transferDecoder(h.Get("Content-Transfer-Encoding"), r))
 	if err != nil {
 		return reject(CodeUnreadableMIME, "MIME part %s (%s) cannot be decoded: %v",
 			"la partie MIME %s (%s) ne peut pas être décodée : %v", where, mt, err)
@@ -506,14 +521,11 @@ func (w *walker) multipart(r io.Reader, boundary, mt string, depth int, where st
 func (w *walker) forwarded(h textproto.Header, r io.Reader, depth int, where string) *RejectError {
 	// Read whole, to find where its header starts and ends as for the
 	// outer mail (a forwarded .NET or exported mail has the same quirks).
-	data, err := io.ReadAll(io.LimitReader(transferDecoder(h.Get("Content-Transfer-Encoding"), r), w.lim.MaxMailBytes+1))
+	// Bounded by the raw mail, as in entity.
+	data, err := io.ReadAll(transferDecoder(h.Get("Content-Transfer-Encoding"), r))
 	if err != nil {
 		return reject(CodeUnreadableMIME, "MIME part %s is a forwarded message that cannot be decoded: %v",
 			"la partie MIME %s est un message transféré qui ne peut pas être décodé : %v", where, err)
-	}
-	if int64(len(data)) > w.lim.MaxMailBytes {
-		return reject(CodeTooLarge, "MIME part %s decodes to more than %d bytes",
-			"la partie MIME %s dépasse %d octets une fois décodée", where, w.lim.MaxMailBytes)
 	}
 	start, lead := skipLeader(data[:min(len(data), maxHeaderBytes)])
 	body := data[start:]
@@ -547,10 +559,6 @@ func (w *walker) forwarded(h textproto.Header, r io.Reader, depth int, where str
 // leaf handles a decoded single part: an XDM zip, a bare CDA, the text, or
 // something else (the PDF copy) that is noted and left.
 func (w *walker) leaf(mh message.Header, mt string, params map[string]string, data []byte, where string, forwarded bool) *RejectError {
-	if int64(len(data)) > w.lim.MaxMailBytes {
-		return reject(CodeTooLarge, "MIME part %s decodes to more than %d bytes",
-			"la partie MIME %s dépasse %d octets une fois décodée", where, w.lim.MaxMailBytes)
-	}
 	name := filename(mh, params)
 	desc := mt
 	if name != "" {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/bndmr/hub/pkg/kit"
+	"github.com/lestrrat-go/libxml2/clib"
+	"github.com/lestrrat-go/libxml2/types"
 )
 
 const okDoc = `<?xml version="1.0" encoding="UTF-8"?><ClinicalDocument xmlns="urn:hl7-org:v3"><title>Évaluation</title></ClinicalDocument>`
@@ -89,6 +91,32 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`<!DOCTYPE d [<!ENTITY x "y">]><d>&x;</d>`))
 	f.Add([]byte(`<a><![CDATA[<b>]]><!-- <c> --><?pi x?><d e='>'/></a>`))
 	f.Add([]byte("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><d>\xe9</d>"))
+	// Depth: at the limit, one beyond, and far beyond.
+	for _, n := range []int{32, 33, 200} {
+		f.Add([]byte(strings.Repeat("<a>", n) + strings.Repeat("</a>", n)))
+	}
+	// UTF-16 with a byte-order mark, both orders, and without one.
+	utf16 := func(s string, big, bom bool) []byte {
+		var b []byte
+		if bom {
+			b = append(b, 0xff, 0xfe)
+			if big {
+				b[0], b[1] = 0xfe, 0xff
+			}
+		}
+		for _, r := range s {
+			if big {
+				b = append(b, byte(r>>8), byte(r))
+			} else {
+				b = append(b, byte(r), byte(r>>8))
+			}
+		}
+		return b
+	}
+	u := "<?xml version=\"1.0\" encoding=\"UTF-16\"?><d a=\"é\"><e>€</e></d>"
+	f.Add(utf16(u, false, true))
+	f.Add(utf16(u, true, true))
+	f.Add(utf16(u, false, false))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := Parse(data, Limits{MaxBytes: 1 << 20, MaxDepth: 32})
 		if err != nil {
@@ -101,8 +129,26 @@ func FuzzParse(f *testing.F) {
 		if bytes.Contains(data, []byte("<!DOCTYPE")) {
 			t.Fatal("a DTD was accepted")
 		}
-		if _, err := doc.DocumentElement(); err != nil {
+		root, err := doc.DocumentElement()
+		if err != nil {
 			t.Fatalf("accepted document without root: %v", err)
+		}
+		// The depth limit holds on the tree built, whatever the encoding.
+		var deepest func(n types.Node, d int) int
+		deepest = func(n types.Node, d int) int {
+			max := d
+			kids, _ := n.ChildNodes()
+			for _, c := range kids {
+				if c.NodeType() == clib.ElementNode {
+					if k := deepest(c, d+1); k > max {
+						max = k
+					}
+				}
+			}
+			return max
+		}
+		if d := deepest(root, 1); d > 32 {
+			t.Fatalf("accepted a tree %d elements deep, limit 32", d)
 		}
 	})
 }
