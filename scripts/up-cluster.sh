@@ -104,7 +104,9 @@ start_clickhouse() {
 	local profile='<distributed_product_mode>global</distributed_product_mode><insert_distributed_sync>1</insert_distributed_sync>'
 	local cluster
 	cluster=$(cat <<XML
-  <interserver_http_port>${inter[$i]}</interserver_http_port>
+  <!-- Replicas fetch parts over HTTPS, as in production (certificates of
+       openSSL below, both ways). -->
+  <interserver_https_port>${inter[$i]}</interserver_https_port>
   <!-- The native protocol over TLS as well, as the production overlay
        configures it (deploy/k8s/overlays/prod/clickhouse-cluster.xml):
        a client certificate of the cluster's authority is required. The
@@ -212,7 +214,7 @@ XML
 	# Detached from our output: a daemon holding it would keep a caller's pipe open.
 	clickhouse-server --config-file="$d/config.xml" --pid-file="$d/clickhouse.pid" --daemon </dev/null >>"$d/log/stdout.log" 2>&1
 	wait_for "ClickHouse server $n" 60 clickhouse-client --port "${tcp[$i]}" -q "SELECT count() FROM system.zookeeper WHERE path = '/'"
-	echo "up-cluster: ClickHouse server $n on 127.0.0.1:${tcp[$i]} (native), :${secure[$i]} (native over TLS), :${http[$i]} (HTTP), :${inter[$i]} (interserver), data in $d"
+	echo "up-cluster: ClickHouse server $n on 127.0.0.1:${tcp[$i]} (native), :${secure[$i]} (native over TLS), :${http[$i]} (HTTP), :${inter[$i]} (interserver HTTPS), data in $d"
 }
 
 case "${1:-all}" in

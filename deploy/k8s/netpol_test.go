@@ -51,7 +51,7 @@ var probedPorts = []portProto{
 	{53, corev1.ProtocolUDP}, {53, corev1.ProtocolTCP}, {25, corev1.ProtocolTCP}, {80, corev1.ProtocolTCP},
 	{143, corev1.ProtocolTCP}, {443, corev1.ProtocolTCP}, {465, corev1.ProtocolTCP}, {587, corev1.ProtocolTCP},
 	{993, corev1.ProtocolTCP}, {4222, corev1.ProtocolTCP}, {6222, corev1.ProtocolTCP}, {8080, corev1.ProtocolTCP},
-	{8090, corev1.ProtocolTCP}, {8123, corev1.ProtocolTCP}, {8222, corev1.ProtocolTCP}, {9440, corev1.ProtocolTCP}, {9009, corev1.ProtocolTCP},
+	{8090, corev1.ProtocolTCP}, {8123, corev1.ProtocolTCP}, {8222, corev1.ProtocolTCP}, {9440, corev1.ProtocolTCP}, {9010, corev1.ProtocolTCP},
 	{9181, corev1.ProtocolTCP}, {9234, corev1.ProtocolTCP}, {9363, corev1.ProtocolTCP},
 }
 
@@ -81,9 +81,9 @@ func expectedFlows(hubPods []string) map[string]bool {
 	}
 	add("nats", "nats", tcp(6222))
 	add("prometheus", "nats", tcp(8222))
-	add("loader", "clickhouse", tcp(9440), tcp(8123))
-	add("indicators", "clickhouse", tcp(9440), tcp(8123))
-	add("clickhouse", "clickhouse", tcp(9440), tcp(9009))
+	add("loader", "clickhouse", tcp(9440))
+	add("indicators", "clickhouse", tcp(9440))
+	add("clickhouse", "clickhouse", tcp(9440), tcp(9010))
 	add("prometheus", "clickhouse", tcp(9363))
 	add("clickhouse", "clickhouse-keeper", tcp(9181))
 	add("clickhouse-keeper", "clickhouse-keeper", tcp(9234))

@@ -80,4 +80,27 @@ func TestTopologyClickHouseTLS(t *testing.T) {
 	if n != 4 {
 		t.Errorf("cluster %s has %d replicas, want 4", loader["BNDMR_CLICKHOUSE_CLUSTER"], n)
 	}
+
+	// The replicas fetch parts from each other over HTTPS: each replica
+	// announces its interserver address, scheme included, in ZooKeeper.
+	rows, err = st.Conn().Query(ctx, `SELECT value FROM system.zookeeper WHERE name = 'host'
+		AND path = (SELECT concat(zookeeper_path, '/replicas/', replica_name) FROM system.replicas WHERE database = currentDatabase() AND table = 'documents_local')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n = 0
+	for rows.Next() {
+		var host string
+		if err := rows.Scan(&host); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !strings.Contains(host, "scheme: https") {
+			t.Errorf("a replica of documents_local announces %q: its parts are fetched in clear", host)
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d replica addresses read for documents_local, want 1", n)
+	}
 }
