@@ -85,9 +85,10 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 		for i, st := range stmts {
 			if err := s.conn.Exec(ctx, st); err != nil {
 				// ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, and its
-				// DDL worker sometimes runs an ALTER of a replicated table
-				// on both replicas of a shard (seen on the TLS cluster):
-				// the second finds the column the first replicated to it.
+				// DDL worker may run an ALTER of a replicated table on both
+				// replicas of a shard (it checks that the shard's task is
+				// done before taking the lock, not after): the second finds
+				// the column the first replicated to it.
 				// Columns already there are what the statement asked for.
 				if addsColumnsOnly(st) && columnExists(err) {
 					continue
