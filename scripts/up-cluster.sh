@@ -50,7 +50,10 @@ CFG
 		org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/conf/zoo.cfg" \
 		>"$d/stdout.log" 2>&1 </dev/null &
 	echo $! >"$d/zookeeper.pid"
-	wait_for ZooKeeper 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf ruok >&3 && grep -q imok <&3"
+	# "ruok" answers while the database is still loading (a large one takes
+	# a while), when ClickHouse's sessions are still refused: "stat" names
+	# the mode only once requests are served.
+	wait_for ZooKeeper 120 bash -c "exec 3<>/dev/tcp/127.0.0.1/$zk_port && printf stat >&3 && grep -q '^Mode:' <&3"
 	echo "up-cluster: ZooKeeper on 127.0.0.1:$zk_port, data in $d"
 }
 

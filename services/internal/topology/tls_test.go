@@ -57,8 +57,13 @@ func TestTopologyClickHouseTLS(t *testing.T) {
 
 	// The replicas fetch parts from each other over HTTPS: each replica
 	// announces its interserver address, scheme included, in ZooKeeper.
-	rows, err := st.Conn().Query(ctx, `SELECT value FROM system.zookeeper WHERE name = 'host'
-		AND path = (SELECT concat(zookeeper_path, '/replicas/', replica_name) FROM system.replicas WHERE database = currentDatabase() AND table = 'documents_local')`)
+	var replicaPath string
+	if err := st.Conn().QueryRow(ctx, `SELECT concat(zookeeper_path, '/replicas/', replica_name) FROM system.replicas
+		WHERE database = currentDatabase() AND table = 'documents_local'`).Scan(&replicaPath); err != nil {
+		t.Fatal(err)
+	}
+	// 18.16 wants the path as a literal (the driver binds it so).
+	rows, err := st.Conn().Query(ctx, "SELECT value FROM system.zookeeper WHERE path = ? AND name = 'host'", replicaPath)
 	if err != nil {
 		t.Fatal(err)
 	}
