@@ -6,7 +6,7 @@ GO        ?= go
 BIN       := bin
 RUN       := .run
 SERVICES  := ingest validator pseudonymisation loader ack indicators hub bndmrctl
-MODULES   := ./pkg/... ./pkg/topology/... ./pseudonymisation/... ./services/... ./tools/...
+MODULES   := ./pkg/... ./pkg/topology/... ./pseudonymisation/... ./services/... ./tools/mutate/...
 DEB_PKGS  := clickhouse-server clickhouse-client dovecot-imapd dovecot-lmtpd libxml2-dev libxml2-utils pkg-config postfix openssl time zookeeper chromium prometheus
 
 # The servers `make up` starts, as the tests and the demo reach them.
