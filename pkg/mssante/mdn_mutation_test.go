@@ -33,3 +33,18 @@ func TestIsAddrSpecBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestMdnEncodeWordsAnyHighByte: any byte from 0x80 up makes the text an
+// encoded word, even a stray one that is not UTF-8: raw 8-bit bytes must
+// not reach the 7-bit Subject field.
+func TestMdnEncodeWordsAnyHighByte(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		encoded bool
+	}{{"plain ~ text", false}, {"Zoé", true}, {"a\x80b", true}, {"a\x7fb", false}} {
+		got := mdnEncodeWords(c.in)
+		if enc := strings.HasPrefix(got, "=?UTF-8?"); enc != c.encoded {
+			t.Errorf("mdnEncodeWords(%q) = %q, want encoded %v", c.in, got, c.encoded)
+		}
+	}
+}

@@ -24,3 +24,19 @@ func TestHeaderEndChecksOneLineOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestIsHeaderFieldNameBounds: a field name is printable ASCII from '!'
+// to '~' but the colon, and not empty.
+func TestIsHeaderFieldNameBounds(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		ok   bool
+	}{
+		{"Subject: x", true}, {"!: x", true}, {"~: x", true}, {"X-!~: x", true},
+		{": x", false}, {" X: x", false}, {"X\x7f: x", false}, {"X Y: x", false}, {"no colon", false},
+	} {
+		if got := isHeaderField([]byte(c.line)); got != c.ok {
+			t.Errorf("isHeaderField(%q) = %v, want %v", c.line, got, c.ok)
+		}
+	}
+}
