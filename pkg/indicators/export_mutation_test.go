@@ -1,0 +1,62 @@
+package indicators
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// TestWriteXLSXCells: numbers are stored as numbers (counts, percentages
+// with the percent format, decimals, optional values), everything else as
+// its French text, the header bold.
+func TestWriteXLSXCells(t *testing.T) {
+	f25 := 2.5
+	tab := Table{Title: "T", Columns: []string{"a", "b", "c", "d", "e", "f", "g", "h"},
+		Rows: [][]any{{"texte", uint64(42), Percent(0.625), Decimal(1.25), &f25, nil, Suppressed{}, true}}}
+	var buf bytes.Buffer
+	if err := WriteXLSX(&buf, tab); err != nil {
+		t.Fatal(err)
+	}
+	x, err := excelize.OpenReader(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	sheet := x.GetSheetName(0)
+	for _, c := range []struct {
+		cell, raw string
+		number    bool
+		numFmt    int
+	}{
+		{"A1", "a", false, 0}, {"A2", "texte", false, 0}, {"B2", "42", true, 0}, {"C2", "0.625", true, 10},
+		{"D2", "1.25", true, 0}, {"E2", "2.5", true, 0}, {"F2", "", false, 0}, {"G2", "<10", false, 0}, {"H2", "oui", false, 0},
+	} {
+		raw, err := x.GetCellValue(sheet, c.cell, excelize.Options{RawCellValue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ, err := x.GetCellType(sheet, c.cell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		isNumber := raw != "" && (typ == excelize.CellTypeUnset || typ == excelize.CellTypeNumber)
+		if raw != c.raw || isNumber != c.number {
+			t.Errorf("%s: %q (type %v), want %q, number %v", c.cell, raw, typ, c.raw, c.number)
+		}
+		id, err := x.GetCellStyle(sheet, c.cell)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := x.GetStyle(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.NumFmt != c.numFmt {
+			t.Errorf("%s: number format %d, want %d", c.cell, st.NumFmt, c.numFmt)
+		}
+		if bold := st.Font != nil && st.Font.Bold; bold != (c.cell == "A1") {
+			t.Errorf("%s: bold %v", c.cell, bold)
+		}
+	}
+}
