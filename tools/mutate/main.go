@@ -218,6 +218,17 @@ func report(w io.Writer, tallies []*tally) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", t.target.Dir, t.candidates, t.mutants, t.killed, t.survived, t.equiv, t.nv, t.tout, efficacy(t.killed, t.survived))
 	}
 	tw.Flush()
+	var below []string
+	for _, t := range tallies {
+		if t.killed+t.survived > 0 && float64(t.killed) < target*float64(t.killed+t.survived) {
+			below = append(below, t.target.Dir)
+		}
+	}
+	if len(below) > 0 {
+		fmt.Fprintf(w, "below the %.0f %% target: %s\n", 100*target, strings.Join(below, ", "))
+	} else {
+		fmt.Fprintf(w, "every package at or above the %.0f %% target\n", 100*target)
+	}
 	fmt.Fprintln(w, "\ntests run for each mutant:")
 	for _, t := range tallies {
 		fmt.Fprintf(w, "  %-18s %d tests (%d skipped), flags: %s\n", t.target.Dir, t.ran, t.skipped, flagsText(t.target.Flags))
@@ -234,6 +245,9 @@ func report(w io.Writer, tallies []*tally) {
 		}
 	}
 }
+
+// target is the efficacy each package should reach (issue 20, point 8).
+const target = 0.85
 
 func efficacy(killed, survived int) string {
 	if killed+survived == 0 {
