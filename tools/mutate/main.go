@@ -48,11 +48,12 @@ func main() {
 		pkgs   = flag.String("pkg", "", "comma-separated package directories to run (default: all in the config)")
 		only   = flag.String("only", "", "run only the sampled mutants whose key matches this regexp")
 		list   = flag.Bool("list", false, "list the sampled mutants and stop")
+		resume = flag.String("resume", "", "the output of an earlier run: its killed and not viable mutants are carried over, not run again")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Stdout, options{*config, *equiv, *seed, *n, *pkgs, *only, *list}); err != nil {
+	if err := run(ctx, os.Stdout, options{*config, *equiv, *seed, *n, *pkgs, *only, *list, *resume}); err != nil {
 		fmt.Fprintln(os.Stderr, "mutate:", err)
 		os.Exit(1)
 	}
@@ -64,6 +65,7 @@ type options struct {
 	n             int
 	pkgs, only    string
 	list          bool
+	resume        string
 }
 
 type tally struct {
@@ -98,6 +100,13 @@ func run(ctx context.Context, w io.Writer, o options) error {
 			wanted[strings.TrimSuffix(p, "/")] = true
 		}
 	}
+	previous, err := readPrevious(o.resume)
+	if err != nil {
+		return err
+	}
+	if o.resume != "" {
+		fmt.Fprintf(w, "mutate: %d killed or not viable mutants carried over from %s (marked \"earlier\")\n", len(previous), o.resume)
+	}
 	fmt.Fprintf(w, "mutate: seed %d, one test process at a time; tests that run for each mutant are the package's own, with the flags below\n", o.seed)
 	var tallies []*tally
 	for _, t := range targets {
@@ -107,7 +116,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 		if o.n >= 0 {
 			t.Sample = o.n
 		}
-		tl, err := mutatePackage(ctx, w, root, t, o.seed, onlyRE, equivalent, o.list)
+		tl, err := mutatePackage(ctx, w, root, t, o.seed, onlyRE, equivalent, previous, o.list)
 		if err != nil {
 			return err
 		}
@@ -122,7 +131,7 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	return ctx.Err()
 }
 
-func mutatePackage(ctx context.Context, w io.Writer, root string, t Target, seed uint64, only *regexp.Regexp, equivalent map[string]string, list bool) (*tally, error) {
+func mutatePackage(ctx context.Context, w io.Writer, root string, t Target, seed uint64, only *regexp.Regexp, equivalent map[string]string, previous map[string]Result, list bool) (*tally, error) {
 	tl := &tally{target: t}
 	p, err := Load(root, t.Dir)
 	if err != nil {
@@ -177,8 +186,10 @@ func mutatePackage(ctx context.Context, w io.Writer, root string, t Target, seed
 			break
 		}
 		tl.mutants++
-		var res Result
-		if ok, why := p.Compiles(m); !ok {
+		res, earlier := previous[m.Key()]
+		if earlier {
+			res.Detail = "(earlier) " + res.Detail
+		} else if ok, why := p.Compiles(m); !ok {
 			res = Result{Outcome: NotViable, Detail: "type check: " + why}
 		} else {
 			res = r.Run(ctx, m, p.Source(m))
@@ -261,6 +272,33 @@ func flagsText(f []string) string {
 		return "(all tests)"
 	}
 	return strings.Join(f, " ")
+}
+
+var previousRE = regexp.MustCompile(`^\s*\[\s*\d+/\d+\] (killed|not viable) +(\S+) \([^)]*\) ?(.*)$`)
+
+// readPrevious reads the killed and not viable mutants of an earlier run's
+// output. Survivors and timeouts are not read: they run again.
+func readPrevious(path string) (map[string]Result, error) {
+	out := map[string]Result{}
+	if path == "" {
+		return out, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("-resume: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		m := previousRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		r := Result{Outcome: Killed, Detail: m[3]}
+		if m[1] == "not viable" {
+			r.Outcome = NotViable
+		}
+		out[m[2]] = r
+	}
+	return out, nil
 }
 
 // readConfig reads `dir sample timeout flags...` lines; # starts a comment.
