@@ -2,6 +2,7 @@ package indicators
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -58,5 +59,28 @@ func TestWriteXLSXCells(t *testing.T) {
 		if bold := st.Font != nil && st.Font.Bold; bold != (c.cell == "A1") {
 			t.Errorf("%s: bold %v", c.cell, bold)
 		}
+	}
+}
+
+// TestMR1Tables: MR.1 has one row per establishment, a missing rate left
+// empty, and the centres table one row per labelled centre.
+func TestMR1Tables(t *testing.T) {
+	rate := 0.5
+	rows := []MR1{
+		{FINESS: "750000010", Name: "CHU A", Period: "2026", Labelled: 2, Sending: 1, Rate: &rate, Below: true,
+			Centres: []CentreSent{{CentreID: "c1", Name: "Centre 1"}, {CentreID: "c2", Name: "Centre 2", Documents: 3}}},
+		{FINESS: "750000020", Period: "2026"},
+	}
+	mr1 := MR1Table(rows)
+	want := "[[750000010 CHU A 2026 2 1 0.5 true] [750000020  2026 0 0 <nil> false]]"
+	if got := fmt.Sprint(mr1.Rows); got != want {
+		t.Errorf("MR.1 rows %s, want %s", got, want)
+	}
+	if _, ok := mr1.Rows[0][5].(Percent); !ok {
+		t.Errorf("MR.1 rate cell %T, want Percent", mr1.Rows[0][5])
+	}
+	centres := MR1CentresTable(rows)
+	if got := fmt.Sprint(centres.Rows); got != "[[750000010 c1 Centre 1   0 false] [750000010 c2 Centre 2   3 true]]" {
+		t.Errorf("centre rows %s", got)
 	}
 }
