@@ -21,29 +21,34 @@ func TestSniffCDAPatientStopsAfterRecordTarget(t *testing.T) {
 	}
 }
 
-// TestListedTwiceStrictAgreeing: under StrictMetadata a file listed twice
-// with the same hash and size both times is accepted (one document, one
-// duplicate), not rejected.
-func TestListedTwiceStrictAgreeing(t *testing.T) {
+// TestListedTwiceStrict: under StrictMetadata a file listed twice is
+// accepted when the second listing agrees (one document, one duplicate)
+// and refused when either its hash or its size alone disagrees.
+func TestListedTwiceStrict(t *testing.T) {
 	a := tinyCDA("1234567890123")
-	entries, _, rej := readZip(t.Context(), mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, {Data: a, UniqueID: "1.2.3.2"}}}),
-		"x", DefaultLimits(), &zipBudget{left: 1 << 30})
-	if rej != nil {
-		t.Fatal(rej)
-	}
-	var md []byte
-	for _, e := range entries {
-		if e.key == "ihe_xdm/subset01/metadata.xml" {
-			md = bytes.ReplaceAll(e.Data, []byte("DOC00002.XML"), []byte("DOC00001.XML"))
+	listedTwice := func(second XDMDocument) []byte {
+		second.Data, second.UniqueID = a, "1.2.3.2"
+		entries, _, rej := readZip(t.Context(), mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, second}}),
+			"x", DefaultLimits(), &zipBudget{left: 1 << 30})
+		if rej != nil {
+			t.Fatal(rej)
 		}
+		var md []byte
+		for _, e := range entries {
+			if e.key == "ihe_xdm/subset01/metadata.xml" {
+				md = bytes.ReplaceAll(e.Data, []byte("DOC00002.XML"), []byte("DOC00001.XML"))
+			}
+		}
+		return mailWith(t, MailSpec{XDM: zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", md}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a})})
 	}
-	z := zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", md}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a})
 	strict := DefaultLimits()
 	strict.StrictMetadata = true
-	m := unpackOK(t, mailWith(t, MailSpec{XDM: z}), strict)
+	m := unpackOK(t, listedTwice(XDMDocument{}), strict)
 	if len(m.Documents) != 1 || len(m.Documents[0].Duplicates) != 1 || m.Documents[0].Duplicates[0].UniqueID != "1.2.3.2" {
 		t.Errorf("documents %+v", m.Documents)
 	}
+	unpackRejected(t, listedTwice(XDMDocument{SizeOverride: int64(len(a)) + 1}), strict, CodeMetadataMismatch)
+	unpackRejected(t, listedTwice(XDMDocument{HashOverride: strings.Repeat("0", 40)}), strict, CodeMetadataMismatch)
 }
 
 // TestNoCDAReasonNamesNestedReport: a mail holding only a delivery report
