@@ -292,7 +292,11 @@ func readPrevious(path string) (map[string]Result, error) {
 		if m == nil {
 			continue
 		}
-		r := Result{Outcome: Killed, Detail: m[3]}
+		detail := m[3]
+		for strings.HasPrefix(detail, "(earlier) ") {
+			detail = strings.TrimPrefix(detail, "(earlier) ") // from a resumed run
+		}
+		r := Result{Outcome: Killed, Detail: detail}
 		if m[1] == "not viable" {
 			r.Outcome = NotViable
 		}

@@ -236,7 +236,7 @@ func TestConfigAndEquivalentFiles(t *testing.T) {
 func TestReadPrevious(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "run.txt")
 	os.WriteFile(path, []byte(`== pkg/a: 10 candidate mutants, 3 sampled
-  [  1/3] killed     pkg/a/a.go:1:2:cmp-flip:==->!= (3.1s) TestA
+  [  1/3] killed     pkg/a/a.go:1:2:cmp-flip:==->!= (0s) (earlier) TestA
   [  2/3] survived   pkg/a/a.go:3:4:stmt-delete (2s) 
   [  3/3] not viable pkg/a/a.go:5:6:const:0->1 (0s) type check: x declared and not used
   [  4/4] timed out  pkg/a/a.go:7:8:negate:c->!c (9s) still running after 9s
