@@ -2,6 +2,7 @@ package pseudonymisation
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -44,5 +45,22 @@ func TestServiceRefusesWithoutPublishing(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.records.WithLabelValues("error")); got != 1 {
 		t.Errorf("error count %v, want 1", got)
+	}
+}
+
+// TestKeyringFormatsAsItsIDs: every verb prints the key ids, as String does.
+func TestKeyringFormatsAsItsIDs(t *testing.T) {
+	kr, err := NewKeyring(mustKey(t, "k1", 1, true), mustKey(t, "k0", 2, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := kr.String()
+	if !strings.Contains(want, "k1") || !strings.Contains(want, "k0") {
+		t.Fatalf("String() = %q, want both key ids", want)
+	}
+	for _, verb := range []string{"%v", "%+v", "%s", "%#v", "%x"} {
+		if got := fmt.Sprintf(verb, *kr); got != want {
+			t.Errorf("%s: %q, want %q", verb, got, want)
+		}
 	}
 }

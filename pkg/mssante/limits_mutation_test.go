@@ -34,3 +34,30 @@ func TestWithDefaults(t *testing.T) {
 		t.Errorf("explicit limits replaced: %+v, want %+v", got, one)
 	}
 }
+
+// TestMetadataSizeLimit: a METADATA.XML of exactly MaxMetadataBytes is
+// read; one byte over the limit, the archive is refused.
+func TestMetadataSizeLimit(t *testing.T) {
+	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: tinyCDA("1234567890123")}}})
+	entries, _, rej := readZip(t.Context(), z, "x", DefaultLimits(), &zipBudget{left: 1 << 30})
+	if rej != nil {
+		t.Fatal(rej)
+	}
+	size := int64(-1)
+	for _, e := range entries {
+		if e.key == "ihe_xdm/subset01/metadata.xml" {
+			size = int64(len(e.Data))
+		}
+	}
+	if size < 0 {
+		t.Fatal("no METADATA.XML in the built XDM")
+	}
+	raw := mailWith(t, MailSpec{XDM: z})
+	lim := DefaultLimits()
+	lim.MaxMetadataBytes = size
+	if m := unpackOK(t, raw, lim); len(m.Documents) != 1 {
+		t.Errorf("at the limit: %d documents", len(m.Documents))
+	}
+	lim.MaxMetadataBytes = size - 1
+	unpackRejected(t, raw, lim, CodeBadMetadata)
+}

@@ -1,6 +1,7 @@
 package mssante
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -45,6 +46,25 @@ func TestMdnEncodeWordsAnyHighByte(t *testing.T) {
 		got := mdnEncodeWords(c.in)
 		if enc := strings.HasPrefix(got, "=?UTF-8?"); enc != c.encoded {
 			t.Errorf("mdnEncodeWords(%q) = %q, want encoded %v", c.in, got, c.encoded)
+		}
+	}
+}
+
+// TestMdnWriteFieldFoldsBefore78: a header line never reaches 78
+// characters when a space lets it fold, and unfolding gives the value back.
+func TestMdnWriteFieldFoldsBefore78(t *testing.T) {
+	for first := 1; first < 68; first++ {
+		value := strings.Repeat("a", first) + " " + strings.Repeat("b", 68-first) + " c " + strings.Repeat("d", 20)
+		var b bytes.Buffer
+		mdnWriteField(&b, "Subject", value)
+		out := strings.TrimSuffix(b.String(), "\r\n")
+		for _, line := range strings.Split(out, "\r\n") {
+			if len(line) >= 78 {
+				t.Errorf("first word %d: line of %d characters: %q", first, len(line), line)
+			}
+		}
+		if got := strings.ReplaceAll(out, "\r\n", ""); got != "Subject: "+value {
+			t.Errorf("first word %d: unfolds to %q", first, got)
 		}
 	}
 }
