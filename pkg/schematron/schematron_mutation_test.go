@@ -71,3 +71,24 @@ func TestNestedAbstractAndPhaseLets(t *testing.T) {
 		t.Errorf("failures:\n%s\nwant:\n%s\nevaluation errors: %v", strings.Join(got, "\n"), strings.Join(want, "\n"), res.EvalErrors)
 	}
 }
+
+// TestBrokenLetIsReported: a let whose value does not compile is a compile
+// error naming it, not silently dropped.
+func TestBrokenLetIsReported(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "let.sch")
+	err := os.WriteFile(path, []byte(`<schema xmlns="http://purl.oclc.org/dsdl/schematron">
+  <let name="broken" value="(("/>
+  <pattern id="p"><rule context="/*"><assert test="true()">x</assert></rule></pattern>
+</schema>`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Compile("let", path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Free()
+	if len(s.CompileErrors) != 1 || !strings.Contains(s.CompileErrors[0].Error(), "let broken") {
+		t.Errorf("compile errors %v, want one naming let broken", s.CompileErrors)
+	}
+}
