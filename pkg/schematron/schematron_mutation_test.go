@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -90,5 +91,38 @@ func TestBrokenLetIsReported(t *testing.T) {
 	defer s.Free()
 	if len(s.CompileErrors) != 1 || !strings.Contains(s.CompileErrors[0].Error(), "let broken") {
 		t.Errorf("compile errors %v, want one naming let broken", s.CompileErrors)
+	}
+}
+
+// TestIncludeDepth: includes may nest 32 levels deep, not 33 (a file that
+// includes itself ends there too); Free leaves no rule behind.
+func TestIncludeDepth(t *testing.T) {
+	chain := func(levels int) string {
+		dir := t.TempDir()
+		for i := 0; i <= levels; i++ {
+			body := `<include href="f` + strconv.Itoa(i+1) + `.sch"/>`
+			if i == levels {
+				body = `<pattern id="p"><rule context="/*"><assert test="true()">x</assert></rule></pattern>`
+			}
+			content := `<schema xmlns="http://purl.oclc.org/dsdl/schematron">` + body + `</schema>`
+			if err := os.WriteFile(filepath.Join(dir, "f"+strconv.Itoa(i)+".sch"), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return filepath.Join(dir, "f0.sch")
+	}
+	s, err := Compile("deep", chain(32), Options{})
+	if err != nil {
+		t.Fatalf("32 levels of includes: %v", err)
+	}
+	if s.Rules() != 1 {
+		t.Errorf("%d rules, want 1", s.Rules())
+	}
+	s.Free()
+	if s.Rules() != 0 {
+		t.Errorf("after Free: %d rules, want 0", s.Rules())
+	}
+	if _, err := Compile("deeper", chain(33), Options{}); err == nil || !strings.Contains(err.Error(), "more than 32 levels") {
+		t.Errorf("33 levels of includes: %v, want the nesting error", err)
 	}
 }
