@@ -71,6 +71,21 @@ func TestHandlePublishes(t *testing.T) {
 		t.Errorf("document published as %q (mail %s), want raw-2/0 (m2)", id, ext.MailID)
 	}
 
+	// A mail refused for what it holds is answered, not quarantined.
+	bad := events.MailRaw{V: events.MailRawV, MailID: "bad", Raw: []byte("not a mail"), ReceivedAt: time.Now()}
+	if _, err := bus.Publish(ctx, js, events.SubjectMailRaw, "raw-bad", bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.handle(ctx, js, lastDelivery(ctx, t, js)); err != nil {
+		t.Fatal(err)
+	}
+	if id := lastOn(ctx, t, js, events.SubjectOutcome, &out); id != "raw-bad" || out.Rejected == nil {
+		t.Errorf("outcome of the refused mail: %q, %+v", id, out.Rejected)
+	}
+	if n := messagesOn(ctx, t, js, events.SubjectQuarantine); n != 0 {
+		t.Errorf("%d messages quarantined for a refused mail, want 0", n)
+	}
+
 	// A mail the hub cannot read at all is kept in the quarantine.
 	if err := v.quarantine(ctx, js, d.Event, mssante.CodeInternal, "boom"); err != nil {
 		t.Fatal(err)
@@ -109,6 +124,24 @@ func lastDelivery(ctx context.Context, t *testing.T, js jetstream.JetStream) sta
 		t.Fatal(err)
 	}
 	return stage.Delivery[events.MailRaw]{Event: m, Msg: msg, Meta: meta}
+}
+
+// messagesOn counts the messages of the stream that holds subject.
+func messagesOn(ctx context.Context, t *testing.T, js jetstream.JetStream, subject string) uint64 {
+	t.Helper()
+	name, err := js.StreamNameBySubject(ctx, subject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.Msgs
 }
 
 // lastOn decodes the last message on subject into v and returns its id.

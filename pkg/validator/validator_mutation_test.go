@@ -1,8 +1,11 @@
 package validator
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +100,43 @@ func latencyCount(t *testing.T, reg *prometheus.Registry) float64 {
 	}
 	t.Fatal("bndmr_validator_document_seconds is not registered")
 	return 0
+}
+
+// TestCheckKeepsMailWarnings: what Unpack noticed about the mail (here an
+// XDM without METADATA.XML) reaches the outcome, for the acknowledgement.
+func TestCheckKeepsMailWarnings(t *testing.T) {
+	v := testValidator(t, Config{})
+	g, err := synth.New(synth.Options{Seed: 5, Kit: kitDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _, err := g.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := mssante.Unpack(context.Background(), good, mssante.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var z bytes.Buffer
+	zw := zip.NewWriter(&z)
+	f, err := zw.Create("IHE_XDM/SUBSET01/DOC00001.XML")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(m.Documents[0].Data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := mssante.BuildMail(mssante.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", XDM: z.Bytes()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Check(context.Background(), events.MailRaw{MailID: "m1"}, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Outcome.Warnings) == 0 || !strings.Contains(strings.Join(res.Outcome.Warnings, "\n"), "METADATA.XML") {
+		t.Errorf("outcome warnings %q, want the missing METADATA.XML", res.Outcome.Warnings)
+	}
 }
