@@ -36,6 +36,10 @@ func TestFailureLines(t *testing.T) {
 	if want := "règle un (" + d.Failures[0].Where() + ")|… et 2 autres"; got != want {
 		t.Errorf("FailureLines: %q, want %q", got, want)
 	}
+	d.FailureCount = 2
+	if got := d.FailureLines(); len(got) != 2 || got[1] != "… et 1 autres" {
+		t.Errorf("one failure left: %q", got)
+	}
 	if got := (RejectedDoc{}).FailureLines(); len(got) != 0 {
 		t.Errorf("no failure: %q", got)
 	}

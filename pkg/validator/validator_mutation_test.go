@@ -102,8 +102,9 @@ func latencyCount(t *testing.T, reg *prometheus.Registry) float64 {
 	return 0
 }
 
-// TestCheckKeepsMailWarnings: what Unpack noticed about the mail (here an
-// XDM without METADATA.XML) reaches the outcome, for the acknowledgement.
+// TestCheckKeepsMailWarnings: what Unpack read and noticed about the mail
+// (its subject and header, here an XDM without METADATA.XML) reaches the
+// outcome, for the acknowledgement.
 func TestCheckKeepsMailWarnings(t *testing.T) {
 	v := testValidator(t, Config{})
 	g, err := synth.New(synth.Options{Seed: 5, Kit: kitDir})
@@ -128,7 +129,7 @@ func TestCheckKeepsMailWarnings(t *testing.T) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := mssante.BuildMail(mssante.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", XDM: z.Bytes()})
+	raw, err := mssante.BuildMail(mssante.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", Subject: "Envoi SDM-MR", XDM: z.Bytes()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,5 +139,8 @@ func TestCheckKeepsMailWarnings(t *testing.T) {
 	}
 	if len(res.Outcome.Warnings) == 0 || !strings.Contains(strings.Join(res.Outcome.Warnings, "\n"), "METADATA.XML") {
 		t.Errorf("outcome warnings %q, want the missing METADATA.XML", res.Outcome.Warnings)
+	}
+	if o := res.Outcome; o.Subject != "Envoi SDM-MR" || o.IsReport || !strings.Contains(o.OriginalHeader, "From: dpi@chu.test") || o.From != "dpi@chu.test" {
+		t.Errorf("outcome subject %q, report %v, from %q, header %q", o.Subject, o.IsReport, o.From, o.OriginalHeader)
 	}
 }
