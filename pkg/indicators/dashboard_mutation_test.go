@@ -1,0 +1,58 @@
+package indicators
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/bndmr/hub/pkg/events"
+)
+
+// TestDashboardLatestMonth: without a month the dashboard shows the latest
+// month with documents (the fixture's October 2026), as the page does on
+// first load.
+func TestDashboardLatestMonth(t *testing.T) {
+	s := testStore(t)
+	newFixture().load(t, s)
+	x := New(s)
+	latest, err := x.LatestMonth(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := x.Dashboard(context.Background(), "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if latest == "" || d.Month != latest || len(d.MR2) == 0 {
+		t.Errorf("dashboard of month %q with %d MR.2 rows, want the latest month %q", d.Month, len(d.MR2), latest)
+	}
+}
+
+// TestFailureLines: one line per failed assertion, white space folded,
+// where it failed in parentheses, then how many are not listed.
+func TestFailureLines(t *testing.T) {
+	d := RejectedDoc{FailureCount: 3, Failures: []events.Failure{{Text: "  règle\n  un ", Source: "IHE", Pattern: "p1", Location: "/a"}}}
+	got := strings.Join(d.FailureLines(), "|")
+	if want := "règle un (" + d.Failures[0].Where() + ")|… et 2 autres"; got != want {
+		t.Errorf("FailureLines: %q, want %q", got, want)
+	}
+	d.FailureCount = 2
+	if got := d.FailureLines(); len(got) != 2 || got[1] != "… et 1 autres" {
+		t.Errorf("one failure left: %q", got)
+	}
+	if got := (RejectedDoc{}).FailureLines(); len(got) != 0 {
+		t.Errorf("no failure: %q", got)
+	}
+}
+
+// TestCellTextOptionalNumber: an optional number prints with a decimal
+// comma when present, empty when absent.
+func TestCellTextOptionalNumber(t *testing.T) {
+	f := 2.5
+	if got := CellText(&f); got != "2,5" {
+		t.Errorf("CellText(&2.5) = %q", got)
+	}
+	if got := CellText((*float64)(nil)); got != "" {
+		t.Errorf("CellText(nil *float64) = %q", got)
+	}
+}

@@ -1,0 +1,64 @@
+package mssante
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+// TestSniffCDAPatientStopsAfterRecordTarget: the patient sniff reads the
+// header up to the end of recordTarget, all of it, and no further.
+func TestSniffCDAPatientStopsAfterRecordTarget(t *testing.T) {
+	h, ok := sniffCDAPatient(tinyCDA("1234567890123"))
+	if !ok || len(h.PatientIDs) != 1 || h.PatientIDs[0].Ext != "1234567890123" || h.BirthTime != "20240228" || h.Gender != "F" {
+		t.Fatalf("patient sniff: %+v, %v", h, ok)
+	}
+	if h.Custodian != (cx{}) {
+		t.Errorf("patient sniff read past recordTarget: custodian %v", h.Custodian)
+	}
+	if full, _ := sniffCDA(tinyCDA("1234567890123")); full.Custodian.Ext != "1750000000" {
+		t.Errorf("full sniff: custodian %v", full.Custodian)
+	}
+}
+
+// TestListedTwiceStrict: under StrictMetadata a file listed twice is
+// accepted when the second listing agrees (one document, one duplicate)
+// and refused when either its hash or its size alone disagrees.
+func TestListedTwiceStrict(t *testing.T) {
+	a := tinyCDA("1234567890123")
+	listedTwice := func(second XDMDocument) []byte {
+		second.Data, second.UniqueID = a, "1.2.3.2"
+		entries, _, rej := readZip(t.Context(), mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, second}}),
+			"x", DefaultLimits(), &zipBudget{left: 1 << 30})
+		if rej != nil {
+			t.Fatal(rej)
+		}
+		var md []byte
+		for _, e := range entries {
+			if e.key == "ihe_xdm/subset01/metadata.xml" {
+				md = bytes.ReplaceAll(e.Data, []byte("DOC00002.XML"), []byte("DOC00001.XML"))
+			}
+		}
+		return mailWith(t, MailSpec{XDM: zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", md}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a})})
+	}
+	strict := DefaultLimits()
+	strict.StrictMetadata = true
+	m := unpackOK(t, listedTwice(XDMDocument{}), strict)
+	if len(m.Documents) != 1 || len(m.Documents[0].Duplicates) != 1 || m.Documents[0].Duplicates[0].UniqueID != "1.2.3.2" {
+		t.Errorf("documents %+v", m.Documents)
+	}
+	unpackRejected(t, listedTwice(XDMDocument{SizeOverride: int64(len(a)) + 1}), strict, CodeMetadataMismatch)
+	unpackRejected(t, listedTwice(XDMDocument{HashOverride: strings.Repeat("0", 40)}), strict, CodeMetadataMismatch)
+}
+
+// TestNoCDAReasonNamesNestedReport: a mail holding only a delivery report
+// inside it is refused for no CDA, and the reason says what it held.
+func TestNoCDAReasonNamesNestedReport(t *testing.T) {
+	report := "--rb\r\nContent-Type: text/plain\r\n\r\nDelivered.\r\n--rb--\r\n"
+	raw := mailWith(t, MailSpec{Text: "Voir le rapport.", Parts: []Part{{
+		ContentType: "multipart/report; report-type=delivery-status; boundary=rb", Encoding: "7bit", Data: []byte(report)}}})
+	_, rej := unpackRejected(t, raw, DefaultLimits(), CodeNoCDA)
+	if rej == nil || !strings.Contains(rej.Reason, "multipart/report (not opened)") {
+		t.Errorf("rejection %+v", rej)
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/bndmr/hub/tools/mutate
+
+go 1.26.8
