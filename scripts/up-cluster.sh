@@ -58,8 +58,8 @@ CFG
 }
 
 # The cluster's test authority (openssl), made once under $run/tls: the
-# servers' certificate (server and client usage: the replicas fetch parts
-# of each other over HTTPS) and a client certificate for each
+# servers' certificate (server and client usage: the nodes reach each other
+# over TLS in cluster bndmr_2x2_tls, and fetch parts over HTTPS) and a client certificate for each
 # ClickHouse client of the production overlay (Secret
 # bndmr-clickhouse-client-tls: <name>.crt, <name>.key) and for analysts.
 # up-topology.sh hands these folders to the services as the overlay's
@@ -187,6 +187,20 @@ start_clickhouse() {
         <replica><host>127.0.0.1</host><port>${tcp[3]}</port></replica>
       </shard>
     </bndmr_2x2>
+    <!-- The same four servers reached over TLS (secure ports), as the
+         prod overlay's cluster: the loopback topology's tables use it. -->
+    <bndmr_2x2_tls>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>${secure[0]}</port><secure>1</secure></replica>
+        <replica><host>127.0.0.1</host><port>${secure[1]}</port><secure>1</secure></replica>
+      </shard>
+      <shard>
+        <internal_replication>true</internal_replication>
+        <replica><host>127.0.0.1</host><port>${secure[2]}</port><secure>1</secure></replica>
+        <replica><host>127.0.0.1</host><port>${secure[3]}</port><secure>1</secure></replica>
+      </shard>
+    </bndmr_2x2_tls>
   </remote_servers>
 XML
 )

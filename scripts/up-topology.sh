@@ -69,14 +69,12 @@ chmod 600 "$sec"/*/*
 
 # ClickHouse over TLS as in the overlay: the cluster's secure ports and its
 # authority's certificates (scripts/up-cluster.sh) stand for the Secrets
-# bndmr-clickhouse-tls and bndmr-clickhouse-client-tls; the replicas fetch
-# parts over HTTPS. The distributed tables and the ON CLUSTER DDL use the
-# cluster's plain ports (bndmr_2x2): ClickHouse 18.16's DDL worker runs an
-# ALTER of a replicated table twice on a cluster of secure ports and then
-# stops (docs/security.md); production's 26.7 goes over 9440.
+# bndmr-clickhouse-tls and bndmr-clickhouse-client-tls; the distributed
+# tables reach the other nodes over TLS too (cluster bndmr_2x2_tls), and
+# the replicas fetch parts over HTTPS.
 chtls=$runroot/cluster/tls
 (cd "$root/deploy/k8s" && "$bin/localtopo" -dir "$run" -kit "$kit" \
-	-clickhouse 127.0.0.1:19401,127.0.0.1:19402,127.0.0.1:19403,127.0.0.1:19404 -clickhouse-tls -cluster bndmr_2x2 \
+	-clickhouse 127.0.0.1:19401,127.0.0.1:19402,127.0.0.1:19403,127.0.0.1:19404 -clickhouse-tls -cluster bndmr_2x2_tls \
 	-secret bndmr-clickhouse-tls="$chtls/server" -secret bndmr-clickhouse-client-tls="$chtls/clients" \
 	-imap-user "$imap_user" -inbox "$inbox" -processed "$processed" -replicas ingest=2 \
 	-secret ingest-mssante-tls="$sec/ingest-mssante-tls" -secret ack-mssante-tls="$sec/ack-mssante-tls" \

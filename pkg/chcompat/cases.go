@@ -60,6 +60,7 @@ var cases = map[string]Case{
 	"store.insert_schema_migrations":          {Kind: Insert},
 	"store.select_version":                    {Kind: Version},
 	"store.replica_delay":                     compare(nil),
+	"store.cluster_replicas":                  compare(func(Window) []any { return []any{"bndmr_no_such_cluster"} }),
 	"store.documents_per_establishment":       compare(nil),
 	"store.insert_documents":                  {Kind: Insert},
 	"store.insert_patients":                   {Kind: Insert},

@@ -8,26 +8,6 @@ import (
 	"time"
 )
 
-func TestAddsColumnsOnly(t *testing.T) {
-	for _, c := range []struct {
-		stmt string
-		want bool
-	}{
-		{"ALTER TABLE `db`.`receipts_local` ON CLUSTER `c` ADD COLUMN a Array(String) COMMENT 'x, y', ADD COLUMN b UInt8", true},
-		{"ALTER TABLE db.t ON CLUSTER c ADD COLUMN a Nullable(Decimal(9, 2))", true},
-		{"ALTER TABLE db.t ON CLUSTER c ADD COLUMN a UInt8, DROP COLUMN b", false},
-		{"ALTER TABLE db.t ON CLUSTER c MODIFY COLUMN a UInt16", false},
-		{"ALTER TABLE db.t ADD COLUMN a UInt8", false}, // not on a cluster: no race to forgive
-		{"ALTER TABLE db.t ON CLUSTER c", false},
-		{"DROP TABLE db.t ON CLUSTER c", false},
-		{"ALTER TABLE db.t ON CLUSTER c ADD COLUMN a UInt8,", false},
-	} {
-		if got := addsColumnsOnly(c.stmt); got != c.want {
-			t.Errorf("addsColumnsOnly(%q) = %v, want %v", c.stmt, got, c.want)
-		}
-	}
-}
-
 // TestColumnExistsOnRealServer: the error the real server gives for a
 // column added twice is recognised, and another error is not.
 func TestColumnExistsOnRealServer(t *testing.T) {

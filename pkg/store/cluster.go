@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strconv"
 	"strings"
@@ -83,16 +84,13 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 			continue
 		}
 		for i, st := range stmts {
-			if err := s.conn.Exec(ctx, st); err != nil {
-				// ClickHouse 18.16 has no ADD COLUMN IF NOT EXISTS, and its
-				// DDL worker may run an ALTER of a replicated table on both
-				// replicas of a shard (it checks that the shard's task is
-				// done before taking the lock, not after): the second finds
-				// the column the first replicated to it.
-				// Columns already there are what the statement asked for.
-				if addsColumnsOnly(st) && columnExists(err) {
-					continue
+			if rest, ok := strings.CutPrefix(st, EachShard); ok {
+				if err := s.execEachShard(ctx, opts.Cluster, rest); err != nil {
+					return applied, fmt.Errorf("migration %s (cluster %s), statement %d: %w", m.Name, opts.Cluster, i+1, err)
 				}
+				continue
+			}
+			if err := s.conn.Exec(ctx, st); err != nil {
 				return applied, fmt.Errorf("migration %s (cluster %s), statement %d: %w", m.Name, opts.Cluster, i+1, err)
 			}
 		}
@@ -104,49 +102,84 @@ func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string,
 	return applied, nil
 }
 
-// addsColumnsOnly: stmt is an ALTER TABLE … ON CLUSTER whose every command
-// is ADD COLUMN.
-func addsColumnsOnly(stmt string) bool {
-	toks, err := lexSQL(stmt)
+// EachShard marks a statement of the cluster form that runs on one replica
+// of each shard, without ON CLUSTER: an ALTER of a replicated table, which
+// its replica passes on to the others of its shard through ZooKeeper.
+// ClickHouse 18.16's DDL queue elects the replica that runs such an ALTER
+// with a race (it looks whether the shard's task is done before taking the
+// lock, not after): under load both replicas ran it, the second then failed
+// on the other's ZooKeeper node and its DDL worker stopped for good, so that
+// every later ON CLUSTER statement timed out (make chaos, on the loopback
+// cluster).
+const EachShard = "/* each shard */ "
+
+// execEachShard runs stmt on one replica of each shard of cluster: the first
+// that answers, as <remote_servers> names it, with this connection's user,
+// password and TLS settings.
+func (s *Store) execEachShard(ctx context.Context, cluster, stmt string) error {
+	rows, err := s.Query(ctx, clusterReplicas, cluster)
 	if err != nil {
-		return false
+		return fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
 	}
-	p := &parser{src: stmt, toks: toks}
-	if !p.kw(0, "ALTER") || !p.kw(1, "TABLE") {
-		return false
-	}
-	first := -1
-	for k := 2; k+2 < len(toks); k++ {
-		if p.kw(k, "ON") && p.kw(k+1, "CLUSTER") {
-			first = k + 3
-			break
+	shards := map[uint32][]string{}
+	var order []uint32
+	for rows.Next() {
+		var shard, replica uint32
+		var host string
+		var port uint16
+		if err := rows.Scan(&shard, &replica, &host, &port); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
 		}
+		if _, ok := shards[shard]; !ok {
+			order = append(order, shard)
+		}
+		shards[shard] = append(shards[shard], net.JoinHostPort(host, strconv.Itoa(int(port))))
 	}
-	if first < 0 || first >= len(toks) {
-		return false
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
 	}
-	depth, command := 0, true
-	for k := first; k < len(toks); k++ {
-		if command {
-			if !p.kw(k, "ADD") || !p.kw(k+1, "COLUMN") {
-				return false
+	if len(order) == 0 {
+		return fmt.Errorf("cluster %s: no such cluster in <remote_servers> of the server migrating", cluster)
+	}
+	for _, shard := range order {
+		var errs []error
+		done := false
+		for _, addr := range shards[shard] {
+			err := s.execOn(ctx, addr, stmt)
+			if err == nil || columnExists(err) {
+				done = true
+				break
 			}
-			command = false
+			errs = append(errs, fmt.Errorf("%s: %w", addr, err))
 		}
-		switch {
-		case p.punct(k, "("):
-			depth++
-		case p.punct(k, ")"):
-			depth--
-		case p.punct(k, ",") && depth == 0:
-			command = true
+		if !done {
+			return fmt.Errorf("shard %d of cluster %s: no replica ran it: %w", shard, cluster, errors.Join(errs...))
 		}
 	}
-	return !command
+	return nil
+}
+
+// execOn runs stmt on the server at addr, connected as this store is.
+func (s *Store) execOn(ctx context.Context, addr, stmt string) error {
+	o := *s.opts
+	o.Addr = []string{addr}
+	if o.TLS != nil {
+		o.TLS = o.TLS.Clone()
+	}
+	conn, err := clickhouse.Open(&o)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Exec(ctx, stmt)
 }
 
 // columnExists: err is ClickHouse refusing to add a column it already has
-// (code 44 on 18.16, DUPLICATE_COLUMN 15 on current versions).
+// (code 44 on 18.16, DUPLICATE_COLUMN 15 on current versions): a migration
+// run again after it stopped half-way finds the columns it had added (18.16
+// has no ADD COLUMN IF NOT EXISTS).
 func columnExists(err error) bool {
 	var ex *clickhouse.Exception
 	return errors.As(err, &ex) && (ex.Code == 44 || ex.Code == 15) && strings.Contains(ex.Message, "already exists")
@@ -251,9 +284,10 @@ func (t *ClusterTransformer) Migration(m Migration) ([]string, error) {
 //   - CREATE VIEW: ON CLUSTER, over the Distributed tables; an IN subquery on
 //     a sharded table keyed by set_id reads the shard's own table (the set is
 //     on that shard), any other IN on a sharded table becomes GLOBAL IN;
-//   - ALTER TABLE on a sharded table: column changes go to t_local, then the
-//     Distributed table is made again over it (ClickHouse 18 cannot ALTER a
-//     Distributed table ON CLUSTER); other changes go to t_local only;
+//   - ALTER TABLE on a sharded table: column changes go to t_local, on one
+//     replica of each shard (EachShard), then the Distributed table is made
+//     again over it (ClickHouse 18 cannot ALTER a Distributed table ON
+//     CLUSTER); other changes go to t_local only;
 //   - ALTER TABLE on a table on every server: run here, replicated to all;
 //   - DROP TABLE / VIEW: ON CLUSTER, both tables of a sharded one;
 //   - INSERT … SELECT: once, names qualified (into the Distributed table of a
@@ -492,7 +526,7 @@ func (t *ClusterTransformer) alterTable(p *parser) ([]string, error) {
 		// per shard, and the second run would find the column already there.
 		return []string{"ALTER TABLE " + t.q(name) + " " + ops}, nil
 	case sharded:
-		out := []string{"ALTER TABLE " + t.q(name+LocalSuffix) + t.onCluster() + " " + ops}
+		out := []string{EachShard + "ALTER TABLE " + t.q(name+LocalSuffix) + " " + ops}
 		if p.kw(i+1, "COLUMN") && (p.kw(i, "ADD") || p.kw(i, "DROP") || p.kw(i, "MODIFY") || p.kw(i, "COMMENT") || p.kw(i, "CLEAR")) {
 			out = append(out, "DROP TABLE IF EXISTS "+t.q(name)+t.onCluster(), t.distributed(name, "IF NOT EXISTS "))
 		}

@@ -26,7 +26,7 @@ type Statement struct {
 // Statements lists every statement of the package, inserts included.
 func Statements() []Statement {
 	return append([]Statement{createMigrations, selectMigrations, insertMigration, selectVersion, documentsPerEstablishment,
-		replicaDelay, declaredInMonths, accessReaders}, insertStatements()...)
+		replicaDelay, clusterReplicas, declaredInMonths, accessReaders}, insertStatements()...)
 }
 
 var (
@@ -41,6 +41,11 @@ var (
 	// replicaDelay: how far the most lagging replicated table of this
 	// database is behind, in seconds (0 on a single server).
 	replicaDelay = Statement{"store.replica_delay", `SELECT toUInt64(max(absolute_delay)) FROM system.replicas WHERE database = currentDatabase()`}
+
+	// clusterReplicas: the replicas of a cluster by shard, as the servers
+	// name them in <remote_servers> (host names, for their certificates).
+	clusterReplicas = Statement{"store.cluster_replicas", `SELECT toUInt32(shard_num), toUInt32(replica_num), host_name, toUInt16(port)
+		FROM system.clusters WHERE cluster = ? ORDER BY shard_num, replica_num`}
 
 	documentsPerEstablishment = Statement{"store.documents_per_establishment", `SELECT finess,
 		toUInt64(uniqExact(set_id, version_number)), toUInt64(uniqExact(set_id)), toString(toYYYYMM(max(effective_date)))

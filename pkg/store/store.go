@@ -23,6 +23,7 @@ import (
 type Store struct {
 	conn driver.Conn
 	db   string
+	opts *clickhouse.Options // as opened: other servers of a cluster are reached alike
 }
 
 // Open connects to the ClickHouse server named by dsn
@@ -74,7 +75,7 @@ func OpenWith(ctx context.Context, dsn string, o Options) (*Store, error) {
 	if db == "" {
 		db = "default"
 	}
-	return &Store{conn: conn, db: db}, nil
+	return &Store{conn: conn, db: db, opts: opts}, nil
 }
 
 // Close closes the connection.

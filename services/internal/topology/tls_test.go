@@ -15,7 +15,8 @@ import (
 // TestTopologyClickHouseTLS: in the loopback topology, as in the prod
 // overlay, the loader and the indicators reach ClickHouse over TLS with a
 // client certificate, the secure ports refuse a plaintext client and a
-// client without a certificate, and the replicas fetch parts over HTTPS.
+// client without a certificate, the distributed tables reach the other
+// nodes over TLS, and the replicas fetch parts over HTTPS.
 func TestTopologyClickHouseTLS(t *testing.T) {
 	s := loadSite(t)
 	ctx := context.Background()
@@ -48,12 +49,37 @@ func TestTopologyClickHouseTLS(t *testing.T) {
 			t.Errorf("%s: a TLS client without a certificate got in on %s", inst, u.Host)
 		}
 	}
+	// The distributed tables reach the other nodes on the secure ports.
 	loader := envFile(t, filepath.Join(s.dir, "instances", "loader-0", "env"))
 	st, err := store.OpenWith(ctx, loader["BNDMR_CLICKHOUSE_DSN"], store.Options{TLS: localenv.ClickHouseTLS(loader)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	u, _ := url.Parse(loader["BNDMR_CLICKHOUSE_DSN"])
+	secure := map[string]bool{}
+	for _, h := range strings.Split(u.Host, ",") {
+		secure[h] = true
+	}
+	nodes, err := st.Conn().Query(ctx, "SELECT concat(host_address, ':', toString(port)) FROM system.clusters WHERE cluster = ?", loader["BNDMR_CLICKHOUSE_CLUSTER"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nodes.Close()
+	n := 0
+	for nodes.Next() {
+		var addr string
+		if err := nodes.Scan(&addr); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if !secure[addr] {
+			t.Errorf("cluster %s reaches %s, not one of the secure ports %s", loader["BNDMR_CLICKHOUSE_CLUSTER"], addr, u.Host)
+		}
+	}
+	if n != 4 {
+		t.Errorf("cluster %s has %d replicas, want 4", loader["BNDMR_CLICKHOUSE_CLUSTER"], n)
+	}
 
 	// The replicas fetch parts from each other over HTTPS: each replica
 	// announces its interserver address, scheme included, in ZooKeeper.
@@ -68,7 +94,7 @@ func TestTopologyClickHouseTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	n := 0
+	n = 0
 	for rows.Next() {
 		var host string
 		if err := rows.Scan(&host); err != nil {
