@@ -15,7 +15,7 @@ func TestEpiTableTotals(t *testing.T) {
 			{Title: "one label", Labels: []string{"Sexe"}, Total: Count{N: 30},
 				Groups: []Group{{Name: "", Cells: []Count{{Labels: []string{"F"}, N: 20}, {Labels: []string{"M"}, N: 9, Suppressed: true}}}}},
 			{Title: "two labels", Labels: []string{"Région", "Sexe"}, Total: Count{N: 50},
-				Groups: []Group{{Name: "IDF", Total: Count{N: 50}, Cells: []Count{{Labels: []string{"IDF", "F"}, N: 50}}}}},
+				Groups: []Group{{Name: "IDF", Total: Count{Labels: []string{"IDF", "Total"}, N: 50}, Cells: []Count{{Labels: []string{"IDF", "F"}, N: 50}}}}},
 		},
 		Stats: []Stat{{Title: "âge", N: 40, Q1: &q1, Median: &med, Q3: &q3}, {Title: "délai", N: 3, Suppressed: true}},
 	}
