@@ -12,15 +12,22 @@ import (
 	"github.com/bndmr/hub/pkg/mailbox"
 )
 
+// imapFlags declares the flags of an IMAP mailbox (the test and demo
+// servers' defaults) and returns the configuration they fill.
+func imapFlags(fs *flag.FlagSet, user, userHelp string) *mailbox.Config {
+	var cfg mailbox.Config
+	fs.StringVar(&cfg.Addr, "imap", "127.0.0.1:10143", "IMAP server host:port")
+	fs.StringVar(&cfg.TLS, "tls", "none", "none, implicit or starttls")
+	fs.StringVar(&cfg.User, "user", user, userHelp)
+	fs.StringVar(&cfg.Password, "password", os.Getenv("BNDMR_IMAP_PASSWORD"), "IMAP password (env BNDMR_IMAP_PASSWORD)")
+	return &cfg
+}
+
 // cmdDeliver appends .eml files to an IMAP mailbox, as a hospital's mail
 // would arrive there.
 func cmdDeliver(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("deliver", flag.ContinueOnError)
-	var cfg mailbox.Config
-	fs.StringVar(&cfg.Addr, "imap", "127.0.0.1:10143", "IMAP server host:port")
-	fs.StringVar(&cfg.TLS, "tls", "none", "none, implicit or starttls")
-	fs.StringVar(&cfg.User, "user", "hub@bndmr.test", "IMAP user")
-	fs.StringVar(&cfg.Password, "password", os.Getenv("BNDMR_IMAP_PASSWORD"), "IMAP password (env BNDMR_IMAP_PASSWORD)")
+	cfg := imapFlags(fs, "hub@bndmr.test", "IMAP user")
 	folder := fs.String("folder", "INBOX", "folder to append to")
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: bndmrctl deliver [--imap ADDR --user U --password P] DIR|FILE.eml...")
@@ -46,7 +53,7 @@ func cmdDeliver(ctx context.Context, args []string) int {
 		files = append(files, m...)
 	}
 	var readErr error
-	n, err := mailbox.Deliver(ctx, cfg, *folder, func(yield func([]byte) bool) {
+	n, err := mailbox.Deliver(ctx, *cfg, *folder, func(yield func([]byte) bool) {
 		for _, f := range files {
 			b, err := os.ReadFile(f)
 			if err != nil {

@@ -18,11 +18,7 @@ import (
 // them; or deletes the acknowledgements of earlier runs (demo).
 func cmdMDN(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("mdn", flag.ContinueOnError)
-	var cfg mailbox.Config
-	fs.StringVar(&cfg.Addr, "imap", "127.0.0.1:10143", "IMAP server host:port")
-	fs.StringVar(&cfg.TLS, "tls", "none", "none, implicit or starttls")
-	fs.StringVar(&cfg.User, "user", "hospital@chu.test", "IMAP user: the mailbox the acknowledgements go to")
-	fs.StringVar(&cfg.Password, "password", os.Getenv("BNDMR_IMAP_PASSWORD"), "IMAP password (env BNDMR_IMAP_PASSWORD)")
+	cfg := imapFlags(fs, "hospital@chu.test", "IMAP user: the mailbox the acknowledgements go to")
 	folder := fs.String("folder", "INBOX", "folder to read")
 	wait := fs.Duration("wait", 0, "wait this long for acknowledgements not yet arrived")
 	del := fs.String("delete-matching", "", "instead: delete the acknowledgements whose In-Reply-To contains this text")
@@ -36,7 +32,7 @@ func cmdMDN(ctx context.Context, args []string) int {
 		return 2
 	}
 	if *del != "" {
-		n, err := mailbox.DeleteReplies(ctx, cfg, *folder, *del)
+		n, err := mailbox.DeleteReplies(ctx, *cfg, *folder, *del)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bndmrctl mdn:", err)
 			return 1
@@ -50,7 +46,7 @@ func cmdMDN(ctx context.Context, args []string) int {
 	}
 	deadline := time.Now().Add(*wait)
 	for {
-		got, err := mailbox.Replies(ctx, cfg, *folder, ids)
+		got, err := mailbox.Replies(ctx, *cfg, *folder, ids)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bndmrctl mdn:", err)
 			return 1
