@@ -3,6 +3,7 @@ package indicators
 import (
 	"context"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -59,7 +60,8 @@ func TestCellTextOptionalNumber(t *testing.T) {
 }
 
 // TestHbarsScale: the longest bar spans the chart (300 px), also when the
-// largest count is 1; the others are in proportion.
+// largest count is 1; the others are in proportion; each count is written
+// just right of its bar, not over the labels left of the bars.
 func TestHbarsScale(t *testing.T) {
 	for _, c := range []struct {
 		values []uint64
@@ -72,8 +74,12 @@ func TestHbarsScale(t *testing.T) {
 	} {
 		out := string(hbars("chart", "test", make([]string, len(c.values)), c.values))
 		var got []string
-		for _, m := range regexp.MustCompile(`<rect x="190" y="\d+" width="(\d+)"`).FindAllStringSubmatch(out, -1) {
+		for _, m := range regexp.MustCompile(`<rect x="190" y="\d+" width="(\d+)"[^>]*/><text x="(\d+)" y="\d+" class="value">`).FindAllStringSubmatch(out, -1) {
 			got = append(got, m[1])
+			w, _ := strconv.Atoi(m[1])
+			if x, _ := strconv.Atoi(m[2]); x <= 190+w || x > 190+w+10 {
+				t.Errorf("values %v: the count of a bar of width %d is at x=%s", c.values, w, m[2])
+			}
 		}
 		if strings.Join(got, " ") != strings.Join(c.widths, " ") {
 			t.Errorf("values %v: widths %v, want %v", c.values, got, c.widths)
