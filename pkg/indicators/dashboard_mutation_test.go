@@ -2,6 +2,8 @@ package indicators
 
 import (
 	"context"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,5 +56,33 @@ func TestCellTextOptionalNumber(t *testing.T) {
 	}
 	if got := CellText((*float64)(nil)); got != "" {
 		t.Errorf("CellText(nil *float64) = %q", got)
+	}
+}
+
+// TestHbarsScale: the longest bar spans the chart (300 px), also when the
+// largest count is 1; the others are in proportion; each count is written
+// just right of its bar, not over the labels left of the bars.
+func TestHbarsScale(t *testing.T) {
+	for _, c := range []struct {
+		values []uint64
+		widths []string
+	}{
+		{[]uint64{1}, []string{"300"}},
+		{[]uint64{1, 1}, []string{"300", "300"}},
+		{[]uint64{4, 1}, []string{"300", "75"}},
+		{[]uint64{0}, []string{"1"}}, // an empty bar stays visible
+	} {
+		out := string(hbars("chart", "test", make([]string, len(c.values)), c.values))
+		var got []string
+		for _, m := range regexp.MustCompile(`<rect x="190" y="\d+" width="(\d+)"[^>]*/><text x="(\d+)" y="\d+" class="value">`).FindAllStringSubmatch(out, -1) {
+			got = append(got, m[1])
+			w, _ := strconv.Atoi(m[1])
+			if x, _ := strconv.Atoi(m[2]); x <= 190+w || x > 190+w+10 {
+				t.Errorf("values %v: the count of a bar of width %d is at x=%s", c.values, w, m[2])
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(c.widths, " ") {
+			t.Errorf("values %v: widths %v, want %v", c.values, got, c.widths)
+		}
 	}
 }

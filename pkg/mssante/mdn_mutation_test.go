@@ -68,3 +68,45 @@ func TestMdnWriteFieldFoldsBefore78(t *testing.T) {
 		}
 	}
 }
+
+// TestMdnWriteFieldFillsLines: a field folds only where the next word
+// would pass column 76: a value that fits stays on one line, and no line
+// could have taken the next line's first word. (The column count has to
+// be exact for that; an overcount folds early, an undercount runs past 78.)
+func TestMdnWriteFieldFillsLines(t *testing.T) {
+	for _, value := range []string{
+		// "Subject: " and 22 words: 76 columns exactly.
+		strings.TrimSpace(strings.Repeat("ab ", 22)) + " c",
+		strings.Repeat("mot ", 40) + "fin",
+		"Refus du document : le set de données minimum n'est pas conforme au modèle SDM-MR 2024.01 du CI-SIS",
+	} {
+		var b bytes.Buffer
+		mdnWriteField(&b, "Subject", value)
+		lines := strings.Split(strings.TrimSuffix(b.String(), "\r\n"), "\r\n")
+		if len("Subject: "+value) <= 76 && len(lines) != 1 {
+			t.Errorf("%q fits in 76 columns but was folded: %q", value, lines)
+		}
+		for i := 0; i+1 < len(lines); i++ {
+			next := strings.Fields(lines[i+1])[0]
+			if len(lines[i])+1+len(next) <= 76 {
+				t.Errorf("%q: line %q folded though %q fitted after it", value, lines[i], next)
+			}
+		}
+	}
+}
+
+// TestMdnCrlf: every line ends in CRLF, the last one included, and an
+// empty text stays empty.
+func TestMdnCrlf(t *testing.T) {
+	for in, want := range map[string]string{
+		"":           "",
+		"a":          "a\r\n",
+		"a\r\n":      "a\r\n",
+		"a\nb":       "a\r\nb\r\n",
+		"a\rb\r\n\n": "a\r\nb\r\n\r\n",
+	} {
+		if got := string(mdnCrlf([]byte(in))); got != want {
+			t.Errorf("mdnCrlf(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

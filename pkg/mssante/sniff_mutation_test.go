@@ -62,3 +62,19 @@ func TestNoCDAReasonNamesNestedReport(t *testing.T) {
 		t.Errorf("rejection %+v", rej)
 	}
 }
+
+// TestSniffTextIsTheElementsOwn: the texts the sniffer collects (title,
+// patient name, custodian) are the element's own character data: an
+// element nested in it (markup a producer slipped into a title, which the
+// CDA types of these elements do not allow) does not pour its text in.
+func TestSniffTextIsTheElementsOwn(t *testing.T) {
+	doc := bytes.Replace(tinyCDA("1234567890123"), []byte("<title>SDM-MR</title>"),
+		[]byte("<title>SDM-MR <b>brouillon</b></title>"), 1)
+	h, ok := sniffCDA(doc)
+	if !ok || h.Title != "SDM-MR" {
+		t.Fatalf("title %q (%v), want %q", h.Title, ok, "SDM-MR")
+	}
+	if h.Family != "DUPONT" || h.Given != "Zoé" || h.CustodianName != "CHU" {
+		t.Errorf("the texts after the nested element: %q %q %q", h.Family, h.Given, h.CustodianName)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -139,6 +140,9 @@ func mutatePackage(ctx context.Context, w io.Writer, root string, t Target, seed
 	}
 	all := p.Mutants(root)
 	tl.candidates = len(all)
+	for _, k := range unmatchedKeys(equivalent, t.Dir, all) {
+		fmt.Fprintf(w, "  note: %s is listed as equivalent but is no mutant of the code any more (its line moved or went): judge it again at its new place\n", k)
+	}
 	h := fnv.New64a()
 	h.Write([]byte(t.Dir))
 	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
@@ -335,6 +339,24 @@ func readConfig(path string) ([]Target, error) {
 		out = append(out, t)
 	}
 	return out, sc.Err()
+}
+
+// unmatchedKeys returns the keys of equivalent under dir that name none of
+// the candidates all: stale keys, whose code moved or went (a merge above
+// them), which the sampled run cannot notice when it does not draw them.
+func unmatchedKeys(equivalent map[string]string, dir string, all []Mutant) []string {
+	keys := map[string]bool{}
+	for _, m := range all {
+		keys[m.Key()] = true
+	}
+	var out []string
+	for k := range equivalent {
+		if strings.HasPrefix(k, dir+"/") && !keys[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // readEquivalent reads `key reason` lines. A missing file is an empty list.

@@ -250,3 +250,18 @@ func TestReadPrevious(t *testing.T) {
 		t.Errorf("read %+v", got)
 	}
 }
+
+// TestUnmatchedKeys: a listed key of the package that names no candidate
+// (its line moved) is reported; one that names a candidate, or belongs to
+// another package (pkg/ab is not under pkg/a), is not.
+func TestUnmatchedKeys(t *testing.T) {
+	all := []Mutant{{Rel: "pkg/a/x.go", Line: 3, Col: 5, Op: "const", Desc: "1->2"}}
+	eq := map[string]string{
+		"pkg/a/x.go:3:5:const:1->2":   "matches",
+		"pkg/a/x.go:9:5:const:1->2":   "moved",
+		"pkg/ab/y.go:1:1:stmt-delete": "another package",
+	}
+	if got := unmatchedKeys(eq, "pkg/a", all); strings.Join(got, ",") != "pkg/a/x.go:9:5:const:1->2" {
+		t.Errorf("unmatched %v", got)
+	}
+}

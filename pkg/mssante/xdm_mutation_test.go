@@ -1,0 +1,41 @@
+package mssante
+
+import (
+	"bytes"
+	"regexp"
+	"testing"
+)
+
+// TestMetadataEntryNamedByID: a METADATA.XML entry without a uniqueId is
+// named in the warnings by its registry id, so that the operator can find
+// it in the file.
+func TestMetadataEntryNamedByID(t *testing.T) {
+	a := tinyCDA("1234567890123")
+	entries, _, rej := readZip(t.Context(), mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, UniqueID: "1.2.3.1"}}}),
+		"x", DefaultLimits(), &zipBudget{left: 1 << 30})
+	if rej != nil {
+		t.Fatal(rej)
+	}
+	var md []byte
+	for _, e := range entries {
+		if e.key == "ihe_xdm/subset01/metadata.xml" {
+			md = e.Data
+		}
+	}
+	id := regexp.MustCompile(`ExtrinsicObject id="([^"]+)"`).FindSubmatch(md)
+	if id == nil {
+		t.Fatalf("no ExtrinsicObject in\n%s", md)
+	}
+	// No URI slot, and no uniqueId either by scheme or by name.
+	for _, r := range [][2]string{{`name="URI"`, `name="X-URI"`}, {schemeDocUniqueID, "urn:uuid:0"}, {"XDSDocumentEntry.uniqueId", "X.uniqueId"}} {
+		if !bytes.Contains(md, []byte(r[0])) {
+			t.Fatalf("METADATA.XML has no %s", r[0])
+		}
+		md = bytes.ReplaceAll(md, []byte(r[0]), []byte(r[1]))
+	}
+	m := unpackOK(t, mailWith(t, MailSpec{XDM: zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", md}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a})}), DefaultLimits())
+	want := `lists document "` + string(id[1]) + `" without a URI slot`
+	if !hasWarning(m.Warnings, want) {
+		t.Errorf("no warning %q in %q", want, m.Warnings)
+	}
+}
