@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -306,4 +308,35 @@ func TestBackupUserPermissions(t *testing.T) {
 	if !strings.Contains(Format(st), "stream BNDMR_MAIL messages=1 ") {
 		t.Errorf("restored by the backup user:\n%s", Format(st))
 	}
+}
+
+// TestBackupPermissionsAreDeployed: the user "backup" of the deployed
+// NATS configuration is granted exactly BackupPublish, which
+// TestBackupUserPermissions proves sufficient.
+func TestBackupPermissionsAreDeployed(t *testing.T) {
+	conf := filepath.Join("..", "..", "deploy", "k8s", "base", "nats", "auth.conf")
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`\$(NATS_PASSWORD_\w+)`).FindAllStringSubmatch(string(data), -1) {
+		t.Setenv(m[1], "x")
+	}
+	opts, err := server.ProcessConfigFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range opts.Users {
+		if u.Username != "backup" {
+			continue
+		}
+		if !reflect.DeepEqual(u.Permissions.Publish.Allow, BackupPublish) || u.Permissions.Publish.Deny != nil {
+			t.Errorf("%s grants backup publish %v (deny %v), want %v", conf, u.Permissions.Publish.Allow, u.Permissions.Publish.Deny, BackupPublish)
+		}
+		if !reflect.DeepEqual(u.Permissions.Subscribe.Allow, []string{"_INBOX_backup.>"}) {
+			t.Errorf("%s: backup subscribes to %v, want its inbox only", conf, u.Permissions.Subscribe.Allow)
+		}
+		return
+	}
+	t.Errorf("%s has no user backup", conf)
 }
