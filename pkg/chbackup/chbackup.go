@@ -189,10 +189,19 @@ func removeShadow(increment, frozen string) {
 	}
 }
 
+// ThawOptions changes what a restore does.
+type ThawOptions struct {
+	// ExistingSchema: the tables are there already, empty (a cluster's
+	// replicated schema made by `bndmrctl migrate --cluster`): only the
+	// parts are attached. On a replicated table, attached on one replica
+	// of a shard, the part reaches the others through ZooKeeper (Keeper).
+	ExistingSchema bool
+}
+
 // Thaw restores a Freeze backup into the database of st, which must hold no
-// table: tables first, then views (which read them), then the parts,
-// checked by row count.
-func Thaw(ctx context.Context, st *store.Store, dir string) (*Manifest, error) {
+// table (or, with ExistingSchema, only empty ones): tables first, then views
+// (which read them), then the parts, checked by row count.
+func Thaw(ctx context.Context, st *store.Store, dir string, o ThawOptions) (*Manifest, error) {
 	man, err := ReadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -204,12 +213,19 @@ func Thaw(ctx context.Context, st *store.Store, dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(existing) > 0 {
+	if o.ExistingSchema {
+		if err := checkEmpty(ctx, st, existing, man); err != nil {
+			return nil, err
+		}
+	} else if len(existing) > 0 {
 		return nil, fmt.Errorf("database %s already holds %d tables (%s…): restore into an empty database", st.Database(), len(existing), existing[0].name)
 	}
 	ordered := append([]Table(nil), man.Tables...)
 	sort.SliceStable(ordered, func(i, j int) bool { return !isView(ordered[i]) && isView(ordered[j]) })
 	for _, t := range ordered {
+		if o.ExistingSchema {
+			break
+		}
 		create, err := renameDatabase(t.Create, man.Database, st.Database())
 		if err != nil {
 			return nil, err
@@ -227,7 +243,7 @@ func Thaw(ctx context.Context, st *store.Store, dir string) (*Manifest, error) {
 		paths[t.name] = t
 	}
 	for _, t := range man.Tables {
-		if len(t.Parts) == 0 && t.Rows == 0 {
+		if len(t.Parts) == 0 && t.Rows == 0 || o.ExistingSchema && skipExisting(t) {
 			continue
 		}
 		detached := filepath.Join(paths[t.Name].dataPath, "detached")
@@ -249,6 +265,36 @@ func Thaw(ctx context.Context, st *store.Store, dir string) (*Manifest, error) {
 	}
 	return man, nil
 }
+
+// checkEmpty: every table of the backup that has rows exists, with parts,
+// and is empty.
+func checkEmpty(ctx context.Context, st *store.Store, existing []tableInfo, man *Manifest) error {
+	have := map[string]tableInfo{}
+	for _, t := range existing {
+		have[t.name] = t
+	}
+	for _, t := range man.Tables {
+		if t.Rows == 0 || skipExisting(t) {
+			continue
+		}
+		e, ok := have[t.Name]
+		if !ok || !e.hasParts() {
+			return fmt.Errorf("table %s of the backup is missing from %s or is not a MergeTree (%s): create the schema first (bndmrctl migrate)", t.Name, st.Database(), e.engine)
+		}
+		n, err := count(ctx, st, t.Name)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("table %s of %s already holds %d rows: restore into empty tables", t.Name, st.Database(), n)
+		}
+	}
+	return nil
+}
+
+// skipExisting: the migrations record, which `bndmrctl migrate` wrote
+// when it made the schema a restore with ExistingSchema fills.
+func skipExisting(t Table) bool { return t.Name == "schema_migrations" }
 
 func isView(t Table) bool { return strings.HasSuffix(t.Engine, "View") }
 

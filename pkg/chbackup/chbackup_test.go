@@ -102,7 +102,7 @@ func TestFreezeThawOn1816(t *testing.T) {
 	shadowLeft(t, ctx, src)
 
 	dst := serverDB(t, ctx, fmt.Sprintf("chbackup_dst_%d", run))
-	if _, err := Thaw(ctx, dst, dir); err != nil {
+	if _, err := Thaw(ctx, dst, dir, ThawOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, q := range probes {
@@ -117,7 +117,7 @@ func TestFreezeThawOn1816(t *testing.T) {
 		t.Errorf("restored view after the source is emptied: %q, want %q", got, current)
 	}
 	// A second restore into a database that has tables is refused.
-	if _, err := Thaw(ctx, dst, dir); err == nil || !strings.Contains(err.Error(), "empty database") {
+	if _, err := Thaw(ctx, dst, dir, ThawOptions{}); err == nil || !strings.Contains(err.Error(), "empty database") {
 		t.Errorf("restore over tables: %v", err)
 	}
 }

@@ -230,8 +230,9 @@ func backupClickHouse(ctx context.Context, args []string) int {
 func restoreClickHouse(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("restore clickhouse", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
+	existing := fs.Bool("existing-schema", false, "freeze backups: the tables exist, empty (a cluster's schema from `bndmrctl migrate --cluster`); attach the parts only, on one replica per shard")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl restore clickhouse [--clickhouse DSN of an empty database] BACKUP_DIR")
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl restore clickhouse [--clickhouse DSN of an empty database] [--existing-schema] BACKUP_DIR")
 		fs.PrintDefaults()
 		return 2
 	}
@@ -248,7 +249,7 @@ func restoreClickHouse(ctx context.Context, args []string) int {
 	if man.Method == "backup" {
 		_, err = chbackup.Restore(ctx, st, fs.Arg(0))
 	} else {
-		_, err = chbackup.Thaw(ctx, st, fs.Arg(0))
+		_, err = chbackup.Thaw(ctx, st, fs.Arg(0), chbackup.ThawOptions{ExistingSchema: *existing})
 	}
 	if err != nil {
 		return fail("restore clickhouse", err)

@@ -115,7 +115,7 @@ func TestRestoreDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dst.Close()
-	if _, err := chbackup.Thaw(ctx, dst, filepath.Join(backup, "clickhouse")); err != nil {
+	if _, err := chbackup.Thaw(ctx, dst, filepath.Join(backup, "clickhouse"), chbackup.ThawOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	dstNATS, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir(), StoreKey: "another-key-for-the-restored-store"})
