@@ -193,7 +193,7 @@ func backupClickHouse(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("backup clickhouse", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
 	out := fs.String("out", "", "new folder for the backup (freeze: the parts too; backup: the manifest only)")
-	method := fs.String("method", "freeze", "freeze (ClickHouse 18.16: ALTER TABLE … FREEZE, run where the server's data folder is mounted) or backup (22.8+: BACKUP DATABASE … TO File)")
+	method := fs.String("method", "freeze", "freeze (ClickHouse 18.16: every table frozen and its parts copied, run where the server's data folder is mounted) or backup (22.8+: BACKUP DATABASE … TO File)")
 	serverPath := fs.String("server-path", "", "with --method backup: the server's folder to write the backup to (under its <backups><allowed_path>)")
 	if err := fs.Parse(args); err != nil || *out == "" || fs.NArg() != 0 || (*method == "backup") != (*serverPath != "") {
 		fmt.Fprintln(fs.Output(), "usage: bndmrctl backup clickhouse --out DIR [--clickhouse DSN] [--method freeze | --method backup --server-path PATH]")
