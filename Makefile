@@ -24,7 +24,7 @@ export BNDMR_CHDB_LIB       ?= $(abspath $(RUN))/chdb/libchdb.so
 FUZZTIME ?= 3s
 TEST_TIMEOUT ?= 15m
 
-.PHONY: help deps chdb up down up-cluster down-cluster test-cluster up-topology down-topology test-topology chaos build test test-unit fuzz demo lint bench clean k8s screenshot mutate
+.PHONY: help deps chdb up down up-cluster down-cluster test-cluster up-topology down-topology test-topology chaos restore-drill build test test-unit fuzz demo lint bench clean k8s screenshot mutate
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -108,6 +108,9 @@ mutate: ## mutation testing of pseudonymisation, mssante, validator, schematron,
 
 demo: deps up build ## the main job end to end on the embedded defaults
 	@scripts/demo.sh
+
+restore-drill: deps up build ## back up ClickHouse and JetStream after a hub run with MDNs pending, restore into an empty database and NATS store, compare figures and pending messages
+	@scripts/restore-drill.sh
 
 lint: ## gofmt check and go vet on every module
 	@out=$$(gofmt -l pkg pseudonymisation services schemas deploy tools); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

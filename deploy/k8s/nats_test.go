@@ -22,7 +22,7 @@ import (
 
 // The NATS users of auth.conf, and the environment variable that carries
 // each one's password into the NATS pod.
-var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation", "loader", "ack", "indicators", "operator", "erasure"}
+var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation", "loader", "ack", "indicators", "operator", "erasure", "backup"}
 
 func passwordEnv(user string) string { return "NATS_PASSWORD_" + strings.ToUpper(user) }
 

@@ -33,6 +33,9 @@ func commands() map[string]command {
 		"unpack":     {"unpack raw MSSanté mails as the validator would see them", cmdUnpack},
 		"extract":    {"extract (and with --key pseudonymise) SDM-MR documents", cmdExtract},
 		"keygen":     {"create a pseudonymisation key file", cmdKeygen},
+		"key":        {"escrow of the pseudonymisation key: split it into 3 shares (any 2 rebuild it), join shares", cmdKey},
+		"backup":     {"back up JetStream (every stream, consumers included) or ClickHouse; print the state a restore must give back", cmdBackup},
+		"restore":    {"restore a JetStream or ClickHouse backup into an empty NATS or database", cmdRestore},
 	}
 }
 

@@ -28,7 +28,7 @@ import (
 )
 
 // natsUsers are the keys of the Secret bndmr-nats-users (docs/operations.md).
-var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation", "loader", "ack", "indicators", "operator", "erasure"}
+var natsUsers = []string{"provisioner", "ingest", "validator", "pseudonymisation", "loader", "ack", "indicators", "operator", "erasure", "backup"}
 
 // clickhouseUsers are the clients of ClickHouse with a certificate of
 // Secret bndmr-clickhouse-client-tls.
