@@ -45,43 +45,78 @@ type Case struct {
 	Args func(Window) []any
 }
 
-func period(w Window) []any                { return []any{w.from(), w.lastDay()} }
-func establishment(w Window) []any         { return []any{w.FINESS, w.from(), w.lastDay()} }
-func months(w Window) []any                { return []any{w.from(), w.to()} }
-func mr2Args(w Window) []any               { return []any{w.from(), w.lastDay(), w.from(), w.to()} }
-func mr1Args(w Window) []any               { return []any{w.lastDay(), w.from(), w.from(), w.lastDay()} }
-func topORPHAArgs(Window) []any            { return []any{uint64(1), 10} }
+func period(w Window) []any        { return []any{w.from(), w.lastDay()} }
+func establishment(w Window) []any { return []any{w.FINESS, w.from(), w.lastDay()} }
+func months(w Window) []any        { return []any{w.from(), w.to()} }
+func mr2Args(w Window) []any       { return []any{w.from(), w.lastDay(), w.from(), w.to()} }
+func mr1Args(w Window) []any       { return []any{w.lastDay(), w.from(), w.from(), w.lastDay()} }
+func topORPHAArgs(Window) []any    { return []any{uint64(1), 10} }
+
+// rekeyArgs: a rotation's mutation with n pairs of arrays mapping a
+// pseudonym no row holds (it proves the statement on both engines and
+// changes nothing), the key ids when keyed, and the WHERE array.
+func rekeyArgs(n int, keyed bool) func(Window) []any {
+	return func(Window) []any {
+		var args []any
+		for range n {
+			args = append(args, []string{"", "no-such-pseudonym"}, []string{"", "other"})
+		}
+		if keyed {
+			args = append(args, "k-new", "k-old")
+		}
+		return append(args, []string{"no-such-pseudonym"})
+	}
+}
+
 func compare(args func(Window) []any) Case { return Case{Kind: Compare, Args: args} }
 
 // cases holds one case per registered statement, by name.
 var cases = map[string]Case{
-	"store.create_schema_migrations":          {Kind: Schema},
-	"store.select_schema_migrations":          compare(nil),
-	"store.insert_schema_migrations":          {Kind: Insert},
-	"store.select_version":                    {Kind: Version},
-	"store.replica_delay":                     compare(nil),
-	"store.cluster_replicas":                  compare(func(Window) []any { return []any{"bndmr_no_such_cluster"} }),
-	"store.documents_per_establishment":       compare(nil),
-	"store.insert_documents":                  {Kind: Insert},
-	"store.insert_patients":                   {Kind: Insert},
-	"store.insert_diagnoses":                  {Kind: Insert},
-	"store.insert_activities":                 {Kind: Insert},
-	"store.insert_care_episodes":              {Kind: Insert},
-	"store.insert_family_history":             {Kind: Insert},
-	"store.insert_active_problems":            {Kind: Insert},
-	"store.insert_functional_status":          {Kind: Insert},
-	"store.insert_pregnancies":                {Kind: Insert},
-	"store.insert_births":                     {Kind: Insert},
-	"store.insert_research":                   {Kind: Insert},
-	"store.insert_treatments":                 {Kind: Insert},
-	"store.insert_versions":                   {Kind: Insert},
-	"store.insert_receipts":                   {Kind: Insert},
-	"store.insert_reference_centres":          {Kind: Insert},
-	"store.insert_dpi_updates":                {Kind: Insert},
-	"store.insert_establishments":             {Kind: Insert},
-	"store.insert_audit_access":               {Kind: Insert},
-	"store.insert_dpi_updates_history":        {Kind: Insert},
-	"store.dpi_declared_in_months":            compare(months),
+	"store.create_schema_migrations":    {Kind: Schema},
+	"store.select_schema_migrations":    compare(nil),
+	"store.insert_schema_migrations":    {Kind: Insert},
+	"store.select_version":              {Kind: Version},
+	"store.replica_delay":               compare(nil),
+	"store.cluster_replicas":            compare(func(Window) []any { return []any{"bndmr_no_such_cluster"} }),
+	"store.documents_per_establishment": compare(nil),
+	"store.insert_documents":            {Kind: Insert},
+	"store.insert_patients":             {Kind: Insert},
+	"store.insert_diagnoses":            {Kind: Insert},
+	"store.insert_activities":           {Kind: Insert},
+	"store.insert_care_episodes":        {Kind: Insert},
+	"store.insert_family_history":       {Kind: Insert},
+	"store.insert_active_problems":      {Kind: Insert},
+	"store.insert_functional_status":    {Kind: Insert},
+	"store.insert_pregnancies":          {Kind: Insert},
+	"store.insert_births":               {Kind: Insert},
+	"store.insert_research":             {Kind: Insert},
+	"store.insert_treatments":           {Kind: Insert},
+	"store.insert_versions":             {Kind: Insert},
+	"store.insert_receipts":             {Kind: Insert},
+	"store.insert_reference_centres":    {Kind: Insert},
+	"store.insert_dpi_updates":          {Kind: Insert},
+	"store.insert_establishments":       {Kind: Insert},
+	"store.insert_audit_access":         {Kind: Insert},
+	"store.insert_dpi_updates_history":  {Kind: Insert},
+	"store.dpi_declared_in_months":      compare(months),
+	"store.insert_pseudonym_links":      {Kind: Insert},
+	"store.rotation_links":              compare(func(Window) []any { return []any{"k-old", "k-new"} }),
+	"store.rotation_keys":               compare(nil),
+	// Whether a mutation is still running depends on the engine's pace.
+	"store.mutations_running":       {Kind: Version},
+	"store.rekey_documents":         compare(rekeyArgs(3, true)),
+	"store.rekey_patients":          compare(rekeyArgs(4, false)),
+	"store.rekey_diagnoses":         compare(rekeyArgs(1, false)),
+	"store.rekey_activities":        compare(rekeyArgs(1, false)),
+	"store.rekey_care_episodes":     compare(rekeyArgs(1, false)),
+	"store.rekey_family_history":    compare(rekeyArgs(1, false)),
+	"store.rekey_active_problems":   compare(rekeyArgs(1, false)),
+	"store.rekey_functional_status": compare(rekeyArgs(1, false)),
+	"store.rekey_pregnancies":       compare(rekeyArgs(1, false)),
+	"store.rekey_births":            compare(rekeyArgs(1, false)),
+	"store.rekey_research":          compare(rekeyArgs(1, false)),
+	"store.rekey_treatments":        compare(rekeyArgs(1, false)),
+
 	"store.audit_readers":                     compare(establishment),
 	"indicators.mr2":                          compare(mr2Args),
 	"indicators.dpi_declared":                 compare(months),

@@ -26,7 +26,7 @@ type Statement struct {
 // Statements lists every statement of the package, inserts included.
 func Statements() []Statement {
 	return append([]Statement{createMigrations, selectMigrations, insertMigration, selectVersion, documentsPerEstablishment,
-		replicaDelay, clusterReplicas, declaredInMonths, accessReaders}, insertStatements()...)
+		replicaDelay, clusterReplicas, declaredInMonths, accessReaders}, append(rotationStatements(), insertStatements()...)...)
 }
 
 var (
@@ -109,7 +109,7 @@ func insertStatements() []Statement {
 	return []Statement{insertDocuments, insertPatients, insertDiagnoses, insertActivities, insertCareEpisodes,
 		insertFamilyHistory, insertActiveProblems, insertFunctional, insertPregnancies, insertBirths, insertResearch,
 		insertTreatments, insertVersions, insertReceipts, insertCentres, insertDPIUpdates, insertEstablishments,
-		insertAccess, insertDPIHistory}
+		insertAccess, insertDPIHistory, insertLinks}
 }
 
 func insertInto(table, cols string) Statement {
