@@ -61,50 +61,6 @@ func stable(r *events.Record) (events.Record, [][]any) {
 	return s, links
 }
 
-// rekeyTables are the tables whose patient_key a rotation rewrites, each
-// with its statement. documents and patients also carry the INS and traits
-// pseudonyms (and patients the IPP keys).
-var (
-	rekeyDocuments = Statement{"store.rekey_documents", `ALTER TABLE documents UPDATE
-		patient_key = transform(patient_key, ?, ?, patient_key),
-		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
-		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
-		key_id = ?
-		WHERE key_id = ? AND has(?, patient_key)`}
-	rekeyPatients = Statement{"store.rekey_patients", `ALTER TABLE patients UPDATE
-		patient_key = transform(patient_key, ?, ?, patient_key),
-		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
-		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
-		ipp_keys = arrayMap(x -> transform(x, ?, ?, x), ipp_keys)
-		WHERE has(?, patient_key)`}
-	rekeyClinical = func() []Statement {
-		var out []Statement
-		for _, t := range []string{"diagnoses", "activities", "care_episodes", "family_history", "active_problems",
-			"functional_status", "pregnancies", "births", "research", "treatments"} {
-			out = append(out, Statement{"store.rekey_" + t, "ALTER TABLE " + t +
-				" UPDATE patient_key = transform(patient_key, ?, ?, patient_key) WHERE has(?, patient_key)"})
-		}
-		return out
-	}()
-	// rotationLinks: one new pseudonym per old one and kind (the same
-	// identity always gives the same pair).
-	rotationLinks = Statement{"store.rotation_links", `SELECT kind, old_pseudonym, any(new_pseudonym)
-		FROM pseudonym_links WHERE old_key_id = ? AND new_key_id = ? GROUP BY kind, old_pseudonym ORDER BY kind, old_pseudonym`}
-	// rotationKeys: per key, the documents and patients the warehouse holds
-	// under it, and how many of its patients have a link to another key.
-	rotationKeys = Statement{"store.rotation_keys", `SELECT key_id, toUInt64(count()), toUInt64(uniqExact(patient_key)),
-		toUInt64(uniqExactIf(patient_key, patient_key IN (SELECT old_pseudonym FROM pseudonym_links WHERE kind = 'patient')))
-		FROM documents WHERE patient_key != '' GROUP BY key_id ORDER BY key_id`}
-	// mutationsRunning: mutations of this database not yet done.
-	mutationsRunning = Statement{"store.mutations_running", `SELECT toUInt64(count()) FROM system.mutations
-		WHERE database = currentDatabase() AND is_done = 0`}
-	insertLinks = insertInto("pseudonym_links", "old_key_id, new_key_id, kind, old_pseudonym, new_pseudonym, finess")
-)
-
-func rotationStatements() []Statement {
-	return append([]Statement{rekeyDocuments, rekeyPatients, rotationLinks, rotationKeys, mutationsRunning}, rekeyClinical...)
-}
-
 // KeyState is what the warehouse holds under one key.
 type KeyState struct {
 	KeyID     string
@@ -250,7 +206,7 @@ func (s *Store) waitMutations(ctx context.Context) error {
 type pairArrays struct{ old, new []string }
 
 // arrays splits pairs into the two arrays transform() takes; never empty
-// (an empty array literal has no type): '' maps to itself.
+// (an empty array literal has no type): ” maps to itself.
 func arrays(pairs [][2]string) pairArrays {
 	a := pairArrays{old: []string{""}, new: []string{""}}
 	for _, p := range pairs {

@@ -101,6 +101,7 @@ var (
 	insertDPIUpdates     = insertInto("dpi_updates", "finess, month, declared_count, source, declared_at")
 	insertEstablishments = insertInto("establishments", "finess, name, transmission_start, updated_at")
 	insertAccess         = insertInto("audit_access", "at, subject, issuer, name, role, method, route, finess, period, decision, via")
+	insertLinks          = insertInto("pseudonym_links", "old_key_id, new_key_id, kind, old_pseudonym, new_pseudonym, finess")
 	insertDPIHistory     = insertInto("dpi_updates_history", `finess, month, previous_count, had_previous, declared_count, author, role,
 		source, changed_at`)
 )
@@ -127,4 +128,47 @@ func InsertTable(st Statement) (table, cols string, ok bool) {
 	table, cols, found = strings.Cut(rest, " (")
 	cols, closed := strings.CutSuffix(cols, ")")
 	return table, cols, found && closed
+}
+
+// Key rotation (rotation.go): the mutations that re-key every table whose
+// patient_key a rotation rewrites (documents and patients also carry the
+// INS and traits pseudonyms, patients the IPP keys), and what they read.
+var (
+	rekeyDocuments = Statement{"store.rekey_documents", `ALTER TABLE documents UPDATE
+		patient_key = transform(patient_key, ?, ?, patient_key),
+		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
+		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
+		key_id = ?
+		WHERE key_id = ? AND has(?, patient_key)`}
+	rekeyPatients = Statement{"store.rekey_patients", `ALTER TABLE patients UPDATE
+		patient_key = transform(patient_key, ?, ?, patient_key),
+		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
+		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
+		ipp_keys = arrayMap(x -> transform(x, ?, ?, x), ipp_keys)
+		WHERE has(?, patient_key)`}
+	rekeyClinical = func() []Statement {
+		var out []Statement
+		for _, t := range []string{"diagnoses", "activities", "care_episodes", "family_history", "active_problems",
+			"functional_status", "pregnancies", "births", "research", "treatments"} {
+			out = append(out, Statement{"store.rekey_" + t, "ALTER TABLE " + t +
+				" UPDATE patient_key = transform(patient_key, ?, ?, patient_key) WHERE has(?, patient_key)"})
+		}
+		return out
+	}()
+	// rotationLinks: one new pseudonym per old one and kind (the same
+	// identity always gives the same pair).
+	rotationLinks = Statement{"store.rotation_links", `SELECT kind, old_pseudonym, any(new_pseudonym)
+		FROM pseudonym_links WHERE old_key_id = ? AND new_key_id = ? GROUP BY kind, old_pseudonym ORDER BY kind, old_pseudonym`}
+	// rotationKeys: per key, the documents and patients the warehouse holds
+	// under it, and how many of its patients have a link to another key.
+	rotationKeys = Statement{"store.rotation_keys", `SELECT key_id, toUInt64(uniqExact(set_id, version_number)), toUInt64(uniqExact(patient_key)),
+		toUInt64(uniqExactIf(patient_key, patient_key IN (SELECT old_pseudonym FROM pseudonym_links WHERE kind = 'patient')))
+		FROM documents WHERE patient_key != '' GROUP BY key_id ORDER BY key_id`}
+	// mutationsRunning: mutations of this database not yet done.
+	mutationsRunning = Statement{"store.mutations_running", `SELECT toUInt64(count()) FROM system.mutations
+		WHERE database = currentDatabase() AND is_done = 0`}
+)
+
+func rotationStatements() []Statement {
+	return append([]Statement{rekeyDocuments, rekeyPatients, rotationLinks, rotationKeys, mutationsRunning}, rekeyClinical...)
 }
