@@ -184,6 +184,20 @@ func (s *Store) FinishRotation(ctx context.Context, oldKey, newKey, cluster stri
 	return rep, nil
 }
 
+// ForgetLinks deletes the links of a finished rotation and waits for the
+// deletion. Run it once FinishRotation has run after the last record of
+// the rotation was loaded: afterwards a straggler under the old key can no
+// longer be re-keyed.
+func (s *Store) ForgetLinks(ctx context.Context, oldKey, newKey, cluster string) error {
+	if cluster != "" {
+		return fmt.Errorf("forgetting the links of a key rotation on cluster %s is not supported yet: the mutation must run on every server", cluster)
+	}
+	if err := s.Exec(ctx, forgetLinks, oldKey, newKey); err != nil {
+		return fmt.Errorf("deleting the links from key %s to key %s: %w", oldKey, newKey, err)
+	}
+	return s.waitMutations(ctx)
+}
+
 // waitMutations waits until every mutation of the database is done:
 // ClickHouse 18.16 runs them in the background and has no mutations_sync.
 func (s *Store) waitMutations(ctx context.Context) error {

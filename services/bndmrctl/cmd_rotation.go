@@ -29,13 +29,17 @@ func rotation(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: bndmrctl rotation [flags] status
        bndmrctl rotation [flags] finish --from OLD_KEY_ID --to NEW_KEY_ID
+       bndmrctl rotation [flags] forget --from OLD_KEY_ID --to NEW_KEY_ID
 
 status  per key id: the documents and patients stored under it, and how many of
         those patients have a link to another key (pseudonym_links)
 finish  rewrite every pseudonym of OLD that has a link into its NEW value, in every
         table (ALTER UPDATE), and wait for the mutations; run it once the
         pseudonymisation service holds NEW alone and the loader has drained
-        sdmmr.record. Running it again is harmless.`)
+        sdmmr.record. Running it again is harmless.
+forget  delete the links OLD -> NEW (pseudonym_links) once finish has run for
+        the last time: kept, they let whoever holds the old key follow a
+        patient under the new one`)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -51,12 +55,12 @@ finish  rewrite every pseudonym of OLD that has a link into its NEW value, in ev
 		fs.Usage()
 		return 2
 	}
-	if sub != "status" && sub != "finish" {
+	if sub != "status" && sub != "finish" && sub != "forget" {
 		fs.Usage()
 		return 2
 	}
-	if sub == "finish" && (*from == "" || *to == "" || *from == *to) {
-		fmt.Fprintln(stderr, "bndmrctl rotation finish: --from and --to name the old and the new key ids, and differ")
+	if sub != "status" && (*from == "" || *to == "" || *from == *to) {
+		fmt.Fprintf(stderr, "bndmrctl rotation %s: --from and --to name the old and the new key ids, and differ\n", sub)
 		return 2
 	}
 	st, err := ch.open(ctx)
@@ -78,6 +82,13 @@ finish  rewrite every pseudonym of OLD that has a link into its NEW value, in ev
 		sort.Strings(kinds)
 		fmt.Fprintf(stdout, "links %s -> %s: %s; %d mutations in %s\n", *from, *to, strings.Join(kinds, ", "), rep.Mutations, rep.FinishedIn.Round(1e6))
 		fmt.Fprintf(stdout, "left under %s: %d documents of %d patients never seen during the rotation\n", *from, rep.StillOld, rep.Unlinked)
+	}
+	if sub == "forget" {
+		if err := st.ForgetLinks(ctx, *from, *to, *cluster); err != nil {
+			fmt.Fprintln(stderr, "bndmrctl rotation forget:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "links %s -> %s deleted\n", *from, *to)
 	}
 	keys, err := st.RotationStatus(ctx)
 	if err != nil {

@@ -151,6 +151,19 @@ func TestRotationKeepsFigures(t *testing.T) {
 		t.Errorf("second finish: %d/%d left under key-a, first %d/%d", rep2.StillOld, rep2.Unlinked, rep.StillOld, rep.Unlinked)
 	}
 	same(t, "after finishing twice", figures(t, ref), figures(t, rot))
+
+	// The links go; the figures stay.
+	if err := rot.ForgetLinks(ctx, "key-a", "key-b", ""); err != nil {
+		t.Fatal(err)
+	}
+	rep3, err := rot.FinishRotation(ctx, "key-a", "key-b", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep3.Links) != 0 || rep3.Mutations != 0 {
+		t.Errorf("after forget: links %v, %d mutations, want none", rep3.Links, rep3.Mutations)
+	}
+	same(t, "after forgetting the links", figures(t, ref), figures(t, rot))
 }
 
 // figures is what must not move: every epidemiology table and statistic
