@@ -102,6 +102,7 @@ var cases = map[string]Case{
 	"store.insert_pseudonym_links":      {Kind: Insert},
 	"store.rotation_links":              compare(func(Window) []any { return []any{"k-old", "k-new"} }),
 	"store.rotation_keys":               compare(nil),
+	"store.forget_links":                compare(func(Window) []any { return []any{"k-old", "k-new"} }),
 	// Whether a mutation is still running depends on the engine's pace.
 	"store.mutations_running":       {Kind: Version},
 	"store.rekey_documents":         compare(rekeyArgs(3, true)),
