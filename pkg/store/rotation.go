@@ -98,8 +98,9 @@ type RekeyReport struct {
 	FinishedIn time.Duration
 }
 
-// rekeyBatch bounds the pairs of one mutation: each pair is written out in
-// the statement (about 70 bytes per pseudonym), under maxQuerySize.
+// rekeyBatch bounds the pairs of each kind in one mutation: each pair is
+// written out in the statement (about 70 bytes per pseudonym, three times
+// for the WHERE), four kinds at most, under maxQuerySize.
 const (
 	rekeyBatch   = 5000
 	maxQuerySize = 16 << 20
@@ -141,30 +142,37 @@ func (s *Store) FinishRotation(ctx context.Context, oldKey, newKey, cluster stri
 		return rep, err
 	}
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": maxQuerySize}))
-	// The patient pairs drive every batch; the INS, traits and IPP pairs
-	// go with the batch of the patients they belong to only by chance, so
-	// they are applied whole with the first batch and again with each
-	// following one (an applied pair no longer matches anything).
-	ins, traits, ipp := arrays(pairs[LinkINS]), arrays(pairs[LinkTraits]), arrays(pairs[LinkIPP])
-	patient := pairs[LinkPatient]
-	for i := 0; i < len(patient); i += rekeyBatch {
-		batch := arrays(patient[i:min(i+rekeyBatch, len(patient))])
-		run := func(st Statement, args ...any) error {
-			rep.Mutations++
-			if err := s.Exec(ctx, st, args...); err != nil {
-				return fmt.Errorf("%s: %w", st.Name, err)
-			}
-			return nil
+	rounds := 0
+	for _, ps := range pairs {
+		rounds = max(rounds, (len(ps)+rekeyBatch-1)/rekeyBatch)
+	}
+	run := func(st Statement, args ...any) error {
+		rep.Mutations++
+		if err := s.Exec(ctx, st, args...); err != nil {
+			return fmt.Errorf("%s: %w", st.Name, err)
 		}
-		if err := run(rekeyDocuments, batch.old, batch.new, ins.old, ins.new, traits.old, traits.new, newKey, oldKey, batch.old[1:]); err != nil {
+		return nil
+	}
+	for i := range rounds {
+		batch := func(kind string) pairArrays {
+			ps := pairs[kind]
+			lo, hi := min(i*rekeyBatch, len(ps)), min((i+1)*rekeyBatch, len(ps))
+			return arrays(ps[lo:hi])
+		}
+		p, ins, traits, ipp := batch(LinkPatient), batch(LinkINS), batch(LinkTraits), batch(LinkIPP)
+		if err := run(rekeyDocuments, p.old, p.new, ins.old, ins.new, traits.old, traits.new,
+			oldKey, p.old, newKey, oldKey, p.old, ins.old, traits.old); err != nil {
 			return rep, err
 		}
-		if err := run(rekeyPatients, batch.old, batch.new, ins.old, ins.new, traits.old, traits.new, ipp.old, ipp.new, batch.old[1:]); err != nil {
+		if err := run(rekeyPatients, p.old, p.new, ins.old, ins.new, traits.old, traits.new, ipp.old, ipp.new,
+			p.old, ins.old, traits.old, ipp.old[1:]); err != nil {
 			return rep, err
 		}
-		for _, st := range rekeyClinical {
-			if err := run(st, batch.old, batch.new, batch.old[1:]); err != nil {
-				return rep, err
+		if len(p.old) > 1 {
+			for _, st := range rekeyClinical {
+				if err := run(st, p.old, p.new, p.old); err != nil {
+					return rep, err
+				}
 			}
 		}
 		if err := s.waitMutations(ctx); err != nil {

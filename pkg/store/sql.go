@@ -134,24 +134,32 @@ func InsertTable(st Statement) (table, cols string, ok bool) {
 // patient_key a rotation rewrites (documents and patients also carry the
 // INS and traits pseudonyms, patients the IPP keys), and what they read.
 var (
+	// Each mutation takes one batch of pairs of each kind: patient (its
+	// rows also change key_id), INS, traits, IPP; a pair that matches no
+	// row changes nothing, an applied pair no longer matches.
 	rekeyDocuments = Statement{"store.rekey_documents", `ALTER TABLE documents UPDATE
 		patient_key = transform(patient_key, ?, ?, patient_key),
 		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
 		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
-		key_id = ?
-		WHERE key_id = ? AND has(?, patient_key)`}
+		key_id = if(key_id = ? AND has(?, patient_key), ?, key_id)
+		WHERE (key_id = ? AND patient_key != '' AND has(?, patient_key))
+		   OR (patient_ins_pseudonym != '' AND has(?, patient_ins_pseudonym))
+		   OR (patient_traits_pseudonym != '' AND has(?, patient_traits_pseudonym))`}
 	rekeyPatients = Statement{"store.rekey_patients", `ALTER TABLE patients UPDATE
 		patient_key = transform(patient_key, ?, ?, patient_key),
 		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
 		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
 		ipp_keys = arrayMap(x -> transform(x, ?, ?, x), ipp_keys)
-		WHERE has(?, patient_key)`}
+		WHERE (patient_key != '' AND has(?, patient_key))
+		   OR (patient_ins_pseudonym != '' AND has(?, patient_ins_pseudonym))
+		   OR (patient_traits_pseudonym != '' AND has(?, patient_traits_pseudonym))
+		   OR hasAny(ipp_keys, ?)`}
 	rekeyClinical = func() []Statement {
 		var out []Statement
 		for _, t := range []string{"diagnoses", "activities", "care_episodes", "family_history", "active_problems",
 			"functional_status", "pregnancies", "births", "research", "treatments"} {
 			out = append(out, Statement{"store.rekey_" + t, "ALTER TABLE " + t +
-				" UPDATE patient_key = transform(patient_key, ?, ?, patient_key) WHERE has(?, patient_key)"})
+				" UPDATE patient_key = transform(patient_key, ?, ?, patient_key) WHERE patient_key != '' AND has(?, patient_key)"})
 		}
 		return out
 	}()

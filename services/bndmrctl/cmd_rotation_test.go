@@ -54,8 +54,11 @@ func TestRotationCommand(t *testing.T) {
 	recs := []events.Record{
 		rec("s1", 1, "old", "p1-old", nil),
 		rec("s2", 1, "old", "p2-old", nil),
-		rec("s1", 2, "new", "p1-new", &sdmmr.PseudonymSet{KeyID: "old", DocumentKey: "d-olds1", PatientTraitsPseudonym: "p1-old"}),
+		rec("s1", 2, "new", "p1-new", &sdmmr.PseudonymSet{KeyID: "old", DocumentKey: "d-olds1", PatientTraitsPseudonym: "p1-old",
+			PatientINSPseudonym: "i1-old", IPPKeys: []string{"ipp1-old"}}),
 	}
+	recs[0].PatientINSPseudonym, recs[0].IPPKeys = "i1-old", []string{"ipp1-old"}
+	recs[2].PatientINSPseudonym, recs[2].IPPKeys = "i1-new", []string{"ipp1-new"}
 	if err := st.InsertDocuments(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +75,7 @@ func TestRotationCommand(t *testing.T) {
 		t.Errorf("status during the rotation:\n%s", out)
 	}
 	out := run(0, "finish", "--from", "old", "--to", "new")
-	if !strings.Contains(out, "patient 1") || !strings.Contains(out, "left under old: 1 documents of 1 patients") ||
+	if !strings.Contains(out, "ins 1, ipp 1, patient 1, traits 1") || !strings.Contains(out, "left under old: 1 documents of 1 patients") ||
 		!hasRow(out, "new", "2", "1", "0") {
 		t.Errorf("finish:\n%s", out)
 	}
@@ -89,6 +92,13 @@ func TestRotationCommand(t *testing.T) {
 	rows.Close()
 	if strings.Join(keys, " ") != "p1-new p2-old" {
 		t.Errorf("patient keys after finish: %v, want p1-new p2-old", keys)
+	}
+	var ins, ipp string
+	if err := st.Conn().QueryRow(ctx, "SELECT arrayStringConcat(groupUniqArray(patient_ins_pseudonym), ' '), arrayStringConcat(groupUniqArray(arrayJoin(ipp_keys)), ' ') FROM patients WHERE set_id = 's1'").Scan(&ins, &ipp); err != nil {
+		t.Fatal(err)
+	}
+	if ins != "i1-new" || ipp != "ipp1-new" {
+		t.Errorf("s1 after finish: INS pseudonyms %q, IPP keys %q, want i1-new and ipp1-new alone", ins, ipp)
 	}
 	out = run(0, "forget", "--from", "old", "--to", "new")
 	if !strings.Contains(out, "links old -> new deleted") {
