@@ -293,7 +293,7 @@ func inspectEvent(seq uint64, q events.Quarantined, raw bool, w io.Writer) error
 	fmt.Fprintf(w, "Message:      %s sequence %d, subject %s, Nats-Msg-Id %s\nPublished:    %s, delivered %d time(s)\nMail ID:      %s\n",
 		e.Stream, e.Seq, e.Subject, e.MsgID, e.Published.Format(time.RFC3339), e.Deliveries, e.MailID)
 	if len(e.Data) == 0 {
-		fmt.Fprintln(w, "Content:      not kept (identified data); replay the mail it came from")
+		fmt.Fprintln(w, "Content:      not kept (identified data); replay takes the original mail from "+bus.StreamMail)
 	} else {
 		fmt.Fprintf(w, "Content:      %d bytes (--raw writes them)\n", len(e.Data))
 	}
