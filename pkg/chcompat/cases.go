@@ -60,11 +60,11 @@ func rekeyArgs(table string) func(Window) []any {
 	return func(Window) []any {
 		switch table {
 		case "documents":
-			return []any{from, to, from, to, from, to, "k-old", from, "k-new", "k-old", from, from, from}
+			return []any{from, to, from, to, from, to, "k-old", from, to, "k-new", "k-old", from, to, from, to, from, to}
 		case "patients":
-			return []any{from, to, from, to, from, to, from, to, from, from, from, from[1:]}
+			return []any{from, to, from, to, from, to, from, to, from, to, from, to, from, to, from, to}
 		}
-		return []any{from, to, from}
+		return []any{from, to, from, to}
 	}
 }
 

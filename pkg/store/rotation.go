@@ -99,7 +99,7 @@ type RekeyReport struct {
 }
 
 // rekeyBatch bounds the pairs of each kind in one mutation: each pair is
-// written out in the statement (about 70 bytes per pseudonym, three times
+// written out in the statement (about 70 bytes per pseudonym, twice more
 // for the WHERE), four kinds at most, under maxQuerySize.
 const (
 	rekeyBatch   = 5000
@@ -161,16 +161,16 @@ func (s *Store) FinishRotation(ctx context.Context, oldKey, newKey, cluster stri
 		}
 		p, ins, traits, ipp := batch(LinkPatient), batch(LinkINS), batch(LinkTraits), batch(LinkIPP)
 		if err := run(rekeyDocuments, p.old, p.new, ins.old, ins.new, traits.old, traits.new,
-			oldKey, p.old, newKey, oldKey, p.old, ins.old, traits.old); err != nil {
+			oldKey, p.old, p.new, newKey, oldKey, p.old, p.new, ins.old, ins.new, traits.old, traits.new); err != nil {
 			return rep, err
 		}
 		if err := run(rekeyPatients, p.old, p.new, ins.old, ins.new, traits.old, traits.new, ipp.old, ipp.new,
-			p.old, ins.old, traits.old, ipp.old[1:]); err != nil {
+			p.old, p.new, ins.old, ins.new, traits.old, traits.new, ipp.old, ipp.new); err != nil {
 			return rep, err
 		}
 		if len(p.old) > 1 {
 			for _, st := range rekeyClinical {
-				if err := run(st, p.old, p.new, p.old); err != nil {
+				if err := run(st, p.old, p.new, p.old, p.new); err != nil {
 					return rep, err
 				}
 			}

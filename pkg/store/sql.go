@@ -136,30 +136,32 @@ func InsertTable(st Statement) (table, cols string, ok bool) {
 var (
 	// Each mutation takes one batch of pairs of each kind: patient (its
 	// rows also change key_id), INS, traits, IPP; a pair that matches no
-	// row changes nothing, an applied pair no longer matches.
+	// row changes nothing, an applied pair no longer matches. Membership is
+	// tested with transform(x, old, new, '') != '' (a hash lookup; has()
+	// scans the array for every row), '' mapping to itself.
 	rekeyDocuments = Statement{"store.rekey_documents", `ALTER TABLE documents UPDATE
 		patient_key = transform(patient_key, ?, ?, patient_key),
 		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
 		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
-		key_id = if(key_id = ? AND has(?, patient_key), ?, key_id)
-		WHERE (key_id = ? AND patient_key != '' AND has(?, patient_key))
-		   OR (patient_ins_pseudonym != '' AND has(?, patient_ins_pseudonym))
-		   OR (patient_traits_pseudonym != '' AND has(?, patient_traits_pseudonym))`}
+		key_id = if(key_id = ? AND transform(patient_key, ?, ?, '') != '', ?, key_id)
+		WHERE (key_id = ? AND transform(patient_key, ?, ?, '') != '')
+		   OR transform(patient_ins_pseudonym, ?, ?, '') != ''
+		   OR transform(patient_traits_pseudonym, ?, ?, '') != ''`}
 	rekeyPatients = Statement{"store.rekey_patients", `ALTER TABLE patients UPDATE
 		patient_key = transform(patient_key, ?, ?, patient_key),
 		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
 		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
 		ipp_keys = arrayMap(x -> transform(x, ?, ?, x), ipp_keys)
-		WHERE (patient_key != '' AND has(?, patient_key))
-		   OR (patient_ins_pseudonym != '' AND has(?, patient_ins_pseudonym))
-		   OR (patient_traits_pseudonym != '' AND has(?, patient_traits_pseudonym))
-		   OR hasAny(ipp_keys, ?)`}
+		WHERE transform(patient_key, ?, ?, '') != ''
+		   OR transform(patient_ins_pseudonym, ?, ?, '') != ''
+		   OR transform(patient_traits_pseudonym, ?, ?, '') != ''
+		   OR arrayExists(x -> transform(x, ?, ?, '') != '', ipp_keys)`}
 	rekeyClinical = func() []Statement {
 		var out []Statement
 		for _, t := range []string{"diagnoses", "activities", "care_episodes", "family_history", "active_problems",
 			"functional_status", "pregnancies", "births", "research", "treatments"} {
 			out = append(out, Statement{"store.rekey_" + t, "ALTER TABLE " + t +
-				" UPDATE patient_key = transform(patient_key, ?, ?, patient_key) WHERE patient_key != '' AND has(?, patient_key)"})
+				" UPDATE patient_key = transform(patient_key, ?, ?, patient_key) WHERE transform(patient_key, ?, ?, '') != ''"})
 		}
 		return out
 	}()
