@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -172,7 +173,10 @@ func pick(out events.MailOutcome, o reprocessOptions) bool {
 
 // latestOutcomes reads BNDMR_OUTCOME from since (an outcome is published
 // after its mail was received) and keeps the last outcome of each mail: a
-// mail replayed or reprocessed before has its latest verdict.
+// mail replayed or reprocessed before has its latest verdict. It reads
+// message by message (no consumer: the operator's NATS user may read the
+// stream, not create consumers on it), from the first message published
+// at or after since, found by bisection.
 func latestOutcomes(ctx context.Context, js jetstream.JetStream, since, until time.Time, sum *reprocessSummary) (map[string]events.MailOutcome, error) {
 	stream, err := js.Stream(ctx, bus.StreamOutcome)
 	if err != nil {
@@ -182,46 +186,52 @@ func latestOutcomes(ctx context.Context, js jetstream.JetStream, since, until ti
 	if err != nil {
 		return nil, fmt.Errorf("reading stream %s: %w", bus.StreamOutcome, err)
 	}
-	last := info.State.LastSeq
 	out := map[string]events.MailOutcome{}
+	first, last := info.State.FirstSeq, info.State.LastSeq
 	if info.State.Msgs == 0 {
 		return out, nil
 	}
-	cons, err := js.OrderedConsumer(ctx, bus.StreamOutcome, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since})
-	if err != nil {
-		return nil, fmt.Errorf("reading stream %s from %s: %w", bus.StreamOutcome, since.Format(time.RFC3339), err)
-	}
-	for {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+	get := func(seq uint64) (*jetstream.RawStreamMsg, error) {
+		m, err := stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, nil
+		}
 		if err != nil {
-			return nil, fmt.Errorf("reading stream %s: %w", bus.StreamOutcome, err)
+			return nil, fmt.Errorf("%s message %d: %w", bus.StreamOutcome, seq, err)
 		}
-		n := 0
-		done := false
-		for msg := range batch.Messages() {
-			n++
-			meta, err := msg.Metadata()
-			if err != nil {
-				return nil, err
-			}
-			if meta.Sequence.Stream >= last {
-				done = true
-			}
-			var o events.MailOutcome
-			if err := json.Unmarshal(msg.Data(), &o); err != nil || o.V != events.OutcomeV || o.MailID == "" {
-				continue
-			}
-			sum.outcomes++
-			if o.ReceivedAt.Before(until) {
-				out[o.MailID] = o
-			}
-		}
-		if err := batch.Error(); err != nil && ctx.Err() != nil {
+		return m, nil
+	}
+	// The stream only loses messages at its head (retention), so a
+	// missing message counts as before since.
+	lo, hi := first, last+1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		m, err := get(mid)
+		if err != nil {
 			return nil, err
 		}
-		if done || n == 0 {
-			return out, nil
+		if m == nil || m.Time.Before(since) {
+			lo = mid + 1
+		} else {
+			hi = mid
 		}
 	}
+	for seq := lo; seq <= last; seq++ {
+		m, err := get(seq)
+		if err != nil {
+			return nil, err
+		}
+		if m == nil {
+			continue
+		}
+		var o events.MailOutcome
+		if err := json.Unmarshal(m.Data, &o); err != nil || o.V != events.OutcomeV || o.MailID == "" {
+			continue
+		}
+		sum.outcomes++
+		if o.ReceivedAt.Before(until) {
+			out[o.MailID] = o
+		}
+	}
+	return out, nil
 }
