@@ -39,7 +39,7 @@ func TestServiceRefusesWithoutPublishing(t *testing.T) {
 	s := NewService(testPseudonymiser(t, Options{}), zap.NewNop(), nil)
 	h := header()
 	h.FINESS, h.CustodianID = "", ""
-	err := s.handle(t.Context(), nil, events.Extracted{MailID: "m1", Header: h})
+	err := s.handle(t.Context(), nil, events.Extracted{MailID: "m1", Header: h}, "")
 	if !errors.Is(err, stage.ErrPermanent) || !errors.Is(err, ErrNoEstablishment) {
 		t.Fatalf("handle: %v, want a permanent ErrNoEstablishment", err)
 	}

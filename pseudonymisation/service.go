@@ -44,19 +44,27 @@ func (s *Service) Run(ctx context.Context, js jetstream.JetStream, set *stage.Se
 		// The quarantine names the mail, never the identified content.
 		Identified: true,
 		MailID:     func(e events.Extracted) string { return e.MailID },
+		MailSeq:    func(e events.Extracted) uint64 { return e.MailSeq },
 		HandleOne: func(ctx context.Context, d stage.Delivery[events.Extracted]) error {
-			return s.handle(ctx, js, d.Event)
+			return s.handle(ctx, js, d.Event, d.MsgID())
 		},
 	})
 }
 
-func (s *Service) handle(ctx context.Context, js jetstream.JetStream, ext events.Extracted) error {
+// handle publishes the record under an id derived from the identified
+// message's own (MailID/DocIndex for a mail's first pass; a replay or a
+// reprocess of the mail gives new ids all the way down, so JetStream's
+// deduplication does not swallow the second pass).
+func (s *Service) handle(ctx context.Context, js jetstream.JetStream, ext events.Extracted, msgID string) error {
 	rec, err := s.p.Record(ext)
 	if err != nil {
 		s.records.WithLabelValues("error").Inc()
 		return stage.Permanent("pseudonymisation_failed", fmt.Errorf("pseudonymising %s/%d: %w", ext.MailID, ext.DocIndex, err))
 	}
-	if _, err := bus.Publish(ctx, js, events.SubjectRecord, fmt.Sprintf("%s/%d", ext.MailID, ext.DocIndex), rec); err != nil {
+	if msgID == "" {
+		msgID = fmt.Sprintf("%s/%d", ext.MailID, ext.DocIndex)
+	}
+	if _, err := bus.Publish(ctx, js, events.SubjectRecord, msgID, rec); err != nil {
 		return stage.Transient("nats", err)
 	}
 	kind := "record"

@@ -378,6 +378,17 @@ func TestNATSPermissions(t *testing.T) {
 	if b, err := oobs.GetBytes(ctx, "m2"); err != nil || len(b) != len(big) {
 		t.Fatalf("operator: reading a large quarantined mail: %d bytes, %v", len(b), err)
 	}
+	// A replay from the original and `bndmrctl reprocess`: the mail and
+	// outcome streams, message by message.
+	for _, name := range []string{"BNDMR_MAIL", "BNDMR_OUTCOME"} {
+		st, err := op.js.Stream(ctx, name)
+		if err != nil {
+			t.Fatalf("operator: stream %s: %v", name, err)
+		}
+		if _, err := st.GetMsg(ctx, 1); err != nil {
+			t.Fatalf("operator: reading %s message 1: %v", name, err)
+		}
+	}
 	if ack, err := op.js.Publish(ctx, "bndmr.mail.raw", []byte(`{"mail":2}`), jetstream.WithMsgID("m2/replay/1")); err != nil || ack.Stream != "BNDMR_MAIL" {
 		t.Fatalf("operator: replaying a mail: %+v, %v", ack, err)
 	}
@@ -424,10 +435,11 @@ func TestNATSPermissions(t *testing.T) {
 		{"ack", append([]string{"bndmr.mail.outcome", "$JS.API.STREAM.UPDATE.BNDMR_OUTCOME"}, identifiedAPI...), []string{"bndmr.identified.>", "_INBOX_pseudonymisation.>"}},
 		{"indicators", append([]string{"$JS.API.CONSUMER.CREATE.BNDMR_RECORD.x", "$JS.API.STREAM.MSG.GET.BNDMR_RECORD"}, identifiedAPI...), []string{"bndmr.>"}},
 		{"operator", append([]string{
-			// Only the quarantine and the mails: not the records, the outcomes
-			// nor the stream configurations.
+			// Only the quarantine, the mails and the outcomes (read): not the
+			// records, no consumer, no stream configuration.
 			"bndmr.mail.quarantine", "bndmr.sdmmr.record", "bndmr.mail.outcome", "bndmr.identified.sdmmr.extracted",
 			"$JS.API.STREAM.MSG.GET.BNDMR_RECORD", "$JS.API.CONSUMER.CREATE.BNDMR_MAIL.x",
+			"$JS.API.CONSUMER.CREATE.BNDMR_OUTCOME.x", "$JS.API.CONSUMER.MSG.NEXT.BNDMR_OUTCOME.ack", "$JS.API.STREAM.MSG.DELETE.BNDMR_MAIL",
 			"$JS.API.STREAM.UPDATE.BNDMR_QUARANTINE", "$JS.API.STREAM.DELETE.BNDMR_QUARANTINE", "$JS.API.STREAM.PURGE.BNDMR_QUARANTINE",
 			"$JS.API.STREAM.MSG.DELETE.BNDMR_QUARANTINE", "$O.BNDMR_MAILOBJ.x",
 		}, identifiedAPI...), []string{"bndmr.>", "_INBOX_validator.>", "_INBOX.>"}},

@@ -45,43 +45,79 @@ type Case struct {
 	Args func(Window) []any
 }
 
-func period(w Window) []any                { return []any{w.from(), w.lastDay()} }
-func establishment(w Window) []any         { return []any{w.FINESS, w.from(), w.lastDay()} }
-func months(w Window) []any                { return []any{w.from(), w.to()} }
-func mr2Args(w Window) []any               { return []any{w.from(), w.lastDay(), w.from(), w.to()} }
-func mr1Args(w Window) []any               { return []any{w.lastDay(), w.from(), w.from(), w.lastDay()} }
-func topORPHAArgs(Window) []any            { return []any{uint64(1), 10} }
+func period(w Window) []any        { return []any{w.from(), w.lastDay()} }
+func establishment(w Window) []any { return []any{w.FINESS, w.from(), w.lastDay()} }
+func months(w Window) []any        { return []any{w.from(), w.to()} }
+func mr2Args(w Window) []any       { return []any{w.from(), w.lastDay(), w.from(), w.to()} }
+func mr1Args(w Window) []any       { return []any{w.lastDay(), w.from(), w.from(), w.lastDay()} }
+func topORPHAArgs(Window) []any    { return []any{uint64(1), 10} }
+
+// rekeyArgs: the arguments of a rotation's mutation (store.rekey_*), with
+// arrays mapping a pseudonym no row holds: it proves the statement on both
+// engines and changes nothing.
+func rekeyArgs(table string) func(Window) []any {
+	from, to := []string{"", "no-such-pseudonym"}, []string{"", "other"}
+	return func(Window) []any {
+		switch table {
+		case "documents":
+			return []any{from, to, from, to, from, to, "k-old", from, to, "k-new", "k-old", from, to, from, to, from, to}
+		case "patients":
+			return []any{from, to, from, to, from, to, from, to, from, to, from, to, from, to, from, to}
+		}
+		return []any{from, to, from, to}
+	}
+}
+
 func compare(args func(Window) []any) Case { return Case{Kind: Compare, Args: args} }
 
 // cases holds one case per registered statement, by name.
 var cases = map[string]Case{
-	"store.create_schema_migrations":          {Kind: Schema},
-	"store.select_schema_migrations":          compare(nil),
-	"store.insert_schema_migrations":          {Kind: Insert},
-	"store.select_version":                    {Kind: Version},
-	"store.replica_delay":                     compare(nil),
-	"store.cluster_replicas":                  compare(func(Window) []any { return []any{"bndmr_no_such_cluster"} }),
-	"store.documents_per_establishment":       compare(nil),
-	"store.insert_documents":                  {Kind: Insert},
-	"store.insert_patients":                   {Kind: Insert},
-	"store.insert_diagnoses":                  {Kind: Insert},
-	"store.insert_activities":                 {Kind: Insert},
-	"store.insert_care_episodes":              {Kind: Insert},
-	"store.insert_family_history":             {Kind: Insert},
-	"store.insert_active_problems":            {Kind: Insert},
-	"store.insert_functional_status":          {Kind: Insert},
-	"store.insert_pregnancies":                {Kind: Insert},
-	"store.insert_births":                     {Kind: Insert},
-	"store.insert_research":                   {Kind: Insert},
-	"store.insert_treatments":                 {Kind: Insert},
-	"store.insert_versions":                   {Kind: Insert},
-	"store.insert_receipts":                   {Kind: Insert},
-	"store.insert_reference_centres":          {Kind: Insert},
-	"store.insert_dpi_updates":                {Kind: Insert},
-	"store.insert_establishments":             {Kind: Insert},
-	"store.insert_audit_access":               {Kind: Insert},
-	"store.insert_dpi_updates_history":        {Kind: Insert},
-	"store.dpi_declared_in_months":            compare(months),
+	"store.create_schema_migrations":    {Kind: Schema},
+	"store.select_schema_migrations":    compare(nil),
+	"store.insert_schema_migrations":    {Kind: Insert},
+	"store.select_version":              {Kind: Version},
+	"store.replica_delay":               compare(nil),
+	"store.cluster_replicas":            compare(func(Window) []any { return []any{"bndmr_no_such_cluster"} }),
+	"store.documents_per_establishment": compare(nil),
+	"store.insert_documents":            {Kind: Insert},
+	"store.insert_patients":             {Kind: Insert},
+	"store.insert_diagnoses":            {Kind: Insert},
+	"store.insert_activities":           {Kind: Insert},
+	"store.insert_care_episodes":        {Kind: Insert},
+	"store.insert_family_history":       {Kind: Insert},
+	"store.insert_active_problems":      {Kind: Insert},
+	"store.insert_functional_status":    {Kind: Insert},
+	"store.insert_pregnancies":          {Kind: Insert},
+	"store.insert_births":               {Kind: Insert},
+	"store.insert_research":             {Kind: Insert},
+	"store.insert_treatments":           {Kind: Insert},
+	"store.insert_versions":             {Kind: Insert},
+	"store.insert_receipts":             {Kind: Insert},
+	"store.insert_reference_centres":    {Kind: Insert},
+	"store.insert_dpi_updates":          {Kind: Insert},
+	"store.insert_establishments":       {Kind: Insert},
+	"store.insert_audit_access":         {Kind: Insert},
+	"store.insert_dpi_updates_history":  {Kind: Insert},
+	"store.dpi_declared_in_months":      compare(months),
+	"store.insert_pseudonym_links":      {Kind: Insert},
+	"store.rotation_links":              compare(func(Window) []any { return []any{"k-old", "k-new"} }),
+	"store.rotation_keys":               compare(nil),
+	"store.forget_links":                compare(func(Window) []any { return []any{"k-old", "k-new"} }),
+	// Whether a mutation is still running depends on the engine's pace.
+	"store.mutations_running":       {Kind: Version},
+	"store.rekey_documents":         compare(rekeyArgs("documents")),
+	"store.rekey_patients":          compare(rekeyArgs("patients")),
+	"store.rekey_diagnoses":         compare(rekeyArgs("")),
+	"store.rekey_activities":        compare(rekeyArgs("")),
+	"store.rekey_care_episodes":     compare(rekeyArgs("")),
+	"store.rekey_family_history":    compare(rekeyArgs("")),
+	"store.rekey_active_problems":   compare(rekeyArgs("")),
+	"store.rekey_functional_status": compare(rekeyArgs("")),
+	"store.rekey_pregnancies":       compare(rekeyArgs("")),
+	"store.rekey_births":            compare(rekeyArgs("")),
+	"store.rekey_research":          compare(rekeyArgs("")),
+	"store.rekey_treatments":        compare(rekeyArgs("")),
+
 	"store.audit_readers":                     compare(establishment),
 	"indicators.mr2":                          compare(mr2Args),
 	"indicators.dpi_declared":                 compare(months),

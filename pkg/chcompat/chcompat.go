@@ -273,6 +273,12 @@ func literal(v any) (string, error) {
 		return strconv.Itoa(x), nil
 	case uint64:
 		return strconv.FormatUint(x, 10), nil
+	case []string:
+		lits := make([]string, len(x))
+		for i, e := range x {
+			lits[i], _ = literal(e)
+		}
+		return "[" + strings.Join(lits, ", ") + "]", nil
 	}
 	return "", fmt.Errorf("no literal for %T", v)
 }

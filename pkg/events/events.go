@@ -71,6 +71,10 @@ type Failed struct {
 	Published  time.Time `json:"published"`
 	Deliveries uint64    `json:"deliveries"`
 	MailID     string    `json:"mail_id,omitempty"`
+	// MailSeq is the mail's sequence in BNDMR_MAIL when the event says it
+	// (identified documents): bndmrctl quarantine replay finds the original
+	// there without scanning the stream. 0: unknown.
+	MailSeq uint64 `json:"mail_seq,omitempty"`
 	// Data is the message as published; empty for identified data.
 	Data []byte `json:"data,omitempty"`
 }
@@ -173,6 +177,10 @@ type Extracted struct {
 	DocIndex   int       `json:"doc_index"` // position of the document in the mail
 	DocName    string    `json:"doc_name"`
 	ReceivedAt time.Time `json:"received_at"`
+	// MailSeq is the sequence of the mail in BNDMR_MAIL (0 if unknown), for
+	// a replay from the original (the identified document is never kept in
+	// the quarantine).
+	MailSeq uint64 `json:"mail_seq,omitempty"`
 	// MetadataPatientID is the patient id METADATA.XML declared, for cross-checks.
 	MetadataPatientID string       `json:"metadata_patient_id,omitempty"`
 	Header            sdmmr.Header `json:"header"`

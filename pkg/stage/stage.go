@@ -81,6 +81,9 @@ type Spec[T Event] struct {
 	Identified bool
 	// MailID names the mail an event belongs to, for the quarantine and logs.
 	MailID func(T) string
+	// MailSeq, when set, gives the mail's sequence in BNDMR_MAIL for the
+	// quarantine entry (Failed.MailSeq).
+	MailSeq func(T) uint64
 	// Backoff bounds the redelivery delay of a transient failure (default
 	// 1s doubling to 1m).
 	BackoffMin, BackoffMax time.Duration
@@ -360,6 +363,9 @@ func (r *runner[T]) quarantine(ctx context.Context, d Delivery[T], cause error) 
 	}
 	if !r.spec.Identified {
 		failed.Data = d.Msg.Data()
+	}
+	if r.spec.MailSeq != nil {
+		failed.MailSeq = r.spec.MailSeq(d.Event)
 	}
 	q := events.Quarantined{V: events.QuarantineV, Stage: r.spec.Consumer.Durable, Code: code, Reason: cause.Error(),
 		At: time.Now().UTC(), Event: failed}

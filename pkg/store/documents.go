@@ -87,9 +87,11 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	prob, fs, preg := &table{stmt: insertActiveProblems}, &table{stmt: insertFunctional}, &table{stmt: insertPregnancies}
 	births, res, trt := &table{stmt: insertBirths}, &table{stmt: insertResearch}, &table{stmt: insertTreatments}
 
-	vers := &table{stmt: insertVersions}
+	vers, links := &table{stmt: insertVersions}, &table{stmt: insertLinks}
 	for i := range recs {
-		r := &recs[i]
+		sr, ln := stable(&recs[i])
+		r := &sr
+		links.rows = append(links.rows, ln...)
 		day, err := EffectiveDate(r.EffectiveTime, paris)
 		if err != nil {
 			day = r.ReceivedAt.In(paris)
@@ -193,7 +195,7 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	}
 	// Children first, documents last: a reader that sees a document sees
 	// its content (the loader retries the whole batch on any failure).
-	return s.send(ctx, pats, dx, act, care, fam, prob, fs, preg, births, res, trt, vers, docs)
+	return s.send(ctx, links, pats, dx, act, care, fam, prob, fs, preg, births, res, trt, vers, docs)
 }
 
 // orphaCodes lists the distinct ORPHA codes of a record's diagnoses (none

@@ -26,7 +26,7 @@ type Statement struct {
 // Statements lists every statement of the package, inserts included.
 func Statements() []Statement {
 	return append([]Statement{createMigrations, selectMigrations, insertMigration, selectVersion, documentsPerEstablishment,
-		replicaDelay, clusterReplicas, declaredInMonths, accessReaders}, insertStatements()...)
+		replicaDelay, clusterReplicas, declaredInMonths, accessReaders}, append(rotationStatements(), insertStatements()...)...)
 }
 
 var (
@@ -101,6 +101,7 @@ var (
 	insertDPIUpdates     = insertInto("dpi_updates", "finess, month, declared_count, source, declared_at")
 	insertEstablishments = insertInto("establishments", "finess, name, transmission_start, updated_at")
 	insertAccess         = insertInto("audit_access", "at, subject, issuer, name, role, method, route, finess, period, decision, via")
+	insertLinks          = insertInto("pseudonym_links", "old_key_id, new_key_id, kind, old_pseudonym, new_pseudonym, finess")
 	insertDPIHistory     = insertInto("dpi_updates_history", `finess, month, previous_count, had_previous, declared_count, author, role,
 		source, changed_at`)
 )
@@ -109,7 +110,7 @@ func insertStatements() []Statement {
 	return []Statement{insertDocuments, insertPatients, insertDiagnoses, insertActivities, insertCareEpisodes,
 		insertFamilyHistory, insertActiveProblems, insertFunctional, insertPregnancies, insertBirths, insertResearch,
 		insertTreatments, insertVersions, insertReceipts, insertCentres, insertDPIUpdates, insertEstablishments,
-		insertAccess, insertDPIHistory}
+		insertAccess, insertDPIHistory, insertLinks}
 }
 
 func insertInto(table, cols string) Statement {
@@ -127,4 +128,60 @@ func InsertTable(st Statement) (table, cols string, ok bool) {
 	table, cols, found = strings.Cut(rest, " (")
 	cols, closed := strings.CutSuffix(cols, ")")
 	return table, cols, found && closed
+}
+
+// Key rotation (rotation.go): the mutations that re-key every table whose
+// patient_key a rotation rewrites (documents and patients also carry the
+// INS and traits pseudonyms, patients the IPP keys), and what they read.
+var (
+	// Each mutation takes one batch of pairs of each kind: patient (its
+	// rows also change key_id), INS, traits, IPP; a pair that matches no
+	// row changes nothing, an applied pair no longer matches. Membership is
+	// tested with transform(x, old, new, '') != '' (a hash lookup; has()
+	// scans the array for every row), '' mapping to itself.
+	rekeyDocuments = Statement{"store.rekey_documents", `ALTER TABLE documents UPDATE
+		patient_key = transform(patient_key, ?, ?, patient_key),
+		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
+		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
+		key_id = if(key_id = ? AND transform(patient_key, ?, ?, '') != '', ?, key_id)
+		WHERE (key_id = ? AND transform(patient_key, ?, ?, '') != '')
+		   OR transform(patient_ins_pseudonym, ?, ?, '') != ''
+		   OR transform(patient_traits_pseudonym, ?, ?, '') != ''`}
+	rekeyPatients = Statement{"store.rekey_patients", `ALTER TABLE patients UPDATE
+		patient_key = transform(patient_key, ?, ?, patient_key),
+		patient_ins_pseudonym = transform(patient_ins_pseudonym, ?, ?, patient_ins_pseudonym),
+		patient_traits_pseudonym = transform(patient_traits_pseudonym, ?, ?, patient_traits_pseudonym),
+		ipp_keys = arrayMap(x -> transform(x, ?, ?, x), ipp_keys)
+		WHERE transform(patient_key, ?, ?, '') != ''
+		   OR transform(patient_ins_pseudonym, ?, ?, '') != ''
+		   OR transform(patient_traits_pseudonym, ?, ?, '') != ''
+		   OR arrayExists(x -> transform(x, ?, ?, '') != '', ipp_keys)`}
+	rekeyClinical = func() []Statement {
+		var out []Statement
+		for _, t := range []string{"diagnoses", "activities", "care_episodes", "family_history", "active_problems",
+			"functional_status", "pregnancies", "births", "research", "treatments"} {
+			out = append(out, Statement{"store.rekey_" + t, "ALTER TABLE " + t +
+				" UPDATE patient_key = transform(patient_key, ?, ?, patient_key) WHERE transform(patient_key, ?, ?, '') != ''"})
+		}
+		return out
+	}()
+	// rotationLinks: one new pseudonym per old one and kind (the same
+	// identity always gives the same pair).
+	rotationLinks = Statement{"store.rotation_links", `SELECT kind, old_pseudonym, any(new_pseudonym)
+		FROM pseudonym_links WHERE old_key_id = ? AND new_key_id = ? GROUP BY kind, old_pseudonym ORDER BY kind, old_pseudonym`}
+	// rotationKeys: per key, the documents and patients the warehouse holds
+	// under it, and how many of its patients have a link to another key.
+	rotationKeys = Statement{"store.rotation_keys", `SELECT key_id, toUInt64(uniqExact(set_id, version_number)), toUInt64(uniqExact(patient_key)),
+		toUInt64(uniqExactIf(patient_key, patient_key IN (SELECT old_pseudonym FROM pseudonym_links WHERE kind = 'patient')))
+		FROM documents WHERE patient_key != '' GROUP BY key_id ORDER BY key_id`}
+	// forgetLinks: once a rotation is finished, its links go: kept, they
+	// would let whoever holds the old key follow a patient under the new.
+	forgetLinks = Statement{"store.forget_links", `ALTER TABLE pseudonym_links DELETE WHERE old_key_id = ? AND new_key_id = ?`}
+	// mutationsRunning: mutations of this database not yet done.
+	mutationsRunning = Statement{"store.mutations_running", `SELECT toUInt64(count()) FROM system.mutations
+		WHERE database = currentDatabase() AND is_done = 0`}
+)
+
+func rotationStatements() []Statement {
+	return append([]Statement{rekeyDocuments, rekeyPatients, rotationLinks, rotationKeys, forgetLinks, mutationsRunning}, rekeyClinical...)
 }

@@ -44,6 +44,12 @@ func TestInsertWritesEveryTableIdempotently(t *testing.T) {
 		t.Fatal(err)
 	}
 	batch := []events.Record{fullRecord("s1", 1, false), fullRecord("s1", 2, false), fullRecord("s2", 1, true)}
+	// s1 version 2 comes during a key rotation: stored under the old key,
+	// with its links (pseudonym_links).
+	batch[1].KeyID = "key2"
+	batch[1].PreviousKeys = []sdmmr.PseudonymSet{{KeyID: "key1", DocumentKey: "k", PatientINSPseudonym: "ins-s1",
+		PatientTraitsPseudonym: "tr-s1", IPPKeys: []string{"ipp1"}}}
+	batch[1].PatientINSPseudonym, batch[1].PatientTraitsPseudonym, batch[1].IPPKeys = "ins2-s1", "tr2-s1", []string{"ipp2"}
 	outs := []events.MailOutcome{
 		{V: events.OutcomeV, MailID: "m1", From: "Dr X <dpi@chu.mssante.fr>", ReceivedAt: time.Now(), Documents: []events.DocumentOutcome{
 			{Name: "a.xml", FINESS: "750000010", SetID: "s1", VersionNumber: 1, EffectiveTime: "20261015", Accepted: true},
@@ -82,28 +88,30 @@ func TestInsertWritesEveryTableIdempotently(t *testing.T) {
 	}
 	// Distinct keys per table: the opposition document (s2) has only its documents row.
 	for q, want := range map[string]uint64{
-		"SELECT uniqExact(set_id, version_number) FROM documents":                                           3,
-		"SELECT uniqExact(set_id, version_number) FROM patients":                                            2,
-		"SELECT uniqExact(set_id, version_number, ordinal) FROM diagnoses WHERE disease_system='ORPHA'":     2,
-		"SELECT uniqExact(set_id, version_number) FROM activities":                                          2,
-		"SELECT uniqExact(set_id, version_number) FROM care_episodes WHERE site_code='S001'":                2,
-		"SELECT uniqExact(set_id, version_number) FROM family_history":                                      2,
-		"SELECT uniqExact(set_id, version_number) FROM active_problems WHERE value_system='CIM-10'":         2,
-		"SELECT uniqExact(set_id, version_number) FROM functional_status":                                   2,
-		"SELECT uniqExact(set_id, version_number) FROM pregnancies WHERE fetus_count=2":                     2,
-		"SELECT uniqExact(set_id, version_number) FROM births WHERE subject_pseudonym='fetus'":              2,
-		"SELECT uniqExact(set_id, version_number) FROM research":                                            2,
-		"SELECT uniqExact(set_id, version_number) FROM treatments":                                          2,
-		"SELECT uniqExact(mail_id, doc_index) FROM receipts":                                                3,
-		"SELECT uniqExact(mail_id, doc_index) FROM receipts WHERE accepted = 0 AND cisis_code = 906":        2,
-		"SELECT uniqExact(set_id, version_number) FROM versions":                                            4,
-		"SELECT uniqExact(set_id, version_number) FROM versions WHERE accepted = 0":                         1,
-		"SELECT count() FROM documents_current":                                                             2,
-		"SELECT toUInt64(max(version_number)) FROM documents_current WHERE set_id='s1'":                     2,
-		"SELECT uniqExact(set_id) FROM diagnoses_current":                                                   1,
-		"SELECT toUInt64(round(max(onset_age_years) * 10)) FROM diagnoses":                                  15,
-		"SELECT toUInt64(max(birth_weight_g)) FROM documents":                                               3200,
-		"SELECT uniqExact(set_id, version_number) FROM documents WHERE opposition = 1 AND patient_key = ''": 1,
+		"SELECT uniqExact(set_id, version_number) FROM documents":                                                                     3,
+		"SELECT uniqExact(set_id, version_number) FROM patients":                                                                      2,
+		"SELECT uniqExact(set_id, version_number, ordinal) FROM diagnoses WHERE disease_system='ORPHA'":                               2,
+		"SELECT uniqExact(set_id, version_number) FROM activities":                                                                    2,
+		"SELECT uniqExact(set_id, version_number) FROM care_episodes WHERE site_code='S001'":                                          2,
+		"SELECT uniqExact(set_id, version_number) FROM family_history":                                                                2,
+		"SELECT uniqExact(set_id, version_number) FROM active_problems WHERE value_system='CIM-10'":                                   2,
+		"SELECT uniqExact(set_id, version_number) FROM functional_status":                                                             2,
+		"SELECT uniqExact(set_id, version_number) FROM pregnancies WHERE fetus_count=2":                                               2,
+		"SELECT uniqExact(set_id, version_number) FROM births WHERE subject_pseudonym='fetus'":                                        2,
+		"SELECT uniqExact(set_id, version_number) FROM research":                                                                      2,
+		"SELECT uniqExact(set_id, version_number) FROM treatments":                                                                    2,
+		"SELECT uniqExact(mail_id, doc_index) FROM receipts":                                                                          3,
+		"SELECT uniqExact(mail_id, doc_index) FROM receipts WHERE accepted = 0 AND cisis_code = 906":                                  2,
+		"SELECT uniqExact(set_id, version_number) FROM versions":                                                                      4,
+		"SELECT uniqExact(set_id, version_number) FROM versions WHERE accepted = 0":                                                   1,
+		"SELECT count() FROM documents_current":                                                                                       2,
+		"SELECT toUInt64(max(version_number)) FROM documents_current WHERE set_id='s1'":                                               2,
+		"SELECT uniqExact(set_id) FROM diagnoses_current":                                                                             1,
+		"SELECT toUInt64(round(max(onset_age_years) * 10)) FROM diagnoses":                                                            15,
+		"SELECT toUInt64(max(birth_weight_g)) FROM documents":                                                                         3200,
+		"SELECT uniqExact(set_id, version_number) FROM documents WHERE opposition = 1 AND patient_key = ''":                           1,
+		"SELECT uniqExact(set_id, version_number) FROM documents WHERE key_id = 'key1' AND patient_key = 'tr-s1'":                     2,
+		"SELECT uniqExact(kind, old_pseudonym, new_pseudonym) FROM pseudonym_links WHERE old_key_id = 'key1' AND new_key_id = 'key2'": 4,
 	} {
 		var got uint64
 		if err := s.conn.QueryRow(ctx, q).Scan(&got); err != nil {

@@ -84,8 +84,12 @@ type Stream struct {
 var Streams = []Stream{
 	{Name: StreamMail, Subject: SubjectMailRaw, Description: "raw MSSanté mails as read from IMAP"},
 	{Name: StreamOutcome, Subject: SubjectOutcome, Description: "what the hub did with each mail"},
-	// Identified data leaves as soon as it has been pseudonymised.
-	{Name: StreamIdentified, Subject: SubjectExtracted, Retention: WorkQueue, MaxAge: 7 * 24 * time.Hour,
+	// Identified data leaves as soon as it has been pseudonymised (work
+	// queue). While pseudonymisation is away it waits as long as the
+	// original mail it was derived from is kept (the deployment's mail
+	// retention, MaxAge 0): it cannot expire while the mail is still there,
+	// and keeping it no longer than the original widens nothing.
+	{Name: StreamIdentified, Subject: SubjectExtracted, Retention: WorkQueue,
 		Description: "identified SDM-MR documents, for the pseudonymisation service only"},
 	{Name: StreamRecord, Subject: SubjectRecord, Description: "pseudonymised SDM-MR records"},
 	{Name: StreamQuarantine, Subject: SubjectQuarantine, Description: "messages the hub could not handle, with the reason"},

@@ -301,6 +301,7 @@ func (v *Validator) handle(ctx context.Context, js jetstream.JetStream, d stage.
 		key = m.MailID
 	}
 	for _, e := range res.Extracted {
+		e.MailSeq = res.Outcome.MailSeq
 		if _, err := bus.Publish(ctx, js, events.SubjectExtracted, fmt.Sprintf("%s/%d", key, e.DocIndex), e); err != nil {
 			return stage.Transient("nats", err)
 		}

@@ -35,6 +35,7 @@ func quarantine(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	natsFlags(fs, &c, "NATS user allowed to read the quarantine and publish mails")
 	limit := fs.Int("limit", 100, "list: the most recent N entries (0: all)")
 	raw := fs.Bool("raw", false, "inspect: write the raw mail to stdout instead of the summary")
+	fromMail := fs.Bool("from-mail", false, "replay: an entry a later stage made goes through the whole pipeline again from its original mail, rather than republishing the message it kept")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: bndmrctl quarantine [flags] list
        bndmrctl quarantine [flags] inspect ID
@@ -44,8 +45,10 @@ list     the quarantined mails, most recent last (ID = sequence in BNDMR_QUARANT
 inspect  the reason, the mail's identity and its header block (--raw: the whole mail)
 replay   publish the mail again on bndmr.mail.raw (Nats-Msg-Id MailID/replay/ID), so
          the validator sees it again; an entry a later stage made (loader, ack)
-         republishes the message it kept on its own subject; replaying the same
-         ID twice is deduplicated`)
+         republishes the message it kept on its own subject (--from-mail: the
+         original mail instead); an entry of the identified stage
+         (pseudonymisation), which keeps no copy, replays the original mail
+         from BNDMR_MAIL; replaying the same ID twice is deduplicated`)
 		fs.PrintDefaults()
 	}
 	// Flags may come before or after the sub-command.
@@ -96,7 +99,7 @@ replay   publish the mail again on bndmr.mail.raw (Nats-Msg-Id MailID/replay/ID)
 	case "inspect":
 		err = inspectQuarantine(ctx, js, stream, seq, *raw, stdout)
 	case "replay":
-		err = replayQuarantine(ctx, js, stream, seq, stdout)
+		err = replayQuarantine(ctx, js, stream, seq, *fromMail, stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bndmrctl quarantine %s: %v\n", sub, err)
@@ -172,13 +175,24 @@ func inspectQuarantine(ctx context.Context, js jetstream.JetStream, stream jetst
 	return nil
 }
 
-func replayQuarantine(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, seq uint64, w io.Writer) error {
+func replayQuarantine(ctx context.Context, js jetstream.JetStream, stream jetstream.Stream, seq uint64, fromMail bool, w io.Writer) error {
 	q, err := getQuarantined(ctx, stream, seq)
 	if err != nil {
 		return err
 	}
-	if q.Event != nil {
-		return replayEvent(ctx, js, seq, q, w)
+	if e := q.Event; e != nil {
+		if len(e.Data) > 0 && !fromMail {
+			return replayEvent(ctx, js, seq, q, w)
+		}
+		if e.MailID == "" {
+			return fmt.Errorf("entry %d (%s) names no mail: nothing to replay it from", seq, q.Code)
+		}
+		m, mailSeq, err := originalMail(ctx, js, e.MailID, e.MailSeq)
+		if err != nil {
+			return fmt.Errorf("entry %d (%s): %w", seq, q.Code, err)
+		}
+		fmt.Fprintf(w, "entry %d (%s, %s): replaying from the original mail, %s sequence %d\n", seq, q.Stage, q.Code, bus.StreamMail, mailSeq)
+		q.Mail = m
 	}
 	m := q.Mail
 	if m.MailID == "" || m.MailID == "unreadable" || m.V != events.MailRawV {
@@ -279,11 +293,55 @@ func inspectEvent(seq uint64, q events.Quarantined, raw bool, w io.Writer) error
 	fmt.Fprintf(w, "Message:      %s sequence %d, subject %s, Nats-Msg-Id %s\nPublished:    %s, delivered %d time(s)\nMail ID:      %s\n",
 		e.Stream, e.Seq, e.Subject, e.MsgID, e.Published.Format(time.RFC3339), e.Deliveries, e.MailID)
 	if len(e.Data) == 0 {
-		fmt.Fprintln(w, "Content:      not kept (identified data); replay the mail it came from")
+		fmt.Fprintln(w, "Content:      not kept (identified data); replay takes the original mail from "+bus.StreamMail)
 	} else {
 		fmt.Fprintf(w, "Content:      %d bytes (--raw writes them)\n", len(e.Data))
 	}
 	return nil
+}
+
+// originalMail finds the mail mailID in BNDMR_MAIL: at seq when the entry
+// gives it, else by scanning the stream (its first publication; a replay
+// republishes the same mail).
+func originalMail(ctx context.Context, js jetstream.JetStream, mailID string, seq uint64) (events.MailRaw, uint64, error) {
+	stream, err := js.Stream(ctx, bus.StreamMail)
+	if err != nil {
+		return events.MailRaw{}, 0, fmt.Errorf("opening stream %s: %w", bus.StreamMail, err)
+	}
+	read := func(seq uint64) (events.MailRaw, error) {
+		var m events.MailRaw
+		msg, err := stream.GetMsg(ctx, seq)
+		if err != nil {
+			return m, err
+		}
+		if err := json.Unmarshal(msg.Data, &m); err != nil {
+			return m, err
+		}
+		return m, nil
+	}
+	if seq > 0 {
+		if m, err := read(seq); err == nil && m.MailID == mailID {
+			return m, seq, nil
+		}
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return events.MailRaw{}, 0, fmt.Errorf("reading stream %s: %w", bus.StreamMail, err)
+	}
+	for s := info.State.FirstSeq; s > 0 && s <= info.State.LastSeq; s++ {
+		m, err := read(s)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return events.MailRaw{}, 0, fmt.Errorf("%s message %d: %w", bus.StreamMail, s, err)
+		}
+		if m.MailID == mailID {
+			return m, s, nil
+		}
+	}
+	return events.MailRaw{}, 0, fmt.Errorf("mail %s is no longer in %s (kept %s, see bndmrctl streams --nats-mail-max-age): it cannot be replayed; ask the hospital to send the document again",
+		mailID, bus.StreamMail, info.Config.MaxAge)
 }
 
 // replayEvent publishes the kept message again on its subject, for the stage

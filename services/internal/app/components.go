@@ -153,6 +153,11 @@ func (c *Pseudonymisation) Run(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
+	if c.rotation && len(keys.Others()) != 1 {
+		// The loader keeps the pseudonyms of the first previous key as the
+		// warehouse's (pkg/store, rotation.go): one rotation at a time.
+		return fmt.Errorf("pseudonymisation: --key-rotation needs exactly two keys in %s (the new one primary, the one the warehouse holds), found %s", c.keyFile, keys)
+	}
 	p := pseudonymisation.New(keys, pseudonymisation.Options{Rotation: c.rotation})
 	return pseudonymisation.NewService(p, env.Log, env.Ops.Registry).Run(ctx, env.JS, env.Stages)
 }

@@ -1,11 +1,15 @@
 package app
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bndmr/hub/pkg/service"
+	"github.com/bndmr/hub/pseudonymisation"
 )
 
 // TestIngestMailboxesFile reads the Kubernetes example of --mailboxes-file
@@ -63,6 +67,44 @@ func TestCommonSettings(t *testing.T) {
 			t.Errorf("%v %v: %v", tc.args, tc.env, err)
 		case tc.wantErr == "" && !tc.check(c):
 			t.Errorf("%v %v: settings read as %+v", tc.args, tc.env, c.Bus)
+		}
+	}
+}
+
+// TestRotationNeedsTwoKeys: rotation mode with other than two keys is
+// refused at start, with the reason: the loader keeps the pseudonyms of the
+// one previous key as the warehouse's (one rotation at a time).
+func TestRotationNeedsTwoKeys(t *testing.T) {
+	for _, tc := range []struct {
+		keys     []string // ids; the first is primary
+		rotation bool
+		refused  bool
+	}{
+		{[]string{"k3", "k2", "k1"}, true, true},
+		{[]string{"k1"}, true, true},
+		// Accepted settings go on to start the service (not here: Env is
+		// empty); TestRotationKeepsFigures runs a two-key rotation.
+	} {
+		dir := t.TempDir()
+		for i, id := range tc.keys {
+			data, err := pseudonymisation.GenerateKeyFile(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				data = []byte(strings.Replace(string(data), `"primary": true`, `"primary": false`, 1))
+			}
+			if err := os.WriteFile(filepath.Join(dir, id+".json"), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c := &Pseudonymisation{keyFile: dir, rotation: tc.rotation}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel() // a component that starts returns at once
+		err := c.Run(ctx, Env{})
+		refused := err != nil && strings.Contains(err.Error(), "needs exactly two keys")
+		if refused != tc.refused {
+			t.Errorf("keys %v, rotation %v: error %v, want refused=%v", tc.keys, tc.rotation, err, tc.refused)
 		}
 	}
 }
