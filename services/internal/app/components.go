@@ -183,7 +183,11 @@ func (c *Loader) Run(ctx context.Context, env Env) error {
 		return err
 	}
 	defer st.Close()
-	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: c.cluster})
+	// Two replicas starting at once: one migrates, the other waits for the
+	// migration lock (pkg/store/lock.go) and then finds nothing to do.
+	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: c.cluster, Waiting: func(held time.Duration) {
+		env.Log.Info("waiting for the ClickHouse migration lock, held by another migrator", durationField("held", held))
+	}})
 	if err != nil {
 		return err
 	}
