@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/bndmr/hub/services/internal/buildinfo"
 )
 
 // command runs one sub-command and returns the process exit status.
@@ -44,6 +46,10 @@ func main() {
 
 func run(ctx context.Context, args []string) int {
 	cmds := commands()
+	if buildinfo.IsVersionFlag(args) {
+		buildinfo.Print(os.Stdout, "bndmrctl")
+		return 0
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(cmds)
 		return 2
@@ -63,7 +69,7 @@ func usage(cmds map[string]command) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintln(os.Stderr, "usage: bndmrctl COMMAND [flags] [args]\n\ncommands:")
+	fmt.Fprintf(os.Stderr, "usage: bndmrctl COMMAND [flags] [args]   (bndmrctl --version: %s)\n\ncommands:\n", buildinfo.Version())
 	for _, n := range names {
 		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, cmds[n].summary)
 	}
