@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,7 +49,7 @@ func cmdExport(ctx context.Context, args []string) int {
 	format := fs.String("format", "text", "text (readable table), json, csv, xlsx, or html (report: the page the indicators service serves)")
 	out := fs.String("out", "", "output file (default: standard output)")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
-	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown (default $CISIS_KIT, else ../shared/ci-sis; none: codes alone)")
+	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bndmrctl export dgos|mr2|mr1|epidemiology|report|dashboard [flags]\n\n"+
 			"  bndmrctl export dgos --month 2026-10 --format xlsx --out dgos-2026-10.xlsx\n"+
@@ -63,7 +64,21 @@ func cmdExport(ctx context.Context, args []string) int {
 		return 2
 	}
 	what := args[0]
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+	if strings.HasPrefix(what, "-") { // export -h, or flags before the kind
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fs.Usage()
+		return 2
+	}
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil || fs.NArg() != 0 {
+		fs.Usage()
+		return 2
+	}
+	if !slices.Contains([]string{"dgos", "mr2", "mr1", "epidemiology", "report", "dashboard"}, what) {
+		fmt.Fprintf(os.Stderr, "bndmrctl export: unknown export %q\n", what)
 		fs.Usage()
 		return 2
 	}
@@ -255,7 +270,7 @@ func cmdDashboard(ctx context.Context, args []string) int {
 	dsn := clickhouseFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
-	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown (default $CISIS_KIT, else ../shared/ci-sis; none: codes alone)")
+	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
 	var auth access.Settings
 	fs.StringVar(&auth.Mode, "auth", "none", "sign-in: none (loopback addresses only, everyone is operator) or oidc")
 	fs.StringVar(&auth.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL (--auth oidc)")

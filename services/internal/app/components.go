@@ -99,7 +99,7 @@ type Validator struct {
 func (*Validator) Name() string { return "validator" }
 
 func (c *Validator) Flags(f *service.Flags) {
-	f.String(&c.kit, "kit", kit.EnvVar, "", "CI-SIS kit folder (default ../shared/ci-sis beside the repository)")
+	f.String(&c.kit, "kit", kit.EnvVar, "", "CI-SIS kit folder ("+kit.DefaultHelp+")")
 	f.Int(&c.cfg.Workers, "workers", "BNDMR_VALIDATOR_WORKERS", 2, "mails validated at once")
 	f.Bool(&c.cfg.RequireINS, "require-ins", "BNDMR_REQUIRE_INS", false, "reject (903) documents whose patient has no INS")
 }
