@@ -42,12 +42,12 @@ func codeLabels(dir string) (indicators.Labeller, error) {
 func cmdExport(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
-	month := fs.String("month", "", "month AAAA-MM (dgos; for the others: --from)")
+	month := fs.String("month", "", "month AAAA-MM, or previous: the month before this one (dgos; for the others: --from)")
 	from := fs.String("from", "", "first month AAAA-MM (default: the latest month with data)")
 	to := fs.String("to", "", "last month AAAA-MM (default: --from)")
 	finess := fs.String("finess", "", "one establishment (report: required)")
 	format := fs.String("format", "text", "text (readable table), json, csv, xlsx, or html (report: the page the indicators service serves)")
-	out := fs.String("out", "", "output file (default: standard output)")
+	out := fs.String("out", "", "output file (default: standard output); {month} in it is replaced by the month (dgos), for a monthly CronJob")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
 	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
 	fs.Usage = func() {
@@ -82,6 +82,10 @@ func cmdExport(ctx context.Context, args []string) int {
 		fs.Usage()
 		return 2
 	}
+	if *month == "previous" {
+		*month = previousMonth(time.Now())
+	}
+	*out = strings.ReplaceAll(*out, "{month}", *month)
 	if *threshold < 1 {
 		fmt.Fprintln(os.Stderr, "bndmrctl export: --small-count-threshold must be at least 1")
 		return 2
@@ -326,4 +330,11 @@ func cmdDashboard(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// previousMonth is the month before the one of now (UTC), as AAAA-MM: the
+// month a CronJob early in a month exports.
+func previousMonth(now time.Time) string {
+	y, m, _ := now.UTC().Date()
+	return time.Date(y, m-1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
 }
