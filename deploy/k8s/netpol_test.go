@@ -82,6 +82,8 @@ func expectedFlows(hubPods []string) map[string]bool {
 	add("nats", "nats", tcp(6222))
 	add("prometheus", "nats", tcp(8222))
 	add("loader", "clickhouse", tcp(9440))
+	add("reference-import", "clickhouse", tcp(9440)) // CronJob, on demand
+	add("dgos-export", "clickhouse", tcp(9440))      // CronJob, monthly
 	add("indicators", "clickhouse", tcp(9440))
 	add("clickhouse", "clickhouse", tcp(9440), tcp(9010))
 	add("prometheus", "clickhouse", tcp(9363))
