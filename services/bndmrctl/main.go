@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"unpack":     {"unpack raw MSSanté mails as the validator would see them", cmdUnpack},
 		"extract":    {"extract (and with --key pseudonymise) SDM-MR documents", cmdExtract},
 		"keygen":     {"create a pseudonymisation key file", cmdKeygen},
+		"crl":        {"refresh the CRL file of the MSSanté TLS Secrets from the authorities' CRLs (crl refresh; CronJob crl-refresh)", cmdCRL},
 		"kit":        {"check a CI-SIS kit before switching to it: the conformance corpus under the new kit (kit check)", cmdKit},
 	}
 }
