@@ -93,7 +93,9 @@ func expectedFlows(hubPods []string) map[string]bool {
 	add("ingress-controller", "indicators", tcp(8090))
 	add("ingest", "internet", tcp(993), tcp(143))
 	add("ack", "internet", tcp(465), tcp(587))
-	add("indicators", "internet", tcp(443)) // the OpenID provider
+	add("indicators", "internet", tcp(443))           // the OpenID provider
+	add("crl-refresh", "internet", tcp(80), tcp(443)) // the CRL distribution points
+	add("crl-refresh", "private-host", tcp(443))      // the API server (6443 is not probed)
 	return allow
 }
 

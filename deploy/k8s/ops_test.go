@@ -9,6 +9,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -147,6 +148,74 @@ func TestOperatorJobs(t *testing.T) {
 					t.Errorf("%s: %s is not the ConfigMap reference-data", who, tc.path)
 				}
 			}
+		}
+	}
+}
+
+// TestCRLRefreshRBAC: the CronJob crl-refresh may read and patch the
+// Secrets it refreshes, and nothing else: its service account is bound to
+// one Role, whose one rule names exactly the Secrets of its ConfigMap; no
+// other binding exists in the namespace; the pod mounts no Secret.
+func TestCRLRefreshRBAC(t *testing.T) {
+	for _, ov := range overlays(t) {
+		objs := objects(t, ov)
+		cj, c := cronJob(t, ov, "crl-refresh")
+		pod := cj.Spec.JobTemplate.Spec.Template.Spec
+		if pod.ServiceAccountName != "crl-refresh" || pod.AutomountServiceAccountToken == nil || !*pod.AutomountServiceAccountToken {
+			t.Errorf("%s: crl-refresh runs as %q with token %v, want its own service account with a token", ov, pod.ServiceAccountName, pod.AutomountServiceAccountToken)
+		}
+		if !slices.Equal(c.Args, []string{"crl", "refresh"}) {
+			t.Errorf("%s: crl-refresh runs %v", ov, c.Args)
+		}
+		for _, v := range pod.Volumes {
+			if v.Secret != nil {
+				t.Errorf("%s: crl-refresh mounts Secret %s", ov, v.Secret.SecretName)
+			}
+		}
+		var secrets []string
+		for _, ef := range c.EnvFrom {
+			if ef.ConfigMapRef == nil {
+				continue
+			}
+			cm, ok := find[*corev1.ConfigMap](objs, "ConfigMap", ef.ConfigMapRef.Name)
+			if !ok {
+				t.Fatalf("%s: ConfigMap %s not rendered", ov, ef.ConfigMapRef.Name)
+			}
+			secrets = strings.Fields(cm.Data["BNDMR_CRL_SECRETS"])
+			if len(strings.Fields(cm.Data["BNDMR_CRL_URLS"])) == 0 {
+				t.Errorf("%s: no CRL URL", ov)
+			}
+		}
+		if !slices.Equal(secrets, []string{"ingest-mssante-tls", "ack-mssante-tls"}) {
+			t.Errorf("%s: crl-refresh updates %v, want the two MSSanté TLS Secrets", ov, secrets)
+		}
+		bindings := 0
+		for _, o := range objs {
+			switch v := o.Value.(type) {
+			case *rbacv1.RoleBinding:
+				bindings++
+				if v.Name != "crl-refresh" || v.RoleRef.Kind != "Role" || v.RoleRef.Name != "crl-refresh" ||
+					len(v.Subjects) != 1 || v.Subjects[0].Kind != "ServiceAccount" || v.Subjects[0].Name != "crl-refresh" {
+					t.Errorf("%s: RoleBinding %s binds %v to %v", ov, v.Name, v.Subjects, v.RoleRef)
+				}
+			case *rbacv1.Role:
+				if v.Name != "crl-refresh" || len(v.Rules) != 1 {
+					t.Errorf("%s: Role %s with %d rules", ov, v.Name, len(v.Rules))
+					continue
+				}
+				r := v.Rules[0]
+				names := slices.Clone(r.ResourceNames)
+				slices.Sort(names)
+				want := slices.Clone(secrets)
+				slices.Sort(want)
+				if !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.Resources, []string{"secrets"}) ||
+					!slices.Equal(r.Verbs, []string{"get", "patch"}) || !slices.Equal(names, want) {
+					t.Errorf("%s: Role crl-refresh allows %v %v on %v %v, want get, patch on secrets %v", ov, r.Verbs, r.APIGroups, r.Resources, r.ResourceNames, want)
+				}
+			}
+		}
+		if bindings != 1 {
+			t.Errorf("%s: %d RoleBindings, want crl-refresh's alone", ov, bindings)
 		}
 	}
 }
