@@ -167,9 +167,21 @@ func TestDocsBndmrctl(t *testing.T) {
 			}
 		}
 	}
-	readme := docs(t)["README.md"]
+	// A row names a command when one of its code spans starts with it
+	// (`backup nats`, `restore nats` may share a row).
+	var rows []string
+	for _, line := range strings.Split(docs(t)["README.md"], "\n") {
+		if strings.HasPrefix(line, "| `") {
+			rows = append(rows, line)
+		}
+	}
 	for name := range cmds {
-		if !strings.Contains(readme, "| `"+name) {
+		named := false
+		for _, r := range rows {
+			first, _, _ := strings.Cut(r[2:], " |")
+			named = named || strings.Contains(first, "`"+name+" ") || strings.Contains(first, "`"+name+"`")
+		}
+		if !named {
 			t.Errorf("README.md's bndmrctl table has no row for %s", name)
 		}
 	}
