@@ -79,9 +79,13 @@ CHAOS_RUN     ?= TestChaos
 chaos: up-topology ## the fault suite through the production topology (long: see docs/reliability.md)
 	set -o pipefail; cd services && BNDMR_CHAOS=$(abspath $(RUN))/topology $(GO) test -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '$(CHAOS_RUN)' ./internal/chaos/ | tee $(abspath $(RUN))/chaos.log | grep -E '^(=== RUN|--- |\s+--- |PASS|FAIL|ok)|RESULT|chaos_test|cases_test'
 
+# The build version every binary prints with --version (services/internal/buildinfo).
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION_VAR := github.com/bndmr/hub/services/internal/buildinfo.version
+
 build: ## every service, bndmrctl and the all-in-one hub into bin/
 	@mkdir -p $(BIN)
-	@for s in $(SERVICES); do $(GO) build -o $(BIN)/$$s ./services/$$s || exit 1; done
+	@for s in $(SERVICES); do $(GO) build -ldflags "-X $(VERSION_VAR)=$(VERSION)" -o $(BIN)/$$s ./services/$$s || exit 1; done
 	@echo "build: $(addprefix $(BIN)/,$(SERVICES))"
 
 test: deps up up-cluster ## unit + integration tests against real ClickHouse, Dovecot, Postfix, embedded NATS

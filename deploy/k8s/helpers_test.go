@@ -68,6 +68,8 @@ func workloads(objs []render.Object) []workload {
 			ws = append(ws, workload{o, &v.Spec.Template, v.Spec.Replicas, true})
 		case *batchv1.Job:
 			ws = append(ws, workload{o, &v.Spec.Template, nil, false})
+		case *batchv1.CronJob:
+			ws = append(ws, workload{o, &v.Spec.JobTemplate.Spec.Template, nil, false})
 		}
 	}
 	return ws

@@ -82,6 +82,8 @@ func expectedFlows(hubPods []string) map[string]bool {
 	add("nats", "nats", tcp(6222))
 	add("prometheus", "nats", tcp(8222))
 	add("loader", "clickhouse", tcp(9440))
+	add("reference-import", "clickhouse", tcp(9440)) // CronJob, on demand
+	add("dgos-export", "clickhouse", tcp(9440))      // CronJob, monthly
 	add("indicators", "clickhouse", tcp(9440))
 	add("clickhouse", "clickhouse", tcp(9440), tcp(9010))
 	add("prometheus", "clickhouse", tcp(9363))
@@ -91,7 +93,9 @@ func expectedFlows(hubPods []string) map[string]bool {
 	add("ingress-controller", "indicators", tcp(8090))
 	add("ingest", "internet", tcp(993), tcp(143))
 	add("ack", "internet", tcp(465), tcp(587))
-	add("indicators", "internet", tcp(443)) // the OpenID provider
+	add("indicators", "internet", tcp(443))           // the OpenID provider
+	add("crl-refresh", "internet", tcp(80), tcp(443)) // the CRL distribution points
+	add("crl-refresh", "private-host", tcp(443))      // the API server (6443 is not probed)
 	return allow
 }
 

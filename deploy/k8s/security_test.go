@@ -19,6 +19,10 @@ import (
 // serve /healthz, /readyz and /metrics on the port named http.
 var hubServices = []string{"ingest", "validator", "pseudonymisation", "loader", "ack", "indicators"}
 
+// apiClients are the workloads that talk to the Kubernetes API server, and
+// so get a service account token: the CRL refresh, which patches two Secrets.
+var apiClients = map[string]bool{"CronJob/crl-refresh": true}
+
 // podRule checks one workload's pod template.
 type podRule struct {
 	name  string
@@ -69,6 +73,9 @@ var podRules = []podRule{
 		s := w.pod.Spec
 		if s.HostNetwork || s.HostPID || s.HostIPC {
 			return errors.New("pod uses a host namespace")
+		}
+		if apiClients[w.obj.String()] {
+			return nil // TestCRLRefreshRBAC checks what its token may do
 		}
 		if s.AutomountServiceAccountToken == nil || *s.AutomountServiceAccountToken {
 			return errors.New("automountServiceAccountToken is not false: no pod here talks to the API server")

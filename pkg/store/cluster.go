@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 )
@@ -37,24 +38,53 @@ type MigrateOptions struct {
 	Cluster string
 	// ShardMacro: see ClusterTransformer; empty in production.
 	ShardMacro string
+	// LockTTL: a migration lock older than this was left by a migrator that
+	// died and is taken over; 0: DefaultLockTTL.
+	LockTTL time.Duration
+	// Waiting, when set, is told once that another migrator holds the lock
+	// (how long it has held it).
+	Waiting func(held time.Duration)
 }
 
 // MigrateWith applies the migrations not yet recorded, in the form opts
 // chooses. With a cluster, every statement is rewritten by ClusterStatements
 // and run ON CLUSTER; the connection's database is created on every server.
+//
+// Every form holds the migration lock (lock.go) while it reads, applies and
+// records the migrations; with a cluster, all of it goes through the server
+// that holds the lock.
 func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string, error) {
+	var applied []string
 	if opts.Cluster == "" {
-		return s.Migrate(ctx)
+		err := s.withMigrationLock(ctx, opts.LockTTL, opts.Waiting, func() (err error) {
+			applied, err = s.migrateSingle(ctx)
+			return err
+		})
+		return applied, err
 	}
+	if err := s.conn.Exec(ctx, CreateDatabaseOnCluster(s.db, opts.Cluster)); err != nil {
+		return nil, fmt.Errorf("creating database %s on cluster %s: %w", s.db, opts.Cluster, err)
+	}
+	node, err := s.lockNode(ctx, opts.Cluster)
+	if err != nil {
+		return nil, err
+	}
+	defer node.Close()
+	err = node.withMigrationLock(ctx, opts.LockTTL, opts.Waiting, func() (err error) {
+		applied, err = node.migrateCluster(ctx, opts)
+		return err
+	})
+	return applied, err
+}
+
+// migrateCluster is the cluster form's work, under the lock.
+func (s *Store) migrateCluster(ctx context.Context, opts MigrateOptions) ([]string, error) {
 	var version string
 	if err := s.QueryRow(ctx, selectVersion).Scan(&version); err != nil {
 		return nil, fmt.Errorf("reading the ClickHouse version: %w", err)
 	}
 	tr := &ClusterTransformer{Cluster: opts.Cluster, Database: s.db, DropColumnComments: commentsBreakReplication(version),
 		ShardMacro: opts.ShardMacro}
-	if err := s.conn.Exec(ctx, CreateDatabaseOnCluster(s.db, opts.Cluster)); err != nil {
-		return nil, fmt.Errorf("creating database %s on cluster %s: %w", s.db, opts.Cluster, err)
-	}
 	mstmts, err := tr.Statement(createMigrations.SQL)
 	if err != nil {
 		return nil, err

@@ -25,7 +25,8 @@ type Statement struct {
 
 // Statements lists every statement of the package, inserts included.
 func Statements() []Statement {
-	return append([]Statement{createMigrations, selectMigrations, insertMigration, selectVersion, documentsPerEstablishment,
+	return append([]Statement{createMigrations, selectMigrations, insertMigration, takeMigrationLock, breakMigrationLock,
+		dropBrokenMigrationLock, releaseMigrationLock, migrationLockAge, selectVersion, documentsPerEstablishment,
 		replicaDelay, clusterReplicas, declaredInMonths, accessReaders}, append(rotationStatements(), insertStatements()...)...)
 }
 
@@ -38,6 +39,16 @@ var (
 	selectMigrations = Statement{"store.select_schema_migrations", `SELECT DISTINCT version FROM schema_migrations`}
 	insertMigration  = Statement{"store.insert_schema_migrations", `INSERT INTO schema_migrations (version, name)`}
 	selectVersion    = Statement{"store.select_version", `SELECT version()`}
+
+	// The migration lock (lock.go): a table whose creation, without IF NOT
+	// EXISTS, succeeds for one client only; its age is its metadata's. The
+	// order here is the order the compatibility suite runs them in.
+	takeMigrationLock       = Statement{"store.take_migration_lock", `CREATE TABLE schema_migrations_lock (taken_at DateTime) ENGINE = Log`}
+	breakMigrationLock      = Statement{"store.break_migration_lock", `RENAME TABLE schema_migrations_lock TO schema_migrations_lock_broken`}
+	dropBrokenMigrationLock = Statement{"store.drop_broken_migration_lock", `DROP TABLE IF EXISTS schema_migrations_lock_broken`}
+	releaseMigrationLock    = Statement{"store.release_migration_lock", `DROP TABLE IF EXISTS schema_migrations_lock`}
+	migrationLockAge        = Statement{"store.migration_lock_age", `SELECT toUInt64(greatest(now(), metadata_modification_time) - metadata_modification_time)
+		FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations_lock'`}
 	// replicaDelay: how far the most lagging replicated table of this
 	// database is behind, in seconds (0 on a single server).
 	replicaDelay = Statement{"store.replica_delay", `SELECT toUInt64(max(absolute_delay)) FROM system.replicas WHERE database = currentDatabase()`}

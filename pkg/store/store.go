@@ -152,8 +152,15 @@ func readMigrations(fsys fs.FS, dir string) ([]Migration, error) {
 
 // Migrate applies the migrations not yet recorded in schema_migrations. It is
 // idempotent: every statement is CREATE … IF NOT EXISTS or guarded, and a
-// migration is recorded only after all its statements ran.
+// migration is recorded only after all its statements ran. It holds the
+// migration lock (lock.go): of migrators started together (two loader
+// replicas), one applies, the others wait and then find nothing to do.
 func (s *Store) Migrate(ctx context.Context) ([]string, error) {
+	return s.MigrateWith(ctx, MigrateOptions{})
+}
+
+// migrateSingle is Migrate's work, under the lock.
+func (s *Store) migrateSingle(ctx context.Context) ([]string, error) {
 	if err := s.Exec(ctx, createMigrations); err != nil {
 		return nil, fmt.Errorf("creating schema_migrations: %w", err)
 	}

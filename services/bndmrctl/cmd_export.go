@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,14 +42,14 @@ func codeLabels(dir string) (indicators.Labeller, error) {
 func cmdExport(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
-	month := fs.String("month", "", "month AAAA-MM (dgos; for the others: --from)")
+	month := fs.String("month", "", "month AAAA-MM, or previous: the month before this one (dgos; for the others: --from)")
 	from := fs.String("from", "", "first month AAAA-MM (default: the latest month with data)")
 	to := fs.String("to", "", "last month AAAA-MM (default: --from)")
 	finess := fs.String("finess", "", "one establishment (report: required)")
 	format := fs.String("format", "text", "text (readable table), json, csv, xlsx, or html (report: the page the indicators service serves)")
-	out := fs.String("out", "", "output file (default: standard output)")
+	out := fs.String("out", "", "output file (default: standard output); {month} in it is replaced by the month (dgos), for a monthly CronJob")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
-	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown (default $CISIS_KIT, else ../shared/ci-sis; none: codes alone)")
+	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bndmrctl export dgos|mr2|mr1|epidemiology|report|dashboard [flags]\n\n"+
 			"  bndmrctl export dgos --month 2026-10 --format xlsx --out dgos-2026-10.xlsx\n"+
@@ -63,10 +64,28 @@ func cmdExport(ctx context.Context, args []string) int {
 		return 2
 	}
 	what := args[0]
-	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 0 {
+	if strings.HasPrefix(what, "-") { // export -h, or flags before the kind
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		fs.Usage()
 		return 2
 	}
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil || fs.NArg() != 0 {
+		fs.Usage()
+		return 2
+	}
+	if !slices.Contains([]string{"dgos", "mr2", "mr1", "epidemiology", "report", "dashboard"}, what) {
+		fmt.Fprintf(os.Stderr, "bndmrctl export: unknown export %q\n", what)
+		fs.Usage()
+		return 2
+	}
+	if *month == "previous" {
+		*month = previousMonth(time.Now())
+	}
+	*out = strings.ReplaceAll(*out, "{month}", *month)
 	if *threshold < 1 {
 		fmt.Fprintln(os.Stderr, "bndmrctl export: --small-count-threshold must be at least 1")
 		return 2
@@ -255,7 +274,7 @@ func cmdDashboard(ctx context.Context, args []string) int {
 	dsn := clickhouseFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
-	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown (default $CISIS_KIT, else ../shared/ci-sis; none: codes alone)")
+	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
 	var auth access.Settings
 	fs.StringVar(&auth.Mode, "auth", "none", "sign-in: none (loopback addresses only, everyone is operator) or oidc")
 	fs.StringVar(&auth.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL (--auth oidc)")
@@ -311,4 +330,11 @@ func cmdDashboard(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// previousMonth is the month before the one of now (UTC), as AAAA-MM: the
+// month a CronJob early in a month exports.
+func previousMonth(now time.Time) string {
+	y, m, _ := now.UTC().Date()
+	return time.Date(y, m-1, 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
 }

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 
 	"github.com/bndmr/hub/pkg/store"
 )
@@ -16,9 +19,11 @@ import (
 func cmdImport(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
-	author := fs.String("author", "", "who makes the change (dpi): kept in dpi_updates_history and audit_access; default: your system account, refused if it names no one (root)")
+	author := fs.String("author", os.Getenv("BNDMR_IMPORT_AUTHOR"), "who makes the change (dpi): kept in dpi_updates_history and audit_access; default: your system account, refused if it names no one (root) (env BNDMR_IMPORT_AUTHOR)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: bndmrctl import centres|dpi|establishments [--clickhouse DSN] [--author NAME] FILE.csv ('-' = stdin)
+       bndmrctl import dir [--clickhouse DSN] [--author NAME] DIR
+  dir             establishments.csv, centres.csv, dpi.csv of DIR, those present, in that order (the Job reference-import)
 
   centres         finess;centre_id;filiere;type;debut;fin[;nom]   labelled centres (type: coordonnateur, constitutif, competence)
   dpi             finess;mois;nombre                              SDM-MR versions updated in the DPI per month (MR.2 denominator);
@@ -36,6 +41,9 @@ func cmdImport(ctx context.Context, args []string) int {
 	if err := fs.Parse(args[1:]); err != nil || fs.NArg() != 1 {
 		fs.Usage()
 		return 2
+	}
+	if kind == "dir" {
+		return importDir(ctx, fs.Arg(0), args[1:len(args)-1])
 	}
 	var op store.Operator
 	if kind == "dpi" {
@@ -117,4 +125,26 @@ func operator(author string) (store.Operator, error) {
 		account += "@" + host
 	}
 	return store.Operator{Author: author, Account: account}, nil
+}
+
+// importDir imports the reference files of a folder (a mounted ConfigMap),
+// each as its own `import KIND`, establishments first: the centres and the
+// counts name them.
+func importDir(ctx context.Context, dir string, flags []string) int {
+	found := 0
+	for _, kind := range []string{"establishments", "centres", "dpi"} {
+		p := filepath.Join(dir, kind+".csv")
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		found++
+		if st := cmdImport(ctx, append(append([]string{kind}, flags...), p)); st != 0 {
+			return st
+		}
+	}
+	if found == 0 {
+		fmt.Fprintf(os.Stderr, "bndmrctl import dir: %s holds none of establishments.csv, centres.csv, dpi.csv\n", dir)
+		return 1
+	}
+	return 0
 }

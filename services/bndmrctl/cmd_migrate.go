@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/tlsclient"
@@ -40,8 +41,9 @@ func cmdMigrate(ctx context.Context, args []string) int {
 	dsn := clickhouseFlag(fs)
 	list := fs.Bool("list", false, "list the embedded migrations and exit")
 	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (<remote_servers> name): the replicated, sharded schema, as the loader with the same setting (env "+store.EnvCluster+")")
+	lockTTL := fs.Duration("lock-ttl", store.DefaultLockTTL, "a migration lock older than this was left by a migrator that died and is taken over")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl migrate [--clickhouse DSN] [--cluster NAME] [--list]")
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl migrate [--clickhouse DSN] [--cluster NAME] [--lock-ttl D] [--list]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
@@ -65,7 +67,9 @@ func cmdMigrate(ctx context.Context, args []string) int {
 		return 1
 	}
 	defer st.Close()
-	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: *cluster})
+	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: *cluster, LockTTL: *lockTTL, Waiting: func(held time.Duration) {
+		fmt.Fprintf(os.Stderr, "bndmrctl migrate: waiting for the migration lock, held for %v by another migrator (a loader?)\n", held)
+	}})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bndmrctl migrate: %v\n", err)
 		return 1

@@ -52,7 +52,7 @@ func cmdStreams(ctx context.Context, args []string) int {
 	for _, sc := range bus.StreamConfigs(c) {
 		fmt.Printf("stream %-18s %s\n", sc.Name, sc.Subjects[0])
 	}
-	fmt.Printf("object store %s, key-value bucket %s\n", bus.ObjectStore, bus.BucketMDNSent)
+	fmt.Printf("object store %s, key-value buckets %s and %s, %d replicas each\n", bus.ObjectStore, bus.BucketMDNSent, bus.BucketIngested, c.Replicas)
 	return 0
 }
 

@@ -27,7 +27,9 @@ Validates CDA documents as the ANS CI-SIS reference chain does: XSD
 (CDA_extended.xsd), then the schematron of the document's SDM-MR version and
 the generic profiles of its kit. PATH is a file or a folder of .xml files.
 
-  --kit DIR       CI-SIS kit folder (default $CISIS_KIT, else ../shared/ci-sis)
+  --kit DIR       CI-SIS kit folder (default $CISIS_KIT, else ../shared/ci-sis
+                  beside the repository holding the binary, else the working
+                  directory's)
   --profile NAME  force a profile (SDM-MR_2017, SDM-MR_2021.01, SDM-MR_2022.01,
                   SDM-MR_2024.01) instead of the document's own version
   --jsonl         one JSON object per document, as conformance/reference.jsonl

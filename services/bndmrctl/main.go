@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/bndmr/hub/services/internal/buildinfo"
 )
 
 // command runs one sub-command and returns the process exit status.
@@ -38,6 +40,8 @@ func commands() map[string]command {
 		"key":        {"escrow of the pseudonymisation key: split it into 3 shares (any 2 rebuild it), join shares", cmdKey},
 		"backup":     {"back up JetStream (every stream, consumers included) or ClickHouse; print the state a restore must give back", cmdBackup},
 		"restore":    {"restore a JetStream or ClickHouse backup into an empty NATS or database", cmdRestore},
+		"crl":        {"refresh the CRL file of the MSSanté TLS Secrets from the authorities' CRLs (crl refresh; CronJob crl-refresh)", cmdCRL},
+		"kit":        {"check a CI-SIS kit before switching to it: the conformance corpus under the new kit (kit check)", cmdKit},
 	}
 }
 
@@ -49,6 +53,10 @@ func main() {
 
 func run(ctx context.Context, args []string) int {
 	cmds := commands()
+	if buildinfo.IsVersionFlag(args) {
+		buildinfo.Print(os.Stdout, "bndmrctl")
+		return 0
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(cmds)
 		return 2
@@ -68,7 +76,7 @@ func usage(cmds map[string]command) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintln(os.Stderr, "usage: bndmrctl COMMAND [flags] [args]\n\ncommands:")
+	fmt.Fprintf(os.Stderr, "usage: bndmrctl COMMAND [flags] [args]   (bndmrctl --version: %s)\n\ncommands:\n", buildinfo.Version())
 	for _, n := range names {
 		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, cmds[n].summary)
 	}

@@ -37,6 +37,10 @@ func TestCommandsExitStatus(t *testing.T) {
 		{"validate an invalid mutant as jsonl", []string{"validate", "--kit", kitDir, "--jsonl", "--profile", "SDM-MR_2024.01",
 			filepath.Join(kitDir, "conformance/docs/SDM-MR_2024.01_nouveau-ne__m1_002.xml")}, 1},
 		{"gen without --out", []string{"gen", "--count", "2"}, 2},
+		// Help, without dialling ClickHouse (an address nothing answers on).
+		{"export -h", []string{"export", "-h", "--clickhouse", "clickhouse://127.0.0.1:1/x"}, 0},
+		{"export dgos -h", []string{"export", "dgos", "-h"}, 0},
+		{"export of an unknown kind", []string{"export", "frobnicate", "--clickhouse", "clickhouse://127.0.0.1:1/x"}, 2},
 		{"gen", []string{"gen", "--kit", kitDir, "--seed", "1", "--count", "3", "--out", mails}, 0},
 		{"unpack generated mails", []string{"unpack", "--jsonl", filepath.Join(mails, "mail-000001.eml"), filepath.Join(mails, "mail-000002.eml")}, 0},
 		{"unpack garbage", []string{"unpack", garbage}, 1},

@@ -19,6 +19,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/stage"
+	"github.com/bndmr/hub/services/internal/buildinfo"
 )
 
 // Env is what a running component gets.
@@ -95,6 +96,10 @@ func (c *Common) check() error {
 // Main runs one component as its own process: parse flags, connect to NATS,
 // make sure the streams exist, serve the operations endpoint, run.
 func Main(comp Component, args []string) int {
+	if buildinfo.IsVersionFlag(args) {
+		buildinfo.Print(os.Stdout, comp.Name())
+		return 0
+	}
 	var common Common
 	f := service.NewFlags(comp.Name())
 	common.Flags(f, ":8080")

@@ -99,7 +99,7 @@ type Validator struct {
 func (*Validator) Name() string { return "validator" }
 
 func (c *Validator) Flags(f *service.Flags) {
-	f.String(&c.kit, "kit", kit.EnvVar, "", "CI-SIS kit folder (default ../shared/ci-sis beside the repository)")
+	f.String(&c.kit, "kit", kit.EnvVar, "", "CI-SIS kit folder ("+kit.DefaultHelp+")")
 	f.Int(&c.cfg.Workers, "workers", "BNDMR_VALIDATOR_WORKERS", 2, "mails validated at once")
 	f.Bool(&c.cfg.RequireINS, "require-ins", "BNDMR_REQUIRE_INS", false, "reject (903) documents whose patient has no INS")
 }
@@ -188,7 +188,11 @@ func (c *Loader) Run(ctx context.Context, env Env) error {
 		return err
 	}
 	defer st.Close()
-	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: c.cluster})
+	// Two replicas starting at once: one migrates, the other waits for the
+	// migration lock (pkg/store/lock.go) and then finds nothing to do.
+	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: c.cluster, Waiting: func(held time.Duration) {
+		env.Log.Info("waiting for the ClickHouse migration lock, held by another migrator", durationField("held", held))
+	}})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/topology"
+	"github.com/bndmr/hub/services/internal/buildinfo"
 )
 
 // Hub runs every service in one process over an embedded NATS server: the
@@ -39,6 +40,10 @@ type Hub struct {
 
 // HubMain is the all-in-one hub's main.
 func HubMain(args []string) int {
+	if buildinfo.IsVersionFlag(args) {
+		buildinfo.Print(os.Stdout, "hub")
+		return 0
+	}
 	h := &Hub{}
 	h.comps = []Component{&h.ingest, &Validator{}, &Pseudonymisation{}, &Loader{}, &h.ack, &Indicators{}}
 	var common Common

@@ -38,7 +38,7 @@ func (c *Indicators) Flags(f *service.Flags) {
 		"epidemiology counts below this are suppressed in every export")
 	flagsAuth(f, &c.auth)
 	f.String(&c.kit, "kit", kit.EnvVar, "", "CI-SIS kit folder, whose value sets name the codes the exports and the dashboard show "+
-		"(default ../shared/ci-sis beside the repository; none: codes alone)")
+		"("+kit.DefaultHelp+"; none: codes alone)")
 }
 
 // codeLabels reads the names of codes from the value sets of the kit in

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// The documentation's names are checked against what exists: make targets
+// against the Makefile, bndmrctl commands and their flags against the help
+// each command prints, settings against the code that reads them. Nothing
+// here lists them by hand: a command, flag or setting added elsewhere is
+// found where it is defined.
+
+const repo = "../.."
+
+// docs returns README.md and docs/*.md by path.
+func docs(t *testing.T) map[string]string {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(repo, "docs", "*.md"))
+	paths = append(paths, filepath.Join(repo, "README.md"))
+	out := map[string]string{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(repo, p)
+		out[rel] = string(b)
+	}
+	if len(out) < 2 {
+		t.Fatal("no documentation found")
+	}
+	return out
+}
+
+// codeSpans are the inline code spans and fenced blocks of a Markdown text.
+func codeSpans(md string) []string {
+	var out []string
+	fenced := regexp.MustCompile("(?s)```[a-z]*\n(.*?)```")
+	for _, m := range fenced.FindAllStringSubmatch(md, -1) {
+		out = append(out, strings.Split(m[1], "\n")...)
+	}
+	md = fenced.ReplaceAllString(md, "")
+	for _, m := range regexp.MustCompile("`([^`\n]+)`").FindAllStringSubmatch(md, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+var makeTarget = regexp.MustCompile(`(?m)^([a-z][a-z0-9-]*):.*?(## (.*))?$`)
+
+// TestDocsMakeTargets: every `make TARGET` of the documentation is a target
+// of the Makefile, and README.md names every documented target (## help).
+func TestDocsMakeTargets(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repo, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, documented := map[string]bool{}, []string{}
+	for _, m := range makeTarget.FindAllStringSubmatch(string(b), -1) {
+		targets[m[1]] = true
+		if m[2] != "" {
+			documented = append(documented, m[1])
+		}
+	}
+	use := regexp.MustCompile(`^make ([a-z][a-z0-9-]*)`)
+	for path, md := range docs(t) {
+		for _, span := range codeSpans(md) {
+			for _, part := range strings.Split(span, "&&") {
+				if m := use.FindStringSubmatch(strings.TrimSpace(part)); m != nil && !targets[m[1]] {
+					t.Errorf("%s: `make %s`: no such target in the Makefile", path, m[1])
+				}
+			}
+		}
+	}
+	readme := docs(t)["README.md"]
+	for _, tg := range documented {
+		if !strings.Contains(readme, "`"+tg+"`") && !strings.Contains(readme, "`make "+tg) {
+			t.Errorf("README.md does not name make target %s (Makefile: %s)", tg, "## help")
+		}
+	}
+}
+
+// helpOf runs bndmrctl ARGS... -h and returns what it printed.
+func helpOf(t *testing.T, args ...string) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, stdout := os.Stderr, os.Stdout
+	os.Stderr, os.Stdout = w, w
+	done := make(chan string)
+	go func() { b, _ := io.ReadAll(r); done <- string(b) }()
+	run(context.Background(), append(args, "-h"))
+	os.Stderr, os.Stdout = stderr, stdout
+	w.Close()
+	return <-done
+}
+
+var (
+	ctlUse  = regexp.MustCompile(`bndmrctl ([a-z][a-z-]*)((?: [a-z][a-z-]*)?)`)
+	ctlFlag = regexp.MustCompile(`(?:^|\s|\[)(--[a-z][a-z0-9-]*)`)
+)
+
+// TestDocsBndmrctl: every `bndmrctl COMMAND` the documentation writes is a
+// command, every --flag written after it is in that command's help (or its
+// sub-command's), and README.md's table names every command.
+func TestDocsBndmrctl(t *testing.T) {
+	cmds := commands()
+	// `for s in ingest … bndmrctl hub` lists binaries, not a command.
+	binaries := map[string]bool{}
+	mains, _ := filepath.Glob(filepath.Join(repo, "services", "*", "main.go"))
+	for _, m := range mains {
+		binaries[filepath.Base(filepath.Dir(m))] = true
+	}
+	helps := map[string]string{}
+	help := func(args ...string) string {
+		k := strings.Join(args, " ")
+		if h, ok := helps[k]; ok {
+			return h
+		}
+		helps[k] = helpOf(t, args...)
+		return helps[k]
+	}
+	for path, md := range docs(t) {
+		for _, span := range codeSpans(md) {
+			// README's table: a row's first cell is `COMMAND [flags]`.
+			if first, _, _ := strings.Cut(span, " "); path == "README.md" && cmds[first].run != nil && strings.Contains(md, "| `"+span+"` |") {
+				span = "bndmrctl " + span
+			}
+			for _, use := range strings.Split(span, "|") {
+				i := strings.Index(use, "bndmrctl ")
+				if i < 0 {
+					continue
+				}
+				use = use[i:]
+				m := ctlUse.FindStringSubmatch(use)
+				if m == nil {
+					continue
+				}
+				if binaries[m[1]] {
+					continue
+				}
+				if _, ok := cmds[m[1]]; !ok {
+					t.Errorf("%s: `%s`: bndmrctl has no command %q", path, use, m[1])
+					continue
+				}
+				h := help(m[1])
+				if sub := strings.TrimSpace(m[2]); sub != "" && !strings.HasPrefix(sub, "-") {
+					h += help(m[1], sub)
+				}
+				for _, f := range ctlFlag.FindAllStringSubmatch(use, -1) {
+					name := f[1]
+					if name == "--help" || strings.Contains(h, " -"+name[2:]) || strings.Contains(h, name) {
+						continue
+					}
+					t.Errorf("%s: `%s`: %s is not a flag of bndmrctl %s (its -h)", path, use, name, strings.TrimSpace(m[1]+m[2]))
+				}
+			}
+		}
+	}
+	// A row names a command when one of its code spans starts with it
+	// (`backup nats`, `restore nats` may share a row).
+	var rows []string
+	for _, line := range strings.Split(docs(t)["README.md"], "\n") {
+		if strings.HasPrefix(line, "| `") {
+			rows = append(rows, line)
+		}
+	}
+	for name := range cmds {
+		named := false
+		for _, r := range rows {
+			first, _, _ := strings.Cut(r[2:], " |")
+			named = named || strings.Contains(first, "`"+name+" ") || strings.Contains(first, "`"+name+"`")
+		}
+		if !named {
+			t.Errorf("README.md's bndmrctl table has no row for %s", name)
+		}
+	}
+}
+
+var settingName = regexp.MustCompile(`\b((?:BNDMR|CISIS)_[A-Z0-9_]*[A-Z0-9])\b(\*)?`)
+
+// settingsRead are the settings the code names: the services, libraries and
+// tests (test settings are documented too), the Makefile and the scripts.
+func settingsRead(t *testing.T) map[string]bool {
+	t.Helper()
+	known := map[string]bool{}
+	lit := regexp.MustCompile(`"((?:BNDMR|CISIS)_[A-Z0-9_]+)"|\b((?:BNDMR|CISIS)_[A-Z0-9_]+)\b`)
+	for _, dir := range []string{"services", "pkg", "pseudonymisation", "scripts", "deploy", "tools"} {
+		err := filepath.WalkDir(filepath.Join(repo, dir), func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			if !strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, ".sh") && !strings.HasSuffix(p, ".yaml") {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			for _, m := range lit.FindAllStringSubmatch(string(b), -1) {
+				known[m[1]+m[2]] = true
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(repo, "Makefile"))
+	for _, m := range lit.FindAllStringSubmatch(string(b), -1) {
+		known[m[1]+m[2]] = true
+	}
+	return known
+}
+
+// serviceSettings are the settings the services' flags read (their
+// environment fallbacks): every one must be documented.
+func serviceSettings(t *testing.T) []string {
+	t.Helper()
+	decl := regexp.MustCompile(`f\.[A-Za-z]+\(&[^,]+, "[^"]*", "((?:BNDMR|CISIS)_[A-Z0-9_]+)"`)
+	set := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(repo, "services", "internal", "app", "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, _ := os.ReadFile(f)
+		for _, m := range decl.FindAllStringSubmatch(string(b), -1) {
+			set[m[1]] = true
+		}
+	}
+	var out []string
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// documentedSettings reads the settings named in md, with the README's
+// shorthand: `_TLS` after `BNDMR_IMAP_ADDR` in one table cell is
+// BNDMR_IMAP_TLS.
+func documentedSettings(md string) map[string]bool {
+	out := map[string]bool{}
+	short := regexp.MustCompile("`(_[A-Z0-9_]+)`")
+	for _, line := range strings.Split(md, "\n") {
+		for _, cell := range strings.Split(line, "|") {
+			prefix := ""
+			for _, tok := range regexp.MustCompile("`[^`]+`").FindAllString(cell, -1) {
+				if m := settingName.FindStringSubmatch(tok); m != nil {
+					out[m[1]] = true
+					if i := strings.LastIndex(m[1], "_"); i > 0 {
+						prefix = m[1][:i]
+					}
+				} else if m := short.FindStringSubmatch(tok); m != nil && prefix != "" {
+					out[prefix+m[1]] = true
+				}
+			}
+		}
+		for _, m := range settingName.FindAllStringSubmatch(line, -1) {
+			out[m[1]+m[2]] = true
+		}
+	}
+	return out
+}
+
+// TestDocsSettings: every setting the documentation names is read somewhere
+// (a `PREFIX_*` family by a name with that prefix), and every setting a
+// service reads is documented.
+func TestDocsSettings(t *testing.T) {
+	known := settingsRead(t)
+	all := map[string]bool{}
+	for path, md := range docs(t) {
+		for s := range documentedSettings(md) {
+			all[s] = true
+			if strings.HasSuffix(s, "*") {
+				found := false
+				for k := range known {
+					found = found || strings.HasPrefix(k, strings.TrimSuffix(s, "*"))
+				}
+				if !found {
+					t.Errorf("%s: %s: no setting of that family is read", path, s)
+				}
+				continue
+			}
+			if !known[s] {
+				t.Errorf("%s: %s is not a setting the code, the Makefile or the scripts read", path, s)
+			}
+		}
+	}
+	for _, s := range serviceSettings(t) {
+		if !all[s] {
+			t.Errorf("%s is read by a service but named in neither README.md nor docs/", s)
+		}
+	}
+}
