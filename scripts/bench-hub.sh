@@ -90,7 +90,7 @@ $ch -q "CREATE DATABASE $db"
 for f in "$folder" "$folder-done"; do $dove mailbox create -u "$user" "$f"; done
 echo "filling $user/$folder over IMAP..."
 bin/bndmrctl deliver --imap "$imap" --user "$user" --password secret --folder "$folder" "$mails" >/dev/null
-bin/bndmrctl keygen --out "$run/key.json" >/dev/null
+bin/bndmrctl keygen --out "$run/key.json" >/dev/null 2>&1
 
 pprof=()
 [ -n "${BENCH_HUB_PPROF:-}" ] && pprof=(--pprof "$BENCH_HUB_PPROF")
@@ -125,8 +125,9 @@ while :; do
 	now=$(date +%s%N)
 	[ -z "$first_ns" ] && [ "$n" -gt 0 ] && first_ns=$now
 	while [ "$n" -ge $((expected * next_tenth / 10)) ] && [ "$next_tenth" -le 10 ]; do
-		samples+=("$(printf '%3d%% %7d docs %6.1f s  RSS %4d MiB' $((next_tenth * 10)) "$n" \
-			"$(awk -v a="$start" -v b="$now" 'BEGIN{print (b-a)/1e9}')" $(($(status_kb "$hub_pid" VmRSS) / 1024)))")
+		samples+=("$(printf '%3d%% %7d docs %6.1f s  RSS %4d MiB  mails still in the inbox %6d' $((next_tenth * 10)) "$n" \
+			"$(awk -v a="$start" -v b="$now" 'BEGIN{print (b-a)/1e9}')" $(($(status_kb "$hub_pid" VmRSS) / 1024)) \
+			"$($dove mailbox status -u "$user" messages "$folder" 2>/dev/null | sed 's/.*=//' || echo -1)")")
 		next_tenth=$((next_tenth + 1))
 	done
 	if [ -n "${BENCH_HUB_PPROF:-}" ] && [ -z "$profiled" ] && [ "$n" -ge $((expected / 10)) ]; then
@@ -172,3 +173,85 @@ if [ "$distinct" -ne "$expected" ]; then
 	echo "bench-hub: MISMATCH: $distinct distinct documents in ClickHouse, $expected expected" >&2
 	exit 1
 fi
+
+# The production topology on this machine, when one runs (the lead starts
+# it: `make up-topology`; this script never starts or stops it) and
+# BENCH_HUB_TOPOLOGY=1: the same mails, made unique to this run by a header
+# (ingest recognises bytes it already took from a mailbox), staged in a
+# folder of their own, then moved at once into the folder the topology's
+# ingest reads. Documents counted by their arrival time (received_at, the
+# IMAP INTERNALDATE of this run's copies); CPU and RSS summed over every
+# process of the topology (NATS servers and services). The acknowledgements
+# go to the generated senders (mssante.fr), which the loopback Postfix
+# refuses: the MDNs are built and submitted, not delivered.
+[ "${BENCH_HUB_TOPOLOGY:-}" = 1 ] || exit 0
+topo=$root/.run/topology
+tinbox=${BNDMR_TOPO_INBOX:-topology}
+pids=()
+while read -r kind name _; do
+	case $kind in
+	nats) pf=$topo/nats/$name/nats.pid ;;
+	service) pf=$topo/instances/$name/pid ;;
+	*) continue ;;
+	esac
+	if [ ! -f "$pf" ] || ! kill -0 "$(cat "$pf")" 2>/dev/null; then
+		echo "bench-hub: the production topology is not running ($name): run make up-topology first" >&2
+		exit 1
+	fi
+	pids+=("$(cat "$pf")")
+done <"$topo/processes"
+tdb=$(grep -o "^BNDMR_CLICKHOUSE_DSN='[^']*'" "$topo/instances/loader-0/env" | sed "s#.*/##; s#[?'].*##")
+tch="clickhouse-client --port ${BNDMR_TOPO_CH_PORT:-19101}"
+stage=$folder-topology
+$dove mailbox create -u "$user" "$stage"
+trap 'cleanup; $dove mailbox delete -u "$user" "$stage" >/dev/null 2>&1 || true' EXIT
+copies=$run/topology-mails
+mkdir -p "$copies"
+find "$mails" -name '*.eml' -print0 | xargs -0 awk -v dir="$copies" -v tag="X-Bench-Run: $$-$(date +%s)" '
+	FNR == 1 { if (out) close(out); n = split(FILENAME, p, "/"); out = dir "/" p[n]; cr = ($0 ~ /\r$/) ? "\r" : ""; print tag cr > out }
+	{ print > out }'
+since=$(date -u '+%Y-%m-%d %H:%M:%S')
+sleep 1
+echo "filling $user/$stage over IMAP for the topology..."
+bin/bndmrctl deliver --imap "$imap" --user "$user" --password secret --folder "$stage" "$copies" >/dev/null
+tloaded() { $tch -q "SELECT count() FROM $tdb.documents WHERE received_at >= toDateTime('$since', 'UTC')" 2>/dev/null || echo 0; }
+sum_ticks() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+sum_rss() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(status_kb "$p" VmRSS))); done; echo "$t"; }
+ticks0=$(sum_ticks)
+tstart=$(date +%s%N)
+$dove move -u "$user" "$tinbox" mailbox "$stage" ALL
+echo "topology ($(wc -l <"$topo/processes") processes) on $count mails"
+peak=0
+samples=()
+next_tenth=1
+while :; do
+	sleep 0.5
+	n=$(tloaded)
+	now=$(date +%s%N)
+	rss=$(sum_rss)
+	[ "$rss" -gt "$peak" ] && peak=$rss
+	while [ "$n" -ge $((expected * next_tenth / 10)) ] && [ "$next_tenth" -le 10 ]; do
+		samples+=("$(printf '%3d%% %7d docs %6.1f s  RSS of every process %5d MiB' $((next_tenth * 10)) "$n" \
+			"$(awk -v a="$tstart" -v b="$now" 'BEGIN{print (b-a)/1e9}')" $((rss / 1024)))")
+		next_tenth=$((next_tenth + 1))
+	done
+	[ "$n" -ge "$expected" ] && break
+	if [ $(((now - tstart) / 1000000000)) -gt "${BENCH_HUB_TOPOLOGY_TIMEOUT:-3600}" ]; then
+		echo "bench-hub: the topology loaded $n of $expected documents in time; see $topo/instances/*/log" >&2
+		exit 1
+	fi
+done
+tend=$(date +%s%N)
+tticks=$(($(sum_ticks) - ticks0))
+twall=$(awk -v a="$tstart" -v b="$tend" 'BEGIN{printf "%.2f", (b-a)/1e9}')
+t_rate=$(awk -v n="$expected" -v w="$twall" 'BEGIN{printf "%.1f", n/w}')
+t_cpu=$(awk -v n="$expected" -v t="$tticks" -v hz="$hz" 'BEGIN{printf "%.1f", n/(t/hz)}')
+echo
+printf 'production topology, Dovecot -> ClickHouse: %9.1f docs/s %9.1f docs/s (CPU)   (%.2f s)\n' "$t_rate" "$t_cpu" "$twall"
+awk -v h="$t_rate" -v v="$v_rate" -v hc="$t_cpu" -v vc="$v_cpu" 'BEGIN{r=100*h/v;
+	printf "ratio topology / validate: %.1f %% in wall time (target >= 85 %%: %s), %.1f %% in CPU time\n", r, (r>=85?"OK":"TOO SLOW"), 100*hc/vc}'
+printf 'topology CPU: %.0f %% (of %d %%), peak of the summed RSS: %d MiB\n' \
+	"$(awk -v t="$tticks" -v hz="$hz" -v w="$twall" 'BEGIN{print 100*(t/hz)/w}')" $((ncpu * 100)) $((peak / 1024))
+echo "progress and RSS at each tenth:"
+printf '  %s\n' "${samples[@]}"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
