@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -175,21 +176,37 @@ func Serve(ctx context.Context, common Common, log *zap.Logger, rt *Runtime, com
 		log.Warn("JetStream not ready; retrying", zap.Error(err))
 		sleep(ctx, 2*time.Second)
 	}
+	// Each component has its own connection, as each service has in
+	// production: one connection shared by every stage of the hub made its
+	// lock and its single writer a queue (issue 15: the mutex profile showed
+	// the publishes and acknowledgements of every stage waiting on it).
+	conns := []*nats.Conn{nc}
+	streams := []jetstream.JetStream{js}
+	for _, c := range comps[1:] {
+		cnc, cjs, err := bus.Connect(ctx, common.Bus, "bndmr-"+c.Name())
+		if err != nil {
+			return err
+		}
+		defer cnc.Close()
+		conns, streams = append(conns, cnc), append(streams, cjs)
+	}
 	ops := rt.Ops
 	ops.Ready("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return errors.New("not connected to NATS")
+		for _, c := range conns {
+			if !c.IsConnected() {
+				return errors.New("not connected to NATS")
+			}
 		}
 		return nil
 	})
-	env := Env{JS: js, Log: log, Ops: ops, Stages: rt.Stages}
 	go watchStore(ctx, js, common.storeLimit, ops.Registry)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ops.Serve(gctx, common.HTTPAddr, log, nil) })
 	if common.PprofAddr != "" {
 		g.Go(func() error { return servePprof(gctx, common.PprofAddr, log) })
 	}
-	for _, c := range comps {
+	for i, c := range comps {
+		env := Env{JS: streams[i], Log: log, Ops: ops, Stages: rt.Stages}
 		g.Go(func() error {
 			if err := c.Run(gctx, env.with(c.Name())); err != nil {
 				return fmt.Errorf("%s: %w", c.Name(), err)
