@@ -85,11 +85,20 @@ read -r v_wall v_user v_sys v_rss <"$tf"
 v_rate=$(awk -v n="$ndocs" -v w="$v_wall" 'BEGIN{printf "%.1f", n/w}')
 v_cpu=$(awk -v n="$ndocs" -v u="$v_user" -v s="$v_sys" 'BEGIN{printf "%.1f", n/(u+s)}')
 
+# fill FOLDER DIR: appends DIR's mails to FOLDER over IMAP, on
+# BENCH_HUB_FILL_JOBS (4) connections at once (their order does not matter).
+fill() {
+	local jobs=${BENCH_HUB_FILL_JOBS:-4} n
+	n=$(find "$2" -name '*.eml' | wc -l)
+	find "$2" -name '*.eml' -print0 | sort -z | xargs -0 -P "$jobs" -n $(((n + jobs - 1) / jobs)) \
+		bin/bndmrctl deliver --imap "$imap" --user "$user" --password secret --folder "$1" >/dev/null
+}
+
 # A mailbox of its own, filled over IMAP.
 $ch -q "CREATE DATABASE $db"
 for f in "$folder" "$folder-done"; do $dove mailbox create -u "$user" "$f"; done
 echo "filling $user/$folder over IMAP..."
-bin/bndmrctl deliver --imap "$imap" --user "$user" --password secret --folder "$folder" "$mails" >/dev/null
+fill "$folder" "$mails"
 bin/bndmrctl keygen --out "$run/key.json" >/dev/null 2>&1
 
 pprof=()
@@ -213,7 +222,7 @@ find "$mails" -name '*.eml' -print0 | xargs -0 awk -v dir="$copies" -v tag="X-Be
 since=$(date -u '+%Y-%m-%d %H:%M:%S')
 sleep 1
 echo "filling $user/$stage over IMAP for the topology..."
-bin/bndmrctl deliver --imap "$imap" --user "$user" --password secret --folder "$stage" "$copies" >/dev/null
+fill "$stage" "$copies"
 tloaded() { $tch -q "SELECT count() FROM $tdb.documents WHERE received_at >= toDateTime('$since', 'UTC')" 2>/dev/null || echo 0; }
 sum_ticks() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 sum_rss() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(status_kb "$p" VmRSS))); done; echo "$t"; }
