@@ -37,9 +37,13 @@ func NewService(p *Pseudonymiser, log *zap.Logger, reg prometheus.Registerer) *S
 // Run consumes until ctx ends, on the stage runtime (set may be nil).
 func (s *Service) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set) error {
 	return stage.Run(ctx, js, set, s.log, stage.Spec[events.Extracted]{
-		Consumer:   topology.ConsumerOf(topology.DurablePseudonymisation),
-		Version:    events.ExtractedV,
-		Batch:      20,
+		Consumer: topology.ConsumerOf(topology.DurablePseudonymisation),
+		Version:  events.ExtractedV,
+		Batch:    20,
+		// Each record waits on two round trips to JetStream (its publish,
+		// then the acknowledgement of the document): one worker would
+		// serialise them, and the pseudonyms themselves cost little CPU.
+		Workers:    4,
 		Dependency: "nats",
 		// The quarantine names the mail, never the identified content.
 		Identified: true,

@@ -19,7 +19,7 @@ section "Extraction and pseudonymisation per document (issue 5; target: < 10 % o
 section "Acknowledgements (MDN build and SMTP submission)"
 (cd pkg && go test -run '^$' -bench 'Answer|BuildMDN' -benchmem ./ack/)
 
-for extra in bench-ingest.sh bench-store.sh; do
+for extra in bench-hub.sh bench-ingest.sh bench-store.sh; do
 	if [ -x "scripts/$extra" ]; then
 		section "scripts/$extra"
 		"scripts/$extra"

@@ -14,20 +14,24 @@ import (
 
 // The embedded server's store holds the raw mails and the identified
 // documents: with a key, no byte of them is on disk in clear; without
-// one (the control), they are.
+// one (the control), they are. A store an earlier hub wrote with
+// ChaCha20-Poly1305 opens with today's AES-GCM configuration and keeps its
+// messages.
 func TestEmbeddedStoreEncryptedAtRest(t *testing.T) {
 	identity := []byte("DUPONT-Jeanne-INS-2801275123456")
 	for _, tc := range []struct {
 		name     string
 		key      string
+		chacha   bool // written first with ChaCha20, as before issue 15
 		wantSeen bool
 	}{
-		{"clear (control)", "", true},
-		{"encrypted", "a-test-key-of-the-hub-0123456789", false},
+		{"clear (control)", "", false, true},
+		{"encrypted", "a-test-key-of-the-hub-0123456789", false, false},
+		{"encrypted with ChaCha20 by an earlier hub", "a-test-key-of-the-hub-0123456789", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			srv, err := StartEmbedded(EmbeddedConfig{Port: -1, StoreDir: dir, StoreKey: tc.key})
+			srv, err := StartEmbedded(EmbeddedConfig{Port: -1, StoreDir: dir, StoreKey: tc.key, chacha: tc.chacha})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -231,10 +231,40 @@ type handoff struct {
 	mu       sync.Mutex
 	kv       jetstream.KeyValue
 	validity map[string]uint32 // last UIDVALIDITY recorded, per mailbox
+	// busy holds the content keys being handed off: the reader hands off
+	// several mails at once, and two with the same bytes must not both
+	// miss the bucket and both be published.
+	busy map[string]chan struct{}
 }
 
 func newHandoff(js jetstream.JetStream, cfg Config, log *zap.Logger, m *metrics) *handoff {
-	return &handoff{js: js, cfg: cfg, log: log, m: m, validity: map[string]uint32{}}
+	return &handoff{js: js, cfg: cfg, log: log, m: m, validity: map[string]uint32{}, busy: map[string]chan struct{}{}}
+}
+
+// lock waits until no other hand-off holds key, then holds it; the
+// returned function lets it go.
+func (h *handoff) lock(ctx context.Context, key string) (func(), error) {
+	for {
+		h.mu.Lock()
+		held, ok := h.busy[key]
+		if !ok {
+			ch := make(chan struct{})
+			h.busy[key] = ch
+			h.mu.Unlock()
+			return func() {
+				h.mu.Lock()
+				delete(h.busy, key)
+				h.mu.Unlock()
+				close(ch)
+			}, nil
+		}
+		h.mu.Unlock()
+		select {
+		case <-held:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // sink publishes one mail and returns once JetStream stored it. While
@@ -248,6 +278,11 @@ func (h *handoff) sink(ctx context.Context, msg mailbox.Message) error {
 		ev.ReceivedAt = time.Now().UTC()
 	}
 	key := ContentKey(msg.Mailbox, msg.Raw)
+	unlock, err := h.lock(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for attempt := 1; ; attempt++ {
 		err := h.handOff(ctx, ev, key, msg.Raw)
 		if err == nil {

@@ -441,6 +441,30 @@ func TestUIDValidityReset(t *testing.T) {
 	}
 }
 
+// TestSameBytesHandedOffAtOnce: the reader hands off the mails of a batch
+// at once; the same bytes several times in one batch are still published
+// once, the others counted as duplicates, and every mail leaves the inbox.
+func TestSameBytesHandedOffAtOnce(t *testing.T) {
+	addr := dovecot(t)
+	js := connect(t, startNATS(t))
+	in, done := folders(t, addr, "hub@bndmr.test")
+	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
+	cfg.Batch, cfg.HandOffs = 10, 8
+	same := mail("same", 0, 2000)
+	mails := [][]byte{same, mail("other", 1, 0), same, same, mail("other", 2, 0), same, same, same}
+	deliver(t, cfg, mails)
+	reg := prometheus.NewRegistry()
+	run(t, Config{Mailboxes: []mailbox.Config{cfg}, RetryEvery: 200 * time.Millisecond}, js, reg)
+	waitFor(t, "an empty inbox", 20*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
+	if got := waiting(t, cfg, done); got != uint32(len(mails)) {
+		t.Errorf("%d mails in %s, want %d", got, done, len(mails))
+	}
+	assertOnce(t, js, 3)
+	if got := testutil.ToFloat64(newCounterFrom(t, reg, "bndmr_ingest_duplicates_total")); got != 5 {
+		t.Errorf("bndmr_ingest_duplicates_total = %v, want 5", got)
+	}
+}
+
 // TestKilledMidDrain SIGKILLs an ingest process twice while it drains a
 // mailbox, then lets a third one finish: every mail is in the stream once.
 func TestKilledMidDrain(t *testing.T) {

@@ -14,7 +14,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/bndmr/hub/pkg/tlsclient"
 )
@@ -51,6 +54,12 @@ type Config struct {
 	NoIdle bool
 	// Batch is how many messages one FETCH asks for.
 	Batch int
+	// HandOffs is how many messages of a batch are handed to the sink at
+	// once (default 8; 1: one after the other). Each hand-off waits on the
+	// sink's store (a JetStream PubAck); in turn they set the pace of the
+	// whole hub. The messages still leave the inbox only once their own
+	// hand-off returned.
+	HandOffs int
 	// MaxBackoff caps the wait between reconnections.
 	MaxBackoff time.Duration
 	// CommandTimeout bounds each exchange with the server (greeting, one
@@ -144,6 +153,9 @@ func (c *Config) Validate() error {
 	if c.Batch <= 0 {
 		c.Batch = 20
 	}
+	if c.HandOffs <= 0 {
+		c.HandOffs = 8
+	}
 	if c.MaxBackoff <= 0 {
 		c.MaxBackoff = time.Minute
 	}
@@ -175,7 +187,8 @@ func (m Message) ID() string {
 }
 
 // Sink takes a message durably: when it returns nil, the message may leave
-// the inbox. It must be idempotent for the same Message.ID().
+// the inbox. It must be idempotent for the same Message.ID(), and safe for
+// concurrent use (Config.HandOffs calls run at once).
 type Sink func(ctx context.Context, m Message) error
 
 // Stats are counters a caller may export as metrics.
@@ -410,8 +423,29 @@ func (r *Reader) oldest(c *imapclient.Client, uids []imap.UID) (time.Time, error
 func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uidValidity uint32, uids []imap.UID) error {
 	section := &imap.FetchItemBodySection{Peek: true}
 	fetch := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, InternalDate: true, BodySection: []*imap.FetchItemBodySection{section}})
-	var done []imap.UID
-	var sinkErr error
+	// Up to HandOffs messages, and handOffBytes of them, are handed off at
+	// once while the FETCH response is read on: memory stays bounded
+	// whatever the mails weigh.
+	slots := semaphore.NewWeighted(int64(r.cfg.HandOffs))
+	bytes := semaphore.NewWeighted(handOffBytes)
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		done    []imap.UID
+		sinkErr error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if sinkErr == nil {
+			sinkErr = err
+		}
+	}
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return sinkErr != nil
+	}
 	for {
 		// One message at a time is bounded, not the sink's wait: a JetStream
 		// outage must hold the mails, not break the session.
@@ -423,33 +457,58 @@ func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uidValidity ui
 			return err
 		})
 		if err != nil {
-			sinkErr = fmt.Errorf("reading a message: %w", err)
+			fail(fmt.Errorf("reading a message: %w", err))
 			break
 		}
 		if buf == nil {
 			break
 		}
-		if sinkErr != nil {
+		if failed() {
 			continue // keep reading the FETCH response to its end
 		}
 		m := Message{Mailbox: r.cfg.Name, UIDValidity: uidValidity, UID: uint32(buf.UID), Raw: buf.FindBodySection(section), Internal: buf.InternalDate}
-		if err := r.sink(ctx, m); err != nil {
-			sinkErr = fmt.Errorf("handing off UID %d: %w", m.UID, err)
+		weight := min(max(int64(len(m.Raw)), 1), handOffBytes)
+		if err := slots.Acquire(ctx, 1); err != nil {
+			fail(err)
 			continue
 		}
-		r.stats.HandedOff(r.cfg.Name)
-		done = append(done, buf.UID)
+		if err := bytes.Acquire(ctx, weight); err != nil {
+			slots.Release(1)
+			fail(err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer slots.Release(1)
+			defer bytes.Release(weight)
+			if err := r.sink(ctx, m); err != nil {
+				fail(fmt.Errorf("handing off UID %d: %w", m.UID, err))
+				return
+			}
+			r.stats.HandedOff(r.cfg.Name)
+			mu.Lock()
+			done = append(done, imap.UID(m.UID))
+			mu.Unlock()
+		}()
 	}
-	if err := r.answered(c, "FETCH", fetch.Close); err != nil && sinkErr == nil {
-		sinkErr = fmt.Errorf("fetching messages: %w", err)
+	closeErr := r.answered(c, "FETCH", fetch.Close)
+	wg.Wait()
+	if closeErr != nil {
+		fail(fmt.Errorf("fetching messages: %w", closeErr))
 	}
 	if len(done) > 0 {
+		slices.Sort(done)
 		if err := r.answered(c, "MOVE", func() error { return r.move(c, done) }); err != nil {
 			return err
 		}
 	}
 	return sinkErr
 }
+
+// handOffBytes bounds the bytes of the messages of one batch being handed
+// off at once (a larger message goes alone).
+const handOffBytes = 32 << 20
 
 // move takes handed-off messages out of the inbox: MOVE where the server has
 // it, otherwise COPY + \Deleted + UID EXPUNGE.

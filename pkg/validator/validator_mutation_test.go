@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +20,12 @@ import (
 	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
-// TestNewDefaults: a zero config gets two workers and the default mail and
-// XML limits; a config that sets them keeps its own.
+// TestNewDefaults: a zero config gets two workers per core available and
+// the default mail and XML limits; a config that sets them keeps its own.
 func TestNewDefaults(t *testing.T) {
 	v := New(Config{}, nil, zap.NewNop(), nil)
-	if v.cfg.Workers != 2 {
-		t.Errorf("workers %d, want 2", v.cfg.Workers)
+	if want := 2 * runtime.GOMAXPROCS(0); v.cfg.Workers != want {
+		t.Errorf("workers %d, want %d (2 × GOMAXPROCS)", v.cfg.Workers, want)
 	}
 	if v.cfg.Limits != mssante.DefaultLimits() {
 		t.Errorf("mail limits %+v, want the defaults", v.cfg.Limits)

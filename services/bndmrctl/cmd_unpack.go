@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/bndmr/hub/pkg/mssante"
@@ -60,8 +61,9 @@ func cmdUnpack(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("unpack", flag.ContinueOnError)
 	jsonl := fs.Bool("jsonl", false, "print one JSON object per mail")
 	strict := fs.Bool("strict", false, "reject mails whose METADATA.XML does not match their files")
+	out := fs.String("out", "", "also write every document found into this folder, as MAILFILE-N.xml (for bndmrctl validate)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl unpack [--jsonl] [--strict] FILE...\n\nUnpack raw MSSanté mails as the validator would see them.\nExit status: 0 when every mail yields at least one document, 1 otherwise, 2 on usage error.")
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl unpack [--jsonl] [--strict] [--out DIR] FILE...\n\nUnpack raw MSSanté mails as the validator would see them.\nExit status: 0 when every mail yields at least one document, 1 otherwise, 2 on usage error.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -76,8 +78,14 @@ func cmdUnpack(ctx context.Context, args []string) int {
 	status := 0
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetEscapeHTML(false)
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			fmt.Fprintf(os.Stderr, "bndmrctl unpack: %v\n", err)
+			return 2
+		}
+	}
 	for _, file := range fs.Args() {
-		res := unpackFile(ctx, file, lim)
+		res := unpackFile(ctx, file, lim, *out)
 		if ctx.Err() != nil {
 			fmt.Fprintln(os.Stderr, "bndmrctl unpack: interrupted")
 			return 1
@@ -97,7 +105,9 @@ func cmdUnpack(ctx context.Context, args []string) int {
 	return status
 }
 
-func unpackFile(ctx context.Context, file string, lim mssante.Limits) unpackResult {
+// unpackFile unpacks one mail; with out set, it also writes each document
+// found there as MAILFILE-N.xml (N from 1, in the order of m.Documents).
+func unpackFile(ctx context.Context, file string, lim mssante.Limits, out string) unpackResult {
 	res := unpackResult{File: file, Documents: []unpackDoc{}, Warnings: []string{}}
 	raw, err := readLimited(file, lim.MaxMailBytes)
 	if err != nil {
@@ -117,7 +127,13 @@ func unpackFile(ctx context.Context, file string, lim mssante.Limits) unpackResu
 	}
 	res.MessageID, res.From, res.Subject, res.IsReport = m.MessageID, m.From, m.Subject, m.IsReport
 	res.Warnings = append(res.Warnings, m.Warnings...)
-	for _, d := range m.Documents {
+	for i, d := range m.Documents {
+		if out != "" {
+			name := fmt.Sprintf("%s-%d.xml", strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), i+1)
+			if err := os.WriteFile(filepath.Join(out, name), d.Data, 0o644); err != nil {
+				res.Error = fmt.Sprintf("writing %s: %v", name, err)
+			}
+		}
 		ud := unpackDoc{
 			Name: d.Name, Size: d.Size, SHA1: d.SHA1, Source: d.Source,
 			MetadataHashOK: d.MetadataHashOK, MetadataSizeOK: d.MetadataSizeOK,

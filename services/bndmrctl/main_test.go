@@ -24,6 +24,7 @@ func TestCommandsExitStatus(t *testing.T) {
 	}
 	key := filepath.Join(tmp, "key.json")
 	mails := filepath.Join(tmp, "mails")
+	docs := filepath.Join(tmp, "docs")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -44,6 +45,8 @@ func TestCommandsExitStatus(t *testing.T) {
 		{"gen", []string{"gen", "--kit", kitDir, "--seed", "1", "--count", "3", "--out", mails}, 0},
 		{"unpack generated mails", []string{"unpack", "--jsonl", filepath.Join(mails, "mail-000001.eml"), filepath.Join(mails, "mail-000002.eml")}, 0},
 		{"unpack garbage", []string{"unpack", garbage}, 1},
+		{"unpack the documents into a folder", []string{"unpack", "--out", docs, filepath.Join(mails, "mail-000001.eml"), filepath.Join(mails, "mail-000002.eml")}, 0},
+		{"validate the documents unpacked", []string{"validate", "--kit", kitDir, filepath.Join(docs, "mail-000001-1.xml"), filepath.Join(docs, "mail-000002-1.xml")}, 0},
 		{"keygen", []string{"keygen", "--out", key, "--id", "k1"}, 0},
 		{"keygen refuses to overwrite", []string{"keygen", "--out", key}, 1},
 		{"extract an official example", []string{"extract", "--kit", kitDir, example}, 0},

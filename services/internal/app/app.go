@@ -11,6 +11,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -47,9 +48,12 @@ type Component interface {
 type Common struct {
 	LogLevel string
 	HTTPAddr string
-	Bus      bus.Config
-	replicas int
-	maxMsg   int
+	// PprofAddr: a loopback listener serving net/http/pprof (with block and
+	// mutex profiling on) for profiling under load; empty: off.
+	PprofAddr string
+	Bus       bus.Config
+	replicas  int
+	maxMsg    int
 	// storeLimit: the NATS servers' max_file_store, for the store-usage
 	// metric (JetStream does not tell clients the server's limit).
 	storeLimit int
@@ -63,6 +67,7 @@ type Common struct {
 func (c *Common) Flags(f *service.Flags, defHTTP string) {
 	f.String(&c.LogLevel, "log-level", "BNDMR_LOG_LEVEL", "info", "log level: debug, info, warn, error")
 	f.String(&c.HTTPAddr, "http-addr", "BNDMR_HTTP_ADDR", defHTTP, "address of /healthz, /readyz and /metrics (empty: off)")
+	f.String(&c.PprofAddr, "pprof", "BNDMR_PPROF_ADDR", "", "loopback address of a Go pprof debug listener (/debug/pprof/, block and mutex profiles on); empty: off")
 	f.String(&c.Bus.URL, "nats-url", "BNDMR_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL")
 	f.String(&c.Bus.User, "nats-user", "BNDMR_NATS_USER", "", "NATS user of this service")
 	f.String(&c.Bus.Password, "nats-password", "BNDMR_NATS_PASSWORD", "", "NATS password of this service")
@@ -87,6 +92,9 @@ func (c *Common) check() error {
 	}
 	if (c.Bus.CertFile == "") != (c.Bus.KeyFile == "") {
 		return fmt.Errorf("--nats-cert and --nats-key go together (got %q and %q)", c.Bus.CertFile, c.Bus.KeyFile)
+	}
+	if err := checkLoopback(c.PprofAddr); err != nil {
+		return fmt.Errorf("--pprof %s: %w", c.PprofAddr, err)
 	}
 	c.Bus.Replicas = c.replicas
 	c.Bus.MaxMsgBytes = int32(c.maxMsg)
@@ -173,18 +181,37 @@ func Serve(ctx context.Context, common Common, log *zap.Logger, rt *Runtime, com
 		log.Warn("JetStream not ready; retrying", zap.Error(err))
 		sleep(ctx, 2*time.Second)
 	}
+	// Each component has its own connection, as each service has in
+	// production: one connection shared by every stage of the hub made its
+	// lock and its single writer a queue (issue 15: the mutex profile showed
+	// the publishes and acknowledgements of every stage waiting on it).
+	conns := []*nats.Conn{nc}
+	streams := []jetstream.JetStream{js}
+	for _, c := range comps[1:] {
+		cnc, cjs, err := bus.Connect(ctx, common.Bus, "bndmr-"+c.Name())
+		if err != nil {
+			return err
+		}
+		defer cnc.Close()
+		conns, streams = append(conns, cnc), append(streams, cjs)
+	}
 	ops := rt.Ops
 	ops.Ready("nats", func(context.Context) error {
-		if !nc.IsConnected() {
-			return errors.New("not connected to NATS")
+		for _, c := range conns {
+			if !c.IsConnected() {
+				return errors.New("not connected to NATS")
+			}
 		}
 		return nil
 	})
-	env := Env{JS: js, Log: log, Ops: ops, Stages: rt.Stages}
 	go watchStore(ctx, js, common.storeLimit, ops.Registry)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ops.Serve(gctx, common.HTTPAddr, log, nil) })
-	for _, c := range comps {
+	if common.PprofAddr != "" {
+		g.Go(func() error { return servePprof(gctx, common.PprofAddr, log) })
+	}
+	for i, c := range comps {
+		env := Env{JS: streams[i], Log: log, Ops: ops, Stages: rt.Stages}
 		g.Go(func() error {
 			if err := c.Run(gctx, env.with(c.Name())); err != nil {
 				return fmt.Errorf("%s: %w", c.Name(), err)

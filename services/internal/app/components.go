@@ -48,6 +48,7 @@ func (c *Ingest) Flags(f *service.Flags) {
 	f.String(&c.one.Processed, "imap-processed", "BNDMR_IMAP_PROCESSED", "Processed", "folder handed-off mails are moved to")
 	f.Duration(&c.one.PollInterval, "imap-poll", "BNDMR_IMAP_POLL", 30*time.Second, "polling interval where IDLE is not used")
 	f.Bool(&c.one.NoIdle, "imap-no-idle", "BNDMR_IMAP_NO_IDLE", false, "poll even where the server offers IDLE")
+	f.Int(&c.one.HandOffs, "imap-handoffs", "BNDMR_IMAP_HANDOFFS", 8, "mails of a batch handed to JetStream at once, each moved out of the inbox after its own PubAck (1: one after the other)")
 	f.Duration(&c.one.CommandTimeout, "imap-timeout", "BNDMR_IMAP_TIMEOUT", 2*time.Minute, "longest wait for the server's answer to one command (or one fetched mail) before reconnecting")
 	f.Int(&c.cfg.MaxInline, "ingest-max-inline", "BNDMR_INGEST_MAX_INLINE", 2<<20, "largest mail carried inside the stream message (bytes); larger ones go to the object store. Keep it under 3/4 of --nats-max-msg (base64)")
 	f.Int(&c.cfg.Replicas, "ingest-bucket-replicas", "BNDMR_INGEST_BUCKET_REPLICAS", 1, "replicas of the BNDMR_INGESTED bucket when ingest has to create it")
@@ -100,7 +101,7 @@ func (*Validator) Name() string { return "validator" }
 
 func (c *Validator) Flags(f *service.Flags) {
 	f.String(&c.kit, "kit", kit.EnvVar, "", "CI-SIS kit folder ("+kit.DefaultHelp+")")
-	f.Int(&c.cfg.Workers, "workers", "BNDMR_VALIDATOR_WORKERS", 2, "mails validated at once")
+	f.Int(&c.cfg.Workers, "workers", "BNDMR_VALIDATOR_WORKERS", 0, "mails validated at once (0: twice the cores available)")
 	f.Bool(&c.cfg.RequireINS, "require-ins", "BNDMR_REQUIRE_INS", false, "reject (903) documents whose patient has no INS")
 }
 

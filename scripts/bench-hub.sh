@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# End-to-end throughput of the all-in-one hub (issue 15): N synthetic mails
+# (`bndmrctl gen --seed 7`, one SDM-MR document each) go from a Dovecot
+# mailbox of their own to ClickHouse through bin/hub. In the same run,
+# `bndmrctl validate` checks the same documents (the CDA files the mails
+# carry): the ceiling the pipeline is compared with. Prints documents/s of
+# both, their ratio (target >= 85 %), the hub's CPU % (utime + stime over
+# wall time, of the 100 % x cores available) and its peak RSS (VmHWM), with
+# RSS samples at each tenth of the run to show it stays flat.
+#   scripts/bench-hub.sh [MAILS]   (default 10000; 100000 possible)
+# Settings (environment): BENCH_HUB_SEED (7), BENCH_HUB_PPROF (a loopback
+# address: the hub serves pprof there and the script saves CPU, block and
+# mutex profiles taken mid-run under .run/bench-hub/profiles-N/),
+# BENCH_HUB_FLAGS (extra flags for bin/hub, e.g. "--workers 3").
+# Needs `make up` (Dovecot, ClickHouse) and `make build`. It uses its own IMAP
+# folders, ClickHouse database and hub data folder, and removes them, and the
+# hub it started, when it ends, whatever the ending. The generated mails and
+# their documents are kept under .run/bench-hub/ for the next run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+count=${1:-${BENCH_HUB_MAILS:-10000}}
+seed=${BENCH_HUB_SEED:-7}
+export CISIS_KIT=${CISIS_KIT:-$(cd .. && pwd)/shared/ci-sis}
+ch_port=${BNDMR_CH_TCP_PORT:-19000}
+imap=127.0.0.1:${BNDMR_IMAP_PORT:-10143}
+ch="clickhouse-client --port $ch_port"
+user=hub@bndmr.test
+dove="doveadm -c $root/.run/dovecot/dovecot.conf"
+hz=$(getconf CLK_TCK)
+ncpu=$(nproc)
+
+work=$root/.run/bench-hub
+mails=$work/mails-$seed-$count
+docs=$work/docs-$seed-$count
+run=$work/run-$$
+db=bench_hub_$$
+folder=bench-hub-$$
+mkdir -p "$work" "$run"
+
+hub_pid=
+cleanup() {
+	if [ -n "$hub_pid" ] && kill -0 "$hub_pid" 2>/dev/null; then
+		kill "$hub_pid" 2>/dev/null || true
+		wait "$hub_pid" 2>/dev/null || true
+	fi
+	$ch -q "DROP DATABASE IF EXISTS $db" 2>/dev/null || true
+	for f in "$folder" "$folder-done"; do
+		$dove mailbox delete -u "$user" "$f" >/dev/null 2>&1 || true
+	done
+	rm -rf "$run"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The mails and their documents, once per (seed, count).
+if [ ! -f "$mails/manifest.jsonl" ]; then
+	echo "generating $count mails (seed $seed) into $mails (once)"
+	rm -rf "$mails.tmp"
+	bin/bndmrctl gen --seed "$seed" --count "$count" --out "$mails.tmp" >/dev/null
+	mv "$mails.tmp" "$mails"
+fi
+if [ ! -f "$docs/.done" ]; then
+	echo "unpacking their documents into $docs (once)"
+	rm -rf "$docs"
+	find "$mails" -name '*.eml' -print0 | sort -z | xargs -0 bin/bndmrctl unpack --out "$docs" >/dev/null || true
+	touch "$docs/.done"
+fi
+ndocs=$(find "$docs" -name '*.xml' | wc -l)
+expected=$(grep -cvE '"(invalid|hostile)":' "$mails/manifest.jsonl" || true)
+if [ "$ndocs" -ne "$expected" ]; then
+	echo "bench-hub: $ndocs documents unpacked from $mails, the manifest lists $expected valid ones" >&2
+	exit 1
+fi
+
+# The ceiling: bndmrctl validate on the same documents, in this run.
+tf=$run/validate.time
+echo "bndmrctl validate on the $ndocs documents ($ncpu workers)..."
+if ! /usr/bin/time -f '%e %U %S %M' -o "$tf" bin/bndmrctl validate --kit "$CISIS_KIT" "$docs" >"$run/validate.out" 2>&1; then
+	echo "bench-hub: bndmrctl validate found invalid documents:" >&2
+	tail -3 "$run/validate.out" >&2
+	exit 1
+fi
+read -r v_wall v_user v_sys v_rss <"$tf"
+v_rate=$(awk -v n="$ndocs" -v w="$v_wall" 'BEGIN{printf "%.1f", n/w}')
+v_cpu=$(awk -v n="$ndocs" -v u="$v_user" -v s="$v_sys" 'BEGIN{printf "%.1f", n/(u+s)}')
+
+# fill FOLDER DIR: appends DIR's mails to FOLDER over IMAP, on
+# BENCH_HUB_FILL_JOBS (4) connections at once (their order does not matter).
+fill() {
+	local jobs=${BENCH_HUB_FILL_JOBS:-4} n
+	n=$(find "$2" -name '*.eml' | wc -l)
+	find "$2" -name '*.eml' -print0 | sort -z | xargs -0 -P "$jobs" -n $(((n + jobs - 1) / jobs)) \
+		bin/bndmrctl deliver --imap "$imap" --user "$user" --password secret --folder "$1" >/dev/null
+}
+
+# A mailbox of its own, filled over IMAP.
+$ch -q "CREATE DATABASE $db"
+for f in "$folder" "$folder-done"; do $dove mailbox create -u "$user" "$f"; done
+echo "filling $user/$folder over IMAP..."
+fill "$folder" "$mails"
+bin/bndmrctl keygen --out "$run/key.json" >/dev/null 2>&1
+
+pprof=()
+[ -n "${BENCH_HUB_PPROF:-}" ] && pprof=(--pprof "$BENCH_HUB_PPROF")
+# shellcheck disable=SC2206
+extra=(${BENCH_HUB_FLAGS:-})
+echo "bin/hub on $count mails ${extra[*]}"
+start=$(date +%s%N)
+bin/hub --data-dir "$run/hub" --nats-port -1 --http-addr 127.0.0.1:0 --indicators-addr 127.0.0.1:0 --auth none \
+	--imap-addr "$imap" --imap-tls none --imap-user "$user" --imap-password secret \
+	--imap-inbox "$folder" --imap-processed "$folder-done" \
+	--key-file "$run/key.json" --clickhouse "clickhouse://127.0.0.1:$ch_port/$db" \
+	--log-level warn "${pprof[@]}" "${extra[@]}" >"$run/hub.log" 2>&1 &
+hub_pid=$!
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+loaded() { $ch -q "SELECT count() FROM $db.documents" 2>/dev/null || echo 0; }
+
+profiled=
+samples=()
+next_tenth=1
+first_ns=
+n=0
+while :; do
+	sleep 0.5
+	if ! kill -0 "$hub_pid" 2>/dev/null; then
+		echo "bench-hub: the hub stopped before loading every document; its log:" >&2
+		tail -20 "$run/hub.log" >&2
+		exit 1
+	fi
+	n=$(loaded)
+	now=$(date +%s%N)
+	[ -z "$first_ns" ] && [ "$n" -gt 0 ] && first_ns=$now
+	while [ "$n" -ge $((expected * next_tenth / 10)) ] && [ "$next_tenth" -le 10 ]; do
+		samples+=("$(printf '%3d%% %7d docs %6.1f s  RSS %4d MiB  mails still in the inbox %6d' $((next_tenth * 10)) "$n" \
+			"$(awk -v a="$start" -v b="$now" 'BEGIN{print (b-a)/1e9}')" $(($(status_kb "$hub_pid" VmRSS) / 1024)) \
+			"$($dove mailbox status -u "$user" messages "$folder" 2>/dev/null | sed 's/.*=//' || echo -1)")")
+		next_tenth=$((next_tenth + 1))
+	done
+	if [ -n "${BENCH_HUB_PPROF:-}" ] && [ -z "$profiled" ] && [ "$n" -ge $((expected / 10)) ]; then
+		profiled=1
+		prof=$work/profiles-$count
+		mkdir -p "$prof"
+		echo "profiling 10 s under load into $prof (cpu, block, mutex)"
+		curl -sf -o "$prof/cpu.pprof" "http://$BENCH_HUB_PPROF/debug/pprof/profile?seconds=10" || echo "bench-hub: CPU profile failed" >&2
+		curl -sf -o "$prof/block.pprof" "http://$BENCH_HUB_PPROF/debug/pprof/block" || true
+		curl -sf -o "$prof/mutex.pprof" "http://$BENCH_HUB_PPROF/debug/pprof/mutex" || true
+		curl -sf -o "$prof/goroutine.txt" "http://$BENCH_HUB_PPROF/debug/pprof/goroutine?debug=1" || true
+	fi
+	[ "$n" -ge "$expected" ] && break
+done
+end=$(date +%s%N)
+ticks=$(cpu_ticks "$hub_pid")
+hwm=$(status_kb "$hub_pid" VmHWM)
+kill "$hub_pid"
+wait "$hub_pid" 2>/dev/null || true
+hub_pid=
+
+distinct=$($ch -q "SELECT uniqExact(set_id, version_number) FROM $db.documents")
+wall=$(awk -v a="$start" -v b="$end" 'BEGIN{printf "%.2f", (b-a)/1e9}')
+h_rate=$(awk -v n="$expected" -v w="$wall" 'BEGIN{printf "%.1f", n/w}')
+h_cpu=$(awk -v n="$expected" -v t="$ticks" -v hz="$hz" 'BEGIN{printf "%.1f", n/(t/hz)}')
+steady=$(awk -v n="$expected" -v a="$first_ns" -v b="$end" 'BEGIN{printf "%.1f", n/((b-a)/1e9)}')
+cpu_pct=$(awk -v t="$ticks" -v hz="$hz" -v w="$wall" 'BEGIN{printf "%.0f", 100*(t/hz)/w}')
+
+echo
+printf 'documents: %d (mails: %d, seed %d), %d distinct (set, version) in ClickHouse\n' "$expected" "$count" "$seed" "$distinct"
+printf '                                        wall time         CPU time\n'
+printf 'bin/hub, Dovecot -> ClickHouse:    %9.1f docs/s %9.1f docs/s   (%.2f s; first rows after %.1f s; %.1f docs/s from then)\n' \
+	"$h_rate" "$h_cpu" "$wall" "$(awk -v a="$start" -v b="$first_ns" 'BEGIN{print (b-a)/1e9}')" "$steady"
+printf 'bndmrctl validate, same documents: %9.1f docs/s %9.1f docs/s   (%.2f s, %d workers, peak RSS %d MiB)\n' \
+	"$v_rate" "$v_cpu" "$v_wall" "$ncpu" $((v_rss / 1024))
+awk -v h="$h_rate" -v v="$v_rate" -v hc="$h_cpu" -v vc="$v_cpu" 'BEGIN{r=100*h/v;
+	printf "ratio hub / validate: %.1f %% in wall time (target >= 85 %%: %s), %.1f %% in CPU time\n", r, (r>=85?"OK":"TOO SLOW"), 100*hc/vc}'
+printf 'hub CPU: %s %% (of %d %%), peak RSS (VmHWM): %d MiB\n' "$cpu_pct" $((ncpu * 100)) $((hwm / 1024))
+echo "progress and RSS at each tenth:"
+printf '  %s\n' "${samples[@]}"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "$distinct" -ne "$expected" ]; then
+	echo "bench-hub: MISMATCH: $distinct distinct documents in ClickHouse, $expected expected" >&2
+	exit 1
+fi
+
+# The production topology on this machine, when one runs (the lead starts
+# it: `make up-topology`; this script never starts or stops it) and
+# BENCH_HUB_TOPOLOGY=1: the same mails, made unique to this run by a header
+# (ingest recognises bytes it already took from a mailbox), staged in a
+# folder of their own, then moved at once into the folder the topology's
+# ingest reads. Documents counted by their arrival time (received_at, the
+# IMAP INTERNALDATE of this run's copies); CPU and RSS summed over every
+# process of the topology (NATS servers and services). The acknowledgements
+# go to the generated senders (mssante.fr), which the loopback Postfix
+# refuses: the MDNs are built and submitted, not delivered.
+[ "${BENCH_HUB_TOPOLOGY:-}" = 1 ] || exit 0
+topo=$root/.run/topology
+tinbox=${BNDMR_TOPO_INBOX:-topology}
+pids=()
+while read -r kind name _; do
+	case $kind in
+	nats) pf=$topo/nats/$name/nats.pid ;;
+	service) pf=$topo/instances/$name/pid ;;
+	*) continue ;;
+	esac
+	if [ ! -f "$pf" ] || ! kill -0 "$(cat "$pf")" 2>/dev/null; then
+		echo "bench-hub: the production topology is not running ($name): run make up-topology first" >&2
+		exit 1
+	fi
+	pids+=("$(cat "$pf")")
+done <"$topo/processes"
+tdb=$(grep -o "^BNDMR_CLICKHOUSE_DSN='[^']*'" "$topo/instances/loader-0/env" | sed "s#.*/##; s#[?'].*##")
+tch="clickhouse-client --port ${BNDMR_TOPO_CH_PORT:-19101}"
+stage=$folder-topology
+$dove mailbox create -u "$user" "$stage"
+trap 'cleanup; $dove mailbox delete -u "$user" "$stage" >/dev/null 2>&1 || true' EXIT
+copies=$run/topology-mails
+mkdir -p "$copies"
+find "$mails" -name '*.eml' -print0 | xargs -0 awk -v dir="$copies" -v tag="X-Bench-Run: $$-$(date +%s)" '
+	FNR == 1 { if (out) close(out); n = split(FILENAME, p, "/"); out = dir "/" p[n]; cr = ($0 ~ /\r$/) ? "\r" : ""; print tag cr > out }
+	{ print > out }'
+since=$(date -u '+%Y-%m-%d %H:%M:%S')
+sleep 1
+echo "filling $user/$stage over IMAP for the topology..."
+fill "$stage" "$copies"
+tloaded() { $tch -q "SELECT count() FROM $tdb.documents WHERE received_at >= toDateTime('$since', 'UTC')" 2>/dev/null || echo 0; }
+sum_ticks() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
+sum_rss() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(status_kb "$p" VmRSS))); done; echo "$t"; }
+ticks0=$(sum_ticks)
+tstart=$(date +%s%N)
+$dove move -u "$user" "$tinbox" mailbox "$stage" ALL
+echo "topology ($(wc -l <"$topo/processes") processes) on $count mails"
+peak=0
+samples=()
+next_tenth=1
+while :; do
+	sleep 0.5
+	n=$(tloaded)
+	now=$(date +%s%N)
+	rss=$(sum_rss)
+	[ "$rss" -gt "$peak" ] && peak=$rss
+	while [ "$n" -ge $((expected * next_tenth / 10)) ] && [ "$next_tenth" -le 10 ]; do
+		samples+=("$(printf '%3d%% %7d docs %6.1f s  RSS of every process %5d MiB' $((next_tenth * 10)) "$n" \
+			"$(awk -v a="$tstart" -v b="$now" 'BEGIN{print (b-a)/1e9}')" $((rss / 1024)))")
+		next_tenth=$((next_tenth + 1))
+	done
+	[ "$n" -ge "$expected" ] && break
+	if [ $(((now - tstart) / 1000000000)) -gt "${BENCH_HUB_TOPOLOGY_TIMEOUT:-3600}" ]; then
+		echo "bench-hub: the topology loaded $n of $expected documents in time; see $topo/instances/*/log" >&2
+		exit 1
+	fi
+done
+tend=$(date +%s%N)
+tticks=$(($(sum_ticks) - ticks0))
+twall=$(awk -v a="$tstart" -v b="$tend" 'BEGIN{printf "%.2f", (b-a)/1e9}')
+t_rate=$(awk -v n="$expected" -v w="$twall" 'BEGIN{printf "%.1f", n/w}')
+t_cpu=$(awk -v n="$expected" -v t="$tticks" -v hz="$hz" 'BEGIN{printf "%.1f", n/(t/hz)}')
+echo
+printf 'production topology, Dovecot -> ClickHouse: %9.1f docs/s %9.1f docs/s (CPU)   (%.2f s)\n' "$t_rate" "$t_cpu" "$twall"
+awk -v h="$t_rate" -v v="$v_rate" -v hc="$t_cpu" -v vc="$v_cpu" 'BEGIN{r=100*h/v;
+	printf "ratio topology / validate: %.1f %% in wall time (target >= 85 %%: %s), %.1f %% in CPU time\n", r, (r>=85?"OK":"TOO SLOW"), 100*hc/vc}'
+printf 'topology CPU: %.0f %% (of %d %%), peak of the summed RSS: %d MiB\n' \
+	"$(awk -v t="$tticks" -v hz="$hz" -v w="$twall" 'BEGIN{print 100*(t/hz)/w}')" $((ncpu * 100)) $((peak / 1024))
+echo "progress and RSS at each tenth:"
+printf '  %s\n' "${samples[@]}"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
