@@ -230,8 +230,11 @@ var epiTables = []epiTable{
 			   SELECT centre_id, argMax(filiere, imported_at) AS filiere FROM reference_centres GROUP BY centre_id
 			 ) AS centres USING centre_id
 			 GROUP BY filiere ORDER BY filiere`+joinSettings),
+		// GLOBAL: on a cluster the shards would look reference_centres up
+		// in their default database; the initiator reads it in the hub's
+		// and sends the list (the same IN on one server).
 		epi("filiere_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes
-			WHERE site_code IN (SELECT centre_id FROM reference_centres) AND `+currentSets)},
+			WHERE site_code GLOBAL IN (SELECT centre_id FROM reference_centres) AND `+currentSets)},
 	{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, nil, true,
 		epi("diagnosis", `SELECT '' AS g, if(coded > 0, 'diagnostic codé', 'non diagnostiqué') AS state, toUInt64(count()) AS n FROM (
 			   SELECT patient_key, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded

@@ -423,6 +423,9 @@ type figures struct {
 	MR2  []indicators.MR2
 	MR1  []indicators.MR1
 	Epi  []string
+	// EpiTables: every epidemiology table and distribution the indicators
+	// publish (no suppression), as JSON.
+	EpiTables []string
 }
 
 func figuresOf(t *testing.T, s *store.Store) figures {
@@ -444,6 +447,7 @@ func figuresOf(t *testing.T, s *store.Store) figures {
 		t.Fatal(err)
 	}
 	f.Epi = epidemiology(t, s)
+	f.EpiTables = []string{allEpidemiology(t, s)}
 	if len(f.MR2) == 0 || len(f.Docs) == 0 || len(f.Epi) == 0 || len(f.MR1) == 0 {
 		t.Fatalf("missing figures: %d establishments, %d MR.2, %d MR.1, %d ORPHA codes", len(f.Docs), len(f.MR2), len(f.MR1), len(f.Epi))
 	}
@@ -456,6 +460,7 @@ func compareFigures(t *testing.T, who string, got, want figures) {
 	diff(t, who+", MR.2", got.MR2, want.MR2)
 	diff(t, who+", MR.1", got.MR1, want.MR1)
 	diff(t, who+", patients per ORPHA code", got.Epi, want.Epi)
+	diff(t, who+", epidemiology", got.EpiTables, want.EpiTables)
 }
 
 // clusterDB creates a fresh database on cluster (and drops it at the end).
@@ -819,4 +824,19 @@ func FuzzClusterStatement(f *testing.F) {
 			}
 		}
 	})
+}
+
+// allEpidemiology is every epidemiology table and distribution with no
+// suppression (threshold 1), as JSON.
+func allEpidemiology(t *testing.T, s *store.Store) string {
+	t.Helper()
+	e, err := indicators.New(s).Epidemiology(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
