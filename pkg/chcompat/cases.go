@@ -113,6 +113,7 @@ var cases = map[string]Case{
 	"store.forget_links":                compare(func(Window) []any { return []any{"k-old", "k-new"} }),
 	// Whether a mutation is still running depends on the engine's pace.
 	"store.mutations_running":       {Kind: Version},
+	"store.table_exists":            compare(func(Window) []any { return []any{"documents"} }),
 	"store.rekey_documents":         compare(rekeyArgs("documents")),
 	"store.rekey_patients":          compare(rekeyArgs("patients")),
 	"store.rekey_diagnoses":         compare(rekeyArgs("")),

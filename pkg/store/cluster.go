@@ -146,38 +146,16 @@ const EachShard = "/* each shard */ "
 // execEachShard runs stmt on one replica of each shard of cluster: the first
 // that answers, as <remote_servers> names it, with this connection's user,
 // password and TLS settings.
-func (s *Store) execEachShard(ctx context.Context, cluster, stmt string) error {
-	rows, err := s.Query(ctx, clusterReplicas, cluster)
+func (s *Store) execEachShard(ctx context.Context, cluster, stmt string, args ...any) error {
+	shards, order, err := s.replicasByShard(ctx, cluster)
 	if err != nil {
-		return fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
-	}
-	shards := map[uint32][]string{}
-	var order []uint32
-	for rows.Next() {
-		var shard, replica uint32
-		var host string
-		var port uint16
-		if err := rows.Scan(&shard, &replica, &host, &port); err != nil {
-			rows.Close()
-			return fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
-		}
-		if _, ok := shards[shard]; !ok {
-			order = append(order, shard)
-		}
-		shards[shard] = append(shards[shard], net.JoinHostPort(host, strconv.Itoa(int(port))))
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
-	}
-	if len(order) == 0 {
-		return fmt.Errorf("cluster %s: no such cluster in <remote_servers> of the server migrating", cluster)
+		return err
 	}
 	for _, shard := range order {
 		var errs []error
 		done := false
 		for _, addr := range shards[shard] {
-			err := s.execOn(ctx, addr, stmt)
+			err := s.execOn(ctx, addr, stmt, args...)
 			if err == nil || columnExists(err) {
 				done = true
 				break
@@ -191,8 +169,88 @@ func (s *Store) execEachShard(ctx context.Context, cluster, stmt string) error {
 	return nil
 }
 
+// replicasByShard reads the servers of cluster from system.clusters: each
+// shard's replicas (host:port), and the shards in order.
+func (s *Store) replicasByShard(ctx context.Context, cluster string) (map[uint32][]string, []uint32, error) {
+	rows, err := s.Query(ctx, clusterReplicas, cluster)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
+	}
+	defer rows.Close()
+	shards := map[uint32][]string{}
+	var order []uint32
+	for rows.Next() {
+		var shard, replica uint32
+		var host string
+		var port uint16
+		if err := rows.Scan(&shard, &replica, &host, &port); err != nil {
+			return nil, nil, fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
+		}
+		if _, ok := shards[shard]; !ok {
+			order = append(order, shard)
+		}
+		shards[shard] = append(shards[shard], net.JoinHostPort(host, strconv.Itoa(int(port))))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
+	}
+	if len(order) == 0 {
+		return nil, nil, fmt.Errorf("cluster %s: no such cluster in <remote_servers> of the server %s", cluster, s.opts.Addr)
+	}
+	return shards, order, nil
+}
+
+// mutate runs a registered mutation (ALTER TABLE t UPDATE|DELETE …): on
+// one server as written; on a cluster, on t's local table on one replica of
+// each shard, which passes it on to the other replicas through ZooKeeper,
+// as the migrations' ALTERs (EachShard). A table replicated on every server
+// (no shard column, such as pseudonym_links) has no local table: the
+// mutation of one server reaches the others.
+func (s *Store) mutate(ctx context.Context, cluster string, st Statement, args ...any) error {
+	if cluster == "" {
+		return s.Exec(ctx, st, args...)
+	}
+	rest, ok := strings.CutPrefix(st.SQL, "ALTER TABLE ")
+	if !ok {
+		return fmt.Errorf("%s: not an ALTER TABLE", st.Name)
+	}
+	table, ops, _ := strings.Cut(rest, " ")
+	var local uint64
+	if err := s.QueryRow(ctx, localTableExists, table+LocalSuffix).Scan(&local); err != nil {
+		return fmt.Errorf("%s: looking for %s%s: %w", st.Name, table, LocalSuffix, err)
+	}
+	if local == 0 {
+		return s.Exec(ctx, st, args...)
+	}
+	return s.execEachShard(ctx, cluster, "ALTER TABLE "+table+LocalSuffix+" "+ops, args...)
+}
+
+// waitMutationsOnCluster waits until no server of cluster has a mutation
+// of this database still running: each replica applies a replicated
+// mutation on its own.
+func (s *Store) waitMutationsOnCluster(ctx context.Context, cluster string) error {
+	shards, order, err := s.replicasByShard(ctx, cluster)
+	if err != nil {
+		return err
+	}
+	for _, shard := range order {
+		for _, addr := range shards[shard] {
+			if err := s.onServer(ctx, addr, func(o *Store) error { return o.waitMutations(ctx) }); err != nil {
+				return fmt.Errorf("shard %d, %s: %w", shard, addr, err)
+			}
+		}
+	}
+	return nil
+}
+
 // execOn runs stmt on the server at addr, connected as this store is.
-func (s *Store) execOn(ctx context.Context, addr, stmt string) error {
+func (s *Store) execOn(ctx context.Context, addr, stmt string, args ...any) error {
+	return s.onServer(ctx, addr, func(o *Store) error { return o.conn.Exec(ctx, stmt, args...) })
+}
+
+// onServer calls f with a store on the server at addr, connected as this
+// one is (user, password, database, TLS).
+func (s *Store) onServer(ctx context.Context, addr string, f func(*Store) error) error {
 	o := *s.opts
 	o.Addr = []string{addr}
 	if o.TLS != nil {
@@ -203,7 +261,7 @@ func (s *Store) execOn(ctx context.Context, addr, stmt string) error {
 		return err
 	}
 	defer conn.Close()
-	return conn.Exec(ctx, stmt)
+	return f(&Store{conn: conn, db: s.db, opts: &o})
 }
 
 // columnExists: err is ClickHouse refusing to add a column it already has

@@ -840,3 +840,94 @@ func allEpidemiology(t *testing.T, s *store.Store) string {
 	}
 	return string(b)
 }
+
+// A key rotation ends on the production layout (2 shards × 2 replicas):
+// the records of a rotation, loaded through the Distributed tables under
+// the old key with their links, are re-keyed on every shard's local tables
+// and every replica, and the links then go from every server.
+func TestClusterFinishRotation(t *testing.T) {
+	dsns := clusterDSNs(t)
+	if len(dsns) < 4 {
+		t.Skip("BNDMR_TEST_CH_CLUSTER names two servers: the 2 × 2 layout needs the four of scripts/up-cluster.sh")
+	}
+	ctx := context.Background()
+	const cluster = "bndmr_2x2"
+	db := clusterDB(t, dsns[0], cluster)
+	srv := make([]*store.Store, 4)
+	for i := range srv {
+		srv[i] = openDB(t, dsns[i], db)
+	}
+	if _, err := srv[0].MigrateWith(ctx, store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	recs := make([]events.Record, 0, n)
+	for i := range n {
+		id := fmt.Sprintf("%064x", i+1)
+		recs = append(recs, events.Record{V: events.RecordV, MailID: id, FINESS: "750000010", SetID: id, VersionNumber: 1,
+			EffectiveTime: "20261015", ReceivedAt: time.Now(), KeyID: "new", DocumentKey: "n" + id[1:],
+			PatientINSPseudonym: "i" + id[1:], PatientTraitsPseudonym: "t" + id[1:],
+			PreviousKeys: []sdmmr.PseudonymSet{{KeyID: "old", DocumentKey: "N" + id[1:], PatientINSPseudonym: "I" + id[1:],
+				PatientTraitsPseudonym: "T" + id[1:]}},
+			Diagnoses: []sdmmr.RecordDiagnosis{{Key: "dx"}}})
+	}
+	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	if err := srv[0].InsertDocuments(sync, recs); err != nil {
+		t.Fatal(err)
+	}
+	count := func(s *store.Store, q string) uint64 {
+		t.Helper()
+		var c uint64
+		if err := s.Conn().QueryRow(ctx, q).Scan(&c); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return c
+	}
+	// Loaded during the rotation: the warehouse's (old) key, spread over
+	// the two shards (servers 1-2 and 3-4), once the replicas have fetched.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var c [4]uint64
+		for i, s := range srv {
+			c[i] = count(s, "SELECT count() FROM documents_local WHERE key_id = 'old'")
+		}
+		if c[0] == c[1] && c[2] == c[3] && c[0] > 0 && c[2] > 0 && c[0]+c[2] == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("documents under the old key: shard 1 holds %d and %d, shard 2 %d and %d; want %d in all", c[0], c[1], c[2], c[3], n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	rep, err := srv[1].FinishRotation(ctx, "old", "new", cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Links[store.LinkPatient] != n || rep.StillOld != 0 {
+		t.Errorf("finish: %d patient links, %d documents left under the old key; want %d and 0", rep.Links[store.LinkPatient], rep.StillOld, n)
+	}
+	// Every replica of every shard, as it holds them (no read through the
+	// Distributed table, which would ask one replica per shard).
+	for i, s := range srv {
+		if c := count(s, "SELECT count() FROM documents_local WHERE key_id = 'old' OR patient_key LIKE 'T%' OR patient_key LIKE 'I%'"); c != 0 {
+			t.Errorf("server %d: %d documents still carry the old key's pseudonyms", i+1, c)
+		}
+		if c := count(s, "SELECT count() FROM diagnoses_local WHERE patient_key LIKE 'T%' OR patient_key LIKE 'I%'"); c != 0 {
+			t.Errorf("server %d: %d diagnoses still carry the old key's pseudonyms", i+1, c)
+		}
+		if c := count(s, "SELECT count() FROM pseudonym_links"); c == 0 {
+			t.Errorf("server %d: no link before forget", i+1)
+		}
+	}
+	if got := count(srv[2], "SELECT uniqExact(patient_key) FROM documents WHERE key_id = 'new'"); got != n {
+		t.Errorf("%d patients under the new key through the Distributed table, want %d", got, n)
+	}
+	if err := srv[3].ForgetLinks(ctx, "old", "new", cluster); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range srv {
+		if c := count(s, "SELECT count() FROM pseudonym_links"); c != 0 {
+			t.Errorf("server %d: %d links left after forget", i+1, c)
+		}
+	}
+}

@@ -112,14 +112,12 @@ const (
 // Run it once the pseudonymisation service holds newKey alone and the
 // loader has drained sdmmr.record (a record pseudonymised during the
 // rotation and loaded afterwards would be written under oldKey again; a
-// second run rewrites it). On a cluster it is refused: the mutations would
-// have to run on every shard's local tables (not done yet).
+// second run rewrites it). On a cluster (its <remote_servers> name) the
+// mutations run on each shard's local tables, and every replica is waited
+// for.
 func (s *Store) FinishRotation(ctx context.Context, oldKey, newKey, cluster string) (RekeyReport, error) {
 	start := time.Now()
 	rep := RekeyReport{Links: map[string]int{}}
-	if cluster != "" {
-		return rep, fmt.Errorf("finishing a key rotation on cluster %s is not supported yet: the mutations must run on each shard's local tables", cluster)
-	}
 	if oldKey == "" || newKey == "" || oldKey == newKey {
 		return rep, errors.New("finishing a key rotation needs the old key id and a different new key id")
 	}
@@ -148,7 +146,7 @@ func (s *Store) FinishRotation(ctx context.Context, oldKey, newKey, cluster stri
 	}
 	run := func(st Statement, args ...any) error {
 		rep.Mutations++
-		if err := s.Exec(ctx, st, args...); err != nil {
+		if err := s.mutate(ctx, cluster, st, args...); err != nil {
 			return fmt.Errorf("%s: %w", st.Name, err)
 		}
 		return nil
@@ -175,7 +173,7 @@ func (s *Store) FinishRotation(ctx context.Context, oldKey, newKey, cluster stri
 				}
 			}
 		}
-		if err := s.waitMutations(ctx); err != nil {
+		if err := s.waitAllMutations(ctx, cluster); err != nil {
 			return rep, err
 		}
 	}
@@ -197,13 +195,19 @@ func (s *Store) FinishRotation(ctx context.Context, oldKey, newKey, cluster stri
 // the rotation was loaded: afterwards a straggler under the old key can no
 // longer be re-keyed.
 func (s *Store) ForgetLinks(ctx context.Context, oldKey, newKey, cluster string) error {
-	if cluster != "" {
-		return fmt.Errorf("forgetting the links of a key rotation on cluster %s is not supported yet: the mutation must run on every server", cluster)
-	}
-	if err := s.Exec(ctx, forgetLinks, oldKey, newKey); err != nil {
+	if err := s.mutate(ctx, cluster, forgetLinks, oldKey, newKey); err != nil {
 		return fmt.Errorf("deleting the links from key %s to key %s: %w", oldKey, newKey, err)
 	}
-	return s.waitMutations(ctx)
+	return s.waitAllMutations(ctx, cluster)
+}
+
+// waitAllMutations waits for the mutations of this server, or of every
+// server of cluster.
+func (s *Store) waitAllMutations(ctx context.Context, cluster string) error {
+	if cluster == "" {
+		return s.waitMutations(ctx)
+	}
+	return s.waitMutationsOnCluster(ctx, cluster)
 }
 
 // waitMutations waits until every mutation of the database is done:

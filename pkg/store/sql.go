@@ -182,17 +182,23 @@ var (
 		FROM pseudonym_links WHERE old_key_id = ? AND new_key_id = ? GROUP BY kind, old_pseudonym ORDER BY kind, old_pseudonym`}
 	// rotationKeys: per key, the documents and patients the warehouse holds
 	// under it, and how many of its patients have a link to another key.
+	// GLOBAL: on a cluster the shards would look pseudonym_links up in their
+	// default database.
 	rotationKeys = Statement{"store.rotation_keys", `SELECT key_id, toUInt64(uniqExact(set_id, version_number)), toUInt64(uniqExact(patient_key)),
-		toUInt64(uniqExactIf(patient_key, patient_key IN (SELECT old_pseudonym FROM pseudonym_links WHERE kind = 'patient')))
+		toUInt64(uniqExactIf(patient_key, patient_key GLOBAL IN (SELECT old_pseudonym FROM pseudonym_links WHERE kind = 'patient')))
 		FROM documents WHERE patient_key != '' GROUP BY key_id ORDER BY key_id`}
 	// forgetLinks: once a rotation is finished, its links go: kept, they
 	// would let whoever holds the old key follow a patient under the new.
 	forgetLinks = Statement{"store.forget_links", `ALTER TABLE pseudonym_links DELETE WHERE old_key_id = ? AND new_key_id = ?`}
+	// localTableExists: 1 when this database has the table (a cluster's
+	// per-shard table, TABLE_local, where a mutation runs).
+	localTableExists = Statement{"store.table_exists", `SELECT toUInt64(count()) FROM system.tables
+		WHERE database = currentDatabase() AND name = ?`}
 	// mutationsRunning: mutations of this database not yet done.
 	mutationsRunning = Statement{"store.mutations_running", `SELECT toUInt64(count()) FROM system.mutations
 		WHERE database = currentDatabase() AND is_done = 0`}
 )
 
 func rotationStatements() []Statement {
-	return append([]Statement{rekeyDocuments, rekeyPatients, rotationLinks, rotationKeys, forgetLinks, mutationsRunning}, rekeyClinical...)
+	return append([]Statement{rekeyDocuments, rekeyPatients, rotationLinks, rotationKeys, forgetLinks, mutationsRunning, localTableExists}, rekeyClinical...)
 }

@@ -23,7 +23,7 @@ func rotation(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("rotation", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ch := clickhouseFlag(fs)
-	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (env "+store.EnvCluster+"): finish is refused there for now")
+	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (env "+store.EnvCluster+"): the mutations then run on each shard's local tables, and every replica is waited for")
 	from := fs.String("from", "", "finish: the key id the warehouse held before the rotation")
 	to := fs.String("to", "", "finish: the new primary key id")
 	fs.Usage = func() {

@@ -109,11 +109,6 @@ func TestRotationCommand(t *testing.T) {
 	}
 	run(2, "finish", "--from", "old")
 	run(2, "nonsense")
-	var o, e bytes.Buffer
-	if got := rotation(ctx, []string{"--clickhouse", dbDSN, "--cluster", "bndmr", "finish", "--from", "old", "--to", "new"}, &o, &e); got != 1 ||
-		!strings.Contains(e.String(), "not supported yet") {
-		t.Errorf("finish on a cluster: exit %d, %s", got, e.String())
-	}
 }
 
 // hasRow: out has a line whose fields are exactly fields.
