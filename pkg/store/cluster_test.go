@@ -542,20 +542,9 @@ func TestClusterTwoShardsAgreeWithOneServer(t *testing.T) {
 // the same rows, the shards share none and together hold them all, and
 // every server gives the figures of one server.
 func TestClusterTwoShardsOfTwoReplicas(t *testing.T) {
-	dsns := clusterDSNs(t)
-	if len(dsns) < 4 {
-		t.Skip("BNDMR_TEST_CH_CLUSTER names two servers: the 2 × 2 layout needs the four of scripts/up-cluster.sh")
-	}
 	ctx := context.Background()
 	const cluster = "bndmr_2x2"
-	db := clusterDB(t, dsns[0], cluster)
-	srv := make([]*store.Store, 4)
-	for i := range srv {
-		srv[i] = openDB(t, dsns[i], db)
-	}
-	if _, err := srv[0].MigrateWith(ctx, store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}"}); err != nil {
-		t.Fatal(err)
-	}
+	dsns, db, srv := cluster2x2(t, cluster)
 	one := singleDB(t)
 	start := time.Now()
 	// Server 4 is replica 2 of shard 2; its old connection dies with it.
@@ -846,20 +835,9 @@ func allEpidemiology(t *testing.T, s *store.Store) string {
 // the old key with their links, are re-keyed on every shard's local tables
 // and every replica, and the links then go from every server.
 func TestClusterFinishRotation(t *testing.T) {
-	dsns := clusterDSNs(t)
-	if len(dsns) < 4 {
-		t.Skip("BNDMR_TEST_CH_CLUSTER names two servers: the 2 × 2 layout needs the four of scripts/up-cluster.sh")
-	}
 	ctx := context.Background()
 	const cluster = "bndmr_2x2"
-	db := clusterDB(t, dsns[0], cluster)
-	srv := make([]*store.Store, 4)
-	for i := range srv {
-		srv[i] = openDB(t, dsns[i], db)
-	}
-	if _, err := srv[0].MigrateWith(ctx, store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}"}); err != nil {
-		t.Fatal(err)
-	}
+	_, _, srv := cluster2x2(t, cluster)
 	const n = 200
 	recs := make([]events.Record, 0, n)
 	for i := range n {
@@ -930,4 +908,24 @@ func TestClusterFinishRotation(t *testing.T) {
 			t.Errorf("server %d: %d links left after forget", i+1, c)
 		}
 	}
+}
+
+// cluster2x2 makes a fresh database on the four servers of cluster (2
+// shards × 2 replicas) with the hub's schema in its cluster form: the
+// servers' DSNs, the database and a store on each server.
+func cluster2x2(t *testing.T, cluster string) ([]string, string, []*store.Store) {
+	t.Helper()
+	dsns := clusterDSNs(t)
+	if len(dsns) < 4 {
+		t.Skip("BNDMR_TEST_CH_CLUSTER names two servers: the 2 × 2 layout needs the four of scripts/up-cluster.sh")
+	}
+	db := clusterDB(t, dsns[0], cluster)
+	srv := make([]*store.Store, 4)
+	for i := range srv {
+		srv[i] = openDB(t, dsns[i], db)
+	}
+	if _, err := srv[0].MigrateWith(context.Background(), store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}"}); err != nil {
+		t.Fatal(err)
+	}
+	return dsns, db, srv
 }
