@@ -286,6 +286,9 @@ func statementRows(t *testing.T, srv *chcompat.Server, db string) map[string]str
 		if c.Kind != chcompat.Compare {
 			continue // inserts, DDL, version()
 		}
+		if strings.HasPrefix(st.SQL, "ALTER TABLE ") {
+			continue // a rotation's mutation: it rewrites rows, it reads none
+		}
 		for i, w := range statementWindows {
 			var args []any
 			if c.Args != nil {
