@@ -27,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bndmr/hub/pkg/backupdir"
+
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -82,6 +84,18 @@ func count(ctx context.Context, st *store.Store, table string) (uint64, error) {
 	return n, nil
 }
 
+// checkRows: the restored table t holds the rows the backup recorded.
+func checkRows(ctx context.Context, st *store.Store, t Table) error {
+	n, err := count(ctx, st, t.Name)
+	if err != nil {
+		return err
+	}
+	if n != t.Rows {
+		return fmt.Errorf("table %s restored with %d rows, the backup recorded %d", t.Name, n, t.Rows)
+	}
+	return nil
+}
+
 func version(ctx context.Context, st *store.Store) string {
 	var v string
 	_ = st.QueryRow(ctx, selectVersion).Scan(&v) // informative only
@@ -91,7 +105,7 @@ func version(ctx context.Context, st *store.Store) string {
 // Freeze backs up the database of st into dir (created; must be empty).
 // The server's data folder must be readable here.
 func Freeze(ctx context.Context, st *store.Store, dir string) (*Manifest, error) {
-	if err := emptyDir(dir); err != nil {
+	if err := backupdir.Empty(dir); err != nil {
 		return nil, err
 	}
 	ts, err := listTables(ctx, st)
@@ -255,12 +269,8 @@ func Thaw(ctx context.Context, st *store.Store, dir string, o ThawOptions) (*Man
 				return nil, fmt.Errorf("attaching part %s of %s: %w", p, t.Name, err)
 			}
 		}
-		n, err := count(ctx, st, t.Name)
-		if err != nil {
+		if err := checkRows(ctx, st, t); err != nil {
 			return nil, err
-		}
-		if n != t.Rows {
-			return nil, fmt.Errorf("table %s restored with %d rows, the backup recorded %d", t.Name, n, t.Rows)
 		}
 	}
 	return man, nil
@@ -317,7 +327,7 @@ func renameDatabase(create, from, to string) (string, error) {
 // <backups><allowed_path>), and the manifest (row counts, for the check
 // after the restore) into dir.
 func Backup(ctx context.Context, st *store.Store, path, dir string) (*Manifest, error) {
-	if err := emptyDir(dir); err != nil {
+	if err := backupdir.Empty(dir); err != nil {
 		return nil, err
 	}
 	ts, err := listModern(ctx, st)
@@ -348,12 +358,8 @@ func Restore(ctx context.Context, st *store.Store, dir string) (*Manifest, error
 		if isView(t) {
 			continue
 		}
-		n, err := count(ctx, st, t.Name)
-		if err != nil {
+		if err := checkRows(ctx, st, t); err != nil {
 			return nil, err
-		}
-		if n != t.Rows {
-			return nil, fmt.Errorf("table %s restored with %d rows, the backup recorded %d", t.Name, n, t.Rows)
 		}
 	}
 	return man, nil
@@ -398,20 +404,6 @@ func writeManifest(dir string, man *Manifest) error {
 	data, _ := json.MarshalIndent(man, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, ManifestFile), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("writing the manifest: %w", err)
-	}
-	return nil
-}
-
-func emptyDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	if len(ents) > 0 {
-		return fmt.Errorf("backup folder %s is not empty: give a new one", dir)
 	}
 	return nil
 }

@@ -37,6 +37,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bndmr/hub/pkg/backupdir"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -274,7 +276,7 @@ const ManifestFile = "manifest.json"
 // be empty or absent) and writes the manifest last: a folder without one is
 // an interrupted backup.
 func BackupAll(ctx context.Context, nc *nats.Conn, dir string) (*Manifest, error) {
-	if err := emptyDir(dir); err != nil {
+	if err := backupdir.Empty(dir); err != nil {
 		return nil, err
 	}
 	js, err := jetstream.New(nc)
@@ -382,20 +384,6 @@ func RestoreAll(ctx context.Context, nc *nats.Conn, dir string, o RestoreOptions
 		}
 	}
 	return man, nil
-}
-
-func emptyDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	if len(ents) > 0 {
-		return fmt.Errorf("backup folder %s is not empty: give a new one", dir)
-	}
-	return nil
 }
 
 func abbrev(b []byte) string {
