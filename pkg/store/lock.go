@@ -92,11 +92,24 @@ func (s *Store) withMigrationLock(ctx context.Context, ttl time.Duration, wait f
 }
 
 // lockAge reads how long ago the lock table was created; held is false when
-// it is gone (released meanwhile).
+// it is gone (released meanwhile). ClickHouse 18.16 reading system.tables
+// while the holder drops the lock can fail with UNKNOWN_TABLE on it (seen
+// in CI): that too means released.
 func (s *Store) lockAge(ctx context.Context) (time.Duration, bool, error) {
-	rows, err := s.Query(ctx, migrationLockAge)
+	secs, held, err := s.readLockAge(ctx)
+	if tableMissing(err) {
+		return 0, false, nil
+	}
 	if err != nil {
 		return 0, false, fmt.Errorf("reading the migration lock of %s: %w", s.db, err)
+	}
+	return time.Duration(secs) * time.Second, held, nil
+}
+
+func (s *Store) readLockAge(ctx context.Context) (uint64, bool, error) {
+	rows, err := s.Query(ctx, migrationLockAge)
+	if err != nil {
+		return 0, false, err
 	}
 	defer rows.Close()
 	if !rows.Next() {
@@ -104,9 +117,9 @@ func (s *Store) lockAge(ctx context.Context) (time.Duration, bool, error) {
 	}
 	var secs uint64
 	if err := rows.Scan(&secs); err != nil {
-		return 0, false, fmt.Errorf("reading the migration lock of %s: %w", s.db, err)
+		return 0, false, err
 	}
-	return time.Duration(secs) * time.Second, true, rows.Err()
+	return secs, true, rows.Err()
 }
 
 // breakLock moves a stale lock aside. Of two migrators that found it stale,
