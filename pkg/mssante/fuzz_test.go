@@ -11,10 +11,13 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"path"
 	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // fuzzLimits keep each fuzz iteration cheap while exercising every limit.
@@ -250,7 +253,14 @@ func FuzzXDM(f *testing.F) {
 		}
 		files := map[string][]byte{}
 		for _, f := range zr.File {
-			name := strings.ReplaceAll(f.Name, `\`, "/")
+			name := f.Name
+			if !utf8.ValidString(name) {
+				// Names without the UTF-8 flag are CP437; the hub decodes
+				// them so that the acknowledgement shows what the sender's
+				// tool showed.
+				name, _ = charmap.CodePage437.NewDecoder().String(name)
+			}
+			name = strings.ReplaceAll(name, `\`, "/")
 			if name != f.Name && files[name] != nil {
 				continue
 			}
@@ -260,9 +270,16 @@ func FuzzXDM(f *testing.F) {
 				files[strings.ToLower(name)] = b
 			}
 		}
-		var md *metadata
-		if b, ok := files["ihe_xdm/subset01/metadata.xml"]; ok {
-			md, _ = parseMetadata(b)
+		// The hub reads every METADATA.XML, whatever its folder (SUBSET02,
+		// misspelt folders), and falls back to file names to match URIs.
+		var mds []*metadata
+		for name, b := range files {
+			if path.Base(name) != "metadata.xml" {
+				continue
+			}
+			if md, err := parseMetadata(b); err == nil {
+				mds = append(mds, md)
+			}
 		}
 		for _, d := range plain {
 			if b, ok := files[strings.ToLower(d.Name)]; !ok || !bytes.Equal(b, d.Data) {
@@ -271,13 +288,15 @@ func FuzzXDM(f *testing.F) {
 			if d.MetadataHashOK == nil {
 				continue
 			}
-			if md == nil {
+			if len(mds) == 0 {
 				t.Fatalf("%s: checked against a METADATA.XML that does not parse", d.Name)
 			}
 			hashOK, sizeOK := false, false
-			for _, e := range md.Entries {
-				hashOK = hashOK || strings.EqualFold(strings.TrimSpace(e.Hash), d.SHA1)
-				sizeOK = sizeOK || strings.TrimSpace(e.Size) == fmt.Sprint(len(d.Data))
+			for _, md := range mds {
+				for _, e := range md.Entries {
+					hashOK = hashOK || strings.EqualFold(strings.TrimSpace(e.Hash), d.SHA1)
+					sizeOK = sizeOK || strings.TrimSpace(e.Size) == fmt.Sprint(len(d.Data))
+				}
 			}
 			if *d.MetadataHashOK && !hashOK || *d.MetadataSizeOK && !sizeOK {
 				t.Fatalf("%s: hash/size said to match METADATA.XML, which has no such entry", d.Name)
