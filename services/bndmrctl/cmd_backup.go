@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -99,110 +100,94 @@ func (t *natsTarget) storeKey(create bool) (string, error) {
 }
 
 // cmdBackup: bndmrctl backup nats|clickhouse|state.
-func cmdBackup(ctx context.Context, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: bndmrctl backup nats|clickhouse --out DIR [flags] | bndmrctl backup state [flags]")
-		return 2
-	}
-	switch args[0] {
-	case "nats":
-		return backupNATS(ctx, args[1:])
-	case "clickhouse":
-		return backupClickHouse(ctx, args[1:])
-	case "state":
-		return backupState(ctx, args[1:])
-	}
-	fmt.Fprintf(os.Stderr, "bndmrctl backup: unknown target %q (nats, clickhouse, state)\n", args[0])
-	return 2
+func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runSubcommand(ctx, "backup", "usage: bndmrctl backup nats|clickhouse --out DIR [flags] | bndmrctl backup state [flags]",
+		map[string]runFunc{"nats": backupNATS, "clickhouse": backupClickHouse, "state": backupState}, args, stdout, stderr)
 }
 
 // cmdRestore: bndmrctl restore nats|clickhouse DIR.
-func cmdRestore(ctx context.Context, args []string) int {
-	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "usage: bndmrctl restore nats|clickhouse [flags] DIR")
-		return 2
-	}
-	switch args[0] {
-	case "nats":
-		return restoreNATS(ctx, args[1:])
-	case "clickhouse":
-		return restoreClickHouse(ctx, args[1:])
-	}
-	fmt.Fprintf(os.Stderr, "bndmrctl restore: unknown target %q (nats, clickhouse)\n", args[0])
-	return 2
+func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runSubcommand(ctx, "restore", "usage: bndmrctl restore nats|clickhouse [flags] DIR",
+		map[string]runFunc{"nats": restoreNATS, "clickhouse": restoreClickHouse}, args, stdout, stderr)
 }
 
-func fail(cmd string, err error) int {
-	fmt.Fprintf(os.Stderr, "bndmrctl %s: %v\n", cmd, err)
+func fail(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "bndmrctl %s: %v\n", cmd, err)
 	return 1
 }
 
-func backupNATS(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("backup nats", flag.ContinueOnError)
+func backupNATS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("backup nats", "usage: bndmrctl backup nats --out DIR [--nats-url URL --nats-user backup … | --store-dir DIR]", stderr)
 	t := natsTargetFlags(fs)
 	out := fs.String("out", "", "new folder for the snapshots and their manifest")
-	if err := fs.Parse(args); err != nil || *out == "" || fs.NArg() != 0 {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl backup nats --out DIR [--nats-url URL --nats-user backup … | --store-dir DIR]")
-		fs.PrintDefaults()
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *out == "" || fs.NArg() != 0 {
+		fs.Usage()
 		return 2
 	}
 	nc, _, closeFn, err := t.connect(ctx, false)
 	if err != nil {
-		return fail("backup nats", err)
+		return fail(stderr, "backup nats", err)
 	}
 	defer closeFn()
 	start := time.Now()
 	man, err := jsbackup.BackupAll(ctx, nc, *out)
 	if err != nil {
-		return fail("backup nats", err)
+		return fail(stderr, "backup nats", err)
 	}
 	var total int64
 	for _, s := range man.Streams {
 		total += s.Bytes
-		fmt.Printf("%-22s %10d bytes  sha256 %s\n", s.Stream, s.Bytes, s.SHA256[:16])
+		fmt.Fprintf(stdout, "%-22s %10d bytes  sha256 %s\n", s.Stream, s.Bytes, s.SHA256[:16])
 	}
-	fmt.Fprintf(os.Stderr, "bndmrctl backup nats: %d streams, %d bytes in %s (%v)\n", len(man.Streams), total, *out, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "bndmrctl backup nats: %d streams, %d bytes in %s (%v)\n", len(man.Streams), total, *out, time.Since(start).Round(time.Millisecond))
 	return 0
 }
 
-func restoreNATS(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("restore nats", flag.ContinueOnError)
+func restoreNATS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("restore nats", "usage: bndmrctl restore nats [--nats-url URL --nats-user backup … | --store-dir DIR] [--replicas N] BACKUP_DIR", stderr)
 	t := natsTargetFlags(fs)
 	replicas := fs.Int("replicas", 0, "replicas of every restored stream (0: as backed up); 1 to restore a cluster's backup on a single server")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl restore nats [--nats-url URL --nats-user backup … | --store-dir DIR] [--replicas N] BACKUP_DIR")
-		fs.PrintDefaults()
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
 		return 2
 	}
 	nc, _, closeFn, err := t.connect(ctx, true)
 	if err != nil {
-		return fail("restore nats", err)
+		return fail(stderr, "restore nats", err)
 	}
 	defer closeFn()
 	start := time.Now()
 	man, err := jsbackup.RestoreAll(ctx, nc, fs.Arg(0), jsbackup.RestoreOptions{Replicas: *replicas})
 	if err != nil {
-		return fail("restore nats", err)
+		return fail(stderr, "restore nats", err)
 	}
-	fmt.Fprintf(os.Stderr, "bndmrctl restore nats: %d streams restored from %s (taken %s) in %v\n", len(man.Streams), fs.Arg(0),
+	fmt.Fprintf(stderr, "bndmrctl restore nats: %d streams restored from %s (taken %s) in %v\n", len(man.Streams), fs.Arg(0),
 		man.Taken.Format(time.RFC3339), time.Since(start).Round(time.Millisecond))
 	return 0
 }
 
-func backupClickHouse(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("backup clickhouse", flag.ContinueOnError)
+func backupClickHouse(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("backup clickhouse", "usage: bndmrctl backup clickhouse --out DIR [--clickhouse DSN] [--method freeze | --method backup --server-path PATH]", stderr)
 	dsn := clickhouseFlag(fs)
 	out := fs.String("out", "", "new folder for the backup (freeze: the parts too; backup: the manifest only)")
 	method := fs.String("method", "freeze", "freeze (ClickHouse 18.16: every table frozen and its parts copied, run where the server's data folder is mounted) or backup (22.8+: BACKUP DATABASE … TO File)")
 	serverPath := fs.String("server-path", "", "with --method backup: the server's folder to write the backup to (under its <backups><allowed_path>)")
-	if err := fs.Parse(args); err != nil || *out == "" || fs.NArg() != 0 || (*method == "backup") != (*serverPath != "") {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl backup clickhouse --out DIR [--clickhouse DSN] [--method freeze | --method backup --server-path PATH]")
-		fs.PrintDefaults()
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *out == "" || fs.NArg() != 0 || (*method == "backup") != (*serverPath != "") {
+		fs.Usage()
 		return 2
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		return fail("backup clickhouse", err)
+		return fail(stderr, "backup clickhouse", err)
 	}
 	defer st.Close()
 	start := time.Now()
@@ -216,33 +201,35 @@ func backupClickHouse(ctx context.Context, args []string) int {
 		err = fmt.Errorf("--method %q: freeze or backup", *method)
 	}
 	if err != nil {
-		return fail("backup clickhouse", err)
+		return fail(stderr, "backup clickhouse", err)
 	}
 	var rows uint64
 	for _, t := range man.Tables {
 		rows += t.Rows
 	}
-	fmt.Fprintf(os.Stderr, "bndmrctl backup clickhouse: database %s (ClickHouse %s), %d tables, %d rows, %s, into %s (%v)\n",
+	fmt.Fprintf(stderr, "bndmrctl backup clickhouse: database %s (ClickHouse %s), %d tables, %d rows, %s, into %s (%v)\n",
 		man.Database, man.Version, len(man.Tables), rows, man.Method, *out, time.Since(start).Round(time.Millisecond))
 	return 0
 }
 
-func restoreClickHouse(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("restore clickhouse", flag.ContinueOnError)
+func restoreClickHouse(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("restore clickhouse", "usage: bndmrctl restore clickhouse [--clickhouse DSN of an empty database] [--existing-schema] BACKUP_DIR", stderr)
 	dsn := clickhouseFlag(fs)
 	existing := fs.Bool("existing-schema", false, "freeze backups: the tables exist, empty (a cluster's schema from `bndmrctl migrate --cluster`); attach the parts only, on one replica per shard")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl restore clickhouse [--clickhouse DSN of an empty database] [--existing-schema] BACKUP_DIR")
-		fs.PrintDefaults()
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
 		return 2
 	}
 	man, err := chbackup.ReadManifest(fs.Arg(0))
 	if err != nil {
-		return fail("restore clickhouse", err)
+		return fail(stderr, "restore clickhouse", err)
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		return fail("restore clickhouse", err)
+		return fail(stderr, "restore clickhouse", err)
 	}
 	defer st.Close()
 	start := time.Now()
@@ -252,17 +239,17 @@ func restoreClickHouse(ctx context.Context, args []string) int {
 		_, err = chbackup.Thaw(ctx, st, fs.Arg(0), chbackup.ThawOptions{ExistingSchema: *existing})
 	}
 	if err != nil {
-		return fail("restore clickhouse", err)
+		return fail(stderr, "restore clickhouse", err)
 	}
-	fmt.Fprintf(os.Stderr, "bndmrctl restore clickhouse: %d tables of %s (taken %s) restored into %s, row counts checked (%v)\n",
+	fmt.Fprintf(stderr, "bndmrctl restore clickhouse: %d tables of %s (taken %s) restored into %s, row counts checked (%v)\n",
 		len(man.Tables), man.Database, man.Taken.Format(time.RFC3339), st.Database(), time.Since(start).Round(time.Millisecond))
 	return 0
 }
 
 // backupState prints what a restore must give back (pkg/drill): the
 // figures of a ClickHouse database and the pending messages of a JetStream.
-func backupState(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("backup state", flag.ContinueOnError)
+func backupState(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("backup state", "usage: bndmrctl backup state [--clickhouse DSN] [--nats-url URL … | --store-dir DIR] [--digest] [--from YYYY-MM --to YYYY-MM]", stderr)
 	t := natsTargetFlags(fs)
 	dsn := clickhouseFlag(fs)
 	from := fs.String("from", "2015-01", "first month of the MR.1/MR.2 figures (YYYY-MM)")
@@ -270,38 +257,40 @@ func backupState(ctx context.Context, args []string) int {
 	digest := fs.Bool("digest", false, "also a digest of every stream's messages (reads them all; needs $JS.API.STREAM.MSG.GET.*)")
 	noNATS := fs.Bool("no-nats", false, "ClickHouse figures only")
 	noCH := fs.Bool("no-clickhouse", false, "JetStream state only")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl backup state [--clickhouse DSN] [--nats-url URL … | --store-dir DIR] [--digest] [--from YYYY-MM --to YYYY-MM]")
-		fs.PrintDefaults()
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
 		return 2
 	}
 	if !*noCH {
 		p, err := indicators.ParsePeriod(*from, *to)
 		if err != nil {
-			return fail("backup state", err)
+			return fail(stderr, "backup state", err)
 		}
 		st, err := dsn.open(ctx)
 		if err != nil {
-			return fail("backup state", err)
+			return fail(stderr, "backup state", err)
 		}
 		defer st.Close()
 		figs, err := drill.Figures(ctx, st, p)
 		if err != nil {
-			return fail("backup state", err)
+			return fail(stderr, "backup state", err)
 		}
-		fmt.Print(figs)
+		fmt.Fprint(stdout, figs)
 	}
 	if !*noNATS {
 		_, js, closeFn, err := t.connect(ctx, false)
 		if err != nil {
-			return fail("backup state", err)
+			return fail(stderr, "backup state", err)
 		}
 		defer closeFn()
 		pending, err := drill.Pending(ctx, js, *digest)
 		if err != nil {
-			return fail("backup state", err)
+			return fail(stderr, "backup state", err)
 		}
-		fmt.Print(pending)
+		fmt.Fprint(stdout, pending)
 	}
 	return 0
 }

@@ -25,24 +25,21 @@ const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 // every CRL, checks that each is signed by an authority of the Secret's
 // ca.crt and is not near its next update, and replaces the Secret's key
 // with the new bundle through the Kubernetes API (CronJob crl-refresh).
-func cmdCRL(ctx context.Context, args []string) int {
-	usage := "usage: bndmrctl crl refresh --url URL... --secret NAME... [--key crl.pem] [--min-valid D]   (docs/operations.md, \"Refresh the CRLs\")"
-	if len(args) == 0 || args[0] != "refresh" {
-		fmt.Fprintln(os.Stderr, usage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return 0
-		}
-		return 2
-	}
-	fs := flag.NewFlagSet("crl refresh", flag.ContinueOnError)
+func cmdCRL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runSubcommand(ctx, "crl", crlUsage, map[string]runFunc{"refresh": crlRefresh}, args, stdout, stderr)
+}
+
+const crlUsage = "usage: bndmrctl crl refresh --url URL... --secret NAME... [--key crl.pem] [--min-valid D]   (docs/operations.md, \"Refresh the CRLs\")"
+
+func crlRefresh(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("crl refresh", crlUsage, stderr)
 	urls := fs.String("url", os.Getenv("BNDMR_CRL_URLS"), "the CRLs to download, space-separated, every authority of the servers' chains (env BNDMR_CRL_URLS)")
 	secrets := fs.String("secret", envOr("BNDMR_CRL_SECRETS", "ingest-mssante-tls ack-mssante-tls"), "the Secrets to update, space-separated; each one's ca.crt must hold the authorities that sign the CRLs (env BNDMR_CRL_SECRETS)")
 	key := fs.String("key", "crl.pem", "the key of the Secrets that holds the CRLs (the services' CRL file)")
 	minValid := fs.Duration("min-valid", time.Hour, "refuse a CRL whose next update is nearer than this: the Secret keeps its file")
 	api := fs.String("api", "", "Kubernetes API server URL (default: in the cluster, https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)")
 	saDir := fs.String("service-account", serviceAccountDir, "folder of the pod's token, ca.crt and namespace")
-	fs.Usage = func() { fmt.Fprintln(fs.Output(), usage); fs.PrintDefaults() }
-	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil || fs.NArg() != 0 || strings.TrimSpace(*urls) == "" || strings.TrimSpace(*secrets) == "" {
 		fs.Usage()
@@ -50,7 +47,7 @@ func cmdCRL(ctx context.Context, args []string) int {
 	}
 	k, err := inCluster(*api, *saDir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl crl refresh: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl crl refresh: %v\n", err)
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
@@ -59,16 +56,16 @@ func cmdCRL(ctx context.Context, args []string) int {
 	for _, u := range strings.Fields(*urls) {
 		l, err := fetchCRLs(ctx, u)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl crl refresh: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl crl refresh: %v\n", err)
 			return 1
 		}
 		for _, c := range l {
 			if time.Until(c.NextUpdate) < *minValid {
-				fmt.Fprintf(os.Stderr, "bndmrctl crl refresh: %s: CRL of %s has its next update at %s, within %v: not taken (the Secrets keep their file)\n",
+				fmt.Fprintf(stderr, "bndmrctl crl refresh: %s: CRL of %s has its next update at %s, within %v: not taken (the Secrets keep their file)\n",
 					u, c.Issuer, c.NextUpdate.UTC().Format(time.RFC3339), *minValid)
 				return 1
 			}
-			fmt.Printf("%s: CRL of %s, next update %s, %d revoked\n", u, c.Issuer, c.NextUpdate.UTC().Format(time.RFC3339), len(c.RevokedCertificateEntries))
+			fmt.Fprintf(stdout, "%s: CRL of %s, next update %s, %d revoked\n", u, c.Issuer, c.NextUpdate.UTC().Format(time.RFC3339), len(c.RevokedCertificateEntries))
 		}
 		crls = append(crls, l...)
 	}
@@ -81,20 +78,20 @@ func cmdCRL(ctx context.Context, args []string) int {
 	for _, name := range strings.Fields(*secrets) {
 		data, err := k.secretData(ctx, name)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl crl refresh: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl crl refresh: %v\n", err)
 			return 1
 		}
 		if err := signedByBundle(crls, data["ca.crt"]); err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl crl refresh: Secret %s: %v\n", name, err)
+			fmt.Fprintf(stderr, "bndmrctl crl refresh: Secret %s: %v\n", name, err)
 			return 1
 		}
 	}
 	for _, name := range strings.Fields(*secrets) {
 		if err := k.patchSecret(ctx, name, *key, bundle.Bytes()); err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl crl refresh: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl crl refresh: %v\n", err)
 			return 1
 		}
-		fmt.Printf("Secret %s: %s replaced (%d CRLs)\n", name, *key, len(crls))
+		fmt.Fprintf(stdout, "Secret %s: %s replaced (%d CRLs)\n", name, *key, len(crls))
 	}
 	return 0
 }

@@ -145,14 +145,16 @@ func TestCRLRefresh(t *testing.T) {
 		urls    string
 		secrets string
 		want    int
-		crls    int // CRLs in crl.pem afterwards; 0: unchanged
+		crls    int    // CRLs in crl.pem afterwards; 0: unchanged
+		says    string // on stdout when the refresh is done, else on stderr
 	}{
-		{"DER and PEM CRLs of the chain", dp.URL + "/good.crl " + dp.URL + "/good.pem", "", 0, 2},
-		{"a CRL near its next update", dp.URL + "/good.crl " + dp.URL + "/stale.crl", "", 1, 0},
-		{"a CRL of another authority", dp.URL + "/foreign.crl", "", 1, 0},
-		{"not a CRL", dp.URL + "/garbage.crl", "", 1, 0},
-		{"a URL that answers 404", dp.URL + "/missing.crl", "", 1, 0},
-		{"a Secret the Role does not allow", dp.URL + "/good.crl", "bndmr-nats-users", 1, 0},
+		{"DER and PEM CRLs of the chain", dp.URL + "/good.crl " + dp.URL + "/good.pem", "", 0, 2,
+			"Secret ingest-mssante-tls: crl.pem replaced (2 CRLs)\nSecret ack-mssante-tls: crl.pem replaced (2 CRLs)"},
+		{"a CRL near its next update", dp.URL + "/good.crl " + dp.URL + "/stale.crl", "", 1, 0, "/stale.crl: CRL of CN=IGC-Sante test has its next update at"},
+		{"a CRL of another authority", dp.URL + "/foreign.crl", "", 1, 0, "the CRL of CN=someone else is signed by no authority of its ca.crt"},
+		{"not a CRL", dp.URL + "/garbage.crl", "", 1, 0, "/garbage.crl: not a CRL"},
+		{"a URL that answers 404", dp.URL + "/missing.crl", "", 1, 0, "/missing.crl: 404 Not Found"},
+		{"a Secret the Role does not allow", dp.URL + "/good.crl", "bndmr-nats-users", 1, 0, "Secret bndmr-nats-users: GET 403 Forbidden"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reset()
@@ -160,9 +162,11 @@ func TestCRLRefresh(t *testing.T) {
 			if tc.secrets != "" {
 				args = append(args, "--secret", tc.secrets)
 			}
-			if got := run(context.Background(), args); got != tc.want {
-				t.Fatalf("exit %d, want %d", got, tc.want)
+			c := ctlCase{args: args, want: tc.want, errOut: tc.says}
+			if tc.want == 0 {
+				c.out, c.errOut = tc.says, ""
 			}
+			c.run(t, context.Background())
 			for name, s := range api.secrets {
 				got := string(s["crl.pem"])
 				if tc.crls == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,14 +26,10 @@ func imapFlags(fs *flag.FlagSet, user, userHelp string) *mailbox.Config {
 
 // cmdDeliver appends .eml files to an IMAP mailbox, as a hospital's mail
 // would arrive there.
-func cmdDeliver(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("deliver", flag.ContinueOnError)
+func cmdDeliver(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("deliver", "usage: bndmrctl deliver [--imap ADDR --user U --password P] DIR|FILE.eml...", stderr)
 	cfg := imapFlags(fs, "hub@bndmr.test", "IMAP user")
 	folder := fs.String("folder", "INBOX", "folder to append to")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: bndmrctl deliver [--imap ADDR --user U --password P] DIR|FILE.eml...")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {
 		fs.Usage()
 		return 2
@@ -41,7 +38,7 @@ func cmdDeliver(ctx context.Context, args []string) int {
 	for _, p := range fs.Args() {
 		st, err := os.Stat(p)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bndmrctl deliver:", err)
+			fmt.Fprintln(stderr, "bndmrctl deliver:", err)
 			return 2
 		}
 		if !st.IsDir() {
@@ -69,9 +66,9 @@ func cmdDeliver(ctx context.Context, args []string) int {
 		err = readErr
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl deliver: %v (%d delivered)\n", err, n)
+		fmt.Fprintf(stderr, "bndmrctl deliver: %v (%d delivered)\n", err, n)
 		return 1
 	}
-	fmt.Printf("deliver: %d mails appended to %s of %s on %s\n", n, *folder, cfg.User, strings.TrimSpace(cfg.Addr))
+	fmt.Fprintf(stdout, "deliver: %d mails appended to %s of %s on %s\n", n, *folder, cfg.User, strings.TrimSpace(cfg.Addr))
 	return 0
 }

@@ -39,8 +39,13 @@ func codeLabels(dir string) (indicators.Labeller, error) {
 
 // cmdExport writes the indicators: the DGOS export of a month, MR.2, MR.1,
 // epidemiology, or one establishment's reception report.
-func cmdExport(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("export", "usage: bndmrctl export dgos|mr2|mr1|epidemiology|report|dashboard [flags]\n\n"+
+		"  bndmrctl export dgos --month 2026-10 --format xlsx --out dgos-2026-10.xlsx\n"+
+		"  bndmrctl export mr2 --from 2026-01 --to 2026-12 --format csv\n"+
+		"  bndmrctl export report --finess 750000010 --from 2026-10 --format csv\n"+
+		"  bndmrctl export report --finess 750000010 --from 2026-10 --format html --out report.html\n"+
+		"  bndmrctl export dashboard --month 2026-10 --out dashboard.html   (static page)", stderr)
 	dsn := clickhouseFlag(fs)
 	month := fs.String("month", "", "month AAAA-MM, or previous: the month before this one (dgos; for the others: --from)")
 	from := fs.String("from", "", "first month AAAA-MM (default: the latest month with data)")
@@ -50,15 +55,6 @@ func cmdExport(ctx context.Context, args []string) int {
 	out := fs.String("out", "", "output file (default: standard output); {month} in it is replaced by the month (dgos), for a monthly CronJob")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
 	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl export dgos|mr2|mr1|epidemiology|report|dashboard [flags]\n\n"+
-			"  bndmrctl export dgos --month 2026-10 --format xlsx --out dgos-2026-10.xlsx\n"+
-			"  bndmrctl export mr2 --from 2026-01 --to 2026-12 --format csv\n"+
-			"  bndmrctl export report --finess 750000010 --from 2026-10 --format csv\n"+
-			"  bndmrctl export report --finess 750000010 --from 2026-10 --format html --out report.html\n"+
-			"  bndmrctl export dashboard --month 2026-10 --out dashboard.html   (static page)")
-		fs.PrintDefaults()
-	}
 	if len(args) == 0 {
 		fs.Usage()
 		return 2
@@ -78,7 +74,7 @@ func cmdExport(ctx context.Context, args []string) int {
 		return 2
 	}
 	if !slices.Contains([]string{"dgos", "mr2", "mr1", "epidemiology", "report", "dashboard"}, what) {
-		fmt.Fprintf(os.Stderr, "bndmrctl export: unknown export %q\n", what)
+		fmt.Fprintf(stderr, "bndmrctl export: unknown export %q\n", what)
 		fs.Usage()
 		return 2
 	}
@@ -87,19 +83,19 @@ func cmdExport(ctx context.Context, args []string) int {
 	}
 	*out = strings.ReplaceAll(*out, "{month}", *month)
 	if *threshold < 1 {
-		fmt.Fprintln(os.Stderr, "bndmrctl export: --small-count-threshold must be at least 1")
+		fmt.Fprintln(stderr, "bndmrctl export: --small-count-threshold must be at least 1")
 		return 2
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)
 		return 1
 	}
 	defer st.Close()
 	x := indicators.New(st)
 	labels, err := codeLabels(*kitDir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)
 		return 1
 	}
 	period := func() (indicators.Period, error) {
@@ -123,12 +119,12 @@ func cmdExport(ctx context.Context, args []string) int {
 	switch what {
 	case "dgos":
 		if *month == "" {
-			fmt.Fprintln(os.Stderr, "bndmrctl export dgos: --month AAAA-MM is required")
+			fmt.Fprintln(stderr, "bndmrctl export dgos: --month AAAA-MM is required")
 			return 2
 		}
 		d, err := x.DGOS(ctx, *month)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl export dgos: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl export dgos: %v\n", err)
 			return 1
 		}
 		value, tables = d, []indicators.Table{d.Table(), indicators.MR2Table(d.MR2), indicators.MR1Table(d.MR1), indicators.MR1CentresTable(d.MR1)}
@@ -138,7 +134,7 @@ func cmdExport(ctx context.Context, args []string) int {
 	case "mr2", "mr1", "report":
 		p, err := period()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl export %s: %v\n", what, err)
+			fmt.Fprintf(stderr, "bndmrctl export %s: %v\n", what, err)
 			return 2
 		}
 		switch what {
@@ -150,7 +146,7 @@ func cmdExport(ctx context.Context, args []string) int {
 			value, tables, err = rows, []indicators.Table{indicators.MR1Table(rows), indicators.MR1CentresTable(rows)}, err2
 		case "report":
 			if *finess == "" {
-				fmt.Fprintln(os.Stderr, "bndmrctl export report: --finess is required")
+				fmt.Fprintln(stderr, "bndmrctl export report: --finess is required")
 				return 2
 			}
 			r, err2 := x.Reception(ctx, *finess, p)
@@ -161,37 +157,37 @@ func cmdExport(ctx context.Context, args []string) int {
 			err = err2
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl export %s: %v\n", what, err)
+			fmt.Fprintf(stderr, "bndmrctl export %s: %v\n", what, err)
 			return 1
 		}
 	case "dashboard":
 		d, err := x.Dashboard(ctx, *month, *threshold)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl export dashboard: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl export dashboard: %v\n", err)
 			return 1
 		}
 		if labels != nil {
 			d.Name(labels)
 		}
-		var w io.Writer = os.Stdout
+		var w io.Writer = stdout
 		if *out != "" {
 			f, err := os.Create(*out)
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+				fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)
 				return 1
 			}
 			defer f.Close()
 			w = f
 		}
 		if err := indicators.RenderDashboard(w, d); err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl export dashboard: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl export dashboard: %v\n", err)
 			return 1
 		}
 		return 0
 	case "epidemiology":
 		e, err := x.Epidemiology(ctx, *threshold)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl export epidemiology: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl export epidemiology: %v\n", err)
 			return 1
 		}
 		if labels != nil {
@@ -202,11 +198,11 @@ func cmdExport(ctx context.Context, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	var w io.Writer = os.Stdout
+	var w io.Writer = stdout
 	if *out != "" {
 		f, err := os.Create(*out)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)
 			return 1
 		}
 		defer f.Close()
@@ -223,22 +219,22 @@ func cmdExport(ctx context.Context, args []string) int {
 		err = indicators.WriteCSV(w, tables...)
 	case "html":
 		if page == nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl export %s: --format html is for report (and dashboard, always HTML)\n", what)
+			fmt.Fprintf(stderr, "bndmrctl export %s: --format html is for report (and dashboard, always HTML)\n", what)
 			return 2
 		}
 		err = page(w)
 	case "xlsx":
 		if *out == "" {
-			fmt.Fprintln(os.Stderr, "bndmrctl export: --format xlsx needs --out FILE")
+			fmt.Fprintln(stderr, "bndmrctl export: --format xlsx needs --out FILE")
 			return 2
 		}
 		err = indicators.WriteXLSX(w, tables...)
 	default:
-		fmt.Fprintf(os.Stderr, "bndmrctl export: --format %q: text, json, csv, xlsx or html (report)\n", *format)
+		fmt.Fprintf(stderr, "bndmrctl export: --format %q: text, json, csv, xlsx or html (report)\n", *format)
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl export: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)
 		return 1
 	}
 	return 0
@@ -269,8 +265,8 @@ func writeText(w io.Writer, tables []indicators.Table) error {
 
 // cmdDashboard serves the indicators' dashboard and API from ClickHouse alone
 // (no NATS), for the demo and for an analyst's laptop, until interrupted.
-func cmdDashboard(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("dashboard", flag.ContinueOnError)
+func cmdDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("dashboard", "usage: bndmrctl dashboard [--clickhouse DSN] [--addr HOST:PORT] [--auth none|oidc …]", stderr)
 	dsn := clickhouseFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
@@ -286,33 +282,29 @@ func cmdDashboard(ctx context.Context, args []string) int {
 	fs.StringVar(&auth.RolesFile, "oidc-roles", "", "role mapping file (docs/security.md)")
 	fs.StringVar(&auth.SessionSecretFile, "session-secret-file", "", "file of 32+ random bytes sealing session cookies")
 	fs.DurationVar(&auth.SessionTTL, "session-ttl", 8*time.Hour, "how long a session lasts")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl dashboard [--clickhouse DSN] [--addr HOST:PORT] [--auth none|oidc …]")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *threshold < 1 {
 		fs.Usage()
 		return 2
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl dashboard: %v\n", err)
 		return 1
 	}
 	defer st.Close()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl dashboard: %v\n", err)
 		return 1
 	}
 	guard, err := auth.Guard(ctx, *addr, st, nil)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl dashboard: %v\n", err)
 		return 1
 	}
 	labels, err := codeLabels(*kitDir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl dashboard: %v\n", err)
 		return 1
 	}
 	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Threshold: *threshold, Access: guard,
@@ -324,9 +316,9 @@ func cmdDashboard(ctx context.Context, args []string) int {
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
-	fmt.Fprintf(os.Stderr, "bndmrctl dashboard: http://%s/\n", ln.Addr())
+	fmt.Fprintf(stderr, "bndmrctl dashboard: http://%s/\n", ln.Addr())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		fmt.Fprintf(os.Stderr, "bndmrctl dashboard: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl dashboard: %v\n", err)
 		return 1
 	}
 	return 0

@@ -38,11 +38,8 @@ func TestMigrateImportExport(t *testing.T) {
 	}
 	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
 	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
-	for range 2 {
-		if code := cmdMigrate(ctx, []string{"--clickhouse", dbDSN}); code != 0 {
-			t.Fatalf("migrate: exit %d", code)
-		}
-	}
+	ctlCase{args: []string{"migrate", "--clickhouse", dbDSN}, errOut: "bndmrctl migrate: applied 0001_documents, 0002_clinical"}.run(t, ctx)
+	ctlCase{args: []string{"migrate", "--clickhouse", dbDSN}, errOut: "bndmrctl migrate: the schema is up to date"}.run(t, ctx)
 	dir := t.TempDir()
 	files := map[string]string{
 		"centres":        "\xEF\xBB\xBFfiness;centre_id;filiere;type;debut;fin\n750000010;S001;FAVA;coordonnateur;01/01/2023;\n",
@@ -52,9 +49,7 @@ func TestMigrateImportExport(t *testing.T) {
 	for kind, body := range files {
 		p := filepath.Join(dir, kind+".csv")
 		os.WriteFile(p, []byte(body), 0o600)
-		if code := cmdImport(ctx, []string{kind, "--clickhouse", dbDSN, "--author", "test-operator", p}); code != 0 {
-			t.Fatalf("import %s: exit %d", kind, code)
-		}
+		ctlCase{args: []string{"import", kind, "--clickhouse", dbDSN, "--author", "test-operator", p}, errOut: "bndmrctl import " + kind + ": "}.run(t, ctx)
 	}
 	st, err := store.Open(ctx, dbDSN)
 	if err != nil {
@@ -73,10 +68,12 @@ func TestMigrateImportExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "mr2.txt")
-	if code := cmdExport(ctx, []string{"mr2", "--clickhouse", dbDSN, "--from", "2026-10", "--out", out}); code != 0 {
-		t.Fatalf("export mr2: exit %d", code)
-	}
+	ctlCase{args: []string{"export", "mr2", "--clickhouse", dbDSN, "--from", "2026-10", "--out", out}}.run(t, ctx)
 	text, _ := os.ReadFile(out)
+	// Without --out, the same table on stdout.
+	if stdout, _ := (ctlCase{args: []string{"export", "mr2", "--clickhouse", dbDSN, "--from", "2026-10"}}).run(t, ctx); stdout != string(text) {
+		t.Errorf("export mr2 printed\n%s\nwhile --out wrote\n%s", stdout, text)
+	}
 	// A: 2 transmitted of 3 (version 2 missing), estimated; B: 2 of 4 declared.
 	for _, want := range []string{"CHU A", "66,7", "estimé", "CHU B", "50,0", "déclaré"} {
 		if !strings.Contains(string(text), want) {
@@ -84,16 +81,12 @@ func TestMigrateImportExport(t *testing.T) {
 		}
 	}
 	csv := filepath.Join(dir, "mr2.csv")
-	if code := cmdExport(ctx, []string{"mr2", "--clickhouse", dbDSN, "--from", "2026-10", "--format", "csv", "--out", csv}); code != 0 {
-		t.Fatalf("export mr2 csv: exit %d", code)
-	}
+	ctlCase{args: []string{"export", "mr2", "--clickhouse", dbDSN, "--from", "2026-10", "--format", "csv", "--out", csv}, want: 0}.run(t, ctx)
 	if b, _ := os.ReadFile(csv); !strings.HasPrefix(string(b), "\xEF\xBB\xBFFINESS;") || !strings.Contains(string(b), ";66,7;") {
 		t.Errorf("MR.2 CSV:\n%s", b)
 	}
 	xlsx := filepath.Join(dir, "dgos.xlsx")
-	if code := cmdExport(ctx, []string{"dgos", "--clickhouse", dbDSN, "--month", "2026-10", "--format", "xlsx", "--out", xlsx}); code != 0 {
-		t.Fatalf("export dgos: exit %d", code)
-	}
+	ctlCase{args: []string{"export", "dgos", "--clickhouse", dbDSN, "--month", "2026-10", "--format", "xlsx", "--out", xlsx}, want: 0}.run(t, ctx)
 	z, err := zip.OpenReader(xlsx)
 	if err != nil {
 		t.Fatalf("the DGOS workbook is not an XLSX (zip) file: %v", err)
@@ -109,16 +102,17 @@ func TestMigrateImportExport(t *testing.T) {
 		t.Errorf("DGOS workbook has %d sheets, want 4", sheets)
 	}
 	page := filepath.Join(dir, "dashboard.html")
-	if code := cmdExport(ctx, []string{"dashboard", "--clickhouse", dbDSN, "--month", "2026-10", "--out", page}); code != 0 {
-		t.Fatalf("export dashboard: exit %d", code)
-	}
+	ctlCase{args: []string{"export", "dashboard", "--clickhouse", dbDSN, "--month", "2026-10", "--out", page}, want: 0}.run(t, ctx)
 	if b, _ := os.ReadFile(page); !strings.Contains(string(b), `id="chart-mr2"`) || !strings.Contains(string(b), "CHU B") {
 		t.Errorf("dashboard page:\n%.500s", b)
 	}
 	// The served dashboard answers, then stops with its context.
 	sctx, stop := context.WithCancel(ctx)
 	done := make(chan int, 1)
-	go func() { done <- cmdDashboard(sctx, []string{"--clickhouse", dbDSN, "--addr", "127.0.0.1:18791"}) }()
+	var served strings.Builder
+	go func() {
+		done <- run(sctx, []string{"dashboard", "--clickhouse", dbDSN, "--addr", "127.0.0.1:18791"}, io.Discard, &served)
+	}()
 	var resp *http.Response
 	for range 50 {
 		if resp, err = http.Get("http://127.0.0.1:18791/api/mr2?from=2026-10"); err == nil {
@@ -132,12 +126,10 @@ func TestMigrateImportExport(t *testing.T) {
 		resp.Body.Close()
 	}
 	stop()
-	if code := <-done; code != 0 {
-		t.Errorf("dashboard exit %d", code)
+	if code := <-done; code != 0 || !strings.Contains(served.String(), "bndmrctl dashboard: http://127.0.0.1:18791/") {
+		t.Errorf("dashboard exit %d, printed %q", code, served.String())
 	}
-	if code := cmdExport(ctx, []string{"dgos", "--clickhouse", dbDSN, "--month", "octobre"}); code == 0 {
-		t.Error("a month in words was accepted")
-	}
+	ctlCase{args: []string{"export", "dgos", "--clickhouse", dbDSN, "--month", "octobre"}, want: 1, errOut: `bndmrctl export dgos: month "octobre": expected AAAA-MM`}.run(t, ctx)
 }
 
 // TestExportReportHTML: `export report --format html` writes the page the
@@ -159,9 +151,7 @@ func TestExportReportHTML(t *testing.T) {
 	}
 	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
 	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
-	if code := cmdMigrate(ctx, []string{"--clickhouse", dbDSN}); code != 0 {
-		t.Fatalf("migrate: exit %d", code)
-	}
+	ctlCase{args: []string{"migrate", "--clickhouse", dbDSN}, errOut: "bndmrctl migrate: applied 0001_documents"}.run(t, ctx)
 	st, err := store.Open(ctx, dbDSN)
 	if err != nil {
 		t.Fatal(err)
@@ -178,9 +168,7 @@ func TestExportReportHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "report.html")
-	if code := cmdExport(ctx, []string{"report", "--clickhouse", dbDSN, "--finess", "750000010", "--from", "2026-11", "--format", "html", "--out", out}); code != 0 {
-		t.Fatalf("export report html: exit %d", code)
-	}
+	ctlCase{args: []string{"export", "report", "--clickhouse", dbDSN, "--finess", "750000010", "--from", "2026-11", "--format", "html", "--out", out}, want: 0}.run(t, ctx)
 	cli, _ := os.ReadFile(out)
 	srv := httptest.NewServer((&indicators.Server{X: indicators.New(st)}).Handler())
 	defer srv.Close()
@@ -200,7 +188,5 @@ func TestExportReportHTML(t *testing.T) {
 			t.Errorf("the CLI's page lacks %q", want)
 		}
 	}
-	if code := cmdExport(ctx, []string{"mr2", "--clickhouse", dbDSN, "--from", "2026-10", "--format", "html"}); code != 2 {
-		t.Errorf("export mr2 --format html: exit %d, want 2 (only the report has a page)", code)
-	}
+	ctlCase{args: []string{"export", "mr2", "--clickhouse", dbDSN, "--from", "2026-10", "--format", "html"}, want: 2, errOut: "--format html is for report"}.run(t, ctx)
 }

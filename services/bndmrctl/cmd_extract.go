@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -16,22 +14,17 @@ import (
 	"github.com/bndmr/hub/pkg/cda"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/kit"
-	"github.com/bndmr/hub/pkg/xmldoc"
 	"github.com/bndmr/hub/pseudonymisation"
 )
 
 // cmdExtract prints the extraction of CDA documents, or with --key the
 // sdmmr.record the pseudonymisation service would publish for them.
-func cmdExtract(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("extract", flag.ContinueOnError)
+func cmdExtract(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("extract", "usage: bndmrctl extract [--kit DIR] [--key FILE] [--jsonl] FILE...", stderr)
 	kitDir := fs.String("kit", "", "CI-SIS kit folder; with no FILE, extract its official SDM-MR examples ("+kit.DefaultHelp+")")
 	keyFile := fs.String("key", "", "pseudonymisation key file or directory: print the pseudonymised sdmmr.record instead")
 	rotation := fs.Bool("rotation", false, "with --key holding several keys: also compute the pseudonyms of the non-primary keys")
 	jsonl := fs.Bool("jsonl", false, "one compact JSON object per line (with --key: exactly the bytes the service publishes)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl extract [--kit DIR] [--key FILE] [--jsonl] FILE...")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -39,7 +32,7 @@ func cmdExtract(ctx context.Context, args []string) int {
 	if len(files) == 0 {
 		var err error
 		if files, err = kitExamples(*kitDir); err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl extract: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl extract: %v\n", err)
 			return 2
 		}
 	}
@@ -47,36 +40,36 @@ func cmdExtract(ctx context.Context, args []string) int {
 	if *keyFile != "" {
 		keys, err := pseudonymisation.LoadKeys(*keyFile)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl extract: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl extract: %v\n", err)
 			return 2
 		}
 		ps = pseudonymisation.New(keys, pseudonymisation.Options{Rotation: *rotation})
 	}
-	w := bufio.NewWriter(os.Stdout)
+	w := bufio.NewWriter(stdout)
 	defer w.Flush()
 	failed := 0
 	for i, f := range files {
 		if ctx.Err() != nil {
-			fmt.Fprintln(os.Stderr, "bndmrctl extract: interrupted")
+			fmt.Fprintln(stderr, "bndmrctl extract: interrupted")
 			return 1
 		}
 		v, err := extractFile(f, i, ps)
 		if err != nil {
 			failed++
-			fmt.Fprintf(os.Stderr, "bndmrctl extract: %s: %v\n", f, err)
+			fmt.Fprintf(stderr, "bndmrctl extract: %s: %v\n", f, err)
 			continue
 		}
 		if err := writeJSON(w, v, *jsonl); err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl extract: writing output: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl extract: writing output: %v\n", err)
 			return 1
 		}
 	}
 	if err := w.Flush(); err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl extract: writing output: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl extract: writing output: %v\n", err)
 		return 1
 	}
 	if failed > 0 {
-		fmt.Fprintf(os.Stderr, "bndmrctl extract: %d of %d documents could not be extracted\n", failed, len(files))
+		fmt.Fprintf(stderr, "bndmrctl extract: %d of %d documents could not be extracted\n", failed, len(files))
 		return 1
 	}
 	return 0
@@ -85,11 +78,7 @@ func cmdExtract(ctx context.Context, args []string) int {
 // extractFile returns the extraction of one file, or its record when ps is
 // set.
 func extractFile(path string, index int, ps *pseudonymisation.Pseudonymiser) (any, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)
+	doc, err := parseFile(path)
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,8 +13,8 @@ import (
 )
 
 // cmdGen writes synthetic MSSanté mails and a manifest of what they carry.
-func cmdGen(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
+func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("gen", "usage: bndmrctl gen --seed N --count N --out DIR [--invalid-rate R] [--hostile-rate R] [--notify-to ADDR] [--message-id-tag TAG]", stderr)
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same mails")
 	count := fs.Int("count", 200, "number of mails (one SDM-MR document each)")
 	out := fs.String("out", "", "output folder (mails as .eml files and manifest.jsonl)")
@@ -25,10 +24,6 @@ func cmdGen(ctx context.Context, args []string) int {
 	hostile := fs.Float64("hostile-rate", 0, "share of mails (0-1) that are hostile: zip bomb, path traversal, not MIME")
 	notify := fs.String("notify-to", "", "where every mail asks its acknowledgement to go (default: its sender)")
 	tag := fs.String("message-id-tag", "", "prefix of every Message-ID, to tell one run's mails and acknowledgements from another's")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: bndmrctl gen --seed N --count N --out DIR [--invalid-rate R] [--hostile-rate R] [--notify-to ADDR] [--message-id-tag TAG]")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -39,7 +34,7 @@ func cmdGen(ctx context.Context, args []string) int {
 	if *kitDir == "" {
 		d, err := kit.Dir()
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
+			fmt.Fprintln(stderr, "bndmrctl gen:", err)
 			return 2
 		}
 		*kitDir = d
@@ -47,12 +42,12 @@ func cmdGen(ctx context.Context, args []string) int {
 	docs, err := synth.WriteDir(ctx, synth.Options{Seed: *seed, Count: *count, Kit: *kitDir, To: *to,
 		InvalidRate: *invalid, HostileRate: *hostile, NotifyTo: *notify, MessageIDTag: *tag}, *out)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
+		fmt.Fprintln(stderr, "bndmrctl gen:", err)
 		return 1
 	}
 	f, err := os.Create(filepath.Join(*out, "manifest.jsonl"))
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
+		fmt.Fprintln(stderr, "bndmrctl gen:", err)
 		return 1
 	}
 	defer f.Close()
@@ -60,7 +55,7 @@ func cmdGen(ctx context.Context, args []string) int {
 	enc.SetEscapeHTML(false) // Message-IDs as written: <…@…>, for grep
 	for _, d := range docs {
 		if err := enc.Encode(d); err != nil {
-			fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
+			fmt.Fprintln(stderr, "bndmrctl gen:", err)
 			return 1
 		}
 	}
@@ -74,7 +69,7 @@ func cmdGen(ctx context.Context, args []string) int {
 			}
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bndmrctl gen:", err)
+			fmt.Fprintln(stderr, "bndmrctl gen:", err)
 			return 1
 		}
 	}
@@ -84,7 +79,7 @@ func cmdGen(ctx context.Context, args []string) int {
 			accepted++
 		}
 	}
-	fmt.Printf("gen: %d mails in %s, %d documents to accept (manifest.jsonl lists the synthetic identities: test data only; "+
+	fmt.Fprintf(stdout, "gen: %d mails in %s, %d documents to accept (manifest.jsonl lists the synthetic identities: test data only; "+
 		"establishments.csv the senders, centres.csv their labelled centres)\n", len(docs), *out, accepted)
 	return 0
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -16,12 +15,8 @@ import (
 
 // cmdImport loads a reference CSV into ClickHouse: the labelled centres, the
 // DPI update counts establishments declare, or establishment settings.
-func cmdImport(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	dsn := clickhouseFlag(fs)
-	author := fs.String("author", os.Getenv("BNDMR_IMPORT_AUTHOR"), "who makes the change (dpi): kept in dpi_updates_history and audit_access; default: your system account, refused if it names no one (root) (env BNDMR_IMPORT_AUTHOR)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), `usage: bndmrctl import centres|dpi|establishments [--clickhouse DSN] [--author NAME] FILE.csv ('-' = stdin)
+func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("import", `usage: bndmrctl import centres|dpi|establishments [--clickhouse DSN] [--author NAME] FILE.csv ('-' = stdin)
        bndmrctl import dir [--clickhouse DSN] [--author NAME] DIR
   dir             establishments.csv, centres.csv, dpi.csv of DIR, those present, in that order (the Job reference-import)
 
@@ -30,9 +25,9 @@ func cmdImport(ctx context.Context, args []string) int {
                                                                   each change keeps the previous value and its author
   establishments  finess;nom;debut_transmission                   names and start dates of transmission
 
-';' or ',' separated, UTF-8 with or without BOM, header line required; dates AAAA-MM-JJ or JJ/MM/AAAA.`)
-		fs.PrintDefaults()
-	}
+';' or ',' separated, UTF-8 with or without BOM, header line required; dates AAAA-MM-JJ or JJ/MM/AAAA.`, stderr)
+	dsn := clickhouseFlag(fs)
+	author := fs.String("author", os.Getenv("BNDMR_IMPORT_AUTHOR"), "who makes the change (dpi): kept in dpi_updates_history and audit_access; default: your system account, refused if it names no one (root) (env BNDMR_IMPORT_AUTHOR)")
 	if len(args) == 0 {
 		fs.Usage()
 		return 2
@@ -43,13 +38,13 @@ func cmdImport(ctx context.Context, args []string) int {
 		return 2
 	}
 	if kind == "dir" {
-		return importDir(ctx, fs.Arg(0), args[1:len(args)-1])
+		return importDir(ctx, fs.Arg(0), args[1:len(args)-1], stdout, stderr)
 	}
 	var op store.Operator
 	if kind == "dpi" {
 		var err error
 		if op, err = operator(*author); err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl import dpi: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl import dpi: %v\n", err)
 			return 2
 		}
 	}
@@ -57,7 +52,7 @@ func cmdImport(ctx context.Context, args []string) int {
 	if name := fs.Arg(0); name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl import: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl import: %v\n", err)
 			return 1
 		}
 		defer f.Close()
@@ -65,7 +60,7 @@ func cmdImport(ctx context.Context, args []string) int {
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl import: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl import: %v\n", err)
 		return 1
 	}
 	defer st.Close()
@@ -84,7 +79,7 @@ func cmdImport(ctx context.Context, args []string) int {
 				n = len(ds)
 				for _, c := range changes {
 					if c.HadPrevious && c.Previous != c.Count {
-						fmt.Fprintf(os.Stderr, "  %s %s: %d (was %d)\n", c.FINESS, c.Month.Format("2006-01"), c.Count, c.Previous)
+						fmt.Fprintf(stderr, "  %s %s: %d (was %d)\n", c.FINESS, c.Month.Format("2006-01"), c.Count, c.Previous)
 					}
 				}
 			}
@@ -99,10 +94,10 @@ func cmdImport(ctx context.Context, args []string) int {
 		return 2
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl import %s: %v\n", kind, err)
+		fmt.Fprintf(stderr, "bndmrctl import %s: %v\n", kind, err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "bndmrctl import %s: %d rows recorded\n", kind, n)
+	fmt.Fprintf(stderr, "bndmrctl import %s: %d rows recorded\n", kind, n)
 	return 0
 }
 
@@ -130,7 +125,7 @@ func operator(author string) (store.Operator, error) {
 // importDir imports the reference files of a folder (a mounted ConfigMap),
 // each as its own `import KIND`, establishments first: the centres and the
 // counts name them.
-func importDir(ctx context.Context, dir string, flags []string) int {
+func importDir(ctx context.Context, dir string, flags []string, stdout, stderr io.Writer) int {
 	found := 0
 	for _, kind := range []string{"establishments", "centres", "dpi"} {
 		p := filepath.Join(dir, kind+".csv")
@@ -138,12 +133,12 @@ func importDir(ctx context.Context, dir string, flags []string) int {
 			continue
 		}
 		found++
-		if st := cmdImport(ctx, append(append([]string{kind}, flags...), p)); st != 0 {
+		if st := cmdImport(ctx, append(append([]string{kind}, flags...), p), stdout, stderr); st != 0 {
 			return st
 		}
 	}
 	if found == 0 {
-		fmt.Fprintf(os.Stderr, "bndmrctl import dir: %s holds none of establishments.csv, centres.csv, dpi.csv\n", dir)
+		fmt.Fprintf(stderr, "bndmrctl import dir: %s holds none of establishments.csv, centres.csv, dpi.csv\n", dir)
 		return 1
 	}
 	return 0

@@ -32,9 +32,7 @@ func TestImportDir(t *testing.T) {
 	}
 	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
 	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
-	if code := cmdMigrate(ctx, []string{"--clickhouse", dbDSN}); code != 0 {
-		t.Fatalf("migrate: exit %d", code)
-	}
+	ctlCase{args: []string{"migrate", "--clickhouse", dbDSN}, errOut: "bndmrctl migrate: applied 0001_documents"}.run(t, ctx)
 	dir := t.TempDir()
 	for name, body := range map[string]string{
 		"establishments.csv": "finess;nom;debut_transmission\n690000011;CHU de Lyon;2026-01-01\n750000010;AP-HP;2026-02-01\n",
@@ -45,9 +43,7 @@ func TestImportDir(t *testing.T) {
 		}
 	}
 	t.Setenv("BNDMR_IMPORT_AUTHOR", "job.reference-import")
-	if code := cmdImport(ctx, []string{"dir", "--clickhouse", dbDSN, dir}); code != 0 {
-		t.Fatalf("import dir: exit %d", code)
-	}
+	ctlCase{args: []string{"import", "dir", "--clickhouse", dbDSN, dir}, errOut: "bndmrctl import establishments: 2 rows recorded\nbndmrctl import dpi: 3 rows recorded"}.run(t, ctx)
 	st, err := store.Open(ctx, dbDSN)
 	if err != nil {
 		t.Fatal(err)
@@ -62,9 +58,7 @@ func TestImportDir(t *testing.T) {
 			t.Errorf("%s: %d rows, want %d", table, n, want)
 		}
 	}
-	if code := cmdImport(ctx, []string{"dir", "--clickhouse", dbDSN, t.TempDir()}); code != 1 {
-		t.Errorf("import dir of an empty folder: exit %d, want 1", code)
-	}
+	ctlCase{args: []string{"import", "dir", "--clickhouse", dbDSN, t.TempDir()}, want: 1, errOut: "holds none of establishments.csv, centres.csv, dpi.csv"}.run(t, ctx)
 }
 
 func TestPreviousMonth(t *testing.T) {

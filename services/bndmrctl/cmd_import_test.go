@@ -34,9 +34,7 @@ func TestImportDPIKeepsHistory(t *testing.T) {
 	}
 	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
 	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
-	if code := cmdMigrate(ctx, []string{"--clickhouse", dbDSN}); code != 0 {
-		t.Fatalf("migrate: exit %d", code)
-	}
+	ctlCase{args: []string{"migrate", "--clickhouse", dbDSN}, errOut: "bndmrctl migrate: applied 0001_documents"}.run(t, ctx)
 	dir := t.TempDir()
 	write := func(name, body string) string {
 		p := filepath.Join(dir, name)
@@ -47,17 +45,11 @@ func TestImportDPIKeepsHistory(t *testing.T) {
 	}
 	first := write("first.csv", "finess;mois;nombre\n690000011;2026-10;4\n690000011;2026-11;6\n750000010;2026-10;9\n")
 	second := write("second.csv", "finess;mois;nombre\n690000011;2026-10;5\n750000010;2026-10;9\n")
-	if code := cmdImport(ctx, []string{"dpi", "--clickhouse", dbDSN, "--author", "alice.martin", first}); code != 0 {
-		t.Fatalf("first import: exit %d", code)
-	}
+	ctlCase{args: []string{"import", "dpi", "--clickhouse", dbDSN, "--author", "alice.martin", first}, errOut: "bndmrctl import dpi: 3 rows recorded"}.run(t, ctx)
 	time.Sleep(1100 * time.Millisecond) // changed_at and declared_at have seconds: the second import is later
-	if code := cmdImport(ctx, []string{"dpi", "--clickhouse", dbDSN, "--author", "bob.durand", second}); code != 0 {
-		t.Fatalf("second import: exit %d", code)
-	}
+	ctlCase{args: []string{"import", "dpi", "--clickhouse", dbDSN, "--author", "bob.durand", second}, errOut: "  690000011 2026-10: 5 (was 4)\nbndmrctl import dpi: 2 rows recorded"}.run(t, ctx)
 	if os.Getenv("USER") == "root" || os.Geteuid() == 0 {
-		if code := cmdImport(ctx, []string{"dpi", "--clickhouse", dbDSN, second}); code != 2 {
-			t.Errorf("import as root without --author: exit %d, want 2", code)
-		}
+		ctlCase{args: []string{"import", "dpi", "--clickhouse", dbDSN, second}, want: 2, errOut: "say who makes the change with --author NAME"}.run(t, ctx)
 	}
 	st, err := store.Open(ctx, dbDSN)
 	if err != nil {

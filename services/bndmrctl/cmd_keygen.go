@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"os"
+	"io"
 	"time"
 
 	"github.com/bndmr/hub/pseudonymisation"
@@ -12,14 +11,10 @@ import (
 
 // cmdKeygen writes a new pseudonymisation key file (JSON {key_id, key,
 // primary}, mode 0600). It never prints the key.
-func cmdKeygen(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+func cmdKeygen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("keygen", "usage: bndmrctl keygen --out FILE [--id KEY_ID]", stderr)
 	out := fs.String("out", "", "key file to create (refuses to overwrite)")
 	id := fs.String("id", time.Now().UTC().Format("2006-01-02"), "key id carried in every record")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl keygen --out FILE [--id KEY_ID]")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -28,9 +23,9 @@ func cmdKeygen(ctx context.Context, args []string) int {
 		return 2
 	}
 	if err := pseudonymisation.WriteKeyFile(*out, *id); err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl keygen: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl keygen: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "bndmrctl keygen: wrote key %q to %s\n", *id, *out)
+	fmt.Fprintf(stderr, "bndmrctl keygen: wrote key %q to %s\n", *id, *out)
 	return 0
 }

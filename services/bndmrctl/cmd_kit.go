@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -20,18 +21,17 @@ import (
 // cmdKit checks a CI-SIS kit before the hub switches to it: the visible
 // conformance corpus (documents and the ANS reference chain's verdicts) is
 // validated under the new kit, and every verdict must be the reference's.
-func cmdKit(ctx context.Context, args []string) int {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprintln(os.Stderr, "usage: bndmrctl kit check --kit NEW [--corpus DIR]   (docs/operations.md, \"Switch the CI-SIS kit\")")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return 0
-		}
-		return 2
-	}
-	fs := flag.NewFlagSet("kit check", flag.ContinueOnError)
+func cmdKit(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return runSubcommand(ctx, "kit", kitUsage, map[string]runFunc{"check": kitCheck}, args, stdout, stderr)
+}
+
+const kitUsage = "usage: bndmrctl kit check --kit NEW [--corpus DIR]   (docs/operations.md, \"Switch the CI-SIS kit\")"
+
+func kitCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("kit check", kitUsage, stderr)
 	newKit := fs.String("kit", "", "the kit to switch to (the folder holding kit-3.0/, kit-2.41/, kit-2.22/); required")
 	corpus := fs.String("corpus", "", "conformance corpus (docs/ and reference.jsonl); default: the new kit's conformance/, else the current kit's ("+kit.DefaultHelp+")")
-	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return 0
 	} else if err != nil || fs.NArg() != 0 || *newKit == "" {
 		fs.Usage()
@@ -42,7 +42,7 @@ func cmdKit(ctx context.Context, args []string) int {
 		if _, err := os.Stat(filepath.Join(*corpus, "reference.jsonl")); err != nil {
 			cur, err := kit.Dir()
 			if err != nil {
-				fmt.Fprintf(os.Stderr, "bndmrctl kit check: the new kit has no conformance/ and the current kit is not found: %v\n", err)
+				fmt.Fprintf(stderr, "bndmrctl kit check: the new kit has no conformance/ and the current kit is not found: %v\n", err)
 				return 2
 			}
 			*corpus = filepath.Join(cur, "conformance")
@@ -50,16 +50,16 @@ func cmdKit(ctx context.Context, args []string) int {
 	}
 	refs, err := readReference(filepath.Join(*corpus, "reference.jsonl"))
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl kit check: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl kit check: %v\n", err)
 		return 2
 	}
 	eng, err := validate.Load(ctx, *newKit)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl kit check: kit %s: %v\n", *newKit, err)
+		fmt.Fprintf(stderr, "bndmrctl kit check: kit %s: %v\n", *newKit, err)
 		return 2
 	}
 	for _, e := range eng.CompileErrors {
-		fmt.Fprintf(os.Stderr, "warning: rule left out: %v\n", e)
+		fmt.Fprintf(stderr, "warning: rule left out: %v\n", e)
 	}
 	diffs := make([]string, len(refs))
 	jobs := make(chan int)
@@ -82,10 +82,10 @@ func cmdKit(ctx context.Context, args []string) int {
 	for i, d := range diffs {
 		if d != "" {
 			bad++
-			fmt.Printf("%s: %s\n", refs[i].Doc, d)
+			fmt.Fprintf(stdout, "%s: %s\n", refs[i].Doc, d)
 		}
 	}
-	fmt.Printf("kit %s: %d of %d documents of %s have the reference verdict\n", *newKit, len(refs)-bad, len(refs), *corpus)
+	fmt.Fprintf(stdout, "kit %s: %d of %d documents of %s have the reference verdict\n", *newKit, len(refs)-bad, len(refs), *corpus)
 	if bad > 0 {
 		return 1
 	}

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -16,17 +14,13 @@ import (
 // cmdMDN reads, from a sender's mailbox, the acknowledgements (MDNs) the
 // hub sent for given mails, and prints them as the hospital's IT team reads
 // them; or deletes the acknowledgements of earlier runs (demo).
-func cmdMDN(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("mdn", flag.ContinueOnError)
+func cmdMDN(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("mdn", "usage: bndmrctl mdn [--imap ADDR --user U --password P] [--wait 30s] MESSAGE-ID...\n"+
+		"       bndmrctl mdn [--imap ADDR --user U --password P] --delete-matching TEXT", stderr)
 	cfg := imapFlags(fs, "hospital@chu.test", "IMAP user: the mailbox the acknowledgements go to")
 	folder := fs.String("folder", "INBOX", "folder to read")
 	wait := fs.Duration("wait", 0, "wait this long for acknowledgements not yet arrived")
 	del := fs.String("delete-matching", "", "instead: delete the acknowledgements whose In-Reply-To contains this text")
-	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: bndmrctl mdn [--imap ADDR --user U --password P] [--wait 30s] MESSAGE-ID...\n"+
-			"       bndmrctl mdn [--imap ADDR --user U --password P] --delete-matching TEXT")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil || (fs.NArg() == 0) == (*del == "") {
 		fs.Usage()
 		return 2
@@ -34,10 +28,10 @@ func cmdMDN(ctx context.Context, args []string) int {
 	if *del != "" {
 		n, err := mailbox.DeleteReplies(ctx, *cfg, *folder, *del)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bndmrctl mdn:", err)
+			fmt.Fprintln(stderr, "bndmrctl mdn:", err)
 			return 1
 		}
-		fmt.Printf("mdn: %d acknowledgements answering %q deleted from %s of %s\n", n, *del, *folder, cfg.User)
+		fmt.Fprintf(stdout, "mdn: %d acknowledgements answering %q deleted from %s of %s\n", n, *del, *folder, cfg.User)
 		return 0
 	}
 	ids := make([]string, fs.NArg())
@@ -48,11 +42,11 @@ func cmdMDN(ctx context.Context, args []string) int {
 	for {
 		got, err := mailbox.Replies(ctx, *cfg, *folder, ids)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "bndmrctl mdn:", err)
+			fmt.Fprintln(stderr, "bndmrctl mdn:", err)
 			return 1
 		}
 		if len(got) == len(ids) || !time.Now().Before(deadline) {
-			return printMDNs(os.Stdout, ids, got)
+			return printMDNs(stdout, ids, got)
 		}
 		select {
 		case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -36,16 +37,12 @@ func (c *clickhouseConn) open(ctx context.Context) (*store.Store, error) {
 
 // cmdMigrate applies the ClickHouse migrations not yet recorded (the loader
 // does the same at start); idempotent.
-func cmdMigrate(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("migrate", "usage: bndmrctl migrate [--clickhouse DSN] [--cluster NAME] [--lock-ttl D] [--list]", stderr)
 	dsn := clickhouseFlag(fs)
 	list := fs.Bool("list", false, "list the embedded migrations and exit")
 	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (<remote_servers> name): the replicated, sharded schema, as the loader with the same setting (env "+store.EnvCluster+")")
 	lockTTL := fs.Duration("lock-ttl", store.DefaultLockTTL, "a migration lock older than this was left by a migrator that died and is taken over")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl migrate [--clickhouse DSN] [--cluster NAME] [--lock-ttl D] [--list]")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
 		fs.Usage()
 		return 2
@@ -53,31 +50,31 @@ func cmdMigrate(ctx context.Context, args []string) int {
 	if *list {
 		ms, err := store.Migrations()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl migrate: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl migrate: %v\n", err)
 			return 1
 		}
 		for _, m := range ms {
-			fmt.Println(m.Name)
+			fmt.Fprintln(stdout, m.Name)
 		}
 		return 0
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl migrate: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl migrate: %v\n", err)
 		return 1
 	}
 	defer st.Close()
 	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: *cluster, LockTTL: *lockTTL, Waiting: func(held time.Duration) {
-		fmt.Fprintf(os.Stderr, "bndmrctl migrate: waiting for the migration lock, held for %v by another migrator (a loader?)\n", held)
+		fmt.Fprintf(stderr, "bndmrctl migrate: waiting for the migration lock, held for %v by another migrator (a loader?)\n", held)
 	}})
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl migrate: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl migrate: %v\n", err)
 		return 1
 	}
 	if len(applied) == 0 {
-		fmt.Fprintln(os.Stderr, "bndmrctl migrate: the schema is up to date")
+		fmt.Fprintln(stderr, "bndmrctl migrate: the schema is up to date")
 	} else {
-		fmt.Fprintf(os.Stderr, "bndmrctl migrate: applied %s\n", strings.Join(applied, ", "))
+		fmt.Fprintf(stderr, "bndmrctl migrate: applied %s\n", strings.Join(applied, ", "))
 	}
 	return 0
 }

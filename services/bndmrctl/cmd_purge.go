@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,30 +19,23 @@ import (
 // of its documents and the quarantine entries naming it. Each is erased
 // with SecureDeleteMsg (the bytes overwritten in the store, not only
 // unindexed). Pseudonymised rows in ClickHouse are not touched.
-func cmdPurge(ctx context.Context, args []string) int {
-	return purge(ctx, args, os.Stdout, os.Stderr)
-}
-
-func purge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("purge", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+func cmdPurge(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("purge", "usage: bndmrctl purge --mail MAIL_ID [flags]", stderr)
 	var c bus.Config
 	natsFlags(fs, &c, "NATS user allowed to read and delete the messages of the mail and identified streams")
 	mailID := fs.String("mail", "", "MAIL_ID (hex, as in the quarantine, the logs and the receipts) of the mail to purge")
 	timeout := fs.Duration("timeout", 10*time.Minute, "longest run (the streams are scanned message by message)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: bndmrctl purge --mail MAIL_ID [flags]")
-		fs.PrintDefaults()
+	if err := fs.Parse(args); err != nil {
+		return 2
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *mailID == "" {
+	if fs.NArg() != 0 || *mailID == "" {
 		fs.Usage()
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	nc, js, err := bus.Connect(ctx, c, "bndmrctl-purge")
-	if err != nil {
-		fmt.Fprintln(stderr, "bndmrctl purge:", err)
+	nc, js, ok := connectNATS(ctx, c, "purge", stderr)
+	if !ok {
 		return 1
 	}
 	defer nc.Close()

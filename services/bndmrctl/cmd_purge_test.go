@@ -64,7 +64,7 @@ func TestPurge(t *testing.T) {
 	pub(events.SubjectQuarantine, "8", events.Quarantined{V: events.QuarantineV, Mail: events.MailRaw{MailID: kept}, Stage: "validator"})
 
 	var out, errb bytes.Buffer
-	if code := purge(ctx, []string{"--nats-url", srv.ClientURL(), "--mail", gone}, &out, &errb); code != 0 {
+	if code := cmdPurge(ctx, []string{"--nats-url", srv.ClientURL(), "--mail", gone}, &out, &errb); code != 0 {
 		t.Fatalf("purge: exit %d: %s", code, errb.String())
 	}
 	t.Log(out.String())

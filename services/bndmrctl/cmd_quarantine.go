@@ -5,10 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -24,20 +22,8 @@ import (
 // cmdQuarantine lists, inspects and replays the mails the hub quarantined
 // (stream BNDMR_QUARANTINE). The ID of a quarantined mail is its sequence in
 // that stream, as `list` prints it.
-func cmdQuarantine(ctx context.Context, args []string) int {
-	return quarantine(ctx, args, os.Stdout, os.Stderr)
-}
-
-func quarantine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("quarantine", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c bus.Config
-	natsFlags(fs, &c, "NATS user allowed to read the quarantine and publish mails")
-	limit := fs.Int("limit", 100, "list: the most recent N entries (0: all)")
-	raw := fs.Bool("raw", false, "inspect: write the raw mail to stdout instead of the summary")
-	fromMail := fs.Bool("from-mail", false, "replay: an entry a later stage made goes through the whole pipeline again from its original mail, rather than republishing the message it kept")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: bndmrctl quarantine [flags] list
+func cmdQuarantine(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("quarantine", `usage: bndmrctl quarantine [flags] list
        bndmrctl quarantine [flags] inspect ID
        bndmrctl quarantine [flags] replay ID
 
@@ -48,31 +34,18 @@ replay   publish the mail again on bndmr.mail.raw (Nats-Msg-Id MailID/replay/ID)
          republishes the message it kept on its own subject (--from-mail: the
          original mail instead); an entry of the identified stage
          (pseudonymisation), which keeps no copy, replays the original mail
-         from BNDMR_MAIL; replaying the same ID twice is deduplicated`)
-		fs.PrintDefaults()
-	}
-	// Flags may come before or after the sub-command.
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		fs.Usage()
-		return 2
-	}
-	sub, rest := rest[0], rest[1:]
-	if err := fs.Parse(rest); err != nil {
-		return 2
-	}
-	rest = fs.Args()
-	want := map[string]int{"list": 0, "inspect": 1, "replay": 1}
-	n, ok := want[sub]
-	if !ok || len(rest) != n {
-		fs.Usage()
+         from BNDMR_MAIL; replaying the same ID twice is deduplicated`, stderr)
+	var c bus.Config
+	natsFlags(fs, &c, "NATS user allowed to read the quarantine and publish mails")
+	limit := fs.Int("limit", 100, "list: the most recent N entries (0: all)")
+	raw := fs.Bool("raw", false, "inspect: write the raw mail to stdout instead of the summary")
+	fromMail := fs.Bool("from-mail", false, "replay: an entry a later stage made goes through the whole pipeline again from its original mail, rather than republishing the message it kept")
+	sub, rest, ok := parseSubcommand(fs, args, map[string]int{"list": 0, "inspect": 1, "replay": 1})
+	if !ok {
 		return 2
 	}
 	var seq uint64
-	if n == 1 {
+	if len(rest) == 1 {
 		var err error
 		if seq, err = strconv.ParseUint(rest[0], 10, 64); err != nil || seq == 0 {
 			fmt.Fprintf(stderr, "bndmrctl quarantine %s: ID %q is not a sequence number from `quarantine list`\n", sub, rest[0])
@@ -82,9 +55,8 @@ replay   publish the mail again on bndmr.mail.raw (Nats-Msg-Id MailID/replay/ID)
 
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	nc, js, err := bus.Connect(ctx, c, "bndmrctl-quarantine")
-	if err != nil {
-		fmt.Fprintln(stderr, "bndmrctl quarantine:", err)
+	nc, js, ok := connectNATS(ctx, c, "quarantine", stderr)
+	if !ok {
 		return 1
 	}
 	defer nc.Close()

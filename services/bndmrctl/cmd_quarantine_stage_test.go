@@ -70,7 +70,7 @@ func TestQuarantineStageEntries(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			if got := quarantine(ctx, append([]string{"--nats-url", url}, tc.args...), &out, &errOut); got != tc.want {
+			if got := cmdQuarantine(ctx, append([]string{"--nats-url", url}, tc.args...), &out, &errOut); got != tc.want {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", got, tc.want, out.String(), errOut.String())
 			}
 			for _, s := range tc.out {

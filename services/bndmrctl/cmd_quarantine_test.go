@@ -67,7 +67,7 @@ func TestQuarantine(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			got := quarantine(ctx, append([]string{"--nats-url", url}, tc.args...), &out, &errOut)
+			got := cmdQuarantine(ctx, append([]string{"--nats-url", url}, tc.args...), &out, &errOut)
 			if got != tc.want {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", got, tc.want, out.String(), errOut.String())
 			}

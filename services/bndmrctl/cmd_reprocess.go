@@ -4,10 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"time"
 
@@ -16,14 +14,6 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 )
-
-// cmdReprocess sends original mails through the pipeline again, from
-// BNDMR_MAIL: after a kit or validator fix (documents refused by mistake
-// now pass) or after identified documents expired unread
-// (docs/operations.md, "Reprocessing from the originals").
-func cmdReprocess(ctx context.Context, args []string) int {
-	return reprocess(ctx, args, os.Stdout, os.Stderr)
-}
 
 // reprocessOptions says which mails to send again.
 type reprocessOptions struct {
@@ -34,9 +24,19 @@ type reprocessOptions struct {
 	dryRun       bool
 }
 
-func reprocess(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("reprocess", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// cmdReprocess sends original mails through the pipeline again, from
+// BNDMR_MAIL: after a kit or validator fix (documents refused by mistake
+// now pass) or after identified documents expired unread
+// (docs/operations.md, "Reprocessing from the originals").
+func cmdReprocess(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("reprocess", `usage: bndmrctl reprocess --since TIME [--until TIME] [--finess FINESS] [--all] [--run NAME] [--dry-run] [flags]
+
+Reads the outcomes (BNDMR_OUTCOME) of the mails received in the window, picks
+those with a refused document (or every mail with --all), and publishes each
+original mail again from BNDMR_MAIL on bndmr.mail.raw. The validator running
+now (its kit, its settings) checks them again; what passes is pseudonymised
+and loaded under the keys it always had in ClickHouse (no duplicate row); the
+receipts take the new verdict; the sender gets no second acknowledgement.`, stderr)
 	var c bus.Config
 	natsFlags(fs, &c, "NATS user allowed to read BNDMR_OUTCOME and BNDMR_MAIL and to publish mails")
 	since := fs.String("since", "", "mails received from this time (RFC 3339 or YYYY-MM-DD, UTC); required")
@@ -47,18 +47,10 @@ func reprocess(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&o.run, "run", "", "name of this run, part of every Nats-Msg-Id (MailID/reprocess/RUN): the same run again publishes nothing twice; default: the time of the run")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "list the mails, publish nothing")
 	timeout := fs.Duration("timeout", 30*time.Minute, "longest run")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: bndmrctl reprocess --since TIME [--until TIME] [--finess FINESS] [--all] [--run NAME] [--dry-run] [flags]
-
-Reads the outcomes (BNDMR_OUTCOME) of the mails received in the window, picks
-those with a refused document (or every mail with --all), and publishes each
-original mail again from BNDMR_MAIL on bndmr.mail.raw. The validator running
-now (its kit, its settings) checks them again; what passes is pseudonymised
-and loaded under the keys it always had in ClickHouse (no duplicate row); the
-receipts take the new verdict; the sender gets no second acknowledgement.`)
-		fs.PrintDefaults()
+	if err := fs.Parse(args); err != nil {
+		return 2
 	}
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+	if fs.NArg() != 0 {
 		fs.Usage()
 		return 2
 	}
@@ -79,9 +71,8 @@ receipts take the new verdict; the sender gets no second acknowledgement.`)
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	nc, js, err := bus.Connect(ctx, c, "bndmrctl-reprocess")
-	if err != nil {
-		fmt.Fprintln(stderr, "bndmrctl reprocess:", err)
+	nc, js, ok := connectNATS(ctx, c, "reprocess", stderr)
+	if !ok {
 		return 1
 	}
 	defer nc.Close()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,19 +14,8 @@ import (
 
 // cmdRotation shows and ends a key rotation in the warehouse
 // (docs/operations.md, "Key rotation").
-func cmdRotation(ctx context.Context, args []string) int {
-	return rotation(ctx, args, os.Stdout, os.Stderr)
-}
-
-func rotation(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("rotation", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	ch := clickhouseFlag(fs)
-	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (env "+store.EnvCluster+"): the mutations then run on each shard's local tables, and every replica is waited for")
-	from := fs.String("from", "", "finish: the key id the warehouse held before the rotation")
-	to := fs.String("to", "", "finish: the new primary key id")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, `usage: bndmrctl rotation [flags] status
+func cmdRotation(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("rotation", `usage: bndmrctl rotation [flags] status
        bndmrctl rotation [flags] finish --from OLD_KEY_ID --to NEW_KEY_ID
        bndmrctl rotation [flags] forget --from OLD_KEY_ID --to NEW_KEY_ID
 
@@ -39,24 +27,13 @@ finish  rewrite every pseudonym of OLD that has a link into its NEW value, in ev
         sdmmr.record. Running it again is harmless.
 forget  delete the links OLD -> NEW (pseudonym_links) once finish has run for
         the last time: kept, they let whoever holds the old key follow a
-        patient under the new one`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		fs.Usage()
-		return 2
-	}
-	sub := rest[0]
-	if err := fs.Parse(rest[1:]); err != nil || fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
-	if sub != "status" && sub != "finish" && sub != "forget" {
-		fs.Usage()
+        patient under the new one`, stderr)
+	ch := clickhouseFlag(fs)
+	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (env "+store.EnvCluster+"): the mutations then run on each shard's local tables, and every replica is waited for")
+	from := fs.String("from", "", "finish: the key id the warehouse held before the rotation")
+	to := fs.String("to", "", "finish: the new primary key id")
+	sub, _, ok := parseSubcommand(fs, args, map[string]int{"status": 0, "finish": 0, "forget": 0})
+	if !ok {
 		return 2
 	}
 	if sub != "status" && (*from == "" || *to == "" || *from == *to) {

@@ -65,7 +65,7 @@ func TestRotationCommand(t *testing.T) {
 	run := func(want int, args ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		if got := rotation(ctx, append([]string{"--clickhouse", dbDSN}, args...), &out, &errOut); got != want {
+		if got := cmdRotation(ctx, append([]string{"--clickhouse", dbDSN}, args...), &out, &errOut); got != want {
 			t.Fatalf("%v: exit %d, want %d\n%s%s", args, got, want, out.String(), errOut.String())
 		}
 		return out.String()

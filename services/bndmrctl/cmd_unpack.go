@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,22 +15,16 @@ import (
 
 // unpackDoc is one document in the --jsonl output.
 type unpackDoc struct {
-	Name           string   `json:"name"`
-	Size           int64    `json:"size"`
-	SHA1           string   `json:"sha1"`
-	Source         string   `json:"source"`
-	MetadataHashOK *bool    `json:"metadata_hash_ok"`
-	MetadataSizeOK *bool    `json:"metadata_size_ok"`
-	PatientID      string   `json:"patient_id,omitempty"`
-	FormatCode     string   `json:"format_code,omitempty"`
-	UniqueID       string   `json:"unique_id,omitempty"`
-	Warnings       []string `json:"warnings"`
+	Size int64  `json:"size"`
+	SHA1 string `json:"sha1"`
+	unpackEntry
 	// Duplicates are the other entries holding the same bytes, taken once.
-	Duplicates []unpackDup `json:"duplicates,omitempty"`
+	Duplicates []unpackEntry `json:"duplicates,omitempty"`
 }
 
-// unpackDup is another entry of the mail with the same bytes as a document.
-type unpackDup struct {
+// unpackEntry is an entry of the mail's zip (or MIME part) holding a
+// document: the document itself, or another entry with the same bytes.
+type unpackEntry struct {
 	Name           string   `json:"name"`
 	Source         string   `json:"source"`
 	MetadataHashOK *bool    `json:"metadata_hash_ok"`
@@ -57,15 +50,11 @@ type unpackResult struct {
 
 // cmdUnpack reads raw mails (RFC 5322 files) and shows what the validator
 // stage would receive from each.
-func cmdUnpack(ctx context.Context, args []string) int {
-	fs := flag.NewFlagSet("unpack", flag.ContinueOnError)
+func cmdUnpack(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("unpack", "usage: bndmrctl unpack [--jsonl] [--strict] [--out DIR] FILE...\n\nUnpack raw MSSanté mails as the validator would see them.\nExit status: 0 when every mail yields at least one document, 1 otherwise, 2 on usage error.", stderr)
 	jsonl := fs.Bool("jsonl", false, "print one JSON object per mail")
 	strict := fs.Bool("strict", false, "reject mails whose METADATA.XML does not match their files")
 	out := fs.String("out", "", "also write every document found into this folder, as MAILFILE-N.xml (for bndmrctl validate)")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl unpack [--jsonl] [--strict] [--out DIR] FILE...\n\nUnpack raw MSSanté mails as the validator would see them.\nExit status: 0 when every mail yields at least one document, 1 otherwise, 2 on usage error.")
-		fs.PrintDefaults()
-	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -76,18 +65,18 @@ func cmdUnpack(ctx context.Context, args []string) int {
 	lim := mssante.DefaultLimits()
 	lim.StrictMetadata = *strict
 	status := 0
-	enc := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	if *out != "" {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl unpack: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl unpack: %v\n", err)
 			return 2
 		}
 	}
 	for _, file := range fs.Args() {
 		res := unpackFile(ctx, file, lim, *out)
 		if ctx.Err() != nil {
-			fmt.Fprintln(os.Stderr, "bndmrctl unpack: interrupted")
+			fmt.Fprintln(stderr, "bndmrctl unpack: interrupted")
 			return 1
 		}
 		if len(res.Documents) == 0 {
@@ -95,12 +84,12 @@ func cmdUnpack(ctx context.Context, args []string) int {
 		}
 		if *jsonl {
 			if err := enc.Encode(res); err != nil {
-				fmt.Fprintf(os.Stderr, "bndmrctl unpack: writing the result: %v\n", err)
+				fmt.Fprintf(stderr, "bndmrctl unpack: writing the result: %v\n", err)
 				return 1
 			}
 			continue
 		}
-		printUnpack(os.Stdout, res)
+		printUnpack(stdout, res)
 	}
 	return status
 }
@@ -134,14 +123,13 @@ func unpackFile(ctx context.Context, file string, lim mssante.Limits, out string
 				res.Error = fmt.Sprintf("writing %s: %v", name, err)
 			}
 		}
-		ud := unpackDoc{
-			Name: d.Name, Size: d.Size, SHA1: d.SHA1, Source: d.Source,
-			MetadataHashOK: d.MetadataHashOK, MetadataSizeOK: d.MetadataSizeOK,
+		ud := unpackDoc{Size: d.Size, SHA1: d.SHA1, unpackEntry: unpackEntry{
+			Name: d.Name, Source: d.Source, MetadataHashOK: d.MetadataHashOK, MetadataSizeOK: d.MetadataSizeOK,
 			PatientID: d.PatientID, FormatCode: d.FormatCode, UniqueID: d.UniqueID,
 			Warnings: append([]string{}, d.Warnings...),
-		}
+		}}
 		for _, x := range d.Duplicates {
-			ud.Duplicates = append(ud.Duplicates, unpackDup{Name: x.Name, Source: x.Source,
+			ud.Duplicates = append(ud.Duplicates, unpackEntry{Name: x.Name, Source: x.Source,
 				MetadataHashOK: x.MetadataHashOK, MetadataSizeOK: x.MetadataSizeOK,
 				PatientID: x.PatientID, FormatCode: x.FormatCode, UniqueID: x.UniqueID,
 				Warnings: append([]string{}, x.Warnings...)})

@@ -19,6 +19,7 @@ import (
 	"github.com/bndmr/hub/pkg/schematron"
 	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/xmldoc"
+	"github.com/lestrrat-go/libxml2/types"
 )
 
 const validateUsage = `usage: bndmrctl validate [--kit DIR] [--profile NAME] [--jsonl] PATH...
@@ -56,16 +57,16 @@ type docResult struct {
 	err  error
 }
 
-func cmdValidate(ctx context.Context, args []string) int {
+func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	fs.SetOutput(io.Discard) // the usage is validateUsage
 	kitDir := fs.String("kit", "", "")
 	profile := fs.String("profile", "", "")
 	jsonl := fs.Bool("jsonl", false, "")
 	var paths []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n\n%s", err, validateUsage)
+			fmt.Fprintf(stderr, "bndmrctl validate: %v\n\n%s", err, validateUsage)
 			return 2
 		}
 		if fs.NArg() == 0 {
@@ -75,37 +76,37 @@ func cmdValidate(ctx context.Context, args []string) int {
 		args = fs.Args()[1:]
 	}
 	if len(paths) == 0 {
-		fmt.Fprint(os.Stderr, validateUsage)
+		fmt.Fprint(stderr, validateUsage)
 		return 2
 	}
 	if *kitDir == "" {
 		d, err := kit.Dir()
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
 			return 2
 		}
 		*kitDir = d
 	}
 	files, err := xmlFiles(paths)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
 		return 2
 	}
 	eng, err := validate.Load(ctx, *kitDir)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+		fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
 		return 2
 	}
 	for _, e := range eng.CompileErrors {
-		fmt.Fprintf(os.Stderr, "warning: rule left out: %v\n", e)
+		fmt.Fprintf(stderr, "warning: rule left out: %v\n", e)
 	}
 	// Said once, at kit load: it is a property of the kit, not of the documents.
 	for _, m := range eng.MissingValueSets {
-		fmt.Fprintln(os.Stderr, missingValueSetNote(*kitDir, m))
+		fmt.Fprintln(stderr, missingValueSetNote(*kitDir, m))
 	}
 	if *profile != "" {
 		if _, err := eng.Profile(*profile); err != nil {
-			fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+			fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
 			return 2
 		}
 	}
@@ -138,7 +139,7 @@ func cmdValidate(ctx context.Context, args []string) int {
 	}()
 
 	status := 0
-	enc := json.NewEncoder(os.Stdout)
+	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
 	valid := 0
 	for i := range files {
@@ -146,7 +147,7 @@ func cmdValidate(ctx context.Context, args []string) int {
 		select {
 		case r = <-results[i]:
 		case <-ctx.Done():
-			fmt.Fprintln(os.Stderr, "bndmrctl validate: interrupted")
+			fmt.Fprintln(stderr, "bndmrctl validate: interrupted")
 			return 2
 		}
 		ok := r.err == nil && r.rep.Valid
@@ -157,31 +158,37 @@ func cmdValidate(ctx context.Context, args []string) int {
 		}
 		if *jsonl {
 			if err := enc.Encode(toJSON(r)); err != nil {
-				fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
+				fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
 				return 2
 			}
 		} else {
-			printHuman(os.Stdout, r)
+			printHuman(stdout, r)
 		}
 	}
 	wg.Wait()
 	if !*jsonl {
-		fmt.Printf("\n%d of %d documents valid\n", valid, len(files))
+		fmt.Fprintf(stdout, "\n%d of %d documents valid\n", valid, len(files))
 	}
 	return status
 }
 
 func validateFile(ctx context.Context, eng *validate.Engine, path, profile string) (*validate.Report, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)
+	doc, err := parseFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer doc.Free()
 	return eng.Validate(ctx, doc, validate.Options{Profile: profile})
+}
+
+// parseFile parses the document at path as the validator does (no DTD, no
+// network, the default limits); the caller frees it.
+func parseFile(path string) (types.Document, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return xmldoc.Parse(data, xmldoc.DefaultLimits)
 }
 
 // missingValueSetNote is the load-time note on a value set the kit's

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -91,18 +90,9 @@ func TestDocsMakeTargets(t *testing.T) {
 // helpOf runs bndmrctl ARGS... -h and returns what it printed.
 func helpOf(t *testing.T, args ...string) string {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, stdout := os.Stderr, os.Stdout
-	os.Stderr, os.Stdout = w, w
-	done := make(chan string)
-	go func() { b, _ := io.ReadAll(r); done <- string(b) }()
-	run(context.Background(), append(args, "-h"))
-	os.Stderr, os.Stdout = stderr, stdout
-	w.Close()
-	return <-done
+	var b strings.Builder
+	run(context.Background(), append(args, "-h"), &b, &b)
+	return b.String()
 }
 
 var (

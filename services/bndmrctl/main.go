@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"sort"
@@ -13,11 +14,16 @@ import (
 	"github.com/bndmr/hub/services/internal/buildinfo"
 )
 
-// command runs one sub-command and returns the process exit status.
+// command runs one sub-command and returns the process exit status. It
+// prints its results to stdout and its usage, progress and errors to
+// stderr, never to the process's own: the tests read what it prints.
 type command struct {
 	summary string
-	run     func(ctx context.Context, args []string) int
+	run     runFunc
 }
+
+// runFunc runs a command or a sub-command and returns its exit status.
+type runFunc func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 func commands() map[string]command {
 	return map[string]command{
@@ -48,36 +54,36 @@ func commands() map[string]command {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:]))
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string) int {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
 	if buildinfo.IsVersionFlag(args) {
-		buildinfo.Print(os.Stdout, "bndmrctl")
+		buildinfo.Print(stdout, "bndmrctl")
 		return 0
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(cmds)
+		usage(stderr, cmds)
 		return 2
 	}
 	c, ok := cmds[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "bndmrctl: unknown command %q\n", args[0])
-		usage(cmds)
+		fmt.Fprintf(stderr, "bndmrctl: unknown command %q\n", args[0])
+		usage(stderr, cmds)
 		return 2
 	}
-	return c.run(ctx, args[1:])
+	return c.run(ctx, args[1:], stdout, stderr)
 }
 
-func usage(cmds map[string]command) {
+func usage(stderr io.Writer, cmds map[string]command) {
 	names := make([]string, 0, len(cmds))
 	for n := range cmds {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintf(os.Stderr, "usage: bndmrctl COMMAND [flags] [args]   (bndmrctl --version: %s)\n\ncommands:\n", buildinfo.Version())
+	fmt.Fprintf(stderr, "usage: bndmrctl COMMAND [flags] [args]   (bndmrctl --version: %s)\n\ncommands:\n", buildinfo.Version())
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-10s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(stderr, "  %-10s %s\n", n, cmds[n].summary)
 	}
 }

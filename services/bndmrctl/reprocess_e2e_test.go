@@ -211,10 +211,10 @@ func (p *pipeline) ctl(cmd func(context.Context, []string, *bytes.Buffer, *bytes
 }
 
 func reprocessCmd(ctx context.Context, args []string, o, e *bytes.Buffer) int {
-	return reprocess(ctx, args, o, e)
+	return cmdReprocess(ctx, args, o, e)
 }
 func quarantineCmd(ctx context.Context, args []string, o, e *bytes.Buffer) int {
-	return quarantine(ctx, args, o, e)
+	return cmdQuarantine(ctx, args, o, e)
 }
 
 // TestReprocessAfterValidatorFix: documents refused by a faulty validator
@@ -348,7 +348,7 @@ func TestReplayIdentifiedEntryFromMail(t *testing.T) {
 		t.Fatal(err)
 	}
 	var o, e bytes.Buffer
-	if got := quarantine(p.ctx, []string{"--nats-url", p.bus.URL, "replay", "2"}, &o, &e); got != 1 || !strings.Contains(e.String(), "is no longer in BNDMR_MAIL") {
+	if got := cmdQuarantine(p.ctx, []string{"--nats-url", p.bus.URL, "replay", "2"}, &o, &e); got != 1 || !strings.Contains(e.String(), "is no longer in BNDMR_MAIL") {
 		t.Fatalf("replay of a mail gone: exit %d\n%s%s", got, o.String(), e.String())
 	}
 }
