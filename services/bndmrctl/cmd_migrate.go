@@ -38,12 +38,16 @@ func (c *clickhouseConn) open(ctx context.Context) (*store.Store, error) {
 // cmdMigrate applies the ClickHouse migrations not yet recorded (the loader
 // does the same at start); idempotent.
 func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("migrate", "usage: bndmrctl migrate [--clickhouse DSN] [--cluster NAME] [--lock-ttl D] [--list]", stderr)
+	fs := newFlagSet("migrate", "usage: bndmrctl migrate [--clickhouse DSN] [--cluster NAME [--shard-macro MACRO]] [--lock-ttl D] [--list]", stderr)
 	dsn := clickhouseFlag(fs)
 	list := fs.Bool("list", false, "list the embedded migrations and exit")
 	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (<remote_servers> name): the replicated, sharded schema, as the loader with the same setting (env "+store.EnvCluster+")")
+	shardMacro := fs.String("shard-macro", "", "with --cluster: the macro that names a server's shard in the replicated tables' ZooKeeper paths; default {shard} (a test cluster declaring several layouts over the same servers has one per layout, docs/cluster.md)")
 	lockTTL := fs.Duration("lock-ttl", store.DefaultLockTTL, "a migration lock older than this was left by a migrator that died and is taken over")
-	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() != 0 || (*shardMacro != "" && *cluster == "") {
 		fs.Usage()
 		return 2
 	}
@@ -64,7 +68,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return 1
 	}
 	defer st.Close()
-	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: *cluster, LockTTL: *lockTTL, Waiting: func(held time.Duration) {
+	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: *cluster, ShardMacro: *shardMacro, LockTTL: *lockTTL, Waiting: func(held time.Duration) {
 		fmt.Fprintf(stderr, "bndmrctl migrate: waiting for the migration lock, held for %v by another migrator (a loader?)\n", held)
 	}})
 	if err != nil {
