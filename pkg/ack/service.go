@@ -147,6 +147,14 @@ func (s *Service) Run(ctx context.Context) error {
 // Answer sends the MDN for o unless policy or the record says not to.
 // alive is called while retrying, to hold the event; last says the outcome
 // is past GiveUpAfter, so a temporary failure is recorded as final.
+//
+// The record of the original Message-ID in the bucket moves through five
+// statuses, one step each: lookUp reads it (a final status, sent, rejected
+// or gave_up, ends there); claim writes sending before the submission (or
+// finds the sending of an earlier delivery that stopped: this one resends);
+// after the submission, recordFailure writes rejected (5xx), gave_up (last
+// delivery) or retrying (a later delivery tries again), and recordSent
+// writes sent.
 func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func(), last bool) error {
 	log := s.log.With(zap.String("mail_id", o.MailID))
 	to, skip := recipients(s.cfg, o)
@@ -157,33 +165,10 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 	}
 	key := RecordKey(o)
 	log = log.With(zap.String("record", key))
-
-	var prev *Record
-	var rev uint64
-	switch entry, err := s.kv.Get(ctx, key); {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-	case err != nil:
-		return fmt.Errorf("reading MDN record %s: %w", key, err)
-	default:
-		var r Record
-		if err := json.Unmarshal(entry.Value(), &r); err != nil {
-			return fmt.Errorf("MDN record %s is unreadable (%v): delete it to answer the mail again: %w", key, err, stage.ErrPermanent)
-		}
-		if r.Status != StatusSending && r.Status != StatusRetrying {
-			s.m.skipped.WithLabelValues(skipAlreadyDone).Inc()
-			log.Info("MDN already recorded for this Message-ID", zap.String("status", r.Status), zap.String("recorded_for", r.MailID))
-			return nil
-		}
-		if r.MailID != o.MailID {
-			// Another mail carries the same Message-ID (a forward, a resend):
-			// the original gets one answer, and that one is on its way.
-			s.m.skipped.WithLabelValues(skipOtherMailBusy).Inc()
-			log.Info("another mail with this Message-ID is being answered", zap.String("recorded_for", r.MailID))
-			return nil
-		}
-		prev, rev = &r, entry.Revision()
+	prev, rev, done, err := s.lookUp(ctx, key, o, log)
+	if err != nil || done {
+		return err
 	}
-
 	original, err := s.original(ctx, o, log)
 	if err != nil {
 		return err
@@ -194,39 +179,9 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 		log.Error("cannot build the MDN", zap.Error(err))
 		return fmt.Errorf("%w: %w", err, stage.ErrPermanent)
 	}
-	sum := sha256.Sum256(raw)
-	rec := Record{
-		Status:            StatusSending,
-		MailID:            o.MailID,
-		OriginalMessageID: mssante.AngleID(o.MessageID),
-		MDNMessageID:      mdn.MessageID,
-		To:                to,
-		SHA256:            hex.EncodeToString(sum[:]),
-		Size:              len(raw),
-		At:                time.Now().UTC(),
-	}
-	if mdn.Error != nil {
-		rec.Code = mdn.Error.Code
-	}
-	if prev == nil {
-		rev, err = s.kv.Create(ctx, key, mustJSON(rec))
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			// Claimed between our read and now: the next delivery reads it.
-			return fmt.Errorf("MDN record %s appeared concurrently; will look again", key)
-		}
-		if err != nil {
-			return fmt.Errorf("claiming MDN record %s: %w", key, err)
-		}
-	} else if prev.Status == StatusSending {
-		// A stop between claim and record, perhaps after the submission:
-		// this resend is the same bytes, so the hospital sees the same
-		// Message-ID twice at worst.
-		s.m.resent.Inc()
-		if prev.SHA256 != rec.SHA256 {
-			log.Warn("MDN resent after a stop differs from the first attempt (original no longer readable or configuration changed)",
-				zap.String("first_sha256", prev.SHA256), zap.String("now_sha256", rec.SHA256))
-		}
-		log.Info("resending the MDN claimed by an earlier delivery", zap.String("mdn_message_id", mdn.MessageID))
+	rec := newRecord(o, to, mdn, raw)
+	if rev, err = s.claim(ctx, key, rec, prev, rev, log); err != nil {
+		return err
 	}
 
 	attempts, err := s.sendWithRetry(ctx, to, raw, alive, log)
@@ -234,34 +189,9 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 	if prev != nil {
 		rec.Attempts += prev.Attempts
 	}
-	var perm *PermanentError
-	switch {
-	case errors.As(err, &perm):
-		rec.Status, rec.SMTPReply, rec.At = StatusRejected, strconv.Itoa(perm.Code)+" "+perm.Reply, time.Now().UTC()
-		if _, perr := s.kv.Put(ctx, key, mustJSON(rec)); perr != nil {
-			return fmt.Errorf("recording the refused MDN %s: %w", key, perr)
-		}
-		s.m.rejected.Inc()
-		log.Error("SMTP server refused the MDN for good; recorded, not retried", zap.Int("smtp_code", perm.Code), zap.String("reply", perm.Reply))
-		return nil
-	case err != nil && last && ctx.Err() == nil:
-		rec.Status, rec.SMTPReply, rec.At = StatusGaveUp, err.Error(), time.Now().UTC()
-		if _, perr := s.kv.Put(ctx, key, mustJSON(rec)); perr != nil {
-			return fmt.Errorf("recording the abandoned MDN %s: %w", key, perr)
-		}
-		s.m.gaveUp.Inc()
-		log.Error("MDN abandoned: temporary SMTP failures on every delivery", zap.Error(err))
-		return nil
-	case err != nil:
-		// Nothing went out: say so, so the next delivery is not taken for
-		// a resend after a stop.
-		rec.Status, rec.SMTPReply, rec.At = StatusRetrying, err.Error(), time.Now().UTC()
-		if _, uerr := s.kv.Update(ctx, key, mustJSON(rec), rev); uerr != nil {
-			log.Warn("could not record the temporary failure", zap.Error(uerr))
-		}
-		return err
+	if err != nil {
+		return s.recordFailure(ctx, key, rec, rev, err, last, log)
 	}
-
 	if s.cfg.afterSend != nil {
 		if err := s.cfg.afterSend(ctx, key); err != nil {
 			return err
@@ -279,6 +209,117 @@ func (s *Service) Answer(ctx context.Context, o events.MailOutcome, alive func()
 	s.m.sent.WithLabelValues(code).Inc()
 	log.Info("MDN sent", zap.String("code", code), zap.String("mdn_message_id", mdn.MessageID), zap.Int("bytes", len(raw)))
 	return nil
+}
+
+// lookUp reads the record of key: none (prev nil), one this delivery takes
+// over (sending or retrying, for this mail: prev and its revision), or a
+// reason not to answer (done: final, or another mail's answer on its way).
+func (s *Service) lookUp(ctx context.Context, key string, o events.MailOutcome, log *zap.Logger) (prev *Record, rev uint64, done bool, err error) {
+	entry, err := s.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		return nil, 0, false, nil
+	case err != nil:
+		return nil, 0, false, fmt.Errorf("reading MDN record %s: %w", key, err)
+	}
+	var r Record
+	if err := json.Unmarshal(entry.Value(), &r); err != nil {
+		return nil, 0, false, fmt.Errorf("MDN record %s is unreadable (%v): delete it to answer the mail again: %w", key, err, stage.ErrPermanent)
+	}
+	if r.Status != StatusSending && r.Status != StatusRetrying {
+		s.m.skipped.WithLabelValues(skipAlreadyDone).Inc()
+		log.Info("MDN already recorded for this Message-ID", zap.String("status", r.Status), zap.String("recorded_for", r.MailID))
+		return nil, 0, true, nil
+	}
+	if r.MailID != o.MailID {
+		// Another mail carries the same Message-ID (a forward, a resend):
+		// the original gets one answer, and that one is on its way.
+		s.m.skipped.WithLabelValues(skipOtherMailBusy).Inc()
+		log.Info("another mail with this Message-ID is being answered", zap.String("recorded_for", r.MailID))
+		return nil, 0, true, nil
+	}
+	return &r, entry.Revision(), false, nil
+}
+
+// newRecord is the record of the MDN about to be sent (status sending).
+func newRecord(o events.MailOutcome, to []string, mdn *mssante.MDN, raw []byte) Record {
+	sum := sha256.Sum256(raw)
+	rec := Record{
+		Status:            StatusSending,
+		MailID:            o.MailID,
+		OriginalMessageID: mssante.AngleID(o.MessageID),
+		MDNMessageID:      mdn.MessageID,
+		To:                to,
+		SHA256:            hex.EncodeToString(sum[:]),
+		Size:              len(raw),
+		At:                time.Now().UTC(),
+	}
+	if mdn.Error != nil {
+		rec.Code = mdn.Error.Code
+	}
+	return rec
+}
+
+// claim records rec (sending) before the submission and returns the
+// record's revision. With no record, it creates it; over retrying it
+// leaves the record to recordFailure or recordSent; over sending (an
+// earlier delivery stopped between claim and record) this delivery resends.
+func (s *Service) claim(ctx context.Context, key string, rec Record, prev *Record, rev uint64, log *zap.Logger) (uint64, error) {
+	if prev == nil {
+		rev, err := s.kv.Create(ctx, key, mustJSON(rec))
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// Claimed between our read and now: the next delivery reads it.
+			return 0, fmt.Errorf("MDN record %s appeared concurrently; will look again", key)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("claiming MDN record %s: %w", key, err)
+		}
+		return rev, nil
+	}
+	if prev.Status == StatusSending {
+		// A stop between claim and record, perhaps after the submission:
+		// this resend is the same bytes, so the hospital sees the same
+		// Message-ID twice at worst.
+		s.m.resent.Inc()
+		if prev.SHA256 != rec.SHA256 {
+			log.Warn("MDN resent after a stop differs from the first attempt (original no longer readable or configuration changed)",
+				zap.String("first_sha256", prev.SHA256), zap.String("now_sha256", rec.SHA256))
+		}
+		log.Info("resending the MDN claimed by an earlier delivery", zap.String("mdn_message_id", rec.MDNMessageID))
+	}
+	return rev, nil
+}
+
+// recordFailure records a submission that failed (err): rejected for a
+// 5xx, gave_up on the last delivery (both final: nil, the outcome is
+// done), retrying otherwise (err: the outcome comes back).
+func (s *Service) recordFailure(ctx context.Context, key string, rec Record, rev uint64, err error, last bool, log *zap.Logger) error {
+	var perm *PermanentError
+	switch {
+	case errors.As(err, &perm):
+		rec.Status, rec.SMTPReply, rec.At = StatusRejected, strconv.Itoa(perm.Code)+" "+perm.Reply, time.Now().UTC()
+		if _, perr := s.kv.Put(ctx, key, mustJSON(rec)); perr != nil {
+			return fmt.Errorf("recording the refused MDN %s: %w", key, perr)
+		}
+		s.m.rejected.Inc()
+		log.Error("SMTP server refused the MDN for good; recorded, not retried", zap.Int("smtp_code", perm.Code), zap.String("reply", perm.Reply))
+		return nil
+	case last && ctx.Err() == nil:
+		rec.Status, rec.SMTPReply, rec.At = StatusGaveUp, err.Error(), time.Now().UTC()
+		if _, perr := s.kv.Put(ctx, key, mustJSON(rec)); perr != nil {
+			return fmt.Errorf("recording the abandoned MDN %s: %w", key, perr)
+		}
+		s.m.gaveUp.Inc()
+		log.Error("MDN abandoned: temporary SMTP failures on every delivery", zap.Error(err))
+		return nil
+	}
+	// Nothing went out: say so, so the next delivery is not taken for a
+	// resend after a stop.
+	rec.Status, rec.SMTPReply, rec.At = StatusRetrying, err.Error(), time.Now().UTC()
+	if _, uerr := s.kv.Update(ctx, key, mustJSON(rec), rev); uerr != nil {
+		log.Warn("could not record the temporary failure", zap.Error(uerr))
+	}
+	return err
 }
 
 // recordSent records the MDN as sent. When the bucket's stream loses its

@@ -137,6 +137,8 @@ type tree struct {
 
 var errEmpty = errors.New("the document has no root element")
 
+// snapshot copies the element tree of doc (libxml2) into Go memory, in one
+// walk in C that writes a flat encoding (cda_snapshot), decoded here.
 func snapshot(doc types.Document) (*tree, error) {
 	if doc == nil {
 		return nil, errEmpty
@@ -162,58 +164,39 @@ func snapshot(doc types.Document) (*tree, error) {
 	}
 	t := &tree{buf: buf[:int(sb.len)]}
 	t.nodes = make([]node, 0, int(sb.elems))
-	attrs := make([]xattr, 0, int(sb.attrs))
-	b := t.buf
-	pos := 0
-	// cstr reads a NUL-terminated string at pos without copying: the
-	// strings share t.buf, which lives as long as any of them.
-	cstr := func() string {
-		i := bytes.IndexByte(b[pos:], 0)
-		if i < 0 {
-			i = len(b) - pos
-		}
-		s := ""
-		if i > 0 {
-			s = unsafe.String(&b[pos], i)
-		}
-		pos += i + 1
-		return s
+	if err := t.decode(make([]xattr, 0, int(sb.attrs))); err != nil {
+		return nil, err
 	}
-	// nsOf decodes the namespace byte written by cda_tag.
-	nsOf := func() string {
-		c := b[pos]
-		pos++
-		switch c {
-		case 'h':
-			return ""
-		case 's':
-			return "sdtc"
-		case 'x':
-			return nsXSI
-		case 'u':
-			return cstr()
-		}
-		return "-" // no namespace: never matches an HL7 name lookup
+	if t.root == nil {
+		return nil, errEmpty
 	}
+	return t, nil
+}
+
+// decode builds the nodes of t from t.buf: 'E' ns name ('A' ns name value)*
+// opens an element with its attributes, 'T' text adds to its text, 'X'
+// closes it. attrs has room for every attribute.
+func (t *tree) decode(attrs []xattr) error {
+	r := snapshotReader{b: t.buf}
 	var stack []*node
-	for pos < len(b) {
-		tag := b[pos]
-		pos++
+	for r.pos < len(r.b) {
+		tag := r.b[r.pos]
+		r.pos++
 		switch tag {
 		case 'E':
-			ns := nsOf()
-			name := cstr()
+			ns := r.ns()
+			name := r.cstr()
 			t.nodes = append(t.nodes, node{ns: ns, name: name})
 			n := &t.nodes[len(t.nodes)-1]
 			start := len(attrs)
-			for pos < len(b) && b[pos] == 'A' {
-				pos++
-				a := xattr{ns: nsOf()}
+			for r.pos < len(r.b) && r.b[r.pos] == 'A' {
+				r.pos++
+				a := xattr{ns: r.ns()}
 				if a.ns == "-" {
 					a.ns = ""
 				}
-				a.name = cstr()
-				a.value = cstr()
+				a.name = r.cstr()
+				a.value = r.cstr()
 				attrs = append(attrs, a)
 			}
 			n.attrs = attrs[start:len(attrs):len(attrs)]
@@ -230,26 +213,60 @@ func snapshot(doc types.Document) (*tree, error) {
 			}
 			stack = append(stack, n)
 		case 'A':
-			return nil, errors.New("internal error: attribute outside an element in the tree snapshot")
+			return errors.New("internal error: attribute outside an element in the tree snapshot")
 		case 'T':
-			s := cstr()
+			s := r.cstr()
 			if len(stack) > 0 {
-				top := stack[len(stack)-1]
-				top.text += s
+				stack[len(stack)-1].text += s
 			}
 		case 'X':
 			if len(stack) == 0 {
-				return nil, errors.New("internal error: unbalanced tree snapshot")
+				return errors.New("internal error: unbalanced tree snapshot")
 			}
 			stack = stack[:len(stack)-1]
 		default:
-			return nil, errors.New("internal error: corrupt tree snapshot")
+			return errors.New("internal error: corrupt tree snapshot")
 		}
 	}
-	if t.root == nil {
-		return nil, errEmpty
+	return nil
+}
+
+// snapshotReader reads the encoding cda_snapshot writes.
+type snapshotReader struct {
+	b   []byte
+	pos int
+}
+
+// cstr reads a NUL-terminated string without copying: the strings share
+// the buffer (tree.buf), which lives as long as any of them.
+func (r *snapshotReader) cstr() string {
+	i := bytes.IndexByte(r.b[r.pos:], 0)
+	if i < 0 {
+		i = len(r.b) - r.pos
 	}
-	return t, nil
+	s := ""
+	if i > 0 {
+		s = unsafe.String(&r.b[r.pos], i)
+	}
+	r.pos += i + 1
+	return s
+}
+
+// ns decodes the namespace byte written by cda_tag.
+func (r *snapshotReader) ns() string {
+	c := r.b[r.pos]
+	r.pos++
+	switch c {
+	case 'h':
+		return ""
+	case 's':
+		return "sdtc"
+	case 'x':
+		return nsXSI
+	case 'u':
+		return r.cstr()
+	}
+	return "-" // no namespace: never matches an HL7 name lookup
 }
 
 // attr returns the value of the attribute name (no namespace), trimmed.

@@ -61,109 +61,119 @@ var errMetadataDTD = errors.New("METADATA.XML declares a DTD (<!DOCTYPE> or anot
 func parseMetadata(data []byte) (*metadata, error) {
 	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
 	d.CharsetReader = xmlCharset
-	md := &metadata{}
-	var (
-		stack []string
-		entry *metaEntry // inside an ExtrinsicObject
-		inSet bool       // inside the submission set RegistryPackage
-		// current Classification
-		clsScheme, clsNode, clsCoding string
-		inCls                         bool
-		// current Slot
-		slotName   string
-		slotValues []string
-		value      *strings.Builder
-		// current ExternalIdentifier
-		eiScheme, eiValue, eiName string
-		inEI                      bool
-	)
+	r := &metadataReader{md: &metadata{}}
 	for {
 		tok, err := d.RawToken()
+		if err == io.EOF {
+			return r.md, nil
+		}
 		if err != nil {
-			if err == io.EOF {
-				break
-			}
 			return nil, fmt.Errorf("METADATA.XML is not well-formed XML: %w", err)
 		}
 		switch t := tok.(type) {
 		case xml.Directive:
 			return nil, errMetadataDTD
 		case xml.StartElement:
-			if len(stack) >= maxMetadataDepth {
+			if len(r.stack) >= maxMetadataDepth {
 				return nil, fmt.Errorf("METADATA.XML nests elements deeper than %d levels", maxMetadataDepth)
 			}
-			stack = append(stack, t.Name.Local)
-			switch t.Name.Local {
-			case "ExtrinsicObject":
-				md.Entries = append(md.Entries, metaEntry{
-					ID: attr(t, "id"), MimeType: attr(t, "mimeType"), ObjectType: attr(t, "objectType"),
-				})
-				entry = &md.Entries[len(md.Entries)-1]
-			case "RegistryPackage":
-				inSet = true
-			case "Classification":
-				inCls = true
-				clsScheme, clsNode, clsCoding = attr(t, "classificationScheme"), attr(t, "nodeRepresentation"), ""
-			case "Slot":
-				slotName, slotValues = attr(t, "name"), nil
-			case "Value":
-				value = &strings.Builder{}
-			case "ExternalIdentifier":
-				inEI = true
-				eiScheme, eiValue, eiName = attr(t, "identificationScheme"), attr(t, "value"), ""
-			case "LocalizedString":
-				parent := ""
-				if len(stack) >= 3 {
-					parent = stack[len(stack)-3]
-				}
-				switch {
-				case inEI:
-					eiName = attr(t, "value")
-				case entry != nil && parent == "ExtrinsicObject" && stack[len(stack)-2] == "Name":
-					entry.Title = collapseSpace(attr(t, "value"))
-				}
-			}
+			r.start(t)
 		case xml.CharData:
-			if value != nil && value.Len() < maxMetadataValueSize {
-				value.Write(t)
+			if r.value != nil && r.value.Len() < maxMetadataValueSize {
+				r.value.Write(t)
 			}
 		case xml.EndElement:
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-			switch t.Name.Local {
-			case "Value":
-				if value != nil {
-					slotValues = append(slotValues, value.String())
-					value = nil
-				}
-			case "Slot":
-				endSlot(md, entry, inSet, inCls, clsScheme, &clsCoding, slotName, slotValues)
-				slotName, slotValues = "", nil
-			case "Classification":
-				if entry != nil {
-					switch {
-					case clsScheme == schemeFormatCode,
-						clsScheme == "" && clsCoding == formatCodeSystemOID:
-						entry.FormatCode = collapseSpace(clsNode)
-					case clsScheme == schemeTypeCode:
-						entry.TypeCode = collapseSpace(clsNode)
-					case clsScheme == schemeClassCode:
-						entry.ClassCode = collapseSpace(clsNode)
-					}
-				}
-				inCls = false
-			case "ExternalIdentifier":
-				endExternalIdentifier(md, entry, inSet, eiScheme, eiName, collapseSpace(eiValue))
-				inEI = false
-			case "ExtrinsicObject":
-				entry = nil
-			case "RegistryPackage":
-				inSet = false
-			}
+			r.end(t.Name.Local)
 		}
 	}
-	return md, nil
+}
+
+// metadataReader is where parseMetadata is in METADATA.XML.
+type metadataReader struct {
+	md    *metadata
+	stack []string
+	entry *metaEntry // inside an ExtrinsicObject
+	inSet bool       // inside the submission set RegistryPackage
+	// current Classification
+	clsScheme, clsNode, clsCoding string
+	inCls                         bool
+	// current Slot
+	slotName   string
+	slotValues []string
+	value      *strings.Builder
+	// current ExternalIdentifier
+	eiScheme, eiValue, eiName string
+	inEI                      bool
+}
+
+func (r *metadataReader) start(t xml.StartElement) {
+	r.stack = append(r.stack, t.Name.Local)
+	switch t.Name.Local {
+	case "ExtrinsicObject":
+		r.md.Entries = append(r.md.Entries, metaEntry{
+			ID: attr(t, "id"), MimeType: attr(t, "mimeType"), ObjectType: attr(t, "objectType"),
+		})
+		r.entry = &r.md.Entries[len(r.md.Entries)-1]
+	case "RegistryPackage":
+		r.inSet = true
+	case "Classification":
+		r.inCls = true
+		r.clsScheme, r.clsNode, r.clsCoding = attr(t, "classificationScheme"), attr(t, "nodeRepresentation"), ""
+	case "Slot":
+		r.slotName, r.slotValues = attr(t, "name"), nil
+	case "Value":
+		r.value = &strings.Builder{}
+	case "ExternalIdentifier":
+		r.inEI = true
+		r.eiScheme, r.eiValue, r.eiName = attr(t, "identificationScheme"), attr(t, "value"), ""
+	case "LocalizedString":
+		parent := ""
+		if len(r.stack) >= 3 {
+			parent = r.stack[len(r.stack)-3]
+		}
+		switch {
+		case r.inEI:
+			r.eiName = attr(t, "value")
+		case r.entry != nil && parent == "ExtrinsicObject" && r.stack[len(r.stack)-2] == "Name":
+			r.entry.Title = collapseSpace(attr(t, "value"))
+		}
+	}
+}
+
+func (r *metadataReader) end(name string) {
+	if len(r.stack) > 0 {
+		r.stack = r.stack[:len(r.stack)-1]
+	}
+	switch name {
+	case "Value":
+		if r.value != nil {
+			r.slotValues = append(r.slotValues, r.value.String())
+			r.value = nil
+		}
+	case "Slot":
+		endSlot(r.md, r.entry, r.inSet, r.inCls, r.clsScheme, &r.clsCoding, r.slotName, r.slotValues)
+		r.slotName, r.slotValues = "", nil
+	case "Classification":
+		if e := r.entry; e != nil {
+			switch {
+			case r.clsScheme == schemeFormatCode,
+				r.clsScheme == "" && r.clsCoding == formatCodeSystemOID:
+				e.FormatCode = collapseSpace(r.clsNode)
+			case r.clsScheme == schemeTypeCode:
+				e.TypeCode = collapseSpace(r.clsNode)
+			case r.clsScheme == schemeClassCode:
+				e.ClassCode = collapseSpace(r.clsNode)
+			}
+		}
+		r.inCls = false
+	case "ExternalIdentifier":
+		endExternalIdentifier(r.md, r.entry, r.inSet, r.eiScheme, r.eiName, collapseSpace(r.eiValue))
+		r.inEI = false
+	case "ExtrinsicObject":
+		r.entry = nil
+	case "RegistryPackage":
+		r.inSet = false
+	}
 }
 
 func endSlot(md *metadata, entry *metaEntry, inSet, inCls bool, clsScheme string, clsCoding *string, name string, values []string) {

@@ -205,154 +205,201 @@ func readEntry(f *zip.File, archive string, lim Limits, budget *zipBudget) ([]by
 }
 
 // xdmDocuments turns the entries of one archive into documents, guided by
-// METADATA.XML when there is one.
+// METADATA.XML when there is one: first the files each METADATA.XML lists
+// (readMetadata, takeListed), then the CDA documents none lists
+// (takeUnlisted).
 func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, []string, *RejectError) {
-	var (
-		docs     []*Document
-		warnings []string
-		used     = make([]bool, len(entries))
-		byKey    = make(map[string]int, len(entries))
-		metas    []int
-		docOf    = map[int]*Document{} // entry index → the document METADATA.XML listed it as
-	)
-	warn := func(format string, args ...any) { warnings = append(warnings, fmt.Sprintf(format, args...)) }
-	strictFail := func(en, fr string, args ...any) *RejectError {
-		return reject(CodeMetadataMismatch, en, fr, args...)
-	}
+	x := &xdmArchive{entries: entries, archive: archive, lim: lim, used: make([]bool, len(entries)),
+		byKey: make(map[string]int, len(entries)), docOf: map[int]*Document{}}
 	for i, e := range entries {
-		byKey[e.key] = i
+		x.byKey[e.key] = i
 		if path.Base(e.key) == "metadata.xml" {
-			metas = append(metas, i)
+			x.metas = append(x.metas, i)
 		}
 	}
-	if len(metas) == 0 {
+	if len(x.metas) == 0 {
 		if lim.StrictMetadata {
 			return nil, nil, reject(CodeBadMetadata, "the archive %q has no METADATA.XML",
 				"l'archive %q ne contient pas de METADATA.XML", archive)
 		}
-		warn("%s: no METADATA.XML in the archive; documents taken without metadata to check them against", archive)
+		x.warn("%s: no METADATA.XML in the archive; documents taken without metadata to check them against", archive)
 	}
-	for _, mi := range metas {
-		me := entries[mi]
-		used[mi] = true
-		if int64(len(me.Data)) > lim.MaxMetadataBytes {
-			return nil, nil, reject(CodeBadMetadata, "%q in the archive %q is %d bytes, more than the limit of %d",
-				"%q dans l'archive %q fait %d octets, plus que la limite de %d", me.Name, archive, len(me.Data), lim.MaxMetadataBytes)
+	for _, mi := range x.metas {
+		if rej := x.readMetadata(mi); rej != nil {
+			return nil, nil, rej
 		}
-		md, err := parseMetadata(me.Data)
-		if errors.Is(err, errMetadataDTD) {
-			return nil, nil, reject(CodeBadMetadata, "%q in the archive %q declares a DTD; refused (external or expanding entities)",
-				"%q dans l'archive %q déclare une DTD ; refusé (entités externes ou récursives)", me.Name, archive)
+	}
+	if rej := x.takeUnlisted(); rej != nil {
+		return nil, nil, rej
+	}
+	return x.docs, x.warnings, nil
+}
+
+// xdmArchive is one archive being read: its entries, and the documents and
+// warnings found so far.
+type xdmArchive struct {
+	entries  []zipEntry
+	archive  string
+	lim      Limits
+	docs     []*Document
+	warnings []string
+	used     []bool            // entries taken (METADATA.XML, documents)
+	byKey    map[string]int    // entry index by its normalised path
+	metas    []int             // the entries named METADATA.XML
+	docOf    map[int]*Document // entry index → the document METADATA.XML listed it as
+}
+
+func (x *xdmArchive) warn(format string, args ...any) {
+	x.warnings = append(x.warnings, fmt.Sprintf(format, args...))
+}
+
+func strictFail(en, fr string, args ...any) *RejectError {
+	return reject(CodeMetadataMismatch, en, fr, args...)
+}
+
+// readMetadata reads the METADATA.XML of entry mi and takes the files it
+// lists.
+func (x *xdmArchive) readMetadata(mi int) *RejectError {
+	me, archive, lim := x.entries[mi], x.archive, x.lim
+	x.used[mi] = true
+	if int64(len(me.Data)) > lim.MaxMetadataBytes {
+		return reject(CodeBadMetadata, "%q in the archive %q is %d bytes, more than the limit of %d",
+			"%q dans l'archive %q fait %d octets, plus que la limite de %d", me.Name, archive, len(me.Data), lim.MaxMetadataBytes)
+	}
+	md, err := parseMetadata(me.Data)
+	if errors.Is(err, errMetadataDTD) {
+		return reject(CodeBadMetadata, "%q in the archive %q declares a DTD; refused (external or expanding entities)",
+			"%q dans l'archive %q déclare une DTD ; refusé (entités externes ou récursives)", me.Name, archive)
+	}
+	if err != nil {
+		if lim.StrictMetadata {
+			return reject(CodeBadMetadata, "%q in the archive %q cannot be read: %v",
+				"%q dans l'archive %q est illisible : %v", me.Name, archive, err)
 		}
-		if err != nil {
-			if lim.StrictMetadata {
-				return nil, nil, reject(CodeBadMetadata, "%q in the archive %q cannot be read: %v",
-					"%q dans l'archive %q est illisible : %v", me.Name, archive, err)
-			}
-			warn("%s: %s cannot be read (%v); documents taken without metadata", archive, me.Name, err)
-			continue
-		}
-		if len(md.Entries) > lim.MaxZipEntries {
-			return nil, nil, reject(CodeBadMetadata, "%q in the archive %q lists %d documents, more than an archive may hold (%d entries)",
-				"%q dans l'archive %q liste %d documents, plus qu'une archive ne peut en contenir (%d entrées)", me.Name, archive, len(md.Entries), lim.MaxZipEntries)
-		}
-		dir := path.Dir(me.key)
-		if setID, ok := parseCX(md.SetPatientID); ok {
-			for _, ent := range md.Entries {
-				if id, ok := parseCX(ent.PatientID); ok && id != setID {
-					warn("%s: METADATA.XML gives the submission set patient %s but document %q patient %s", archive, setID, orUnknown(ent.UniqueID), id)
-				}
-			}
-		}
+		x.warn("%s: %s cannot be read (%v); documents taken without metadata", archive, me.Name, err)
+		return nil
+	}
+	if len(md.Entries) > lim.MaxZipEntries {
+		return reject(CodeBadMetadata, "%q in the archive %q lists %d documents, more than an archive may hold (%d entries)",
+			"%q dans l'archive %q liste %d documents, plus qu'une archive ne peut en contenir (%d entrées)", me.Name, archive, len(md.Entries), lim.MaxZipEntries)
+	}
+	if setID, ok := parseCX(md.SetPatientID); ok {
 		for _, ent := range md.Entries {
-			label := ent.UniqueID
-			if label == "" {
-				label = ent.ID
+			if id, ok := parseCX(ent.PatientID); ok && id != setID {
+				x.warn("%s: METADATA.XML gives the submission set patient %s but document %q patient %s", archive, setID, orUnknown(ent.UniqueID), id)
 			}
-			if ent.URI == "" {
-				if lim.StrictMetadata {
-					return nil, nil, strictFail("METADATA.XML of %q lists document %q without a URI slot",
-						"le METADATA.XML de %q liste le document %q sans slot URI", archive, label)
-				}
-				warn("%s: METADATA.XML lists document %q without a URI slot; it cannot be matched to a file", archive, label)
-				continue
-			}
-			idx, how := resolveURI(ent.URI, dir, byKey, entries)
-			if idx < 0 {
-				if lim.StrictMetadata {
-					return nil, nil, strictFail("METADATA.XML of %q lists %q (document %q) but the archive has no such file",
-						"le METADATA.XML de %q liste %q (document %q) mais l'archive ne contient pas ce fichier", archive, ent.URI, label)
-				}
-				warn("%s: METADATA.XML lists %q (document %q) but the archive has no such file", archive, ent.URI, label)
-				continue
-			}
-			if used[idx] {
-				warn("%s: METADATA.XML lists %q a second time (document %q); taken once", archive, ent.URI, label)
-				if d := docOf[idx]; d != nil {
-					// The second listing's metadata is checked all the same.
-					dup := &Document{Name: d.Name, Size: d.Size, SHA1: d.SHA1}
-					hashOK, sizeOK := checkHashSize(dup, ent)
-					if lim.StrictMetadata && !(hashOK && sizeOK) {
-						return nil, nil, strictFail("%q in %q does not match its second listing in METADATA.XML: %s",
-							"%q dans %q ne correspond pas à sa deuxième mention dans le METADATA.XML : %s", d.Name, archive, strings.Join(dup.Warnings, "; "))
-					}
-					d.Duplicates = append(d.Duplicates, Duplicate{Name: d.Name, Source: SourceXDM, Archive: archive,
-						PatientID: ent.PatientID, FormatCode: ent.FormatCode, UniqueID: ent.UniqueID,
-						MetadataHashOK: &hashOK, MetadataSizeOK: &sizeOK, Warnings: dup.Warnings})
-					for _, dw := range dup.Warnings {
-						d.Warnings = append(d.Warnings, fmt.Sprintf("its second METADATA.XML listing (document %s): %s", orUnknown(ent.UniqueID), dw))
-					}
-				}
-				continue
-			}
-			used[idx] = true
-			e := entries[idx]
-			h, isCDA := sniffCDAPatient(e.Data)
-			if !isCDA {
-				warn("%s: %q is listed in METADATA.XML (%s, formatCode %s) but is not a CDA document (%s); ignored",
-					archive, e.Name, orUnknown(ent.MimeType), orUnknown(ent.FormatCode), describeRoot(e.Data))
-				continue
-			}
-			d := newDocument(e, archive, h)
-			d.PatientID, d.FormatCode, d.UniqueID = ent.PatientID, ent.FormatCode, ent.UniqueID
-			d.TypeCode, d.MimeType, d.Title = ent.TypeCode, ent.MimeType, ent.Title
-			if len(ent.AuthorInstitution) > 0 {
-				d.AuthorInstitution = ent.AuthorInstitution[0]
-			}
-			if how != "" {
-				d.Warnings = append(d.Warnings, how)
-			}
-			hashOK, sizeOK := checkHashSize(d, ent)
-			d.MetadataHashOK, d.MetadataSizeOK = &hashOK, &sizeOK
-			if lim.StrictMetadata && !(hashOK && sizeOK) {
-				return nil, nil, strictFail("%q in %q does not match METADATA.XML: %s",
-					"%q dans %q ne correspond pas au METADATA.XML : %s", e.Name, archive, strings.Join(d.Warnings, "; "))
-			}
-			docs = append(docs, d)
-			docOf[idx] = d
 		}
 	}
-	for i, e := range entries {
-		if used[i] {
+	for _, ent := range md.Entries {
+		if rej := x.takeListed(ent, path.Dir(me.key)); rej != nil {
+			return rej
+		}
+	}
+	return nil
+}
+
+// takeListed takes the file a METADATA.XML entry (in folder dir) lists, as
+// a document checked against its metadata.
+func (x *xdmArchive) takeListed(ent metaEntry, dir string) *RejectError {
+	archive, lim := x.archive, x.lim
+	label := ent.UniqueID
+	if label == "" {
+		label = ent.ID
+	}
+	if ent.URI == "" {
+		if lim.StrictMetadata {
+			return strictFail("METADATA.XML of %q lists document %q without a URI slot",
+				"le METADATA.XML de %q liste le document %q sans slot URI", archive, label)
+		}
+		x.warn("%s: METADATA.XML lists document %q without a URI slot; it cannot be matched to a file", archive, label)
+		return nil
+	}
+	idx, how := resolveURI(ent.URI, dir, x.byKey, x.entries)
+	if idx < 0 {
+		if lim.StrictMetadata {
+			return strictFail("METADATA.XML of %q lists %q (document %q) but the archive has no such file",
+				"le METADATA.XML de %q liste %q (document %q) mais l'archive ne contient pas ce fichier", archive, ent.URI, label)
+		}
+		x.warn("%s: METADATA.XML lists %q (document %q) but the archive has no such file", archive, ent.URI, label)
+		return nil
+	}
+	if x.used[idx] {
+		x.warn("%s: METADATA.XML lists %q a second time (document %q); taken once", archive, ent.URI, label)
+		if d := x.docOf[idx]; d != nil {
+			return x.listedAgain(d, ent)
+		}
+		return nil
+	}
+	x.used[idx] = true
+	e := x.entries[idx]
+	h, isCDA := sniffCDAPatient(e.Data)
+	if !isCDA {
+		x.warn("%s: %q is listed in METADATA.XML (%s, formatCode %s) but is not a CDA document (%s); ignored",
+			archive, e.Name, orUnknown(ent.MimeType), orUnknown(ent.FormatCode), describeRoot(e.Data))
+		return nil
+	}
+	d := newDocument(e, archive, h)
+	d.PatientID, d.FormatCode, d.UniqueID = ent.PatientID, ent.FormatCode, ent.UniqueID
+	d.TypeCode, d.MimeType, d.Title = ent.TypeCode, ent.MimeType, ent.Title
+	if len(ent.AuthorInstitution) > 0 {
+		d.AuthorInstitution = ent.AuthorInstitution[0]
+	}
+	if how != "" {
+		d.Warnings = append(d.Warnings, how)
+	}
+	hashOK, sizeOK := checkHashSize(d, ent)
+	d.MetadataHashOK, d.MetadataSizeOK = &hashOK, &sizeOK
+	if lim.StrictMetadata && !(hashOK && sizeOK) {
+		return strictFail("%q in %q does not match METADATA.XML: %s",
+			"%q dans %q ne correspond pas au METADATA.XML : %s", e.Name, archive, strings.Join(d.Warnings, "; "))
+	}
+	x.docs = append(x.docs, d)
+	x.docOf[idx] = d
+	return nil
+}
+
+// listedAgain checks the metadata of a second listing of document d all
+// the same, and keeps it as a duplicate.
+func (x *xdmArchive) listedAgain(d *Document, ent metaEntry) *RejectError {
+	dup := &Document{Name: d.Name, Size: d.Size, SHA1: d.SHA1}
+	hashOK, sizeOK := checkHashSize(dup, ent)
+	if x.lim.StrictMetadata && !(hashOK && sizeOK) {
+		return strictFail("%q in %q does not match its second listing in METADATA.XML: %s",
+			"%q dans %q ne correspond pas à sa deuxième mention dans le METADATA.XML : %s", d.Name, x.archive, strings.Join(dup.Warnings, "; "))
+	}
+	d.Duplicates = append(d.Duplicates, Duplicate{Name: d.Name, Source: SourceXDM, Archive: x.archive,
+		PatientID: ent.PatientID, FormatCode: ent.FormatCode, UniqueID: ent.UniqueID,
+		MetadataHashOK: &hashOK, MetadataSizeOK: &sizeOK, Warnings: dup.Warnings})
+	for _, dw := range dup.Warnings {
+		d.Warnings = append(d.Warnings, fmt.Sprintf("its second METADATA.XML listing (document %s): %s", orUnknown(ent.UniqueID), dw))
+	}
+	return nil
+}
+
+// takeUnlisted takes the CDA documents no METADATA.XML lists, without
+// metadata checks.
+func (x *xdmArchive) takeUnlisted() *RejectError {
+	for i, e := range x.entries {
+		if x.used[i] {
 			continue
 		}
 		h, isCDA := sniffCDAPatient(e.Data)
 		if !isCDA {
 			continue // README, INDEX, stylesheets, the PDF copy...
 		}
-		d := newDocument(e, archive, h)
-		if len(metas) > 0 {
-			if lim.StrictMetadata {
-				return nil, nil, strictFail("%q in the archive %q is a CDA document that METADATA.XML does not list",
-					"%q dans l'archive %q est un document CDA que le METADATA.XML ne liste pas", e.Name, archive)
+		d := newDocument(e, x.archive, h)
+		if len(x.metas) > 0 {
+			if x.lim.StrictMetadata {
+				return strictFail("%q in the archive %q is a CDA document that METADATA.XML does not list",
+					"%q dans l'archive %q est un document CDA que le METADATA.XML ne liste pas", e.Name, x.archive)
 			}
 			d.Warnings = append(d.Warnings, "CDA document not listed in METADATA.XML: taken without metadata checks")
 		} else {
 			d.Warnings = append(d.Warnings, "no METADATA.XML in the archive: taken without metadata checks")
 		}
-		docs = append(docs, d)
+		x.docs = append(x.docs, d)
 	}
-	return docs, warnings, nil
+	return nil
 }
 
 // resolveURI finds the file a URI slot names: relative to the folder of

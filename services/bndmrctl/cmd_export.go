@@ -47,42 +47,24 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		"  bndmrctl export report --finess 750000010 --from 2026-10 --format html --out report.html\n"+
 		"  bndmrctl export dashboard --month 2026-10 --out dashboard.html   (static page)", stderr)
 	dsn := clickhouseFlag(fs)
-	month := fs.String("month", "", "month AAAA-MM, or previous: the month before this one (dgos; for the others: --from)")
-	from := fs.String("from", "", "first month AAAA-MM (default: the latest month with data)")
-	to := fs.String("to", "", "last month AAAA-MM (default: --from)")
-	finess := fs.String("finess", "", "one establishment (report: required)")
-	format := fs.String("format", "text", "text (readable table), json, csv, xlsx, or html (report: the page the indicators service serves)")
-	out := fs.String("out", "", "output file (default: standard output); {month} in it is replaced by the month (dgos), for a monthly CronJob")
-	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
+	var o exportOptions
+	fs.StringVar(&o.month, "month", "", "month AAAA-MM, or previous: the month before this one (dgos; for the others: --from)")
+	fs.StringVar(&o.from, "from", "", "first month AAAA-MM (default: the latest month with data)")
+	fs.StringVar(&o.to, "to", "", "last month AAAA-MM (default: --from)")
+	fs.StringVar(&o.finess, "finess", "", "one establishment (report: required)")
+	fs.StringVar(&o.format, "format", "text", "text (readable table), json, csv, xlsx, or html (report: the page the indicators service serves)")
+	fs.StringVar(&o.out, "out", "", "output file (default: standard output); {month} in it is replaced by the month (dgos), for a monthly CronJob")
+	fs.Uint64Var(&o.threshold, "small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
 	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
-	if len(args) == 0 {
-		fs.Usage()
-		return 2
+	what, status := parseExport(fs, args, stderr)
+	if status >= 0 {
+		return status
 	}
-	what := args[0]
-	if strings.HasPrefix(what, "-") { // export -h, or flags before the kind
-		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fs.Usage()
-		return 2
+	if o.month == "previous" {
+		o.month = previousMonth(time.Now())
 	}
-	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
-		return 0
-	} else if err != nil || fs.NArg() != 0 {
-		fs.Usage()
-		return 2
-	}
-	if !slices.Contains([]string{"dgos", "mr2", "mr1", "epidemiology", "report", "dashboard"}, what) {
-		fmt.Fprintf(stderr, "bndmrctl export: unknown export %q\n", what)
-		fs.Usage()
-		return 2
-	}
-	if *month == "previous" {
-		*month = previousMonth(time.Now())
-	}
-	*out = strings.ReplaceAll(*out, "{month}", *month)
-	if *threshold < 1 {
+	o.out = strings.ReplaceAll(o.out, "{month}", o.month)
+	if o.threshold < 1 {
 		fmt.Fprintln(stderr, "bndmrctl export: --small-count-threshold must be at least 1")
 		return 2
 	}
@@ -92,115 +74,163 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer st.Close()
-	x := indicators.New(st)
 	labels, err := codeLabels(*kitDir)
 	if err != nil {
 		fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)
 		return 1
 	}
-	period := func() (indicators.Period, error) {
-		f := *from
-		if f == "" {
-			f = *month
-		}
-		if f == "" {
-			m, err := x.LatestMonth(ctx)
-			if err != nil || m == "" {
-				return indicators.Period{}, fmt.Errorf("no data yet: give --from (%v)", err)
-			}
-			f = m
-		}
-		return indicators.ParsePeriod(f, *to)
+	res, err := computeExport(ctx, indicators.New(st), what, o, labels)
+	var usage usageError
+	switch {
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "bndmrctl export %s: %v\n", what, err)
+		return 2
+	case err != nil:
+		fmt.Fprintf(stderr, "bndmrctl export %s: %v\n", what, err)
+		return 1
 	}
-	var value any
-	var tables []indicators.Table
-	// html: the page the service serves, for the reception report only.
-	var page func(io.Writer) error
+	if what == "dashboard" {
+		o.format = "html" // a page, whatever --format says
+	}
+	return writeExport(res, what, o, stdout, stderr)
+}
+
+// exportOptions are the settings of one export.
+type exportOptions struct {
+	month, from, to, finess, format, out string
+	threshold                            uint64
+}
+
+// exportResult is what an export computed, in each form it can be written.
+type exportResult struct {
+	value  any                   // json
+	tables []indicators.Table    // text, csv, xlsx
+	page   func(io.Writer) error // html: the report's page, the dashboard
+}
+
+// usageError is a mistake in the command line (exit status 2).
+type usageError struct{ error }
+
+// parseExport reads the kind of export and its flags; status is the exit
+// status when there is nothing more to do (help, a usage error), else -1.
+func parseExport(fs *flag.FlagSet, args []string, stderr io.Writer) (what string, status int) {
+	if len(args) == 0 {
+		fs.Usage()
+		return "", 2
+	}
+	what = args[0]
+	if strings.HasPrefix(what, "-") { // export -h, or flags before the kind
+		if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			return "", 0
+		}
+		fs.Usage()
+		return "", 2
+	}
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		return "", 0
+	} else if err != nil || fs.NArg() != 0 {
+		fs.Usage()
+		return "", 2
+	}
+	if !slices.Contains([]string{"dgos", "mr2", "mr1", "epidemiology", "report", "dashboard"}, what) {
+		fmt.Fprintf(stderr, "bndmrctl export: unknown export %q\n", what)
+		fs.Usage()
+		return "", 2
+	}
+	return what, -1
+}
+
+// computeExport reads the figures of export what from ClickHouse.
+func computeExport(ctx context.Context, x *indicators.Indicators, what string, o exportOptions, labels indicators.Labeller) (exportResult, error) {
 	switch what {
 	case "dgos":
-		if *month == "" {
-			fmt.Fprintln(stderr, "bndmrctl export dgos: --month AAAA-MM is required")
-			return 2
+		if o.month == "" {
+			return exportResult{}, usageError{errors.New("--month AAAA-MM is required")}
 		}
-		d, err := x.DGOS(ctx, *month)
+		d, err := x.DGOS(ctx, o.month)
 		if err != nil {
-			fmt.Fprintf(stderr, "bndmrctl export dgos: %v\n", err)
-			return 1
+			return exportResult{}, err
 		}
-		value, tables = d, []indicators.Table{d.Table(), indicators.MR2Table(d.MR2), indicators.MR1Table(d.MR1), indicators.MR1CentresTable(d.MR1)}
-		if *format == "csv" {
+		tables := []indicators.Table{d.Table(), indicators.MR2Table(d.MR2), indicators.MR1Table(d.MR1), indicators.MR1CentresTable(d.MR1)}
+		if o.format == "csv" {
 			tables = tables[:1]
 		}
-	case "mr2", "mr1", "report":
-		p, err := period()
-		if err != nil {
-			fmt.Fprintf(stderr, "bndmrctl export %s: %v\n", what, err)
-			return 2
-		}
-		switch what {
-		case "mr2":
-			rows, err2 := x.MR2(ctx, p, *finess)
-			value, tables, err = rows, []indicators.Table{indicators.MR2Table(rows)}, err2
-		case "mr1":
-			rows, err2 := x.MR1(ctx, p, *finess)
-			value, tables, err = rows, []indicators.Table{indicators.MR1Table(rows), indicators.MR1CentresTable(rows)}, err2
-		case "report":
-			if *finess == "" {
-				fmt.Fprintln(stderr, "bndmrctl export report: --finess is required")
-				return 2
-			}
-			r, err2 := x.Reception(ctx, *finess, p)
-			if err2 == nil {
-				value, tables = r, r.Tables()
-				page = func(w io.Writer) error { return indicators.RenderReception(w, r) }
-			}
-			err = err2
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "bndmrctl export %s: %v\n", what, err)
-			return 1
-		}
+		return exportResult{value: d, tables: tables}, nil
 	case "dashboard":
-		d, err := x.Dashboard(ctx, *month, *threshold)
+		d, err := x.Dashboard(ctx, o.month, o.threshold)
 		if err != nil {
-			fmt.Fprintf(stderr, "bndmrctl export dashboard: %v\n", err)
-			return 1
+			return exportResult{}, err
 		}
 		if labels != nil {
 			d.Name(labels)
 		}
-		var w io.Writer = stdout
-		if *out != "" {
-			f, err := os.Create(*out)
-			if err != nil {
-				fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)
-				return 1
-			}
-			defer f.Close()
-			w = f
-		}
-		if err := indicators.RenderDashboard(w, d); err != nil {
-			fmt.Fprintf(stderr, "bndmrctl export dashboard: %v\n", err)
-			return 1
-		}
-		return 0
+		return exportResult{page: func(w io.Writer) error { return indicators.RenderDashboard(w, d) }}, nil
 	case "epidemiology":
-		e, err := x.Epidemiology(ctx, *threshold)
+		e, err := x.Epidemiology(ctx, o.threshold)
 		if err != nil {
-			fmt.Fprintf(stderr, "bndmrctl export epidemiology: %v\n", err)
-			return 1
+			return exportResult{}, err
 		}
 		if labels != nil {
 			e.Name(labels)
 		}
-		value, tables = e, e.ExportTables()
-	default:
-		fs.Usage()
+		return exportResult{value: e, tables: e.ExportTables()}, nil
+	}
+	if what == "report" && o.finess == "" {
+		return exportResult{}, usageError{errors.New("--finess is required")}
+	}
+	p, err := exportPeriod(ctx, x, o)
+	if err != nil {
+		return exportResult{}, usageError{err}
+	}
+	switch what {
+	case "mr2":
+		rows, err := x.MR2(ctx, p, o.finess)
+		return exportResult{value: rows, tables: []indicators.Table{indicators.MR2Table(rows)}}, err
+	case "mr1":
+		rows, err := x.MR1(ctx, p, o.finess)
+		return exportResult{value: rows, tables: []indicators.Table{indicators.MR1Table(rows), indicators.MR1CentresTable(rows)}}, err
+	}
+	r, err := x.Reception(ctx, o.finess, p)
+	if err != nil {
+		return exportResult{}, err
+	}
+	return exportResult{value: r, tables: r.Tables(), page: func(w io.Writer) error { return indicators.RenderReception(w, r) }}, nil
+}
+
+// exportPeriod is the months asked: --from (else --month, else the latest
+// month with data) to --to.
+func exportPeriod(ctx context.Context, x *indicators.Indicators, o exportOptions) (indicators.Period, error) {
+	f := o.from
+	if f == "" {
+		f = o.month
+	}
+	if f == "" {
+		m, err := x.LatestMonth(ctx)
+		if err != nil || m == "" {
+			return indicators.Period{}, fmt.Errorf("no data yet: give --from (%v)", err)
+		}
+		f = m
+	}
+	return indicators.ParsePeriod(f, o.to)
+}
+
+// writeExport writes res in o.format to o.out (default stdout) and returns
+// the exit status.
+func writeExport(res exportResult, what string, o exportOptions, stdout, stderr io.Writer) int {
+	switch {
+	case o.format == "html" && res.page == nil:
+		fmt.Fprintf(stderr, "bndmrctl export %s: --format html is for report (and dashboard, always HTML)\n", what)
+		return 2
+	case o.format == "xlsx" && o.out == "":
+		fmt.Fprintln(stderr, "bndmrctl export: --format xlsx needs --out FILE")
+		return 2
+	case !slices.Contains([]string{"text", "json", "csv", "html", "xlsx"}, o.format):
+		fmt.Fprintf(stderr, "bndmrctl export: --format %q: text, json, csv, xlsx or html (report)\n", o.format)
 		return 2
 	}
 	var w io.Writer = stdout
-	if *out != "" {
-		f, err := os.Create(*out)
+	if o.out != "" {
+		f, err := os.Create(o.out)
 		if err != nil {
 			fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)
 			return 1
@@ -208,30 +238,20 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		defer f.Close()
 		w = f
 	}
-	switch *format {
+	var err error
+	switch o.format {
 	case "text":
-		err = writeText(w, tables)
+		err = writeText(w, res.tables)
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(value)
+		err = enc.Encode(res.value)
 	case "csv":
-		err = indicators.WriteCSV(w, tables...)
+		err = indicators.WriteCSV(w, res.tables...)
 	case "html":
-		if page == nil {
-			fmt.Fprintf(stderr, "bndmrctl export %s: --format html is for report (and dashboard, always HTML)\n", what)
-			return 2
-		}
-		err = page(w)
+		err = res.page(w)
 	case "xlsx":
-		if *out == "" {
-			fmt.Fprintln(stderr, "bndmrctl export: --format xlsx needs --out FILE")
-			return 2
-		}
-		err = indicators.WriteXLSX(w, tables...)
-	default:
-		fmt.Fprintf(stderr, "bndmrctl export: --format %q: text, json, csv, xlsx or html (report)\n", *format)
-		return 2
+		err = indicators.WriteXLSX(w, res.tables...)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)

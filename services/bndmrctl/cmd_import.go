@@ -64,41 +64,51 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer st.Close()
-	var n int
-	switch kind {
-	case "centres":
-		var cs []store.Centre
-		if cs, err = store.ParseCentresCSV(in); err == nil {
-			n, err = len(cs), st.InsertCentres(ctx, cs)
-		}
-	case "dpi":
-		var ds []store.DPIUpdates
-		if ds, err = store.ParseDPIUpdatesCSV(in); err == nil {
-			var changes []store.DPIChange
-			if changes, err = st.ImportDPIUpdates(ctx, op, ds); err == nil {
-				n = len(ds)
-				for _, c := range changes {
-					if c.HadPrevious && c.Previous != c.Count {
-						fmt.Fprintf(stderr, "  %s %s: %d (was %d)\n", c.FINESS, c.Month.Format("2006-01"), c.Count, c.Previous)
-					}
-				}
-			}
-		}
-	case "establishments":
-		var es []store.Establishment
-		if es, err = store.ParseEstablishmentsCSV(in); err == nil {
-			n, err = len(es), st.InsertEstablishments(ctx, es)
-		}
-	default:
+	if kind != "centres" && kind != "dpi" && kind != "establishments" {
 		fs.Usage()
 		return 2
 	}
+	n, err := importCSV(ctx, st, kind, in, op, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "bndmrctl import %s: %v\n", kind, err)
 		return 1
 	}
 	fmt.Fprintf(stderr, "bndmrctl import %s: %d rows recorded\n", kind, n)
 	return 0
+}
+
+// importCSV records the rows of a CSV file of kind centres, dpi or
+// establishments and returns how many; the declared counts it changes are
+// printed on stderr with the value they replace.
+func importCSV(ctx context.Context, st *store.Store, kind string, in io.Reader, op store.Operator, stderr io.Writer) (int, error) {
+	switch kind {
+	case "centres":
+		cs, err := store.ParseCentresCSV(in)
+		if err != nil {
+			return 0, err
+		}
+		return len(cs), st.InsertCentres(ctx, cs)
+	case "dpi":
+		ds, err := store.ParseDPIUpdatesCSV(in)
+		if err != nil {
+			return 0, err
+		}
+		changes, err := st.ImportDPIUpdates(ctx, op, ds)
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range changes {
+			if c.HadPrevious && c.Previous != c.Count {
+				fmt.Fprintf(stderr, "  %s %s: %d (was %d)\n", c.FINESS, c.Month.Format("2006-01"), c.Count, c.Previous)
+			}
+		}
+		return len(ds), nil
+	}
+	es, err := store.ParseEstablishmentsCSV(in)
+	if err != nil {
+		return 0, err
+	}
+	return len(es), st.InsertEstablishments(ctx, es)
 }
 
 // operator names who runs the import: --author, else the system account.

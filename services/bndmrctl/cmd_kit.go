@@ -10,9 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/validate"
@@ -53,31 +51,19 @@ func kitCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "bndmrctl kit check: %v\n", err)
 		return 2
 	}
-	eng, err := validate.Load(ctx, *newKit)
+	eng, err := loadKit(ctx, *newKit, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "bndmrctl kit check: kit %s: %v\n", *newKit, err)
 		return 2
 	}
-	for _, e := range eng.CompileErrors {
-		fmt.Fprintf(stderr, "warning: rule left out: %v\n", e)
-	}
 	diffs := make([]string, len(refs))
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.NumCPU(); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				diffs[i] = checkDoc(ctx, eng, filepath.Join(*corpus, "docs", refs[i].Doc), refs[i])
-			}
-		}()
+	eachInParallel(ctx, len(refs), func(i int) {
+		diffs[i] = checkDoc(ctx, eng, filepath.Join(*corpus, "docs", refs[i].Doc), refs[i])
+	})
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "bndmrctl kit check: interrupted")
+		return 2
 	}
-	for i := range refs {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
 	bad := 0
 	for i, d := range diffs {
 		if d != "" {

@@ -58,86 +58,35 @@ type docResult struct {
 }
 
 func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // the usage is validateUsage
-	kitDir := fs.String("kit", "", "")
-	profile := fs.String("profile", "", "")
-	jsonl := fs.Bool("jsonl", false, "")
-	var paths []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			fmt.Fprintf(stderr, "bndmrctl validate: %v\n\n%s", err, validateUsage)
-			return 2
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		paths = append(paths, fs.Arg(0)) // flags may also follow paths
-		args = fs.Args()[1:]
-	}
-	if len(paths) == 0 {
-		fmt.Fprint(stderr, validateUsage)
+	o, paths, ok := parseValidate(args, stderr)
+	if !ok {
 		return 2
-	}
-	if *kitDir == "" {
-		d, err := kit.Dir()
-		if err != nil {
-			fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
-			return 2
-		}
-		*kitDir = d
 	}
 	files, err := xmlFiles(paths)
 	if err != nil {
 		fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
 		return 2
 	}
-	eng, err := validate.Load(ctx, *kitDir)
+	eng, err := loadKit(ctx, o.kitDir, stderr)
+	if err == nil && o.profile != "" {
+		_, err = eng.Profile(o.profile)
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
 		return 2
 	}
-	for _, e := range eng.CompileErrors {
-		fmt.Fprintf(stderr, "warning: rule left out: %v\n", e)
-	}
-	// Said once, at kit load: it is a property of the kit, not of the documents.
-	for _, m := range eng.MissingValueSets {
-		fmt.Fprintln(stderr, missingValueSetNote(*kitDir, m))
-	}
-	if *profile != "" {
-		if _, err := eng.Profile(*profile); err != nil {
-			fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
-			return 2
-		}
-	}
-
 	results := make([]chan docResult, len(files))
 	for i := range results {
 		results[i] = make(chan docResult, 1)
 	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.NumCPU(); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				rep, err := validateFile(ctx, eng, files[i], *profile)
-				results[i] <- docResult{files[i], rep, err}
-			}
-		}()
-	}
+	done := make(chan struct{})
 	go func() {
-		defer close(jobs)
-		for i := range files {
-			select {
-			case jobs <- i:
-			case <-ctx.Done():
-				return
-			}
-		}
+		defer close(done)
+		eachInParallel(ctx, len(files), func(i int) {
+			rep, err := validateFile(ctx, eng, files[i], o.profile)
+			results[i] <- docResult{files[i], rep, err}
+		})
 	}()
-
 	status := 0
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
@@ -150,26 +99,107 @@ func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			fmt.Fprintln(stderr, "bndmrctl validate: interrupted")
 			return 2
 		}
-		ok := r.err == nil && r.rep.Valid
-		if ok {
+		if r.err == nil && r.rep.Valid {
 			valid++
 		} else {
 			status = 1
 		}
-		if *jsonl {
-			if err := enc.Encode(toJSON(r)); err != nil {
-				fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
-				return 2
-			}
-		} else {
+		if !o.jsonl {
 			printHuman(stdout, r)
+		} else if err := enc.Encode(toJSON(r)); err != nil {
+			fmt.Fprintf(stderr, "bndmrctl validate: %v\n", err)
+			return 2
 		}
 	}
-	wg.Wait()
-	if !*jsonl {
+	<-done
+	if !o.jsonl {
 		fmt.Fprintf(stdout, "\n%d of %d documents valid\n", valid, len(files))
 	}
 	return status
+}
+
+// validateOptions are the flags of bndmrctl validate.
+type validateOptions struct {
+	kitDir, profile string
+	jsonl           bool
+}
+
+// parseValidate reads the flags and paths of validate, flags before or
+// after the paths; ok false: the usage has been printed.
+func parseValidate(args []string, stderr io.Writer) (o validateOptions, paths []string, ok bool) {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // the usage is validateUsage
+	fs.StringVar(&o.kitDir, "kit", "", "")
+	fs.StringVar(&o.profile, "profile", "", "")
+	fs.BoolVar(&o.jsonl, "jsonl", false, "")
+	for {
+		if err := fs.Parse(args); err != nil {
+			fmt.Fprintf(stderr, "bndmrctl validate: %v\n\n%s", err, validateUsage)
+			return o, nil, false
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0)) // flags may also follow paths
+		args = fs.Args()[1:]
+	}
+	if len(paths) == 0 {
+		fmt.Fprint(stderr, validateUsage)
+		return o, nil, false
+	}
+	return o, paths, true
+}
+
+// loadKit loads the validation engine of the kit in dir (default: the
+// current kit) and says on stderr what it leaves out: rules that do not
+// compile, value sets the kit lacks (once, at load: a property of the kit,
+// not of the documents).
+func loadKit(ctx context.Context, dir string, stderr io.Writer) (*validate.Engine, error) {
+	if dir == "" {
+		d, err := kit.Dir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	eng, err := validate.Load(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range eng.CompileErrors {
+		fmt.Fprintf(stderr, "warning: rule left out: %v\n", e)
+	}
+	for _, m := range eng.MissingValueSets {
+		fmt.Fprintln(stderr, missingValueSetNote(dir, m))
+	}
+	return eng, nil
+}
+
+// eachInParallel calls do(i) for every i in [0, n), on one worker per CPU,
+// and returns once the calls have returned; it hands out no more once ctx
+// ends.
+func eachInParallel(ctx context.Context, n int, do func(i int)) {
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range runtime.NumCPU() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				do(i)
+			}
+		}()
+	}
+feed:
+	for i := range n {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
 }
 
 func validateFile(ctx context.Context, eng *validate.Engine, path, profile string) (*validate.Report, error) {
