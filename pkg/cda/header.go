@@ -223,6 +223,36 @@ func (t *tree) patient(p *sdmmr.Patient) {
 	if pr == nil {
 		return
 	}
+	patientIDs(pr, p)
+	// The COG code sits in county; v2.x examples put it in censusTract.
+	for _, addr := range pr.children("addr") {
+		if p.ResidenceCode = addr.child("county").val(); p.ResidenceCode == "" {
+			p.ResidenceCode = addr.child("censusTract").val()
+		}
+		if p.ResidenceCode != "" {
+			break
+		}
+	}
+	pt := pr.child("patient")
+	if pt == nil {
+		return
+	}
+	patientNames(pt, p)
+	p.Sex = pt.child("administrativeGenderCode").attr("code")
+	p.BirthTime = pt.child("birthTime").attr("value")
+	p.BirthPlace = pt.path("birthplace", "place", "addr", "county").val()
+	p.Deceased = boolAttr(pt.sdtc("deceasedInd"))
+	p.DeceasedTime = pt.sdtc("deceasedTime").attr("value")
+	p.MultipleBirth = boolAttr(pt.sdtc("multipleBirthInd"))
+	p.BirthOrder = intAttr(pt.sdtc("multipleBirthOrderNumber"))
+	if m := t.mother(); m != nil {
+		p.Mother = m
+	}
+}
+
+// patientIDs reads the identifiers of patientRole: the INS (NIR, else the
+// INS-C), the INS-C, the IPPs.
+func patientIDs(pr *node, p *sdmmr.Patient) {
 	for _, id := range pr.children("id") {
 		root, ext := id.attr("root"), id.attr("extension")
 		if ext == "" {
@@ -244,19 +274,10 @@ func (t *tree) patient(p *sdmmr.Patient) {
 			p.IPP = append(p.IPP, sdmmr.ID{Root: root, Extension: ext})
 		}
 	}
-	// The COG code sits in county; v2.x examples put it in censusTract.
-	for _, addr := range pr.children("addr") {
-		if p.ResidenceCode = addr.child("county").val(); p.ResidenceCode == "" {
-			p.ResidenceCode = addr.child("censusTract").val()
-		}
-		if p.ResidenceCode != "" {
-			break
-		}
-	}
-	pt := pr.child("patient")
-	if pt == nil {
-		return
-	}
+}
+
+// patientNames reads the patient's names by qualifier, the first of each.
+func patientNames(pt *node, p *sdmmr.Patient) {
 	for _, name := range pt.children("name") {
 		for c := name.first; c != nil; c = c.next {
 			q := c.attr("qualifier")
@@ -279,13 +300,11 @@ func (t *tree) patient(p *sdmmr.Patient) {
 			}
 		}
 	}
-	p.Sex = pt.child("administrativeGenderCode").attr("code")
-	p.BirthTime = pt.child("birthTime").attr("value")
-	p.BirthPlace = pt.path("birthplace", "place", "addr", "county").val()
-	p.Deceased = boolAttr(pt.sdtc("deceasedInd"))
-	p.DeceasedTime = pt.sdtc("deceasedTime").attr("value")
-	p.MultipleBirth = boolAttr(pt.sdtc("multipleBirthInd"))
-	p.BirthOrder = intAttr(pt.sdtc("multipleBirthOrderNumber"))
+}
+
+// mother is the first informant who is the mother (MTH), with her birth
+// names; nil when none is.
+func (t *tree) mother() *sdmmr.Relative {
 	for _, inf := range t.root.children("informant") {
 		re := inf.child("relatedEntity")
 		if re == nil || re.child("code").attr("code") != "MTH" {
@@ -302,9 +321,9 @@ func (t *tree) patient(p *sdmmr.Patient) {
 				m.BirthGiven = c.val()
 			}
 		}
-		p.Mother = m
-		break
+		return m
 	}
+	return nil
 }
 
 // person reads an assignedAuthor / assignedEntity.

@@ -131,14 +131,53 @@ func (m *MDN) Bytes() ([]byte, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-
 	text, err := mdnQpEncode(m.Text)
 	if err != nil {
 		return nil, err
 	}
-	// The disposition fields stay on one line each (values are bounded well
-	// under 998 octets): the sender's integration platform may read them
-	// line by line, without unfolding.
+	report := m.dispositionReport()
+	origType, orig := "message/rfc822", mdnCrlf(m.Original)
+	if m.Original == nil {
+		origType, orig = "text/rfc822-headers", mdnHeaderBlock(m.OriginalHeader)
+	}
+	origCTE := ""
+	if mdnHas8Bit(orig) {
+		// message/rfc822 allows only 7bit, 8bit or binary (RFC 2046 §5.2.1).
+		origCTE = "8bit"
+	}
+	boundary := m.boundary([][]byte{text, report, orig})
+
+	var b bytes.Buffer
+	m.writeHeader(&b, boundary)
+	b.WriteString("This is a MIME-encapsulated message disposition notification (RFC 8098).\r\n")
+
+	b.WriteString("\r\n--" + boundary + "\r\n")
+	mdnWriteField(&b, "Content-Type", "text/plain; charset=UTF-8")
+	mdnWriteField(&b, "Content-Transfer-Encoding", "quoted-printable")
+	b.WriteString("\r\n")
+	b.Write(text)
+
+	b.WriteString("\r\n--" + boundary + "\r\n")
+	mdnWriteField(&b, "Content-Type", "message/disposition-notification")
+	b.WriteString("\r\n")
+	b.Write(report)
+
+	b.WriteString("\r\n--" + boundary + "\r\n")
+	mdnWriteField(&b, "Content-Type", origType)
+	if origCTE != "" {
+		mdnWriteField(&b, "Content-Transfer-Encoding", origCTE)
+	}
+	b.WriteString("\r\n")
+	b.Write(orig)
+	b.WriteString("\r\n--" + boundary + "--\r\n")
+	return b.Bytes(), nil
+}
+
+// dispositionReport is the message/disposition-notification part. Its
+// fields stay on one line each (values are bounded well under 998
+// octets): the sender's integration platform may read them line by line,
+// without unfolding.
+func (m *MDN) dispositionReport() []byte {
 	var report bytes.Buffer
 	line := func(name, value string) {
 		value = mdnOneLine(value)
@@ -161,58 +200,26 @@ func (m *MDN) Bytes() ([]byte, error) {
 	if e := m.ErrorField(); e != "" {
 		line("Error", e)
 	}
+	return report.Bytes()
+}
 
-	origType, orig := "message/rfc822", mdnCrlf(m.Original)
-	if m.Original == nil {
-		origType, orig = "text/rfc822-headers", mdnHeaderBlock(m.OriginalHeader)
-	}
-	origCTE := ""
-	if mdnHas8Bit(orig) {
-		// message/rfc822 allows only 7bit, 8bit or binary (RFC 2046 §5.2.1).
-		origCTE = "8bit"
-	}
-
-	parts := [][]byte{text, report.Bytes(), orig}
-	boundary := m.boundary(parts)
-
-	var b bytes.Buffer
-	mdnWriteField(&b, "From", m.From)
-	mdnWriteField(&b, "To", strings.Join(m.To, ", "))
-	mdnWriteField(&b, "Subject", mdnEncodeWords(m.FullSubject()))
-	mdnWriteField(&b, "Date", m.Date.UTC().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
-	mdnWriteField(&b, "Message-ID", m.MessageID)
+// writeHeader writes the header block of the MDN, up to the blank line.
+func (m *MDN) writeHeader(b *bytes.Buffer, boundary string) {
+	mdnWriteField(b, "From", m.From)
+	mdnWriteField(b, "To", strings.Join(m.To, ", "))
+	mdnWriteField(b, "Subject", mdnEncodeWords(m.FullSubject()))
+	mdnWriteField(b, "Date", m.Date.UTC().Format("Mon, 02 Jan 2006 15:04:05 -0700"))
+	mdnWriteField(b, "Message-ID", m.MessageID)
 	if m.OriginalMessageID != "" {
 		id := AngleID(mdnAscii(m.OriginalMessageID))
-		mdnWriteField(&b, "In-Reply-To", id)
-		mdnWriteField(&b, "References", id)
+		mdnWriteField(b, "In-Reply-To", id)
+		mdnWriteField(b, "References", id)
 	}
 	// RFC 3834: an automatic answer says so, so no one answers it in turn.
-	mdnWriteField(&b, "Auto-Submitted", "auto-replied")
-	mdnWriteField(&b, "MIME-Version", "1.0")
-	mdnWriteField(&b, "Content-Type", `multipart/report; report-type=disposition-notification; boundary="`+boundary+`"`)
+	mdnWriteField(b, "Auto-Submitted", "auto-replied")
+	mdnWriteField(b, "MIME-Version", "1.0")
+	mdnWriteField(b, "Content-Type", `multipart/report; report-type=disposition-notification; boundary="`+boundary+`"`)
 	b.WriteString("\r\n")
-	b.WriteString("This is a MIME-encapsulated message disposition notification (RFC 8098).\r\n")
-
-	b.WriteString("\r\n--" + boundary + "\r\n")
-	mdnWriteField(&b, "Content-Type", "text/plain; charset=UTF-8")
-	mdnWriteField(&b, "Content-Transfer-Encoding", "quoted-printable")
-	b.WriteString("\r\n")
-	b.Write(text)
-
-	b.WriteString("\r\n--" + boundary + "\r\n")
-	mdnWriteField(&b, "Content-Type", "message/disposition-notification")
-	b.WriteString("\r\n")
-	b.Write(report.Bytes())
-
-	b.WriteString("\r\n--" + boundary + "\r\n")
-	mdnWriteField(&b, "Content-Type", origType)
-	if origCTE != "" {
-		mdnWriteField(&b, "Content-Transfer-Encoding", origCTE)
-	}
-	b.WriteString("\r\n")
-	b.Write(orig)
-	b.WriteString("\r\n--" + boundary + "--\r\n")
-	return b.Bytes(), nil
 }
 
 // Has8Bit says whether msg needs BODY=8BITMIME on submission.

@@ -34,25 +34,9 @@ type zipBudget struct{ left int64 }
 // before use, and anything that is not a plain stored or deflated file is
 // refused. archive names the attachment in messages.
 func readZip(ctx context.Context, data []byte, archive string, lim Limits, budget *zipBudget) ([]zipEntry, []string, *RejectError) {
-	// archive/zip parses the whole central directory before anyone can
-	// count its entries, and checks the declared count only modulo 65536.
-	// Every directory record starts with this signature, so counting it
-	// bounds what the parser will allocate.
-	if n := bytes.Count(data, []byte("PK\x01\x02")); n > lim.MaxZipEntries {
-		return nil, nil, reject(CodeZipBomb,
-			"the archive %q has %d central directory records, more than the limit of %d entries",
-			"l'archive %q contient %d enregistrements de répertoire central, plus que la limite de %d entrées", archive, n, lim.MaxZipEntries)
-	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
-		return nil, nil, reject(CodeBadZip,
-			"the attachment %q is not a readable zip archive: %v",
-			"la pièce jointe %q n'est pas une archive zip lisible : %v", archive, err)
-	}
-	if len(zr.File) > lim.MaxZipEntries {
-		return nil, nil, reject(CodeZipBomb,
-			"the archive %q has %d entries, more than the limit of %d",
-			"l'archive %q contient %d entrées, plus que la limite de %d", archive, len(zr.File), lim.MaxZipEntries)
+	zr, rej := openZip(data, archive, lim)
+	if rej != nil {
+		return nil, nil, rej
 	}
 	var (
 		entries  []zipEntry
@@ -73,22 +57,15 @@ func readZip(ctx context.Context, data []byte, archive string, lim Limits, budge
 		if rej != nil {
 			return nil, nil, rej
 		}
-		if f.Flags&0x1 != 0 || f.Method == 99 { // bit 0: traditional PKWARE encryption; method 99: WinZip AES
-			return nil, nil, reject(CodeEncryptedZip,
-				"the entry %q of the archive %q is encrypted; the hub cannot read it",
-				"l'entrée %q de l'archive %q est chiffrée ; le hub ne peut pas la lire", f.Name, archive)
+		skip, warning, rej := checkEntryHeader(f, name, archive)
+		if rej != nil {
+			return nil, nil, rej
 		}
-		if strings.HasSuffix(name, "/") {
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+		if skip {
 			continue
-		}
-		if f.Mode()&fs.ModeSymlink != 0 {
-			warnings = append(warnings, fmt.Sprintf("%s: entry %q is a symbolic link; ignored", archive, f.Name))
-			continue
-		}
-		if f.Method != zip.Store && f.Method != zip.Deflate {
-			return nil, nil, reject(CodeBadZip,
-				"the entry %q of the archive %q uses compression method %d; only stored and deflated entries are read",
-				"l'entrée %q de l'archive %q utilise la méthode de compression %d ; seules les méthodes « stored » et « deflate » sont lues", f.Name, archive, f.Method)
 		}
 		key := strings.ToLower(name)
 		if prev, dup := seen[key]; dup {
@@ -114,6 +91,55 @@ func readZip(ctx context.Context, data []byte, archive string, lim Limits, budge
 		entries = append(entries, zipEntry{Name: name, key: key, Data: body})
 	}
 	return entries, warnings, nil
+}
+
+// openZip reads the central directory of a zip archive, refusing one with
+// more entries than the limit before archive/zip allocates for them.
+func openZip(data []byte, archive string, lim Limits) (*zip.Reader, *RejectError) {
+	// archive/zip parses the whole central directory before anyone can
+	// count its entries, and checks the declared count only modulo 65536.
+	// Every directory record starts with this signature, so counting it
+	// bounds what the parser will allocate.
+	if n := bytes.Count(data, []byte("PK\x01\x02")); n > lim.MaxZipEntries {
+		return nil, reject(CodeZipBomb,
+			"the archive %q has %d central directory records, more than the limit of %d entries",
+			"l'archive %q contient %d enregistrements de répertoire central, plus que la limite de %d entrées", archive, n, lim.MaxZipEntries)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		return nil, reject(CodeBadZip,
+			"the attachment %q is not a readable zip archive: %v",
+			"la pièce jointe %q n'est pas une archive zip lisible : %v", archive, err)
+	}
+	if len(zr.File) > lim.MaxZipEntries {
+		return nil, reject(CodeZipBomb,
+			"the archive %q has %d entries, more than the limit of %d",
+			"l'archive %q contient %d entrées, plus que la limite de %d", archive, len(zr.File), lim.MaxZipEntries)
+	}
+	return zr, nil
+}
+
+// checkEntryHeader reads what an entry's header says of it: an encrypted
+// entry, or one of another compression method, is refused; a folder or a
+// symbolic link is skipped (a link with a warning).
+func checkEntryHeader(f *zip.File, name, archive string) (skip bool, warning string, rej *RejectError) {
+	if f.Flags&0x1 != 0 || f.Method == 99 { // bit 0: traditional PKWARE encryption; method 99: WinZip AES
+		return false, "", reject(CodeEncryptedZip,
+			"the entry %q of the archive %q is encrypted; the hub cannot read it",
+			"l'entrée %q de l'archive %q est chiffrée ; le hub ne peut pas la lire", f.Name, archive)
+	}
+	if strings.HasSuffix(name, "/") {
+		return true, "", nil
+	}
+	if f.Mode()&fs.ModeSymlink != 0 {
+		return true, fmt.Sprintf("%s: entry %q is a symbolic link; ignored", archive, f.Name), nil
+	}
+	if f.Method != zip.Store && f.Method != zip.Deflate {
+		return false, "", reject(CodeBadZip,
+			"the entry %q of the archive %q uses compression method %d; only stored and deflated entries are read",
+			"l'entrée %q de l'archive %q utilise la méthode de compression %d ; seules les méthodes « stored » et « deflate » sont lues", f.Name, archive, f.Method)
+	}
+	return false, "", nil
 }
 
 // checkEntryName normalises an entry name (backslashes are separators for

@@ -78,8 +78,37 @@ func Compile(name, path string, opt Options) (*Schema, error) {
 		return nil, fmt.Errorf("schematron %s: %w", name, err)
 	}
 	s := &Schema{Name: name, File: path, docs: newDocTable()}
-	var pats []*node
-	var phases = map[string]*node{}
+	pats, phases := s.collect(root)
+	phase := opt.Phase
+	if phase == "" {
+		phase = root.attrs["defaultPhase"]
+	}
+	active, err := s.activePatterns(phase, phases)
+	if err != nil {
+		return nil, fmt.Errorf("schematron %s: %w", name, err)
+	}
+	// Pattern lets are global variables in the ISO skeleton, whatever the phase.
+	for _, p := range pats {
+		for _, ch := range p.children {
+			if ch.isSch("let") {
+				s.addGlobal(ch)
+			}
+		}
+	}
+	s.compilePatterns(pats, active)
+	if opt.Docs != nil {
+		if err := s.loadDocs(filepath.Dir(path), root, opt.Docs); err != nil {
+			return nil, fmt.Errorf("schematron %s: %w", name, err)
+		}
+	}
+	return s, nil
+}
+
+// collect walks the schema (and the schemas it includes): it records the
+// namespaces and the global lets, and returns the patterns and the phases
+// by id.
+func (s *Schema) collect(root *node) (pats []*node, phases map[string]*node) {
+	phases = map[string]*node{}
 	var walk func(n *node)
 	walk = func(n *node) {
 		for _, ch := range n.children {
@@ -99,35 +128,35 @@ func Compile(name, path string, opt Options) (*Schema, error) {
 		}
 	}
 	walk(root)
+	return pats, phases
+}
 
-	phase := opt.Phase
-	if phase == "" {
-		phase = root.attrs["defaultPhase"]
+// activePatterns returns the ids of the patterns phase runs (nil: all) and
+// records the phase's lets.
+func (s *Schema) activePatterns(phase string, phases map[string]*node) (map[string]bool, error) {
+	if phase == "" || phase == "#ALL" || phase == "#DEFAULT" {
+		return nil, nil
 	}
-	var active map[string]bool
-	if phase != "" && phase != "#ALL" && phase != "#DEFAULT" {
-		ph, ok := phases[phase]
-		if !ok {
-			return nil, fmt.Errorf("schematron %s: phase %q not found", name, phase)
-		}
-		active = map[string]bool{}
-		for _, a := range ph.children {
-			if a.isSch("active") {
-				active[a.attrs["pattern"]] = true
-			}
-			if a.isSch("let") {
-				s.addGlobal(a)
-			}
-		}
+	ph, ok := phases[phase]
+	if !ok {
+		return nil, fmt.Errorf("phase %q not found", phase)
 	}
-	// Pattern lets are global variables in the ISO skeleton, whatever the phase.
-	for _, p := range pats {
-		for _, ch := range p.children {
-			if ch.isSch("let") {
-				s.addGlobal(ch)
-			}
+	active := map[string]bool{}
+	for _, a := range ph.children {
+		if a.isSch("active") {
+			active[a.attrs["pattern"]] = true
+		}
+		if a.isSch("let") {
+			s.addGlobal(a)
 		}
 	}
+	return active, nil
+}
+
+// compilePatterns compiles the rules of the active patterns (all when
+// active is nil); a rule that does not compile is left out and recorded
+// in CompileErrors.
+func (s *Schema) compilePatterns(pats []*node, active map[string]bool) {
 	globalNames := map[string]bool{}
 	for _, g := range s.globals {
 		globalNames[g.name] = true
@@ -143,19 +172,13 @@ func Compile(name, path string, opt Options) (*Schema, error) {
 			}
 			cr, err := s.compileRule(r, globalNames)
 			if err != nil {
-				s.CompileErrors = append(s.CompileErrors, fmt.Errorf("schematron %s, pattern %s, rule %q: %w", name, cp.id, r.attrs["context"], err))
+				s.CompileErrors = append(s.CompileErrors, fmt.Errorf("schematron %s, pattern %s, rule %q: %w", s.Name, cp.id, r.attrs["context"], err))
 				continue
 			}
 			cp.rules = append(cp.rules, cr)
 		}
 		s.patterns = append(s.patterns, cp)
 	}
-	if opt.Docs != nil {
-		if err := s.loadDocs(filepath.Dir(path), root, opt.Docs); err != nil {
-			return nil, fmt.Errorf("schematron %s: %w", name, err)
-		}
-	}
-	return s, nil
 }
 
 func (s *Schema) addGlobal(n *node) {
