@@ -35,20 +35,7 @@ func clinical(r *events.Record, b *sdmmr.Body, k keyed) {
 		r.Activities = append(r.Activities, ra)
 	}
 	for _, d := range b.Diagnoses {
-		rd := sdmmr.RecordDiagnosis{
-			Key: k.local("diagnosis", d.ID), Date: d.Date, DateUnknown: d.DateUnknown, Disease: d.Disease,
-			Fetus: subject(d.Fetus, k), Status: d.Status, ClinicalFeatures: d.ClinicalFeatures,
-			SporadicFamilial: d.SporadicFamilial, OnsetAgeClass: d.OnsetAgeClass, OnsetAge: d.OnsetAge,
-			AppraisalOnEntry:          d.AppraisalOnEntry,
-			ClinicalDiagnosisAgeClass: d.ClinicalDiagnosisAgeClass, ClinicalDiagnosisAge: d.ClinicalDiagnosisAge,
-			GeneticDiagnosisAgeClass: d.GeneticDiagnosisAgeClass, GeneticDiagnosisAge: d.GeneticDiagnosisAge,
-			Techniques: d.Techniques, Genes: d.Genes, Investigations: d.Investigations,
-			ApparentlyHealthy: d.ApparentlyHealthy,
-		}
-		if d.Site != nil {
-			rd.SiteCode = d.Site.Code
-		}
-		r.Diagnoses = append(r.Diagnoses, rd)
+		r.Diagnoses = append(r.Diagnoses, diagnosis(d, k))
 	}
 	for _, f := range b.FamilyHistory {
 		rf := sdmmr.RecordFamilyHistory{Relationship: f.Relationship, FirstCaseSex: f.FirstCaseSex, Diseases: f.Diseases}
@@ -68,17 +55,7 @@ func clinical(r *events.Record, b *sdmmr.Body, k keyed) {
 	r.FunctionalStatus = b.FunctionalStatus
 	r.Antenatal = b.Antenatal
 	for _, pg := range b.Pregnancies {
-		rp := sdmmr.RecordPregnancy{
-			StartYearMonth: yearMonth(pg.Start), EndYearMonth: yearMonth(pg.End), Ongoing: pg.Ongoing,
-			FetusCount: pg.FetusCount, ART: pg.ART,
-		}
-		for _, bi := range pg.Births {
-			rp.Births = append(rp.Births, sdmmr.RecordBirth{
-				Sequence: bi.Sequence, Subject: subject(bi.Subject, k), Outcome: bi.Outcome,
-				GestationalAge: bi.GestationalAge, FetalAutopsy: bi.FetalAutopsy,
-			})
-		}
-		r.Pregnancies = append(r.Pregnancies, rp)
+		r.Pregnancies = append(r.Pregnancies, pregnancy(pg, k))
 	}
 	if rs := b.Research; rs != nil {
 		r.Research = &sdmmr.RecordResearch{
@@ -89,6 +66,41 @@ func clinical(r *events.Record, b *sdmmr.Body, k keyed) {
 	for _, t := range b.Treatments {
 		r.Treatments = append(r.Treatments, sdmmr.RecordTreatment{Start: t.Start, End: t.End, Product: t.Product, Translations: t.Translations})
 	}
+}
+
+// diagnosis is a diagnosis as the record carries it: its fetus
+// pseudonymised, its site by code.
+func diagnosis(d sdmmr.Diagnosis, k keyed) sdmmr.RecordDiagnosis {
+	rd := sdmmr.RecordDiagnosis{
+		Key: k.local("diagnosis", d.ID), Date: d.Date, DateUnknown: d.DateUnknown, Disease: d.Disease,
+		Fetus: subject(d.Fetus, k), Status: d.Status, ClinicalFeatures: d.ClinicalFeatures,
+		SporadicFamilial: d.SporadicFamilial, OnsetAgeClass: d.OnsetAgeClass, OnsetAge: d.OnsetAge,
+		AppraisalOnEntry:          d.AppraisalOnEntry,
+		ClinicalDiagnosisAgeClass: d.ClinicalDiagnosisAgeClass, ClinicalDiagnosisAge: d.ClinicalDiagnosisAge,
+		GeneticDiagnosisAgeClass: d.GeneticDiagnosisAgeClass, GeneticDiagnosisAge: d.GeneticDiagnosisAge,
+		Techniques: d.Techniques, Genes: d.Genes, Investigations: d.Investigations,
+		ApparentlyHealthy: d.ApparentlyHealthy,
+	}
+	if d.Site != nil {
+		rd.SiteCode = d.Site.Code
+	}
+	return rd
+}
+
+// pregnancy is a pregnancy as the record carries it: dates to the month,
+// the newborns pseudonymised.
+func pregnancy(pg sdmmr.Pregnancy, k keyed) sdmmr.RecordPregnancy {
+	rp := sdmmr.RecordPregnancy{
+		StartYearMonth: yearMonth(pg.Start), EndYearMonth: yearMonth(pg.End), Ongoing: pg.Ongoing,
+		FetusCount: pg.FetusCount, ART: pg.ART,
+	}
+	for _, bi := range pg.Births {
+		rp.Births = append(rp.Births, sdmmr.RecordBirth{
+			Sequence: bi.Sequence, Subject: subject(bi.Subject, k), Outcome: bi.Outcome,
+			GestationalAge: bi.GestationalAge, FetalAutopsy: bi.FetalAutopsy,
+		})
+	}
+	return rp
 }
 
 // subject pseudonymises a fetus or newborn. Its pseudonym is the keyed hash

@@ -426,26 +426,7 @@ func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uidValidity ui
 	// Up to HandOffs messages, and handOffBytes of them, are handed off at
 	// once while the FETCH response is read on: memory stays bounded
 	// whatever the mails weigh.
-	slots := semaphore.NewWeighted(int64(r.cfg.HandOffs))
-	bytes := semaphore.NewWeighted(handOffBytes)
-	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		done    []imap.UID
-		sinkErr error
-	)
-	fail := func(err error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if sinkErr == nil {
-			sinkErr = err
-		}
-	}
-	failed := func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return sinkErr != nil
-	}
+	h := &handOffs{slots: semaphore.NewWeighted(int64(r.cfg.HandOffs)), bytes: semaphore.NewWeighted(handOffBytes)}
 	for {
 		// One message at a time is bounded, not the sink's wait: a JetStream
 		// outage must hold the mails, not break the session.
@@ -457,53 +438,81 @@ func (r *Reader) batch(ctx context.Context, c *imapclient.Client, uidValidity ui
 			return err
 		})
 		if err != nil {
-			fail(fmt.Errorf("reading a message: %w", err))
+			h.fail(fmt.Errorf("reading a message: %w", err))
 			break
 		}
 		if buf == nil {
 			break
 		}
-		if failed() {
+		if h.failed() {
 			continue // keep reading the FETCH response to its end
 		}
-		m := Message{Mailbox: r.cfg.Name, UIDValidity: uidValidity, UID: uint32(buf.UID), Raw: buf.FindBodySection(section), Internal: buf.InternalDate}
-		weight := min(max(int64(len(m.Raw)), 1), handOffBytes)
-		if err := slots.Acquire(ctx, 1); err != nil {
-			fail(err)
-			continue
-		}
-		if err := bytes.Acquire(ctx, weight); err != nil {
-			slots.Release(1)
-			fail(err)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer slots.Release(1)
-			defer bytes.Release(weight)
-			if err := r.sink(ctx, m); err != nil {
-				fail(fmt.Errorf("handing off UID %d: %w", m.UID, err))
-				return
-			}
-			r.stats.HandedOff(r.cfg.Name)
-			mu.Lock()
-			done = append(done, imap.UID(m.UID))
-			mu.Unlock()
-		}()
+		h.start(ctx, r, Message{Mailbox: r.cfg.Name, UIDValidity: uidValidity, UID: uint32(buf.UID),
+			Raw: buf.FindBodySection(section), Internal: buf.InternalDate})
 	}
 	closeErr := r.answered(c, "FETCH", fetch.Close)
-	wg.Wait()
+	h.wg.Wait()
 	if closeErr != nil {
-		fail(fmt.Errorf("fetching messages: %w", closeErr))
+		h.fail(fmt.Errorf("fetching messages: %w", closeErr))
 	}
-	if len(done) > 0 {
-		slices.Sort(done)
-		if err := r.answered(c, "MOVE", func() error { return r.move(c, done) }); err != nil {
+	if len(h.done) > 0 {
+		slices.Sort(h.done)
+		if err := r.answered(c, "MOVE", func() error { return r.move(c, h.done) }); err != nil {
 			return err
 		}
 	}
-	return sinkErr
+	return h.err
+}
+
+// handOffs are the messages of one batch being handed to the sink.
+type handOffs struct {
+	slots, bytes *semaphore.Weighted // room for HandOffs messages, handOffBytes bytes
+	wg           sync.WaitGroup
+	mu           sync.Mutex
+	done         []imap.UID // handed off: to move
+	err          error      // the first failure
+}
+
+func (h *handOffs) fail(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.err == nil {
+		h.err = err
+	}
+}
+
+func (h *handOffs) failed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err != nil
+}
+
+// start hands m to r's sink in the background once there is room for it.
+func (h *handOffs) start(ctx context.Context, r *Reader, m Message) {
+	weight := min(max(int64(len(m.Raw)), 1), handOffBytes)
+	if err := h.slots.Acquire(ctx, 1); err != nil {
+		h.fail(err)
+		return
+	}
+	if err := h.bytes.Acquire(ctx, weight); err != nil {
+		h.slots.Release(1)
+		h.fail(err)
+		return
+	}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		defer h.slots.Release(1)
+		defer h.bytes.Release(weight)
+		if err := r.sink(ctx, m); err != nil {
+			h.fail(fmt.Errorf("handing off UID %d: %w", m.UID, err))
+			return
+		}
+		r.stats.HandedOff(r.cfg.Name)
+		h.mu.Lock()
+		h.done = append(h.done, imap.UID(m.UID))
+		h.mu.Unlock()
+	}()
 }
 
 // handOffBytes bounds the bytes of the messages of one batch being handed
