@@ -26,9 +26,10 @@ type Access struct {
 
 // InsertAccess writes lines of the access journal.
 func (s *Store) InsertAccess(ctx context.Context, as ...Access) error {
-	t := &table{stmt: insertAccess}
+	t := newRows(insertAccess)
 	for _, a := range as {
-		t.add(a.At.UTC(), a.Subject, a.Issuer, a.Name, a.Role, a.Method, a.Route, a.FINESS, a.Period, a.Decision, a.Via)
+		t.add(accessRow{At: a.At.UTC(), Subject: a.Subject, Issuer: a.Issuer, Name: a.Name, Role: a.Role, Method: a.Method,
+			Route: a.Route, FINESS: a.FINESS, Period: a.Period, Decision: a.Decision, Via: a.Via})
 	}
 	return s.send(ctx, t)
 }
@@ -139,13 +140,14 @@ func (s *Store) ChangeDPIUpdates(ctx context.Context, by Author, ds []DPIUpdates
 		return nil, fmt.Errorf("reading the declared counts about to change: %w", err)
 	}
 	now := time.Now().UTC()
-	t := &table{stmt: insertDPIHistory}
+	t := newRows(insertDPIHistory)
 	changes := make([]DPIChange, 0, len(ds))
 	for _, d := range ds {
 		m := monthStart(d.Month)
 		prev, had := current[key{d.FINESS, m.Format("2006-01")}]
 		changes = append(changes, DPIChange{DPIUpdates: d, Previous: prev, HadPrevious: had})
-		t.add(d.FINESS, m, prev, boolU8(had), d.Count, by.Subject, by.Role, by.Source, now)
+		t.add(dpiHistoryRow{FINESS: d.FINESS, Month: m, PreviousCount: prev, HadPrevious: boolU8(had), DeclaredCount: d.Count,
+			Author: by.Subject, Role: by.Role, Source: by.Source, ChangedAt: now})
 	}
 	// The history first: a change whose history could not be written is not made.
 	if err := s.send(ctx, t); err != nil {

@@ -53,7 +53,19 @@ type MigrateOptions struct {
 // Every form holds the migration lock (lock.go) while it reads, applies and
 // records the migrations; with a cluster, all of it goes through the server
 // that holds the lock.
+//
+// Once the schema is up to date, every column the package inserts is
+// checked to be in its table (checkInserts): a migration missing is an
+// error at start.
 func (s *Store) MigrateWith(ctx context.Context, opts MigrateOptions) ([]string, error) {
+	applied, err := s.migrate(ctx, opts)
+	if err != nil {
+		return applied, err
+	}
+	return applied, s.checkInserts(ctx, typedInserts())
+}
+
+func (s *Store) migrate(ctx context.Context, opts MigrateOptions) ([]string, error) {
 	var applied []string
 	if opts.Cluster == "" {
 		err := s.withMigrationLock(ctx, opts.LockTTL, opts.Waiting, func() (err error) {

@@ -42,37 +42,6 @@ func PatientKey(r *events.Record) string {
 	return r.PatientINSPseudonym
 }
 
-// table is one INSERT being built: its registered statement and rows.
-type table struct {
-	stmt Statement
-	rows [][]any
-}
-
-func (t *table) add(vals ...any) { t.rows = append(t.rows, vals) }
-
-func (s *Store) send(ctx context.Context, tables ...*table) error {
-	for _, t := range tables {
-		if len(t.rows) == 0 {
-			continue
-		}
-		name, _, _ := InsertTable(t.stmt)
-		b, err := s.conn.PrepareBatch(ctx, t.stmt.SQL)
-		if err != nil {
-			return fmt.Errorf("preparing the insert into %s: %w", name, err)
-		}
-		for _, r := range t.rows {
-			if err := b.Append(r...); err != nil {
-				_ = b.Abort()
-				return fmt.Errorf("adding a row to %s: %w", name, err)
-			}
-		}
-		if err := b.Send(); err != nil {
-			return fmt.Errorf("inserting %d rows into %s: %w", len(t.rows), name, err)
-		}
-	}
-	return nil
-}
-
 // InsertDocuments writes one batch of records into documents and every
 // clinical table, one INSERT per table. Every row is keyed by (set, version,
 // rank), so a batch written twice (redelivery after a crash between insert
@@ -81,121 +50,184 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	if len(recs) == 0 {
 		return nil
 	}
-	paris := Paris()
-	docs, pats, dx := &table{stmt: insertDocuments}, &table{stmt: insertPatients}, &table{stmt: insertDiagnoses}
-	act, care, fam := &table{stmt: insertActivities}, &table{stmt: insertCareEpisodes}, &table{stmt: insertFamilyHistory}
-	prob, fs, preg := &table{stmt: insertActiveProblems}, &table{stmt: insertFunctional}, &table{stmt: insertPregnancies}
-	births, res, trt := &table{stmt: insertBirths}, &table{stmt: insertResearch}, &table{stmt: insertTreatments}
-
-	vers, links := &table{stmt: insertVersions}, &table{stmt: insertLinks}
+	b := newDocumentBatch()
 	for i := range recs {
-		sr, ln := stable(&recs[i])
-		r := &sr
-		links.rows = append(links.rows, ln...)
-		day, err := EffectiveDate(r.EffectiveTime, paris)
-		if err != nil {
-			day = r.ReceivedAt.In(paris)
-			day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
-		}
-		pk := PatientKey(r)
-		if r.Opposition {
-			pk = ""
-		}
-		v := uint32(r.VersionNumber)
-		var fileKey, fileCreated, fileUpdated string
-		var lost *uint8
-		if r.File != nil {
-			fileKey, fileCreated, fileUpdated, lost = r.File.Key, ym(r.File.Created), ym(r.File.Updated), u8p(r.File.LostToFollowUp)
-		}
-		var deathCode, deathYM string
-		if r.DeathDueToRD != nil {
-			deathCode, deathYM = code(r.DeathDueToRD.Disease), r.DeathDueToRD.YearMonth
-		}
-		var art *uint8
-		var malf string
-		var ga, bw, bl, hc *float64
-		if a := r.Antenatal; a != nil {
-			art, malf = u8p(a.ART), code(a.Malformation)
-			ga, bw, bl, hc = weeks(a.GestationalAge), grams(a.BirthWeight), centimetres(a.BirthLength), centimetres(a.HeadCircumference)
-		}
-		docs.add(r.FINESS, r.SetID, v, r.DocumentKey, r.ModelVersion, r.EffectiveTime, day, r.MailID, uint16(r.DocIndex),
-			r.ReceivedAt.UTC(), r.KeyID, pk, r.PatientINSPseudonym, r.PatientTraitsPseudonym, r.Sex, r.BirthYearMonth,
-			r.ResidenceDepartement, boolU8(r.Opposition), orphaCodes(r), strs(r.Consents), fileKey, fileCreated, fileUpdated, lost,
-			u8p(r.Consanguinity), deathCode, deathYM, art, malf, ga, bw, bl, hc)
-		var created time.Time
-		if c := fileCreated; len(c) == 7 {
-			created, _ = time.Parse("2006-01", c)
-		}
-		vers.add(r.FINESS, r.SetID, v, "document", day, uint8(1), dateOrZero(created))
-		if r.Opposition {
-			continue // counted for transmission, no content loaded
-		}
-		pre := func(vals ...any) []any { return append([]any{r.FINESS, r.SetID, v, day, pk}, vals...) }
-		pats.add(pre(r.PatientINSPseudonym, r.PatientTraitsPseudonym, r.Sex, r.BirthYearMonth, r.ResidenceDepartement,
-			r.BirthplaceDepartement, u8p(r.Deceased), r.DeathYearMonth, u8p(r.MultipleBirth), strs(r.IPPKeys))...)
-		for j, d := range r.Diagnoses {
-			var dcode, dsys, dnull string
-			if d.Disease != nil {
-				dcode, dsys, dnull = d.Disease.Code, systemName(d.Disease.System), d.Disease.NullFlavor
-			}
-			dx.add(pre(uint16(j), d.Key, ym(d.Date), boolU8(d.DateUnknown), dcode, dsys, dnull, d.SiteCode, code(d.Status),
-				code(d.SporadicFamilial), code(d.OnsetAgeClass), years(d.OnsetAge), code(d.AppraisalOnEntry),
-				code(d.ClinicalDiagnosisAgeClass), years(d.ClinicalDiagnosisAge), code(d.GeneticDiagnosisAgeClass),
-				years(d.GeneticDiagnosisAge), codes(d.ClinicalFeatures), codes(d.Techniques), codes(d.Genes),
-				codes(d.Investigations), u8p(d.ApparentlyHealthy), subject(d.Fetus))...)
-		}
-		for j, a := range r.Activities {
-			act.add(pre(uint16(j), a.Key, code(a.Context), ym(a.Date), idText(a.Performer), code(a.PerformerProfession),
-				a.DeclaringSiteCode, a.ConsultationFINESS, a.ConsultationDepartement, code(a.Country), codes(a.Objectives),
-				subject(a.Fetus))...)
-		}
-		for j, c := range r.CareEpisodes {
-			care.add(pre(uint16(j), c.Key, code(c.Type), ym(c.InclusionDate), idText(c.Referent), codes(c.ReferredBy),
-				c.SiteCode, u8p(c.OutsideLabelling))...)
-		}
-		for j, f := range r.FamilyHistory {
-			fam.add(pre(uint16(j), code(f.Relationship), f.FirstCaseKey, f.FirstCaseSex, codes(f.Diseases))...)
-		}
-		for j, p := range r.ActiveProblems {
-			var vc, vs string
-			if p.Value != nil {
-				vc, vs = p.Value.Code, systemName(p.Value.System)
-			}
-			prob.add(pre(uint16(j), code(p.Code), vc, vs, ym(p.Date), code(p.HealthStatus), code(p.Certainty), code(p.Status))...)
-		}
-		for j, f := range r.FunctionalStatus {
-			fs.add(pre(uint16(j), code(f.Code), ym(f.Date))...)
-		}
-		for j, p := range r.Pregnancies {
-			var fc *int32
-			if p.FetusCount != nil {
-				n := int32(*p.FetusCount)
-				fc = &n
-			}
-			preg.add(pre(uint16(j), p.StartYearMonth, p.EndYearMonth, boolU8(p.Ongoing), fc, u8p(p.ART))...)
-			for k, b := range p.Births {
-				var sp, np, sex string
-				if b.Subject != nil {
-					sp, np, sex = b.Subject.Pseudonym, b.Subject.NewbornPseudonym, b.Subject.Sex
-				}
-				births.add(pre(uint16(j), uint16(k), int32(b.Sequence), sp, np, sex, code(b.Outcome),
-					weeks(b.GestationalAge), u8p(b.FetalAutopsy))...)
-			}
-		}
-		if x := r.Research; x != nil {
-			res.add(pre(u8p(x.ProtocolParticipant), u8p(x.ContactConsent), u8p(x.SampleResearch), u8p(x.SampleMolecular), code(x.Biobank))...)
-		}
-		for j, t := range r.Treatments {
-			var pc, ps string
-			if t.Product != nil {
-				pc, ps = t.Product.Code, systemName(t.Product.System)
-			}
-			trt.add(pre(uint16(j), ym(t.Start), ym(t.End), pc, ps, codes(t.Translations))...)
-		}
+		b.add(&recs[i])
 	}
 	// Children first, documents last: a reader that sees a document sees
 	// its content (the loader retries the whole batch on any failure).
-	return s.send(ctx, links, pats, dx, act, care, fam, prob, fs, preg, births, res, trt, vers, docs)
+	return s.send(ctx, b.links, b.patients, b.diagnoses, b.activities, b.care, b.family, b.problems, b.functional,
+		b.pregnancies, b.births, b.research, b.treatments, b.versions, b.documents)
+}
+
+// documentBatch holds the rows of a batch of records, table by table.
+type documentBatch struct {
+	paris       *time.Location
+	documents   *rows[documentRow]
+	versions    *rows[versionRow]
+	links       *rows[linkRow]
+	patients    *rows[patientRow]
+	diagnoses   *rows[diagnosisRow]
+	activities  *rows[activityRow]
+	care        *rows[careEpisodeRow]
+	family      *rows[familyHistoryRow]
+	problems    *rows[activeProblemRow]
+	functional  *rows[functionalStatusRow]
+	pregnancies *rows[pregnancyRow]
+	births      *rows[birthRow]
+	research    *rows[researchRow]
+	treatments  *rows[treatmentRow]
+}
+
+func newDocumentBatch() *documentBatch {
+	return &documentBatch{paris: Paris(),
+		documents: newRows(insertDocuments), versions: newRows(insertVersions), links: newRows(insertLinks),
+		patients: newRows(insertPatients), diagnoses: newRows(insertDiagnoses), activities: newRows(insertActivities),
+		care: newRows(insertCareEpisodes), family: newRows(insertFamilyHistory), problems: newRows(insertActiveProblems),
+		functional: newRows(insertFunctional), pregnancies: newRows(insertPregnancies), births: newRows(insertBirths),
+		research: newRows(insertResearch), treatments: newRows(insertTreatments)}
+}
+
+// add adds the rows of one record: its links when it comes from a key
+// rotation, its document and version, and, unless the patient objects,
+// its clinical content.
+func (b *documentBatch) add(rec *events.Record) {
+	sr, links := stable(rec)
+	r := &sr
+	for _, l := range links {
+		b.links.add(l)
+	}
+	day, err := EffectiveDate(r.EffectiveTime, b.paris)
+	if err != nil {
+		day = r.ReceivedAt.In(b.paris)
+		day = time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, time.UTC)
+	}
+	pk := PatientKey(r)
+	if r.Opposition {
+		pk = ""
+	}
+	doc := documentRowOf(r, day, pk)
+	b.documents.add(doc)
+	var created time.Time
+	if c := doc.FileCreatedYM; len(c) == 7 {
+		created, _ = time.Parse("2006-01", c)
+	}
+	b.versions.add(versionRow{FINESS: r.FINESS, SetID: r.SetID, VersionNumber: doc.VersionNumber, Source: "document",
+		EffectiveDate: day, Accepted: 1, Created: dateOrZero(created)})
+	if r.Opposition {
+		return // counted for transmission, no content loaded
+	}
+	b.addClinical(r, clinicalKey{FINESS: r.FINESS, SetID: r.SetID, VersionNumber: doc.VersionNumber, EffectiveDate: day, PatientKey: pk})
+}
+
+// documentRowOf is the documents row of a record, on day, for patient pk.
+func documentRowOf(r *events.Record, day time.Time, pk string) documentRow {
+	d := documentRow{FINESS: r.FINESS, SetID: r.SetID, VersionNumber: uint32(r.VersionNumber), DocumentKey: r.DocumentKey,
+		ModelVersion: r.ModelVersion, EffectiveTime: r.EffectiveTime, EffectiveDate: day, MailID: r.MailID,
+		DocIndex: uint16(r.DocIndex), ReceivedAt: r.ReceivedAt.UTC(), KeyID: r.KeyID, PatientKey: pk,
+		PatientINSPseudonym: r.PatientINSPseudonym, PatientTraitsPseudonym: r.PatientTraitsPseudonym, Sex: r.Sex,
+		BirthYearMonth: r.BirthYearMonth, ResidenceDepartement: r.ResidenceDepartement, Opposition: boolU8(r.Opposition),
+		ORPHACodes: orphaCodes(r), Consents: strs(r.Consents), Consanguinity: u8p(r.Consanguinity)}
+	if f := r.File; f != nil {
+		d.FileKey, d.FileCreatedYM, d.FileUpdatedYM, d.LostToFollowUp = f.Key, ym(f.Created), ym(f.Updated), u8p(f.LostToFollowUp)
+	}
+	if x := r.DeathDueToRD; x != nil {
+		d.DeathRDCode, d.DeathRDYearMonth = code(x.Disease), x.YearMonth
+	}
+	if a := r.Antenatal; a != nil {
+		d.AntenatalART, d.AntenatalMalformation = u8p(a.ART), code(a.Malformation)
+		d.GestationalAgeWeeks, d.BirthWeightG = weeks(a.GestationalAge), grams(a.BirthWeight)
+		d.BirthLengthCM, d.HeadCircumferenceCM = centimetres(a.BirthLength), centimetres(a.HeadCircumference)
+	}
+	return d
+}
+
+// addClinical adds the clinical rows of a record, each under key.
+func (b *documentBatch) addClinical(r *events.Record, key clinicalKey) {
+	b.patients.add(patientRow{clinicalKey: key, INSPseudonym: r.PatientINSPseudonym, TraitsPseudonym: r.PatientTraitsPseudonym,
+		Sex: r.Sex, BirthYearMonth: r.BirthYearMonth, ResidenceDepartement: r.ResidenceDepartement,
+		BirthplaceDepartement: r.BirthplaceDepartement, Deceased: u8p(r.Deceased), DeathYearMonth: r.DeathYearMonth,
+		MultipleBirth: u8p(r.MultipleBirth), IPPKeys: strs(r.IPPKeys)})
+	for j, d := range r.Diagnoses {
+		b.diagnoses.add(diagnosisRowOf(key, j, d))
+	}
+	for j, a := range r.Activities {
+		b.activities.add(activityRow{clinicalKey: key, Ordinal: uint16(j), Key: a.Key, ContextCode: code(a.Context),
+			YM: ym(a.Date), PerformerID: idText(a.Performer), PerformerProfession: code(a.PerformerProfession),
+			DeclaringSiteCode: a.DeclaringSiteCode, ConsultationFINESS: a.ConsultationFINESS,
+			ConsultationDepartement: a.ConsultationDepartement, CountryCode: code(a.Country),
+			Objectives: codes(a.Objectives), FetusPseudonym: subject(a.Fetus)})
+	}
+	for j, c := range r.CareEpisodes {
+		b.care.add(careEpisodeRow{clinicalKey: key, Ordinal: uint16(j), Key: c.Key, TypeCode: code(c.Type),
+			InclusionYM: ym(c.InclusionDate), ReferentID: idText(c.Referent), ReferredBy: codes(c.ReferredBy),
+			SiteCode: c.SiteCode, OutsideLabelling: u8p(c.OutsideLabelling)})
+	}
+	for j, f := range r.FamilyHistory {
+		b.family.add(familyHistoryRow{clinicalKey: key, Ordinal: uint16(j), RelationshipCode: code(f.Relationship),
+			FirstCaseKey: f.FirstCaseKey, FirstCaseSex: f.FirstCaseSex, Diseases: codes(f.Diseases)})
+	}
+	for j, p := range r.ActiveProblems {
+		row := activeProblemRow{clinicalKey: key, Ordinal: uint16(j), ProblemCode: code(p.Code), YM: ym(p.Date),
+			HealthStatusCode: code(p.HealthStatus), CertaintyCode: code(p.Certainty), StatusCode: code(p.Status)}
+		if p.Value != nil {
+			row.ValueCode, row.ValueSystem = p.Value.Code, systemName(p.Value.System)
+		}
+		b.problems.add(row)
+	}
+	for j, f := range r.FunctionalStatus {
+		b.functional.add(functionalStatusRow{clinicalKey: key, Ordinal: uint16(j), ICFCode: code(f.Code), StatusYM: ym(f.Date)})
+	}
+	for j, p := range r.Pregnancies {
+		b.addPregnancy(key, j, p)
+	}
+	if x := r.Research; x != nil {
+		b.research.add(researchRow{clinicalKey: key, ProtocolParticipant: u8p(x.ProtocolParticipant),
+			ContactConsent: u8p(x.ContactConsent), SampleResearch: u8p(x.SampleResearch),
+			SampleMolecular: u8p(x.SampleMolecular), BiobankCode: code(x.Biobank)})
+	}
+	for j, t := range r.Treatments {
+		row := treatmentRow{clinicalKey: key, Ordinal: uint16(j), StartYM: ym(t.Start), EndYM: ym(t.End),
+			Translations: codes(t.Translations)}
+		if t.Product != nil {
+			row.ProductCode, row.ProductSystem = t.Product.Code, systemName(t.Product.System)
+		}
+		b.treatments.add(row)
+	}
+}
+
+// diagnosisRowOf is the diagnoses row of a record's diagnosis j.
+func diagnosisRowOf(key clinicalKey, j int, d sdmmr.RecordDiagnosis) diagnosisRow {
+	row := diagnosisRow{clinicalKey: key, Ordinal: uint16(j), Key: d.Key, YM: ym(d.Date), DateUnknown: boolU8(d.DateUnknown),
+		SiteCode: d.SiteCode, StatusCode: code(d.Status), SporadicFamilialCode: code(d.SporadicFamilial),
+		OnsetAgeClassCode: code(d.OnsetAgeClass), OnsetAgeYears: years(d.OnsetAge), AppraisalCode: code(d.AppraisalOnEntry),
+		ClinicalDxAgeClassCode: code(d.ClinicalDiagnosisAgeClass), ClinicalDxAgeYears: years(d.ClinicalDiagnosisAge),
+		GeneticDxAgeClassCode: code(d.GeneticDiagnosisAgeClass), GeneticDxAgeYears: years(d.GeneticDiagnosisAge),
+		ClinicalFeatures: codes(d.ClinicalFeatures), Techniques: codes(d.Techniques), Genes: codes(d.Genes),
+		Investigations: codes(d.Investigations), ApparentlyHealthy: u8p(d.ApparentlyHealthy), FetusPseudonym: subject(d.Fetus)}
+	if d.Disease != nil {
+		row.DiseaseCode, row.DiseaseSystem, row.DiseaseNullFlavor = d.Disease.Code, systemName(d.Disease.System), d.Disease.NullFlavor
+	}
+	return row
+}
+
+// addPregnancy adds a record's pregnancy j and its births.
+func (b *documentBatch) addPregnancy(key clinicalKey, j int, p sdmmr.RecordPregnancy) {
+	var fc *int32
+	if p.FetusCount != nil {
+		n := int32(*p.FetusCount)
+		fc = &n
+	}
+	b.pregnancies.add(pregnancyRow{clinicalKey: key, Ordinal: uint16(j), StartYearMonth: p.StartYearMonth,
+		EndYearMonth: p.EndYearMonth, Ongoing: boolU8(p.Ongoing), FetusCount: fc, ART: u8p(p.ART)})
+	for k, birth := range p.Births {
+		row := birthRow{clinicalKey: key, PregnancyOrdinal: uint16(j), Ordinal: uint16(k), Sequence: int32(birth.Sequence),
+			OutcomeCode: code(birth.Outcome), GestationalAgeWeeks: weeks(birth.GestationalAge), FetalAutopsy: u8p(birth.FetalAutopsy)}
+		if x := birth.Subject; x != nil {
+			row.SubjectPseudonym, row.NewbornPseudonym, row.Sex = x.Pseudonym, x.NewbornPseudonym, x.Sex
+		}
+		b.births.add(row)
+	}
 }
 
 // orphaCodes lists the distinct ORPHA codes of a record's diagnoses (none

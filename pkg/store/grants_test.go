@@ -55,7 +55,7 @@ func TestIndicatorsUserGrants(t *testing.T) {
 		t.Error("allow_databases beside grants: ClickHouse refuses the user")
 	}
 	want := []string{"GRANT SELECT ON default.*"}
-	for _, st := range []Statement{insertAccess, insertDPIUpdates, insertDPIHistory} {
+	for _, st := range []Statement{insertAccess.Statement, insertDPIUpdates.Statement, insertDPIHistory.Statement} {
 		table, _, ok := InsertTable(st)
 		if !ok {
 			t.Fatalf("%s: not an insert", st.Name)

@@ -22,8 +22,8 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 		return nil
 	}
 	paris := Paris()
-	t := &table{stmt: insertReceipts}
-	vers := &table{stmt: insertVersions}
+	t := newRows(insertReceipts)
+	vers := newRows(insertVersions)
 	for _, o := range outs {
 		var mcode, mreason string
 		if o.Rejected != nil {
@@ -39,9 +39,10 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 			} else {
 				code, reason = "no_document", "the mail carried no document"
 			}
-			t.add(o.MailID, o.Mailbox, o.ReceivedAt.UTC(), o.ProcessedAt.UTC(), dom, mcode, mreason, uint16(0), "", "", "",
-				uint32(0), "", receivedDay, "", uint8(0), code, cisis, reason, uint32(0), []string{},
-				[]string{}, []string{}, []string{}, []string{})
+			t.add(receiptRow{MailID: o.MailID, Mailbox: o.Mailbox, ReceivedAt: o.ReceivedAt.UTC(), ProcessedAt: o.ProcessedAt.UTC(),
+				SenderDomain: dom, MailRejectionCode: mcode, MailRejectionReason: mreason, EffectiveDate: receivedDay,
+				RejectionCode: code, CISISCode: cisis, RejectionReason: reason, FailurePatterns: []string{},
+				FailureSources: []string{}, FailureRules: []string{}, FailureLocations: []string{}, FailureTexts: []string{}})
 			continue
 		}
 		for i, d := range o.Documents {
@@ -70,11 +71,15 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 				sources[j], rules[j], locations[j], texts[j] = f.Source, f.Pattern, f.Location, f.Text
 			}
 			if d.SetID != "" && d.FINESS != "" && d.VersionNumber > 0 {
-				vers.add(d.FINESS, d.SetID, uint32(d.VersionNumber), "receipt", day, boolU8(d.Accepted), time.Unix(0, 0).UTC())
+				vers.add(versionRow{FINESS: d.FINESS, SetID: d.SetID, VersionNumber: uint32(d.VersionNumber), Source: "receipt",
+					EffectiveDate: day, Accepted: boolU8(d.Accepted), Created: time.Unix(0, 0).UTC()})
 			}
-			t.add(o.MailID, o.Mailbox, o.ReceivedAt.UTC(), o.ProcessedAt.UTC(), dom, mcode, mreason, uint16(i), d.Name,
-				d.FINESS, d.SetID, uint32(d.VersionNumber), d.EffectiveTime, day, d.ModelVersion, boolU8(d.Accepted),
-				code, cisis, reason, uint32(len(d.Failures)), patterns, sources, rules, locations, texts)
+			t.add(receiptRow{MailID: o.MailID, Mailbox: o.Mailbox, ReceivedAt: o.ReceivedAt.UTC(), ProcessedAt: o.ProcessedAt.UTC(),
+				SenderDomain: dom, MailRejectionCode: mcode, MailRejectionReason: mreason, DocIndex: uint16(i), DocName: d.Name,
+				FINESS: d.FINESS, SetID: d.SetID, VersionNumber: uint32(d.VersionNumber), EffectiveTime: d.EffectiveTime,
+				EffectiveDate: day, ModelVersion: d.ModelVersion, Accepted: boolU8(d.Accepted), RejectionCode: code,
+				CISISCode: cisis, RejectionReason: reason, FailureCount: uint32(len(d.Failures)), FailurePatterns: patterns,
+				FailureSources: sources, FailureRules: rules, FailureLocations: locations, FailureTexts: texts})
 		}
 	}
 	return s.send(ctx, vers, t)

@@ -42,35 +42,36 @@ type Establishment struct {
 
 // InsertCentres writes centres; the latest import of a (FINESS, centre, start) wins.
 func (s *Store) InsertCentres(ctx context.Context, cs []Centre) error {
-	t := &table{stmt: insertCentres}
+	t := newRows(insertCentres)
 	now := time.Now().UTC()
 	for _, c := range cs {
-		t.add(c.FINESS, c.CentreID, c.Name, c.Filiere, c.Type, c.From, c.To, now)
+		t.add(centreRow{FINESS: c.FINESS, CentreID: c.CentreID, Name: c.Name, Filiere: c.Filiere, Type: c.Type,
+			ValidFrom: c.From, ValidTo: c.To, ImportedAt: now})
 	}
 	return s.send(ctx, t)
 }
 
 // InsertDPIUpdates records declared counts; the latest declaration of a month wins.
 func (s *Store) InsertDPIUpdates(ctx context.Context, source string, ds []DPIUpdates) error {
-	t := &table{stmt: insertDPIUpdates}
+	t := newRows(insertDPIUpdates)
 	now := time.Now().UTC()
 	for _, d := range ds {
 		m := time.Date(d.Month.Year(), d.Month.Month(), 1, 0, 0, 0, 0, time.UTC)
-		t.add(d.FINESS, m, d.Count, source, now)
+		t.add(dpiUpdateRow{FINESS: d.FINESS, Month: m, DeclaredCount: d.Count, Source: source, DeclaredAt: now})
 	}
 	return s.send(ctx, t)
 }
 
 // InsertEstablishments records establishment settings; the latest wins.
 func (s *Store) InsertEstablishments(ctx context.Context, es []Establishment) error {
-	t := &table{stmt: insertEstablishments}
+	t := newRows(insertEstablishments)
 	now := time.Now().UTC()
 	for _, e := range es {
 		start := e.TransmissionStart
 		if start.IsZero() {
 			start = time.Unix(0, 0).UTC() // 0000-00-00 in ClickHouse: no start date
 		}
-		t.add(e.FINESS, e.Name, start, now)
+		t.add(establishmentRow{FINESS: e.FINESS, Name: e.Name, TransmissionStart: start, UpdatedAt: now})
 	}
 	return s.send(ctx, t)
 }

@@ -36,7 +36,7 @@ const (
 // with the pseudonyms of the key it already holds (the first of
 // previous_keys: one rotation at a time), and the links from those to the
 // new key's.
-func stable(r *events.Record) (events.Record, [][]any) {
+func stable(r *events.Record) (events.Record, []linkRow) {
 	if len(r.PreviousKeys) == 0 || r.Opposition {
 		return *r, nil
 	}
@@ -44,10 +44,10 @@ func stable(r *events.Record) (events.Record, [][]any) {
 	s := *r
 	s.KeyID, s.DocumentKey = old.KeyID, old.DocumentKey
 	s.PatientINSPseudonym, s.PatientTraitsPseudonym, s.IPPKeys = old.PatientINSPseudonym, old.PatientTraitsPseudonym, old.IPPKeys
-	var links [][]any
+	var links []linkRow
 	link := func(kind, o, n string) {
 		if o != "" && n != "" && o != n {
-			links = append(links, []any{old.KeyID, r.KeyID, kind, o, n, r.FINESS})
+			links = append(links, linkRow{OldKeyID: old.KeyID, NewKeyID: r.KeyID, Kind: kind, OldPseudonym: o, NewPseudonym: n, FINESS: r.FINESS})
 		}
 	}
 	link(LinkPatient, PatientKey(&s), PatientKey(r))

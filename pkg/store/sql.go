@@ -1,6 +1,10 @@
 package store
 
-import "strings"
+import (
+	"fmt"
+	"reflect"
+	"strings"
+)
 
 // Every SQL statement this package sends to ClickHouse, besides the
 // migrations (schemas/clickhouse) and the cluster DDL derived from them
@@ -25,9 +29,9 @@ type Statement struct {
 
 // Statements lists every statement of the package, inserts included.
 func Statements() []Statement {
-	return append([]Statement{createMigrations, selectMigrations, insertMigration, takeMigrationLock, breakMigrationLock,
+	return append([]Statement{createMigrations, selectMigrations, takeMigrationLock, breakMigrationLock,
 		dropBrokenMigrationLock, releaseMigrationLock, migrationLockAge, selectVersion, documentsPerEstablishment,
-		replicaDelay, clusterReplicas, declaredInMonths, accessReaders}, append(rotationStatements(), insertStatements()...)...)
+		replicaDelay, clusterReplicas, declaredInMonths, accessReaders, tableColumns}, append(rotationStatements(), insertStatements()...)...)
 }
 
 var (
@@ -37,7 +41,6 @@ var (
 		(version UInt32, name String, applied_at DateTime DEFAULT now())
 		ENGINE = ReplacingMergeTree ORDER BY version`}
 	selectMigrations = Statement{"store.select_schema_migrations", `SELECT DISTINCT version FROM schema_migrations`}
-	insertMigration  = Statement{"store.insert_schema_migrations", `INSERT INTO schema_migrations (version, name)`}
 	selectVersion    = Statement{"store.select_version", `SELECT version()`}
 
 	// The migration lock (lock.go): a table whose creation, without IF NOT
@@ -77,51 +80,92 @@ var (
 		GROUP BY subject, issuer, role, route, period ORDER BY max(at) DESC, subject, route, period`}
 )
 
-// Inserts, one per table the loader and the reference imports write. The
-// batch sends the rows in the order of the column list.
-const prefixCols = "finess, set_id, version_number, effective_date, patient_key, "
-
+// Inserts, one per table the loader and the reference imports write: the
+// column list is that of the row type (rows.go), in its fields' order, which
+// is also the order of each row's values.
 var (
-	insertDocuments = insertInto("documents", `finess, set_id, version_number, document_key, model_version, effective_time,
-		effective_date, mail_id, doc_index, received_at, key_id, patient_key, patient_ins_pseudonym, patient_traits_pseudonym,
-		sex, birth_year_month, residence_departement, opposition, orpha_codes, consents, file_key, file_created_ym, file_updated_ym,
-		lost_to_follow_up, consanguinity, death_rd_code, death_rd_year_month, antenatal_art, antenatal_malformation,
-		gestational_age_weeks, birth_weight_g, birth_length_cm, head_circumference_cm`)
-	insertPatients = insertInto("patients", prefixCols+`patient_ins_pseudonym, patient_traits_pseudonym, sex, birth_year_month,
-		residence_departement, birthplace_departement, deceased, death_year_month, multiple_birth, ipp_keys`)
-	insertDiagnoses = insertInto("diagnoses", prefixCols+`ordinal, diagnosis_key, diagnosis_ym, date_unknown, disease_code,
-		disease_system, disease_null_flavor, site_code, status_code, sporadic_familial_code, onset_age_class_code, onset_age_years,
-		appraisal_code, clinical_dx_age_class_code, clinical_dx_age_years, genetic_dx_age_class_code, genetic_dx_age_years,
-		clinical_features, techniques, genes, investigations, apparently_healthy, fetus_pseudonym`)
-	insertActivities = insertInto("activities", prefixCols+`ordinal, activity_key, context_code, activity_ym, performer_id,
-		performer_profession_code, declaring_site_code, consultation_finess, consultation_departement, country_code, objectives, fetus_pseudonym`)
-	insertCareEpisodes   = insertInto("care_episodes", prefixCols+`ordinal, episode_key, type_code, inclusion_ym, referent_id, referred_by, site_code, outside_labelling`)
-	insertFamilyHistory  = insertInto("family_history", prefixCols+`ordinal, relationship_code, first_case_key, first_case_sex, diseases`)
-	insertActiveProblems = insertInto("active_problems", prefixCols+`ordinal, problem_code, value_code, value_system, problem_ym, health_status_code, certainty_code, status_code`)
-	insertFunctional     = insertInto("functional_status", prefixCols+`ordinal, icf_code, status_ym`)
-	insertPregnancies    = insertInto("pregnancies", prefixCols+`ordinal, start_year_month, end_year_month, ongoing, fetus_count, art`)
-	insertBirths         = insertInto("births", prefixCols+`pregnancy_ordinal, ordinal, sequence, subject_pseudonym, newborn_pseudonym, sex, outcome_code, gestational_age_weeks, fetal_autopsy`)
-	insertResearch       = insertInto("research", prefixCols+`protocol_participant, contact_consent, sample_research, sample_molecular, biobank_code`)
-	insertTreatments     = insertInto("treatments", prefixCols+`ordinal, start_ym, end_ym, product_code, product_system, translations`)
-	insertVersions       = insertInto("versions", "finess, set_id, version_number, source, effective_date, accepted, created")
-	insertReceipts       = insertInto("receipts", `mail_id, mailbox, received_at, processed_at, sender_domain, mail_rejection_code,
-		mail_rejection_reason, doc_index, doc_name, finess, set_id, version_number, effective_time, effective_date,
-		model_version, accepted, rejection_code, cisis_code, rejection_reason, failure_count, failure_patterns, failure_sources,
-		failure_rules, failure_locations, failure_texts`)
-	insertCentres        = insertInto("reference_centres", "finess, centre_id, centre_name, filiere, centre_type, valid_from, valid_to, imported_at")
-	insertDPIUpdates     = insertInto("dpi_updates", "finess, month, declared_count, source, declared_at")
-	insertEstablishments = insertInto("establishments", "finess, name, transmission_start, updated_at")
-	insertAccess         = insertInto("audit_access", "at, subject, issuer, name, role, method, route, finess, period, decision, via")
-	insertLinks          = insertInto("pseudonym_links", "old_key_id, new_key_id, kind, old_pseudonym, new_pseudonym, finess")
-	insertDPIHistory     = insertInto("dpi_updates_history", `finess, month, previous_count, had_previous, declared_count, author, role,
-		source, changed_at`)
+	insertMigration      = insertRows[migrationRow]("schema_migrations")
+	insertDocuments      = insertRows[documentRow]("documents")
+	insertPatients       = insertRows[patientRow]("patients")
+	insertDiagnoses      = insertRows[diagnosisRow]("diagnoses")
+	insertActivities     = insertRows[activityRow]("activities")
+	insertCareEpisodes   = insertRows[careEpisodeRow]("care_episodes")
+	insertFamilyHistory  = insertRows[familyHistoryRow]("family_history")
+	insertActiveProblems = insertRows[activeProblemRow]("active_problems")
+	insertFunctional     = insertRows[functionalStatusRow]("functional_status")
+	insertPregnancies    = insertRows[pregnancyRow]("pregnancies")
+	insertBirths         = insertRows[birthRow]("births")
+	insertResearch       = insertRows[researchRow]("research")
+	insertTreatments     = insertRows[treatmentRow]("treatments")
+	insertVersions       = insertRows[versionRow]("versions")
+	insertReceipts       = insertRows[receiptRow]("receipts")
+	insertCentres        = insertRows[centreRow]("reference_centres")
+	insertDPIUpdates     = insertRows[dpiUpdateRow]("dpi_updates")
+	insertEstablishments = insertRows[establishmentRow]("establishments")
+	insertAccess         = insertRows[accessRow]("audit_access")
+	insertLinks          = insertRows[linkRow]("pseudonym_links")
+	insertDPIHistory     = insertRows[dpiHistoryRow]("dpi_updates_history")
+
+	// tableColumns: the columns of a table of this database (checkInserts).
+	tableColumns = Statement{"store.table_columns", `SELECT name FROM system.columns
+		WHERE database = currentDatabase() AND table = ? ORDER BY name`}
 )
 
+// typedInserts lists every insert of the package, schema_migrations's first.
+func typedInserts() []typedInsert {
+	return []typedInsert{insertMigration, insertDocuments, insertPatients, insertDiagnoses, insertActivities,
+		insertCareEpisodes, insertFamilyHistory, insertActiveProblems, insertFunctional, insertPregnancies, insertBirths,
+		insertResearch, insertTreatments, insertVersions, insertReceipts, insertCentres, insertDPIUpdates,
+		insertEstablishments, insertAccess, insertDPIHistory, insertLinks}
+}
+
 func insertStatements() []Statement {
-	return []Statement{insertDocuments, insertPatients, insertDiagnoses, insertActivities, insertCareEpisodes,
-		insertFamilyHistory, insertActiveProblems, insertFunctional, insertPregnancies, insertBirths, insertResearch,
-		insertTreatments, insertVersions, insertReceipts, insertCentres, insertDPIUpdates, insertEstablishments,
-		insertAccess, insertDPIHistory, insertLinks}
+	var out []Statement
+	for _, ins := range typedInserts() {
+		out = append(out, ins.statement())
+	}
+	return out
+}
+
+// rowInsert is the registered INSERT of rows of type R: the statement
+// (table and column list from R) and, per column, the index of its field.
+type rowInsert[R any] struct {
+	Statement
+	fields [][]int
+}
+
+// insertRows builds the INSERT of rows of type R into table. R is a struct
+// whose fields each carry `ch:"column"`, or embed a struct that does; a
+// field without a column, or a column named twice, is a mistake in the code
+// and panics when the registry is built (at the start of every program that
+// imports the package).
+func insertRows[R any](table string) rowInsert[R] {
+	t := reflect.TypeFor[R]()
+	var cols []string
+	var fields [][]int
+	var walk func(t reflect.Type, at []int)
+	walk = func(t reflect.Type, at []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			idx := append(append([]int{}, at...), i)
+			col := f.Tag.Get("ch")
+			if col == "" && f.Anonymous && f.Type.Kind() == reflect.Struct {
+				walk(f.Type, idx)
+				continue
+			}
+			if col == "" {
+				panic(fmt.Sprintf("store: field %s of %s (insert into %s) has no ch:\"column\" tag", f.Name, t, table))
+			}
+			for _, c := range cols {
+				if c == col {
+					panic(fmt.Sprintf("store: column %s of %s named twice (insert into %s)", col, t, table))
+				}
+			}
+			cols, fields = append(cols, col), append(fields, idx)
+		}
+	}
+	walk(t, nil)
+	return rowInsert[R]{insertInto(table, strings.Join(cols, ", ")), fields}
 }
 
 func insertInto(table, cols string) Statement {

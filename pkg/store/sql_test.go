@@ -118,6 +118,7 @@ func checkRegistry(t *testing.T, rel string, f *ast.File) {
 			funcs[fd.Name.Name] = fd
 		}
 	}
+	statementTypes := statementTypesOf(f)
 	list := funcs["Statements"]
 	if list == nil {
 		t.Errorf("%s: no Statements function listing the registry", rel)
@@ -144,7 +145,11 @@ func checkRegistry(t *testing.T, rel string, f *ast.File) {
 			case *ast.CompositeLit:
 				found = found || isStatementType(x.Type)
 			case *ast.CallExpr:
-				if id, ok := x.Fun.(*ast.Ident); ok && funcs[id.Name] != nil && returnsStatement(funcs[id.Name]) {
+				fun := x.Fun
+				if ix, ok := fun.(*ast.IndexExpr); ok { // a generic function: insertRows[documentRow]
+					fun = ix.X
+				}
+				if id, ok := fun.(*ast.Ident); ok && funcs[id.Name] != nil && returnsStatement(funcs[id.Name], statementTypes) {
 					found = true
 				}
 			}
@@ -176,9 +181,38 @@ func checkRegistry(t *testing.T, rel string, f *ast.File) {
 	}
 }
 
-func returnsStatement(fd *ast.FuncDecl) bool {
+// returnsStatement: fd returns a Statement, or a type of the file that
+// embeds one (rowInsert[R], an insert of typed rows).
+func returnsStatement(fd *ast.FuncDecl, statementTypes map[string]bool) bool {
 	if fd.Type.Results == nil || len(fd.Type.Results.List) != 1 {
 		return false
 	}
-	return isStatementType(fd.Type.Results.List[0].Type)
+	res := fd.Type.Results.List[0].Type
+	if ix, ok := res.(*ast.IndexExpr); ok {
+		res = ix.X
+	}
+	id, ok := res.(*ast.Ident)
+	return isStatementType(res) || ok && statementTypes[id.Name]
+}
+
+// statementTypesOf names the struct types of f that embed a Statement.
+func statementTypesOf(f *ast.File) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != gotoken.TYPE {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			ts := spec.(*ast.TypeSpec)
+			if st, ok := ts.Type.(*ast.StructType); ok {
+				for _, fl := range st.Fields.List {
+					if len(fl.Names) == 0 && isStatementType(fl.Type) {
+						out[ts.Name.Name] = true
+					}
+				}
+			}
+		}
+	}
+	return out
 }

@@ -224,14 +224,9 @@ func redact(dsn string) string {
 // recordMigration inserts through a batch: on ClickHouse 18.16 an INSERT with
 // inline VALUES sent over the native protocol never completes.
 func (s *Store) recordMigration(ctx context.Context, m Migration) error {
-	b, err := s.conn.PrepareBatch(ctx, insertMigration.SQL)
-	if err == nil {
-		err = b.Append(uint32(m.Version), m.Name)
-	}
-	if err == nil {
-		err = b.Send()
-	}
-	if err != nil {
+	t := newRows(insertMigration)
+	t.add(migrationRow{Version: uint32(m.Version), Name: m.Name})
+	if err := s.send(ctx, t); err != nil {
 		return fmt.Errorf("recording migration %s: %w", m.Name, err)
 	}
 	return nil
