@@ -289,68 +289,19 @@ func (o *OIDC) login(w http.ResponseWriter, r *http.Request) {
 // audience, expiry, signature, nonce), reads the userinfo (Pro Santé Connect
 // gives the structure there), maps the claims and opens the session.
 func (o *OIDC) callback(w http.ResponseWriter, r *http.Request, g *Guard) {
-	fail := func(reason string, err error) {
-		g.logDenied(r, "", "callback: "+reason, err)
-		g.page(w, r, http.StatusUnauthorized, "Connexion impossible", reason+" Recommencez depuis la page d'accueil.")
+	fail := func(f *loginFailure) {
+		g.logDenied(r, "", "callback: "+f.reason, f.err)
+		g.page(w, r, http.StatusUnauthorized, "Connexion impossible", f.reason+" Recommencez depuis la page d'accueil.")
 	}
-	c, err := r.Cookie(loginCookie)
-	if err != nil {
-		fail("La connexion n'a pas été commencée ici (ou a pris plus de dix minutes).", err)
+	st, f := o.callbackState(w, r)
+	if f != nil {
+		fail(f)
 		return
 	}
-	setCookie(w, loginCookie, "", time.Time{})
-	var st loginState
-	if err := o.seal.open(loginCookie, c.Value, &st); err != nil || !o.now().Before(st.Expires) {
-		fail("La connexion a expiré.", err)
+	idt, raw, claims, f := o.identify(o.ctx(r.Context()), r, st)
+	if f != nil {
+		fail(f)
 		return
-	}
-	if e := r.URL.Query().Get("error"); e != "" {
-		fail("Le fournisseur d'identité a refusé la connexion ("+e+").", nil)
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("state")), []byte(st.State)) != 1 {
-		fail("La réponse du fournisseur d'identité ne correspond pas à cette connexion.", nil)
-		return
-	}
-	ctx := o.ctx(r.Context())
-	tok, err := o.oauth.Exchange(ctx, r.URL.Query().Get("code"), oauth2.VerifierOption(st.Verifier))
-	if err != nil {
-		fail("Le code de connexion a été refusé.", err)
-		return
-	}
-	raw, _ := tok.Extra("id_token").(string)
-	idt, err := o.provider.Verifier(&oidc.Config{ClientID: o.cfg.ClientID, Now: o.now}).Verify(ctx, raw)
-	if err != nil {
-		fail("Le jeton d'identité est invalide.", err)
-		return
-	}
-	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
-		fail("Le jeton d'identité ne correspond pas à cette connexion.", nil)
-		return
-	}
-	claims := map[string]any{}
-	if err := idt.Claims(&claims); err != nil {
-		fail("Le jeton d'identité est illisible.", err)
-		return
-	}
-	if o.provider.UserInfoEndpoint() != "" {
-		ui, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-		if err != nil {
-			fail("Les informations du compte n'ont pas pu être lues.", err)
-			return
-		}
-		extra := map[string]any{}
-		if err := ui.Claims(&extra); err != nil {
-			fail("Les informations du compte sont illisibles.", err)
-			return
-		}
-		if ui.Subject != idt.Subject {
-			fail("Les informations du compte sont celles d'un autre sujet.", nil)
-			return
-		}
-		// The ID token wins where both speak: it is the signed one.
-		maps.Copy(extra, claims)
-		claims = extra
 	}
 	p := o.principal(idt, claims)
 	p.Expires = o.now().Add(o.cfg.SessionTTL)
@@ -364,12 +315,79 @@ func (o *OIDC) callback(w http.ResponseWriter, r *http.Request, g *Guard) {
 		v, err = o.seal.seal(sessionCookie, session{Principal: *p})
 	}
 	if err != nil {
-		fail("La session n'a pas pu être ouverte.", err)
+		fail(&loginFailure{"La session n'a pas pu être ouverte.", err})
 		return
 	}
 	setCookie(w, sessionCookie, v, p.Expires)
 	g.logSignIn(r, p)
 	http.Redirect(w, r, st.Next, http.StatusFound)
+}
+
+// loginFailure is why a sign-in ends: the reason shown to the person, the
+// error logged.
+type loginFailure struct {
+	reason string
+	err    error
+}
+
+// callbackState reads (and clears) the login cookie the sign-in started
+// with, and checks the provider's answer belongs to it.
+func (o *OIDC) callbackState(w http.ResponseWriter, r *http.Request) (loginState, *loginFailure) {
+	var st loginState
+	c, err := r.Cookie(loginCookie)
+	if err != nil {
+		return st, &loginFailure{"La connexion n'a pas été commencée ici (ou a pris plus de dix minutes).", err}
+	}
+	setCookie(w, loginCookie, "", time.Time{})
+	if err := o.seal.open(loginCookie, c.Value, &st); err != nil || !o.now().Before(st.Expires) {
+		return st, &loginFailure{"La connexion a expiré.", err}
+	}
+	if e := r.URL.Query().Get("error"); e != "" {
+		return st, &loginFailure{"Le fournisseur d'identité a refusé la connexion (" + e + ").", nil}
+	}
+	if subtle.ConstantTimeCompare([]byte(r.URL.Query().Get("state")), []byte(st.State)) != 1 {
+		return st, &loginFailure{"La réponse du fournisseur d'identité ne correspond pas à cette connexion.", nil}
+	}
+	return st, nil
+}
+
+// identify exchanges the code for tokens and returns the verified ID token
+// (and its raw form) with the claims of the person: the ID token's, over
+// the user info endpoint's when the provider has one.
+func (o *OIDC) identify(ctx context.Context, r *http.Request, st loginState) (*oidc.IDToken, string, map[string]any, *loginFailure) {
+	tok, err := o.oauth.Exchange(ctx, r.URL.Query().Get("code"), oauth2.VerifierOption(st.Verifier))
+	if err != nil {
+		return nil, "", nil, &loginFailure{"Le code de connexion a été refusé.", err}
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := o.provider.Verifier(&oidc.Config{ClientID: o.cfg.ClientID, Now: o.now}).Verify(ctx, raw)
+	if err != nil {
+		return nil, "", nil, &loginFailure{"Le jeton d'identité est invalide.", err}
+	}
+	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(st.Nonce)) != 1 {
+		return nil, "", nil, &loginFailure{"Le jeton d'identité ne correspond pas à cette connexion.", nil}
+	}
+	claims := map[string]any{}
+	if err := idt.Claims(&claims); err != nil {
+		return nil, "", nil, &loginFailure{"Le jeton d'identité est illisible.", err}
+	}
+	if o.provider.UserInfoEndpoint() == "" {
+		return idt, raw, claims, nil
+	}
+	ui, err := o.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return nil, "", nil, &loginFailure{"Les informations du compte n'ont pas pu être lues.", err}
+	}
+	extra := map[string]any{}
+	if err := ui.Claims(&extra); err != nil {
+		return nil, "", nil, &loginFailure{"Les informations du compte sont illisibles.", err}
+	}
+	if ui.Subject != idt.Subject {
+		return nil, "", nil, &loginFailure{"Les informations du compte sont celles d'un autre sujet.", nil}
+	}
+	// The ID token wins where both speak: it is the signed one.
+	maps.Copy(extra, claims)
+	return idt, raw, extra, nil
 }
 
 // None lets everyone in as a demonstration user holding every role. It is

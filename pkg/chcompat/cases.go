@@ -114,6 +114,7 @@ var cases = map[string]Case{
 	// Whether a mutation is still running depends on the engine's pace.
 	"store.mutations_running":       {Kind: Version},
 	"store.table_exists":            compare(func(Window) []any { return []any{"documents"} }),
+	"store.table_columns":           compare(func(Window) []any { return []any{"documents"} }),
 	"store.rekey_documents":         compare(rekeyArgs("documents")),
 	"store.rekey_patients":          compare(rekeyArgs("patients")),
 	"store.rekey_diagnoses":         compare(rekeyArgs("")),
@@ -204,6 +205,39 @@ func CaseOf(name string) (Case, bool) {
 func Check(t *testing.T, p *Pair, w Window, statements []store.Statement, minRows int) {
 	t.Helper()
 	ctx := context.Background()
+	if !checkCases(t, statements) {
+		return
+	}
+	start := time.Now()
+	copied, err := p.Fill(ctx, statements)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("chDB: schema and %d rows copied in %v", copied, time.Since(start).Round(time.Millisecond))
+	total := compareAll(t, p, w, statements, "", "%s differs between the engines:\n%s")
+	t.Logf("%d rows compared in all", total)
+	// The hub counts distinct keys, never raw rows: every figure must stay
+	// the same once ClickHouse has merged the duplicates of a redelivery.
+	var tables []string
+	for _, st := range statements {
+		if cases[st.Name].Kind == Insert {
+			table, _, _ := store.InsertTable(st)
+			tables = append(tables, table)
+		}
+	}
+	if err := p.Merge(ctx, tables); err != nil {
+		t.Fatal(err)
+	}
+	compareAll(t, p, w, statements, "merged/", "%s changes once duplicates are merged (server: unmerged, chDB: merged):\n%s")
+	if total < minRows {
+		t.Errorf("the statements returned %d rows in all, want at least %d: the data does not exercise them", total, minRows)
+	}
+}
+
+// checkCases: every statement has a case, registered once, and every case
+// its statement.
+func checkCases(t *testing.T, statements []store.Statement) bool {
+	t.Helper()
 	seen := map[string]bool{}
 	for _, st := range statements {
 		if seen[st.Name] {
@@ -219,22 +253,23 @@ func Check(t *testing.T, p *Pair, w Window, statements []store.Statement, minRow
 			t.Errorf("compatibility case %s has no statement in the registries: remove it", name)
 		}
 	}
-	if t.Failed() {
-		return
-	}
-	start := time.Now()
-	copied, err := p.Fill(ctx, statements)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("chDB: schema and %d rows copied in %v", copied, time.Since(start).Round(time.Millisecond))
+	return !t.Failed()
+}
+
+// compareAll runs every Compare statement (and, before the merge, when
+// prefix is empty, every Version one) on both engines, each in a subtest
+// named prefix+statement, and returns the rows compared. differs is the
+// message of a difference (the statement, the diff).
+func compareAll(t *testing.T, p *Pair, w Window, statements []store.Statement, prefix, differs string) int {
+	t.Helper()
+	ctx := context.Background()
 	total := 0
 	for _, st := range statements {
 		c := cases[st.Name]
-		if c.Kind != Compare && c.Kind != Version {
+		if c.Kind != Compare && (c.Kind != Version || prefix != "") {
 			continue
 		}
-		t.Run(st.Name, func(t *testing.T) {
+		t.Run(prefix+st.Name, func(t *testing.T) {
 			var args []any
 			if c.Args != nil {
 				args = c.Args(w)
@@ -250,45 +285,13 @@ func Check(t *testing.T, p *Pair, w Window, statements []store.Statement, minRow
 				return
 			}
 			if d := Diff(server, engine); d != "" {
-				t.Errorf("%s differs between the engines:\n%s", st.Name, d)
+				t.Errorf(differs, st.Name, d)
 			}
-			t.Logf("%d rows, types %s", len(server.Rows), server.Types)
+			if prefix == "" {
+				t.Logf("%d rows, types %s", len(server.Rows), server.Types)
+			}
 			total += len(server.Rows)
 		})
 	}
-	t.Logf("%d rows compared in all", total)
-	// The hub counts distinct keys, never raw rows: every figure must stay
-	// the same once ClickHouse has merged the duplicates of a redelivery.
-	var tables []string
-	for _, st := range statements {
-		if cases[st.Name].Kind == Insert {
-			table, _, _ := store.InsertTable(st)
-			tables = append(tables, table)
-		}
-	}
-	if err := p.Merge(ctx, tables); err != nil {
-		t.Fatal(err)
-	}
-	for _, st := range statements {
-		c := cases[st.Name]
-		if c.Kind != Compare {
-			continue
-		}
-		t.Run("merged/"+st.Name, func(t *testing.T) {
-			var args []any
-			if c.Args != nil {
-				args = c.Args(w)
-			}
-			server, engine, err := p.Run(ctx, st, args)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := Diff(server, engine); d != "" {
-				t.Errorf("%s changes once duplicates are merged (server: unmerged, chDB: merged):\n%s", st.Name, d)
-			}
-		})
-	}
-	if total < minRows {
-		t.Errorf("the statements returned %d rows in all, want at least %d: the data does not exercise them", total, minRows)
-	}
+	return total
 }

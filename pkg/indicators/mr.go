@@ -104,62 +104,13 @@ type MR2 struct {
 // MR2 computes MR.2 per establishment and month over p (all establishments
 // when finess is empty).
 func (x *Indicators) MR2(ctx context.Context, p Period, finess string) ([]MR2, error) {
-	type key struct{ f, m string }
-	rows := map[key]*MR2{}
-	get := func(f string, m time.Time) *MR2 {
-		k := key{f, m.Format("2006-01")}
-		r := rows[k]
-		if r == nil {
-			r = &MR2{FINESS: f, Month: k.m}
-			rows[k] = r
-		}
-		return r
+	rows := mr2Rows{}
+	if err := x.mr2Counts(ctx, p, finess, rows); err != nil {
+		return nil, err
 	}
-	q, err := x.st.Query(ctx, mr2Stmt, day(p.From), day(p.LastDay()), day(p.From), day(p.To))
-	if err != nil {
-		return nil, fmt.Errorf("computing MR.2: %w", err)
+	if err := x.mr2Declared(ctx, p, finess, rows); err != nil {
+		return nil, err
 	}
-	for q.Next() {
-		var f string
-		var m time.Time
-		var seen, acc uint64
-		var miss int64
-		if err := q.Scan(&f, &m, &seen, &acc, &miss); err != nil {
-			q.Close()
-			return nil, fmt.Errorf("reading MR.2: %w", err)
-		}
-		if finess != "" && f != finess {
-			continue
-		}
-		r := get(f, m)
-		r.Seen, r.Transmitted, r.Rejected = seen, acc, seen-acc
-		if miss > 0 {
-			r.Missing = uint64(miss)
-		}
-	}
-	q.Close()
-	if err := q.Err(); err != nil {
-		return nil, fmt.Errorf("reading MR.2: %w", err)
-	}
-	d, err := x.st.Query(ctx, dpiDeclared, day(p.From), day(p.To))
-	if err != nil {
-		return nil, fmt.Errorf("reading declared DPI counts: %w", err)
-	}
-	for d.Next() {
-		var f string
-		var m time.Time
-		var n uint32
-		if err := d.Scan(&f, &m, &n); err != nil {
-			d.Close()
-			return nil, fmt.Errorf("reading declared DPI counts: %w", err)
-		}
-		if finess != "" && f != finess {
-			continue
-		}
-		v := uint64(n)
-		get(f, m).Declared = &v
-	}
-	d.Close()
 	names, err := x.names(ctx)
 	if err != nil {
 		return nil, err
@@ -186,6 +137,78 @@ func (x *Indicators) MR2(ctx context.Context, p Period, finess string) ([]MR2, e
 		return out[i].Month < out[j].Month
 	})
 	return out, nil
+}
+
+// mr2Rows are the MR.2 rows being computed, by establishment and month.
+type mr2Rows map[[2]string]*MR2
+
+// get returns the row of establishment f and month m, made on first use.
+func (rows mr2Rows) get(f string, m time.Time) *MR2 {
+	k := [2]string{f, m.Format("2006-01")}
+	r := rows[k]
+	if r == nil {
+		r = &MR2{FINESS: f, Month: k[1]}
+		rows[k] = r
+	}
+	return r
+}
+
+// mr2Counts reads the versions seen, transmitted and missing per
+// establishment and month (of one establishment when finess is set).
+func (x *Indicators) mr2Counts(ctx context.Context, p Period, finess string, rows mr2Rows) error {
+	q, err := x.st.Query(ctx, mr2Stmt, day(p.From), day(p.LastDay()), day(p.From), day(p.To))
+	if err != nil {
+		return fmt.Errorf("computing MR.2: %w", err)
+	}
+	defer q.Close()
+	for q.Next() {
+		var f string
+		var m time.Time
+		var seen, acc uint64
+		var miss int64
+		if err := q.Scan(&f, &m, &seen, &acc, &miss); err != nil {
+			return fmt.Errorf("reading MR.2: %w", err)
+		}
+		if finess != "" && f != finess {
+			continue
+		}
+		r := rows.get(f, m)
+		r.Seen, r.Transmitted, r.Rejected = seen, acc, seen-acc
+		if miss > 0 {
+			r.Missing = uint64(miss)
+		}
+	}
+	if err := q.Err(); err != nil {
+		return fmt.Errorf("reading MR.2: %w", err)
+	}
+	return nil
+}
+
+// mr2Declared reads the counts the establishments declared updated in
+// their DPI (the denominator when there is one).
+func (x *Indicators) mr2Declared(ctx context.Context, p Period, finess string, rows mr2Rows) error {
+	d, err := x.st.Query(ctx, dpiDeclared, day(p.From), day(p.To))
+	if err != nil {
+		return fmt.Errorf("reading declared DPI counts: %w", err)
+	}
+	defer d.Close()
+	for d.Next() {
+		var f string
+		var m time.Time
+		var n uint32
+		if err := d.Scan(&f, &m, &n); err != nil {
+			return fmt.Errorf("reading declared DPI counts: %w", err)
+		}
+		if finess != "" && f != finess {
+			continue
+		}
+		v := uint64(n)
+		rows.get(f, m).Declared = &v
+	}
+	if err := d.Err(); err != nil {
+		return fmt.Errorf("reading declared DPI counts: %w", err)
+	}
+	return nil
 }
 
 // names maps FINESS to establishment names (establishments table).

@@ -132,6 +132,59 @@ func run(ctx context.Context, w io.Writer, o options) error {
 	return ctx.Err()
 }
 
+// sampleMutants shuffles the mutants of target t (the same order for the
+// same seed and package), keeps t.Sample of them, and of those the ones
+// only matches (nil: all).
+func sampleMutants(all []Mutant, t Target, seed uint64, only *regexp.Regexp) []Mutant {
+	h := fnv.New64a()
+	h.Write([]byte(t.Dir))
+	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
+	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+	sample := all
+	if t.Sample > 0 && t.Sample < len(all) {
+		sample = all[:t.Sample]
+	}
+	if only == nil {
+		return sample
+	}
+	var kept []Mutant
+	for _, m := range sample {
+		if only.MatchString(m.Key()) {
+			kept = append(kept, m)
+		}
+	}
+	return kept
+}
+
+// count adds the result of mutant m to the tally and returns its label; a
+// survivor listed as equivalent is counted as such, with the list's reason
+// as its detail.
+func (tl *tally) count(m Mutant, res *Result, equivalent map[string]string) string {
+	label := res.Outcome.String()
+	reason, isEquiv := equivalent[m.Key()]
+	switch res.Outcome {
+	case Killed:
+		tl.killed++
+		if isEquiv {
+			tl.staleEquiv = append(tl.staleEquiv, m.Key())
+		}
+	case Survived:
+		if isEquiv {
+			tl.equiv++
+			label = "equivalent"
+			res.Detail = reason
+		} else {
+			tl.survived++
+			tl.survivors = append(tl.survivors, fmt.Sprintf("%s  => %q", m.Key(), m.Repl))
+		}
+	case NotViable:
+		tl.nv++
+	case TimedOut:
+		tl.tout++
+	}
+	return label
+}
+
 func mutatePackage(ctx context.Context, w io.Writer, root string, t Target, seed uint64, only *regexp.Regexp, equivalent map[string]string, previous map[string]Result, list bool) (*tally, error) {
 	tl := &tally{target: t}
 	p, err := Load(root, t.Dir)
@@ -143,23 +196,7 @@ func mutatePackage(ctx context.Context, w io.Writer, root string, t Target, seed
 	for _, k := range unmatchedKeys(equivalent, t.Dir, all) {
 		fmt.Fprintf(w, "  note: %s is listed as equivalent but is no mutant of the code any more (its line moved or went): judge it again at its new place\n", k)
 	}
-	h := fnv.New64a()
-	h.Write([]byte(t.Dir))
-	rng := rand.New(rand.NewPCG(seed, h.Sum64()))
-	rng.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
-	sample := all
-	if t.Sample > 0 && t.Sample < len(all) {
-		sample = all[:t.Sample]
-	}
-	if only != nil {
-		var kept []Mutant
-		for _, m := range sample {
-			if only.MatchString(m.Key()) {
-				kept = append(kept, m)
-			}
-		}
-		sample = kept
-	}
+	sample := sampleMutants(all, t, seed, only)
 	fmt.Fprintf(w, "\n== %s: %d candidate mutants, %d sampled; test flags: %s\n", t.Dir, len(all), len(sample), flagsText(t.Flags))
 	if list {
 		for _, m := range sample {
@@ -198,28 +235,7 @@ func mutatePackage(ctx context.Context, w io.Writer, root string, t Target, seed
 		} else {
 			res = r.Run(ctx, m, p.Source(m))
 		}
-		label := res.Outcome.String()
-		reason, isEquiv := equivalent[m.Key()]
-		switch res.Outcome {
-		case Killed:
-			tl.killed++
-			if isEquiv {
-				tl.staleEquiv = append(tl.staleEquiv, m.Key())
-			}
-		case Survived:
-			if isEquiv {
-				tl.equiv++
-				label = "equivalent"
-				res.Detail = reason
-			} else {
-				tl.survived++
-				tl.survivors = append(tl.survivors, fmt.Sprintf("%s  => %q", m.Key(), m.Repl))
-			}
-		case NotViable:
-			tl.nv++
-		case TimedOut:
-			tl.tout++
-		}
+		label := tl.count(m, &res, equivalent)
 		fmt.Fprintf(w, "  [%3d/%d] %-10s %s (%s) %s\n", i+1, len(sample), label, m.Key(), res.Elapsed.Round(100*time.Millisecond), res.Detail)
 	}
 	return tl, nil

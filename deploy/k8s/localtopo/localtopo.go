@@ -153,17 +153,7 @@ func Build(objs []render.Object, site Site) (*Topology, error) {
 	port, api := site.HTTPPort, site.APIPort
 	for _, name := range names {
 		d := deps[name]
-		n := 1
-		switch {
-		case site.Replicas[name] > 0:
-			n = site.Replicas[name]
-		case d.Spec.Replicas != nil:
-			n = int(*d.Spec.Replicas)
-		case hpas[name] != nil && hpas[name].Spec.MinReplicas != nil:
-			// The HPA owns the count: start at its minimum.
-			n = int(*hpas[name].Spec.MinReplicas)
-		}
-		for i := 0; i < n; i++ {
+		for i := range replicas(name, d, hpas[name], site) {
 			inst, err := t.pod(&d.Spec.Template.Spec, fmt.Sprintf("%s-%d", name, i), name, cms, site)
 			if err != nil {
 				return nil, fmt.Errorf("Deployment %s: %w", name, err)
@@ -174,16 +164,8 @@ func Build(objs []render.Object, site Site) (*Topology, error) {
 				inst.Env["BNDMR_HTTP_ADDR"] = inst.HTTPAddr
 			}
 			if _, ok := inst.Env["BNDMR_INDICATORS_ADDR"]; ok {
-				inst.Env["BNDMR_INDICATORS_ADDR"] = fmt.Sprintf("127.0.0.1:%d", api)
+				serveAPIWithoutSignIn(inst.Env, fmt.Sprintf("127.0.0.1:%d", api))
 				api++
-				// One machine, loopback only: no provider to sign in with,
-				// so none of the sign-in settings of the overlay apply.
-				inst.Env["BNDMR_AUTH"] = "none"
-				for k := range inst.Env {
-					if strings.HasPrefix(k, "BNDMR_OIDC_") || k == "BNDMR_PUBLIC_URL" || k == "BNDMR_SESSION_SECRET_FILE" {
-						delete(inst.Env, k)
-					}
-				}
 			}
 			t.Instances = append(t.Instances, inst)
 		}
@@ -200,6 +182,34 @@ func Build(objs []render.Object, site Site) (*Topology, error) {
 		}
 	}
 	return t, nil
+}
+
+// replicas is how many instances of Deployment name run: the site's
+// choice, else the Deployment's, else its HPA's minimum, else 1.
+func replicas(name string, d *appsv1.Deployment, hpa *autoscalingv2.HorizontalPodAutoscaler, site Site) int {
+	switch {
+	case site.Replicas[name] > 0:
+		return site.Replicas[name]
+	case d.Spec.Replicas != nil:
+		return int(*d.Spec.Replicas)
+	case hpa != nil && hpa.Spec.MinReplicas != nil:
+		// The HPA owns the count: start at its minimum.
+		return int(*hpa.Spec.MinReplicas)
+	}
+	return 1
+}
+
+// serveAPIWithoutSignIn sets the indicators API address of an instance's
+// environment. One machine, loopback only: no provider to sign in with, so
+// none of the sign-in settings of the overlay apply.
+func serveAPIWithoutSignIn(env map[string]string, addr string) {
+	env["BNDMR_INDICATORS_ADDR"] = addr
+	env["BNDMR_AUTH"] = "none"
+	for k := range env {
+		if strings.HasPrefix(k, "BNDMR_OIDC_") || k == "BNDMR_PUBLIC_URL" || k == "BNDMR_SESSION_SECRET_FILE" {
+			delete(env, k)
+		}
+	}
 }
 
 // buildNATS makes, for each server of the StatefulSet, its nats.conf with
