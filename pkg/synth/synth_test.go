@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	"github.com/bndmr/hub/pkg/cda"
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/store"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
@@ -20,7 +20,7 @@ func TestGeneratedMailsAreValidAndCarryTheirIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	eng, err := validate.Load(ctx, dir)
+	eng, err := cisis.Load(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestGeneratedMailsAreValidAndCarryTheirIdentity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := eng.Validate(ctx, doc, validate.Options{})
+		rep, err := eng.Validate(ctx, doc, cisis.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +104,7 @@ func TestInvalidDocumentsAreRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	eng, err := validate.Load(ctx, dir)
+	eng, err := cisis.Load(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestInvalidDocumentsAreRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := eng.Validate(ctx, doc, validate.Options{})
+		rep, err := eng.Validate(ctx, doc, cisis.Options{})
 		doc.Free()
 		if err != nil {
 			t.Fatal(err)

@@ -14,17 +14,17 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/synth"
-	"github.com/bndmr/hub/pkg/validate"
 )
 
 var (
 	engineOnce sync.Once
-	engine     *validate.Engine
+	engine     *cisis.Engine
 	engineErr  error
 	kitDir     string
 )
@@ -34,7 +34,7 @@ func testValidator(t *testing.T, cfg Config) *Validator {
 	engineOnce.Do(func() {
 		kitDir, engineErr = kit.Dir()
 		if engineErr == nil {
-			engine, engineErr = validate.Load(context.Background(), kitDir)
+			engine, engineErr = cisis.Load(context.Background(), kitDir)
 		}
 	})
 	if engineErr != nil {

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/kit"
-	"github.com/bndmr/hub/pkg/validate"
 )
 
 // cmdKit checks a CI-SIS kit before the hub switches to it: the visible
@@ -53,7 +53,7 @@ func cmdKit(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "bndmrctl kit check: %v\n", err)
 		return 2
 	}
-	eng, err := validate.Load(ctx, *newKit)
+	eng, err := cisis.Load(ctx, *newKit)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bndmrctl kit check: kit %s: %v\n", *newKit, err)
 		return 2
@@ -140,7 +140,7 @@ func corpusProfile(name string) string {
 
 // checkDoc says how the new kit's verdict on one document differs from the
 // reference ("" when it does not).
-func checkDoc(ctx context.Context, eng *validate.Engine, path string, ref refVerdict) string {
+func checkDoc(ctx context.Context, eng *cisis.Engine, path string, ref refVerdict) string {
 	rep, err := validateFile(ctx, eng, path, corpusProfile(ref.Doc))
 	if err != nil {
 		return fmt.Sprintf("not validated (%v); reference valid=%v", err, ref.Valid)

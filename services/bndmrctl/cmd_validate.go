@@ -15,9 +15,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/schematron"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
@@ -52,7 +52,7 @@ type jsonReport struct {
 
 type docResult struct {
 	path string
-	rep  *validate.Report
+	rep  *cisis.Report
 	err  error
 }
 
@@ -91,7 +91,7 @@ func cmdValidate(ctx context.Context, args []string) int {
 		fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
 		return 2
 	}
-	eng, err := validate.Load(ctx, *kitDir)
+	eng, err := cisis.Load(ctx, *kitDir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bndmrctl validate: %v\n", err)
 		return 2
@@ -171,7 +171,7 @@ func cmdValidate(ctx context.Context, args []string) int {
 	return status
 }
 
-func validateFile(ctx context.Context, eng *validate.Engine, path, profile string) (*validate.Report, error) {
+func validateFile(ctx context.Context, eng *cisis.Engine, path, profile string) (*cisis.Report, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -181,7 +181,7 @@ func validateFile(ctx context.Context, eng *validate.Engine, path, profile strin
 		return nil, err
 	}
 	defer doc.Free()
-	return eng.Validate(ctx, doc, validate.Options{Profile: profile})
+	return eng.Validate(ctx, doc, cisis.Options{Profile: profile})
 }
 
 // missingValueSetNote is the load-time note on a value set the kit's
@@ -191,7 +191,7 @@ func missingValueSetNote(kitDir, path string) string {
 	if rel, err := filepath.Rel(kitDir, path); err == nil && !strings.HasPrefix(rel, "..") {
 		name = rel
 	}
-	if validate.MissingFromOfficialKit(path) {
+	if cisis.MissingFromOfficialKit(path) {
 		return fmt.Sprintf("note: the value set %s, named by the kit's schematrons, is missing from the official ANS kit as well: codes checked against it fail, as they do with ANS's Saxon chain", name)
 	}
 	return fmt.Sprintf("warning: the value set %s, named by the kit's schematrons, is missing from this kit: codes checked against it fail", name)

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/schematron"
-	"github.com/bndmr/hub/pkg/validate"
 )
 
 // What `bndmrctl validate` says of files that are not SDM-MR documents, and
@@ -21,7 +21,7 @@ func TestValidateRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := validate.Load(context.Background(), kitDir)
+	eng, err := cisis.Load(context.Background(), kitDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestValidateRefusals(t *testing.T) {
 		})
 	}
 	for _, m := range eng.MissingValueSets {
-		if note := missingValueSetNote(kitDir, m); validate.MissingFromOfficialKit(m) &&
+		if note := missingValueSetNote(kitDir, m); cisis.MissingFromOfficialKit(m) &&
 			(!strings.Contains(note, "missing from the official ANS kit as well") || strings.Contains(note, kitDir)) {
 			t.Errorf("note %q", note)
 		}

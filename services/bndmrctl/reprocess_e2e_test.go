@@ -19,6 +19,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/bus/bustest"
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/loader"
@@ -26,7 +27,6 @@ import (
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/topology"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pkg/xmldoc"
 	"github.com/bndmr/hub/pseudonymisation"
@@ -40,7 +40,7 @@ type pipeline struct {
 	ctx context.Context
 	bus bustest.Server
 	st  *store.Store
-	eng *validate.Engine
+	eng *cisis.Engine
 	ps  *pseudonymisation.Pseudonymiser
 }
 
@@ -76,7 +76,7 @@ func newPipeline(t *testing.T) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := validate.Load(ctx, kitDir)
+	eng, err := cisis.Load(ctx, kitDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/ack"
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/ingest"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/loader"
@@ -16,7 +17,6 @@ import (
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/tlsclient"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pseudonymisation"
 )
@@ -121,7 +121,7 @@ func (c *Validator) Check() error {
 
 func (c *Validator) Run(ctx context.Context, env Env) error {
 	start := time.Now()
-	eng, err := validate.Load(ctx, c.kit)
+	eng, err := cisis.Load(ctx, c.kit)
 	if err != nil {
 		return fmt.Errorf("loading the CI-SIS kit %s: %w", c.kit, err)
 	}

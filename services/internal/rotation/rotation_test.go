@@ -16,12 +16,12 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/synth"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pseudonymisation"
 )
@@ -214,7 +214,7 @@ func extractions(t *testing.T) []events.Extracted {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := validate.Load(ctx, kitDir)
+	eng, err := cisis.Load(ctx, kitDir)
 	if err != nil {
 		t.Fatal(err)
 	}
