@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/chddl"
+
 	"github.com/bndmr/hub/pkg/chcompat"
 	"github.com/bndmr/hub/pkg/chdb"
 	"github.com/bndmr/hub/pkg/store"
@@ -203,7 +205,7 @@ func TestBackupRestoreOnChDB(t *testing.T) {
 		}
 	}
 	for _, m := range ms {
-		for _, s := range store.SplitStatements(m.SQL) {
+		for _, s := range chddl.SplitStatements(m.SQL) {
 			exec(s)
 		}
 		exec(fmt.Sprintf("INSERT INTO schema_migrations (version, name) VALUES (%d, '%s')", m.Version, m.Name))

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bndmr/hub/pkg/chddl"
+
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -177,7 +179,7 @@ func (s *Store) migrateSingle(ctx context.Context) ([]string, error) {
 		if done[m.Version] {
 			continue
 		}
-		for i, stmt := range SplitStatements(m.SQL) {
+		for i, stmt := range chddl.SplitStatements(m.SQL) {
 			if err := s.conn.Exec(ctx, stmt); err != nil {
 				return applied, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
 			}
@@ -188,29 +190,6 @@ func (s *Store) migrateSingle(ctx context.Context) ([]string, error) {
 		applied = append(applied, m.Name)
 	}
 	return applied, nil
-}
-
-// SplitStatements splits a migration file on the semicolons that end a line,
-// dropping comment-only lines ('--').
-func SplitStatements(sql string) []string {
-	var out []string
-	var cur strings.Builder
-	for _, line := range strings.Split(sql, "\n") {
-		t := strings.TrimSpace(line)
-		if t == "" || strings.HasPrefix(t, "--") {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-		if strings.HasSuffix(t, ";") {
-			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
-			cur.Reset()
-		}
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
 }
 
 func redact(dsn string) string {

@@ -142,10 +142,3 @@ func TestReadMigrationsRejectsBadNames(t *testing.T) {
 		}
 	}
 }
-
-func TestSplitStatements(t *testing.T) {
-	got := SplitStatements("-- c\nCREATE TABLE a (x UInt8)\nENGINE = Log;\n\nCREATE TABLE b (y UInt8) ENGINE = Log;\n")
-	if len(got) != 2 || !strings.HasPrefix(got[1], "CREATE TABLE b") || strings.Contains(got[0], ";") {
-		t.Fatalf("got %q", got)
-	}
-}

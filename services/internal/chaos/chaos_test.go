@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/chddl"
+
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/nats-io/nats.go/jetstream"
@@ -657,7 +659,7 @@ func tableKeys(t testing.TB, s *site, db string) map[string][]string {
 	defer st.Close()
 	tables := column(t, st, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
 		AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View')
-		AND NOT endsWith(table, '`+store.LocalSuffix+`') ORDER BY table`)
+		AND NOT endsWith(table, '`+chddl.LocalSuffix+`') ORDER BY table`)
 	out := map[string][]string{}
 	for _, table := range tables {
 		q := "SELECT DISTINCT concat(set_id, '/', toString(version_number)) AS k FROM " + table + " ORDER BY k"
