@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/bndmr/hub/pkg/cdasniff"
+
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
 )
@@ -61,9 +63,9 @@ func BuildXDM(x XDM) ([]byte, error) {
 		return nil, fmt.Errorf("building an XDM archive: no document")
 	}
 	docs := make([]XDMDocument, len(x.Documents))
-	var first *cdaHeader
+	var first *cdasniff.Header
 	for i, d := range x.Documents {
-		h, _ := sniffCDA(d.Data)
+		h, _ := cdasniff.Read(d.Data)
 		if i == 0 {
 			first = h
 		}
@@ -120,7 +122,7 @@ func BuildXDM(x XDM) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func fillXDMDocument(d XDMDocument, h *cdaHeader, i int) XDMDocument {
+func fillXDMDocument(d XDMDocument, h *cdasniff.Header, i int) XDMDocument {
 	if d.Name == "" {
 		d.Name = fmt.Sprintf("DOC%05d.XML", i+1)
 	}
@@ -194,7 +196,7 @@ func xdmIndex(sender string, docs []XDMDocument) []byte {
 
 // xdmMetadata writes an XDS ebRIM 3.0 SubmitObjectsRequest in the shape of
 // the ANS samples.
-func xdmMetadata(docs []XDMDocument, first *cdaHeader, when time.Time) []byte {
+func xdmMetadata(docs []XDMDocument, first *cdasniff.Header, when time.Time) []byte {
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	slot := func(indent, name string, values ...string) {
@@ -419,7 +421,7 @@ func BuildMail(s MailSpec) ([]byte, error) {
 	if subject == "" {
 		var cdas [][]byte
 		for _, p := range s.Parts {
-			if _, ok := sniffCDAPatient(p.Data); ok {
+			if _, ok := cdasniff.ReadPatient(p.Data); ok {
 				cdas = append(cdas, p.Data)
 			}
 		}
@@ -568,9 +570,9 @@ func subjectFromXDM(zipData []byte) string {
 	if rej != nil {
 		return "XDM/1.0/DDM"
 	}
-	var heads []*cdaHeader
+	var heads []*cdasniff.Header
 	for _, e := range entries {
-		if h, ok := sniffCDA(e.Data); ok {
+		if h, ok := cdasniff.Read(e.Data); ok {
 			heads = append(heads, h)
 		}
 	}
@@ -581,7 +583,7 @@ func subjectFromXDM(zipData []byte) string {
 // the CDA headers (Référentiel socle MSSanté #2 ECO.2.1.3):
 // the libellé is the document's title (at most 40 characters) or "N documents",
 // the name upper case without accents.
-func xdmSubject(heads ...*cdaHeader) string {
+func xdmSubject(heads ...*cdasniff.Header) string {
 	if len(heads) == 0 {
 		return "XDM/1.0/DDM"
 	}
@@ -602,9 +604,9 @@ func xdmSubject(heads ...*cdaHeader) string {
 
 // SubjectFor is xdmSubject for raw CDA documents.
 func SubjectFor(cdas ...[]byte) string {
-	var heads []*cdaHeader
+	var heads []*cdasniff.Header
 	for _, c := range cdas {
-		if h, ok := sniffCDA(c); ok {
+		if h, ok := cdasniff.Read(c); ok {
 			heads = append(heads, h)
 		}
 	}

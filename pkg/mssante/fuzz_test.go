@@ -17,6 +17,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/bndmr/hub/pkg/cdasniff"
+
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -175,7 +177,7 @@ func checkDocuments(t *testing.T, docs []Document) {
 		if (d.MetadataHashOK == nil) != (d.MetadataSizeOK == nil) {
 			t.Fatalf("%s: hash and size checks disagree on being listed", d.Name)
 		}
-		if _, ok := sniffCDA(d.Data); !ok {
+		if _, ok := cdasniff.Read(d.Data); !ok {
 			t.Fatalf("%s: not a CDA", d.Name)
 		}
 	}
@@ -331,7 +333,7 @@ func FuzzMetadata(f *testing.F) {
 		// in its character data or an attribute (as a plain tokenizer reads
 		// them: entities decoded, CDATA opened), white space aside.
 		var b strings.Builder
-		d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
+		d := xml.NewDecoder(bytes.NewReader(cdasniff.TrimXMLStart(data)))
 		for {
 			tok, err := d.RawToken() // as parseMetadata: end tags unmatched
 			if err != nil {

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
 )
 
 // XDS classification schemes and identification schemes (IHE ITI TF-3
@@ -59,8 +61,8 @@ var errMetadataDTD = errors.New("METADATA.XML declares a DTD (<!DOCTYPE> or anot
 // nor expands external entities. Element names are matched on their local
 // part: prefixes vary between producers and are sometimes undeclared.
 func parseMetadata(data []byte) (*metadata, error) {
-	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
-	d.CharsetReader = xmlCharset
+	d := xml.NewDecoder(bytes.NewReader(cdasniff.TrimXMLStart(data)))
+	d.CharsetReader = cdasniff.CharsetReader
 	md := &metadata{}
 	var (
 		stack []string
@@ -96,21 +98,21 @@ func parseMetadata(data []byte) (*metadata, error) {
 			switch t.Name.Local {
 			case "ExtrinsicObject":
 				md.Entries = append(md.Entries, metaEntry{
-					ID: attr(t, "id"), MimeType: attr(t, "mimeType"), ObjectType: attr(t, "objectType"),
+					ID: cdasniff.Attr(t, "id"), MimeType: cdasniff.Attr(t, "mimeType"), ObjectType: cdasniff.Attr(t, "objectType"),
 				})
 				entry = &md.Entries[len(md.Entries)-1]
 			case "RegistryPackage":
 				inSet = true
 			case "Classification":
 				inCls = true
-				clsScheme, clsNode, clsCoding = attr(t, "classificationScheme"), attr(t, "nodeRepresentation"), ""
+				clsScheme, clsNode, clsCoding = cdasniff.Attr(t, "classificationScheme"), cdasniff.Attr(t, "nodeRepresentation"), ""
 			case "Slot":
-				slotName, slotValues = attr(t, "name"), nil
+				slotName, slotValues = cdasniff.Attr(t, "name"), nil
 			case "Value":
 				value = &strings.Builder{}
 			case "ExternalIdentifier":
 				inEI = true
-				eiScheme, eiValue, eiName = attr(t, "identificationScheme"), attr(t, "value"), ""
+				eiScheme, eiValue, eiName = cdasniff.Attr(t, "identificationScheme"), cdasniff.Attr(t, "value"), ""
 			case "LocalizedString":
 				parent := ""
 				if len(stack) >= 3 {
@@ -118,9 +120,9 @@ func parseMetadata(data []byte) (*metadata, error) {
 				}
 				switch {
 				case inEI:
-					eiName = attr(t, "value")
+					eiName = cdasniff.Attr(t, "value")
 				case entry != nil && parent == "ExtrinsicObject" && stack[len(stack)-2] == "Name":
-					entry.Title = collapseSpace(attr(t, "value"))
+					entry.Title = collapseSpace(cdasniff.Attr(t, "value"))
 				}
 			}
 		case xml.CharData:
@@ -249,16 +251,16 @@ func endExternalIdentifier(md *metadata, entry *metaEntry, inSet bool, scheme, n
 	}
 }
 
-// parseCX reads an XDS CX patient id, "ext^^^&root&ISO", into a cx. It
+// parseCX reads an XDS CX patient id, "ext^^^&root&ISO", into a cdasniff.ID. It
 // returns false for anything else.
-func parseCX(s string) (cx, bool) {
+func parseCX(s string) (cdasniff.ID, bool) {
 	parts := strings.Split(s, "^")
 	if len(parts) < 4 || strings.TrimSpace(parts[0]) == "" {
-		return cx{}, false
+		return cdasniff.ID{}, false
 	}
 	auth := strings.Split(parts[3], "&")
 	if len(auth) < 2 || strings.TrimSpace(auth[1]) == "" {
-		return cx{}, false
+		return cdasniff.ID{}, false
 	}
-	return cx{Root: strings.TrimSpace(auth[1]), Ext: strings.TrimSpace(parts[0])}, true
+	return cdasniff.ID{Root: strings.TrimSpace(auth[1]), Ext: strings.TrimSpace(parts[0])}, true
 }

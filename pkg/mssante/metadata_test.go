@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bndmr/hub/pkg/cdasniff"
+
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -101,14 +103,14 @@ var errAny = errors.New("any error")
 func TestParseCX(t *testing.T) {
 	cases := []struct {
 		in   string
-		want cx
+		want cdasniff.ID
 		ok   bool
 	}{
-		{"0218805328320789819507^^^&1.2.250.1.213.1.4.2&ISO", cx{"1.2.250.1.213.1.4.2", "0218805328320789819507"}, true},
-		{" 123 ^^^& 1.2.3 &ISO", cx{"1.2.3", "123"}, true},
-		{"123", cx{}, false},
-		{"^^^&1.2.3&ISO", cx{}, false},
-		{"123^^^1.2.3", cx{}, false},
+		{"0218805328320789819507^^^&1.2.250.1.213.1.4.2&ISO", cdasniff.ID{Root: "1.2.250.1.213.1.4.2", Ext: "0218805328320789819507"}, true},
+		{" 123 ^^^& 1.2.3 &ISO", cdasniff.ID{Root: "1.2.3", Ext: "123"}, true},
+		{"123", cdasniff.ID{}, false},
+		{"^^^&1.2.3&ISO", cdasniff.ID{}, false},
+		{"123^^^1.2.3", cdasniff.ID{}, false},
 	}
 	for _, c := range cases {
 		got, ok := parseCX(c.in)

@@ -4,19 +4,21 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
 )
 
 // TestSniffCDAPatientStopsAfterRecordTarget: the patient sniff reads the
 // header up to the end of recordTarget, all of it, and no further.
 func TestSniffCDAPatientStopsAfterRecordTarget(t *testing.T) {
-	h, ok := sniffCDAPatient(tinyCDA("1234567890123"))
+	h, ok := cdasniff.ReadPatient(tinyCDA("1234567890123"))
 	if !ok || len(h.PatientIDs) != 1 || h.PatientIDs[0].Ext != "1234567890123" || h.BirthTime != "20240228" || h.Gender != "F" {
 		t.Fatalf("patient sniff: %+v, %v", h, ok)
 	}
-	if h.Custodian != (cx{}) {
+	if h.Custodian != (cdasniff.ID{}) {
 		t.Errorf("patient sniff read past recordTarget: custodian %v", h.Custodian)
 	}
-	if full, _ := sniffCDA(tinyCDA("1234567890123")); full.Custodian.Ext != "1750000000" {
+	if full, _ := cdasniff.Read(tinyCDA("1234567890123")); full.Custodian.Ext != "1750000000" {
 		t.Errorf("full sniff: custodian %v", full.Custodian)
 	}
 }
@@ -70,7 +72,7 @@ func TestNoCDAReasonNamesNestedReport(t *testing.T) {
 func TestSniffTextIsTheElementsOwn(t *testing.T) {
 	doc := bytes.Replace(tinyCDA("1234567890123"), []byte("<title>SDM-MR</title>"),
 		[]byte("<title>SDM-MR <b>brouillon</b></title>"), 1)
-	h, ok := sniffCDA(doc)
+	h, ok := cdasniff.Read(doc)
 	if !ok || h.Title != "SDM-MR" {
 		t.Fatalf("title %q (%v), want %q", h.Title, ok, "SDM-MR")
 	}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bndmr/hub/pkg/cdasniff"
+
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -307,7 +309,7 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 			}
 			used[idx] = true
 			e := entries[idx]
-			h, isCDA := sniffCDAPatient(e.Data)
+			h, isCDA := cdasniff.ReadPatient(e.Data)
 			if !isCDA {
 				warn("%s: %q is listed in METADATA.XML (%s, formatCode %s) but is not a CDA document (%s); ignored",
 					archive, e.Name, orUnknown(ent.MimeType), orUnknown(ent.FormatCode), describeRoot(e.Data))
@@ -336,7 +338,7 @@ func xdmDocuments(entries []zipEntry, archive string, lim Limits) ([]*Document, 
 		if used[i] {
 			continue
 		}
-		h, isCDA := sniffCDAPatient(e.Data)
+		h, isCDA := cdasniff.ReadPatient(e.Data)
 		if !isCDA {
 			continue // README, INDEX, stylesheets, the PDF copy...
 		}
@@ -383,7 +385,7 @@ func resolveURI(uri, dir string, byKey map[string]int, entries []zipEntry) (int,
 	return -1, ""
 }
 
-func newDocument(e zipEntry, archive string, h *cdaHeader) *Document {
+func newDocument(e zipEntry, archive string, h *cdasniff.Header) *Document {
 	sum := sha1.Sum(e.Data)
 	return &Document{
 		Name:    e.Name,
@@ -431,11 +433,11 @@ func orUnknown(s string) string {
 
 // describeRoot names the root element of an XML file, for a warning.
 func describeRoot(data []byte) string {
-	if !looksLikeXML(data) {
+	if !cdasniff.LooksLikeXML(data) {
 		return "not XML"
 	}
-	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
-	d.CharsetReader = xmlCharset
+	d := xml.NewDecoder(bytes.NewReader(cdasniff.TrimXMLStart(data)))
+	d.CharsetReader = cdasniff.CharsetReader
 	for {
 		tok, err := d.RawToken()
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
 )
 
 // The ANS sample archives of the kit, zipped at run time: their METADATA.XML
@@ -126,7 +128,7 @@ func TestBuildXDMRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, _ := sniffCDA(cda)
+	h, _ := cdasniff.Read(cda)
 	ins, _ := h.INS()
 	if md.SetPatientID != ins.XDS() || len(md.Entries) != 2 {
 		t.Fatalf("submission set: %+v", md)
