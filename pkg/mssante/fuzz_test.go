@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bndmr/hub/pkg/cdasniff"
+	"github.com/bndmr/hub/pkg/mailbuild"
 
 	"golang.org/x/text/encoding/charmap"
 )
@@ -51,7 +52,7 @@ func tinyCDA(ins string) []byte {
 func seedZips(t testing.TB) [][]byte {
 	a, b := tinyCDA("123"), tinyCDA("456")
 	md := func(uri string, data []byte) []byte {
-		z := mustXDM(t, XDM{Documents: []XDMDocument{{Name: uri, Data: data}}})
+		z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Name: uri, Data: data}}})
 		m, _, _ := readZip(context.Background(), z, "x", DefaultLimits(), &zipBudget{left: 1 << 30})
 		for _, e := range m {
 			if e.key == "ihe_xdm/subset01/metadata.xml" {
@@ -61,15 +62,15 @@ func seedZips(t testing.TB) [][]byte {
 		return nil
 	}
 	return [][]byte{
-		mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}}}),
-		mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}, {Data: b, Unlisted: true}}}),
-		mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, HashOverride: "00", SizeOverride: 3}}, NoMetadata: false}),
-		mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}}, NoMetadata: true}),
-		zipFiles(t, XDMFile{`IHE_XDM\SUBSET01\METADATA.XML`, md("DOC00001.XML", a)}, XDMFile{`ihe_xdm\subset01\doc00001.xml`, a}),
-		zipFiles(t, XDMFile{"../x", a}),
-		zipFiles(t, XDMFile{"a.zip", []byte("PK\x03\x04")}),
-		zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", []byte(`<!DOCTYPE x><x/>`)}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a}),
-		zipFiles(t, XDMFile{"big", make([]byte, 200<<10)}),
+		mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}}}),
+		mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}, {Data: b, Unlisted: true}}}),
+		mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, HashOverride: "00", SizeOverride: 3}}, NoMetadata: false}),
+		mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}}, NoMetadata: true}),
+		zipFiles(t, mailbuild.XDMFile{Name: `IHE_XDM\SUBSET01\METADATA.XML`, Data: md("DOC00001.XML", a)}, mailbuild.XDMFile{Name: `ihe_xdm\subset01\doc00001.xml`, Data: a}),
+		zipFiles(t, mailbuild.XDMFile{Name: "../x", Data: a}),
+		zipFiles(t, mailbuild.XDMFile{Name: "a.zip", Data: []byte("PK\x03\x04")}),
+		zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: []byte(`<!DOCTYPE x><x/>`)}, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: a}),
+		zipFiles(t, mailbuild.XDMFile{Name: "big", Data: make([]byte, 200<<10)}),
 		quirkTwoSubsetsZip(t),
 		// Flagged encrypted (traditional PKWARE, bit 0) and WinZip AES
 		// (method 99), the bytes left in clear.
@@ -120,22 +121,22 @@ func rawZip(t testing.TB, es ...rawEntry) []byte {
 // seedMails returns mails covering the MIME walker's paths.
 func seedMails(t testing.TB) [][]byte {
 	a := tinyCDA("123")
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}}})
-	std := mailWith(t, MailSpec{XDM: z, DispositionNotificationTo: "x@y.fr", Subject: "XDM/1.0/DDM+SDM-MR DUPONT Zoé"})
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}}})
+	std := mailWith(t, mailbuild.MailSpec{XDM: z, DispositionNotificationTo: "x@y.fr", Subject: "XDM/1.0/DDM+SDM-MR DUPONT Zoé"})
 	out := [][]byte{
 		std,
-		mailWith(t, MailSpec{Parts: []Part{{ContentType: "application/xml", Filename: "cda é.xml", Data: a}}}),
-		mailWith(t, MailSpec{Parts: []Part{{ContentType: "message/rfc822", Encoding: "8bit", Data: std}}}),
-		mailWith(t, MailSpec{XDM: z, TextCharset: "iso-8859-1", Text: "Données", TextEncoding: "8bit"}),
-		mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}, {Data: tinyCDA("456")}}})}),
-		mailWith(t, MailSpec{ContentType: "multipart/report; report-type=delivery-status", XDM: z}),
-		mailWith(t, MailSpec{PDF: []byte("%PDF")}),
+		mailWith(t, mailbuild.MailSpec{Parts: []mailbuild.Part{{ContentType: "application/xml", Filename: "cda é.xml", Data: a}}}),
+		mailWith(t, mailbuild.MailSpec{Parts: []mailbuild.Part{{ContentType: "message/rfc822", Encoding: "8bit", Data: std}}}),
+		mailWith(t, mailbuild.MailSpec{XDM: z, TextCharset: "iso-8859-1", Text: "Données", TextEncoding: "8bit"}),
+		mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}, {Data: tinyCDA("456")}}})}),
+		mailWith(t, mailbuild.MailSpec{ContentType: "multipart/report; report-type=delivery-status", XDM: z}),
+		mailWith(t, mailbuild.MailSpec{PDF: []byte("%PDF")}),
 		std[:len(std)/2],
 		[]byte("From: a@b\r\nContent-Type: multipart/mixed\r\n\r\nx"),
 		[]byte("Subject: =?ISO-8859-1?Q?caf=E9?=\r\nContent-Type: text/xml\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + string(a)),
 	}
 	for _, zz := range seedZips(t) {
-		out = append(out, mailWith(t, MailSpec{XDM: zz}))
+		out = append(out, mailWith(t, mailbuild.MailSpec{XDM: zz}))
 	}
 	// The shapes of issue 12, as third-party systems write them.
 	for _, q := range quirkFixtures(t) {

@@ -10,26 +10,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bndmr/hub/pkg/xds"
+
 	"github.com/bndmr/hub/pkg/cdasniff"
 )
 
-// XDS classification schemes and identification schemes (IHE ITI TF-3
-// §4.2.5) that the unpacker reads.
+// Bounds of METADATA.XML (its identifiers are pkg/xds's).
 const (
-	schemeDocAuthor      = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d"
-	schemeSetAuthor      = "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d"
-	schemeFormatCode     = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d"
-	schemeTypeCode       = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"
-	schemeClassCode      = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a"
-	schemeDocPatientID   = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
-	schemeDocUniqueID    = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
-	schemeSetPatientID   = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
-	schemeSetUniqueID    = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8"
-	schemeSetSourceID    = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
-	objectTypeDocEntry   = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
-	formatCodeSystemOID  = "1.2.250.1.213.1.1.4.2.282" // TRE_A06, the CI-SIS formatCode system
-	FormatCodeSDMMR      = "urn:asip:ci-sis:sdm-mr:2017"
-	TypeCodeSDMMR        = "34133-9"
 	maxMetadataDepth     = 64
 	maxMetadataValueSize = 1 << 16
 )
@@ -145,12 +132,12 @@ func parseMetadata(data []byte) (*metadata, error) {
 			case "Classification":
 				if entry != nil {
 					switch {
-					case clsScheme == schemeFormatCode,
-						clsScheme == "" && clsCoding == formatCodeSystemOID:
+					case clsScheme == xds.SchemeFormatCode,
+						clsScheme == "" && clsCoding == xds.FormatCodeSystemOID:
 						entry.FormatCode = collapseSpace(clsNode)
-					case clsScheme == schemeTypeCode:
+					case clsScheme == xds.SchemeTypeCode:
 						entry.TypeCode = collapseSpace(clsNode)
-					case clsScheme == schemeClassCode:
+					case clsScheme == xds.SchemeClassCode:
 						entry.ClassCode = collapseSpace(clsNode)
 					}
 				}
@@ -181,9 +168,9 @@ func endSlot(md *metadata, entry *metaEntry, inSet, inCls bool, clsScheme string
 			for _, v := range values {
 				v = collapseSpace(v)
 				switch {
-				case entry != nil && (clsScheme == schemeDocAuthor || clsScheme == ""):
+				case entry != nil && (clsScheme == xds.SchemeDocAuthor || clsScheme == ""):
 					entry.AuthorInstitution = append(entry.AuthorInstitution, v)
-				case inSet && (clsScheme == schemeSetAuthor || clsScheme == ""):
+				case inSet && (clsScheme == xds.SchemeSetAuthor || clsScheme == ""):
 					md.SetAuthorInstitution = append(md.SetAuthorInstitution, v)
 				}
 			}
@@ -238,15 +225,15 @@ func joinURI(values []string) string {
 
 func endExternalIdentifier(md *metadata, entry *metaEntry, inSet bool, scheme, name, value string) {
 	switch {
-	case entry != nil && (scheme == schemeDocPatientID || name == "XDSDocumentEntry.patientId"):
+	case entry != nil && (scheme == xds.SchemeDocPatientID || name == "XDSDocumentEntry.patientId"):
 		entry.PatientID = value
-	case entry != nil && (scheme == schemeDocUniqueID || name == "XDSDocumentEntry.uniqueId"):
+	case entry != nil && (scheme == xds.SchemeDocUniqueID || name == "XDSDocumentEntry.uniqueId"):
 		entry.UniqueID = value
-	case inSet && (scheme == schemeSetPatientID || name == "XDSSubmissionSet.patientId"):
+	case inSet && (scheme == xds.SchemeSetPatientID || name == "XDSSubmissionSet.patientId"):
 		md.SetPatientID = value
-	case inSet && (scheme == schemeSetUniqueID || name == "XDSSubmissionSet.uniqueId"):
+	case inSet && (scheme == xds.SchemeSetUniqueID || name == "XDSSubmissionSet.uniqueId"):
 		md.SetUniqueID = value
-	case inSet && (scheme == schemeSetSourceID || name == "XDSSubmissionSet.sourceId"):
+	case inSet && (scheme == xds.SchemeSetSourceID || name == "XDSSubmissionSet.sourceId"):
 		md.SetSourceID = value
 	}
 }

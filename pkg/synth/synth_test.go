@@ -9,6 +9,7 @@ import (
 	"github.com/bndmr/hub/pkg/cda"
 	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/xmldoc"
@@ -192,7 +193,7 @@ func TestHostileMailsAreRefused(t *testing.T) {
 			t.Errorf("%d mails refused with %s, want 2 (24 mails, rate 1/4, %d kinds in turn): %v", got[k], k, len(HostileKinds), got)
 		}
 	}
-	if _, err := HostileMail("virus", mssante.MailSpec{From: "a@b.test", To: "c@d.test"}, nil); err == nil {
+	if _, err := HostileMail("virus", mailbuild.MailSpec{From: "a@b.test", To: "c@d.test"}, nil); err == nil {
 		t.Error("an unknown hostile kind was built")
 	}
 }

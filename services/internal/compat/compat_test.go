@@ -19,7 +19,7 @@ import (
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/kit"
-	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/validator"
@@ -135,12 +135,12 @@ func load(t *testing.T, s *store.Store) chcompat.Window {
 		if err != nil {
 			t.Fatal(err)
 		}
-		xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: cdaBytes}}})
+		xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cdaBytes}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		from := "dpi@" + synth.Establishments[i%len(synth.Establishments)].Domain
-		raw, err := mssante.BuildMail(mssante.MailSpec{From: from, To: "hub@bndmr.test", DispositionNotificationTo: from, XDM: xdm})
+		raw, err := mailbuild.BuildMail(mailbuild.MailSpec{From: from, To: "hub@bndmr.test", DispositionNotificationTo: from, XDM: xdm})
 		if err != nil {
 			t.Fatal(err)
 		}

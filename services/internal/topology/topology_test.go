@@ -24,7 +24,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbox"
-	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/tlsclient"
@@ -128,12 +128,12 @@ func scenario(t *testing.T, run int64) (mails [][]byte, ids []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: bad}}})
+	xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: bad}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := fmt.Sprintf("<topo.%d.ko@chu.test>", run)
-	m, err := mssante.BuildMail(mssante.MailSpec{From: hospital, To: "hub@bndmr.test", MessageID: id,
+	m, err := mailbuild.BuildMail(mailbuild.MailSpec{From: hospital, To: "hub@bndmr.test", MessageID: id,
 		DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
 	if err != nil {
 		t.Fatal(err)
