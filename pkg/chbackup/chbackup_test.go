@@ -3,11 +3,12 @@ package chbackup
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bndmr/hub/pkg/chtest"
 
 	"github.com/bndmr/hub/pkg/chddl"
 
@@ -37,20 +38,8 @@ var probes = []string{
 
 func serverDB(t *testing.T, ctx context.Context, name string) *store.Store {
 	t.Helper()
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`")
-	}
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+name) })
-	st, err := store.Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+name)
+	dsn, _ := chtest.Database(t, name)
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

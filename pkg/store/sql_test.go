@@ -19,9 +19,11 @@ var looksLikeSQL = regexp.MustCompile(`(?is)\bSELECT\b.+\bFROM\b|\bINSERT\s+INTO
 
 // sqlAllowed are the files and folders (ending in /), besides each
 // package's sql.go, that may hold SQL: the cluster DDL derivation, pkg/chddl
-// (TestClusterFormOnModernEngine parses what it writes), and the
-// compatibility harness, which copies, merges and inspects tables.
-var sqlAllowedPaths = []string{"pkg/chddl/", "pkg/chcompat/"}
+// (TestClusterFormOnModernEngine parses what it writes), the compatibility
+// harness, which copies, merges and inspects tables, and pkg/chtest, the
+// test support that creates and drops the tests' databases (imported by
+// _test.go files only).
+var sqlAllowedPaths = []string{"pkg/chddl/", "pkg/chcompat/", "pkg/chtest/"}
 
 func sqlAllowed(rel string) bool {
 	for _, p := range sqlAllowedPaths {

@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bndmr/hub/pkg/chtest"
 
 	"github.com/bndmr/hub/pkg/store"
 )
@@ -19,21 +20,8 @@ import (
 // request. Without a name (--author, and the account is root or unknown) the
 // import is refused before anything is written.
 func TestImportDPIKeepsHistory(t *testing.T) {
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
 	ctx := context.Background()
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fmt.Sprintf("test_ctl_import_%d", time.Now().UnixNano())
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
-	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
+	dbDSN, _ := chtest.Database(t, "test_ctl_import")
 	if code := cmdMigrate(ctx, []string{"--clickhouse", dbDSN}); code != 0 {
 		t.Fatalf("migrate: exit %d", code)
 	}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/chtest"
+
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/nats-io/nats.go/jetstream"
@@ -177,17 +179,7 @@ func TestTopology(t *testing.T) {
 
 	// 1. The all-in-one hub, on a database and folders of its own, with the
 	// topology's pseudonymisation key and hub address.
-	admin, err := store.Open(ctx, chSingle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	hubDB := fmt.Sprintf("topo_hub_%d", run)
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+hubDB); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+hubDB) })
-	hubDSN := strings.TrimSuffix(chSingle, "/default") + "/" + hubDB
+	hubDSN, _ := chtest.DatabaseOn(t, chSingle, "topo_hub")
 	hubMC := mailbox.Config{Name: "hub2", Addr: imapPlain, TLS: "none", User: hubUser, Password: "secret"}
 	folder := fmt.Sprintf("topo-hub%d", run)
 	createFolders(t, hubMC, folder, folder+"-done")
