@@ -8,12 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/chtest"
-
-	"github.com/bndmr/hub/pkg/chddl"
-
 	"github.com/bndmr/hub/pkg/chcompat"
 	"github.com/bndmr/hub/pkg/chdb"
+	"github.com/bndmr/hub/pkg/chddl"
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/store"
 )
 

@@ -24,9 +24,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bndmr/hub/pkg/chddl"
-
 	"github.com/bndmr/hub/pkg/chdb"
+	"github.com/bndmr/hub/pkg/chddl"
 	"github.com/bndmr/hub/pkg/store"
 )
 

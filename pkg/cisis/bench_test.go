@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lestrrat-go/libxml2/types"
+
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/schematron"
 	"github.com/bndmr/hub/pkg/xmldoc"
-	"github.com/lestrrat-go/libxml2/types"
 )
 
 func examples2024(b *testing.B) [][]byte {

@@ -31,12 +31,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/bndmr/hub/pkg/cda"
-	"github.com/bndmr/hub/pkg/events"
-	"github.com/bndmr/hub/pkg/schematron"
 	"github.com/lestrrat-go/libxml2/parser"
 	"github.com/lestrrat-go/libxml2/types"
 	"github.com/lestrrat-go/libxml2/xsd"
+
+	"github.com/bndmr/hub/pkg/cda"
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/schematron"
 )
 
 // ErrUnknownVersion means the document is an SDM-MR of a model version the

@@ -6,11 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/store/storetest"
-
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 )
 
 // testStore opens a fresh, migrated database on the ClickHouse that `make up`

@@ -7,13 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/store/storetest"
-
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 )
 
 func testStore(t *testing.T) *store.Store { return storetest.Store(t, "test_loader") }

@@ -25,12 +25,11 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/bndmr/hub/pkg/xds"
-
-	"github.com/bndmr/hub/pkg/cdasniff"
-
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
+	"github.com/bndmr/hub/pkg/xds"
 )
 
 // XDMDocument is one document to put in an XDM archive. Metadata left empty

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding/charmap"
+
 	"github.com/bndmr/hub/pkg/cdasniff"
 	"github.com/bndmr/hub/pkg/mailbuild"
-
-	"golang.org/x/text/encoding/charmap"
 )
 
 // fuzzLimits keep each fuzz iteration cheap while exercising every limit.

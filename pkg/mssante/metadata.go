@@ -10,9 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bndmr/hub/pkg/xds"
-
 	"github.com/bndmr/hub/pkg/cdasniff"
+	"github.com/bndmr/hub/pkg/xds"
 )
 
 // Bounds of METADATA.XML (its identifiers are pkg/xds's).

@@ -6,11 +6,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/xds"
+	"golang.org/x/text/encoding/charmap"
 
 	"github.com/bndmr/hub/pkg/cdasniff"
-
-	"golang.org/x/text/encoding/charmap"
+	"github.com/bndmr/hub/pkg/xds"
 )
 
 func TestParseMetadataSample(t *testing.T) {

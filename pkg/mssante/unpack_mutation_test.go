@@ -5,8 +5,9 @@ import (
 	"io"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/emersion/go-message"
+
+	"github.com/bndmr/hub/pkg/mailbuild"
 )
 
 // TestHeaderEndChecksOneLineOnly: only the first line that is neither a

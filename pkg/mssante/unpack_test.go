@@ -9,8 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/mailbuild"
 	"golang.org/x/text/encoding/unicode"
+
+	"github.com/bndmr/hub/pkg/mailbuild"
 )
 
 func TestUnpackStandardMail(t *testing.T) {

@@ -16,9 +16,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/bndmr/hub/pkg/cdasniff"
-
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
 )
 
 // zipEntry is one regular file of an archive, read within the limits.

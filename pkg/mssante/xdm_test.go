@@ -15,10 +15,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bndmr/hub/pkg/cdasniff"
 	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/xds"
-
-	"github.com/bndmr/hub/pkg/cdasniff"
 )
 
 // The ANS sample archives of the kit, zipped at run time: their METADATA.XML

@@ -5,9 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/chddl"
-
 	"github.com/bndmr/hub/pkg/chdb"
+	"github.com/bndmr/hub/pkg/chddl"
 )
 
 // TestClusterFormOnModernEngine: the cluster DDL (Replicated and Distributed

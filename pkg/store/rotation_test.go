@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/chtest"
-
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/sdmmr"
 )

@@ -12,11 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bndmr/hub/pkg/chddl"
-
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/bndmr/hub/pkg/chddl"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/schemas"
 )

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/chtest"
-
 	"github.com/bndmr/hub/pkg/events"
 )
 

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/chtest"
-
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/store"

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/chtest"
-
 	"github.com/bndmr/hub/pkg/store"
 )
 

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/store/storetest"
-
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -26,6 +24,7 @@ import (
 	"github.com/bndmr/hub/pkg/loader"
 	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/topology"
 	"github.com/bndmr/hub/pkg/validator"

@@ -14,6 +14,7 @@ import (
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/loader"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/pause"
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/tlsclient"
@@ -224,7 +225,7 @@ func openStore(ctx context.Context, dsn string, tls tlsclient.Files, env Env) (*
 			return nil, err
 		}
 		env.Log.Warn("ClickHouse not reachable; retrying", zapError(err))
-		sleep(ctx, 2*time.Second)
+		_ = pause.For(ctx, 2*time.Second)
 	}
 }
 

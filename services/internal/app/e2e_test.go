@@ -11,11 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/chtest"
-
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/store"

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/store/storetest"
-
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/chcompat"
@@ -22,6 +20,7 @@ import (
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pseudonymisation"

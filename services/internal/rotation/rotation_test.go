@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/store/storetest"
-
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/cisis"
@@ -21,6 +19,7 @@ import (
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pseudonymisation"

@@ -17,13 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/chtest"
-
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/mailbuild"
