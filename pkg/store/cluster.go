@@ -77,51 +77,23 @@ func (s *Store) migrateCluster(ctx context.Context, opts MigrateOptions) ([]stri
 	}
 	tr := &chddl.Transformer{Cluster: opts.Cluster, Database: s.db, DropColumnComments: chddl.CommentsBreakReplication(version),
 		ShardMacro: opts.ShardMacro}
-	mstmts, err := tr.Statement(createMigrations.SQL)
+	setup, err := tr.Statement(createMigrations.SQL)
 	if err != nil {
 		return nil, err
 	}
-	for _, st := range mstmts {
-		if err := s.conn.Exec(ctx, st); err != nil {
-			return nil, fmt.Errorf("creating schema_migrations on cluster %s: %w", opts.Cluster, err)
-		}
-	}
-	done, err := s.appliedVersions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ms, err := Migrations()
-	if err != nil {
-		return nil, err
-	}
-	var applied []string
-	for _, m := range ms {
-		// Transform every migration, applied or not: later ones need to
-		// know which tables earlier ones sharded.
-		stmts, err := tr.Migration(m.Name, m.SQL)
-		if err != nil {
-			return applied, err
-		}
-		if done[m.Version] {
-			continue
-		}
-		for i, st := range stmts {
+	return s.applyMigrations(ctx, migrationForm{
+		where: " (cluster " + opts.Cluster + ")",
+		setup: setup,
+		// Every migration, applied or not: later ones need to know which
+		// tables earlier ones sharded.
+		statements: func(m Migration) ([]string, error) { return tr.Migration(m.Name, m.SQL) },
+		run: func(ctx context.Context, st string) error {
 			if rest, ok := strings.CutPrefix(st, chddl.EachShard); ok {
-				if err := s.execEachShard(ctx, opts.Cluster, rest); err != nil {
-					return applied, fmt.Errorf("migration %s (cluster %s), statement %d: %w", m.Name, opts.Cluster, i+1, err)
-				}
-				continue
+				return s.execEachShard(ctx, opts.Cluster, rest)
 			}
-			if err := s.conn.Exec(ctx, st); err != nil {
-				return applied, fmt.Errorf("migration %s (cluster %s), statement %d: %w", m.Name, opts.Cluster, i+1, err)
-			}
-		}
-		if err := s.recordMigration(ctx, m); err != nil {
-			return applied, err
-		}
-		applied = append(applied, m.Name)
-	}
-	return applied, nil
+			return s.conn.Exec(ctx, st)
+		},
+	})
 }
 
 // ClusterStatements rewrites the migrations ms for cluster and database,
