@@ -20,6 +20,8 @@ import (
 
 	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/encoding/unicode"
+
+	"github.com/bndmr/hub/pkg/sdmmr"
 )
 
 // Header is the little read from a CDA header: enough to tell a CDA from
@@ -53,20 +55,10 @@ func (c ID) String() string {
 // XDS renders the identifier as an XDS CX value: "ext^^^&root&ISO".
 func (c ID) XDS() string { return c.Ext + "^^^&" + c.Root + "&ISO" }
 
-// insRoots are the OIDs of the French national health identifier (INS-NIR,
-// test INS-NIR, NIA, test NIA) and of the old computed INS-C.
-var insRoots = map[string]bool{
-	"1.2.250.1.213.1.4.8":  true,
-	"1.2.250.1.213.1.4.10": true,
-	"1.2.250.1.213.1.4.9":  true,
-	"1.2.250.1.213.1.4.11": true,
-	"1.2.250.1.213.1.4.2":  true,
-}
-
 // INS returns the national identifier among the patient ids, if any.
 func (h *Header) INS() (ID, bool) {
 	for _, id := range h.PatientIDs {
-		if insRoots[id.Root] {
+		if sdmmr.IsINSRoot(id.Root) {
 			return id, true
 		}
 	}
