@@ -152,12 +152,7 @@ func (t *Transformer) distributed(name, ifNotExists string) string {
 
 // createTable: CREATE TABLE [IF NOT EXISTS] name (cols) ENGINE = E[(args)] rest
 func (t *Transformer) createTable(p *parser) ([]string, error) {
-	i := 2
-	ifne := ""
-	if p.kw(i, "IF") && p.kw(i+1, "NOT") && p.kw(i+2, "EXISTS") {
-		ifne, i = "IF NOT EXISTS ", i+3
-	}
-	name, i, err := p.tableName(i)
+	ifne, name, i, err := p.createdName()
 	if err != nil {
 		return nil, err
 	}
@@ -210,12 +205,7 @@ func (t *Transformer) createTable(p *parser) ([]string, error) {
 }
 
 func (t *Transformer) createView(p *parser) ([]string, error) {
-	i := 2
-	ifne := ""
-	if p.kw(i, "IF") && p.kw(i+1, "NOT") && p.kw(i+2, "EXISTS") {
-		ifne, i = "IF NOT EXISTS ", i+3
-	}
-	name, i, err := p.tableName(i)
+	ifne, name, i, err := p.createdName()
 	if err != nil {
 		return nil, err
 	}

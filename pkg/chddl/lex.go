@@ -130,6 +130,17 @@ func (p *parser) tableName(i int) (string, int, error) {
 	return p.toks[i].text, i + 1, nil
 }
 
+// createdName reads what follows CREATE TABLE|VIEW: [IF NOT EXISTS] name.
+// It returns "IF NOT EXISTS " or "", the name and the index after it.
+func (p *parser) createdName() (ifne, name string, next int, err error) {
+	i := 2
+	if p.kw(i, "IF") && p.kw(i+1, "NOT") && p.kw(i+2, "EXISTS") {
+		ifne, i = "IF NOT EXISTS ", i+3
+	}
+	name, next, err = p.tableName(i)
+	return ifne, name, next, err
+}
+
 func (p *parser) matching(open int) (int, error) {
 	d := 0
 	for k := open; k < len(p.toks); k++ {
