@@ -322,3 +322,19 @@ func (r *Report) Failures() []events.Failure {
 	}
 	return out
 }
+
+// ConformanceProfile is the profile of a document of the CI-SIS
+// conformance corpus (ci-sis/conformance/docs), routed by its file-name
+// prefix as the reference chain routed it (a mutant may have lost the
+// templateId that names its version); "" for a name of no version.
+func ConformanceProfile(name string) string {
+	if strings.HasPrefix(name, "SDM-MR_v2.3_2017") {
+		return "SDM-MR_2017"
+	}
+	for _, v := range []string{"2021.01", "2022.01", "2024.01"} {
+		if strings.HasPrefix(name, "SDM-MR_"+v) {
+			return "SDM-MR_" + v
+		}
+	}
+	return ""
+}

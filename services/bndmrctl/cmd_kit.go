@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/bndmr/hub/pkg/cisis"
@@ -124,24 +123,10 @@ func readReference(path string) ([]refVerdict, error) {
 	return refs, nil
 }
 
-// corpusProfile routes a conformance document by its file-name prefix, as
-// the reference chain did (a mutant may have lost its version templateId).
-func corpusProfile(name string) string {
-	if strings.HasPrefix(name, "SDM-MR_v2.3_2017") {
-		return "SDM-MR_2017"
-	}
-	for _, v := range []string{"2021.01", "2022.01", "2024.01"} {
-		if strings.HasPrefix(name, "SDM-MR_"+v) {
-			return "SDM-MR_" + v
-		}
-	}
-	return ""
-}
-
 // checkDoc says how the new kit's verdict on one document differs from the
 // reference ("" when it does not).
 func checkDoc(ctx context.Context, eng *cisis.Engine, path string, ref refVerdict) string {
-	rep, err := validateFile(ctx, eng, path, corpusProfile(ref.Doc))
+	rep, err := validateFile(ctx, eng, path, cisis.ConformanceProfile(ref.Doc))
 	if err != nil {
 		return fmt.Sprintf("not validated (%v); reference valid=%v", err, ref.Valid)
 	}
