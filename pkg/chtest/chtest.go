@@ -9,12 +9,13 @@ package chtest
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // EnvDSN names the test server's DSN, its default database last
@@ -24,11 +25,7 @@ const EnvDSN = "BNDMR_TEST_CLICKHOUSE"
 // DSN is the test server's DSN; without it the test is skipped.
 func DSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv(EnvDSN)
-	if dsn == "" {
-		t.Skip(EnvDSN + " not set: run through `make test`, which starts ClickHouse")
-	}
-	return dsn
+	return testsupport.Env(t, EnvDSN, "ClickHouse")
 }
 
 // Database creates an empty database, prefix_<test name>_<nanoseconds>, on

@@ -53,7 +53,7 @@ func startOwnDovecot(t *testing.T) *ownDovecot {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d := &ownDovecot{dir: dir, conf: filepath.Join(dir, "dovecot.conf"), imap: freeAddr(t), imaps: freeAddr(t)}
+	d := &ownDovecot{dir: dir, conf: filepath.Join(dir, "dovecot.conf"), imap: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t)), imaps: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t))}
 	d.writeCerts(t)
 	for _, sub := range []string{"run", "state", "mail"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
@@ -195,16 +195,6 @@ func listening(addr string) bool {
 	}
 	c.Close()
 	return true
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func write(t *testing.T, path, content string) {

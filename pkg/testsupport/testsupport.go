@@ -4,6 +4,7 @@
 package testsupport
 
 import (
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -31,4 +32,16 @@ func WaitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// FreePort is a loopback TCP port nothing listens on now: for a server a
+// test starts itself (another process may take it meanwhile, rarely).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -1,6 +1,8 @@
 package testsupport
 
 import (
+	"fmt"
+	"net"
 	"testing"
 	"time"
 )
@@ -18,4 +20,13 @@ func TestEnv(t *testing.T) {
 	if got := Env(t, "BNDMR_TESTSUPPORT_X", "nothing"); got != "v" {
 		t.Errorf("Env = %q, want v", got)
 	}
+}
+
+func TestFreePort(t *testing.T) {
+	p := FreePort(t)
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+	if err != nil {
+		t.Fatalf("port %d is not free: %v", p, err)
+	}
+	ln.Close()
 }
