@@ -34,3 +34,26 @@ func Open(t testing.TB, prefix string) *store.Store {
 	t.Cleanup(func() { s.Close() })
 	return s
 }
+
+// Column runs q, a test's own query of one String column, and returns its
+// values in the order read.
+func Column(t testing.TB, st *store.Store, q string) []string {
+	t.Helper()
+	rows, err := st.Conn().Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}

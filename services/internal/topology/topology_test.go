@@ -27,6 +27,7 @@ import (
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/services/internal/localenv"
@@ -227,12 +228,12 @@ func TestTopology(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hubSt.Close()
-	sets := column(t, hubSt, "SELECT DISTINCT set_id FROM receipts WHERE set_id != '' ORDER BY set_id")
+	sets := storetest.Column(t, hubSt, "SELECT DISTINCT set_id FROM receipts WHERE set_id != '' ORDER BY set_id")
 	if len(sets) < scenarioMails/2 {
 		t.Fatalf("the all-in-one hub has receipts for only %d sets", len(sets))
 	}
 	in := "('" + strings.Join(sets, "','") + "')"
-	tables := column(t, hubSt, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
+	tables := storetest.Column(t, hubSt, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
 		AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View') ORDER BY table`)
 	keys := 0
 	for _, table := range tables {
@@ -242,8 +243,8 @@ func TestTopology(t *testing.T) {
 				rejection_code, '/', toString(cisis_code), '/', mail_rejection_code) AS k FROM (SELECT DISTINCT mail_id, doc_index, set_id, version_number, doc_name,
 				accepted, rejection_code, cisis_code, mail_rejection_code FROM receipts WHERE set_id IN ` + in + ` AND processed_at >= %s)`
 		}
-		want := column(t, hubSt, strings.Replace(q, "%s", "toDateTime(0)", 1)+" ORDER BY k")
-		got := column(t, topo, strings.Replace(q, "%s", fmt.Sprintf("toDateTime(%d)", topoStart.Unix()), 1)+" ORDER BY k")
+		want := storetest.Column(t, hubSt, strings.Replace(q, "%s", "toDateTime(0)", 1)+" ORDER BY k")
+		got := storetest.Column(t, topo, strings.Replace(q, "%s", fmt.Sprintf("toDateTime(%d)", topoStart.Unix()), 1)+" ORDER BY k")
 		keys += len(want)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s: %d keys in the topology, %d from the all-in-one hub\n%s", table, len(got), len(want), diff(want, got))
@@ -474,24 +475,6 @@ func busy(ctx context.Context, s site, js jetstream.JetStream) string {
 		}
 	}
 	return ""
-}
-
-func column(t *testing.T, st *store.Store, q string) []string {
-	t.Helper()
-	rows, err := st.Conn().Query(context.Background(), q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	return out
 }
 
 // diff lists the lines only one side has (at most 20).
