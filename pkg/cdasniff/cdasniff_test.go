@@ -33,7 +33,7 @@ func TestRead(t *testing.T) {
 	want := Header{Namespace: "urn:hl7-org:v3", ID: ID{Root: "1.2.3", Ext: "doc-1"}, Code: "34133-9", DisplayName: "Synthèse",
 		Title: "Set de données", EffectiveTime: "20240228143000+0100",
 		PatientIDs: []ID{{Root: "1.2.250.1.213.1.4.10", Ext: "279035121518989"}, {Root: "1.2.250.1.71.4.2.7", Ext: "IPP-9"}},
-		Family: "DECOURCY", Given: "Léa", BirthTime: "20240228", Gender: "F",
+		Family:     "DECOURCY", Given: "Léa", BirthTime: "20240228", Gender: "F",
 		Custodian: ID{Root: "1.2.250.1.71.4.2.2", Ext: "1750000010"}, CustodianName: "CHU Exemple"}
 	if h.Namespace != want.Namespace || h.ID != want.ID || h.Code != want.Code || h.DisplayName != want.DisplayName ||
 		h.Title != want.Title || h.EffectiveTime != want.EffectiveTime || len(h.PatientIDs) != 2 ||

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/cda"
 	"github.com/bndmr/hub/pkg/cisis"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
@@ -16,15 +17,9 @@ import (
 )
 
 func TestGeneratedMailsAreValidAndCarryTheirIdentity(t *testing.T) {
-	dir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := cisistest.KitDir(t)
 	ctx := context.Background()
-	eng, err := cisis.Load(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := cisistest.Engine(t)
 	g, err := New(Options{Seed: 7, Kit: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -100,15 +95,9 @@ func TestSameSeedSameMails(t *testing.T) {
 // documents really fails the CI-SIS validation, on the check named, and
 // the others pass.
 func TestInvalidDocumentsAreRefused(t *testing.T) {
-	dir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := cisistest.KitDir(t)
 	ctx := context.Background()
-	eng, err := cisis.Load(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := cisistest.Engine(t)
 	const n, rate = 60, 0.05
 	g, err := New(Options{Seed: 11, Kit: dir, InvalidRate: rate})
 	if err != nil {

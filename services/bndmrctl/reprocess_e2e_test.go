@@ -19,6 +19,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/cisis"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/loader"
@@ -49,14 +50,7 @@ func newPipeline(t *testing.T) *pipeline {
 	st := storetest.Store(t, "test_reprocess")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := cisis.Load(ctx, kitDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := cisistest.Engine(t)
 	keyFile := filepath.Join(t.TempDir(), "key.json")
 	if err := pseudonymisation.WriteKeyFile(keyFile, "reprocess-key"); err != nil {
 		t.Fatal(err)

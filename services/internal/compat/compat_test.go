@@ -14,10 +14,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/chcompat"
-	"github.com/bndmr/hub/pkg/cisis"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
-	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/store/storetest"
@@ -56,14 +55,8 @@ func TestCompatibilityEndToEnd(t *testing.T) {
 func load(t *testing.T, s *store.Store) chcompat.Window {
 	t.Helper()
 	ctx := context.Background()
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := cisis.Load(ctx, kitDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kitDir := cisistest.KitDir(t)
+	eng := cisistest.Engine(t)
 	v := validator.New(validator.Config{}, eng, zap.NewNop(), nil)
 	keyFile := filepath.Join(t.TempDir(), "key.json")
 	if err := pseudonymisation.WriteKeyFile(keyFile, "compat-key"); err != nil {

@@ -14,10 +14,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bndmr/hub/pkg/cisis"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
-	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/synth"
@@ -209,14 +208,8 @@ func same(t *testing.T, when string, want, got map[string]string) {
 func extractions(t *testing.T) []events.Extracted {
 	t.Helper()
 	ctx := context.Background()
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := cisis.Load(ctx, kitDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kitDir := cisistest.KitDir(t)
+	eng := cisistest.Engine(t)
 	v := validator.New(validator.Config{}, eng, zap.NewNop(), nil)
 	g, err := synth.New(synth.Options{Seed: 21, Kit: kitDir, End: time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), Months: 6})
 	if err != nil {
