@@ -15,6 +15,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/bndmr/hub/pkg/chdb"
 	"github.com/bndmr/hub/pkg/testsupport"
 )
 
@@ -75,4 +76,21 @@ func identPart(s string) string {
 		b = b[:40]
 	}
 	return string(b)
+}
+
+// ChDB opens the in-process ClickHouse of the version production runs
+// (pkg/chdb, BNDMR_CHDB_LIB) on a folder of the test's; it is closed when
+// the test ends. Without the library the test fails: it does not skip.
+func ChDB(t testing.TB) *chdb.Engine {
+	t.Helper()
+	lib, err := chdb.LibFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := chdb.Open(lib, "--path="+t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
 }

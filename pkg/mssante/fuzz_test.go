@@ -21,6 +21,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/cdasniff"
 	"github.com/bndmr/hub/pkg/mailbuild"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // fuzzLimits keep each fuzz iteration cheap while exercising every limit.
@@ -327,7 +328,7 @@ func FuzzMetadata(f *testing.F) {
 		if err == nil && md == nil {
 			t.Fatal("nil metadata without error")
 		}
-		if err != nil || !plainUTF8(data) {
+		if err != nil || !testsupport.PlainUTF8(data) {
 			return // values are checked against the text where it is plain UTF-8
 		}
 		// Nothing is invented: every value read is written in the input,
@@ -368,19 +369,4 @@ func squeeze(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// plainUTF8 reports whether data is UTF-8 with no encoding declared but
-// UTF-8: the text its values can be looked for in.
-func plainUTF8(data []byte) bool {
-	if !utf8.Valid(data) {
-		return false
-	}
-	head := bytes.ToLower(data[:min(len(data), 200)])
-	i := bytes.Index(head, []byte("encoding"))
-	if i < 0 {
-		return !bytes.Contains(bytes.ToLower(data), []byte("encoding"))
-	}
-	rest := bytes.TrimLeft(head[i+len("encoding"):], " \t\r\n=\"'")
-	return bytes.HasPrefix(rest, []byte("utf-8")) && bytes.Count(bytes.ToLower(data), []byte("encoding")) == 1
 }

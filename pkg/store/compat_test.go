@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/chdb"
 	"github.com/bndmr/hub/pkg/chddl"
+	"github.com/bndmr/hub/pkg/chtest"
 )
 
 // TestClusterFormOnModernEngine: the cluster DDL (Replicated and Distributed
@@ -16,15 +16,7 @@ import (
 // for SELECT and CREATE TABLE only) and its reading keeps the engines and
 // the cluster. On 18.16 the cluster tests run it for real.
 func TestClusterFormOnModernEngine(t *testing.T) {
-	lib, err := chdb.LibFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := chdb.Open(lib, "--path="+t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := chtest.ChDB(t)
 	ms, err := Migrations()
 	if err != nil {
 		t.Fatal(err)

@@ -4,10 +4,13 @@
 package testsupport
 
 import (
+	"bytes"
 	"net"
 	"os"
+	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Env is the value of the test environment's setting name (a server that
@@ -44,4 +47,30 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// CPUTime is the CPU time (user and system) of the process so far: a
+// benchmark on a shared machine reports it, since wall time measures the
+// neighbours as much as the code.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// PlainUTF8 reports whether data is UTF-8 with no encoding declared but
+// UTF-8: the text an XML document's values can be looked for in.
+func PlainUTF8(data []byte) bool {
+	if !utf8.Valid(data) {
+		return false
+	}
+	head := bytes.ToLower(data[:min(len(data), 200)])
+	i := bytes.Index(head, []byte("encoding"))
+	if i < 0 {
+		return !bytes.Contains(bytes.ToLower(data), []byte("encoding"))
+	}
+	rest := bytes.TrimLeft(head[i+len("encoding"):], " \t\r\n=\"'")
+	return bytes.HasPrefix(rest, []byte("utf-8")) && bytes.Count(bytes.ToLower(data), []byte("encoding")) == 1
 }
