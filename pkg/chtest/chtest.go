@@ -9,6 +9,7 @@ package chtest
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,12 @@ func DatabaseOn(t testing.TB, server, prefix string) (dsn, name string) {
 		_ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name)
 		admin.Close()
 	})
-	return strings.TrimSuffix(server, "/"+opts.Auth.Database) + "/" + name, name
+	u, err := url.Parse(server)
+	if err != nil {
+		t.Fatalf("the test ClickHouse DSN: %v", err)
+	}
+	u.Path = "/" + name // the DSN's settings (secure, timeouts…) kept
+	return u.String(), name
 }
 
 // identPart makes a test name usable in a bare identifier: lower case,
