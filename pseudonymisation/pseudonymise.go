@@ -14,13 +14,6 @@ import (
 	"github.com/bndmr/hub/pkg/sdmmr"
 )
 
-// INS roots: production INS-NIR and test INS-NIR. Test identities hash in
-// their own domain so that they never link with real ones.
-const (
-	oidINSNIR     = "1.2.250.1.213.1.4.8"
-	oidINSNIRTest = "1.2.250.1.213.1.4.10"
-)
-
 // Options tune a Pseudonymiser.
 type Options struct {
 	// Rotation computes, beside the primary key's pseudonyms, those of every
@@ -87,9 +80,9 @@ func (k keyed) ins(root, ins string) string {
 		return ""
 	}
 	switch root {
-	case oidINSNIR:
+	case sdmmr.OIDINSNIR:
 		return k.h.sum("ins", n)
-	case oidINSNIRTest:
+	case sdmmr.OIDINSNIRTest:
 		return k.h.sum("ins-test", n)
 	}
 	return ""

@@ -41,7 +41,7 @@ func header() sdmmr.Header {
 		EffectiveTime: "20240228160000+0100", ModelVersion: "2024.01",
 		CustodianID: "1750803454", FINESS: "750803454",
 		Patient: sdmmr.Patient{
-			INS: "279035121518989", INSRoot: oidINSNIR,
+			INS: "279035121518989", INSRoot: sdmmr.OIDINSNIR,
 			IPP:         []sdmmr.ID{{Root: "1.2.3.4.567.8.9.10", Extension: "IPP123"}},
 			BirthFamily: "Lévêque-D'Arc", BirthGiven: "Zoé", Given: "Zoé Anne",
 			Sex: "F", BirthTime: "19790312", BirthPlace: "2A004", ResidenceCode: "97411",
@@ -131,7 +131,7 @@ func TestPseudonymsLink(t *testing.T) {
 		traits bool
 	}{
 		{"other INS", func(h *sdmmr.Header) { h.Patient.INS = "279035121518889" }, false},
-		{"test INS root", func(h *sdmmr.Header) { h.Patient.INSRoot = oidINSNIRTest }, false},
+		{"test INS root", func(h *sdmmr.Header) { h.Patient.INSRoot = sdmmr.OIDINSNIRTest }, false},
 		{"other birth day", func(h *sdmmr.Header) { h.Patient.BirthTime = "19790313" }, true},
 		{"other sex", func(h *sdmmr.Header) { h.Patient.Sex = "M" }, true},
 		{"other name", func(h *sdmmr.Header) { h.Patient.BirthFamily = "LEVEQUES" }, true},

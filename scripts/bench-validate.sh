@@ -14,7 +14,7 @@ xsd="$kit/kit-3.0/infrastructure/cda/CDA_extended.xsd"
 mapfile -t docs < <(ls "$kit"/examples/sdm-mr/SDM-MR_2024.01_*.xml)
 n=$(( rounds * ${#docs[@]} ))
 
-go_out=$(cd pkg && CISIS_KIT="$kit" go test -run '^$' -bench '^BenchmarkValidate$' -benchtime "${n}x" ./validate/ 2>/dev/null | grep '^BenchmarkValidate')
+go_out=$(cd pkg && CISIS_KIT="$kit" go test -run '^$' -bench '^BenchmarkValidate$' -benchtime "${n}x" ./cisis/ 2>/dev/null | grep '^BenchmarkValidate')
 go_rate=$(awk '{for (i=1;i<=NF;i++) if ($(i+1)=="docs/s") print $i}' <<<"$go_out")
 go_cpu=$(awk '{for (i=1;i<=NF;i++) if ($(i+1)=="cpu-docs/s") print $i}' <<<"$go_out")
 

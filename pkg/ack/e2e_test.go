@@ -19,6 +19,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // TestE2EPostfixDovecot sends MDNs through a real Postfix (scripts/postfix.sh)
@@ -165,7 +166,7 @@ func e2eRound(t *testing.T, smtpCfg SMTPConfig, imapAddr string) {
 			o := outcomes[i]
 			id := mssante.MDNMessageID(o.MessageID, o.MailID, cfg.MessageIDDomain)
 			var raw []byte
-			waitFor(t, "the MDN "+id+" in "+hospital+"'s INBOX", 60*time.Second, func() bool {
+			testsupport.WaitFor(t, "the MDN "+id+" in "+hospital+"'s INBOX", 60*time.Second, func() bool {
 				if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 					t.Fatalf("SELECT INBOX: %v", err)
 				}

@@ -17,6 +17,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/pause"
 	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/topology"
 )
@@ -463,14 +464,7 @@ func (s *Service) sleep(ctx context.Context, d time.Duration) error {
 	if s.cfg.sleep != nil {
 		return s.cfg.sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return pause.For(ctx, d)
 }
 
 func mustJSON(v any) []byte {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // harness runs the service against an embedded JetStream and a loopback
@@ -116,7 +117,7 @@ func (h *harness) record(t *testing.T, o events.MailOutcome) (Record, bool) {
 func (h *harness) waitStatus(t *testing.T, o events.MailOutcome, status string) Record {
 	t.Helper()
 	var r Record
-	waitFor(t, "record "+status, 20*time.Second, func() bool {
+	testsupport.WaitFor(t, "record "+status, 20*time.Second, func() bool {
 		var ok bool
 		r, ok = h.record(t, o)
 		return ok && r.Status == status
@@ -128,7 +129,7 @@ func (h *harness) waitStatus(t *testing.T, o events.MailOutcome, status string) 
 func (h *harness) settled(t *testing.T) *jetstream.ConsumerInfo {
 	t.Helper()
 	var info *jetstream.ConsumerInfo
-	waitFor(t, "the consumer to settle", 20*time.Second, func() bool {
+	testsupport.WaitFor(t, "the consumer to settle", 20*time.Second, func() bool {
 		c, err := h.js.Consumer(context.Background(), bus.StreamOutcome, "ack")
 		if err != nil {
 			return false
@@ -181,7 +182,7 @@ func TestServiceOneMDNPerOriginal(t *testing.T) {
 	o3 := newOutcome("m3", "<mdn-from-elsewhere@chu.test>", 0)
 	o3.IsReport = true
 	h.publishOutcome(t, o3, o3.MailID)
-	waitFor(t, "the repeats to be skipped", 20*time.Second, func() bool {
+	testsupport.WaitFor(t, "the repeats to be skipped", 20*time.Second, func() bool {
 		return metric(t, h.reg, "bndmr_ack_skipped_total", "reason", skipAlreadyDone) == 2 &&
 			metric(t, h.reg, "bndmr_ack_skipped_total", "reason", skipReport) == 1
 	})
@@ -346,7 +347,7 @@ func TestServicePermanentFailure(t *testing.T) {
 	}
 	// The same outcome again is not retried either.
 	h.publishOutcome(t, o, "again")
-	waitFor(t, "the repeat to be skipped", 20*time.Second, func() bool {
+	testsupport.WaitFor(t, "the repeat to be skipped", 20*time.Second, func() bool {
 		return metric(t, h.reg, "bndmr_ack_skipped_total", "reason", skipAlreadyDone) == 1
 	})
 	if h.smtp.attempts() != 1 {
@@ -450,7 +451,7 @@ func TestServiceRefusesUnknownVersion(t *testing.T) {
 	o := newOutcome("v9", "<orig-v9@chu.test>", 0, okDoc("DOC00001.XML"))
 	o.V = 9
 	h.publishOutcome(t, o, o.MailID)
-	waitFor(t, "the outcome to be quarantined", 20*time.Second, func() bool {
+	testsupport.WaitFor(t, "the outcome to be quarantined", 20*time.Second, func() bool {
 		return metric(t, h.reg, "bndmr_stage_quarantined_total", "stage", "ack", "code", "bad_version") == 1
 	})
 	h.settled(t)

@@ -3,8 +3,10 @@
 package backupdir
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // Empty makes dir (mode 0700: a backup holds patients' data) and checks it
@@ -19,6 +21,19 @@ func Empty(dir string) error {
 	}
 	if len(ents) > 0 {
 		return fmt.Errorf("backup folder %s is not empty: give a new one", dir)
+	}
+	return nil
+}
+
+// ReadManifest decodes the JSON manifest file of the backup in dir into
+// man; an error names the file and says when it is missing.
+func ReadManifest(dir, file string, man any) error {
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return fmt.Errorf("%s has no readable %s (an interrupted backup?): %w", dir, file, err)
+	}
+	if err := json.Unmarshal(data, man); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, file), err)
 	}
 	return nil
 }

@@ -41,3 +41,23 @@ func TestEmpty(t *testing.T) {
 		})
 	}
 }
+
+func TestReadManifest(t *testing.T) {
+	dir := t.TempDir()
+	var man struct{ Version int }
+	if err := ReadManifest(dir, "manifest.json", &man); err == nil || !strings.Contains(err.Error(), "interrupted backup") {
+		t.Errorf("missing manifest: %v, want an error saying the backup may have been interrupted", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"Version": `), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReadManifest(dir, "manifest.json", &man); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "manifest.json")) {
+		t.Errorf("truncated manifest: %v, want an error naming the file", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), []byte(`{"Version": 3}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReadManifest(dir, "manifest.json", &man); err != nil || man.Version != 3 {
+		t.Errorf("manifest read as %+v, %v; want Version 3", man, err)
+	}
+}

@@ -1,7 +1,6 @@
 package cda
 
 import (
-	"bytes"
 	"encoding/json"
 	"html"
 	"os"
@@ -9,12 +8,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode/utf8"
+
+	"github.com/lestrrat-go/libxml2/types"
 
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/sdmmr"
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pkg/xmldoc"
-	"github.com/lestrrat-go/libxml2/types"
 )
 
 // Every official example, every field.
@@ -294,7 +294,7 @@ func FuzzExtract(f *testing.F) {
 		if d.Header.DocumentID == "" || d.Header.SetID == "" || d.Header.VersionNumber < 1 {
 			t.Fatalf("extracted a document without id, set or version: %+v", d.Header)
 		}
-		if !plainUTF8(data) {
+		if !testsupport.PlainUTF8(data) {
 			return // values are checked against the text where it is plain UTF-8
 		}
 		// Nothing is invented: every code, code system, null flavor and id
@@ -333,19 +333,4 @@ func FuzzExtract(f *testing.F) {
 		}
 		walk(reflect.ValueOf(d))
 	})
-}
-
-// plainUTF8 reports whether data is UTF-8 with no encoding declared but
-// UTF-8: the text its values can be looked for in.
-func plainUTF8(data []byte) bool {
-	if !utf8.Valid(data) {
-		return false
-	}
-	head := bytes.ToLower(data[:min(len(data), 200)])
-	i := bytes.Index(head, []byte("encoding"))
-	if i < 0 {
-		return !bytes.Contains(bytes.ToLower(data), []byte("encoding"))
-	}
-	rest := bytes.TrimLeft(head[i+len("encoding"):], " \t\r\n=\"'")
-	return bytes.HasPrefix(rest, []byte("utf-8")) && bytes.Count(bytes.ToLower(data), []byte("encoding")) == 1
 }

@@ -8,9 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/lestrrat-go/libxml2/types"
 	"github.com/lestrrat-go/libxml2/xpath"
+
+	"github.com/bndmr/hub/pkg/sdmmr"
 )
 
 // Namespaces used by every CDA XPath in this package.
@@ -24,9 +25,6 @@ const (
 	TemplateSDMMR = "1.2.250.1.213.1.1.1.30"
 	OIDFINESSOrg  = "1.2.250.1.71.4.2.2" // organisation id: "1"+FINESS
 	OIDPerson     = "1.2.250.1.71.4.2.1" // professional id: "8"+RPPS or "0"+ADELI
-	OIDINSNIR     = "1.2.250.1.213.1.4.8"
-	OIDINSNIRTest = "1.2.250.1.213.1.4.10"
-	OIDINSC       = "1.2.250.1.213.1.4.2"
 	OIDTAASIP     = "1.2.250.1.213.1.1.4.322"
 	OIDLOINC      = "2.16.840.1.113883.6.1"
 )
@@ -259,16 +257,16 @@ func patientIDs(pr *node, p *sdmmr.Patient) {
 			continue
 		}
 		switch {
-		case root == OIDINSNIR || root == OIDINSNIRTest:
-			if p.INS == "" || p.INSRoot == OIDINSC {
+		case root == sdmmr.OIDINSNIR || root == sdmmr.OIDINSNIRTest:
+			if p.INS == "" || p.INSRoot == sdmmr.OIDINSC {
 				p.INS, p.INSRoot = ext, root
 			}
-		case root == OIDINSC:
+		case root == sdmmr.OIDINSC:
 			p.INSC = ext
 			if p.INS == "" {
 				p.INS, p.INSRoot = ext, root
 			}
-		case isINSRoot(root):
+		case sdmmr.IsINSRoot(root):
 			// INS-NIA and its test root: not an IPP, not an INS-NIR.
 		default:
 			p.IPP = append(p.IPP, sdmmr.ID{Root: root, Extension: ext})
@@ -424,14 +422,6 @@ func isERNConsent(code string) bool {
 	}
 	v, err := strconv.Atoi(n)
 	return err == nil && v >= 320 && v <= 343
-}
-
-func isINSRoot(root string) bool {
-	switch root {
-	case OIDINSNIR, OIDINSNIRTest, OIDINSC, "1.2.250.1.213.1.4.9", "1.2.250.1.213.1.4.11":
-		return true
-	}
-	return false
 }
 
 func joinII(root, ext string) string {

@@ -44,7 +44,7 @@ func TestExtractHeaderNewborn(t *testing.T) {
 		CustodianID: "1750803454", FINESS: "750803454",
 		CustodianName: "GHU APHP NUP SITE ROBERT DEBRE",
 		Patient: sdmmr.Patient{
-			INS: "224027511583555", INSRoot: OIDINSNIRTest,
+			INS: "224027511583555", INSRoot: sdmmr.OIDINSNIRTest,
 			IPP:         []sdmmr.ID{{Root: "1.2.3.4.567.8.9.10", Extension: "9ec5518caaab70962222"}, {Root: "1.2.3.4.567.8.9.11", Extension: "8ec5518caaab70961082"}},
 			BirthFamily: "DECOURCY", BirthGiven: "Léa", Given: "Léa Marie", UsedFamily: "DECOURCY",
 			Sex: "F", BirthTime: "20240228", BirthPlace: "75115", ResidenceCode: "75056",

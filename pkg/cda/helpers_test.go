@@ -5,12 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/kit"
-	"github.com/bndmr/hub/pkg/xmldoc"
 	"github.com/lestrrat-go/libxml2/types"
+
+	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/testsupport"
+	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
 // example parses one official example of the kit (never copied in the repo).
@@ -87,7 +88,7 @@ func BenchmarkExtract(b *testing.B) {
 	docs := []types.Document{example(b, exNewborn), example(b, exPregnant), example(b, exPost)}
 	b.ReportAllocs()
 	i := 0
-	cpu0 := cpuTime()
+	cpu0 := testsupport.CPUTime()
 	for b.Loop() {
 		if _, err := Extract(docs[i%len(docs)]); err != nil {
 			b.Fatal(err)
@@ -96,17 +97,8 @@ func BenchmarkExtract(b *testing.B) {
 	}
 	// CPU time per record: on a shared machine wall time measures the
 	// neighbours as much as the code.
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testsupport.CPUTime()-cpu0)/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-}
-
-// cpuTime returns the process's user+system CPU time in nanoseconds.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // BenchmarkParse is the yardstick for BenchmarkExtract: parsing the same
@@ -125,7 +117,7 @@ func BenchmarkParse(b *testing.B) {
 		srcs = append(srcs, data)
 	}
 	i := 0
-	cpu0 := cpuTime()
+	cpu0 := testsupport.CPUTime()
 	for b.Loop() {
 		doc, err := xmldoc.Parse(srcs[i%len(srcs)], xmldoc.DefaultLimits)
 		if err != nil {
@@ -134,5 +126,5 @@ func BenchmarkParse(b *testing.B) {
 		doc.Free()
 		i++
 	}
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(testsupport.CPUTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }

@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/backupdir"
-
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -387,13 +386,9 @@ func listModern(ctx context.Context, st *store.Store) ([]Table, error) {
 
 // ReadManifest reads a backup folder's manifest.
 func ReadManifest(dir string) (*Manifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
-	if err != nil {
-		return nil, fmt.Errorf("%s has no readable %s (an interrupted backup?): %w", dir, ManifestFile, err)
-	}
 	var man Manifest
-	if err := json.Unmarshal(data, &man); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestFile), err)
+	if err := backupdir.ReadManifest(dir, ManifestFile, &man); err != nil {
+		return nil, err
 	}
 	return &man, nil
 }

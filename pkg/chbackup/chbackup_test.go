@@ -3,7 +3,6 @@ package chbackup
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,8 @@ import (
 
 	"github.com/bndmr/hub/pkg/chcompat"
 	"github.com/bndmr/hub/pkg/chdb"
+	"github.com/bndmr/hub/pkg/chddl"
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -35,20 +36,8 @@ var probes = []string{
 
 func serverDB(t *testing.T, ctx context.Context, name string) *store.Store {
 	t.Helper()
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`")
-	}
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+name) })
-	st, err := store.Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+name)
+	dsn, _ := chtest.Database(t, name)
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +192,7 @@ func TestBackupRestoreOnChDB(t *testing.T) {
 		}
 	}
 	for _, m := range ms {
-		for _, s := range store.SplitStatements(m.SQL) {
+		for _, s := range chddl.SplitStatements(m.SQL) {
 			exec(s)
 		}
 		exec(fmt.Sprintf("INSERT INTO schema_migrations (version, name) VALUES (%d, '%s')", m.Version, m.Name))

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/chdb"
+	"github.com/bndmr/hub/pkg/chddl"
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -101,7 +102,7 @@ func (p *Pair) Prepare(ctx context.Context) error {
 		return err
 	}
 	for _, m := range ms {
-		for i, st := range store.SplitStatements(m.SQL) {
+		for i, st := range chddl.SplitStatements(m.SQL) {
 			if err := p.Engine.Exec(ctx, st); err != nil {
 				return fmt.Errorf("chDB: migration %s, statement %d: %w", m.Name, i+1, err)
 			}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/chcompat"
-	"github.com/bndmr/hub/pkg/chdb"
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -31,15 +31,7 @@ func TestCompatibility(t *testing.T) {
 // form MR.2 had up to ClickHouse 18 (a joined subquery without alias) is
 // refused by the version production runs, with or without the analyzer.
 func TestCompatibilityOldJoinsRefused(t *testing.T) {
-	lib, err := chdb.LibFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := chdb.Open(lib, "--path="+t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := chtest.ChDB(t)
 	old := `SELECT * FROM (SELECT 1 AS k, 2 AS a) ANY LEFT JOIN (SELECT 1 AS k, 3 AS b) USING k`
 	for _, settings := range []string{"", " SETTINGS enable_analyzer = 0"} {
 		if _, err := e.Query(context.Background(), old+settings, "TabSeparated"); err == nil || !strings.Contains(err.Error(), "ALIAS_REQUIRED") {

@@ -180,22 +180,46 @@ func pct(r *float64) string {
 
 // barsMR2 draws MR.2 per establishment as horizontal bars with the 95 % line.
 func barsMR2(rows []MR2) template.HTML {
+	bars := make([]hbar, len(rows))
+	for i, r := range rows {
+		bars[i] = hbar{FINESS: r.FINESS, Name: r.Name, Rate: r.Rate, Below: r.BelowTarget,
+			// The name opens the establishment's reception report for the month.
+			Href: "report?finess=" + url.QueryEscape(r.FINESS) + "&amp;from=" + r.Month,
+			Title: fmt.Sprintf("%s : %s (%d / %d, dénominateur %s)", html.EscapeString(r.FINESS), pct(r.Rate), r.Transmitted, r.Denominator,
+				denomLabel(r.DenominatorSource)),
+			Value: pct(r.Rate) + map[bool]string{true: " (déclaré)", false: ""}[r.DenominatorSource == "declared"]}
+	}
+	return hbarChart("chart-mr2", "MR.2 par établissement", bars)
+}
+
+// hbar is one bar of an establishment's rate: Title (the bar's tooltip) and
+// Value (the text after it) are HTML, escaped by the caller.
+type hbar struct {
+	FINESS, Name string
+	Rate         *float64
+	Below        bool
+	Href         string // where the label links to; "" for none
+	Title, Value string
+}
+
+// hbarChart draws rates as horizontal bars, one establishment a line, with
+// the 95 % target line; the SVG scales to its column (width 100 %).
+func hbarChart(id, aria string, bars []hbar) template.HTML {
 	const left, width, barH, gap, top = 230, 400, 16, 4, 30
-	h := top + len(rows)*(barH+gap) + 10
+	h := top + len(bars)*(barH+gap) + 10
 	var b strings.Builder
-	// Scales to its column (width 100 %), keeping its proportions.
-	fmt.Fprintf(&b, `<svg id="chart-mr2" role="img" aria-label="MR.2 par établissement" width="100%%" viewBox="0 0 %d %d" style="max-width:%dpx">`,
-		left+width+120, h, left+width+120)
+	fmt.Fprintf(&b, `<svg id="%s" role="img" aria-label="%s" width="100%%" viewBox="0 0 %d %d" style="max-width:%dpx">`,
+		id, aria, left+width+120, h, left+width+120)
 	for _, t := range []float64{0, 0.25, 0.5, 0.75, 1} {
 		x := left + int(t*width)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="grid"/><text x="%d" y="14" class="axis" text-anchor="middle">%d %%</text>`,
 			x, top-4, x, h-6, x, int(t*100))
 	}
-	for i, r := range rows {
+	for i, r := range bars {
 		y := top + i*(barH+gap)
 		v := min(rateOf(r.Rate), 1)
 		cls := "ok"
-		if r.BelowTarget {
+		if r.Below {
 			cls = "low"
 		}
 		label := r.FINESS
@@ -205,15 +229,16 @@ func barsMR2(rows []MR2) template.HTML {
 		if len([]rune(label)) > 32 {
 			label = string([]rune(label)[:31]) + "…"
 		}
-		// The name opens the establishment's reception report for the month.
-		fmt.Fprintf(&b, `<a href="report?finess=%s&amp;from=%s"><text x="%d" y="%d" class="label" text-anchor="end">%s</text></a>`,
-			url.QueryEscape(r.FINESS), r.Month, left-6, y+barH-4, html.EscapeString(label))
-		if v > 0 {
-			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" class="%s"><title>%s : %s (%d / %d, dénominateur %s)</title></rect>`,
-				left, y, int(v*width), barH, cls, html.EscapeString(r.FINESS), pct(r.Rate), r.Transmitted, r.Denominator, denomLabel(r.DenominatorSource))
+		text := fmt.Sprintf(`<text x="%d" y="%d" class="label" text-anchor="end">%s</text>`, left-6, y+barH-4, html.EscapeString(label))
+		if r.Href != "" {
+			text = `<a href="` + r.Href + `">` + text + `</a>`
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" class="value">%s%s</text>`, left+int(max(v, 0)*width)+4, y+barH-4, pct(r.Rate),
-			map[bool]string{true: " (déclaré)", false: ""}[r.DenominatorSource == "declared"])
+		b.WriteString(text)
+		if v > 0 {
+			fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" class="%s"><title>%s</title></rect>`,
+				left, y, int(v*width), barH, cls, r.Title)
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" class="value">%s</text>`, left+int(max(v, 0)*width)+4, y+barH-4, r.Value)
 	}
 	x := left + int(Target*width)
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" class="target"/><text x="%d" y="%d" class="target-label" text-anchor="start">cible 95 %%</text>`,

@@ -3,47 +3,18 @@ package indicators
 import (
 	"context"
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 )
 
 // testStore opens a fresh, migrated database on the ClickHouse that `make up`
 // started (BNDMR_TEST_CLICKHOUSE).
-func testStore(t testing.TB) *store.Store {
-	t.Helper()
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
-	ctx := context.Background()
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fmt.Sprintf("test_ind_%s_%d", strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace(t.Name())), time.Now().UnixNano())
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		admin.Close()
-	})
-	s, err := store.Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func testStore(t testing.TB) *store.Store { return storetest.Store(t, "test_ind") }
 
 // Establishments of the fixture.
 const (

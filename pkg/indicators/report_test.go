@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 	"github.com/bndmr/hub/pkg/ack"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // TestReceptionTimesInParis: the report writes the reception instant in
@@ -210,7 +210,7 @@ func startClickHouseIn(t *testing.T, zone string) string {
 	if err := os.WriteFile(extra, []byte("<yandex><timezone>"+zone+"</timezone></yandex>\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tcp, http := freePort(t), freePort(t)
+	tcp, http := testsupport.FreePort(t), testsupport.FreePort(t)
 	cmd := exec.Command(script, filepath.Join(dir, "ch"), strconv.Itoa(tcp), strconv.Itoa(http), extra)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -254,16 +254,6 @@ func migratedOn(t *testing.T, dsn string) *store.Store {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // TestReceptionScreenshot renders finA's November reception report (the

@@ -22,6 +22,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/pause"
 	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
@@ -296,12 +297,8 @@ func (h *handoff) sink(ctx context.Context, msg mailbox.Message) error {
 			h.log.Warn("JetStream did not take the mail; holding it in the inbox and retrying",
 				zap.String("mail_id", ev.MailID), zap.Int("attempt", attempt), zap.Error(err))
 		}
-		t := time.NewTimer(h.cfg.RetryEvery)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := pause.For(ctx, h.cfg.RetryEvery); err != nil {
+			return err
 		}
 	}
 }

@@ -26,16 +26,13 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // dovecot returns the address of the Dovecot that `make up` started.
 func dovecot(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv("BNDMR_TEST_IMAP")
-	if addr == "" {
-		t.Skip("BNDMR_TEST_IMAP not set: run through `make test`, which starts Dovecot")
-	}
-	return addr
+	return testsupport.Env(t, "BNDMR_TEST_IMAP", "Dovecot")
 }
 
 // natsServer is an embedded JetStream on a fixed port, so that it can be
@@ -162,17 +159,6 @@ func waiting(t *testing.T, cfg mailbox.Config, folder string) uint32 {
 	return n
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // published reads every mail.raw event of the stream.
 func published(t *testing.T, js jetstream.JetStream) []events.MailRaw {
 	t.Helper()
@@ -257,8 +243,8 @@ func TestTwoMailboxesAndABrokenOne(t *testing.T) {
 	run(t, Config{Mailboxes: []mailbox.Config{a, broken, b}, MaxInline: 4096, RetryEvery: 200 * time.Millisecond}, js, nil)
 	deliver(t, b, mb)
 
-	waitFor(t, "14 mails in the stream", 30*time.Second, func() bool { return streamCount(t, js) == 14 })
-	waitFor(t, "empty inboxes", 10*time.Second, func() bool { return waiting(t, a, in1) == 0 && waiting(t, b, in2) == 0 })
+	testsupport.WaitFor(t, "14 mails in the stream", 30*time.Second, func() bool { return streamCount(t, js) == 14 })
+	testsupport.WaitFor(t, "empty inboxes", 10*time.Second, func() bool { return waiting(t, a, in1) == 0 && waiting(t, b, in2) == 0 })
 	if n := waiting(t, a, done1); n != 6 {
 		t.Errorf("%d mails in %s, want 6", n, done1)
 	}
@@ -299,7 +285,7 @@ func TestJetStreamAway(t *testing.T) {
 	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
 	run(t, Config{Mailboxes: []mailbox.Config{cfg}, RetryEvery: 200 * time.Millisecond}, js, nil)
 	deliver(t, cfg, [][]byte{mail("before", 0, 0)})
-	waitFor(t, "the first mail", 20*time.Second, func() bool { return waiting(t, cfg, done) == 1 })
+	testsupport.WaitFor(t, "the first mail", 20*time.Second, func() bool { return waiting(t, cfg, done) == 1 })
 
 	n.stop()
 	var later [][]byte
@@ -312,8 +298,8 @@ func TestJetStreamAway(t *testing.T) {
 		t.Fatalf("%d mails left in the inbox while JetStream is away, want 5 (nothing moved before its PubAck)", got)
 	}
 	n.start()
-	waitFor(t, "6 mails in the stream", 30*time.Second, func() bool { return streamCount(t, js) == 6 })
-	waitFor(t, "an empty inbox", 10*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
+	testsupport.WaitFor(t, "6 mails in the stream", 30*time.Second, func() bool { return streamCount(t, js) == 6 })
+	testsupport.WaitFor(t, "an empty inbox", 10*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
 }
 
 // TestPublishedButNotMoved: mails published (PubAck) whose move never
@@ -369,7 +355,7 @@ func TestPublishedButNotMoved(t *testing.T) {
 	}
 
 	run(t, icfg, js, nil)
-	waitFor(t, "an empty inbox", 20*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
+	testsupport.WaitFor(t, "an empty inbox", 20*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
 	assertOnce(t, js, 12)
 }
 
@@ -402,8 +388,8 @@ func TestUIDValidityReset(t *testing.T) {
 	deliver(t, cfg, mails)
 	icfg := Config{Mailboxes: []mailbox.Config{cfg}, RetryEvery: 200 * time.Millisecond}
 	stop := run(t, icfg, js, nil)
-	waitFor(t, "8 mails in the stream", 20*time.Second, func() bool { return streamCount(t, js) == 8 })
-	waitFor(t, "an empty inbox", 10*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
+	testsupport.WaitFor(t, "8 mails in the stream", 20*time.Second, func() bool { return streamCount(t, js) == 8 })
+	testsupport.WaitFor(t, "an empty inbox", 10*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
 	stop()
 
 	// The operator's server loses its index: same folder name, new UIDVALIDITY,
@@ -431,7 +417,7 @@ func TestUIDValidityReset(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	run(t, icfg, js, reg)
-	waitFor(t, "an empty inbox", 20*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
+	testsupport.WaitFor(t, "an empty inbox", 20*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
 	assertOnce(t, js, 9)
 	if got := testutil.ToFloat64(newCounterFrom(t, reg, "bndmr_ingest_duplicates_total")); got != 8 {
 		t.Errorf("bndmr_ingest_duplicates_total = %v, want 8", got)
@@ -455,7 +441,7 @@ func TestSameBytesHandedOffAtOnce(t *testing.T) {
 	deliver(t, cfg, mails)
 	reg := prometheus.NewRegistry()
 	run(t, Config{Mailboxes: []mailbox.Config{cfg}, RetryEvery: 200 * time.Millisecond}, js, reg)
-	waitFor(t, "an empty inbox", 20*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
+	testsupport.WaitFor(t, "an empty inbox", 20*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
 	if got := waiting(t, cfg, done); got != uint32(len(mails)) {
 		t.Errorf("%d mails in %s, want %d", got, done, len(mails))
 	}
@@ -510,7 +496,7 @@ func TestKilledMidDrain(t *testing.T) {
 	}
 	cmd := start()
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	waitFor(t, "an empty inbox", 60*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
+	testsupport.WaitFor(t, "an empty inbox", 60*time.Second, func() bool { return waiting(t, cfg, in) == 0 })
 	assertOnce(t, js, 150)
 	if got := waiting(t, cfg, done); got != 150 {
 		t.Errorf("%d mails in %s, want 150", got, done)

@@ -37,10 +37,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bndmr/hub/pkg/backupdir"
-
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/bndmr/hub/pkg/backupdir"
 )
 
 // API subjects (the default JetStream domain).
@@ -327,13 +327,9 @@ func backupOne(ctx context.Context, nc *nats.Conn, dir, name string) (StreamEntr
 // ReadManifest reads and checks a backup folder: the manifest is there and
 // every snapshot file has its recorded size and SHA-256.
 func ReadManifest(dir string) (*Manifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, ManifestFile))
-	if err != nil {
-		return nil, fmt.Errorf("%s has no readable %s (an interrupted backup?): %w", dir, ManifestFile, err)
-	}
 	var man Manifest
-	if err := json.Unmarshal(data, &man); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ManifestFile), err)
+	if err := backupdir.ReadManifest(dir, ManifestFile, &man); err != nil {
+		return nil, err
 	}
 	for _, e := range man.Streams {
 		f, err := os.Open(filepath.Join(dir, e.File))

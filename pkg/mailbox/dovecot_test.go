@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pkg/tlsclient/tlstest"
 )
 
@@ -52,7 +53,7 @@ func startOwnDovecot(t *testing.T) *ownDovecot {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	d := &ownDovecot{dir: dir, conf: filepath.Join(dir, "dovecot.conf"), imap: freeAddr(t), imaps: freeAddr(t)}
+	d := &ownDovecot{dir: dir, conf: filepath.Join(dir, "dovecot.conf"), imap: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t)), imaps: fmt.Sprintf("127.0.0.1:%d", testsupport.FreePort(t))}
 	d.writeCerts(t)
 	for _, sub := range []string{"run", "state", "mail"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
@@ -149,7 +150,7 @@ func (d *ownDovecot) start(t *testing.T) {
 		b, _ := os.ReadFile(out.Name())
 		t.Fatalf("starting Dovecot: %v\n%s", err, b)
 	}
-	waitFor(t, "Dovecot to listen", 20*time.Second, func() bool { return listening(d.imaps) && listening(d.imap) })
+	testsupport.WaitFor(t, "Dovecot to listen", 20*time.Second, func() bool { return listening(d.imaps) && listening(d.imap) })
 }
 
 // stop ends the master process and every process of its group: the login
@@ -170,9 +171,9 @@ func (d *ownDovecot) stop(t *testing.T) {
 		return // not (or no longer) the master of its own process group
 	}
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	waitFor(t, "Dovecot to stop", 20*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
+	testsupport.WaitFor(t, "Dovecot to stop", 20*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	waitFor(t, "Dovecot's processes to end", 20*time.Second, func() bool { return syscall.Kill(-pgid, 0) != nil })
+	testsupport.WaitFor(t, "Dovecot's processes to end", 20*time.Second, func() bool { return syscall.Kill(-pgid, 0) != nil })
 }
 
 func (d *ownDovecot) log() string {
@@ -194,16 +195,6 @@ func listening(addr string) bool {
 	}
 	c.Close()
 	return true
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func write(t *testing.T, path, content string) {

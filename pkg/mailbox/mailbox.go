@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/bndmr/hub/pkg/pause"
 	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
@@ -241,7 +242,7 @@ func (r *Reader) Run(ctx context.Context) error {
 		failures++
 		wait := backoff(failures, r.cfg.MaxBackoff)
 		r.log.Warn("IMAP session ended; reconnecting", zap.Error(err), zap.Duration("in", wait))
-		sleep(ctx, wait)
+		_ = pause.For(ctx, wait)
 	}
 	return nil
 }
@@ -252,15 +253,6 @@ func backoff(n int, max time.Duration) time.Duration {
 	d := 500 * time.Millisecond << min(n-1, 10)
 	d = min(d, max)
 	return time.Duration(float64(d) * (0.75 + rand.Float64()/2))
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // session is one IMAP connection: drain, then wait for more, until an error.
@@ -344,7 +336,7 @@ func (r *Reader) useIdle(c *imapclient.Client) bool {
 // poll interval (also the longest IDLE, well under the 29 minutes of RFC 2177).
 func (r *Reader) wait(ctx context.Context, c *imapclient.Client, newMail <-chan struct{}) error {
 	if !r.useIdle(c) {
-		sleep(ctx, r.cfg.PollInterval)
+		_ = pause.For(ctx, r.cfg.PollInterval)
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,16 +18,14 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // dovecot returns the address of the Dovecot that `make up` started.
 func dovecot(t *testing.T) string {
 	t.Helper()
-	addr := os.Getenv("BNDMR_TEST_IMAP")
-	if addr == "" {
-		t.Skip("BNDMR_TEST_IMAP not set: run through `make test`, which starts Dovecot")
-	}
-	return addr
+	return testsupport.Env(t, "BNDMR_TEST_IMAP", "Dovecot")
 }
 
 // testFolders creates a pair of folders of its own for one test, so tests
@@ -118,17 +115,6 @@ func (c *collector) total() int {
 	return len(c.seen)
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestReaderDrainsThenFollowsNewMail(t *testing.T) {
 	addr := dovecot(t)
 	for _, tc := range []struct {
@@ -150,10 +136,10 @@ func TestReaderDrainsThenFollowsNewMail(t *testing.T) {
 			go func() { r.Run(ctx); close(done) }()
 			defer func() { cancel(); <-done }()
 
-			waitFor(t, "the first 25 mails", 20*time.Second, func() bool { return col.total() == 25 })
+			testsupport.WaitFor(t, "the first 25 mails", 20*time.Second, func() bool { return col.total() == 25 })
 			appendMails(t, addr, inbox, 3)
-			waitFor(t, "3 more mails", 20*time.Second, func() bool { return col.total() == 28 })
-			waitFor(t, "an empty inbox", 10*time.Second, func() bool { return count(t, addr, inbox) == 0 })
+			testsupport.WaitFor(t, "3 more mails", 20*time.Second, func() bool { return col.total() == 28 })
+			testsupport.WaitFor(t, "an empty inbox", 10*time.Second, func() bool { return count(t, addr, inbox) == 0 })
 			if got := count(t, addr, processed); got != 28 {
 				t.Errorf("%d messages in %s, want 28", got, processed)
 			}
@@ -326,13 +312,13 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	defer func() { cancel(); <-done }()
 
 	deliver(t, cfg, cfg.Inbox, 0, 3)
-	waitFor(t, "3 mails before the restart", 20*time.Second, func() bool { return col.total() == 3 })
+	testsupport.WaitFor(t, "3 mails before the restart", 20*time.Second, func() bool { return col.total() == 3 })
 	d.stop(t)
-	waitFor(t, "the reader to notice the restart", 20*time.Second, func() bool { return st.dropped() > 0 })
+	testsupport.WaitFor(t, "the reader to notice the restart", 20*time.Second, func() bool { return st.dropped() > 0 })
 	d.start(t)
 	deliver(t, cfg, cfg.Inbox, 3, 4)
-	waitFor(t, "4 mails after the restart", 30*time.Second, func() bool { return col.total() == 7 })
-	waitFor(t, "an empty inbox", 10*time.Second, func() bool { return waiting(t, cfg, cfg.Inbox) == 0 })
+	testsupport.WaitFor(t, "4 mails after the restart", 30*time.Second, func() bool { return col.total() == 7 })
+	testsupport.WaitFor(t, "an empty inbox", 10*time.Second, func() bool { return waiting(t, cfg, cfg.Inbox) == 0 })
 	if got := waiting(t, cfg, cfg.Processed); got != 7 {
 		t.Errorf("%d mails in %s, want 7", got, cfg.Processed)
 	}
@@ -418,7 +404,7 @@ func TestSilentServer(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			done := make(chan struct{})
 			go func() { r.Run(ctx); close(done) }()
-			waitFor(t, "a second connection", 5*time.Second, func() bool { return conns.Load() >= 2 })
+			testsupport.WaitFor(t, "a second connection", 5*time.Second, func() bool { return conns.Load() >= 2 })
 			cancel()
 			<-done
 			ended := logs.FilterMessage("IMAP session ended; reconnecting").All()
@@ -500,7 +486,7 @@ func TestWaitingReported(t *testing.T) {
 	done := make(chan struct{})
 	go func() { r.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "a report of the waiting mails", 20*time.Second, func() bool { _, _, c := st.get(); return c > 0 })
+	testsupport.WaitFor(t, "a report of the waiting mails", 20*time.Second, func() bool { _, _, c := st.get(); return c > 0 })
 	n, oldest, _ := st.get()
 	if n != 3 || oldest.Before(before) || oldest.After(time.Now().Add(2*time.Second)) {
 		t.Fatalf("waiting %d since %s, want 3 since the append (%s)", n, oldest, before)
@@ -508,5 +494,5 @@ func TestWaitingReported(t *testing.T) {
 	col.mu.Lock()
 	col.fail = 0
 	col.mu.Unlock()
-	waitFor(t, "an empty inbox reported", 30*time.Second, func() bool { n, o, _ := st.get(); return n == 0 && o.IsZero() })
+	testsupport.WaitFor(t, "an empty inbox reported", 30*time.Second, func() bool { n, o, _ := st.get(); return n == 0 && o.IsZero() })
 }

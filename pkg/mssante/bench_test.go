@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/mailbuild"
 )
 
 // BenchmarkUnpack measures whole mails per second: MIME, base64, unzip,
@@ -15,12 +17,12 @@ func BenchmarkUnpack(b *testing.B) {
 	rand.Read(pdf)
 	cases := []struct {
 		name string
-		spec MailSpec
+		spec mailbuild.MailSpec
 	}{
-		{"xdm", MailSpec{XDM: mustXDM(b, XDM{Documents: []XDMDocument{{Data: cda}}})}},
-		{"xdm+pdf300k", MailSpec{XDM: mustXDM(b, XDM{Documents: []XDMDocument{{Data: cda}}}), PDF: pdf}},
-		{"forwarded", MailSpec{Parts: []Part{{ContentType: "message/rfc822", Encoding: "8bit",
-			Data: mailWith(b, MailSpec{XDM: mustXDM(b, XDM{Documents: []XDMDocument{{Data: cda}}})})}}}},
+		{"xdm", mailbuild.MailSpec{XDM: mustXDM(b, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}})}},
+		{"xdm+pdf300k", mailbuild.MailSpec{XDM: mustXDM(b, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}}), PDF: pdf}},
+		{"forwarded", mailbuild.MailSpec{Parts: []mailbuild.Part{{ContentType: "message/rfc822", Encoding: "8bit",
+			Data: mailWith(b, mailbuild.MailSpec{XDM: mustXDM(b, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}})})}}}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

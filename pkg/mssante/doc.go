@@ -67,9 +67,6 @@
 // Sizes are counted while inflating: a zip header's declared sizes are only
 // used to refuse early. Nothing is ever written to disk.
 //
-// # Building
-//
-// BuildXDM writes a realistic IHE_XDM.zip around CDA documents (metadata
-// read from their headers), BuildMail an MSSanté mail around it, ForwardMail
-// a forward of a mail, SubjectFor the XDM/1.0/DDM subject.
+// The synthetic mails of the tests are built by pkg/mailbuild; the CDA
+// header sniffer is pkg/cdasniff's, the XDS identifiers pkg/xds's.
 package mssante

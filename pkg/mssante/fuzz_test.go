@@ -18,6 +18,10 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
+	"github.com/bndmr/hub/pkg/mailbuild"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // fuzzLimits keep each fuzz iteration cheap while exercising every limit.
@@ -49,7 +53,7 @@ func tinyCDA(ins string) []byte {
 func seedZips(t testing.TB) [][]byte {
 	a, b := tinyCDA("123"), tinyCDA("456")
 	md := func(uri string, data []byte) []byte {
-		z := mustXDM(t, XDM{Documents: []XDMDocument{{Name: uri, Data: data}}})
+		z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Name: uri, Data: data}}})
 		m, _, _ := readZip(context.Background(), z, "x", DefaultLimits(), &zipBudget{left: 1 << 30})
 		for _, e := range m {
 			if e.key == "ihe_xdm/subset01/metadata.xml" {
@@ -59,15 +63,15 @@ func seedZips(t testing.TB) [][]byte {
 		return nil
 	}
 	return [][]byte{
-		mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}}}),
-		mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}, {Data: b, Unlisted: true}}}),
-		mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, HashOverride: "00", SizeOverride: 3}}, NoMetadata: false}),
-		mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}}, NoMetadata: true}),
-		zipFiles(t, XDMFile{`IHE_XDM\SUBSET01\METADATA.XML`, md("DOC00001.XML", a)}, XDMFile{`ihe_xdm\subset01\doc00001.xml`, a}),
-		zipFiles(t, XDMFile{"../x", a}),
-		zipFiles(t, XDMFile{"a.zip", []byte("PK\x03\x04")}),
-		zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", []byte(`<!DOCTYPE x><x/>`)}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a}),
-		zipFiles(t, XDMFile{"big", make([]byte, 200<<10)}),
+		mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}}}),
+		mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}, {Data: b, Unlisted: true}}}),
+		mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, HashOverride: "00", SizeOverride: 3}}, NoMetadata: false}),
+		mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}}, NoMetadata: true}),
+		zipFiles(t, mailbuild.XDMFile{Name: `IHE_XDM\SUBSET01\METADATA.XML`, Data: md("DOC00001.XML", a)}, mailbuild.XDMFile{Name: `ihe_xdm\subset01\doc00001.xml`, Data: a}),
+		zipFiles(t, mailbuild.XDMFile{Name: "../x", Data: a}),
+		zipFiles(t, mailbuild.XDMFile{Name: "a.zip", Data: []byte("PK\x03\x04")}),
+		zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: []byte(`<!DOCTYPE x><x/>`)}, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: a}),
+		zipFiles(t, mailbuild.XDMFile{Name: "big", Data: make([]byte, 200<<10)}),
 		quirkTwoSubsetsZip(t),
 		// Flagged encrypted (traditional PKWARE, bit 0) and WinZip AES
 		// (method 99), the bytes left in clear.
@@ -118,22 +122,22 @@ func rawZip(t testing.TB, es ...rawEntry) []byte {
 // seedMails returns mails covering the MIME walker's paths.
 func seedMails(t testing.TB) [][]byte {
 	a := tinyCDA("123")
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}}})
-	std := mailWith(t, MailSpec{XDM: z, DispositionNotificationTo: "x@y.fr", Subject: "XDM/1.0/DDM+SDM-MR DUPONT Zoé"})
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}}})
+	std := mailWith(t, mailbuild.MailSpec{XDM: z, DispositionNotificationTo: "x@y.fr", Subject: "XDM/1.0/DDM+SDM-MR DUPONT Zoé"})
 	out := [][]byte{
 		std,
-		mailWith(t, MailSpec{Parts: []Part{{ContentType: "application/xml", Filename: "cda é.xml", Data: a}}}),
-		mailWith(t, MailSpec{Parts: []Part{{ContentType: "message/rfc822", Encoding: "8bit", Data: std}}}),
-		mailWith(t, MailSpec{XDM: z, TextCharset: "iso-8859-1", Text: "Données", TextEncoding: "8bit"}),
-		mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}, {Data: tinyCDA("456")}}})}),
-		mailWith(t, MailSpec{ContentType: "multipart/report; report-type=delivery-status", XDM: z}),
-		mailWith(t, MailSpec{PDF: []byte("%PDF")}),
+		mailWith(t, mailbuild.MailSpec{Parts: []mailbuild.Part{{ContentType: "application/xml", Filename: "cda é.xml", Data: a}}}),
+		mailWith(t, mailbuild.MailSpec{Parts: []mailbuild.Part{{ContentType: "message/rfc822", Encoding: "8bit", Data: std}}}),
+		mailWith(t, mailbuild.MailSpec{XDM: z, TextCharset: "iso-8859-1", Text: "Données", TextEncoding: "8bit"}),
+		mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}, {Data: tinyCDA("456")}}})}),
+		mailWith(t, mailbuild.MailSpec{ContentType: "multipart/report; report-type=delivery-status", XDM: z}),
+		mailWith(t, mailbuild.MailSpec{PDF: []byte("%PDF")}),
 		std[:len(std)/2],
 		[]byte("From: a@b\r\nContent-Type: multipart/mixed\r\n\r\nx"),
 		[]byte("Subject: =?ISO-8859-1?Q?caf=E9?=\r\nContent-Type: text/xml\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n" + string(a)),
 	}
 	for _, zz := range seedZips(t) {
-		out = append(out, mailWith(t, MailSpec{XDM: zz}))
+		out = append(out, mailWith(t, mailbuild.MailSpec{XDM: zz}))
 	}
 	// The shapes of issue 12, as third-party systems write them.
 	for _, q := range quirkFixtures(t) {
@@ -175,7 +179,7 @@ func checkDocuments(t *testing.T, docs []Document) {
 		if (d.MetadataHashOK == nil) != (d.MetadataSizeOK == nil) {
 			t.Fatalf("%s: hash and size checks disagree on being listed", d.Name)
 		}
-		if _, ok := sniffCDA(d.Data); !ok {
+		if _, ok := cdasniff.Read(d.Data); !ok {
 			t.Fatalf("%s: not a CDA", d.Name)
 		}
 	}
@@ -324,14 +328,14 @@ func FuzzMetadata(f *testing.F) {
 		if err == nil && md == nil {
 			t.Fatal("nil metadata without error")
 		}
-		if err != nil || !plainUTF8(data) {
+		if err != nil || !testsupport.PlainUTF8(data) {
 			return // values are checked against the text where it is plain UTF-8
 		}
 		// Nothing is invented: every value read is written in the input,
 		// in its character data or an attribute (as a plain tokenizer reads
 		// them: entities decoded, CDATA opened), white space aside.
 		var b strings.Builder
-		d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
+		d := xml.NewDecoder(bytes.NewReader(cdasniff.TrimXMLStart(data)))
 		for {
 			tok, err := d.RawToken() // as parseMetadata: end tags unmatched
 			if err != nil {
@@ -365,19 +369,4 @@ func squeeze(s string) string {
 		}
 		return r
 	}, s)
-}
-
-// plainUTF8 reports whether data is UTF-8 with no encoding declared but
-// UTF-8: the text its values can be looked for in.
-func plainUTF8(data []byte) bool {
-	if !utf8.Valid(data) {
-		return false
-	}
-	head := bytes.ToLower(data[:min(len(data), 200)])
-	i := bytes.Index(head, []byte("encoding"))
-	if i < 0 {
-		return !bytes.Contains(bytes.ToLower(data), []byte("encoding"))
-	}
-	rest := bytes.TrimLeft(head[i+len("encoding"):], " \t\r\n=\"'")
-	return bytes.HasPrefix(rest, []byte("utf-8")) && bytes.Count(bytes.ToLower(data), []byte("encoding")) == 1
 }

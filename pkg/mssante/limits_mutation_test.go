@@ -3,6 +3,8 @@ package mssante
 import (
 	"reflect"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/mailbuild"
 )
 
 // TestWithDefaults: every zero or negative limit takes its default, every
@@ -38,7 +40,7 @@ func TestWithDefaults(t *testing.T) {
 // TestMetadataSizeLimit: a METADATA.XML of exactly MaxMetadataBytes is
 // read; one byte over the limit, the archive is refused.
 func TestMetadataSizeLimit(t *testing.T) {
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: tinyCDA("1234567890123")}}})
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: tinyCDA("1234567890123")}}})
 	entries, _, rej := readZip(t.Context(), z, "x", DefaultLimits(), &zipBudget{left: 1 << 30})
 	if rej != nil {
 		t.Fatal(rej)
@@ -52,7 +54,7 @@ func TestMetadataSizeLimit(t *testing.T) {
 	if size < 0 {
 		t.Fatal("no METADATA.XML in the built XDM")
 	}
-	raw := mailWith(t, MailSpec{XDM: z})
+	raw := mailWith(t, mailbuild.MailSpec{XDM: z})
 	lim := DefaultLimits()
 	lim.MaxMetadataBytes = size
 	if m := unpackOK(t, raw, lim); len(m.Documents) != 1 {

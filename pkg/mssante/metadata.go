@@ -9,25 +9,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
+	"github.com/bndmr/hub/pkg/xds"
 )
 
-// XDS classification schemes and identification schemes (IHE ITI TF-3
-// §4.2.5) that the unpacker reads.
+// Bounds of METADATA.XML (its identifiers are pkg/xds's).
 const (
-	schemeDocAuthor      = "urn:uuid:93606bcf-9494-43ec-9b4e-a7748d1a838d"
-	schemeSetAuthor      = "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d"
-	schemeFormatCode     = "urn:uuid:a09d5840-386c-46f2-b5ad-9c3699a4309d"
-	schemeTypeCode       = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"
-	schemeClassCode      = "urn:uuid:41a5887f-8865-4c09-adf7-e362475b143a"
-	schemeDocPatientID   = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
-	schemeDocUniqueID    = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
-	schemeSetPatientID   = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
-	schemeSetUniqueID    = "urn:uuid:96fdda7c-d067-4183-912e-bf5ee74998a8"
-	schemeSetSourceID    = "urn:uuid:554ac39e-e3fe-47fe-b233-965d2a147832"
-	objectTypeDocEntry   = "urn:uuid:7edca82f-054d-47f2-a032-9b2a5b5186c1"
-	formatCodeSystemOID  = "1.2.250.1.213.1.1.4.2.282" // TRE_A06, the CI-SIS formatCode system
-	FormatCodeSDMMR      = "urn:asip:ci-sis:sdm-mr:2017"
-	TypeCodeSDMMR        = "34133-9"
 	maxMetadataDepth     = 64
 	maxMetadataValueSize = 1 << 16
 )
@@ -59,8 +47,8 @@ var errMetadataDTD = errors.New("METADATA.XML declares a DTD (<!DOCTYPE> or anot
 // nor expands external entities. Element names are matched on their local
 // part: prefixes vary between producers and are sometimes undeclared.
 func parseMetadata(data []byte) (*metadata, error) {
-	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
-	d.CharsetReader = xmlCharset
+	d := xml.NewDecoder(bytes.NewReader(cdasniff.TrimXMLStart(data)))
+	d.CharsetReader = cdasniff.CharsetReader
 	r := &metadataReader{md: &metadata{}}
 	for {
 		tok, err := d.RawToken()
@@ -111,21 +99,21 @@ func (r *metadataReader) start(t xml.StartElement) {
 	switch t.Name.Local {
 	case "ExtrinsicObject":
 		r.md.Entries = append(r.md.Entries, metaEntry{
-			ID: attr(t, "id"), MimeType: attr(t, "mimeType"), ObjectType: attr(t, "objectType"),
+			ID: cdasniff.Attr(t, "id"), MimeType: cdasniff.Attr(t, "mimeType"), ObjectType: cdasniff.Attr(t, "objectType"),
 		})
 		r.entry = &r.md.Entries[len(r.md.Entries)-1]
 	case "RegistryPackage":
 		r.inSet = true
 	case "Classification":
 		r.inCls = true
-		r.clsScheme, r.clsNode, r.clsCoding = attr(t, "classificationScheme"), attr(t, "nodeRepresentation"), ""
+		r.clsScheme, r.clsNode, r.clsCoding = cdasniff.Attr(t, "classificationScheme"), cdasniff.Attr(t, "nodeRepresentation"), ""
 	case "Slot":
-		r.slotName, r.slotValues = attr(t, "name"), nil
+		r.slotName, r.slotValues = cdasniff.Attr(t, "name"), nil
 	case "Value":
 		r.value = &strings.Builder{}
 	case "ExternalIdentifier":
 		r.inEI = true
-		r.eiScheme, r.eiValue, r.eiName = attr(t, "identificationScheme"), attr(t, "value"), ""
+		r.eiScheme, r.eiValue, r.eiName = cdasniff.Attr(t, "identificationScheme"), cdasniff.Attr(t, "value"), ""
 	case "LocalizedString":
 		parent := ""
 		if len(r.stack) >= 3 {
@@ -133,9 +121,9 @@ func (r *metadataReader) start(t xml.StartElement) {
 		}
 		switch {
 		case r.inEI:
-			r.eiName = attr(t, "value")
+			r.eiName = cdasniff.Attr(t, "value")
 		case r.entry != nil && parent == "ExtrinsicObject" && r.stack[len(r.stack)-2] == "Name":
-			r.entry.Title = collapseSpace(attr(t, "value"))
+			r.entry.Title = collapseSpace(cdasniff.Attr(t, "value"))
 		}
 	}
 }
@@ -156,12 +144,12 @@ func (r *metadataReader) end(name string) {
 	case "Classification":
 		if e := r.entry; e != nil {
 			switch {
-			case r.clsScheme == schemeFormatCode,
-				r.clsScheme == "" && r.clsCoding == formatCodeSystemOID:
+			case r.clsScheme == xds.SchemeFormatCode,
+				r.clsScheme == "" && r.clsCoding == xds.FormatCodeSystemOID:
 				e.FormatCode = collapseSpace(r.clsNode)
-			case r.clsScheme == schemeTypeCode:
+			case r.clsScheme == xds.SchemeTypeCode:
 				e.TypeCode = collapseSpace(r.clsNode)
-			case r.clsScheme == schemeClassCode:
+			case r.clsScheme == xds.SchemeClassCode:
 				e.ClassCode = collapseSpace(r.clsNode)
 			}
 		}
@@ -189,9 +177,9 @@ func endSlot(md *metadata, entry *metaEntry, inSet, inCls bool, clsScheme string
 			for _, v := range values {
 				v = collapseSpace(v)
 				switch {
-				case entry != nil && (clsScheme == schemeDocAuthor || clsScheme == ""):
+				case entry != nil && (clsScheme == xds.SchemeDocAuthor || clsScheme == ""):
 					entry.AuthorInstitution = append(entry.AuthorInstitution, v)
-				case inSet && (clsScheme == schemeSetAuthor || clsScheme == ""):
+				case inSet && (clsScheme == xds.SchemeSetAuthor || clsScheme == ""):
 					md.SetAuthorInstitution = append(md.SetAuthorInstitution, v)
 				}
 			}
@@ -246,29 +234,29 @@ func joinURI(values []string) string {
 
 func endExternalIdentifier(md *metadata, entry *metaEntry, inSet bool, scheme, name, value string) {
 	switch {
-	case entry != nil && (scheme == schemeDocPatientID || name == "XDSDocumentEntry.patientId"):
+	case entry != nil && (scheme == xds.SchemeDocPatientID || name == "XDSDocumentEntry.patientId"):
 		entry.PatientID = value
-	case entry != nil && (scheme == schemeDocUniqueID || name == "XDSDocumentEntry.uniqueId"):
+	case entry != nil && (scheme == xds.SchemeDocUniqueID || name == "XDSDocumentEntry.uniqueId"):
 		entry.UniqueID = value
-	case inSet && (scheme == schemeSetPatientID || name == "XDSSubmissionSet.patientId"):
+	case inSet && (scheme == xds.SchemeSetPatientID || name == "XDSSubmissionSet.patientId"):
 		md.SetPatientID = value
-	case inSet && (scheme == schemeSetUniqueID || name == "XDSSubmissionSet.uniqueId"):
+	case inSet && (scheme == xds.SchemeSetUniqueID || name == "XDSSubmissionSet.uniqueId"):
 		md.SetUniqueID = value
-	case inSet && (scheme == schemeSetSourceID || name == "XDSSubmissionSet.sourceId"):
+	case inSet && (scheme == xds.SchemeSetSourceID || name == "XDSSubmissionSet.sourceId"):
 		md.SetSourceID = value
 	}
 }
 
-// parseCX reads an XDS CX patient id, "ext^^^&root&ISO", into a cx. It
+// parseCX reads an XDS CX patient id, "ext^^^&root&ISO", into a cdasniff.ID. It
 // returns false for anything else.
-func parseCX(s string) (cx, bool) {
+func parseCX(s string) (cdasniff.ID, bool) {
 	parts := strings.Split(s, "^")
 	if len(parts) < 4 || strings.TrimSpace(parts[0]) == "" {
-		return cx{}, false
+		return cdasniff.ID{}, false
 	}
 	auth := strings.Split(parts[3], "&")
 	if len(auth) < 2 || strings.TrimSpace(auth[1]) == "" {
-		return cx{}, false
+		return cdasniff.ID{}, false
 	}
-	return cx{Root: strings.TrimSpace(auth[1]), Ext: strings.TrimSpace(parts[0])}, true
+	return cdasniff.ID{Root: strings.TrimSpace(auth[1]), Ext: strings.TrimSpace(parts[0])}, true
 }

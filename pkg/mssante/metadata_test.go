@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
+	"github.com/bndmr/hub/pkg/xds"
 )
 
 func TestParseMetadataSample(t *testing.T) {
@@ -24,7 +27,7 @@ func TestParseMetadataSample(t *testing.T) {
 		t.Fatalf("submission set: %+v", md)
 	}
 	want := metaEntry{
-		ID: "efbb37ce-cec0-42d4-ba59-71eec9fc789e", MimeType: "text/xml", ObjectType: objectTypeDocEntry,
+		ID: "efbb37ce-cec0-42d4-ba59-71eec9fc789e", MimeType: "text/xml", ObjectType: xds.ObjectTypeDocEntry,
 		URI: "DOC00001.XML", Hash: "D9C2470D4C7BAA6903BC5B2B4415593C8C12C9FF", Size: "60582",
 		CreationTime: "20160711122758", Title: "Synthèse médicale",
 		PatientID:  "0218805328320789819507^^^&1.2.250.1.213.1.4.2&ISO",
@@ -66,7 +69,7 @@ func TestParseMetadataVariants(t *testing.T) {
 				return md.Entries[0].PatientID == "1^^^&1.2&ISO" && md.Entries[0].UniqueID == "9.9.9"
 			}, nil},
 		{"formatCode by coding scheme", entry(`<Classification nodeRepresentation="urn:asip:ci-sis:sdm-mr:2017"><Slot name="codingScheme"><ValueList><Value>1.2.250.1.213.1.1.4.2.282</Value></ValueList></Slot></Classification>`),
-			func(md *metadata) bool { return md.Entries[0].FormatCode == FormatCodeSDMMR }, nil},
+			func(md *metadata) bool { return md.Entries[0].FormatCode == xds.FormatCodeSDMMR }, nil},
 		{"latin-1", latin, func(md *metadata) bool { return md.Entries[0].Title == "Synthèse" }, nil},
 		{"byte order mark", "\xef\xbb\xbf" + entry(""), func(md *metadata) bool { return len(md.Entries) == 1 }, nil},
 		{"DOCTYPE", `<?xml version="1.0"?><!DOCTYPE x SYSTEM "http://evil/x.dtd"><x/>`, nil, errMetadataDTD},
@@ -101,14 +104,14 @@ var errAny = errors.New("any error")
 func TestParseCX(t *testing.T) {
 	cases := []struct {
 		in   string
-		want cx
+		want cdasniff.ID
 		ok   bool
 	}{
-		{"0218805328320789819507^^^&1.2.250.1.213.1.4.2&ISO", cx{"1.2.250.1.213.1.4.2", "0218805328320789819507"}, true},
-		{" 123 ^^^& 1.2.3 &ISO", cx{"1.2.3", "123"}, true},
-		{"123", cx{}, false},
-		{"^^^&1.2.3&ISO", cx{}, false},
-		{"123^^^1.2.3", cx{}, false},
+		{"0218805328320789819507^^^&1.2.250.1.213.1.4.2&ISO", cdasniff.ID{Root: "1.2.250.1.213.1.4.2", Ext: "0218805328320789819507"}, true},
+		{" 123 ^^^& 1.2.3 &ISO", cdasniff.ID{Root: "1.2.3", Ext: "123"}, true},
+		{"123", cdasniff.ID{}, false},
+		{"^^^&1.2.3&ISO", cdasniff.ID{}, false},
+		{"123^^^1.2.3", cdasniff.ID{}, false},
 	}
 	for _, c := range cases {
 		got, ok := parseCX(c.in)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/mailbuild"
 )
 
 // The files of testdata/quirks are mails written the way third-party
@@ -101,14 +103,14 @@ func quirkDSN(blank bool) string {
 
 // quirkSubmission is a standard MSSanté mail around a small CDA.
 func quirkSubmission(t testing.TB) []byte {
-	return mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: tinyCDA("1234567890123")}}}),
+	return mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: tinyCDA("1234567890123")}}}),
 		MessageID: "<submission-quirk@chu.test>", ReturnPath: "dpi@chu.test", From: "dpi@chu.test",
 		DispositionNotificationTo: "dpi@chu.test", Subject: "XDM/1.0/DDM+SDM-MR DUPONT Zoé 28/02/2024"})
 }
 
 // quirkTwoSubsets is a mail around quirkTwoSubsetsZip.
 func quirkTwoSubsets(t testing.TB) []byte {
-	return mailWith(t, MailSpec{XDM: quirkTwoSubsetsZip(t), MessageID: "<two-subsets-quirk@chu.test>", ReturnPath: "dpi@chu.test",
+	return mailWith(t, mailbuild.MailSpec{XDM: quirkTwoSubsetsZip(t), MessageID: "<two-subsets-quirk@chu.test>", ReturnPath: "dpi@chu.test",
 		From: "dpi@chu.test", DispositionNotificationTo: "dpi@chu.test", Subject: "XDM/1.0/DDM+SDM-MR DUPONT Zoé 28/02/2024"})
 }
 
@@ -117,9 +119,9 @@ func quirkTwoSubsets(t testing.TB) []byte {
 // uniqueId; the second one declares another patient and a wrong size.
 func quirkTwoSubsetsZip(t testing.TB) []byte {
 	cda := tinyCDA("1234567890123")
-	meta := func(d XDMDocument) []byte {
+	meta := func(d mailbuild.XDMDocument) []byte {
 		d.Data = cda
-		entries, _, rej := readZip(t.Context(), mustXDM(t, XDM{Documents: []XDMDocument{d}}), "x", DefaultLimits(), &zipBudget{left: 1 << 30})
+		entries, _, rej := readZip(t.Context(), mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{d}}), "x", DefaultLimits(), &zipBudget{left: 1 << 30})
 		if rej != nil {
 			t.Fatal(rej)
 		}
@@ -132,12 +134,12 @@ func quirkTwoSubsetsZip(t testing.TB) []byte {
 		return nil
 	}
 	return zipFiles(t,
-		XDMFile{"README.TXT", []byte("Deux lots\r\n")},
-		XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", meta(XDMDocument{UniqueID: "1.2.3.4.1"})},
-		XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", cda},
-		XDMFile{"IHE_XDM/SUBSET02/METADATA.XML", meta(XDMDocument{UniqueID: "1.2.3.4.2",
+		mailbuild.XDMFile{Name: "README.TXT", Data: []byte("Deux lots\r\n")},
+		mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: meta(mailbuild.XDMDocument{UniqueID: "1.2.3.4.1"})},
+		mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: cda},
+		mailbuild.XDMFile{Name: "IHE_XDM/SUBSET02/METADATA.XML", Data: meta(mailbuild.XDMDocument{UniqueID: "1.2.3.4.2",
 			PatientID: "2222222222222^^^&1.2.250.1.213.1.4.10&ISO", SizeOverride: 7})},
-		XDMFile{"IHE_XDM/SUBSET02/DOC00001.XML", cda},
+		mailbuild.XDMFile{Name: "IHE_XDM/SUBSET02/DOC00001.XML", Data: cda},
 	)
 }
 
@@ -336,8 +338,8 @@ func TestLenientHeader(t *testing.T) {
 // A forwarded message written the same odd ways is read like the mail.
 func TestUnpackForwardedQuirks(t *testing.T) {
 	forward := func(inner []byte) []byte {
-		return mailWith(t, MailSpec{From: "secretariat@chu.test", Text: "Pour intégration.",
-			Parts: []Part{{ContentType: "message/rfc822", Encoding: "base64", Data: inner}}})
+		return mailWith(t, mailbuild.MailSpec{From: "secretariat@chu.test", Text: "Pour intégration.",
+			Parts: []mailbuild.Part{{ContentType: "message/rfc822", Encoding: "base64", Data: inner}}})
 	}
 	for _, name := range []string{"submission-bom.eml", "submission-mbox-from.eml", "submission-spaces.eml", "submission-no-blank.eml"} {
 		t.Run(name, func(t *testing.T) {
@@ -363,7 +365,7 @@ func TestUnpackForwardedQuirks(t *testing.T) {
 func TestUnpackListedTwice(t *testing.T) {
 	a, b := tinyCDA("1234567890123"), tinyCDA("1234567890123")
 	b = append(b, "<!-- v2 -->"...)
-	entries, _, rej := readZip(t.Context(), mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, {Data: b, UniqueID: "1.2.3.2"}}}),
+	entries, _, rej := readZip(t.Context(), mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, {Data: b, UniqueID: "1.2.3.2"}}}),
 		"x", DefaultLimits(), &zipBudget{left: 1 << 30})
 	if rej != nil {
 		t.Fatal(rej)
@@ -374,8 +376,8 @@ func TestUnpackListedTwice(t *testing.T) {
 			md = bytes.ReplaceAll(e.Data, []byte("DOC00002.XML"), []byte("DOC00001.XML"))
 		}
 	}
-	z := zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", md}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a})
-	m := unpackOK(t, mailWith(t, MailSpec{XDM: z}), DefaultLimits())
+	z := zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: a})
+	m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: z}), DefaultLimits())
 	d := m.Documents[0]
 	if len(m.Documents) != 1 || len(d.Duplicates) != 1 || d.Duplicates[0].UniqueID != "1.2.3.2" || *d.Duplicates[0].MetadataHashOK ||
 		!hasWarning(d.Warnings, "its second METADATA.XML listing (document 1.2.3.2): METADATA.XML hash") || !hasWarning(m.Warnings, "a second time") {
@@ -383,5 +385,5 @@ func TestUnpackListedTwice(t *testing.T) {
 	}
 	strict := DefaultLimits()
 	strict.StrictMetadata = true
-	unpackRejected(t, mailWith(t, MailSpec{XDM: z}), strict, CodeMetadataMismatch)
+	unpackRejected(t, mailWith(t, mailbuild.MailSpec{XDM: z}), strict, CodeMetadataMismatch)
 }

@@ -4,19 +4,22 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
+	"github.com/bndmr/hub/pkg/mailbuild"
 )
 
 // TestSniffCDAPatientStopsAfterRecordTarget: the patient sniff reads the
 // header up to the end of recordTarget, all of it, and no further.
 func TestSniffCDAPatientStopsAfterRecordTarget(t *testing.T) {
-	h, ok := sniffCDAPatient(tinyCDA("1234567890123"))
+	h, ok := cdasniff.ReadPatient(tinyCDA("1234567890123"))
 	if !ok || len(h.PatientIDs) != 1 || h.PatientIDs[0].Ext != "1234567890123" || h.BirthTime != "20240228" || h.Gender != "F" {
 		t.Fatalf("patient sniff: %+v, %v", h, ok)
 	}
-	if h.Custodian != (cx{}) {
+	if h.Custodian != (cdasniff.ID{}) {
 		t.Errorf("patient sniff read past recordTarget: custodian %v", h.Custodian)
 	}
-	if full, _ := sniffCDA(tinyCDA("1234567890123")); full.Custodian.Ext != "1750000000" {
+	if full, _ := cdasniff.Read(tinyCDA("1234567890123")); full.Custodian.Ext != "1750000000" {
 		t.Errorf("full sniff: custodian %v", full.Custodian)
 	}
 }
@@ -26,9 +29,9 @@ func TestSniffCDAPatientStopsAfterRecordTarget(t *testing.T) {
 // and refused when either its hash or its size alone disagrees.
 func TestListedTwiceStrict(t *testing.T) {
 	a := tinyCDA("1234567890123")
-	listedTwice := func(second XDMDocument) []byte {
+	listedTwice := func(second mailbuild.XDMDocument) []byte {
 		second.Data, second.UniqueID = a, "1.2.3.2"
-		entries, _, rej := readZip(t.Context(), mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, second}}),
+		entries, _, rej := readZip(t.Context(), mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, second}}),
 			"x", DefaultLimits(), &zipBudget{left: 1 << 30})
 		if rej != nil {
 			t.Fatal(rej)
@@ -39,23 +42,23 @@ func TestListedTwiceStrict(t *testing.T) {
 				md = bytes.ReplaceAll(e.Data, []byte("DOC00002.XML"), []byte("DOC00001.XML"))
 			}
 		}
-		return mailWith(t, MailSpec{XDM: zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", md}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a})})
+		return mailWith(t, mailbuild.MailSpec{XDM: zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: a})})
 	}
 	strict := DefaultLimits()
 	strict.StrictMetadata = true
-	m := unpackOK(t, listedTwice(XDMDocument{}), strict)
+	m := unpackOK(t, listedTwice(mailbuild.XDMDocument{}), strict)
 	if len(m.Documents) != 1 || len(m.Documents[0].Duplicates) != 1 || m.Documents[0].Duplicates[0].UniqueID != "1.2.3.2" {
 		t.Errorf("documents %+v", m.Documents)
 	}
-	unpackRejected(t, listedTwice(XDMDocument{SizeOverride: int64(len(a)) + 1}), strict, CodeMetadataMismatch)
-	unpackRejected(t, listedTwice(XDMDocument{HashOverride: strings.Repeat("0", 40)}), strict, CodeMetadataMismatch)
+	unpackRejected(t, listedTwice(mailbuild.XDMDocument{SizeOverride: int64(len(a)) + 1}), strict, CodeMetadataMismatch)
+	unpackRejected(t, listedTwice(mailbuild.XDMDocument{HashOverride: strings.Repeat("0", 40)}), strict, CodeMetadataMismatch)
 }
 
 // TestNoCDAReasonNamesNestedReport: a mail holding only a delivery report
 // inside it is refused for no CDA, and the reason says what it held.
 func TestNoCDAReasonNamesNestedReport(t *testing.T) {
 	report := "--rb\r\nContent-Type: text/plain\r\n\r\nDelivered.\r\n--rb--\r\n"
-	raw := mailWith(t, MailSpec{Text: "Voir le rapport.", Parts: []Part{{
+	raw := mailWith(t, mailbuild.MailSpec{Text: "Voir le rapport.", Parts: []mailbuild.Part{{
 		ContentType: "multipart/report; report-type=delivery-status; boundary=rb", Encoding: "7bit", Data: []byte(report)}}})
 	_, rej := unpackRejected(t, raw, DefaultLimits(), CodeNoCDA)
 	if rej == nil || !strings.Contains(rej.Reason, "multipart/report (not opened)") {
@@ -70,7 +73,7 @@ func TestNoCDAReasonNamesNestedReport(t *testing.T) {
 func TestSniffTextIsTheElementsOwn(t *testing.T) {
 	doc := bytes.Replace(tinyCDA("1234567890123"), []byte("<title>SDM-MR</title>"),
 		[]byte("<title>SDM-MR <b>brouillon</b></title>"), 1)
-	h, ok := sniffCDA(doc)
+	h, ok := cdasniff.Read(doc)
 	if !ok || h.Title != "SDM-MR" {
 		t.Fatalf("title %q (%v), want %q", h.Title, ok, "SDM-MR")
 	}

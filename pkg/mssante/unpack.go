@@ -21,6 +21,8 @@ import (
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 	"golang.org/x/text/encoding/charmap"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
 )
 
 // Where a document came from.
@@ -102,7 +104,7 @@ type Document struct {
 	// Their warnings are also on Warnings, prefixed with their name.
 	Duplicates []Duplicate
 
-	cda *cdaHeader
+	cda *cdasniff.Header
 }
 
 // Duplicate is an entry of the mail whose bytes are those of a Document
@@ -596,8 +598,8 @@ func (w *walker) leaf(mh message.Header, mt string, params map[string]string, da
 		w.docs = append(w.docs, docs...)
 		return nil
 	}
-	if looksLikeXML(data) {
-		if h, ok := sniffCDAPatient(data); ok {
+	if cdasniff.LooksLikeXML(data) {
+		if h, ok := cdasniff.ReadPatient(data); ok {
 			sum := sha1.Sum(data)
 			if name == "" {
 				name = "MIME part " + where
@@ -692,10 +694,10 @@ func hasXDM(docs []*Document) bool {
 // mail. A METADATA id that the CDA does not carry is noted on the document;
 // the validator does the full cross-check.
 func checkOnePatient(docs []*Document) *RejectError {
-	ids := make([]map[cx]bool, len(docs))
+	ids := make([]map[cdasniff.ID]bool, len(docs))
 	for i, d := range docs {
-		ids[i] = map[cx]bool{}
-		var meta cx
+		ids[i] = map[cdasniff.ID]bool{}
+		var meta cdasniff.ID
 		var hasMeta bool
 		if d.PatientID != "" {
 			if meta, hasMeta = parseCX(d.PatientID); hasMeta {
@@ -728,7 +730,7 @@ func checkOnePatient(docs []*Document) *RejectError {
 		}
 		return i
 	}
-	owner := map[cx]int{}
+	owner := map[cdasniff.ID]int{}
 	for i := range docs {
 		for id := range ids[i] {
 			if j, ok := owner[id]; ok {
@@ -757,7 +759,7 @@ func checkOnePatient(docs []*Document) *RejectError {
 		"les documents concernent %d patients différents, un seul par courriel est permis : %s", len(groups), strings.Join(desc, " | "))
 }
 
-func patientLabel(d *Document, ids map[cx]bool) string {
+func patientLabel(d *Document, ids map[cdasniff.ID]bool) string {
 	if c, ok := parseCX(d.PatientID); ok {
 		return c.String()
 	}
@@ -774,7 +776,7 @@ func patientLabel(d *Document, ids map[cx]bool) string {
 	return strings.Join(l, ", ")
 }
 
-func containsCX(l []cx, c cx) bool {
+func containsCX(l []cdasniff.ID, c cdasniff.ID) bool {
 	for _, x := range l {
 		if x == c {
 			return true
@@ -869,4 +871,10 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// collapseSpace trims and collapses white-space runs: pretty-printers break
+// lines inside values ("CABINET M.\n      MEDECIN5729").
+func collapseSpace(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mailbuild"
 )
 
 // kitPath returns a path inside the CI-SIS folder (../shared/ci-sis).
@@ -78,7 +79,7 @@ func zipTree(t testing.TB, root string, rename func(string) string) []byte {
 }
 
 // zipFiles builds a zip from name/data pairs, deflated, in order.
-func zipFiles(t testing.TB, files ...XDMFile) []byte {
+func zipFiles(t testing.TB, files ...mailbuild.XDMFile) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -97,9 +98,9 @@ func zipFiles(t testing.TB, files ...XDMFile) []byte {
 	return buf.Bytes()
 }
 
-func mustXDM(t testing.TB, x XDM) []byte {
+func mustXDM(t testing.TB, x mailbuild.XDM) []byte {
 	t.Helper()
-	z, err := BuildXDM(x)
+	z, err := mailbuild.BuildXDM(x)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +108,7 @@ func mustXDM(t testing.TB, x XDM) []byte {
 }
 
 // mailWith builds a standard MSSanté mail around an XDM archive.
-func mailWith(t testing.TB, s MailSpec) []byte {
+func mailWith(t testing.TB, s mailbuild.MailSpec) []byte {
 	t.Helper()
 	if s.From == "" {
 		s.From = "dpi@chu-exemple.mssante.fr"
@@ -115,7 +116,7 @@ func mailWith(t testing.TB, s MailSpec) []byte {
 	if s.To == "" {
 		s.To = "bamara@bndmr.mssante.fr"
 	}
-	raw, err := BuildMail(s)
+	raw, err := mailbuild.BuildMail(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/emersion/go-message"
+
+	"github.com/bndmr/hub/pkg/mailbuild"
 )
 
 // TestHeaderEndChecksOneLineOnly: only the first line that is neither a
@@ -80,7 +82,7 @@ func TestSpaceStripperSkipsBlankReads(t *testing.T) {
 // TestMaxPartsBoundary: a mail of exactly MaxParts MIME entities (the
 // message itself counted) is accepted; one entity more is refused.
 func TestMaxPartsBoundary(t *testing.T) {
-	raw := mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: exampleCDA(t, newborn)}}}), PDF: []byte("%PDF-1.4")})
+	raw := mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: exampleCDA(t, newborn)}}}), PDF: []byte("%PDF-1.4")})
 	// Count the entities with go-message, apart from the walker.
 	e, err := message.Read(bytes.NewReader(raw))
 	if err != nil {

@@ -10,12 +10,14 @@ import (
 	"time"
 
 	"golang.org/x/text/encoding/unicode"
+
+	"github.com/bndmr/hub/pkg/mailbuild"
 )
 
 func TestUnpackStandardMail(t *testing.T) {
 	cda := exampleCDA(t, newborn)
-	raw := mailWith(t, MailSpec{
-		XDM:                       mustXDM(t, XDM{Documents: []XDMDocument{{Data: cda}}}),
+	raw := mailWith(t, mailbuild.MailSpec{
+		XDM:                       mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}}),
 		PDF:                       []byte("%PDF-1.4 fake"),
 		PDFName:                   "20240228_SDM-MR_DECOURCY_Léa_123.pdf",
 		ReturnPath:                "dpi@chu-exemple.mssante.fr",
@@ -23,7 +25,7 @@ func TestUnpackStandardMail(t *testing.T) {
 		OriginalRecipient:         "rfc822;bamara@bndmr.mssante.fr",
 		MessageID:                 "<abc.123@chu-exemple.mssante.fr>",
 		Date:                      time.Date(2025, 3, 4, 10, 11, 12, 0, time.UTC),
-		Header:                    []HeaderField{{"X-MSS-CODECDA", "34133-9"}, {"X-MSS-INS", "O"}},
+		Header:                    []mailbuild.HeaderField{{Name: "X-MSS-CODECDA", Value: "34133-9"}, {Name: "X-MSS-INS", Value: "O"}},
 		Text:                      "Bonjour,\nci-joint le SDM-MR de l'enfant, né à Évry.\n",
 	})
 	m := unpackOK(t, raw, DefaultLimits())
@@ -70,10 +72,10 @@ func TestUnpackTextPart(t *testing.T) {
 		{"latin-1 quoted-printable", "iso-8859-1", "quoted-printable", latin, latin},
 		{"latin-1 8bit", "iso-8859-1", "8bit", latin, latin},
 	}
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: exampleCDA(t, newborn)}}})
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: exampleCDA(t, newborn)}}})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			raw := mailWith(t, MailSpec{XDM: z, Text: c.in, TextCharset: c.charset, TextEncoding: c.enc})
+			raw := mailWith(t, mailbuild.MailSpec{XDM: z, Text: c.in, TextCharset: c.charset, TextEncoding: c.enc})
 			if c.enc == "quoted-printable" && !bytes.Contains(raw, []byte("Donn=")) {
 				t.Fatalf("the text is not quoted-printable")
 			}
@@ -95,9 +97,9 @@ func TestUnpackSubject(t *testing.T) {
 		{"XDM/1.0/DDM+SDM-MR H\xc9L\xc8NE", "XDM/1.0/DDM+SDM-MR HÉLÈNE"},         // raw Latin-1
 		{"XDM/1.0/DDM+SDM-MR H\xc3\x89L\xc3\x88NE", "XDM/1.0/DDM+SDM-MR HÉLÈNE"}, // raw UTF-8 (RFC 6532)
 	}
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: exampleCDA(t, newborn)}}})
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: exampleCDA(t, newborn)}}})
 	for _, c := range cases {
-		raw := mailWith(t, MailSpec{XDM: z, Subject: "PLACEHOLDER"})
+		raw := mailWith(t, mailbuild.MailSpec{XDM: z, Subject: "PLACEHOLDER"})
 		raw = bytes.Replace(raw, []byte("Subject: PLACEHOLDER"), []byte("Subject: "+c.header), 1)
 		m := unpackOK(t, raw, DefaultLimits())
 		if m.Subject != c.want {
@@ -108,7 +110,7 @@ func TestUnpackSubject(t *testing.T) {
 		}
 	}
 	// Built subjects with accents are encoded, and read back.
-	raw := mailWith(t, MailSpec{XDM: z, Subject: "XDM/1.0/DDM+Synthèse d'épisode de soins ÉLODIE Zoé 01/02/2003"})
+	raw := mailWith(t, mailbuild.MailSpec{XDM: z, Subject: "XDM/1.0/DDM+Synthèse d'épisode de soins ÉLODIE Zoé 01/02/2003"})
 	if !bytes.Contains(raw, []byte("=?UTF-8?q?")) {
 		t.Errorf("the subject is not RFC 2047 encoded")
 	}
@@ -123,17 +125,17 @@ func TestUnpackBareCDA(t *testing.T) {
 	latin := []byte(`<?xml version="1.0" encoding="ISO-8859-1"?>` + "\r\n<ClinicalDocument xmlns=\"urn:hl7-org:v3\"><title>Synth\xe8se</title></ClinicalDocument>\r\n")
 	cases := []struct {
 		name string
-		part Part
+		part mailbuild.Part
 		data []byte
 		file string
 	}{
-		{"application/xml base64, RFC 2231 name", Part{ContentType: "application/xml", Filename: "cda médical.xml", Data: cda}, cda, "cda médical.xml"},
-		{"text/xml latin-1 quoted-printable, bytes untouched", Part{ContentType: `text/xml; charset="ISO-8859-1"`, Filename: "cda.xml", Data: latin}, latin, "cda.xml"},
-		{"octet-stream, RFC 2047 name", Part{ContentType: `application/octet-stream; name="=?UTF-8?Q?r=C3=A9sum=C3=A9.xml?="`, Header: []HeaderField{{"Content-Disposition", "attachment"}}, Data: cda}, cda, "résumé.xml"},
+		{"application/xml base64, RFC 2231 name", mailbuild.Part{ContentType: "application/xml", Filename: "cda médical.xml", Data: cda}, cda, "cda médical.xml"},
+		{"text/xml latin-1 quoted-printable, bytes untouched", mailbuild.Part{ContentType: `text/xml; charset="ISO-8859-1"`, Filename: "cda.xml", Data: latin}, latin, "cda.xml"},
+		{"octet-stream, RFC 2047 name", mailbuild.Part{ContentType: `application/octet-stream; name="=?UTF-8?Q?r=C3=A9sum=C3=A9.xml?="`, Header: []mailbuild.HeaderField{{Name: "Content-Disposition", Value: "attachment"}}, Data: cda}, cda, "résumé.xml"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := unpackOK(t, mailWith(t, MailSpec{Subject: "SDM-MR", Parts: []Part{c.part}}), DefaultLimits())
+			m := unpackOK(t, mailWith(t, mailbuild.MailSpec{Subject: "SDM-MR", Parts: []mailbuild.Part{c.part}}), DefaultLimits())
 			d := m.Documents[0]
 			if len(m.Documents) != 1 || !bytes.Equal(d.Data, c.data) || d.Name != c.file || d.Source != SourceAttachment ||
 				d.MetadataHashOK != nil || d.MetadataSizeOK != nil || !hasWarning(d.Warnings, "bare CDA attachment") {
@@ -148,14 +150,14 @@ func TestUnpackBareCDA(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := unpackOK(t, mailWith(t, MailSpec{Parts: []Part{{ContentType: "application/xml", Filename: "cda16.xml", Data: u16}}}), DefaultLimits())
+		m := unpackOK(t, mailWith(t, mailbuild.MailSpec{Parts: []mailbuild.Part{{ContentType: "application/xml", Filename: "cda16.xml", Data: u16}}}), DefaultLimits())
 		if d := m.Documents[0]; !bytes.Equal(d.Data, u16) || d.cda == nil || len(d.cda.PatientIDs) != 1 {
 			t.Errorf("UTF-16 document not read: %+v", d.cda)
 		}
 	})
 	t.Run("the zip and a bare copy give one document", func(t *testing.T) {
-		z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: cda}}})
-		m := unpackOK(t, mailWith(t, MailSpec{XDM: z, Parts: []Part{{ContentType: "text/xml", Filename: "copie.xml", Encoding: "base64", Data: cda}}}), DefaultLimits())
+		z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}})
+		m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: z, Parts: []mailbuild.Part{{ContentType: "text/xml", Filename: "copie.xml", Encoding: "base64", Data: cda}}}), DefaultLimits())
 		if len(m.Documents) != 1 || m.Documents[0].Source != SourceXDM || !hasWarning(m.Warnings, "same file") {
 			t.Errorf("%d documents, warnings %q", len(m.Documents), m.Warnings)
 		}
@@ -165,12 +167,12 @@ func TestUnpackBareCDA(t *testing.T) {
 // A secretary forwards the hospital's mail: the XDM sits in message/rfc822.
 func TestUnpackForwarded(t *testing.T) {
 	cda := exampleCDA(t, newborn)
-	original := mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: cda}}}),
+	original := mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}}),
 		MessageID: "<orig@chu.mssante.fr>", DispositionNotificationTo: "dpi@chu-exemple.mssante.fr"})
 	for _, enc := range []string{"8bit", "base64", "7bit"} {
 		t.Run(enc, func(t *testing.T) {
-			fwd, err := BuildMail(MailSpec{From: "secretariat@chu-exemple.mssante.fr", To: "bamara@bndmr.mssante.fr",
-				Text: "Pour intégration.", Parts: []Part{{ContentType: "message/rfc822", Encoding: enc, Data: original}}})
+			fwd, err := mailbuild.BuildMail(mailbuild.MailSpec{From: "secretariat@chu-exemple.mssante.fr", To: "bamara@bndmr.mssante.fr",
+				Text: "Pour intégration.", Parts: []mailbuild.Part{{ContentType: "message/rfc822", Encoding: enc, Data: original}}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +193,7 @@ func TestUnpackForwarded(t *testing.T) {
 		})
 	}
 	t.Run("ForwardMail", func(t *testing.T) {
-		fwd, err := ForwardMail(original, MailSpec{From: "secretariat@chu-exemple.mssante.fr", To: "bamara@bndmr.mssante.fr"})
+		fwd, err := mailbuild.ForwardMail(original, mailbuild.MailSpec{From: "secretariat@chu-exemple.mssante.fr", To: "bamara@bndmr.mssante.fr"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -207,7 +209,7 @@ func TestUnpackPatients(t *testing.T) {
 	a2 := append(bytes.Clone(a), []byte("<!-- v2 -->")...)
 	b := exampleCDA(t, pregnant)
 	t.Run("two documents, one patient", func(t *testing.T) {
-		m := unpackOK(t, mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}, {Data: a2}}})}), DefaultLimits())
+		m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}, {Data: a2}}})}), DefaultLimits())
 		if len(m.Documents) != 2 || m.Documents[0].PatientID != m.Documents[1].PatientID {
 			t.Errorf("%d documents", len(m.Documents))
 		}
@@ -216,19 +218,19 @@ func TestUnpackPatients(t *testing.T) {
 		}
 	})
 	t.Run("two patients in the XDM", func(t *testing.T) {
-		_, rej := unpackRejected(t, mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}, {Data: b}}})}), DefaultLimits(), CodeSeveralPatients)
+		_, rej := unpackRejected(t, mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}, {Data: b}}})}), DefaultLimits(), CodeSeveralPatients)
 		if !strings.Contains(rej.Reason, "DOC00001.XML") || !strings.Contains(rej.Reason, "DOC00002.XML") {
 			t.Errorf("reason %s", rej.Reason)
 		}
 	})
 	t.Run("XDM and a bare CDA of another patient", func(t *testing.T) {
-		unpackRejected(t, mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}}}),
-			Parts: []Part{{ContentType: "application/xml", Filename: "autre.xml", Data: b}}}), DefaultLimits(), CodeSeveralPatients)
+		unpackRejected(t, mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}}}),
+			Parts: []mailbuild.Part{{ContentType: "application/xml", Filename: "autre.xml", Data: b}}}), DefaultLimits(), CodeSeveralPatients)
 	})
 	t.Run("METADATA says another patient than its CDA", func(t *testing.T) {
 		// The CDA links the two documents: one patient, and the METADATA
 		// inconsistency is left to the validator's cross-check, with a warning.
-		m := unpackOK(t, mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: a}, {Data: a2, PatientID: "1234567890123^^^&1.2.250.1.213.1.4.8&ISO"}}})}),
+		m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}, {Data: a2, PatientID: "1234567890123^^^&1.2.250.1.213.1.4.8&ISO"}}})}),
 			DefaultLimits())
 		if len(m.Documents) != 2 || !hasWarning(m.Documents[1].Warnings, "not among the CDA recordTarget ids") || len(m.Documents[0].Warnings) != 0 {
 			t.Errorf("%q / %q", m.Documents[0].Warnings, m.Documents[1].Warnings)
@@ -237,12 +239,12 @@ func TestUnpackPatients(t *testing.T) {
 	t.Run("METADATA of two patients over CDA without ids", func(t *testing.T) {
 		bare := []byte(`<ClinicalDocument xmlns="urn:hl7-org:v3"><title>x</title></ClinicalDocument>`)
 		bare2 := []byte(`<ClinicalDocument xmlns="urn:hl7-org:v3"><title>y</title></ClinicalDocument>`)
-		unpackRejected(t, mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{
+		unpackRejected(t, mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{
 			{Data: bare, PatientID: "1111111111111^^^&1.2.250.1.213.1.4.8&ISO"},
 			{Data: bare2, PatientID: "2222222222222^^^&1.2.250.1.213.1.4.8&ISO"}}})}), DefaultLimits(), CodeSeveralPatients)
 	})
 	t.Run("METADATA patientId absent from the CDA is noted", func(t *testing.T) {
-		m := unpackOK(t, mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, PatientID: "1234567890123^^^&1.2.250.1.213.1.4.8&ISO"}}})}), DefaultLimits())
+		m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, PatientID: "1234567890123^^^&1.2.250.1.213.1.4.8&ISO"}}})}), DefaultLimits())
 		if !hasWarning(m.Documents[0].Warnings, "not among the CDA recordTarget ids") {
 			t.Errorf("%q", m.Documents[0].Warnings)
 		}
@@ -251,12 +253,12 @@ func TestUnpackPatients(t *testing.T) {
 
 // Mails that must never be acknowledged.
 func TestUnpackReports(t *testing.T) {
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: exampleCDA(t, newborn)}}})
-	cases := []MailSpec{
-		{ContentType: "multipart/report; report-type=disposition-notification", Parts: []Part{{ContentType: "message/disposition-notification", Encoding: "7bit", Data: []byte("Disposition: automatic-action/MDN-sent-automatically; processed\r\n")}}},
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: exampleCDA(t, newborn)}}})
+	cases := []mailbuild.MailSpec{
+		{ContentType: "multipart/report; report-type=disposition-notification", Parts: []mailbuild.Part{{ContentType: "message/disposition-notification", Encoding: "7bit", Data: []byte("Disposition: automatic-action/MDN-sent-automatically; processed\r\n")}}},
 		{ContentType: "multipart/report; report-type=delivery-status", XDM: z},
-		{Header: []HeaderField{{"Auto-Submitted", "auto-replied"}}, XDM: z},
-		{Header: []HeaderField{{"Return-Path", "<>"}}, XDM: z},
+		{Header: []mailbuild.HeaderField{{Name: "Auto-Submitted", Value: "auto-replied"}}, XDM: z},
+		{Header: []mailbuild.HeaderField{{Name: "Return-Path", Value: "<>"}}, XDM: z},
 	}
 	for _, s := range cases {
 		m, _ := unpackRejected(t, mailWith(t, s), DefaultLimits(), CodeReport)
@@ -264,12 +266,12 @@ func TestUnpackReports(t *testing.T) {
 			t.Errorf("IsReport %v, Message-ID %q", m.IsReport, m.MessageID)
 		}
 	}
-	m := unpackOK(t, mailWith(t, MailSpec{XDM: z, Header: []HeaderField{{"Auto-Submitted", "no"}}}), DefaultLimits())
+	m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: z, Header: []mailbuild.HeaderField{{Name: "Auto-Submitted", Value: "no"}}}), DefaultLimits())
 	if m.IsReport {
 		t.Error("Auto-Submitted: no is not a report")
 	}
 	// A DPI sending on its own: documents taken, never acknowledged.
-	m = unpackOK(t, mailWith(t, MailSpec{XDM: z, Header: []HeaderField{{"Auto-Submitted", "auto-generated; owner=dpi"}}}), DefaultLimits())
+	m = unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: z, Header: []mailbuild.HeaderField{{Name: "Auto-Submitted", Value: "auto-generated; owner=dpi"}}}), DefaultLimits())
 	if !m.IsReport || len(m.Documents) != 1 || !hasWarning(m.Warnings, "no acknowledgement") {
 		t.Errorf("auto-generated: IsReport %v, %d documents, %q", m.IsReport, len(m.Documents), m.Warnings)
 	}
@@ -277,8 +279,8 @@ func TestUnpackReports(t *testing.T) {
 
 func TestUnpackRejections(t *testing.T) {
 	cda := exampleCDA(t, newborn)
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: cda}}})
-	good := mailWith(t, MailSpec{XDM: z, DispositionNotificationTo: "dpi@chu-exemple.mssante.fr"})
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}})
+	good := mailWith(t, mailbuild.MailSpec{XDM: z, DispositionNotificationTo: "dpi@chu-exemple.mssante.fr"})
 	tiny := DefaultLimits()
 	tiny.MaxMailBytes = int64(len(good) - 1)
 	shallow := DefaultLimits()
@@ -306,8 +308,8 @@ func TestUnpackRejections(t *testing.T) {
 		code string
 	}{
 		{"too large", good, tiny, CodeTooLarge},
-		{"no CDA", mailWith(t, MailSpec{PDF: []byte("%PDF-1.4"), DispositionNotificationTo: "dpi@chu-exemple.mssante.fr"}), DefaultLimits(), CodeNoCDA},
-		{"S/MIME only", mailWith(t, MailSpec{Parts: []Part{{ContentType: "application/pkcs7-mime; smime-type=enveloped-data", Filename: "smime.p7m", Data: []byte("0\x82")}}}), DefaultLimits(), CodeNoCDA},
+		{"no CDA", mailWith(t, mailbuild.MailSpec{PDF: []byte("%PDF-1.4"), DispositionNotificationTo: "dpi@chu-exemple.mssante.fr"}), DefaultLimits(), CodeNoCDA},
+		{"S/MIME only", mailWith(t, mailbuild.MailSpec{Parts: []mailbuild.Part{{ContentType: "application/pkcs7-mime; smime-type=enveloped-data", Filename: "smime.p7m", Data: []byte("0\x82")}}}), DefaultLimits(), CodeNoCDA},
 		{"header garbage", []byte("this is not a mail\r\nat all\r\n\r\nbody"), DefaultLimits(), CodeUnreadableMIME},
 		{"multipart without boundary", []byte("From: a@b.fr\r\nContent-Type: multipart/mixed\r\n\r\n--x\r\n\r\nhello\r\n--x--\r\n"), DefaultLimits(), CodeUnreadableMIME},
 		{"boundary never appears", []byte("From: a@b.fr\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--x\r\n\r\nhello\r\n--x--\r\n"), DefaultLimits(), CodeUnreadableMIME},
@@ -333,7 +335,7 @@ func TestUnpackRejections(t *testing.T) {
 		}
 	})
 	t.Run("no CDA names what the mail holds", func(t *testing.T) {
-		_, rej := unpackRejected(t, mailWith(t, MailSpec{PDF: []byte("%PDF-1.4")}), DefaultLimits(), CodeNoCDA)
+		_, rej := unpackRejected(t, mailWith(t, mailbuild.MailSpec{PDF: []byte("%PDF-1.4")}), DefaultLimits(), CodeNoCDA)
 		if !strings.Contains(rej.Reason, `[2] application/pdf "document.pdf"`) || !strings.Contains(rej.ReasonFR, "aucun document CDA") {
 			t.Errorf("%+v", rej)
 		}
@@ -343,11 +345,11 @@ func TestUnpackRejections(t *testing.T) {
 // Shapes of mails seen in practice that must still work.
 func TestUnpackVariants(t *testing.T) {
 	cda := exampleCDA(t, newborn)
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: cda}}})
-	std := mailWith(t, MailSpec{XDM: z})
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}})
+	std := mailWith(t, mailbuild.MailSpec{XDM: z})
 	single := []byte("From: dpi@chu.fr\r\nMessage-ID: <s@chu.fr>\r\nSubject: XDM/1.0/DDM+x\r\nMIME-Version: 1.0\r\nContent-Type: application/zip; name=IHE_XDM.ZIP\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
 		base64.StdEncoding.EncodeToString(z) + "\r\n")
-	nested := mailWith(t, MailSpec{ContentType: "multipart/mixed", Parts: []Part{{ContentType: "multipart/alternative; boundary=alt",
+	nested := mailWith(t, mailbuild.MailSpec{ContentType: "multipart/mixed", Parts: []mailbuild.Part{{ContentType: "multipart/alternative; boundary=alt",
 		Encoding: "7bit", Data: []byte("--alt\r\nContent-Type: text/plain\r\n\r\nbonjour\r\n--alt\r\nContent-Type: text/html\r\n\r\n<p>bonjour</p>\r\n--alt--")}}, XDM: z})
 	cases := []struct {
 		name string
@@ -356,13 +358,13 @@ func TestUnpackVariants(t *testing.T) {
 	}{
 		{"LF line ends", bytes.ReplaceAll(std, []byte("\r\n"), []byte("\n")), ""},
 		{"single part zip, upper-case name", single, ""},
-		{"zip as octet-stream with another name", mailWith(t, MailSpec{Parts: []Part{{ContentType: "application/octet-stream", Filename: "envoi.bin", Data: z}}}), `rather than IHE_XDM.zip`},
-		{"x-zip-compressed", mailWith(t, MailSpec{Parts: []Part{{ContentType: "application/x-zip-compressed", Filename: "IHE_XDM.zip", Data: z}}}), ""},
+		{"zip as octet-stream with another name", mailWith(t, mailbuild.MailSpec{Parts: []mailbuild.Part{{ContentType: "application/octet-stream", Filename: "envoi.bin", Data: z}}}), `rather than IHE_XDM.zip`},
+		{"x-zip-compressed", mailWith(t, mailbuild.MailSpec{Parts: []mailbuild.Part{{ContentType: "application/x-zip-compressed", Filename: "IHE_XDM.zip", Data: z}}}), ""},
 		{"nested alternative", nested, ""},
 		{"base64 with indented lines", bytes.ReplaceAll(std, []byte("\r\nUEsD"), []byte("\r\n  UEsD")), ""},
-		{"no subject marker", mailWith(t, MailSpec{XDM: z, Subject: "Envoi SDM-MR"}), "XDM/1.0/DDM marker"},
-		{"signed", mailWith(t, MailSpec{ContentType: "multipart/signed; protocol=\"application/pkcs7-signature\"", XDM: z,
-			Parts: []Part{{ContentType: "application/pkcs7-signature", Filename: "smime.p7s", Data: []byte("sig")}}}), "signature is not verified"},
+		{"no subject marker", mailWith(t, mailbuild.MailSpec{XDM: z, Subject: "Envoi SDM-MR"}), "XDM/1.0/DDM marker"},
+		{"signed", mailWith(t, mailbuild.MailSpec{ContentType: "multipart/signed; protocol=\"application/pkcs7-signature\"", XDM: z,
+			Parts: []mailbuild.Part{{ContentType: "application/pkcs7-signature", Filename: "smime.p7s", Data: []byte("sig")}}}), "signature is not verified"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -398,7 +400,7 @@ func TestAddress(t *testing.T) {
 func TestUnpackContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	raw := mailWith(t, MailSpec{XDM: mustXDM(t, XDM{Documents: []XDMDocument{{Data: exampleCDA(t, newborn)}}})})
+	raw := mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: exampleCDA(t, newborn)}}})})
 	_, err := Unpack(ctx, raw, DefaultLimits())
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v, want context.Canceled", err)

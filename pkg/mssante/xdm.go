@@ -16,6 +16,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/bndmr/hub/pkg/cdasniff"
 	"golang.org/x/text/encoding/charmap"
 )
 
@@ -358,7 +359,7 @@ func (x *xdmArchive) takeListed(ent metaEntry, dir string) *RejectError {
 	}
 	x.used[idx] = true
 	e := x.entries[idx]
-	h, isCDA := sniffCDAPatient(e.Data)
+	h, isCDA := cdasniff.ReadPatient(e.Data)
 	if !isCDA {
 		x.warn("%s: %q is listed in METADATA.XML (%s, formatCode %s) but is not a CDA document (%s); ignored",
 			archive, e.Name, orUnknown(ent.MimeType), orUnknown(ent.FormatCode), describeRoot(e.Data))
@@ -409,7 +410,7 @@ func (x *xdmArchive) takeUnlisted() *RejectError {
 		if x.used[i] {
 			continue
 		}
-		h, isCDA := sniffCDAPatient(e.Data)
+		h, isCDA := cdasniff.ReadPatient(e.Data)
 		if !isCDA {
 			continue // README, INDEX, stylesheets, the PDF copy...
 		}
@@ -456,7 +457,7 @@ func resolveURI(uri, dir string, byKey map[string]int, entries []zipEntry) (int,
 	return -1, ""
 }
 
-func newDocument(e zipEntry, archive string, h *cdaHeader) *Document {
+func newDocument(e zipEntry, archive string, h *cdasniff.Header) *Document {
 	sum := sha1.Sum(e.Data)
 	return &Document{
 		Name:    e.Name,
@@ -504,11 +505,11 @@ func orUnknown(s string) string {
 
 // describeRoot names the root element of an XML file, for a warning.
 func describeRoot(data []byte) string {
-	if !looksLikeXML(data) {
+	if !cdasniff.LooksLikeXML(data) {
 		return "not XML"
 	}
-	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
-	d.CharsetReader = xmlCharset
+	d := xml.NewDecoder(bytes.NewReader(cdasniff.TrimXMLStart(data)))
+	d.CharsetReader = cdasniff.CharsetReader
 	for {
 		tok, err := d.RawToken()
 		if err != nil {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"regexp"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/mailbuild"
+	"github.com/bndmr/hub/pkg/xds"
 )
 
 // TestMetadataEntryNamedByID: a METADATA.XML entry without a uniqueId is
@@ -11,7 +14,7 @@ import (
 // it in the file.
 func TestMetadataEntryNamedByID(t *testing.T) {
 	a := tinyCDA("1234567890123")
-	entries, _, rej := readZip(t.Context(), mustXDM(t, XDM{Documents: []XDMDocument{{Data: a, UniqueID: "1.2.3.1"}}}),
+	entries, _, rej := readZip(t.Context(), mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, UniqueID: "1.2.3.1"}}}),
 		"x", DefaultLimits(), &zipBudget{left: 1 << 30})
 	if rej != nil {
 		t.Fatal(rej)
@@ -27,13 +30,13 @@ func TestMetadataEntryNamedByID(t *testing.T) {
 		t.Fatalf("no ExtrinsicObject in\n%s", md)
 	}
 	// No URI slot, and no uniqueId either by scheme or by name.
-	for _, r := range [][2]string{{`name="URI"`, `name="X-URI"`}, {schemeDocUniqueID, "urn:uuid:0"}, {"XDSDocumentEntry.uniqueId", "X.uniqueId"}} {
+	for _, r := range [][2]string{{`name="URI"`, `name="X-URI"`}, {xds.SchemeDocUniqueID, "urn:uuid:0"}, {"XDSDocumentEntry.uniqueId", "X.uniqueId"}} {
 		if !bytes.Contains(md, []byte(r[0])) {
 			t.Fatalf("METADATA.XML has no %s", r[0])
 		}
 		md = bytes.ReplaceAll(md, []byte(r[0]), []byte(r[1]))
 	}
-	m := unpackOK(t, mailWith(t, MailSpec{XDM: zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", md}, XDMFile{"IHE_XDM/SUBSET01/DOC00001.XML", a})}), DefaultLimits())
+	m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: a})}), DefaultLimits())
 	want := `lists document "` + string(id[1]) + `" without a URI slot`
 	if !hasWarning(m.Warnings, want) {
 		t.Errorf("no warning %q in %q", want, m.Warnings)

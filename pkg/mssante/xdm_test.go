@@ -14,6 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
+	"github.com/bndmr/hub/pkg/mailbuild"
+	"github.com/bndmr/hub/pkg/xds"
 )
 
 // The ANS sample archives of the kit, zipped at run time: their METADATA.XML
@@ -40,7 +44,7 @@ func TestSampleArchives(t *testing.T) {
 		t.Run(c.sample, func(t *testing.T) {
 			root := kitPath(t, "examples", "xdm", c.sample, "IHE_XDM")
 			z := zipTree(t, root, c.rename)
-			raw := mailWith(t, MailSpec{XDM: z, Subject: "XDM/1.0/DDM+Synthèse SAUVEUR Sylvaine 01/03/1975"})
+			raw := mailWith(t, mailbuild.MailSpec{XDM: z, Subject: "XDM/1.0/DDM+Synthèse SAUVEUR Sylvaine 01/03/1975"})
 			m := unpackOK(t, raw, DefaultLimits())
 			if c.sample == "XDM_2-CR-BIO" && !hasWarning(m.Warnings, "root element xsl:stylesheet, not ClinicalDocument") {
 				t.Errorf("the self-presenting CDA is not reported: %q", m.Warnings)
@@ -97,10 +101,10 @@ func deref(b *bool) any {
 func TestBuildXDMRoundTrip(t *testing.T) {
 	cda := exampleCDA(t, newborn)
 	second := append(bytes.Clone(cda), []byte("\n<!-- version 2 -->\n")...)
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Data: cda}, {Data: second}},
-		Extra: []XDMFile{{Name: "IHE_XDM/SUBSET01/CDA-FO.XSL", Data: []byte("<xsl:stylesheet/>")}, {Name: "IHE_XDM/SUBSET01/style.css", Data: []byte("p{}")}}})
-	if again := mustXDM(t, XDM{Documents: []XDMDocument{{Data: cda}, {Data: second}},
-		Extra: []XDMFile{{Name: "IHE_XDM/SUBSET01/CDA-FO.XSL", Data: []byte("<xsl:stylesheet/>")}, {Name: "IHE_XDM/SUBSET01/style.css", Data: []byte("p{}")}}}); !bytes.Equal(z, again) {
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}, {Data: second}},
+		Extra: []mailbuild.XDMFile{{Name: "IHE_XDM/SUBSET01/CDA-FO.XSL", Data: []byte("<xsl:stylesheet/>")}, {Name: "IHE_XDM/SUBSET01/style.css", Data: []byte("p{}")}}})
+	if again := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}, {Data: second}},
+		Extra: []mailbuild.XDMFile{{Name: "IHE_XDM/SUBSET01/CDA-FO.XSL", Data: []byte("<xsl:stylesheet/>")}, {Name: "IHE_XDM/SUBSET01/style.css", Data: []byte("p{}")}}}); !bytes.Equal(z, again) {
 		t.Error("BuildXDM is not deterministic")
 	}
 	zr, err := zip.NewReader(bytes.NewReader(z), int64(len(z)))
@@ -126,7 +130,7 @@ func TestBuildXDMRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, _ := sniffCDA(cda)
+	h, _ := cdasniff.Read(cda)
 	ins, _ := h.INS()
 	if md.SetPatientID != ins.XDS() || len(md.Entries) != 2 {
 		t.Fatalf("submission set: %+v", md)
@@ -134,14 +138,14 @@ func TestBuildXDMRoundTrip(t *testing.T) {
 	for i, e := range md.Entries {
 		data := [][]byte{cda, second}[i]
 		sum := sha1.Sum(data)
-		if e.FormatCode != FormatCodeSDMMR || e.TypeCode != TypeCodeSDMMR || e.MimeType != "text/xml" ||
+		if e.FormatCode != xds.FormatCodeSDMMR || e.TypeCode != xds.TypeCodeSDMMR || e.MimeType != "text/xml" ||
 			e.Hash != hex.EncodeToString(sum[:]) || e.Size != strconv.Itoa(len(data)) || e.PatientID != ins.XDS() ||
 			e.URI != []string{"DOC00001.XML", "DOC00002.XML"}[i] || e.UniqueID != h.ID.String() ||
 			len(e.AuthorInstitution) != 1 || !strings.Contains(e.AuthorInstitution[0], h.Custodian.Root) {
 			t.Errorf("entry %d: %+v", i, e)
 		}
 	}
-	m := unpackOK(t, mailWith(t, MailSpec{XDM: z}), DefaultLimits())
+	m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: z}), DefaultLimits())
 	if len(m.Documents) != 2 {
 		t.Fatalf("got %d documents, want 2 (stylesheets are not documents)", len(m.Documents))
 	}
@@ -162,36 +166,36 @@ func TestXDMMetadataCases(t *testing.T) {
 	other := append(bytes.Clone(cda), []byte("<!-- second -->")...)
 	cases := []struct {
 		name     string
-		x        XDM
+		x        mailbuild.XDM
 		strictOK bool
 		check    func(t *testing.T, m *Mail)
 	}{
-		{"hash mismatch", XDM{Documents: []XDMDocument{{Data: cda, HashOverride: strings.Repeat("ab", 20)}}}, false,
+		{"hash mismatch", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda, HashOverride: strings.Repeat("ab", 20)}}}, false,
 			func(t *testing.T, m *Mail) {
 				d := m.Documents[0]
 				if *d.MetadataHashOK || !*d.MetadataSizeOK || !hasWarning(d.Warnings, "differs from the file's SHA-1") {
 					t.Errorf("%v %v %q", *d.MetadataHashOK, *d.MetadataSizeOK, d.Warnings)
 				}
 			}},
-		{"md5 instead of sha1", XDM{Documents: []XDMDocument{{Data: cda, HashOverride: strings.Repeat("cd", 16)}}}, false,
+		{"md5 instead of sha1", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda, HashOverride: strings.Repeat("cd", 16)}}}, false,
 			func(t *testing.T, m *Mail) {
 				if d := m.Documents[0]; *d.MetadataHashOK || !hasWarning(d.Warnings, "32 hex digits") {
 					t.Errorf("%q", d.Warnings)
 				}
 			}},
-		{"upper-case hash is fine", XDM{Documents: []XDMDocument{{Data: cda, HashOverride: upperSHA1(cda)}}}, true,
+		{"upper-case hash is fine", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda, HashOverride: upperSHA1(cda)}}}, true,
 			func(t *testing.T, m *Mail) {
 				if d := m.Documents[0]; !*d.MetadataHashOK {
 					t.Errorf("%q", d.Warnings)
 				}
 			}},
-		{"size mismatch", XDM{Documents: []XDMDocument{{Data: cda, SizeOverride: int64(len(cda) + 5)}}}, false,
+		{"size mismatch", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda, SizeOverride: int64(len(cda) + 5)}}}, false,
 			func(t *testing.T, m *Mail) {
 				if d := m.Documents[0]; !*d.MetadataHashOK || *d.MetadataSizeOK || !hasWarning(d.Warnings, "size") {
 					t.Errorf("%q", d.Warnings)
 				}
 			}},
-		{"unlisted CDA is taken", XDM{Documents: []XDMDocument{{Data: cda}, {Data: other, Unlisted: true}}}, false,
+		{"unlisted CDA is taken", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}, {Data: other, Unlisted: true}}}, false,
 			func(t *testing.T, m *Mail) {
 				if len(m.Documents) != 2 {
 					t.Fatalf("%d documents", len(m.Documents))
@@ -201,13 +205,13 @@ func TestXDMMetadataCases(t *testing.T) {
 					t.Errorf("%+v", d.Warnings)
 				}
 			}},
-		{"no METADATA.XML", XDM{Documents: []XDMDocument{{Data: cda}}, NoMetadata: true}, false,
+		{"no METADATA.XML", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}, NoMetadata: true}, false,
 			func(t *testing.T, m *Mail) {
 				if d := m.Documents[0]; d.MetadataHashOK != nil || !hasWarning(m.Warnings, "no METADATA.XML") {
 					t.Errorf("%q", m.Warnings)
 				}
 			}},
-		{"URI in another case", XDM{Documents: []XDMDocument{{Data: cda, Name: "cr-rtn.xml"}}}, true,
+		{"URI in another case", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda, Name: "cr-rtn.xml"}}}, true,
 			func(t *testing.T, m *Mail) {
 				if d := m.Documents[0]; d.Name != "IHE_XDM/SUBSET01/cr-rtn.xml" || !*d.MetadataHashOK {
 					t.Errorf("%s %q", d.Name, d.Warnings)
@@ -216,7 +220,7 @@ func TestXDMMetadataCases(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			raw := mailWith(t, MailSpec{XDM: mustXDM(t, c.x)})
+			raw := mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, c.x)})
 			c.check(t, unpackOK(t, raw, DefaultLimits()))
 			strict := DefaultLimits()
 			strict.StrictMetadata = true
@@ -240,7 +244,7 @@ func upperSHA1(b []byte) string {
 // metadataFor returns a METADATA.XML listing one document.
 func metadataFor(t *testing.T, uri string, data []byte) []byte {
 	t.Helper()
-	z := mustXDM(t, XDM{Documents: []XDMDocument{{Name: uri, Data: data}}})
+	z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Name: uri, Data: data}}})
 	zr, _ := zip.NewReader(bytes.NewReader(z), int64(len(z)))
 	for _, f := range zr.File {
 		if strings.HasSuffix(f.Name, "METADATA.XML") {
@@ -260,21 +264,21 @@ func TestXDMLayouts(t *testing.T) {
 	md := metadataFor(t, "DOC00001.XML", cda)
 	cases := []struct {
 		name  string
-		files []XDMFile
+		files []mailbuild.XDMFile
 		doc   string
 		warn  string
 	}{
-		{"extra top folder", []XDMFile{{"envoi/IHE_XDM/SUBSET01/METADATA.XML", md}, {"envoi/IHE_XDM/SUBSET01/DOC00001.XML", cda}}, "envoi/IHE_XDM/SUBSET01/DOC00001.XML", ""},
-		{"no IHE_XDM folder (nhin-d)", []XDMFile{{"SUBSET01/METADATA.xml", md}, {"SUBSET01/DOC00001.xml", cda}}, "SUBSET01/DOC00001.xml", ""},
-		{"other subset name", []XDMFile{{"IHE_XDM/SS000001/METADATA.XML", md}, {"IHE_XDM/SS000001/DOC00001.XML", cda}}, "IHE_XDM/SS000001/DOC00001.XML", ""},
-		{"file elsewhere, found by name", []XDMFile{{"IHE_XDM/SUBSET01/METADATA.XML", md}, {"IHE_XDM/DOCS/DOC00001.XML", cda}}, "IHE_XDM/DOCS/DOC00001.XML", "resolved by file name only"},
-		{"stray files", []XDMFile{{"README.TXT", []byte("x")}, {"IHE_XDM/SUBSET01/METADATA.XML", md}, {"IHE_XDM/SUBSET01/DOC00001.XML", cda},
-			{"IHE_XDM/SUBSET01/CDA.XSL", []byte(`<?xml version="1.0"?><xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"/>`)},
-			{"IHE_XDM/SUBSET01/SIGNATURE.XML", []byte(`<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"/>`)}}, "IHE_XDM/SUBSET01/DOC00001.XML", ""},
+		{"extra top folder", []mailbuild.XDMFile{{Name: "envoi/IHE_XDM/SUBSET01/METADATA.XML", Data: md}, {Name: "envoi/IHE_XDM/SUBSET01/DOC00001.XML", Data: cda}}, "envoi/IHE_XDM/SUBSET01/DOC00001.XML", ""},
+		{"no IHE_XDM folder (nhin-d)", []mailbuild.XDMFile{{Name: "SUBSET01/METADATA.xml", Data: md}, {Name: "SUBSET01/DOC00001.xml", Data: cda}}, "SUBSET01/DOC00001.xml", ""},
+		{"other subset name", []mailbuild.XDMFile{{Name: "IHE_XDM/SS000001/METADATA.XML", Data: md}, {Name: "IHE_XDM/SS000001/DOC00001.XML", Data: cda}}, "IHE_XDM/SS000001/DOC00001.XML", ""},
+		{"file elsewhere, found by name", []mailbuild.XDMFile{{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, {Name: "IHE_XDM/DOCS/DOC00001.XML", Data: cda}}, "IHE_XDM/DOCS/DOC00001.XML", "resolved by file name only"},
+		{"stray files", []mailbuild.XDMFile{{Name: "README.TXT", Data: []byte("x")}, {Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, {Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: cda},
+			{Name: "IHE_XDM/SUBSET01/CDA.XSL", Data: []byte(`<?xml version="1.0"?><xsl:stylesheet xmlns:xsl="http://www.w3.org/1999/XSL/Transform" version="1.0"/>`)},
+			{Name: "IHE_XDM/SUBSET01/SIGNATURE.XML", Data: []byte(`<Signature xmlns="http://www.w3.org/2000/09/xmldsig#"/>`)}}, "IHE_XDM/SUBSET01/DOC00001.XML", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m := unpackOK(t, mailWith(t, MailSpec{XDM: zipFiles(t, c.files...)}), DefaultLimits())
+			m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: zipFiles(t, c.files...)}), DefaultLimits())
 			if len(m.Documents) != 1 {
 				t.Fatalf("%d documents", len(m.Documents))
 			}
@@ -291,27 +295,27 @@ func TestXDMLayouts(t *testing.T) {
 		md := metadataFor(t, "DOCÉ.XML", cda)
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
-		for _, f := range []XDMFile{{"IHE_XDM/SUBSET01/METADATA.XML", md}, {"IHE_XDM/SUBSET01/DOC\x90.XML", cda}} {
+		for _, f := range []mailbuild.XDMFile{{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, {Name: "IHE_XDM/SUBSET01/DOC\x90.XML", Data: cda}} {
 			w, _ := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Deflate, NonUTF8: true})
 			w.Write(f.Data)
 		}
 		zw.Close()
-		m := unpackOK(t, mailWith(t, MailSpec{XDM: buf.Bytes()}), DefaultLimits())
+		m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: buf.Bytes()}), DefaultLimits())
 		if d := m.Documents[0]; d.Name != "IHE_XDM/SUBSET01/DOCÉ.XML" || d.MetadataHashOK == nil || !*d.MetadataHashOK {
 			t.Errorf("%q %q", d.Name, d.Warnings)
 		}
 	})
 	t.Run("listed file missing", func(t *testing.T) {
 		other := append(bytes.Clone(cda), ' ')
-		files := []XDMFile{{"IHE_XDM/SUBSET01/METADATA.XML", md}, {"IHE_XDM/SUBSET01/DOC00009.XML", other}}
-		m := unpackOK(t, mailWith(t, MailSpec{XDM: zipFiles(t, files...)}), DefaultLimits())
+		files := []mailbuild.XDMFile{{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, {Name: "IHE_XDM/SUBSET01/DOC00009.XML", Data: other}}
+		m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: zipFiles(t, files...)}), DefaultLimits())
 		if !hasWarning(m.Warnings, `lists "DOC00001.XML"`) || !hasWarning(m.Documents[0].Warnings, "not listed") {
 			t.Errorf("%q / %q", m.Warnings, m.Documents[0].Warnings)
 		}
 	})
 	t.Run("listed file is not a CDA", func(t *testing.T) {
-		files := []XDMFile{{"IHE_XDM/SUBSET01/METADATA.XML", md}, {"IHE_XDM/SUBSET01/DOC00001.XML", []byte("<html/>")}}
-		_, rej := unpackRejected(t, mailWith(t, MailSpec{XDM: zipFiles(t, files...)}), DefaultLimits(), CodeNoCDA)
+		files := []mailbuild.XDMFile{{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, {Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: []byte("<html/>")}}
+		_, rej := unpackRejected(t, mailWith(t, mailbuild.MailSpec{XDM: zipFiles(t, files...)}), DefaultLimits(), CodeNoCDA)
 		if !strings.Contains(rej.Reason, "0 CDA") {
 			t.Errorf("reason: %s", rej.Reason)
 		}
@@ -322,8 +326,10 @@ func TestXDMLayouts(t *testing.T) {
 func TestHostileZips(t *testing.T) {
 	cda := exampleCDA(t, newborn)
 	md := metadataFor(t, "DOC00001.XML", cda)
-	good := []XDMFile{{"IHE_XDM/SUBSET01/METADATA.XML", md}, {"IHE_XDM/SUBSET01/DOC00001.XML", cda}}
-	with := func(extra ...XDMFile) []byte { return zipFiles(t, append(append([]XDMFile{}, good...), extra...)...) }
+	good := []mailbuild.XDMFile{{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, {Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: cda}}
+	with := func(extra ...mailbuild.XDMFile) []byte {
+		return zipFiles(t, append(append([]mailbuild.XDMFile{}, good...), extra...)...)
+	}
 	random := make([]byte, 128<<10)
 	rand.Read(random)
 	small := DefaultLimits()
@@ -339,30 +345,29 @@ func TestHostileZips(t *testing.T) {
 		lim  Limits
 		code string
 	}{
-		{"deflate bomb (ratio)", with(XDMFile{"IHE_XDM/SUBSET01/BOMB.XML", make([]byte, 8<<20)}), DefaultLimits(), CodeZipBomb},
-		{"entry too large", with(XDMFile{"IHE_XDM/SUBSET01/BIG.BIN", random}), small, CodeZipBomb},
-		{"too many entries", with(XDMFile{"a", []byte("a")}, XDMFile{"b", []byte("b")}), fewEntries, CodeZipBomb},
-		{"total too large", with(XDMFile{"IHE_XDM/SUBSET01/R.BIN", random}), smallTotal, CodeZipBomb},
+		{"deflate bomb (ratio)", with(mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/BOMB.XML", Data: make([]byte, 8<<20)}), DefaultLimits(), CodeZipBomb},
+		{"entry too large", with(mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/BIG.BIN", Data: random}), small, CodeZipBomb},
+		{"too many entries", with(mailbuild.XDMFile{Name: "a", Data: []byte("a")}, mailbuild.XDMFile{Name: "b", Data: []byte("b")}), fewEntries, CodeZipBomb},
+		{"total too large", with(mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/R.BIN", Data: random}), smallTotal, CodeZipBomb},
 		{"lying sizes", lyingZip(t, 1<<20, 4<<20), Limits{MaxEntryBytes: 1 << 20, MaxRatio: 1e9}, CodeZipBomb},
 		{"actual size above declared", lyingZip(t, 1000, 64<<10), DefaultLimits(), CodeZipBomb},
-		{"dot-dot", with(XDMFile{"IHE_XDM/../../etc/passwd", []byte("x")}), DefaultLimits(), CodePathTraversal},
-		{"dot-dot backslash", with(XDMFile{`IHE_XDM\..\..\evil.xml`, []byte("x")}), DefaultLimits(), CodePathTraversal},
-		{"absolute", with(XDMFile{"/etc/cron.d/x", []byte("x")}), DefaultLimits(), CodePathTraversal},
-		{"drive letter", with(XDMFile{`C:\Windows\x.xml`, []byte("x")}), DefaultLimits(), CodePathTraversal},
-		{"nested zip by name", with(XDMFile{"IHE_XDM/SUBSET01/INNER.ZIP", zipFiles(t, good...)}), DefaultLimits(), CodeNestedZip},
-		{"nested zip by content", with(XDMFile{"IHE_XDM/SUBSET01/DOC00002.XML", zipFiles(t, good...)}), DefaultLimits(), CodeNestedZip},
+		{"dot-dot", with(mailbuild.XDMFile{Name: "IHE_XDM/../../etc/passwd", Data: []byte("x")}), DefaultLimits(), CodePathTraversal},
+		{"dot-dot backslash", with(mailbuild.XDMFile{Name: `IHE_XDM\..\..\evil.xml`, Data: []byte("x")}), DefaultLimits(), CodePathTraversal},
+		{"absolute", with(mailbuild.XDMFile{Name: "/etc/cron.d/x", Data: []byte("x")}), DefaultLimits(), CodePathTraversal},
+		{"drive letter", with(mailbuild.XDMFile{Name: `C:\Windows\x.xml`, Data: []byte("x")}), DefaultLimits(), CodePathTraversal},
+		{"nested zip by name", with(mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/INNER.ZIP", Data: zipFiles(t, good...)}), DefaultLimits(), CodeNestedZip},
+		{"nested zip by content", with(mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00002.XML", Data: zipFiles(t, good...)}), DefaultLimits(), CodeNestedZip},
 		{"encrypted entry", encryptedZip(t, cda), DefaultLimits(), CodeEncryptedZip},
-		{"duplicate names", with(XDMFile{"ihe_xdm/subset01/doc00001.xml", cda}), DefaultLimits(), CodeBadZip},
+		{"duplicate names", with(mailbuild.XDMFile{Name: "ihe_xdm/subset01/doc00001.xml", Data: cda}), DefaultLimits(), CodeBadZip},
 		{"not a zip", []byte("PK\x03\x04 this is not really a zip"), DefaultLimits(), CodeBadZip},
 		{"truncated", with()[:len(with())/2], DefaultLimits(), CodeBadZip},
-		{"DOCTYPE in METADATA", zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML", []byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><SubmitObjectsRequest>&e;</SubmitObjectsRequest>`)}, good[1]), DefaultLimits(), CodeBadMetadata},
+		{"DOCTYPE in METADATA", zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: []byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><SubmitObjectsRequest>&e;</SubmitObjectsRequest>`)}, good[1]), DefaultLimits(), CodeBadMetadata},
 		{"unsupported method", methodZip(t, 12, cda), DefaultLimits(), CodeBadZip},
-		{"METADATA listing too many documents", zipFiles(t, XDMFile{"IHE_XDM/SUBSET01/METADATA.XML",
-			[]byte("<SubmitObjectsRequest>" + strings.Repeat(`<ExtrinsicObject id="x"/>`, 300) + "</SubmitObjectsRequest>")}, good[1]), DefaultLimits(), CodeBadMetadata},
+		{"METADATA listing too many documents", zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: []byte("<SubmitObjectsRequest>" + strings.Repeat(`<ExtrinsicObject id="x"/>`, 300) + "</SubmitObjectsRequest>")}, good[1]), DefaultLimits(), CodeBadMetadata},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			m, rej := unpackRejected(t, mailWith(t, MailSpec{XDM: c.zip, DispositionNotificationTo: "dpi@chu-exemple.mssante.fr"}), c.lim, c.code)
+			m, rej := unpackRejected(t, mailWith(t, mailbuild.MailSpec{XDM: c.zip, DispositionNotificationTo: "dpi@chu-exemple.mssante.fr"}), c.lim, c.code)
 			if m.DispositionNotificationTo != "dpi@chu-exemple.mssante.fr" || m.MessageID == "" {
 				t.Errorf("headers not kept with the rejection: %+v", m)
 			}
@@ -457,24 +462,24 @@ func TestCheckEntryName(t *testing.T) {
 // and the reception report show).
 func TestMetadataRejections(t *testing.T) {
 	cda := exampleCDA(t, newborn)
-	unreadable := XDM{Documents: []XDMDocument{{Data: cda}}, NoMetadata: true,
-		Extra: []XDMFile{{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: []byte("<not xml")}}}
+	unreadable := mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}, NoMetadata: true,
+		Extra: []mailbuild.XDMFile{{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: []byte("<not xml")}}}
 	small := DefaultLimits()
 	small.MaxMetadataBytes = 64
 	for _, tc := range []struct {
 		name            string
-		x               XDM
+		x               mailbuild.XDM
 		lim             Limits
 		lenient, strict string // rejection code, "" when the mail is taken
 		lenientWarning  string
 	}{
-		{"METADATA.XML over its size limit", XDM{Documents: []XDMDocument{{Data: cda}}}, small, CodeBadMetadata, CodeBadMetadata, ""},
+		{"METADATA.XML over its size limit", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}}, small, CodeBadMetadata, CodeBadMetadata, ""},
 		{"METADATA.XML that is not XML", unreadable, DefaultLimits(), "", CodeBadMetadata, "cannot be read"},
-		{"no METADATA.XML", XDM{Documents: []XDMDocument{{Data: cda}}, NoMetadata: true}, DefaultLimits(), "", CodeBadMetadata, "no METADATA.XML"},
-		{"hash that does not match", XDM{Documents: []XDMDocument{{Data: cda, HashOverride: strings.Repeat("0", 40)}}}, DefaultLimits(), "", CodeMetadataMismatch, "hash"},
+		{"no METADATA.XML", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda}}, NoMetadata: true}, DefaultLimits(), "", CodeBadMetadata, "no METADATA.XML"},
+		{"hash that does not match", mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cda, HashOverride: strings.Repeat("0", 40)}}}, DefaultLimits(), "", CodeMetadataMismatch, "hash"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			raw := mailWith(t, MailSpec{XDM: mustXDM(t, tc.x)})
+			raw := mailWith(t, mailbuild.MailSpec{XDM: mustXDM(t, tc.x)})
 			for _, mode := range []struct {
 				strict bool
 				want   string

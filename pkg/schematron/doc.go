@@ -1,6 +1,6 @@
 // Package schematron runs the ISO Schematron rules of the ANS CI-SIS kits
 // natively, over libxml2, without the XSLT skeleton the kits were written
-// for. pkg/validate uses it after the XSD; this page is the map.
+// for. pkg/cisis uses it after the XSD; this page is the map.
 //
 // # Compile (compile.go, source.go)
 //

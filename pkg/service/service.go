@@ -126,15 +126,8 @@ func (o *Ops) Serve(ctx context.Context, addr string, log *zap.Logger, extra htt
 	if err != nil {
 		return fmt.Errorf("listening on %s for /healthz, /readyz, /metrics: %w", addr, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
 	log.Info("operations endpoint", zap.String("addr", ln.Addr().String()))
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := Serve(ctx, ln, h, ShutdownGrace); err != nil {
 		return fmt.Errorf("operations endpoint: %w", err)
 	}
 	return nil

@@ -34,6 +34,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/pause"
 	"github.com/bndmr/hub/pkg/topology"
 )
 
@@ -194,7 +195,7 @@ func (r *runner[T]) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		err = fmt.Errorf("creating consumer %s on stream %s: %w", c.Durable, c.Stream, err)
 		r.st.failed("nats", err, 0)
 		r.log.Warn("JetStream consumer not available yet; retrying", zap.Error(err))
-		sleep(ctx, r.backoff(attempt))
+		_ = pause.For(ctx, r.backoff(attempt))
 	}
 }
 
@@ -209,7 +210,7 @@ func (r *runner[T]) poll(ctx context.Context, cons jetstream.Consumer) {
 		} else {
 			r.st.observe(0, false)
 		}
-		if !sleep(ctx, r.spec.PollEvery) {
+		if pause.For(ctx, r.spec.PollEvery) != nil {
 			return
 		}
 	}
@@ -226,7 +227,7 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 			failures++
 			r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
 			r.log.Warn("cannot fetch from JetStream; retrying", zap.Error(err))
-			sleep(ctx, r.backoff(failures))
+			_ = pause.For(ctx, r.backoff(failures))
 			if failures%3 == 0 {
 				// A handle that keeps failing (no responders after its
 				// server restarted): look the consumer up again.
@@ -251,7 +252,7 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
 			failures++
 			r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
-			sleep(ctx, r.backoff(failures))
+			_ = pause.For(ctx, r.backoff(failures))
 		} else {
 			failures = 0
 			r.st.fetched(nil)
@@ -399,16 +400,4 @@ func (r *runner[T]) backoff(n uint64) time.Duration {
 		d *= 2
 	}
 	return min(d, r.spec.BackoffMax)
-}
-
-// sleep waits d or until ctx ends; false when ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pkg/topology"
 )
 
@@ -70,22 +71,11 @@ func run(t *testing.T, js jetstream.JetStream, set *Set, spec Spec[testEvent]) {
 	})
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // settled waits until the consumer has nothing pending or unacknowledged.
 func settled(t *testing.T, js jetstream.JetStream, durable string) *jetstream.ConsumerInfo {
 	t.Helper()
 	var info *jetstream.ConsumerInfo
-	waitFor(t, durable+" to settle", func() bool {
+	testsupport.WaitFor(t, durable+" to settle", 20*time.Second, func() bool {
 		c, err := js.Consumer(context.Background(), topology.StreamRecord, durable)
 		if err != nil {
 			return false
@@ -147,7 +137,7 @@ func TestTransientFailureRetriedUntilItPasses(t *testing.T) {
 			return nil
 		}})
 	publishEvent(t, js, testEvent{V: 1, ID: "a"})
-	waitFor(t, "the stage to report the dependency", func() bool {
+	testsupport.WaitFor(t, "the stage to report the dependency", 20*time.Second, func() bool {
 		err := set.Ready(context.Background())
 		if err != nil && strings.Contains(err.Error(), "clickhouse: dial tcp") {
 			mu.Lock()
@@ -314,7 +304,7 @@ func TestConsumerLimitLifted(t *testing.T) {
 	}
 	run(t, js, nil, Spec[testEvent]{Consumer: testConsumer("old"), Version: 1,
 		HandleOne: func(context.Context, Delivery[testEvent]) error { return nil }})
-	waitFor(t, "the limit to be lifted", func() bool {
+	testsupport.WaitFor(t, "the limit to be lifted", 20*time.Second, func() bool {
 		c, err := js.Consumer(ctx, topology.StreamRecord, "old")
 		return err == nil && c.CachedInfo().Config.MaxDeliver == -1
 	})
@@ -357,12 +347,12 @@ func TestReadyAgainOnceFetchesWork(t *testing.T) {
 	if err := js.DeleteConsumer(ctx, topology.StreamRecord, "back"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the stage to report it cannot fetch", func() bool {
+	testsupport.WaitFor(t, "the stage to report it cannot fetch", 20*time.Second, func() bool {
 		err := set.Ready(ctx)
 		return err != nil && strings.Contains(err.Error(), "back cannot fetch") && set.Busy()
 	})
 	if _, err := js.CreateOrUpdateConsumer(ctx, topology.StreamRecord, ConsumerConfig(testConsumer("back"))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the stage to be ready again", func() bool { return set.Ready(ctx) == nil && !set.Busy() })
+	testsupport.WaitFor(t, "the stage to be ready again", 20*time.Second, func() bool { return set.Ready(ctx) == nil && !set.Busy() })
 }

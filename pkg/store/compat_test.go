@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/chdb"
+	"github.com/bndmr/hub/pkg/chddl"
+	"github.com/bndmr/hub/pkg/chtest"
 )
 
 // TestClusterFormOnModernEngine: the cluster DDL (Replicated and Distributed
@@ -15,15 +16,7 @@ import (
 // for SELECT and CREATE TABLE only) and its reading keeps the engines and
 // the cluster. On 18.16 the cluster tests run it for real.
 func TestClusterFormOnModernEngine(t *testing.T) {
-	lib, err := chdb.LibFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := chdb.Open(lib, "--path="+t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	e := chtest.ChDB(t)
 	ms, err := Migrations()
 	if err != nil {
 		t.Fatal(err)
@@ -33,25 +26,25 @@ func TestClusterFormOnModernEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &ClusterTransformer{Cluster: "bndmr", Database: "default"}
+	tr := &chddl.Transformer{Cluster: "bndmr", Database: "default"}
 	mig, err := tr.Statement(createMigrations.SQL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append([]string{CreateDatabaseOnCluster("default", "bndmr")}, mig...)
+	all := append([]string{chddl.CreateDatabase("default", "bndmr")}, mig...)
 	for _, f := range forms {
 		all = append(all, f...)
 	}
 	ctx := context.Background()
 	for _, st := range all {
-		out, err := e.Query(ctx, "SELECT formatQuery("+quoteString(st)+")", "TabSeparatedRaw")
+		out, err := e.Query(ctx, "SELECT formatQuery("+chddl.QuoteString(st)+")", "TabSeparatedRaw")
 		if err != nil {
 			t.Errorf("%s: %v", abbrev(st), err)
 			continue
 		}
 		read := string(out)
 		// A statement run on each shard goes to one server at a time.
-		if !strings.Contains(read, "ON CLUSTER bndmr") && !strings.HasPrefix(st, EachShard) {
+		if !strings.Contains(read, "ON CLUSTER bndmr") && !strings.HasPrefix(st, chddl.EachShard) {
 			t.Errorf("%s: read back without ON CLUSTER:\n%s", abbrev(st), read)
 		}
 		for _, engine := range []string{"ReplicatedReplacingMergeTree", "Distributed("} {
@@ -61,7 +54,7 @@ func TestClusterFormOnModernEngine(t *testing.T) {
 		}
 	}
 	// And a broken statement is refused: the check reads, it does not echo.
-	if _, err := e.Query(ctx, "SELECT formatQuery("+quoteString("CREATE TABLE t ON CLUSTER c (a UInt8) ENGINE = MergeTree ORDER BY")+")",
+	if _, err := e.Query(ctx, "SELECT formatQuery("+chddl.QuoteString("CREATE TABLE t ON CLUSTER c (a UInt8) ENGINE = MergeTree ORDER BY")+")",
 		"TabSeparatedRaw"); err == nil {
 		t.Error("formatQuery accepted a truncated statement")
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/chddl"
 )
 
 // TestIndicatorsUserGrants reads the production users file: the indicators'
@@ -60,7 +62,7 @@ func TestIndicatorsUserGrants(t *testing.T) {
 		if !ok {
 			t.Fatalf("%s: not an insert", st.Name)
 		}
-		want = append(want, "GRANT INSERT ON default."+table, "GRANT INSERT ON default."+table+LocalSuffix)
+		want = append(want, "GRANT INSERT ON default."+table, "GRANT INSERT ON default."+table+chddl.LocalSuffix)
 	}
 	got := make([]string, len(u.Grants))
 	for i, g := range u.Grants {

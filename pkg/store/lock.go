@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/bndmr/hub/pkg/pause"
 )
 
 // The migration lock. ClickHouse 18.16 has no advisory lock, but on one
@@ -73,11 +75,9 @@ func (s *Store) withMigrationLock(ctx context.Context, ttl time.Duration, wait f
 			wait(age)
 			told = true
 		}
-		select {
-		case <-ctx.Done():
+		if err := pause.For(ctx, lockPoll); err != nil {
 			return fmt.Errorf("waiting for the migration lock of %s, held for %v by another migrator (a loader or bndmrctl migrate; "+
-				"it is taken over after %v): %w", s.db, age, ttl, ctx.Err())
-		case <-time.After(lockPoll):
+				"it is taken over after %v): %w", s.db, age, ttl, err)
 		}
 	}
 	ferr := fn()

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bndmr/hub/pkg/chddl"
 )
 
 // reopen opens another connection to the database of s, as a second
@@ -144,7 +146,7 @@ func TestMigrationLockTwoMigratorsOnCluster(t *testing.T) {
 	t.Cleanup(func() {
 		_ = admin.conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+cluster)
 	})
-	if err := admin.conn.Exec(ctx, CreateDatabaseOnCluster(db, cluster)); err != nil {
+	if err := admin.conn.Exec(ctx, chddl.CreateDatabase(db, cluster)); err != nil {
 		t.Fatalf("creating %s on cluster %s (is scripts/up-cluster.sh running?): %v", db, cluster, err)
 	}
 	var stores []*Store

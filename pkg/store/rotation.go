@@ -9,6 +9,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/pause"
 )
 
 // Key rotation in the store (docs/operations.md, "Key rotation").
@@ -221,10 +222,8 @@ func (s *Store) waitMutations(ctx context.Context) error {
 		if n == 0 {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%d mutations still running (system.mutations): %w", n, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		if err := pause.For(ctx, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("%d mutations still running (system.mutations): %w", n, err)
 		}
 	}
 }

@@ -3,11 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/sdmmr"
 )
@@ -20,22 +20,9 @@ import (
 //
 // It reports the time of FinishRotation per thousand patients.
 func BenchmarkFinishRotation(b *testing.B) {
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		b.Skip("BNDMR_TEST_CLICKHOUSE not set")
-	}
 	ctx := context.Background()
-	admin, err := Open(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close()
-	db := fmt.Sprintf("h21data_bench_rotation_%d", time.Now().UnixNano())
-	if err := admin.conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		b.Fatal(err)
-	}
-	defer admin.conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-	s, err := Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+db)
+	dsn, _ := chtest.Database(b, "test_bench_rotation")
+	s, err := Open(ctx, dsn)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -18,10 +18,12 @@ var looksLikeSQL = regexp.MustCompile(`(?is)\bSELECT\b.+\bFROM\b|\bINSERT\s+INTO
 	`\bALTER\s+TABLE\b|\bDROP\s+(TABLE|VIEW|DATABASE)\b|\bOPTIMIZE\s+TABLE\b|\bTRUNCATE\s+TABLE\b|\bSELECT\s+version\(\)`)
 
 // sqlAllowed are the files and folders (ending in /), besides each
-// package's sql.go, that may hold SQL: the cluster DDL derivation
-// (TestClusterFormOnModernEngine parses what it writes) and the
-// compatibility harness, which copies, merges and inspects tables.
-var sqlAllowedPaths = []string{"pkg/store/cluster.go", "pkg/chcompat/"}
+// package's sql.go, that may hold SQL: the cluster DDL derivation, pkg/chddl
+// (TestClusterFormOnModernEngine parses what it writes), the compatibility
+// harness, which copies, merges and inspects tables, and pkg/chtest, the
+// test support that creates and drops the tests' databases (imported by
+// _test.go files only).
+var sqlAllowedPaths = []string{"pkg/chddl/", "pkg/chcompat/", "pkg/chtest/"}
 
 func sqlAllowed(rel string) bool {
 	for _, p := range sqlAllowedPaths {
@@ -215,4 +217,13 @@ func statementTypesOf(f *ast.File) map[string]bool {
 		}
 	}
 	return out
+}
+
+// abbrev shortens a statement to one line for a test's message.
+func abbrev(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 80 {
+		return s[:77] + "..."
+	}
+	return s
 }

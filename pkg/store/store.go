@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/bndmr/hub/pkg/chddl"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/schemas"
 )
@@ -159,10 +160,41 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 	return s.MigrateWith(ctx, MigrateOptions{})
 }
 
-// migrateSingle is Migrate's work, under the lock.
+// migrateSingle is Migrate's work, under the lock: the migrations as
+// written.
 func (s *Store) migrateSingle(ctx context.Context) ([]string, error) {
-	if err := s.Exec(ctx, createMigrations); err != nil {
-		return nil, fmt.Errorf("creating schema_migrations: %w", err)
+	return s.applyMigrations(ctx, migrationForm{
+		setup: []string{createMigrations.SQL},
+		statements: func(m Migration) ([]string, error) {
+			return chddl.SplitStatements(m.SQL), nil
+		},
+		run: func(ctx context.Context, stmt string) error { return s.conn.Exec(ctx, stmt) },
+	})
+}
+
+// migrationForm is how one form of the schema (one server, or a cluster)
+// is applied.
+type migrationForm struct {
+	// where names the form in errors: "" for one server, " (cluster c)".
+	where string
+	// setup creates schema_migrations.
+	setup []string
+	// statements gives the statements of a migration. It is called for
+	// every migration in order, applied or not (the cluster form learns
+	// which tables the earlier ones sharded).
+	statements func(Migration) ([]string, error)
+	// run runs one statement.
+	run func(ctx context.Context, stmt string) error
+}
+
+// applyMigrations applies, in form f, the migrations schema_migrations does
+// not record, and records each once all its statements ran. It returns the
+// names of those it applied, also when it stops on an error.
+func (s *Store) applyMigrations(ctx context.Context, f migrationForm) ([]string, error) {
+	for _, st := range f.setup {
+		if err := f.run(ctx, st); err != nil {
+			return nil, fmt.Errorf("creating schema_migrations%s: %w", f.where, err)
+		}
 	}
 	done, err := s.appliedVersions(ctx)
 	if err != nil {
@@ -174,12 +206,16 @@ func (s *Store) migrateSingle(ctx context.Context) ([]string, error) {
 	}
 	var applied []string
 	for _, m := range ms {
+		stmts, err := f.statements(m)
+		if err != nil {
+			return applied, err
+		}
 		if done[m.Version] {
 			continue
 		}
-		for i, stmt := range SplitStatements(m.SQL) {
-			if err := s.conn.Exec(ctx, stmt); err != nil {
-				return applied, fmt.Errorf("migration %s, statement %d: %w", m.Name, i+1, err)
+		for i, st := range stmts {
+			if err := f.run(ctx, st); err != nil {
+				return applied, fmt.Errorf("migration %s%s, statement %d: %w", m.Name, f.where, i+1, err)
 			}
 		}
 		if err := s.recordMigration(ctx, m); err != nil {
@@ -188,29 +224,6 @@ func (s *Store) migrateSingle(ctx context.Context) ([]string, error) {
 		applied = append(applied, m.Name)
 	}
 	return applied, nil
-}
-
-// SplitStatements splits a migration file on the semicolons that end a line,
-// dropping comment-only lines ('--').
-func SplitStatements(sql string) []string {
-	var out []string
-	var cur strings.Builder
-	for _, line := range strings.Split(sql, "\n") {
-		t := strings.TrimSpace(line)
-		if t == "" || strings.HasPrefix(t, "--") {
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-		if strings.HasSuffix(t, ";") {
-			out = append(out, strings.TrimSuffix(strings.TrimSpace(cur.String()), ";"))
-			cur.Reset()
-		}
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
 }
 
 func redact(dsn string) string {

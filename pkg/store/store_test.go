@@ -2,13 +2,11 @@ package store
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/events"
 )
 
@@ -16,24 +14,8 @@ import (
 // (BNDMR_TEST_CLICKHOUSE); without that setting the test is not run.
 func testStore(t *testing.T) *Store {
 	t.Helper()
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
-	ctx := context.Background()
-	admin, err := Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fmt.Sprintf("test_%s_%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_")), time.Now().UnixNano())
-	if err := admin.conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = admin.conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		admin.Close()
-	})
-	s, err := Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+db)
+	dsn, _ := chtest.Database(t, "test_store")
+	s, err := Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,12 +122,5 @@ func TestReadMigrationsRejectsBadNames(t *testing.T) {
 		if _, err := readMigrations(fsys, "m"); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
-	}
-}
-
-func TestSplitStatements(t *testing.T) {
-	got := SplitStatements("-- c\nCREATE TABLE a (x UInt8)\nENGINE = Log;\n\nCREATE TABLE b (y UInt8) ENGINE = Log;\n")
-	if len(got) != 2 || !strings.HasPrefix(got[1], "CREATE TABLE b") || strings.Contains(got[0], ";") {
-		t.Fatalf("got %q", got)
 	}
 }

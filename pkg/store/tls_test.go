@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/pkg/tlsclient/tlstest"
 )
@@ -39,7 +40,7 @@ func TestOpenTLS(t *testing.T) {
 	tlstest.WritePEM(t, f("other.crt"), "CERTIFICATE", other.Cert.Raw)
 	tlstest.WriteKeyPair(t, other.Leaf(t, "intruder", 4, x509.ExtKeyUsageClientAuth), f("intruder.crt"), f("intruder.key"))
 
-	secure, plainHTTP := freePort(t), freePort(t)
+	secure, plainHTTP := testsupport.FreePort(t), testsupport.FreePort(t)
 	extra := fmt.Sprintf(`<?xml version="1.0"?>
 <yandex>
   <tcp_port remove="1"/>
@@ -63,7 +64,7 @@ func TestOpenTLS(t *testing.T) {
 	}
 	// The plain native port the script writes is removed by tls.xml: it
 	// is chosen free so that a listener there would be this server's.
-	plain := freePort(t)
+	plain := testsupport.FreePort(t)
 	startClickHouse(t, filepath.Join(dir, "server"), plain, plainHTTP, f("tls.xml"), secure)
 
 	ctx := context.Background()
@@ -107,16 +108,6 @@ func TestOpenTLS(t *testing.T) {
 			t.Log(err)
 		})
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // startClickHouse runs scripts/clickhouse-instance.sh with extra

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 )
 
@@ -19,24 +20,24 @@ var HostileKinds = []string{mssante.CodeZipBomb, mssante.CodePathTraversal, mssa
 //   - zip_bomb: an 8 MiB entry of zeros (a ratio far above the limit);
 //   - path_traversal: an entry named IHE_XDM/../../etc/passwd;
 //   - unreadable_mime: a multipart whose boundary never comes, binary junk.
-func HostileMail(kind string, spec mssante.MailSpec, doc []byte) ([]byte, error) {
-	var extra mssante.XDMFile
+func HostileMail(kind string, spec mailbuild.MailSpec, doc []byte) ([]byte, error) {
+	var extra mailbuild.XDMFile
 	switch kind {
 	case mssante.CodeZipBomb:
-		extra = mssante.XDMFile{Name: "IHE_XDM/SUBSET01/BOMB.XML", Data: make([]byte, 8<<20)}
+		extra = mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/BOMB.XML", Data: make([]byte, 8<<20)}
 	case mssante.CodePathTraversal:
-		extra = mssante.XDMFile{Name: "IHE_XDM/../../etc/passwd", Data: []byte("root:x:0:0::/root:/bin/sh\n")}
+		extra = mailbuild.XDMFile{Name: "IHE_XDM/../../etc/passwd", Data: []byte("root:x:0:0::/root:/bin/sh\n")}
 	case mssante.CodeUnreadableMIME:
 		return notMIME(spec), nil
 	default:
 		return nil, fmt.Errorf("no hostile mail of kind %q (known: %s)", kind, strings.Join(HostileKinds, ", "))
 	}
-	xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: doc}}, Extra: []mssante.XDMFile{extra}})
+	xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: doc}}, Extra: []mailbuild.XDMFile{extra}})
 	if err != nil {
 		return nil, fmt.Errorf("building the %s archive: %w", kind, err)
 	}
 	spec.XDM = xdm
-	m, err := mssante.BuildMail(spec)
+	m, err := mailbuild.BuildMail(spec)
 	if err != nil {
 		return nil, fmt.Errorf("building the %s mail: %w", kind, err)
 	}
@@ -45,7 +46,7 @@ func HostileMail(kind string, spec mssante.MailSpec, doc []byte) ([]byte, error)
 
 // notMIME is a mail announcing a multipart body whose boundary never comes,
 // with binary junk: a broken or hostile sender.
-func notMIME(s mssante.MailSpec) []byte {
+func notMIME(s mailbuild.MailSpec) []byte {
 	var b strings.Builder
 	field := func(name, value string) {
 		if value != "" {

@@ -22,7 +22,7 @@ import (
 	"github.com/lestrrat-go/libxml2/xpath"
 
 	"github.com/bndmr/hub/pkg/cda"
-	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
@@ -286,14 +286,14 @@ func (g *Generator) Next() ([]byte, Document, error) {
 		return nil, doc, err
 	}
 	doc.Identity = s.who // the newborn keeps the example's birth date
-	xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: cdaBytes}}})
+	xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cdaBytes}}})
 	if err != nil {
 		return nil, doc, fmt.Errorf("building the XDM archive: %w", err)
 	}
 	doc.From = "dpi@" + s.est.Domain
 	doc.MessageID = g.messageID(s.id, s.est)
 	notify := cmp.Or(g.opts.NotifyTo, doc.From)
-	mail, err := mssante.BuildMail(mssante.MailSpec{From: doc.From, To: g.opts.To, MessageID: doc.MessageID,
+	mail, err := mailbuild.BuildMail(mailbuild.MailSpec{From: doc.From, To: g.opts.To, MessageID: doc.MessageID,
 		Date: eff.Add(time.Duration(1+g.rng.IntN(72)) * time.Hour), DispositionNotificationTo: notify, ReturnPath: notify,
 		XDM: xdm})
 	if err != nil {
@@ -320,7 +320,7 @@ func (g *Generator) hostile() ([]byte, Document, error) {
 	d := Document{File: fmt.Sprintf("mail-%06d.eml", g.n), From: "dpi@" + est.Domain, FINESS: est.FINESS, Hostile: kind}
 	d.MessageID = g.messageID(strings.ReplaceAll(kind, "_", "-"), est)
 	notify := cmp.Or(g.opts.NotifyTo, d.From)
-	mail, err := HostileMail(kind, mssante.MailSpec{From: d.From, To: g.opts.To, MessageID: d.MessageID,
+	mail, err := HostileMail(kind, mailbuild.MailSpec{From: d.From, To: g.opts.To, MessageID: d.MessageID,
 		Date: g.opts.End, DispositionNotificationTo: notify, ReturnPath: notify}, g.examples[0])
 	return mail, d, err
 }

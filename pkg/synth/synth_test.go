@@ -7,23 +7,19 @@ import (
 	"testing"
 
 	"github.com/bndmr/hub/pkg/cda"
+	"github.com/bndmr/hub/pkg/cisis"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/store"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
 func TestGeneratedMailsAreValidAndCarryTheirIdentity(t *testing.T) {
-	dir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := cisistest.KitDir(t)
 	ctx := context.Background()
-	eng, err := validate.Load(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := cisistest.Engine(t)
 	g, err := New(Options{Seed: 7, Kit: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +45,7 @@ func TestGeneratedMailsAreValidAndCarryTheirIdentity(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := eng.Validate(ctx, doc, validate.Options{})
+		rep, err := eng.Validate(ctx, doc, cisis.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,15 +95,9 @@ func TestSameSeedSameMails(t *testing.T) {
 // documents really fails the CI-SIS validation, on the check named, and
 // the others pass.
 func TestInvalidDocumentsAreRefused(t *testing.T) {
-	dir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir := cisistest.KitDir(t)
 	ctx := context.Background()
-	eng, err := validate.Load(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := cisistest.Engine(t)
 	const n, rate = 60, 0.05
 	g, err := New(Options{Seed: 11, Kit: dir, InvalidRate: rate})
 	if err != nil {
@@ -127,7 +117,7 @@ func TestInvalidDocumentsAreRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := eng.Validate(ctx, doc, validate.Options{})
+		rep, err := eng.Validate(ctx, doc, cisis.Options{})
 		doc.Free()
 		if err != nil {
 			t.Fatal(err)
@@ -192,7 +182,7 @@ func TestHostileMailsAreRefused(t *testing.T) {
 			t.Errorf("%d mails refused with %s, want 2 (24 mails, rate 1/4, %d kinds in turn): %v", got[k], k, len(HostileKinds), got)
 		}
 	}
-	if _, err := HostileMail("virus", mssante.MailSpec{From: "a@b.test", To: "c@d.test"}, nil); err == nil {
+	if _, err := HostileMail("virus", mailbuild.MailSpec{From: "a@b.test", To: "c@d.test"}, nil); err == nil {
 		t.Error("an unknown hostile kind was built")
 	}
 }

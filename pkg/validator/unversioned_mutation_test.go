@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/synth"
 )
@@ -28,7 +29,7 @@ func TestCheckUnversioned(t *testing.T) {
 		t.Fatal(err)
 	}
 	cda := regexp.MustCompile(`<versionNumber value="\d+"/>`).ReplaceAll(m.Documents[0].Data, []byte(`<versionNumber value="0"/>`))
-	res, err := v.Check(context.Background(), events.MailRaw{MailID: "m1"}, mailWith(t, mssante.XDMDocument{Data: cda}))
+	res, err := v.Check(context.Background(), events.MailRaw{MailID: "m1"}, mailWith(t, mailbuild.XDMDocument{Data: cda}))
 	if err != nil {
 		t.Fatal(err)
 	}

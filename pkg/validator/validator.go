@@ -19,12 +19,12 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/cda"
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/topology"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
@@ -41,7 +41,7 @@ type Config struct {
 // Validator checks mails. It is safe for concurrent use.
 type Validator struct {
 	cfg     Config
-	engine  *validate.Engine
+	engine  *cisis.Engine
 	log     *zap.Logger
 	docs    *prometheus.CounterVec
 	mails   *prometheus.CounterVec
@@ -60,7 +60,7 @@ type Validator struct {
 func DefaultWorkers() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // New returns a validator over a loaded engine; reg may be nil.
-func New(cfg Config, engine *validate.Engine, log *zap.Logger, reg prometheus.Registerer) *Validator {
+func New(cfg Config, engine *cisis.Engine, log *zap.Logger, reg prometheus.Registerer) *Validator {
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultWorkers()
 	}
@@ -154,11 +154,11 @@ func (v *Validator) checkDocument(ctx context.Context, d mssante.Document) (even
 		return rejectWith("unreadable_xml", events.CodeOther, "document illisible / unreadable document: "+err.Error())
 	}
 	defer doc.Free()
-	rep, err := v.engine.Validate(ctx, doc, validate.Options{})
+	rep, err := v.engine.Validate(ctx, doc, cisis.Options{})
 	switch {
 	case errors.Is(err, cda.ErrNotSDMMR):
 		return rejectWith("not_sdmmr", events.CodeOther, "ce document n'est pas un SDM-MR / not an SDM-MR document: "+err.Error())
-	case errors.Is(err, validate.ErrUnknownVersion):
+	case errors.Is(err, cisis.ErrUnknownVersion):
 		return rejectWith("unsupported_version", events.CodeOther, "version du modèle SDM-MR non prise en charge / unsupported SDM-MR model version: "+err.Error())
 	case err != nil:
 		return rejectWith("validation_error", events.CodeOther, "validation impossible / validation could not run: "+err.Error())

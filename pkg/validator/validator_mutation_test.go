@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/xmldoc"
@@ -56,7 +57,7 @@ func TestCheckCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	notSDMMR := mailWith(t, mssante.XDMDocument{Data: readKit(t, "examples/other-cda/VAC_2023.01.xml")})
+	notSDMMR := mailWith(t, mailbuild.XDMDocument{Data: readKit(t, "examples/other-cda/VAC_2023.01.xml")})
 	m := events.MailRaw{MailID: "m1", ReceivedAt: time.Now()}
 	for _, raw := range [][]byte{good, notSDMMR, []byte("not a mail")} {
 		if _, err := v.Check(context.Background(), m, raw); err != nil {
@@ -130,7 +131,7 @@ func TestCheckKeepsMailWarnings(t *testing.T) {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := mssante.BuildMail(mssante.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", Subject: "Envoi SDM-MR", XDM: z.Bytes()})
+	raw, err := mailbuild.BuildMail(mailbuild.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", Subject: "Envoi SDM-MR", XDM: z.Bytes()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,17 +14,18 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/synth"
-	"github.com/bndmr/hub/pkg/validate"
 )
 
 var (
 	engineOnce sync.Once
-	engine     *validate.Engine
+	engine     *cisis.Engine
 	engineErr  error
 	kitDir     string
 )
@@ -34,7 +35,7 @@ func testValidator(t *testing.T, cfg Config) *Validator {
 	engineOnce.Do(func() {
 		kitDir, engineErr = kit.Dir()
 		if engineErr == nil {
-			engine, engineErr = validate.Load(context.Background(), kitDir)
+			engine, engineErr = cisis.Load(context.Background(), kitDir)
 		}
 	})
 	if engineErr != nil {
@@ -43,13 +44,13 @@ func testValidator(t *testing.T, cfg Config) *Validator {
 	return New(cfg, engine, zap.NewNop(), nil)
 }
 
-func mailWith(t *testing.T, docs ...mssante.XDMDocument) []byte {
+func mailWith(t *testing.T, docs ...mailbuild.XDMDocument) []byte {
 	t.Helper()
-	xdm, err := mssante.BuildXDM(mssante.XDM{Documents: docs})
+	xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: docs})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, err := mssante.BuildMail(mssante.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", DispositionNotificationTo: "dpi@chu.test", XDM: xdm})
+	raw, err := mailbuild.BuildMail(mailbuild.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", DispositionNotificationTo: "dpi@chu.test", XDM: xdm})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,11 +59,11 @@ func mailWith(t *testing.T, docs ...mssante.XDMDocument) []byte {
 
 // twoSubsets builds a mail whose XDM holds cda twice, in SUBSET01 and
 // SUBSET02, each listed by its own METADATA.XML (second describes the copy).
-func twoSubsets(t *testing.T, cda []byte, second mssante.XDMDocument) []byte {
+func twoSubsets(t *testing.T, cda []byte, second mailbuild.XDMDocument) []byte {
 	t.Helper()
-	metadata := func(d mssante.XDMDocument) []byte {
+	metadata := func(d mailbuild.XDMDocument) []byte {
 		d.Data = cda
-		z, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{d}})
+		z, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{d}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +88,7 @@ func twoSubsets(t *testing.T, cda []byte, second mssante.XDMDocument) []byte {
 		name string
 		data []byte
 	}{
-		{"IHE_XDM/SUBSET01/METADATA.XML", metadata(mssante.XDMDocument{})},
+		{"IHE_XDM/SUBSET01/METADATA.XML", metadata(mailbuild.XDMDocument{})},
 		{"IHE_XDM/SUBSET01/DOC00001.XML", cda},
 		{"IHE_XDM/SUBSET02/METADATA.XML", metadata(second)},
 		{"IHE_XDM/SUBSET02/DOC00001.XML", cda},
@@ -103,7 +104,7 @@ func twoSubsets(t *testing.T, cda []byte, second mssante.XDMDocument) []byte {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := mssante.BuildMail(mssante.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", DispositionNotificationTo: "dpi@chu.test", XDM: buf.Bytes()})
+	raw, err := mailbuild.BuildMail(mailbuild.MailSpec{From: "dpi@chu.test", To: "hub@bndmr.test", DispositionNotificationTo: "dpi@chu.test", XDM: buf.Bytes()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,20 +148,20 @@ func TestCheck(t *testing.T) {
 		mailWarning string // a warning the outcome must carry, for the acknowledgement text
 	}{
 		{name: "generated SDM-MR 2024.01", raw: good, accepted: 1},
-		{name: "vaccination note, not an SDM-MR", raw: mailWith(t, mssante.XDMDocument{Data: readKit(t, "examples/other-cda/VAC_2023.01.xml")}),
+		{name: "vaccination note, not an SDM-MR", raw: mailWith(t, mailbuild.XDMDocument{Data: readKit(t, "examples/other-cda/VAC_2023.01.xml")}),
 			docCode: "not_sdmmr", cisis: 906, withReason: "SDM-MR"},
-		{name: "mutated document failing IHE", raw: mailWith(t, mssante.XDMDocument{Data: readKit(t, "conformance/docs/SDM-MR_2024.01_nouveau-ne__m1_002.xml")}),
+		{name: "mutated document failing IHE", raw: mailWith(t, mailbuild.XDMDocument{Data: readKit(t, "conformance/docs/SDM-MR_2024.01_nouveau-ne__m1_002.xml")}),
 			docCode: "invalid", cisis: 906, withReason: "SDM-MR_2024.01"},
-		{name: "METADATA names another patient", raw: mailWith(t, mssante.XDMDocument{Data: goodCDA, PatientID: "299999999999999^^^&1.2.250.1.213.1.4.10&ISO"}),
+		{name: "METADATA names another patient", raw: mailWith(t, mailbuild.XDMDocument{Data: goodCDA, PatientID: "299999999999999^^^&1.2.250.1.213.1.4.10&ISO"}),
 			docCode: "ins_inconsistent", cisis: 904, withReason: "METADATA"},
-		{name: "the same document in two XDM subsets", raw: twoSubsets(t, goodCDA, mssante.XDMDocument{UniqueID: "1.2.250.1.999.2"}),
+		{name: "the same document in two XDM subsets", raw: twoSubsets(t, goodCDA, mailbuild.XDMDocument{UniqueID: "1.2.250.1.999.2"}),
 			accepted: 1, mailWarning: `"IHE_XDM/SUBSET02/DOC00001.XML" (uniqueId 1.2.250.1.999.2) is the same file as "IHE_XDM/SUBSET01/DOC00001.XML"`},
 		{name: "the same document in two XDM subsets, the second's METADATA names another patient",
-			raw:     twoSubsets(t, goodCDA, mssante.XDMDocument{PatientID: "299999999999999^^^&1.2.250.1.213.1.4.10&ISO"}),
+			raw:     twoSubsets(t, goodCDA, mailbuild.XDMDocument{PatientID: "299999999999999^^^&1.2.250.1.213.1.4.10&ISO"}),
 			docCode: "ins_inconsistent", cisis: 904, withReason: "IHE_XDM/SUBSET02/DOC00001.XML", mailWarning: "is the same file as"},
 		{name: "not a mail at all", raw: []byte("\x00\x01 garbage"), mailCode: "unreadable_mime"},
 		{name: "a mail without CDA", raw: func() []byte {
-			b, _ := mssante.BuildMail(mssante.MailSpec{From: "a@chu.test", To: "hub@bndmr.test", Text: "bonjour"})
+			b, _ := mailbuild.BuildMail(mailbuild.MailSpec{From: "a@chu.test", To: "hub@bndmr.test", Text: "bonjour"})
 			return b
 		}(), mailCode: "no_cda"},
 	} {
@@ -210,7 +211,7 @@ func TestCheckRequireINS(t *testing.T) {
 	cda := readKit(t, "examples/sdm-mr/SDM-MR_2022.01.xml")
 	// Remove the INS: the document stays valid, the hub then refuses it (903).
 	noINS := strings.Replace(string(cda), `root="1.2.250.1.213.1.4.10"`, `root="1.2.3.4.567.8.9.99"`, 1)
-	res, err := v.Check(context.Background(), events.MailRaw{V: 1, MailID: "m2"}, mailWith(t, mssante.XDMDocument{Data: []byte(noINS)}))
+	res, err := v.Check(context.Background(), events.MailRaw{V: 1, MailID: "m2"}, mailWith(t, mailbuild.XDMDocument{Data: []byte(noINS)}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/bndmr/hub/pkg/access"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/service"
 )
 
 // codeLabels reads the names of codes from the kit's value sets: dir, else
@@ -327,17 +327,9 @@ func cmdDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "bndmrctl dashboard: %v\n", err)
 		return 1
 	}
-	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Threshold: *threshold, Access: guard,
-		Labels: labels}).Handler(),
-		ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
+	h := (&indicators.Server{X: indicators.New(st), Threshold: *threshold, Access: guard, Labels: labels}).Handler()
 	fmt.Fprintf(stderr, "bndmrctl dashboard: http://%s/\n", ln.Addr())
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := service.Serve(ctx, ln, h, service.ShutdownGrace); err != nil {
 		fmt.Fprintf(stderr, "bndmrctl dashboard: %v\n", err)
 		return 1
 	}

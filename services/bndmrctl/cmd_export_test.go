@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/store"
@@ -23,21 +24,8 @@ import (
 // migrate twice, import the reference CSVs, load two establishments' versions
 // and export MR.2 (text, CSV) and the DGOS file (XLSX).
 func TestMigrateImportExport(t *testing.T) {
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
 	ctx := context.Background()
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fmt.Sprintf("test_ctl_%d", time.Now().UnixNano())
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
-	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
+	dbDSN, _ := chtest.Database(t, "test_ctl")
 	ctlCase{args: []string{"migrate", "--clickhouse", dbDSN}, errOut: "bndmrctl migrate: applied 0001_documents, 0002_clinical"}.run(t, ctx)
 	ctlCase{args: []string{"migrate", "--clickhouse", dbDSN}, errOut: "bndmrctl migrate: the schema is up to date"}.run(t, ctx)
 	dir := t.TempDir()
@@ -136,21 +124,8 @@ func TestMigrateImportExport(t *testing.T) {
 // indicators service serves for the same establishment and period (but for
 // the instant it was generated).
 func TestExportReportHTML(t *testing.T) {
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
 	ctx := context.Background()
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fmt.Sprintf("test_ctl_html_%d", time.Now().UnixNano())
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
-	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
+	dbDSN, _ := chtest.Database(t, "test_ctl_html")
 	ctlCase{args: []string{"migrate", "--clickhouse", dbDSN}, errOut: "bndmrctl migrate: applied 0001_documents"}.run(t, ctx)
 	st, err := store.Open(ctx, dbDSN)
 	if err != nil {

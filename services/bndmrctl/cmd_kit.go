@@ -10,10 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/kit"
-	"github.com/bndmr/hub/pkg/validate"
 )
 
 // cmdKit checks a CI-SIS kit before the hub switches to it: the visible
@@ -110,24 +109,10 @@ func readReference(path string) ([]refVerdict, error) {
 	return refs, nil
 }
 
-// corpusProfile routes a conformance document by its file-name prefix, as
-// the reference chain did (a mutant may have lost its version templateId).
-func corpusProfile(name string) string {
-	if strings.HasPrefix(name, "SDM-MR_v2.3_2017") {
-		return "SDM-MR_2017"
-	}
-	for _, v := range []string{"2021.01", "2022.01", "2024.01"} {
-		if strings.HasPrefix(name, "SDM-MR_"+v) {
-			return "SDM-MR_" + v
-		}
-	}
-	return ""
-}
-
 // checkDoc says how the new kit's verdict on one document differs from the
 // reference ("" when it does not).
-func checkDoc(ctx context.Context, eng *validate.Engine, path string, ref refVerdict) string {
-	rep, err := validateFile(ctx, eng, path, corpusProfile(ref.Doc))
+func checkDoc(ctx context.Context, eng *cisis.Engine, path string, ref refVerdict) string {
+	rep, err := validateFile(ctx, eng, path, cisis.ConformanceProfile(ref.Doc))
 	if err != nil {
 		return fmt.Sprintf("not validated (%v); reference valid=%v", err, ref.Valid)
 	}

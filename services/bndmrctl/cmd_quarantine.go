@@ -17,6 +17,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/validator"
 )
 
 // cmdQuarantine lists, inspects and replays the mails the hub quarantined
@@ -204,23 +205,13 @@ func getQuarantined(ctx context.Context, stream jetstream.Stream, seq uint64) (e
 	return q, nil
 }
 
-// mailBytes returns the raw mail, inline or from the object store.
+// mailBytes returns the raw mail, inline or from the object store, as the
+// validator reads it; an event that carries neither is an error here.
 func mailBytes(ctx context.Context, js jetstream.JetStream, m events.MailRaw) ([]byte, error) {
-	if m.Object == "" {
-		if m.Raw == nil {
-			return nil, errors.New("the event carries neither the mail nor an object reference")
-		}
-		return m.Raw, nil
+	if m.Object == "" && m.Raw == nil {
+		return nil, errors.New("the event carries neither the mail nor an object reference")
 	}
-	obs, err := js.ObjectStore(ctx, bus.ObjectStore)
-	if err != nil {
-		return nil, fmt.Errorf("opening object store %s: %w", bus.ObjectStore, err)
-	}
-	b, err := obs.GetBytes(ctx, m.Object)
-	if err != nil {
-		return nil, fmt.Errorf("reading mail %s from object store %s: %w", m.Object, bus.ObjectStore, err)
-	}
-	return b, nil
+	return validator.Raw(ctx, js, m)
 }
 
 // headerBlock is the mail up to its first empty line, at most max bytes.

@@ -3,12 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/store"
@@ -19,22 +18,8 @@ import (
 // new key alone; one never seen again stays under the old key, as status
 // says; forget deletes the links.
 func TestRotationCommand(t *testing.T) {
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
 	ctx := context.Background()
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	db := fmt.Sprintf("h21data_rotation_cmd_%d", time.Now().UnixNano())
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-	dbDSN := strings.TrimSuffix(dsn, "/default") + "/" + db
+	dbDSN, _ := chtest.Database(t, "test_rotation_cmd")
 	st, err := store.Open(ctx, dbDSN)
 	if err != nil {
 		t.Fatal(err)

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/schematron"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/xmldoc"
 	"github.com/lestrrat-go/libxml2/types"
 )
@@ -53,7 +53,7 @@ type jsonReport struct {
 
 type docResult struct {
 	path string
-	rep  *validate.Report
+	rep  *cisis.Report
 	err  error
 }
 
@@ -154,7 +154,7 @@ func parseValidate(args []string, stderr io.Writer) (o validateOptions, paths []
 // current kit) and says on stderr what it leaves out: rules that do not
 // compile, value sets the kit lacks (once, at load: a property of the kit,
 // not of the documents).
-func loadKit(ctx context.Context, dir string, stderr io.Writer) (*validate.Engine, error) {
+func loadKit(ctx context.Context, dir string, stderr io.Writer) (*cisis.Engine, error) {
 	if dir == "" {
 		d, err := kit.Dir()
 		if err != nil {
@@ -162,7 +162,7 @@ func loadKit(ctx context.Context, dir string, stderr io.Writer) (*validate.Engin
 		}
 		dir = d
 	}
-	eng, err := validate.Load(ctx, dir)
+	eng, err := cisis.Load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -202,13 +202,13 @@ feed:
 	wg.Wait()
 }
 
-func validateFile(ctx context.Context, eng *validate.Engine, path, profile string) (*validate.Report, error) {
+func validateFile(ctx context.Context, eng *cisis.Engine, path, profile string) (*cisis.Report, error) {
 	doc, err := parseFile(path)
 	if err != nil {
 		return nil, err
 	}
 	defer doc.Free()
-	return eng.Validate(ctx, doc, validate.Options{Profile: profile})
+	return eng.Validate(ctx, doc, cisis.Options{Profile: profile})
 }
 
 // parseFile parses the document at path as the validator does (no DTD, no
@@ -228,7 +228,7 @@ func missingValueSetNote(kitDir, path string) string {
 	if rel, err := filepath.Rel(kitDir, path); err == nil && !strings.HasPrefix(rel, "..") {
 		name = rel
 	}
-	if validate.MissingFromOfficialKit(path) {
+	if cisis.MissingFromOfficialKit(path) {
 		return fmt.Sprintf("note: the value set %s, named by the kit's schematrons, is missing from the official ANS kit as well: codes checked against it fail, as they do with ANS's Saxon chain", name)
 	}
 	return fmt.Sprintf("warning: the value set %s, named by the kit's schematrons, is missing from this kit: codes checked against it fail", name)

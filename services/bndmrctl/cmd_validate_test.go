@@ -9,23 +9,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/cisis"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/schematron"
-	"github.com/bndmr/hub/pkg/validate"
 )
 
 // What `bndmrctl validate` says of files that are not SDM-MR documents, and
 // that its --jsonl lines keep the shape of conformance/reference.jsonl.
 func TestValidateRefusals(t *testing.T) {
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := validate.Load(context.Background(), kitDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	kitDir := cisistest.KitDir(t)
+	eng := cisistest.Engine(t)
 	tmp := t.TempDir()
 	binary := filepath.Join(tmp, "scan.xml")
 	if err := os.WriteFile(binary, []byte("%PDF-1.4\n\x00\x01\x02\xff\xfe binary"), 0o644); err != nil {
@@ -84,7 +77,7 @@ func TestValidateRefusals(t *testing.T) {
 		})
 	}
 	for _, m := range eng.MissingValueSets {
-		if note := missingValueSetNote(kitDir, m); validate.MissingFromOfficialKit(m) &&
+		if note := missingValueSetNote(kitDir, m); cisis.MissingFromOfficialKit(m) &&
 			(!strings.Contains(note, "missing from the official ANS kit as well") || strings.Contains(note, kitDir)) {
 			t.Errorf("note %q", note)
 		}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -19,14 +18,16 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/bus/bustest"
+	"github.com/bndmr/hub/pkg/cisis"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/loader"
 	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/topology"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pkg/xmldoc"
 	"github.com/bndmr/hub/pseudonymisation"
@@ -40,46 +41,16 @@ type pipeline struct {
 	ctx context.Context
 	bus bustest.Server
 	st  *store.Store
-	eng *validate.Engine
+	eng *cisis.Engine
 	ps  *pseudonymisation.Pseudonymiser
 }
 
 func newPipeline(t *testing.T) *pipeline {
 	t.Helper()
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
+	st := storetest.Store(t, "test_reprocess")
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fmt.Sprintf("h21data_reprocess_%d", time.Now().UnixNano())
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		admin.Close()
-	})
-	st, err := store.Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := validate.Load(ctx, kitDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := cisistest.Engine(t)
 	keyFile := filepath.Join(t.TempDir(), "key.json")
 	if err := pseudonymisation.WriteKeyFile(keyFile, "reprocess-key"); err != nil {
 		t.Fatal(err)

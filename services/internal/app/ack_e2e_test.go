@@ -14,7 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/bndmr/hub/pkg/kit"
-	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/synth"
 )
 
@@ -48,12 +48,12 @@ func TestEndToEndAcknowledgement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: bad}}})
+	xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: bad}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	koID := fmt.Sprintf("<ko.%d@chu.test>", run)
-	badMail, err := mssante.BuildMail(mssante.MailSpec{From: hospital, To: "hub2@bndmr.test", MessageID: koID,
+	badMail, err := mailbuild.BuildMail(mailbuild.MailSpec{From: hospital, To: "hub2@bndmr.test", MessageID: koID,
 		DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
 	if err != nil {
 		t.Fatal(err)

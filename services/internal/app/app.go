@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/pause"
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/services/internal/buildinfo"
@@ -179,7 +180,7 @@ func Serve(ctx context.Context, common Common, log *zap.Logger, rt *Runtime, com
 			break
 		}
 		log.Warn("JetStream not ready; retrying", zap.Error(err))
-		sleep(ctx, 2*time.Second)
+		_ = pause.For(ctx, 2*time.Second)
 	}
 	// Each component has its own connection, as each service has in
 	// production: one connection shared by every stage of the hub made its
@@ -225,15 +226,6 @@ func Serve(ctx context.Context, common Common, log *zap.Logger, rt *Runtime, com
 func (e Env) with(name string) Env {
 	e.Log = e.Log.With(zap.String("component", name))
 	return e
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 // watchStore exports how much of the JetStream store the hub's account uses,

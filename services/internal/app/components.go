@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/ack"
+	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/ingest"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/loader"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/pause"
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/tlsclient"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pseudonymisation"
 )
@@ -121,7 +122,7 @@ func (c *Validator) Check() error {
 
 func (c *Validator) Run(ctx context.Context, env Env) error {
 	start := time.Now()
-	eng, err := validate.Load(ctx, c.kit)
+	eng, err := cisis.Load(ctx, c.kit)
 	if err != nil {
 		return fmt.Errorf("loading the CI-SIS kit %s: %w", c.kit, err)
 	}
@@ -224,7 +225,7 @@ func openStore(ctx context.Context, dsn string, tls tlsclient.Files, env Env) (*
 			return nil, err
 		}
 		env.Log.Warn("ClickHouse not reachable; retrying", zapError(err))
-		sleep(ctx, 2*time.Second)
+		_ = pause.For(ctx, 2*time.Second)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/store"
@@ -48,16 +49,7 @@ func newE2EOn(t *testing.T, chDSN string, seed uint64, count int, extra ...[]byt
 	ctx := context.Background()
 	e := &e2e{imapAddr: imapAddr, inbox: fmt.Sprintf("e2e%d", time.Now().UnixNano()), dataDir: t.TempDir()}
 
-	admin, err := store.Open(ctx, chDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := "e2e_" + e.inbox
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); admin.Close() })
-	e.dsn = strings.TrimSuffix(chDSN, "/default") + "/" + db
+	e.dsn, _ = chtest.DatabaseOn(t, chDSN, "e2e")
 	if e.st, err = store.Open(ctx, e.dsn); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/pause"
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/topology"
 	"github.com/bndmr/hub/services/internal/buildinfo"
@@ -203,7 +204,7 @@ func (w *watcher) lastNotReady() error {
 func (w *watcher) run(ctx context.Context, log *zap.Logger) error {
 	var idleSince time.Time
 	for ctx.Err() == nil {
-		sleep(ctx, 500*time.Millisecond)
+		_ = pause.For(ctx, 500*time.Millisecond)
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		nr := w.rt.Ops.Check(cctx)
 		cancel()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -102,22 +101,11 @@ func (c *Indicators) Run(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Log: env.Log, Threshold: uint64(c.threshold),
-		Access: guard, Labels: labels}).Handler(),
-		ReadHeaderTimeout: 10 * time.Second}
+	h := (&indicators.Server{X: indicators.New(st), Log: env.Log, Threshold: uint64(c.threshold), Access: guard, Labels: labels}).Handler()
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return err
 	}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-	}()
 	env.Log.Info("indicators API and dashboard", zap.String("addr", ln.Addr().String()))
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return service.Serve(ctx, ln, h, service.ShutdownGrace)
 }

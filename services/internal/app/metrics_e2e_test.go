@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pkg/tlsclient/tlstest"
 )
 
@@ -60,7 +61,7 @@ func TestMonitoredMetricsServed(t *testing.T) {
 	tlstest.WritePEM(t, crl, "X509 CRL", ca.CRL(t, time.Now().Add(24*time.Hour), nil))
 
 	e := newE2E(t, 31, 5)
-	port := freePort(t)
+	port := testsupport.FreePort(t)
 	done := make(chan int, 1)
 	go func() {
 		done <- HubMain(e.args("--exit-when-idle", "3s", "--http-addr", fmt.Sprintf("127.0.0.1:%d", port),

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // clickHouse is a ClickHouse server of the test's own
@@ -24,22 +24,12 @@ type clickHouse struct {
 	exited    chan struct{}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func startOwnClickHouse(t *testing.T) *clickHouse {
 	t.Helper()
 	if _, err := exec.LookPath("clickhouse-server"); err != nil {
 		t.Fatal("clickhouse-server is not installed: run through `make test` (make deps installs it)")
 	}
-	ch := &clickHouse{dir: t.TempDir(), tcp: freePort(t), http: freePort(t)}
+	ch := &clickHouse{dir: t.TempDir(), tcp: testsupport.FreePort(t), http: testsupport.FreePort(t)}
 	ch.start(t)
 	t.Cleanup(func() { ch.kill(t) })
 	return ch

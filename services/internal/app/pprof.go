@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/bndmr/hub/pkg/service"
 )
 
 // Rates of the block and mutex profiles while the pprof listener is on: one
@@ -57,14 +59,7 @@ func servePprof(ctx context.Context, addr string, log *zap.Logger) error {
 		return fmt.Errorf("pprof listener on %s: %w", addr, err)
 	}
 	log.Info("pprof debug listener", zap.String("addr", ln.Addr().String()))
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := service.Serve(ctx, ln, mux, 2*time.Second); err != nil {
 		return fmt.Errorf("pprof listener on %s: %w", addr, err)
 	}
 	return nil

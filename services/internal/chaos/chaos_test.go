@@ -30,9 +30,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/chddl"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/services/internal/localenv"
 )
@@ -386,7 +388,7 @@ func (r *caseRun) prepareDB() {
 	ctx := context.Background()
 	adm := s.admin(t)
 	// The databases of earlier runs go.
-	for _, old := range column(t, adm, "SELECT name FROM system.databases WHERE name LIKE 'chaos\\_%' AND NOT endsWith(name, '_"+strconv.FormatInt(suiteRun, 10)+"')") {
+	for _, old := range storetest.Column(t, adm, "SELECT name FROM system.databases WHERE name LIKE 'chaos\\_%' AND NOT endsWith(name, '_"+strconv.FormatInt(suiteRun, 10)+"')") {
 		if err := adm.Conn().Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s ON CLUSTER %s", old, s.cluster)); err != nil {
 			t.Logf("dropping %s: %v", old, err)
 		}
@@ -655,9 +657,9 @@ func tableKeys(t testing.TB, s *site, db string) map[string][]string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	tables := column(t, st, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
+	tables := storetest.Column(t, st, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
 		AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View')
-		AND NOT endsWith(table, '`+store.LocalSuffix+`') ORDER BY table`)
+		AND NOT endsWith(table, '`+chddl.LocalSuffix+`') ORDER BY table`)
 	out := map[string][]string{}
 	for _, table := range tables {
 		q := "SELECT DISTINCT concat(set_id, '/', toString(version_number)) AS k FROM " + table + " ORDER BY k"
@@ -666,25 +668,7 @@ func tableKeys(t testing.TB, s *site, db string) map[string][]string {
 				rejection_code, '/', toString(cisis_code), '/', mail_rejection_code) AS k FROM (SELECT DISTINCT mail_id, doc_index, set_id,
 				version_number, doc_name, accepted, rejection_code, cisis_code, mail_rejection_code FROM receipts) ORDER BY k`
 		}
-		out[table] = column(t, st, q)
-	}
-	return out
-}
-
-func column(t testing.TB, st *store.Store, q string) []string {
-	t.Helper()
-	rows, err := st.Conn().Query(context.Background(), q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
+		out[table] = storetest.Column(t, st, q)
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/synth"
 )
@@ -53,12 +54,12 @@ func buildMails(t testing.TB, tag string, n int, seed uint64) mailSet {
 		add(m, id)
 	}
 	s.valid = n
-	build := func(id string, x mssante.XDM) []byte {
-		xdm, err := mssante.BuildXDM(x)
+	build := func(id string, x mailbuild.XDM) []byte {
+		xdm, err := mailbuild.BuildXDM(x)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := mssante.BuildMail(mssante.MailSpec{From: hospital, To: hubAddr, MessageID: id,
+		m, err := mailbuild.BuildMail(mailbuild.MailSpec{From: hospital, To: hubAddr, MessageID: id,
 			DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +74,7 @@ func buildMails(t testing.TB, tag string, n int, seed uint64) mailSet {
 			t.Fatal(err)
 		}
 		id := fmt.Sprintf("<chaos.%s.ko%d@chu.test>", tag, i)
-		add(build(id, mssante.XDM{Documents: []mssante.XDMDocument{{Data: doc}}}), id)
+		add(build(id, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: doc}}}), id)
 		s.rejected++
 	}
 	// Hostile mails (zip bomb, path traversal, not MIME), as the generator makes them.
@@ -84,7 +85,7 @@ func buildMails(t testing.TB, tag string, n int, seed uint64) mailSet {
 	for _, k := range []struct{ kind, name string }{{mssante.CodeZipBomb, "bomb"}, {mssante.CodePathTraversal, "traversal"},
 		{mssante.CodeUnreadableMIME, "notmime"}} {
 		id := fmt.Sprintf("<chaos.%s.%s@chu.test>", tag, k.name)
-		m, err := synth.HostileMail(k.kind, mssante.MailSpec{From: hospital, To: hubAddr, MessageID: id,
+		m, err := synth.HostileMail(k.kind, mailbuild.MailSpec{From: hospital, To: hubAddr, MessageID: id,
 			DispositionNotificationTo: hospital, ReturnPath: hospital}, doc)
 		if err != nil {
 			t.Fatal(err)

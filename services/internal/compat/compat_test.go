@@ -8,20 +8,19 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/chcompat"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
-	"github.com/bndmr/hub/pkg/kit"
-	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/synth"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pseudonymisation"
 )
@@ -56,14 +55,8 @@ func TestCompatibilityEndToEnd(t *testing.T) {
 func load(t *testing.T, s *store.Store) chcompat.Window {
 	t.Helper()
 	ctx := context.Background()
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := validate.Load(ctx, kitDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kitDir := cisistest.KitDir(t)
+	eng := cisistest.Engine(t)
 	v := validator.New(validator.Config{}, eng, zap.NewNop(), nil)
 	keyFile := filepath.Join(t.TempDir(), "key.json")
 	if err := pseudonymisation.WriteKeyFile(keyFile, "compat-key"); err != nil {
@@ -135,12 +128,12 @@ func load(t *testing.T, s *store.Store) chcompat.Window {
 		if err != nil {
 			t.Fatal(err)
 		}
-		xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: cdaBytes}}})
+		xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: cdaBytes}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		from := "dpi@" + synth.Establishments[i%len(synth.Establishments)].Domain
-		raw, err := mssante.BuildMail(mssante.MailSpec{From: from, To: "hub@bndmr.test", DispositionNotificationTo: from, XDM: xdm})
+		raw, err := mailbuild.BuildMail(mailbuild.MailSpec{From: from, To: "hub@bndmr.test", DispositionNotificationTo: from, XDM: xdm})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,32 +211,4 @@ func load(t *testing.T, s *store.Store) chcompat.Window {
 
 // testStore opens a fresh, migrated database on the ClickHouse that `make up`
 // started (BNDMR_TEST_CLICKHOUSE).
-func testStore(t *testing.T) *store.Store {
-	t.Helper()
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
-	ctx := context.Background()
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fmt.Sprintf("test_compat_%d", time.Now().UnixNano())
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		admin.Close()
-	})
-	s, err := store.Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func testStore(t *testing.T) *store.Store { return storetest.Store(t, "test_compat") }

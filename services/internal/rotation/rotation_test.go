@@ -9,19 +9,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
-	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/synth"
-	"github.com/bndmr/hub/pkg/validate"
 	"github.com/bndmr/hub/pkg/validator"
 	"github.com/bndmr/hub/pseudonymisation"
 )
@@ -210,14 +208,8 @@ func same(t *testing.T, when string, want, got map[string]string) {
 func extractions(t *testing.T) []events.Extracted {
 	t.Helper()
 	ctx := context.Background()
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := validate.Load(ctx, kitDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kitDir := cisistest.KitDir(t)
+	eng := cisistest.Engine(t)
 	v := validator.New(validator.Config{}, eng, zap.NewNop(), nil)
 	g, err := synth.New(synth.Options{Seed: 21, Kit: kitDir, End: time.Date(2026, 10, 31, 0, 0, 0, 0, time.UTC), Months: 6})
 	if err != nil {
@@ -252,31 +244,5 @@ func secret(t *testing.T) []byte {
 // testStore opens a fresh, migrated database on the ClickHouse that `make
 // up` started (BNDMR_TEST_CLICKHOUSE).
 func testStore(t *testing.T, name string) *store.Store {
-	t.Helper()
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
-	ctx := context.Background()
-	admin, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := fmt.Sprintf("h21data_rotation_%s_%d", name, time.Now().UnixNano())
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		admin.Close()
-	})
-	s, err := store.Open(ctx, strings.TrimSuffix(dsn, "/default")+"/"+db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return storetest.Store(t, "test_rotation_"+name)
 }

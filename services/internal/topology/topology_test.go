@@ -22,10 +22,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbox"
-	"github.com/bndmr/hub/pkg/mssante"
+	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/services/internal/localenv"
@@ -128,12 +130,12 @@ func scenario(t *testing.T, run int64) (mails [][]byte, ids []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	xdm, err := mssante.BuildXDM(mssante.XDM{Documents: []mssante.XDMDocument{{Data: bad}}})
+	xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: bad}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	id := fmt.Sprintf("<topo.%d.ko@chu.test>", run)
-	m, err := mssante.BuildMail(mssante.MailSpec{From: hospital, To: "hub@bndmr.test", MessageID: id,
+	m, err := mailbuild.BuildMail(mailbuild.MailSpec{From: hospital, To: "hub@bndmr.test", MessageID: id,
 		DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
 	if err != nil {
 		t.Fatal(err)
@@ -177,17 +179,7 @@ func TestTopology(t *testing.T) {
 
 	// 1. The all-in-one hub, on a database and folders of its own, with the
 	// topology's pseudonymisation key and hub address.
-	admin, err := store.Open(ctx, chSingle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	hubDB := fmt.Sprintf("topo_hub_%d", run)
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+hubDB); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+hubDB) })
-	hubDSN := strings.TrimSuffix(chSingle, "/default") + "/" + hubDB
+	hubDSN, _ := chtest.DatabaseOn(t, chSingle, "topo_hub")
 	hubMC := mailbox.Config{Name: "hub2", Addr: imapPlain, TLS: "none", User: hubUser, Password: "secret"}
 	folder := fmt.Sprintf("topo-hub%d", run)
 	createFolders(t, hubMC, folder, folder+"-done")
@@ -236,12 +228,12 @@ func TestTopology(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hubSt.Close()
-	sets := column(t, hubSt, "SELECT DISTINCT set_id FROM receipts WHERE set_id != '' ORDER BY set_id")
+	sets := storetest.Column(t, hubSt, "SELECT DISTINCT set_id FROM receipts WHERE set_id != '' ORDER BY set_id")
 	if len(sets) < scenarioMails/2 {
 		t.Fatalf("the all-in-one hub has receipts for only %d sets", len(sets))
 	}
 	in := "('" + strings.Join(sets, "','") + "')"
-	tables := column(t, hubSt, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
+	tables := storetest.Column(t, hubSt, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
 		AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View') ORDER BY table`)
 	keys := 0
 	for _, table := range tables {
@@ -251,8 +243,8 @@ func TestTopology(t *testing.T) {
 				rejection_code, '/', toString(cisis_code), '/', mail_rejection_code) AS k FROM (SELECT DISTINCT mail_id, doc_index, set_id, version_number, doc_name,
 				accepted, rejection_code, cisis_code, mail_rejection_code FROM receipts WHERE set_id IN ` + in + ` AND processed_at >= %s)`
 		}
-		want := column(t, hubSt, strings.Replace(q, "%s", "toDateTime(0)", 1)+" ORDER BY k")
-		got := column(t, topo, strings.Replace(q, "%s", fmt.Sprintf("toDateTime(%d)", topoStart.Unix()), 1)+" ORDER BY k")
+		want := storetest.Column(t, hubSt, strings.Replace(q, "%s", "toDateTime(0)", 1)+" ORDER BY k")
+		got := storetest.Column(t, topo, strings.Replace(q, "%s", fmt.Sprintf("toDateTime(%d)", topoStart.Unix()), 1)+" ORDER BY k")
 		keys += len(want)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s: %d keys in the topology, %d from the all-in-one hub\n%s", table, len(got), len(want), diff(want, got))
@@ -483,24 +475,6 @@ func busy(ctx context.Context, s site, js jetstream.JetStream) string {
 		}
 	}
 	return ""
-}
-
-func column(t *testing.T, st *store.Store, q string) []string {
-	t.Helper()
-	rows, err := st.Conn().Query(context.Background(), q)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, v)
-	}
-	return out
 }
 
 // diff lists the lines only one side has (at most 20).

@@ -1,13 +1,13 @@
-// Package validate gives the verdict of the ANS CI-SIS reference chain on an
+// Package cisis gives the verdict of the ANS CI-SIS reference chain on an
 // SDM-MR document: XSD (CDA_extended.xsd), then the ISO Schematron of the
 // document's SDM-MR model version and the generic profiles of its kit, with
 // the same failures, assert for assert, as ANS's Saxon chain (checked on the
 // 566 documents of ../shared/ci-sis/conformance by TestConformance).
 //
-//	eng, err := validate.Load(ctx, kitDir)                // once, ~0.3 s: compiles every profile
+//	eng, err := cisis.Load(ctx, kitDir)                   // once, ~0.3 s: compiles every profile
 //	for _, e := range eng.CompileErrors { log(e) }        // rules left out (none in the routed kits)
 //	doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)  // parse once…
-//	rep, err := eng.Validate(ctx, doc, validate.Options{}) // …validate (profile from the document)…
+//	rep, err := eng.Validate(ctx, doc, cisis.Options{})   // …validate (profile from the document)…
 //	hdr, err := cda.ExtractHeader(doc)                    // …and extract from the same tree
 //	if !rep.Valid { publish(rep.Failures()) }             // []events.Failure
 //
@@ -16,7 +16,10 @@
 // profile with Options{Profile: "SDM-MR_2024.01"}. An Engine is safe for
 // concurrent use: compiled XPath, XSD and value sets are shared read-only,
 // each validation has its own XPath contexts.
-package validate
+//
+// This is the engine; pkg/validator is the pipeline stage that runs it on
+// every document it consumes.
+package cisis
 
 import (
 	"context"
@@ -28,12 +31,13 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/bndmr/hub/pkg/cda"
-	"github.com/bndmr/hub/pkg/events"
-	"github.com/bndmr/hub/pkg/schematron"
 	"github.com/lestrrat-go/libxml2/parser"
 	"github.com/lestrrat-go/libxml2/types"
 	"github.com/lestrrat-go/libxml2/xsd"
+
+	"github.com/bndmr/hub/pkg/cda"
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/schematron"
 )
 
 // ErrUnknownVersion means the document is an SDM-MR of a model version the
@@ -317,4 +321,20 @@ func (r *Report) Failures() []events.Failure {
 		}
 	}
 	return out
+}
+
+// ConformanceProfile is the profile of a document of the CI-SIS
+// conformance corpus (ci-sis/conformance/docs), routed by its file-name
+// prefix as the reference chain routed it (a mutant may have lost the
+// templateId that names its version); "" for a name of no version.
+func ConformanceProfile(name string) string {
+	if strings.HasPrefix(name, "SDM-MR_v2.3_2017") {
+		return "SDM-MR_2017"
+	}
+	for _, v := range []string{"2021.01", "2022.01", "2024.01"} {
+		if strings.HasPrefix(name, "SDM-MR_"+v) {
+			return "SDM-MR_" + v
+		}
+	}
+	return ""
 }

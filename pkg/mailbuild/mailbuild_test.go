@@ -1,10 +1,42 @@
-package mssante
+package mailbuild
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/kit"
 )
+
+const (
+	newborn  = "SDM-MR_2024.01_nouveau-ne.xml"
+	pregnant = "SDM-MR_2024.01_patiente-enceinte.xml"
+)
+
+// exampleCDA reads an official SDM-MR example document from the kit.
+func exampleCDA(t testing.TB, name string) []byte {
+	t.Helper()
+	dir, err := kit.Dir()
+	if err != nil {
+		t.Fatalf("the CI-SIS kit is needed by these tests: %v", err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "examples", "sdm-mr", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustXDM(t testing.TB, x XDM) []byte {
+	t.Helper()
+	z, err := BuildXDM(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return z
+}
 
 func TestBuildMail(t *testing.T) {
 	cda := exampleCDA(t, newborn)

@@ -1,22 +1,35 @@
-package mssante
+// Package mailbuild writes synthetic MSSanté mails for tests, benchmarks,
+// the synthetic load (pkg/synth) and bndmrctl: BuildXDM writes a realistic
+// IHE_XDM.zip around CDA documents (metadata read from their headers),
+// BuildMail an MSSanté mail around it, ForwardMail a forward of a mail,
+// SubjectFor the XDM/1.0/DDM subject. Its output is deterministic.
+//
+// It is the counterpart of pkg/mssante (which unpacks what senders make)
+// and shares with it only the CDA header sniffer (pkg/cdasniff) and the XDS
+// identifiers (pkg/xds), so that mssante's tests can build their inputs.
+package mailbuild
 
 import (
 	"archive/zip"
 	"bytes"
-	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"mime"
 	"mime/quotedprintable"
+	"net/mail"
 	"strings"
 	"time"
 	"unicode"
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/bndmr/hub/pkg/cdasniff"
+	"github.com/bndmr/hub/pkg/xds"
 )
 
 // XDMDocument is one document to put in an XDM archive. Metadata left empty
@@ -61,9 +74,9 @@ func BuildXDM(x XDM) ([]byte, error) {
 		return nil, fmt.Errorf("building an XDM archive: no document")
 	}
 	docs := make([]XDMDocument, len(x.Documents))
-	var first *cdaHeader
+	var first *cdasniff.Header
 	for i, d := range x.Documents {
-		h, _ := sniffCDA(d.Data)
+		h, _ := cdasniff.Read(d.Data)
 		if i == 0 {
 			first = h
 		}
@@ -120,7 +133,7 @@ func BuildXDM(x XDM) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func fillXDMDocument(d XDMDocument, h *cdaHeader, i int) XDMDocument {
+func fillXDMDocument(d XDMDocument, h *cdasniff.Header, i int) XDMDocument {
 	if d.Name == "" {
 		d.Name = fmt.Sprintf("DOC%05d.XML", i+1)
 	}
@@ -128,10 +141,10 @@ func fillXDMDocument(d XDMDocument, h *cdaHeader, i int) XDMDocument {
 		d.MimeType = "text/xml"
 	}
 	if d.FormatCode == "" {
-		d.FormatCode = FormatCodeSDMMR
+		d.FormatCode = xds.FormatCodeSDMMR
 	}
 	if d.TypeCode == "" {
-		d.TypeCode = TypeCodeSDMMR
+		d.TypeCode = xds.TypeCodeSDMMR
 	}
 	if h != nil {
 		if d.UniqueID == "" {
@@ -193,31 +206,62 @@ func xdmIndex(sender string, docs []XDMDocument) []byte {
 }
 
 // xdmMetadata writes an XDS ebRIM 3.0 SubmitObjectsRequest in the shape of
-// the ANS samples.
-func xdmMetadata(docs []XDMDocument, first *cdaHeader, when time.Time) []byte {
-	var b strings.Builder
-	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	slot := func(indent, name string, values ...string) {
-		w("%s<rim:Slot name=\"%s\"><rim:ValueList>", indent, esc(name))
-		for _, v := range values {
-			w("<rim:Value>%s</rim:Value>", esc(v))
+// the ANS samples: the submission set, then an entry and its association
+// per listed document.
+func xdmMetadata(docs []XDMDocument, first *cdasniff.Header, when time.Time) []byte {
+	m := &metaWriter{}
+	m.w("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
+	m.w("<lcm:SubmitObjectsRequest xmlns:lcm=\"urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0\" xmlns:rim=\"urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0\">\n")
+	m.w("  <rim:RegistryObjectList>\n")
+	m.submissionSet(docs, when)
+	n := 0
+	for _, d := range docs {
+		if d.Unlisted {
+			continue
 		}
-		w("</rim:ValueList></rim:Slot>\n")
+		n++
+		m.documentEntry(fmt.Sprintf("Document%02d", n), d, first)
+		m.w("  <rim:Association id=\"Association%02d\" associationType=\"urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember\" sourceObject=\"SubmissionSet01\" targetObject=\"Document%02d\">\n", n, n)
+		m.slot("    ", "SubmissionSetStatus", "Original")
+		m.w("  </rim:Association>\n")
 	}
-	str := func(indent, elem, v string) {
-		w("%s<rim:%s><rim:LocalizedString xml:lang=\"fr-FR\" charset=\"UTF-8\" value=\"%s\"/></rim:%s>\n", indent, elem, esc(v), elem)
+	m.w("  </rim:RegistryObjectList>\n</lcm:SubmitObjectsRequest>\n")
+	return []byte(m.b.String())
+}
+
+// metaWriter writes the ebRIM elements of METADATA.XML.
+type metaWriter struct{ b strings.Builder }
+
+func (m *metaWriter) w(format string, args ...any) { fmt.Fprintf(&m.b, format, args...) }
+
+func (m *metaWriter) slot(indent, name string, values ...string) {
+	m.w("%s<rim:Slot name=\"%s\"><rim:ValueList>", indent, esc(name))
+	for _, v := range values {
+		m.w("<rim:Value>%s</rim:Value>", esc(v))
 	}
-	class := func(id, scheme, obj, node, coding, display string) {
-		w("    <rim:Classification id=\"%s\" classificationScheme=\"%s\" classifiedObject=\"%s\" nodeRepresentation=\"%s\">\n", id, scheme, obj, esc(node))
-		slot("      ", "codingScheme", coding)
-		str("      ", "Name", display)
-		w("    </rim:Classification>\n")
-	}
-	extid := func(id, obj, scheme, value, name string) {
-		w("    <rim:ExternalIdentifier id=\"%s\" registryObject=\"%s\" identificationScheme=\"%s\" value=\"%s\">\n", id, obj, scheme, esc(value))
-		str("      ", "Name", name)
-		w("    </rim:ExternalIdentifier>\n")
-	}
+	m.w("</rim:ValueList></rim:Slot>\n")
+}
+
+func (m *metaWriter) str(indent, elem, v string) {
+	m.w("%s<rim:%s><rim:LocalizedString xml:lang=\"fr-FR\" charset=\"UTF-8\" value=\"%s\"/></rim:%s>\n", indent, elem, esc(v), elem)
+}
+
+func (m *metaWriter) class(id, scheme, obj, node, coding, display string) {
+	m.w("    <rim:Classification id=\"%s\" classificationScheme=\"%s\" classifiedObject=\"%s\" nodeRepresentation=\"%s\">\n", id, scheme, obj, esc(node))
+	m.slot("      ", "codingScheme", coding)
+	m.str("      ", "Name", display)
+	m.w("    </rim:Classification>\n")
+}
+
+func (m *metaWriter) extid(id, obj, scheme, value, name string) {
+	m.w("    <rim:ExternalIdentifier id=\"%s\" registryObject=\"%s\" identificationScheme=\"%s\" value=\"%s\">\n", id, obj, scheme, esc(value))
+	m.str("      ", "Name", name)
+	m.w("    </rim:ExternalIdentifier>\n")
+}
+
+// submissionSet writes the RegistryPackage: its patient and author are the
+// first listed document's, its uniqueId derives from the documents' bytes.
+func (m *metaWriter) submissionSet(docs []XDMDocument, when time.Time) {
 	setPatient, setAuthor := "", ""
 	for _, d := range docs {
 		if !d.Unlisted {
@@ -230,70 +274,59 @@ func xdmMetadata(docs []XDMDocument, first *cdaHeader, when time.Time) []byte {
 		sum.Write(d.Data)
 	}
 	setUID := "2.25." + new(bigHex).from(sum.Sum(nil)[:12])
-	w("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
-	w("<lcm:SubmitObjectsRequest xmlns:lcm=\"urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0\" xmlns:rim=\"urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0\">\n")
-	w("  <rim:RegistryObjectList>\n")
-	w("  <rim:RegistryPackage id=\"SubmissionSet01\" objectType=\"urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:RegistryPackage\">\n")
-	slot("    ", "submissionTime", when.UTC().Format("20060102150405"))
-	str("    ", "Name", "Set de données minimum maladies rares")
-	w("    <rim:Classification id=\"SubmissionSet01_c001\" classificationScheme=\"%s\" classifiedObject=\"SubmissionSet01\" nodeRepresentation=\"\">\n", schemeSetAuthor)
-	slot("      ", "authorInstitution", setAuthor)
-	w("    </rim:Classification>\n")
-	class("SubmissionSet01_c002", "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500", "SubmissionSet01", "04", "1.2.250.1.213.1.1.4.12", "Hospitalisation")
-	w("    <rim:Classification id=\"SubmissionSet01_c003\" classifiedObject=\"SubmissionSet01\" classificationNode=\"urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd\"/>\n")
-	extid("SubmissionSet01_e001", "SubmissionSet01", schemeSetPatientID, setPatient, "XDSSubmissionSet.patientId")
-	extid("SubmissionSet01_e002", "SubmissionSet01", schemeSetSourceID, "1.2.250.1.213.1.1.9", "XDSSubmissionSet.sourceId")
-	extid("SubmissionSet01_e003", "SubmissionSet01", schemeSetUniqueID, setUID, "XDSSubmissionSet.uniqueId")
-	w("  </rim:RegistryPackage>\n")
-	n := 0
-	for _, d := range docs {
-		if d.Unlisted {
-			continue
-		}
-		n++
-		id := fmt.Sprintf("Document%02d", n)
-		hash := d.HashOverride
-		if hash == "" {
-			s := sha1.Sum(d.Data)
-			hash = hex.EncodeToString(s[:])
-		}
-		size := int64(len(d.Data))
-		if d.SizeOverride > 0 {
-			size = d.SizeOverride
-		}
-		w("  <rim:ExtrinsicObject id=\"%s\" mimeType=\"%s\" objectType=\"%s\">\n", id, esc(d.MimeType), objectTypeDocEntry)
-		slot("    ", "hash", hash)
-		slot("    ", "size", fmt.Sprint(size))
-		slot("    ", "URI", d.Name)
-		if d.CreationTime != "" {
-			slot("    ", "creationTime", d.CreationTime)
-		}
-		slot("    ", "languageCode", "fr-FR")
-		if d.PatientID != "" {
-			slot("    ", "sourcePatientId", d.PatientID)
-		}
-		if first != nil {
-			slot("    ", "sourcePatientInfo", "PID-5|"+first.Family+"^"+first.Given+"^^^^^L", "PID-7|"+first.BirthTime, "PID-8|"+first.Gender)
-		}
-		str("    ", "Name", orDefault(d.Title, "Set de données minimum maladies rares"))
-		w("    <rim:Classification id=\"%s_c1\" classificationScheme=\"%s\" classifiedObject=\"%s\" nodeRepresentation=\"\">\n", id, schemeDocAuthor, id)
-		slot("      ", "authorInstitution", d.AuthorInstitution)
-		w("    </rim:Classification>\n")
-		class(id+"_c2", schemeClassCode, id, "11", "1.2.250.1.213.1.1.4.1", "Synthèse")
-		class(id+"_c3", "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f", id, "N", "2.16.840.1.113883.5.25", "Normal")
-		class(id+"_c4", schemeFormatCode, id, d.FormatCode, formatCodeSystemOID, "Set de données minimum maladies rares")
-		class(id+"_c5", "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1", id, "SA01", "1.2.250.1.71.4.2.4", "Etablissement public de santé")
-		class(id+"_c6", "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead", id, "ETABLISSEMENT", "1.2.250.1.213.1.1.4.9", "Etablissement de santé")
-		class(id+"_c7", schemeTypeCode, id, d.TypeCode, "2.16.840.1.113883.6.1", "Synthèse d'épisode de soins")
-		extid(id+"_e1", id, schemeDocPatientID, d.PatientID, "XDSDocumentEntry.patientId")
-		extid(id+"_e2", id, schemeDocUniqueID, d.UniqueID, "XDSDocumentEntry.uniqueId")
-		w("  </rim:ExtrinsicObject>\n")
-		w("  <rim:Association id=\"Association%02d\" associationType=\"urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember\" sourceObject=\"SubmissionSet01\" targetObject=\"%s\">\n", n, id)
-		slot("    ", "SubmissionSetStatus", "Original")
-		w("  </rim:Association>\n")
+	m.w("  <rim:RegistryPackage id=\"SubmissionSet01\" objectType=\"urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:RegistryPackage\">\n")
+	m.slot("    ", "submissionTime", when.UTC().Format("20060102150405"))
+	m.str("    ", "Name", "Set de données minimum maladies rares")
+	m.w("    <rim:Classification id=\"SubmissionSet01_c001\" classificationScheme=\"%s\" classifiedObject=\"SubmissionSet01\" nodeRepresentation=\"\">\n", xds.SchemeSetAuthor)
+	m.slot("      ", "authorInstitution", setAuthor)
+	m.w("    </rim:Classification>\n")
+	m.class("SubmissionSet01_c002", "urn:uuid:aa543740-bdda-424e-8c96-df4873be8500", "SubmissionSet01", "04", "1.2.250.1.213.1.1.4.12", "Hospitalisation")
+	m.w("    <rim:Classification id=\"SubmissionSet01_c003\" classifiedObject=\"SubmissionSet01\" classificationNode=\"urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd\"/>\n")
+	m.extid("SubmissionSet01_e001", "SubmissionSet01", xds.SchemeSetPatientID, setPatient, "XDSSubmissionSet.patientId")
+	m.extid("SubmissionSet01_e002", "SubmissionSet01", xds.SchemeSetSourceID, "1.2.250.1.213.1.1.9", "XDSSubmissionSet.sourceId")
+	m.extid("SubmissionSet01_e003", "SubmissionSet01", xds.SchemeSetUniqueID, setUID, "XDSSubmissionSet.uniqueId")
+	m.w("  </rim:RegistryPackage>\n")
+}
+
+// documentEntry writes the ExtrinsicObject of d; the patient's traits are
+// the first document's.
+func (m *metaWriter) documentEntry(id string, d XDMDocument, first *cdasniff.Header) {
+	hash := d.HashOverride
+	if hash == "" {
+		s := sha1.Sum(d.Data)
+		hash = hex.EncodeToString(s[:])
 	}
-	w("  </rim:RegistryObjectList>\n</lcm:SubmitObjectsRequest>\n")
-	return []byte(b.String())
+	size := int64(len(d.Data))
+	if d.SizeOverride > 0 {
+		size = d.SizeOverride
+	}
+	m.w("  <rim:ExtrinsicObject id=\"%s\" mimeType=\"%s\" objectType=\"%s\">\n", id, esc(d.MimeType), xds.ObjectTypeDocEntry)
+	m.slot("    ", "hash", hash)
+	m.slot("    ", "size", fmt.Sprint(size))
+	m.slot("    ", "URI", d.Name)
+	if d.CreationTime != "" {
+		m.slot("    ", "creationTime", d.CreationTime)
+	}
+	m.slot("    ", "languageCode", "fr-FR")
+	if d.PatientID != "" {
+		m.slot("    ", "sourcePatientId", d.PatientID)
+	}
+	if first != nil {
+		m.slot("    ", "sourcePatientInfo", "PID-5|"+first.Family+"^"+first.Given+"^^^^^L", "PID-7|"+first.BirthTime, "PID-8|"+first.Gender)
+	}
+	m.str("    ", "Name", orDefault(d.Title, "Set de données minimum maladies rares"))
+	m.w("    <rim:Classification id=\"%s_c1\" classificationScheme=\"%s\" classifiedObject=\"%s\" nodeRepresentation=\"\">\n", id, xds.SchemeDocAuthor, id)
+	m.slot("      ", "authorInstitution", d.AuthorInstitution)
+	m.w("    </rim:Classification>\n")
+	m.class(id+"_c2", xds.SchemeClassCode, id, "11", "1.2.250.1.213.1.1.4.1", "Synthèse")
+	m.class(id+"_c3", "urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f", id, "N", "2.16.840.1.113883.5.25", "Normal")
+	m.class(id+"_c4", xds.SchemeFormatCode, id, d.FormatCode, xds.FormatCodeSystemOID, "Set de données minimum maladies rares")
+	m.class(id+"_c5", "urn:uuid:f33fb8ac-18af-42cc-ae0e-ed0b0bdb91e1", id, "SA01", "1.2.250.1.71.4.2.4", "Etablissement public de santé")
+	m.class(id+"_c6", "urn:uuid:cccf5598-8b07-4b77-a05e-ae952c785ead", id, "ETABLISSEMENT", "1.2.250.1.213.1.1.4.9", "Etablissement de santé")
+	m.class(id+"_c7", xds.SchemeTypeCode, id, d.TypeCode, "2.16.840.1.113883.6.1", "Synthèse d'épisode de soins")
+	m.extid(id+"_e1", id, xds.SchemeDocPatientID, d.PatientID, "XDSDocumentEntry.patientId")
+	m.extid(id+"_e2", id, xds.SchemeDocUniqueID, d.UniqueID, "XDSDocumentEntry.uniqueId")
+	m.w("  </rim:ExtrinsicObject>\n")
 }
 
 // bigHex renders bytes as a decimal number for a 2.25 (UUID-derived) OID arc.
@@ -390,6 +423,38 @@ func BuildMail(s MailSpec) ([]byte, error) {
 	if s.From == "" || s.To == "" {
 		return nil, fmt.Errorf("building a mail: From and To are required")
 	}
+	parts, err := mailParts(s)
+	if err != nil {
+		return nil, err
+	}
+	bodies := make([][]byte, len(parts))
+	sum := sha1.New()
+	for i, p := range parts {
+		b, err := encodePart(p)
+		if err != nil {
+			return nil, err
+		}
+		bodies[i] = b
+		sum.Write(b)
+	}
+	// The Message-ID and the boundary derive from the content: the same
+	// spec gives the same bytes.
+	digest := hex.EncodeToString(sum.Sum(nil))
+	boundary := "=_bndmr_" + digest[:28]
+	var b bytes.Buffer
+	writeMailHeader(&b, s, digest, boundary)
+	b.WriteString("\r\nThis is a multi-part message in MIME format.\r\n")
+	for _, body := range bodies {
+		b.WriteString("\r\n--" + boundary + "\r\n")
+		b.Write(body)
+	}
+	b.WriteString("\r\n--" + boundary + "--\r\n")
+	return b.Bytes(), nil
+}
+
+// mailParts lists the parts of s in order: the text, the XDM, the PDF, then
+// s.Parts.
+func mailParts(s MailSpec) ([]Part, error) {
 	text := s.Text
 	if text == "" {
 		text = "Bonjour,\n\nVeuillez trouver ci-joint le set de données minimum maladies rares du patient.\n\nCordialement.\n"
@@ -410,38 +475,39 @@ func BuildMail(s MailSpec) ([]byte, error) {
 	if s.PDF != nil {
 		parts = append(parts, Part{ContentType: "application/pdf", Filename: orDefault(s.PDFName, "document.pdf"), Data: s.PDF})
 	}
-	parts = append(parts, s.Parts...)
+	return append(parts, s.Parts...), nil
+}
 
-	subject := s.Subject
-	if subject == "" && s.XDM != nil {
-		subject = subjectFromXDM(s.XDM)
+// mailSubject is s.Subject, else the subject of the XDM's documents, else
+// that of the bare CDA parts.
+func mailSubject(s MailSpec) string {
+	if s.Subject != "" {
+		return s.Subject
 	}
-	if subject == "" {
-		var cdas [][]byte
-		for _, p := range s.Parts {
-			if _, ok := sniffCDAPatient(p.Data); ok {
-				cdas = append(cdas, p.Data)
-			}
-		}
-		if len(cdas) > 0 {
-			subject = SubjectFor(cdas...)
+	if s.XDM != nil {
+		if subject := subjectFromXDM(s.XDM); subject != "" {
+			return subject
 		}
 	}
+	var cdas [][]byte
+	for _, p := range s.Parts {
+		if _, ok := cdasniff.ReadPatient(p.Data); ok {
+			cdas = append(cdas, p.Data)
+		}
+	}
+	if len(cdas) > 0 {
+		return SubjectFor(cdas...)
+	}
+	return ""
+}
+
+// writeMailHeader writes the header fields of s, the Message-ID (unless
+// given) and the boundary derived from the content's digest.
+func writeMailHeader(b *bytes.Buffer, s MailSpec, digest, boundary string) {
 	date := s.Date
 	if date.IsZero() {
 		date = time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
 	}
-	bodies := make([][]byte, len(parts))
-	sum := sha1.New()
-	for i, p := range parts {
-		b, err := encodePart(p)
-		if err != nil {
-			return nil, err
-		}
-		bodies[i] = b
-		sum.Write(b)
-	}
-	digest := hex.EncodeToString(sum.Sum(nil))
 	msgID := s.MessageID
 	if msgID == "" {
 		domain := "mssante.test"
@@ -450,9 +516,6 @@ func BuildMail(s MailSpec) ([]byte, error) {
 		}
 		msgID = "<" + digest[:24] + "@" + domain + ">"
 	}
-	boundary := "=_bndmr_" + digest[:28]
-
-	var b bytes.Buffer
 	hdr := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
 	if s.ReturnPath != "" {
 		hdr("Return-Path", "<"+s.ReturnPath+">")
@@ -461,7 +524,7 @@ func BuildMail(s MailSpec) ([]byte, error) {
 	hdr("From", s.From)
 	hdr("To", s.To)
 	hdr("Message-ID", msgID)
-	hdr("Subject", encodeSubject(subject))
+	hdr("Subject", encodeSubject(mailSubject(s)))
 	if s.DispositionNotificationTo != "" {
 		hdr("Disposition-Notification-To", s.DispositionNotificationTo)
 	}
@@ -473,13 +536,6 @@ func BuildMail(s MailSpec) ([]byte, error) {
 	}
 	hdr("MIME-Version", "1.0")
 	hdr("Content-Type", fmt.Sprintf("%s; boundary=%q", orDefault(s.ContentType, "multipart/mixed"), boundary))
-	b.WriteString("\r\nThis is a multi-part message in MIME format.\r\n")
-	for _, body := range bodies {
-		b.WriteString("\r\n--" + boundary + "\r\n")
-		b.Write(body)
-	}
-	b.WriteString("\r\n--" + boundary + "--\r\n")
-	return b.Bytes(), nil
 }
 
 // ForwardMail wraps an original mail in a new one, as a secretary's
@@ -492,13 +548,18 @@ func ForwardMail(original []byte, s MailSpec) ([]byte, error) {
 	return BuildMail(s)
 }
 
-// subjectOf reads the decoded subject of a raw mail, "" when there is none.
+// subjectOf reads the decoded subject of a raw mail, "" when there is none
+// or the header cannot be read.
 func subjectOf(raw []byte) string {
-	m, _ := Unpack(context.Background(), raw, Limits{})
-	if m == nil {
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
 		return ""
 	}
-	return m.Subject
+	subject, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if err != nil {
+		return m.Header.Get("Subject")
+	}
+	return subject
 }
 
 // encodePart writes the part header and its encoded body.
@@ -560,17 +621,36 @@ func encodeSubject(s string) string {
 	return strings.ReplaceAll(e, "?= =?", "?=\r\n =?")
 }
 
-// subjectFromXDM builds the Ref#2 ECO.2.1.3 subject from the archive's CDA.
+// The bounds of reading an archive for its subject: a hostile archive a
+// test attaches (a zip bomb) gives the bare subject, as the unpacker
+// refuses it.
+const (
+	maxSubjectEntries    = 1000
+	maxSubjectEntryBytes = 32 << 20
+)
+
+// subjectFromXDM builds the Ref#2 ECO.2.1.3 subject from the archive's CDA
+// documents; "XDM/1.0/DDM" when the archive cannot be read.
 func subjectFromXDM(zipData []byte) string {
-	lim := DefaultLimits()
-	budget := zipBudget{left: lim.MaxTotalBytes}
-	entries, _, rej := readZip(context.Background(), zipData, "IHE_XDM.zip", lim, &budget)
-	if rej != nil {
+	zr, err := zip.NewReader(bytes.NewReader(zipData), int64(len(zipData)))
+	if err != nil || len(zr.File) > maxSubjectEntries {
 		return "XDM/1.0/DDM"
 	}
-	var heads []*cdaHeader
-	for _, e := range entries {
-		if h, ok := sniffCDA(e.Data); ok {
+	var heads []*cdasniff.Header
+	for _, f := range zr.File {
+		if f.FileInfo().IsDir() || f.UncompressedSize64 > maxSubjectEntryBytes {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, maxSubjectEntryBytes))
+		rc.Close()
+		if err != nil {
+			continue
+		}
+		if h, ok := cdasniff.Read(data); ok {
 			heads = append(heads, h)
 		}
 	}
@@ -581,7 +661,7 @@ func subjectFromXDM(zipData []byte) string {
 // the CDA headers (Référentiel socle MSSanté #2 ECO.2.1.3):
 // the libellé is the document's title (at most 40 characters) or "N documents",
 // the name upper case without accents.
-func xdmSubject(heads ...*cdaHeader) string {
+func xdmSubject(heads ...*cdasniff.Header) string {
 	if len(heads) == 0 {
 		return "XDM/1.0/DDM"
 	}
@@ -597,14 +677,14 @@ func xdmSubject(heads ...*cdaHeader) string {
 	if t, err := parseHL7Time(h.BirthTime); err == nil {
 		parts = append(parts, t.Format("02/01/2006"))
 	}
-	return collapseSpace(strings.Join(parts, " "))
+	return strings.Join(strings.Fields(strings.Join(parts, " ")), " ")
 }
 
 // SubjectFor is xdmSubject for raw CDA documents.
 func SubjectFor(cdas ...[]byte) string {
-	var heads []*cdaHeader
+	var heads []*cdasniff.Header
 	for _, c := range cdas {
-		if h, ok := sniffCDA(c); ok {
+		if h, ok := cdasniff.Read(c); ok {
 			heads = append(heads, h)
 		}
 	}

@@ -1,4 +1,4 @@
-package validate
+package cisis
 
 import (
 	"bufio"
@@ -47,20 +47,6 @@ type refDoc struct {
 	XSDValid    bool                            `json:"xsd_valid"`
 	XSDErrors   []string                        `json:"xsd_errors"`
 	Schematrons map[string][]schematron.Failure `json:"schematrons"`
-}
-
-// profileOfName routes a conformance document by its file-name prefix, as
-// the reference did (a mutant may have lost its version templateId).
-func profileOfName(name string) string {
-	if strings.HasPrefix(name, "SDM-MR_v2.3_2017") {
-		return "SDM-MR_2017"
-	}
-	for _, v := range []string{"2021.01", "2022.01", "2024.01"} {
-		if strings.HasPrefix(name, "SDM-MR_"+v) {
-			return "SDM-MR_" + v
-		}
-	}
-	return ""
 }
 
 func key(f schematron.Failure) string {
@@ -159,7 +145,7 @@ func compareDoc(e *Engine, dir string, ref refDoc) (diffs []string, schOK map[st
 		return []string{err.Error()}, schOK, false
 	}
 	defer doc.Free()
-	rep, err := e.Validate(context.Background(), doc, Options{Profile: profileOfName(ref.Doc)})
+	rep, err := e.Validate(context.Background(), doc, Options{Profile: ConformanceProfile(ref.Doc)})
 	if err != nil {
 		return []string{err.Error()}, schOK, false
 	}

@@ -1,4 +1,16 @@
-package mssante
+// Package cdasniff reads the little of a CDA header that the unpacker and the
+// mail builder need (ids, title, patient, custodian), as a stream of
+// encoding/xml tokens over untrusted bytes: it stops at the header's end,
+// tolerates what is broken after the root (a broken CDA is still a CDA; the
+// validator says what is wrong with it), bounds the nesting, and needs no
+// cgo.
+//
+// It is not pkg/cda, which extracts the full SDM-MR header and body from a
+// document libxml2 has parsed (after the XSD): the unpacker runs before any
+// parse, on every XML entry of a hostile archive, to tell a CDA from other
+// XML and group documents by patient; and pkg/cda's header keeps neither the
+// title nor the displayName that the MSSanté subject is built from.
+package cdasniff
 
 import (
 	"bytes"
@@ -8,30 +20,32 @@ import (
 
 	"github.com/emersion/go-message/charset"
 	"golang.org/x/text/encoding/unicode"
+
+	"github.com/bndmr/hub/pkg/sdmmr"
 )
 
-// cdaHeader is the little the unpacker reads from a CDA header: enough to
-// tell a CDA from other XML, to group documents by patient and to build
-// metadata and subjects in tests. The validator parses the document for real.
-type cdaHeader struct {
+// Header is the little read from a CDA header: enough to tell a CDA from
+// other XML, to group documents by patient and to build metadata and
+// subjects in tests. The validator parses the document for real.
+type Header struct {
 	Namespace     string
-	ID            cx // ClinicalDocument/id
+	ID            ID // ClinicalDocument/id
 	Code          string
 	DisplayName   string
 	Title         string
 	EffectiveTime string
-	PatientIDs    []cx // recordTarget/patientRole/id
+	PatientIDs    []ID // recordTarget/patientRole/id
 	Family, Given string
 	BirthTime     string
 	Gender        string
-	Custodian     cx // representedCustodianOrganization/id
+	Custodian     ID // representedCustodianOrganization/id
 	CustodianName string
 }
 
-// cx is an instance identifier (HL7 II / XDS CX): an OID and an extension.
-type cx struct{ Root, Ext string }
+// ID is an instance identifier (HL7 II / XDS CX): an OID and an extension.
+type ID struct{ Root, Ext string }
 
-func (c cx) String() string {
+func (c ID) String() string {
 	if c.Ext == "" {
 		return c.Root
 	}
@@ -39,36 +53,26 @@ func (c cx) String() string {
 }
 
 // XDS renders the identifier as an XDS CX value: "ext^^^&root&ISO".
-func (c cx) XDS() string { return c.Ext + "^^^&" + c.Root + "&ISO" }
-
-// insRoots are the OIDs of the French national health identifier (INS-NIR,
-// test INS-NIR, NIA, test NIA) and of the old computed INS-C.
-var insRoots = map[string]bool{
-	"1.2.250.1.213.1.4.8":  true,
-	"1.2.250.1.213.1.4.10": true,
-	"1.2.250.1.213.1.4.9":  true,
-	"1.2.250.1.213.1.4.11": true,
-	"1.2.250.1.213.1.4.2":  true,
-}
+func (c ID) XDS() string { return c.Ext + "^^^&" + c.Root + "&ISO" }
 
 // INS returns the national identifier among the patient ids, if any.
-func (h *cdaHeader) INS() (cx, bool) {
+func (h *Header) INS() (ID, bool) {
 	for _, id := range h.PatientIDs {
-		if insRoots[id.Root] {
+		if sdmmr.IsINSRoot(id.Root) {
 			return id, true
 		}
 	}
-	return cx{}, false
+	return ID{}, false
 }
 
 // maxXMLDepth bounds element nesting while sniffing: a CDA header is about
 // ten levels deep.
 const maxXMLDepth = 256
 
-// trimXMLStart prepares XML for encoding/xml: a UTF-16 document (with its
+// TrimXMLStart prepares XML for encoding/xml: a UTF-16 document (with its
 // byte order mark) is transcoded to UTF-8, then a UTF-8 byte order mark and
 // leading white space are skipped. The caller keeps the original bytes.
-func trimXMLStart(b []byte) []byte {
+func TrimXMLStart(b []byte) []byte {
 	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
 		if dec, err := unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder().Bytes(b); err == nil {
 			b = dec
@@ -78,40 +82,40 @@ func trimXMLStart(b []byte) []byte {
 	return bytes.TrimLeft(b, " \t\r\n")
 }
 
-// xmlCharset is the xml.Decoder CharsetReader: go-message's charset
-// table, except that UTF-16 was already transcoded by trimXMLStart.
-func xmlCharset(label string, r io.Reader) (io.Reader, error) {
+// CharsetReader is the xml.Decoder CharsetReader: go-message's charset
+// table, except that UTF-16 was already transcoded by TrimXMLStart.
+func CharsetReader(label string, r io.Reader) (io.Reader, error) {
 	if strings.HasPrefix(strings.ToLower(label), "utf-16") {
 		return r, nil
 	}
 	return charset.Reader(label, r)
 }
 
-// looksLikeXML is the cheap test done before any parsing.
-func looksLikeXML(b []byte) bool {
-	b = trimXMLStart(b)
+// LooksLikeXML is the cheap test done before any parsing.
+func LooksLikeXML(b []byte) bool {
+	b = TrimXMLStart(b)
 	return len(b) > 0 && b[0] == '<'
 }
 
-// sniffCDA reads data up to the end of the CDA header (the first
+// Read reads data up to the end of the CDA header (the first
 // ClinicalDocument/component) and reports whether its root element is a
 // ClinicalDocument. It tolerates errors after the root: a broken CDA is still
 // a CDA, and the validator will say what is wrong with it.
-func sniffCDA(data []byte) (*cdaHeader, bool) { return sniffCDAHeader(data, true) }
+func Read(data []byte) (*Header, bool) { return sniff(data, true) }
 
-// sniffCDAPatient is sniffCDA stopping after recordTarget: what Unpack needs.
-func sniffCDAPatient(data []byte) (*cdaHeader, bool) { return sniffCDAHeader(data, false) }
+// ReadPatient is Read stopping after recordTarget: what the unpacker needs.
+func ReadPatient(data []byte) (*Header, bool) { return sniff(data, false) }
 
-// sniffCDAHeader reads the header with RawToken (no namespace bookkeeping):
+// sniff reads the header with RawToken (no namespace bookkeeping):
 // names are matched on their local part, prefixes ignored.
-func sniffCDAHeader(data []byte, full bool) (*cdaHeader, bool) {
-	if !looksLikeXML(data) {
+func sniff(data []byte, full bool) (*Header, bool) {
+	if !LooksLikeXML(data) {
 		return nil, false
 	}
-	d := xml.NewDecoder(bytes.NewReader(trimXMLStart(data)))
-	d.CharsetReader = xmlCharset
+	d := xml.NewDecoder(bytes.NewReader(TrimXMLStart(data)))
+	d.CharsetReader = CharsetReader
 	var (
-		h     *cdaHeader
+		h     *Header
 		stack []string
 		text  *string // where character data goes, when inside a wanted element
 	)
@@ -126,7 +130,7 @@ func sniffCDAHeader(data []byte, full bool) (*cdaHeader, bool) {
 				if t.Name.Local != "ClinicalDocument" {
 					return nil, false
 				}
-				h = &cdaHeader{Namespace: rootNamespace(t)}
+				h = &Header{Namespace: rootNamespace(t)}
 				stack = append(stack, t.Name.Local)
 				continue
 			}
@@ -140,15 +144,15 @@ func sniffCDAHeader(data []byte, full bool) (*cdaHeader, bool) {
 			case "component":
 				return h.normalise(), true // the body: the header is over
 			case "id":
-				h.ID = cx{attr(t, "root"), attr(t, "extension")}
+				h.ID = ID{Attr(t, "root"), Attr(t, "extension")}
 			case "code":
-				h.Code, h.DisplayName = attr(t, "code"), attr(t, "displayName")
+				h.Code, h.DisplayName = Attr(t, "code"), Attr(t, "displayName")
 			case "title":
 				text = &h.Title
 			case "effectiveTime":
-				h.EffectiveTime = attr(t, "value")
+				h.EffectiveTime = Attr(t, "value")
 			case "recordTarget/patientRole/id":
-				h.PatientIDs = append(h.PatientIDs, cx{attr(t, "root"), attr(t, "extension")})
+				h.PatientIDs = append(h.PatientIDs, ID{Attr(t, "root"), Attr(t, "extension")})
 			case "recordTarget/patientRole/patient/name/family":
 				if h.Family == "" {
 					text = &h.Family
@@ -158,12 +162,12 @@ func sniffCDAHeader(data []byte, full bool) (*cdaHeader, bool) {
 					text = &h.Given
 				}
 			case "recordTarget/patientRole/patient/administrativeGenderCode":
-				h.Gender = attr(t, "code")
+				h.Gender = Attr(t, "code")
 			case "recordTarget/patientRole/patient/birthTime":
-				h.BirthTime = attr(t, "value")
+				h.BirthTime = Attr(t, "value")
 			case "custodian/assignedCustodian/representedCustodianOrganization/id":
 				if h.Custodian.Root == "" {
-					h.Custodian = cx{attr(t, "root"), attr(t, "extension")}
+					h.Custodian = ID{Attr(t, "root"), Attr(t, "extension")}
 				}
 			case "custodian/assignedCustodian/representedCustodianOrganization/name":
 				text = &h.CustodianName
@@ -185,7 +189,7 @@ func sniffCDAHeader(data []byte, full bool) (*cdaHeader, bool) {
 }
 
 // normalise collapses the white space of the collected texts.
-func (h *cdaHeader) normalise() *cdaHeader {
+func (h *Header) normalise() *Header {
 	if h != nil {
 		h.Title = collapseSpace(h.Title)
 		h.Family = collapseSpace(h.Family)
@@ -206,7 +210,9 @@ func rootNamespace(t xml.StartElement) string {
 	return ""
 }
 
-func attr(t xml.StartElement, local string) string {
+// Attr is the value of t's attribute named local (any prefix but xmlns),
+// trimmed.
+func Attr(t xml.StartElement, local string) string {
 	for _, a := range t.Attr {
 		if a.Name.Local == local && a.Name.Space != "xmlns" {
 			return strings.TrimSpace(a.Value)

@@ -1,17 +1,17 @@
-package validate
+package cisis
 
 import (
 	"context"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/lestrrat-go/libxml2/types"
 
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/schematron"
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pkg/xmldoc"
-	"github.com/lestrrat-go/libxml2/types"
 )
 
 func examples2024(b *testing.B) [][]byte {
@@ -41,7 +41,7 @@ func BenchmarkValidate(b *testing.B) {
 	docs := examples2024(b)
 	ctx := context.Background()
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0 := testsupport.CPUTime()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		doc, err := xmldoc.Parse(docs[i%len(docs)], xmldoc.DefaultLimits)
@@ -57,15 +57,7 @@ func BenchmarkValidate(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "docs/s")
 	// CPU time (user+sys of the process) per document: unlike wall time it
 	// does not count the waits of a machine shared with other jobs.
-	b.ReportMetric(float64(b.N)/(cpuTime()-cpu0).Seconds(), "cpu-docs/s")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(b.N)/(testsupport.CPUTime()-cpu0).Seconds(), "cpu-docs/s")
 }
 
 // BenchmarkSchematron times each part of the profile alone on documents

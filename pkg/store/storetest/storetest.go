@@ -1,0 +1,59 @@
+// Package storetest gives a test a fresh, migrated store (pkg/chtest's
+// database, opened and migrated by pkg/store). Test support: only _test.go
+// files import it.
+package storetest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/bndmr/hub/pkg/chtest"
+	"github.com/bndmr/hub/pkg/store"
+)
+
+// Store opens a fresh database (named after prefix and the test) with the
+// migrations applied; it is closed and dropped when the test ends. Without
+// BNDMR_TEST_CLICKHOUSE the test is skipped.
+func Store(t testing.TB, prefix string) *store.Store {
+	t.Helper()
+	s := Open(t, prefix)
+	if _, err := s.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrating the test database: %v", err)
+	}
+	return s
+}
+
+// Open is Store without the migrations: an empty database.
+func Open(t testing.TB, prefix string) *store.Store {
+	t.Helper()
+	dsn, _ := chtest.Database(t, prefix)
+	s, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatalf("opening the test database: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Column runs q, a test's own query of one String column, and returns its
+// values in the order read.
+func Column(t testing.TB, st *store.Store, q string) []string {
+	t.Helper()
+	rows, err := st.Conn().Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return out
+}

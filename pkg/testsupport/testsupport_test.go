@@ -1,0 +1,32 @@
+package testsupport
+
+import (
+	"fmt"
+	"net"
+	"testing"
+	"time"
+)
+
+func TestWaitFor(t *testing.T) {
+	n := 0
+	WaitFor(t, "the third look", time.Minute, func() bool { n++; return n == 3 })
+	if n != 3 {
+		t.Errorf("cond called %d times, want 3 (until it held)", n)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	t.Setenv("BNDMR_TESTSUPPORT_X", "v")
+	if got := Env(t, "BNDMR_TESTSUPPORT_X", "nothing"); got != "v" {
+		t.Errorf("Env = %q, want v", got)
+	}
+}
+
+func TestFreePort(t *testing.T) {
+	p := FreePort(t)
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+	if err != nil {
+		t.Fatalf("port %d is not free: %v", p, err)
+	}
+	ln.Close()
+}
