@@ -61,3 +61,17 @@ XML
 </yandex>
 XML
 }
+
+# stop_pid SCRIPT NAME PIDFILE TENTHS: stops the process PIDFILE names
+# (TERM, then KILL after TENTHS tenths of a second) and removes PIDFILE.
+stop_pid() {
+	local script=$1 name=$2 file=$3 tenths=$4 pid
+	[ -s "$file" ] || return 0
+	pid=$(cat "$file")
+	if kill "$pid" 2>/dev/null; then
+		for _ in $(seq 1 "$tenths"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+		echo "$script: stopped $name (pid $pid)"
+	fi
+	rm -f "$file"
+}
