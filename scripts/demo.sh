@@ -8,6 +8,8 @@
 # DEMO_DIR, DEMO_DB and DEMO_INBOX let two demos share the servers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+. "$root/scripts/lib.sh"
 cd "$root"
 run=.run
 demo=${DEMO_DIR:-$run/demo}
@@ -26,14 +28,10 @@ hospital=hospital@chu.test
 # Message-ID: the hospital mailbox also holds other tests' acknowledgements.
 tag=demo$(date +%s)
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "Fresh start: empty demo mailbox, database $db, hub state, no acknowledgement of an earlier demo"
 rm -rf "$demo" && mkdir -p "$demo"
-for f in "$inbox" "$processed"; do
-	$dove mailbox list -u hub@bndmr.test | grep -qx "$f" || $dove mailbox create -u hub@bndmr.test "$f"
-	$dove expunge -u hub@bndmr.test mailbox "$f" all 2>/dev/null || true
-done
+empty_folders "$dove" hub@bndmr.test "$inbox" "$processed"
 bin/bndmrctl mdn --imap "$imap" --user "$hospital" --password secret --delete-matching "<demo"
 $ch -q "DROP DATABASE IF EXISTS $db"
 $ch -q "CREATE DATABASE $db"

@@ -75,3 +75,26 @@ stop_pid() {
 	fi
 	rm -f "$file"
 }
+
+# make_traversable DIR: every folder from DIR up to / gets o+x, so that the
+# unprivileged users of Dovecot and Postfix reach their state (a mktemp
+# clone is not traversable).
+make_traversable() {
+	local d=$1
+	while [ "$d" != "/" ]; do
+		[ $((0$(stat -c %a "$d") & 1)) -eq 1 ] || chmod o+x "$d"
+		d=$(dirname "$d")
+	done
+}
+
+# say TEXT: a step title of the demo scripts.
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# empty_folders DOVEADM USER FOLDER...: each folder exists and is empty.
+empty_folders() {
+	local dove=$1 user=$2 f; shift 2
+	for f in "$@"; do
+		$dove mailbox list -u "$user" | grep -qx "$f" || $dove mailbox create -u "$user" "$f"
+		$dove expunge -u "$user" mailbox "$f" all 2>/dev/null || true
+	done
+}

@@ -13,6 +13,8 @@
 # configuration) and returns once smtpd answers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+. "$root/scripts/lib.sh"
 run=${BNDMR_RUN_DIR:-$root/.run}
 d=$run/postfix
 smtp_port=${BNDMR_SMTP_PORT:-10025}
@@ -34,16 +36,6 @@ smtp_answers() { # reads the 220 greeting, then says QUIT
 	printf 'QUIT\r\n' >&3
 	exec 3<&-
 	[[ $line == 220* ]]
-}
-
-# The postfix user must reach the queue: every folder above it must be
-# traversable (a mktemp clone is not).
-make_traversable() {
-	local p=$1
-	while [ "$p" != "/" ]; do
-		[ $((0$(stat -c %a "$p") & 1)) -eq 1 ] || chmod o+x "$p"
-		p=$(dirname "$p")
-	done
 }
 
 # A test CA, the server certificate for 127.0.0.1 and the hub's client

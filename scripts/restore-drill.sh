@@ -10,6 +10,8 @@
 # databases and folders for a look.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib.sh
+. "$root/scripts/lib.sh"
 cd "$root"
 dir=${DRILL_DIR:-.run/restore-drill}
 db=${DRILL_DB:-bndmr_drill}
@@ -24,7 +26,6 @@ dove="doveadm -c .run/dovecot/dovecot.conf"
 src_dsn="clickhouse://127.0.0.1:$port/$db"
 dst_dsn="clickhouse://127.0.0.1:$port/$restored"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 cleanup() {
 	[ -n "${hub_pid:-}" ] && kill "$hub_pid" 2>/dev/null || true
 	if [ "${DRILL_KEEP:-}" != 1 ]; then
@@ -36,10 +37,7 @@ trap cleanup EXIT
 
 say "Fresh start: $dir, databases $db and $restored, mailbox folder $inbox"
 rm -rf "$dir" && mkdir -p "$dir"
-for f in "$inbox" "$inbox-done"; do
-	$dove mailbox list -u hub@bndmr.test | grep -qx "$f" || $dove mailbox create -u hub@bndmr.test "$f"
-	$dove expunge -u hub@bndmr.test mailbox "$f" all 2>/dev/null || true
-done
+empty_folders "$dove" hub@bndmr.test "$inbox" "$inbox-done"
 $ch -q "DROP DATABASE IF EXISTS $db"
 $ch -q "DROP DATABASE IF EXISTS $restored"
 $ch -q "CREATE DATABASE $db"

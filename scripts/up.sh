@@ -15,16 +15,6 @@ mkdir -p "$run"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# Dovecot runs its login and mail processes as unprivileged users: every folder
-# above its state must be traversable by them (a mktemp clone is not).
-make_traversable() {
-	local d=$1
-	while [ "$d" != "/" ]; do
-		[ $((0$(stat -c %a "$d") & 1)) -eq 1 ] || chmod o+x "$d"
-		d=$(dirname "$d")
-	done
-}
-
 start_clickhouse() {
 	local d=$run/clickhouse
 	if port_open "$ch_tcp"; then echo "up: ClickHouse already answers on 127.0.0.1:$ch_tcp"; return; fi
