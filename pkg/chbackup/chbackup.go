@@ -57,20 +57,19 @@ const ManifestFile = "manifest.json"
 type tableInfo struct{ name, engine, create, dataPath string }
 
 func listTables(ctx context.Context, st *store.Store) ([]tableInfo, error) {
-	rows, err := st.Query(ctx, tables)
+	var out []tableInfo
+	err := st.Each(ctx, tables, nil, func(rows store.Scanner) error {
+		var t tableInfo
+		if err := rows.Scan(&t.name, &t.engine, &t.create, &t.dataPath); err != nil {
+			return err
+		}
+		out = append(out, t)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("listing the tables of %s: %w", st.Database(), err)
 	}
-	defer rows.Close()
-	var out []tableInfo
-	for rows.Next() {
-		var t tableInfo
-		if err := rows.Scan(&t.name, &t.engine, &t.create, &t.dataPath); err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func (t tableInfo) hasParts() bool { return strings.HasSuffix(t.engine, "MergeTree") }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/store"
 )
 
 // Dashboard is what the dashboard page shows.
@@ -104,19 +105,17 @@ func (x *Indicators) Dashboard(ctx context.Context, month string, threshold uint
 		return nil, err
 	}
 	sortMR1(d.MR1)
-	rows, err := x.st.Query(ctx, dashboardRejections, day(year.From), day(year.LastDay()))
+	err = x.st.Each(ctx, dashboardRejections, []any{day(year.From), day(year.LastDay())}, func(rows store.Scanner) error {
+		var rr RejectionReason
+		if err := rows.Scan(&rr.Code, &rr.CISIS, &rr.Reason, &rr.Count); err != nil {
+			return err
+		}
+		d.Rejections = append(d.Rejections, rr)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("rejections by reason: %w", err)
 	}
-	for rows.Next() {
-		var rr RejectionReason
-		if err := rows.Scan(&rr.Code, &rr.CISIS, &rr.Reason, &rr.Count); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("rejections by reason: %w", err)
-		}
-		d.Rejections = append(d.Rejections, rr)
-	}
-	rows.Close()
 	top, err := x.TopORPHA(ctx, 10, threshold)
 	if err != nil {
 		return nil, err
@@ -139,21 +138,20 @@ func (x *Indicators) TopORPHA(ctx context.Context, n int, threshold uint64) ([]C
 	if threshold == 0 {
 		threshold = DefaultThreshold
 	}
-	rows, err := x.st.Query(ctx, topORPHA, threshold, n)
-	if err != nil {
-		return nil, fmt.Errorf("top ORPHA codes: %w", err)
-	}
-	defer rows.Close()
 	var out []Count
-	for rows.Next() {
+	err := x.st.Each(ctx, topORPHA, []any{threshold, n}, func(rows store.Scanner) error {
 		var c string
 		var k uint64
 		if err := rows.Scan(&c, &k); err != nil {
-			return nil, fmt.Errorf("top ORPHA codes: %w", err)
+			return err
 		}
 		out = append(out, Count{Labels: []string{c}, N: k})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("top ORPHA codes: %w", err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 func rateOf(r *float64) float64 {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sort"
+
+	"github.com/bndmr/hub/pkg/store"
 )
 
 // DefaultThreshold: counts below it never leave the analyst's SQL session.
@@ -139,18 +141,13 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 	e := &Epidemiology{Threshold: threshold}
 	for _, s := range epiTables {
 		t := CountTable{Title: s.title, Labels: s.labels, Systems: s.systems, Additive: s.additive}
-		rows, err := x.st.Query(ctx, s.query)
-		if err != nil {
-			return nil, fmt.Errorf("epidemiology %q: %w", s.title, err)
-		}
 		byGroup := map[string]*Group{}
 		var order []string
-		for rows.Next() {
+		err := x.st.Each(ctx, s.query, nil, func(rows store.Scanner) error {
 			var g, label string
 			var n uint64
 			if err := rows.Scan(&g, &label, &n); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("epidemiology %q: %w", s.title, err)
+				return err
 			}
 			gr := byGroup[g]
 			if gr == nil {
@@ -164,8 +161,11 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 			}
 			gr.Cells = append(gr.Cells, Count{Labels: labels, N: n})
 			gr.Total.N += n
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("epidemiology %q: %w", s.title, err)
 		}
-		rows.Close()
 		if err := x.st.QueryRow(ctx, s.total).Scan(&t.Total.N); err != nil {
 			return nil, fmt.Errorf("epidemiology %q, total: %w", s.title, err)
 		}

@@ -85,31 +85,24 @@ func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*R
 		Scan(&r.Mails, &r.Documents, &r.Accepted, &r.Rejected); err != nil {
 		return nil, fmt.Errorf("reception report of %s: %w", finess, err)
 	}
-	rows, err := x.st.Query(ctx, receptionReasons, args...)
+	err := x.st.Each(ctx, receptionReasons, args, func(rows store.Scanner) error {
+		var rr RejectionReason
+		if err := rows.Scan(&rr.Code, &rr.CISIS, &rr.Reason, &rr.Count); err != nil {
+			return err
+		}
+		r.Reasons = append(r.Reasons, rr)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reception report of %s, reasons: %w", finess, err)
 	}
-	for rows.Next() {
-		var rr RejectionReason
-		if err := rows.Scan(&rr.Code, &rr.CISIS, &rr.Reason, &rr.Count); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reception report of %s, reasons: %w", finess, err)
-		}
-		r.Reasons = append(r.Reasons, rr)
-	}
-	rows.Close()
-	rows, err = x.st.Query(ctx, receptionRejected, args...)
-	if err != nil {
-		return nil, fmt.Errorf("reception report of %s, rejected documents: %w", finess, err)
-	}
-	for rows.Next() {
+	err = x.st.Each(ctx, receptionRejected, args, func(rows store.Scanner) error {
 		var d RejectedDoc
 		var received uint32
 		var sources, rules, locations, texts []string
 		if err := rows.Scan(&received, &d.MailID, &d.DocName, &d.SetID, &d.VersionNumber, &d.Code, &d.CISIS, &d.Reason,
 			&d.FailureCount, &sources, &rules, &locations, &texts); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reception report of %s, rejected documents: %w", finess, err)
+			return err
 		}
 		d.ReceivedAt = time.Unix(int64(received), 0).In(store.Paris())
 		d.Failures = []events.Failure{}
@@ -120,8 +113,11 @@ func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*R
 			}
 		}
 		r.RejectedDocs = append(r.RejectedDocs, d)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reception report of %s, rejected documents: %w", finess, err)
 	}
-	rows.Close()
 	if r.MR2Months, r.MR2, err = x.receptionMR2(ctx, finess, args); err != nil {
 		return nil, err
 	}
@@ -136,21 +132,16 @@ func (x *Indicators) Reception(ctx context.Context, finess string, p Period) (*R
 // receptionMR2 is MR.2 of finess over the document months of the documents
 // its mails of the period carried (args: receiptsOf's).
 func (x *Indicators) receptionMR2(ctx context.Context, finess string, args []any) ([]string, []MR2, error) {
-	rows, err := x.st.Query(ctx, receptionDocumentMonths, args...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reception report of %s, document months: %w", finess, err)
-	}
 	var months []time.Time
-	for rows.Next() {
+	err := x.st.Each(ctx, receptionDocumentMonths, args, func(rows store.Scanner) error {
 		var m time.Time
 		if err := rows.Scan(&m); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("reception report of %s, document months: %w", finess, err)
+			return err
 		}
 		months = append(months, m)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, nil, fmt.Errorf("reception report of %s, document months: %w", finess, err)
 	}
 	names := []string{}

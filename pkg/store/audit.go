@@ -50,20 +50,19 @@ type Reader struct {
 // ReadersOf lists who was allowed to read the figures of an establishment
 // between two days (included), the latest first.
 func (s *Store) ReadersOf(ctx context.Context, finess string, from, to time.Time) ([]Reader, error) {
-	rows, err := s.Query(ctx, accessReaders, finess, from.Format("2006-01-02"), to.Format("2006-01-02"))
+	var out []Reader
+	err := s.Each(ctx, accessReaders, []any{finess, from.Format("2006-01-02"), to.Format("2006-01-02")}, func(rows Scanner) error {
+		var r Reader
+		if err := rows.Scan(&r.Subject, &r.Issuer, &r.Role, &r.Route, &r.Period, &r.Requests, &r.First, &r.Last); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading who read establishment %s: %w", finess, err)
 	}
-	defer rows.Close()
-	var out []Reader
-	for rows.Next() {
-		var r Reader
-		if err := rows.Scan(&r.Subject, &r.Issuer, &r.Role, &r.Route, &r.Period, &r.Requests, &r.First, &r.Last); err != nil {
-			return nil, fmt.Errorf("reading who read establishment %s: %w", finess, err)
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DPIChange is one declared count changed, with the value it replaced.
@@ -119,24 +118,19 @@ func (s *Store) ChangeDPIUpdates(ctx context.Context, by Author, ds []DPIUpdates
 		month  string
 	}
 	current := map[key]uint32{}
-	rows, err := s.Query(ctx, declaredInMonths, first.Format("2006-01-02"), last.Format("2006-01-02"))
-	if err != nil {
-		return nil, fmt.Errorf("reading the declared counts about to change: %w", err)
-	}
-	for rows.Next() {
+	err := s.Each(ctx, declaredInMonths, []any{first.Format("2006-01-02"), last.Format("2006-01-02")}, func(rows Scanner) error {
 		var (
 			fin string
 			m   time.Time
 			n   uint32
 		)
 		if err := rows.Scan(&fin, &m, &n); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("reading the declared counts about to change: %w", err)
+			return err
 		}
 		current[key{fin, m.Format("2006-01")}] = n
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("reading the declared counts about to change: %w", err)
 	}
 	now := time.Now().UTC()

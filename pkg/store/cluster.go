@@ -152,26 +152,22 @@ func (s *Store) execEachShard(ctx context.Context, cluster, stmt string, args ..
 // replicasByShard reads the servers of cluster from system.clusters: each
 // shard's replicas (host:port), and the shards in order.
 func (s *Store) replicasByShard(ctx context.Context, cluster string) (map[uint32][]string, []uint32, error) {
-	rows, err := s.Query(ctx, clusterReplicas, cluster)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
-	}
-	defer rows.Close()
 	shards := map[uint32][]string{}
 	var order []uint32
-	for rows.Next() {
+	err := s.Each(ctx, clusterReplicas, []any{cluster}, func(rows Scanner) error {
 		var shard, replica uint32
 		var host string
 		var port uint16
 		if err := rows.Scan(&shard, &replica, &host, &port); err != nil {
-			return nil, nil, fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
+			return err
 		}
 		if _, ok := shards[shard]; !ok {
 			order = append(order, shard)
 		}
 		shards[shard] = append(shards[shard], net.JoinHostPort(host, strconv.Itoa(int(port))))
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, nil, fmt.Errorf("reading the replicas of cluster %s: %w", cluster, err)
 	}
 	if len(order) == 0 {
@@ -254,17 +250,16 @@ func columnExists(err error) bool {
 
 func (s *Store) appliedVersions(ctx context.Context) (map[int]bool, error) {
 	done := map[int]bool{}
-	rows, err := s.Query(ctx, selectMigrations)
+	err := s.Each(ctx, selectMigrations, nil, func(rows Scanner) error {
+		var v uint32
+		if err := rows.Scan(&v); err != nil {
+			return err
+		}
+		done[int(v)] = true
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading schema_migrations: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var v uint32
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("reading schema_migrations: %w", err)
-		}
-		done[int(v)] = true
-	}
-	return done, rows.Err()
+	return done, nil
 }

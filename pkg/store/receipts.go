@@ -108,18 +108,17 @@ type EstablishmentCount struct {
 
 // DocumentsPerEstablishment counts distinct (set, version) per FINESS.
 func (s *Store) DocumentsPerEstablishment(ctx context.Context) ([]EstablishmentCount, error) {
-	rows, err := s.Query(ctx, documentsPerEstablishment)
+	var out []EstablishmentCount
+	err := s.Each(ctx, documentsPerEstablishment, nil, func(rows Scanner) error {
+		var c EstablishmentCount
+		if err := rows.Scan(&c.FINESS, &c.Versions, &c.Sets, &c.LastMonth); err != nil {
+			return err
+		}
+		out = append(out, c)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("counting documents per establishment: %w", err)
 	}
-	defer rows.Close()
-	var out []EstablishmentCount
-	for rows.Next() {
-		var c EstablishmentCount
-		if err := rows.Scan(&c.FINESS, &c.Versions, &c.Sets, &c.LastMonth); err != nil {
-			return nil, fmt.Errorf("reading document counts: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return out, nil
 }

@@ -74,20 +74,19 @@ type KeyState struct {
 // RotationStatus returns, per key id, the documents and patients stored
 // under it.
 func (s *Store) RotationStatus(ctx context.Context) ([]KeyState, error) {
-	rows, err := s.Query(ctx, rotationKeys)
+	var out []KeyState
+	err := s.Each(ctx, rotationKeys, nil, func(rows Scanner) error {
+		var k KeyState
+		if err := rows.Scan(&k.KeyID, &k.Documents, &k.Patients, &k.Linked); err != nil {
+			return err
+		}
+		out = append(out, k)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the key ids of the documents: %w", err)
 	}
-	defer rows.Close()
-	var out []KeyState
-	for rows.Next() {
-		var k KeyState
-		if err := rows.Scan(&k.KeyID, &k.Documents, &k.Patients, &k.Linked); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RekeyReport is what FinishRotation did.
@@ -123,22 +122,17 @@ func (s *Store) FinishRotation(ctx context.Context, oldKey, newKey, cluster stri
 		return rep, errors.New("finishing a key rotation needs the old key id and a different new key id")
 	}
 	pairs := map[string][][2]string{}
-	rows, err := s.Query(ctx, rotationLinks, oldKey, newKey)
-	if err != nil {
-		return rep, fmt.Errorf("reading the links from key %s to key %s: %w", oldKey, newKey, err)
-	}
-	for rows.Next() {
+	err := s.Each(ctx, rotationLinks, []any{oldKey, newKey}, func(rows Scanner) error {
 		var kind, o, n string
 		if err := rows.Scan(&kind, &o, &n); err != nil {
-			rows.Close()
-			return rep, err
+			return err
 		}
 		pairs[kind] = append(pairs[kind], [2]string{o, n})
 		rep.Links[kind]++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return rep, err
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("reading the links from key %s to key %s: %w", oldKey, newKey, err)
 	}
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": maxQuerySize}))
 	rounds := 0

@@ -91,21 +91,16 @@ func (s *Store) checkInserts(ctx context.Context, inserts []typedInsert) error {
 	var missing []string
 	for _, ins := range inserts {
 		table, _, _ := InsertTable(ins.statement())
-		rows, err := s.Query(ctx, tableColumns, table)
-		if err != nil {
-			return fmt.Errorf("reading the columns of %s: %w", table, err)
-		}
 		have := map[string]bool{}
-		for rows.Next() {
+		err := s.Each(ctx, tableColumns, []any{table}, func(rows Scanner) error {
 			var c string
 			if err := rows.Scan(&c); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading the columns of %s: %w", table, err)
+				return err
 			}
 			have[c] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		})
+		if err != nil {
 			return fmt.Errorf("reading the columns of %s: %w", table, err)
 		}
 		for _, c := range ins.columns() {

@@ -92,6 +92,26 @@ func (s *Store) Query(ctx context.Context, st Statement, args ...any) (driver.Ro
 	return s.conn.Query(ctx, st.SQL, args...)
 }
 
+// Scanner reads the current row of a query into dest.
+type Scanner interface{ Scan(dest ...any) error }
+
+// Each runs a registered statement that returns rows and hands each row to
+// row, closing them after; the first error ends it, the rows' own included
+// (a query cut short on the server shows only in rows.Err).
+func (s *Store) Each(ctx context.Context, st Statement, args []any, row func(Scanner) error) error {
+	rows, err := s.conn.Query(ctx, st.SQL, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // QueryRow runs a registered statement that returns one row.
 func (s *Store) QueryRow(ctx context.Context, st Statement, args ...any) driver.Row {
 	return s.conn.QueryRow(ctx, st.SQL, args...)
