@@ -22,6 +22,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
@@ -75,7 +76,38 @@ func (s *Status) Check(mailboxes []string) error {
 	return nil
 }
 
-// Validate checks c.
+// Defaults returns the settings ingest starts from (no mailbox).
+func Defaults() Config {
+	return Config{MaxInline: 2 << 20, RetryEvery: time.Second, Replicas: 1, IngestedTTL: bus.DefaultMailMaxAge}
+}
+
+// RegisterFlags declares --PREFIX-max-inline and --PREFIX-bucket-replicas
+// with c's values as defaults (the mailboxes have their own flags,
+// mailbox.Config.RegisterFlags).
+func (c *Config) RegisterFlags(f *service.Flags, prefix string) {
+	f.Int(&c.MaxInline, service.Name(prefix, "max-inline"), c.MaxInline,
+		"largest mail carried inside the stream message (bytes); larger ones go to the object store. Under 3/4 of --nats-max-msg (base64), checked at start")
+	f.Int(&c.Replicas, service.Name(prefix, "bucket-replicas"), c.Replicas, "replicas of the BNDMR_INGESTED bucket when ingest has to create it")
+}
+
+// CheckMessageSize tells whether a mail of MaxInline bytes fits in a
+// stream message of maxMsg bytes once the event carries it in base64 (4
+// bytes for 3) beside its other fields: MaxInline must stay under 3/4 of
+// maxMsg, less an allowance for the rest of the event.
+func (c Config) CheckMessageSize(maxMsg int) error {
+	if limit := (maxMsg - InlineAllowance) / 4 * 3; c.MaxInline > limit {
+		return fmt.Errorf("--ingest-max-inline %d is too large for --nats-max-msg %d: a mail inside the stream message is written in base64 (4 bytes for 3) "+
+			"beside its envelope, so it must stay at or under %d (3/4 of --nats-max-msg less %d bytes); lower it, or raise --nats-max-msg",
+			c.MaxInline, maxMsg, limit, InlineAllowance)
+	}
+	return nil
+}
+
+// InlineAllowance is the room CheckMessageSize keeps in a stream message for
+// the fields of the event around the mail (ids, mailbox, dates).
+const InlineAllowance = 16 << 10
+
+// Validate checks c; the fields left zero get their Defaults.
 func (c *Config) Validate() error {
 	if len(c.Mailboxes) == 0 {
 		return fmt.Errorf("ingest: no mailbox configured")
@@ -90,17 +122,18 @@ func (c *Config) Validate() error {
 		}
 		names[c.Mailboxes[i].Name] = true
 	}
+	d := Defaults()
 	if c.MaxInline <= 0 {
-		c.MaxInline = 2 << 20
+		c.MaxInline = d.MaxInline
 	}
 	if c.RetryEvery <= 0 {
-		c.RetryEvery = time.Second
+		c.RetryEvery = d.RetryEvery
 	}
 	if c.Replicas <= 0 {
-		c.Replicas = 1
+		c.Replicas = d.Replicas
 	}
 	if c.IngestedTTL <= 0 {
-		c.IngestedTTL = bus.DefaultMailMaxAge
+		c.IngestedTTL = d.IngestedTTL
 	}
 	return nil
 }

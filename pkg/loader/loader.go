@@ -48,11 +48,12 @@ type Loader struct {
 
 // New returns a loader writing to st; reg may be nil.
 func New(cfg Config, st *store.Store, log *zap.Logger, reg prometheus.Registerer) *Loader {
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
+	// A zero field (a test's Config{}) takes its Defaults.
+	if d := Defaults(); cfg.BatchSize <= 0 {
+		cfg.BatchSize = d.BatchSize
 	}
-	if cfg.FlushEvery <= 0 {
-		cfg.FlushEvery = 2 * time.Second
+	if d := Defaults(); cfg.FlushEvery <= 0 {
+		cfg.FlushEvery = d.FlushEvery
 	}
 	l := &Loader{cfg: cfg, st: st, log: log,
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_loader_rows_total",
