@@ -230,7 +230,7 @@ func backupClickHouse(ctx context.Context, args []string) int {
 func restoreClickHouse(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("restore clickhouse", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
-	existing := fs.Bool("existing-schema", false, "freeze backups: the tables exist, empty (a cluster's schema from `bndmrctl migrate --cluster`); attach the parts only, on one replica per shard")
+	existing := fs.Bool("existing-schema", false, "freeze backups: the tables exist, empty (a cluster's schema from `bndmrctl migrate --clickhouse-cluster`); attach the parts only, on one replica per shard")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 1 {
 		fmt.Fprintln(fs.Output(), "usage: bndmrctl restore clickhouse [--clickhouse DSN of an empty database] [--existing-schema] BACKUP_DIR")
 		fs.PrintDefaults()

@@ -26,7 +26,7 @@ const serviceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 // ca.crt and is not near its next update, and replaces the Secret's key
 // with the new bundle through the Kubernetes API (CronJob crl-refresh).
 func cmdCRL(ctx context.Context, args []string) int {
-	usage := "usage: bndmrctl crl refresh --url URL... --secret NAME... [--key crl.pem] [--min-valid D]   (docs/operations.md, \"Refresh the CRLs\")"
+	usage := "usage: bndmrctl crl refresh --crl-urls 'URL...' --crl-secrets 'NAME...' [--key crl.pem] [--min-valid D]   (docs/operations.md, \"Refresh the CRLs\")"
 	if len(args) == 0 || args[0] != "refresh" {
 		fmt.Fprintln(os.Stderr, usage)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
@@ -35,8 +35,8 @@ func cmdCRL(ctx context.Context, args []string) int {
 		return 2
 	}
 	fs := flag.NewFlagSet("crl refresh", flag.ContinueOnError)
-	urls := fs.String("url", os.Getenv("BNDMR_CRL_URLS"), "the CRLs to download, space-separated, every authority of the servers' chains (env BNDMR_CRL_URLS)")
-	secrets := fs.String("secret", envOr("BNDMR_CRL_SECRETS", "ingest-mssante-tls ack-mssante-tls"), "the Secrets to update, space-separated; each one's ca.crt must hold the authorities that sign the CRLs (env BNDMR_CRL_SECRETS)")
+	urls := envFlag(fs, "crl-urls", "", "the CRLs to download, space-separated, every authority of the servers' chains")
+	secrets := envFlag(fs, "crl-secrets", "ingest-mssante-tls ack-mssante-tls", "the Secrets to update, space-separated; each one's ca.crt must hold the authorities that sign the CRLs")
 	key := fs.String("key", "crl.pem", "the key of the Secrets that holds the CRLs (the services' CRL file)")
 	minValid := fs.Duration("min-valid", time.Hour, "refuse a CRL whose next update is nearer than this: the Secret keeps its file")
 	api := fs.String("api", "", "Kubernetes API server URL (default: in the cluster, https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)")

@@ -156,9 +156,9 @@ func TestCRLRefresh(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reset()
-			args := []string{"crl", "refresh", "--api", srv.URL, "--service-account", sa, "--url", tc.urls}
+			args := []string{"crl", "refresh", "--api", srv.URL, "--service-account", sa, "--crl-urls", tc.urls}
 			if tc.secrets != "" {
-				args = append(args, "--secret", tc.secrets)
+				args = append(args, "--crl-secrets", tc.secrets)
 			}
 			if got := run(context.Background(), args); got != tc.want {
 				t.Fatalf("exit %d, want %d", got, tc.want)

@@ -12,17 +12,6 @@ import (
 	"github.com/bndmr/hub/pkg/mailbox"
 )
 
-// imapFlags declares the flags of an IMAP mailbox (the test and demo
-// servers' defaults) and returns the configuration they fill.
-func imapFlags(fs *flag.FlagSet, user, userHelp string) *mailbox.Config {
-	var cfg mailbox.Config
-	fs.StringVar(&cfg.Addr, "imap", "127.0.0.1:10143", "IMAP server host:port")
-	fs.StringVar(&cfg.TLS, "tls", "none", "none, implicit or starttls")
-	fs.StringVar(&cfg.User, "user", user, userHelp)
-	fs.StringVar(&cfg.Password, "password", os.Getenv("BNDMR_IMAP_PASSWORD"), "IMAP password (env BNDMR_IMAP_PASSWORD)")
-	return &cfg
-}
-
 // cmdDeliver appends .eml files to an IMAP mailbox, as a hospital's mail
 // would arrive there.
 func cmdDeliver(ctx context.Context, args []string) int {
@@ -30,7 +19,7 @@ func cmdDeliver(ctx context.Context, args []string) int {
 	cfg := imapFlags(fs, "hub@bndmr.test", "IMAP user")
 	folder := fs.String("folder", "INBOX", "folder to append to")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: bndmrctl deliver [--imap ADDR --user U --password P] DIR|FILE.eml...")
+		fmt.Fprintln(os.Stderr, "usage: bndmrctl deliver [--imap-addr ADDR --imap-user U --imap-password P] DIR|FILE.eml...")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() == 0 {

@@ -49,7 +49,7 @@ func cmdExport(ctx context.Context, args []string) int {
 	format := fs.String("format", "text", "text (readable table), json, csv, xlsx, or html (report: the page the indicators service serves)")
 	out := fs.String("out", "", "output file (default: standard output); {month} in it is replaced by the month (dgos), for a monthly CronJob")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
-	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
+	kitDir := kitFlag(fs, "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bndmrctl export dgos|mr2|mr1|epidemiology|report|dashboard [flags]\n\n"+
 			"  bndmrctl export dgos --month 2026-10 --format xlsx --out dgos-2026-10.xlsx\n"+
@@ -274,18 +274,9 @@ func cmdDashboard(ctx context.Context, args []string) int {
 	dsn := clickhouseFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
-	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
-	var auth access.Settings
-	fs.StringVar(&auth.Mode, "auth", "none", "sign-in: none (loopback addresses only, everyone is operator) or oidc")
-	fs.StringVar(&auth.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL (--auth oidc)")
-	fs.StringVar(&auth.ClientID, "oidc-client-id", "", "OpenID Connect client id")
-	fs.StringVar(&auth.ClientSecretFile, "oidc-client-secret-file", "", "file holding the client secret")
-	fs.StringVar(&auth.PublicURL, "public-url", "", "address people reach the dashboard at (callback: /auth/callback)")
-	fs.StringVar(&auth.Audiences, "oidc-audiences", "", "audiences accepted in bearer tokens besides the client id")
-	fs.StringVar(&auth.Scopes, "oidc-scopes", "", "scopes asked besides openid and profile")
-	fs.StringVar(&auth.RolesFile, "oidc-roles", "", "role mapping file (docs/security.md)")
-	fs.StringVar(&auth.SessionSecretFile, "session-secret-file", "", "file of 32+ random bytes sealing session cookies")
-	fs.DurationVar(&auth.SessionTTL, "session-ttl", 8*time.Hour, "how long a session lasts")
+	kitDir := kitFlag(fs, "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
+	// Without a sign-in by default: the dashboard of an operator's laptop.
+	auth := authFlags(fs, access.Settings{Mode: "none", SessionTTL: access.DefaultSettings().SessionTTL})
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: bndmrctl dashboard [--clickhouse DSN] [--addr HOST:PORT] [--auth none|oidc …]")
 		fs.PrintDefaults()

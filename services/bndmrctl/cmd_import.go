@@ -19,7 +19,7 @@ import (
 func cmdImport(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
-	author := fs.String("author", os.Getenv("BNDMR_IMPORT_AUTHOR"), "who makes the change (dpi): kept in dpi_updates_history and audit_access; default: your system account, refused if it names no one (root) (env BNDMR_IMPORT_AUTHOR)")
+	author := envFlag(fs, "author", "", "who makes the change (dpi): kept in dpi_updates_history and audit_access; default: your system account, refused if it names no one (root)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), `usage: bndmrctl import centres|dpi|establishments [--clickhouse DSN] [--author NAME] FILE.csv ('-' = stdin)
        bndmrctl import dir [--clickhouse DSN] [--author NAME] DIR

@@ -14,7 +14,7 @@ import (
 
 // TestImportDir: the Job reference-import's command imports the files of
 // its folder that are present (here establishments and DPI counts, no
-// centres), with the author of BNDMR_IMPORT_AUTHOR; a folder without any
+// centres), with the author of BNDMR_AUTHOR; a folder without any
 // is an error.
 func TestImportDir(t *testing.T) {
 	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
@@ -44,7 +44,7 @@ func TestImportDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv("BNDMR_IMPORT_AUTHOR", "job.reference-import")
+	t.Setenv("BNDMR_AUTHOR", "job.reference-import")
 	if code := cmdImport(ctx, []string{"dir", "--clickhouse", dbDSN, dir}); code != 0 {
 		t.Fatalf("import dir: exit %d", code)
 	}

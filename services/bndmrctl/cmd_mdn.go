@@ -23,8 +23,8 @@ func cmdMDN(ctx context.Context, args []string) int {
 	wait := fs.Duration("wait", 0, "wait this long for acknowledgements not yet arrived")
 	del := fs.String("delete-matching", "", "instead: delete the acknowledgements whose In-Reply-To contains this text")
 	fs.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: bndmrctl mdn [--imap ADDR --user U --password P] [--wait 30s] MESSAGE-ID...\n"+
-			"       bndmrctl mdn [--imap ADDR --user U --password P] --delete-matching TEXT")
+		fmt.Fprintln(os.Stderr, "usage: bndmrctl mdn [--imap-addr ADDR --imap-user U --imap-password P] [--wait 30s] MESSAGE-ID...\n"+
+			"       bndmrctl mdn [--imap-addr ADDR --imap-user U --imap-password P] --delete-matching TEXT")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || (fs.NArg() == 0) == (*del == "") {

@@ -9,30 +9,7 @@ import (
 	"time"
 
 	"github.com/bndmr/hub/pkg/store"
-	"github.com/bndmr/hub/pkg/tlsclient"
 )
-
-// clickhouseConn is how a command reaches ClickHouse: the DSN and, for the
-// native TLS port (secure=true), the CA bundle and client certificate.
-type clickhouseConn struct {
-	dsn string
-	tls tlsclient.Files
-}
-
-// clickhouseFlag declares --clickhouse and its TLS files with the services'
-// environment fallbacks.
-func clickhouseFlag(fs *flag.FlagSet) *clickhouseConn {
-	c := &clickhouseConn{}
-	fs.StringVar(&c.dsn, "clickhouse", envOr("BNDMR_CLICKHOUSE_DSN", "clickhouse://127.0.0.1:9000/default"), "ClickHouse DSN (env BNDMR_CLICKHOUSE_DSN)")
-	fs.StringVar(&c.tls.CAFile, "clickhouse-ca", os.Getenv("BNDMR_CLICKHOUSE_CA"), "CA bundle of the ClickHouse servers, with secure=true in the DSN (env BNDMR_CLICKHOUSE_CA)")
-	fs.StringVar(&c.tls.CertFile, "clickhouse-cert", os.Getenv("BNDMR_CLICKHOUSE_CERT"), "client certificate for ClickHouse (env BNDMR_CLICKHOUSE_CERT)")
-	fs.StringVar(&c.tls.KeyFile, "clickhouse-key", os.Getenv("BNDMR_CLICKHOUSE_KEY"), "its key (env BNDMR_CLICKHOUSE_KEY)")
-	return c
-}
-
-func (c *clickhouseConn) open(ctx context.Context) (*store.Store, error) {
-	return store.OpenWith(ctx, c.dsn, store.Options{TLS: c.tls})
-}
 
 // cmdMigrate applies the ClickHouse migrations not yet recorded (the loader
 // does the same at start); idempotent.
@@ -40,10 +17,10 @@ func cmdMigrate(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	dsn := clickhouseFlag(fs)
 	list := fs.Bool("list", false, "list the embedded migrations and exit")
-	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (<remote_servers> name): the replicated, sharded schema, as the loader with the same setting (env "+store.EnvCluster+")")
+	cluster := clusterFlag(fs)
 	lockTTL := fs.Duration("lock-ttl", store.DefaultLockTTL, "a migration lock older than this was left by a migrator that died and is taken over")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: bndmrctl migrate [--clickhouse DSN] [--cluster NAME] [--lock-ttl D] [--list]")
+		fmt.Fprintln(fs.Output(), "usage: bndmrctl migrate [--clickhouse DSN] [--clickhouse-cluster NAME] [--lock-ttl D] [--list]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {

@@ -9,8 +9,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/bndmr/hub/pkg/store"
 )
 
 // cmdRotation shows and ends a key rotation in the warehouse
@@ -23,7 +21,7 @@ func rotation(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("rotation", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ch := clickhouseFlag(fs)
-	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (env "+store.EnvCluster+"): the mutations then run on each shard's local tables, and every replica is waited for")
+	cluster := clusterFlag(fs) // the mutations then run on each shard's local tables, and every replica is waited for")
 	from := fs.String("from", "", "finish: the key id the warehouse held before the rotation")
 	to := fs.String("to", "", "finish: the new primary key id")
 	fs.Usage = func() {

@@ -27,7 +27,7 @@ Validates CDA documents as the ANS CI-SIS reference chain does: XSD
 (CDA_extended.xsd), then the schematron of the document's SDM-MR version and
 the generic profiles of its kit. PATH is a file or a folder of .xml files.
 
-  --kit DIR       CI-SIS kit folder (default $CISIS_KIT, else ../shared/ci-sis
+  --kit DIR       CI-SIS kit folder (env BNDMR_KIT; default $CISIS_KIT, else ../shared/ci-sis
                   beside the repository holding the binary, else the working
                   directory's)
   --profile NAME  force a profile (SDM-MR_2017, SDM-MR_2021.01, SDM-MR_2022.01,
@@ -59,7 +59,7 @@ type docResult struct {
 func cmdValidate(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	kitDir := fs.String("kit", "", "")
+	kitDir := kitFlag(fs, "")
 	profile := fs.String("profile", "", "")
 	jsonl := fs.Bool("jsonl", false, "")
 	var paths []string

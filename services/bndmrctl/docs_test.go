@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io"
 	"io/fs"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/service"
+	"github.com/bndmr/hub/services/internal/app"
 )
 
 // The documentation's names are checked against what exists: make targets
@@ -220,24 +224,27 @@ func settingsRead(t *testing.T) map[string]bool {
 	for _, m := range lit.FindAllStringSubmatch(string(b), -1) {
 		known[m[1]+m[2]] = true
 	}
+	// The flags' variables follow from their names (service.EnvOf): no
+	// literal names them.
+	for _, s := range serviceSettings(t) {
+		known[s] = true
+	}
+	for _, fl := range commandFlags(t) {
+		if fl.env != "" {
+			known[fl.env] = true
+		}
+	}
 	return known
 }
 
-// serviceSettings are the settings the services' flags read (their
-// environment fallbacks): every one must be documented.
+// serviceSettings are the settings the flags of the hub and of every
+// service read (their environment fallbacks): every one must be
+// documented.
 func serviceSettings(t *testing.T) []string {
 	t.Helper()
-	decl := regexp.MustCompile(`f\.[A-Za-z]+\(&[^,]+, "[^"]*", "((?:BNDMR|CISIS)_[A-Z0-9_]+)"`)
 	set := map[string]bool{}
-	files, _ := filepath.Glob(filepath.Join(repo, "services", "internal", "app", "*.go"))
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, _ := os.ReadFile(f)
-		for _, m := range decl.FindAllStringSubmatch(string(b), -1) {
-			set[m[1]] = true
-		}
+	for _, fs := range app.FlagSets() {
+		fs.VisitAll(func(fl *flag.Flag) { set[service.EnvOf(fl.Name)] = true })
 	}
 	var out []string
 	for s := range set {
@@ -245,6 +252,79 @@ func serviceSettings(t *testing.T) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// commandFlag is a flag of a bndmrctl command as its -h shows it.
+type commandFlag struct {
+	command, name, env string // env: the variable the help names, if any
+}
+
+var helpFlag = regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`)
+
+// commandFlags reads the flags of every bndmrctl command, and of the
+// sub-commands README.md's table names (`backup nats`…), from their -h.
+func commandFlags(t *testing.T) []commandFlag {
+	t.Helper()
+	uses := map[string][]string{}
+	for name := range commands() {
+		uses[name] = []string{name}
+	}
+	row := regexp.MustCompile("(?m)^\\| `([a-z][a-z-]*) ([a-z][a-z-]*)\\b")
+	for _, m := range row.FindAllStringSubmatch(docs(t)["README.md"], -1) {
+		if _, ok := commands()[m[1]]; ok {
+			uses[m[1]+" "+m[2]] = []string{m[1], m[2]}
+		}
+	}
+	var out []commandFlag
+	for use, args := range uses {
+		h := helpOf(t, args...)
+		idx := helpFlag.FindAllStringSubmatchIndex(h, -1)
+		for i, m := range idx {
+			end := len(h)
+			if i+1 < len(idx) {
+				end = idx[i+1][0]
+			}
+			block := h[m[0]:end]
+			fl := commandFlag{command: use, name: h[m[2]:m[3]]}
+			if e := regexp.MustCompile(`\(env ([A-Z0-9_]+)\)`).FindStringSubmatch(block); e != nil {
+				fl.env = e[1]
+			}
+			out = append(out, fl)
+		}
+	}
+	if len(out) < 50 {
+		t.Fatalf("only %d flags read from the commands' help", len(out))
+	}
+	return out
+}
+
+// TestCommandFlagsFollowTheRule: a bndmrctl flag that has an environment
+// variable has the one service.EnvOf makes of its name, and the settings
+// a command shares with the services (NATS, ClickHouse, the kit) have one:
+// they come from the services' registrations.
+func TestCommandFlagsFollowTheRule(t *testing.T) {
+	shared := map[string]bool{}
+	for _, s := range serviceSettings(t) {
+		shared[s] = true
+	}
+	flags, withEnv := commandFlags(t), 0
+	for _, fl := range flags {
+		if fl.env != "" {
+			withEnv++
+		}
+	}
+	t.Logf("%d flags of bndmrctl commands, %d with a variable", len(flags), withEnv)
+	for _, fl := range flags {
+		want := service.EnvOf(fl.name)
+		switch {
+		case fl.env != "" && fl.env != want:
+			t.Errorf("bndmrctl %s --%s: variable %s, want %s", fl.command, fl.name, fl.env, want)
+		case fl.env == "" && shared[want] && !strings.HasPrefix(fl.command+" ", "kit ") && fl.name != "small-count-threshold":
+			// --kit of `kit check` is the kit to switch to, not the
+			// one in use; --small-count-threshold is the command's own.
+			t.Errorf("bndmrctl %s --%s: a setting of the services declared without its variable %s (use its RegisterFlags)", fl.command, fl.name, want)
+		}
+	}
 }
 
 // documentedSettings reads the settings named in md, with the README's
