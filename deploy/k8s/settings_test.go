@@ -20,6 +20,7 @@ var pendingSettings = map[string]string{}
 var (
 	envLiteral = regexp.MustCompile(`"((?:BNDMR|CISIS)_[A-Z0-9_]+)"`)
 	docSetting = regexp.MustCompile("`((?:BNDMR|CISIS)_[A-Z0-9_]*[A-Z0-9])(?:=[^`]*)?`")
+	docShort   = regexp.MustCompile("^`(_[A-Z0-9_]+)`$")
 )
 
 // codeSettings lists the environment variable names the code reads: those
@@ -41,6 +42,20 @@ func codeSettings(t *testing.T) map[string]bool {
 		}
 		for _, m := range docSetting.FindAllStringSubmatch(string(b), -1) {
 			known[m[1]] = true
+		}
+		// A table cell's shorthand: `_TLS` after `BNDMR_SMTP_ADDR` is
+		// BNDMR_SMTP_TLS.
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, cell := range strings.Split(line, "|") {
+				prefix := ""
+				for _, tok := range regexp.MustCompile("`[^`]+`").FindAllString(cell, -1) {
+					if m := docSetting.FindStringSubmatch(tok); m != nil {
+						prefix = m[1][:strings.LastIndex(m[1], "_")]
+					} else if m := docShort.FindStringSubmatch(tok); m != nil && prefix != "" {
+						known[prefix+m[1]] = true
+					}
+				}
+			}
 		}
 	}
 	for _, dir := range []string{"../../services", "../../pkg", "../../pseudonymisation"} {
