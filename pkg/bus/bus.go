@@ -63,7 +63,7 @@ type Config struct {
 const DefaultMailMaxAge = 30 * 24 * time.Hour
 
 // RegisterFlags declares the connection settings, with c's values as
-// defaults (start from Config{}.Defaults()): --PREFIX-url, -user,
+// defaults (start from Defaults()): --PREFIX-url, -user,
 // -password and the TLS files -ca, -cert, -key. Every service, the hub
 // and the bndmrctl commands that reach NATS declare them here.
 func (c *Config) RegisterFlags(f *service.Flags, prefix string) {
@@ -107,9 +107,12 @@ func (c Config) Check(prefix string) error {
 	return nil
 }
 
-// Defaults fill the zero fields of c: Config{}.Defaults() is the
-// configuration with every default, which RegisterFlags shows.
-func (c Config) Defaults() Config {
+// Defaults returns the configuration every flag starts from.
+func Defaults() Config { return Config{}.WithDefaults() }
+
+// WithDefaults gives the fields left zero their default (Connect and the
+// stream declarations apply it).
+func (c Config) WithDefaults() Config {
 	if c.URL == "" {
 		c.URL = nats.DefaultURL
 	}
@@ -131,7 +134,7 @@ func (c Config) Defaults() Config {
 // Connect opens a NATS connection that reconnects forever: a service waits
 // for NATS rather than dying, so nothing is lost while it is away.
 func Connect(ctx context.Context, c Config, name string) (*nats.Conn, jetstream.JetStream, error) {
-	c = c.Defaults()
+	c = c.WithDefaults()
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -166,7 +169,7 @@ func Connect(ctx context.Context, c Config, name string) (*nats.Conn, jetstream.
 
 // StreamConfigs returns the configuration of every stream of the hub.
 func StreamConfigs(c Config) []jetstream.StreamConfig {
-	c = c.Defaults()
+	c = c.WithDefaults()
 	var out []jetstream.StreamConfig
 	for _, s := range topology.Streams {
 		sc := jetstream.StreamConfig{
@@ -193,7 +196,7 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 
 // EnsureStreams creates or updates every stream and the object store.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error {
-	c = c.Defaults()
+	c = c.WithDefaults()
 	for _, sc := range StreamConfigs(c) {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("creating stream %s: %w", sc.Name, err)

@@ -107,21 +107,9 @@ func (c Config) CheckMessageSize(maxMsg int) error {
 // the fields of the event around the mail (ids, mailbox, dates).
 const InlineAllowance = 16 << 10
 
-// Validate checks c; the fields left zero get their Defaults.
-func (c *Config) Validate() error {
-	if len(c.Mailboxes) == 0 {
-		return fmt.Errorf("ingest: no mailbox configured")
-	}
-	names := map[string]bool{}
-	for i := range c.Mailboxes {
-		if err := c.Mailboxes[i].Validate(); err != nil {
-			return err
-		}
-		if names[c.Mailboxes[i].Name] {
-			return fmt.Errorf("ingest: two mailboxes are named %q", c.Mailboxes[i].Name)
-		}
-		names[c.Mailboxes[i].Name] = true
-	}
+// WithDefaults gives the fields left zero, and those of each mailbox,
+// their Defaults; Run applies it, Validate judges c as it completes it.
+func (c Config) WithDefaults() Config {
 	d := Defaults()
 	if c.MaxInline <= 0 {
 		c.MaxInline = d.MaxInline
@@ -134,6 +122,30 @@ func (c *Config) Validate() error {
 	}
 	if c.IngestedTTL <= 0 {
 		c.IngestedTTL = d.IngestedTTL
+	}
+	mbs := make([]mailbox.Config, len(c.Mailboxes))
+	for i, mb := range c.Mailboxes {
+		mbs[i] = mb.WithDefaults()
+	}
+	c.Mailboxes = mbs
+	return c
+}
+
+// Validate checks c, with its defaults; it changes nothing.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	if len(c.Mailboxes) == 0 {
+		return fmt.Errorf("ingest: no mailbox configured")
+	}
+	names := map[string]bool{}
+	for _, mb := range c.Mailboxes {
+		if err := mb.Validate(); err != nil {
+			return err
+		}
+		if names[mb.Name] {
+			return fmt.Errorf("ingest: two mailboxes are named %q", mb.Name)
+		}
+		names[mb.Name] = true
 	}
 	return nil
 }
@@ -227,6 +239,7 @@ func newMetrics() *metrics {
 // Run reads every mailbox until ctx ends. A mailbox that fails reconnects on
 // its own and does not stop the others.
 func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logger, reg prometheus.Registerer) error {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

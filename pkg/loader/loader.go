@@ -48,13 +48,7 @@ type Loader struct {
 
 // New returns a loader writing to st; reg may be nil.
 func New(cfg Config, st *store.Store, log *zap.Logger, reg prometheus.Registerer) *Loader {
-	// A zero field (a test's Config{}) takes its Defaults.
-	if d := Defaults(); cfg.BatchSize <= 0 {
-		cfg.BatchSize = d.BatchSize
-	}
-	if d := Defaults(); cfg.FlushEvery <= 0 {
-		cfg.FlushEvery = d.FlushEvery
-	}
+	cfg = cfg.WithDefaults()
 	l := &Loader{cfg: cfg, st: st, log: log,
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_loader_rows_total",
 			Help: "Events written to ClickHouse, by stream (record, outcome)."}, []string{"event"}),

@@ -151,36 +151,20 @@ func (c *Config) RegisterFlags(f *service.Flags, prefix string) {
 	f.Duration(&c.CommandTimeout, n("timeout"), c.CommandTimeout, "longest wait for the server's answer to one command (or one fetched mail) before reconnecting")
 }
 
-// Validate checks c and gives the fields left empty their Defaults (a
-// --mailboxes-file entry names only what differs).
-func (c *Config) Validate() error {
+// WithDefaults gives the fields left empty their Defaults (a
+// --mailboxes-file entry names only what differs; a test sets what it
+// needs), and Name user@addr. The entry points (NewReader, Deliver…) apply
+// it; Validate judges c as it completes it.
+func (c Config) WithDefaults() Config {
 	d := Defaults()
 	if c.Name == "" {
 		c.Name = c.User + "@" + c.Addr
 	}
-	if c.Addr == "" {
-		return fmt.Errorf("mailbox %s: no IMAP address (host:port)", c.Name)
-	}
-	switch c.TLS {
-	case "":
+	if c.TLS == "" {
 		c.TLS = d.TLS
-	case "none", "implicit", "starttls":
-	default:
-		return fmt.Errorf("mailbox %s: TLS mode %q is not none, implicit or starttls", c.Name, c.TLS)
 	}
-	switch c.Auth {
-	case "":
+	if c.Auth == "" {
 		c.Auth = d.Auth
-	case "plain", "login":
-		if c.User == "" {
-			return fmt.Errorf("mailbox %s: auth %s needs a user", c.Name, c.Auth)
-		}
-	case "external":
-		if c.CertFile == "" || c.KeyFile == "" {
-			return fmt.Errorf("mailbox %s: SASL EXTERNAL needs a client certificate and key", c.Name)
-		}
-	default:
-		return fmt.Errorf("mailbox %s: auth %q is not plain, login or external", c.Name, c.Auth)
 	}
 	if c.Inbox == "" {
 		c.Inbox = d.Inbox
@@ -202,6 +186,32 @@ func (c *Config) Validate() error {
 	}
 	if c.CommandTimeout <= 0 {
 		c.CommandTimeout = d.CommandTimeout
+	}
+	return c
+}
+
+// Validate checks c, with its defaults; it changes nothing.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	if c.Addr == "" {
+		return fmt.Errorf("mailbox %s: no IMAP address (host:port)", c.Name)
+	}
+	switch c.TLS {
+	case "none", "implicit", "starttls":
+	default:
+		return fmt.Errorf("mailbox %s: TLS mode %q is not none, implicit or starttls", c.Name, c.TLS)
+	}
+	switch c.Auth {
+	case "plain", "login":
+		if c.User == "" {
+			return fmt.Errorf("mailbox %s: auth %s needs a user", c.Name, c.Auth)
+		}
+	case "external":
+		if c.CertFile == "" || c.KeyFile == "" {
+			return fmt.Errorf("mailbox %s: SASL EXTERNAL needs a client certificate and key", c.Name)
+		}
+	default:
+		return fmt.Errorf("mailbox %s: auth %q is not plain, login or external", c.Name, c.Auth)
 	}
 	return nil
 }
@@ -260,6 +270,7 @@ type Reader struct {
 
 // NewReader checks cfg and returns a reader; stats may be nil.
 func NewReader(cfg Config, sink Sink, log *zap.Logger, stats Stats) (*Reader, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -638,6 +649,7 @@ func (externalClient) Next([]byte) ([]byte, error) {
 // Waiting counts the messages still in the inbox (IMAP STATUS), for an
 // operator or the all-in-one hub's "run until drained" mode.
 func Waiting(ctx context.Context, cfg Config) (uint32, error) {
+	cfg = cfg.WithDefaults()
 	c, done, err := open(ctx, cfg)
 	if err != nil {
 		return 0, err
@@ -654,6 +666,7 @@ func Waiting(ctx context.Context, cfg Config) (uint32, error) {
 // open connects and authenticates a short session; done closes it, and ctx
 // ending closes it too (how a blocked command is interrupted).
 func open(ctx context.Context, cfg Config) (*imapclient.Client, func(), error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -675,10 +688,7 @@ func open(ctx context.Context, cfg Config) (*imapclient.Client, func(), error) {
 // the demo and the tests put hospital mails where the hub reads them.
 func Deliver(ctx context.Context, cfg Config, folder string, msgs func(yield func([]byte) bool)) (int, error) {
 	if folder == "" {
-		folder = cfg.Inbox
-		if folder == "" {
-			folder = "INBOX"
-		}
+		folder = cfg.WithDefaults().Inbox
 	}
 	c, done, err := open(ctx, cfg)
 	if err != nil {

@@ -156,13 +156,19 @@ func (o *Ops) Serve(ctx context.Context, addr string, log *zap.Logger, extra htt
 // method RegisterFlags(f *Flags, prefix string): prefix names the flags of
 // the group (RegisterFlags(f, "nats") declares --nats-url, --nats-user…),
 // so the hub, each service and bndmrctl declare a setting with the same
-// name, help and variable. Defaults are filled one way: a package's
-// Defaults() returns its configuration with every default set, and
-// RegisterFlags takes the values its receiver holds as the flags' defaults
-// (callers start from Defaults(), or change a default first, as bndmrctl
-// does for the loopback test servers). Tests build configurations from
-// Defaults() too. Settings that depend on each other are checked once the
-// flags are parsed, by the configuration's Check.
+// name, help and variable.
+//
+// Defaults have one source and are applied one way. A package's Defaults()
+// returns its configuration with every default set; RegisterFlags takes
+// the values its receiver holds as the flags' defaults, so a process starts
+// from Defaults() (or changes a default first, as bndmrctl does for the
+// loopback test servers) and -h shows them. The package's entry points
+// (New, Run, Connect) apply the configuration's WithDefaults, which gives a
+// field left zero its value from Defaults(): a test sets only what it
+// needs. Validate judges a configuration as WithDefaults completes it and
+// changes nothing. Settings that depend on each other are checked once the
+// flags are parsed (bus.Config.Check, ingest.Config.CheckMessageSize,
+// store.Config.Check), before anything starts.
 type Flags struct {
 	FS   *flag.FlagSet
 	errs []error

@@ -13,6 +13,22 @@ func Defaults() Config {
 	return Config{Limits: mssante.DefaultLimits(), XML: xmldoc.DefaultLimits}
 }
 
+// WithDefaults gives the fields left zero their Defaults, and Workers
+// DefaultWorkers (New applies it).
+func (c Config) WithDefaults() Config {
+	d := Defaults()
+	if c.Workers <= 0 {
+		c.Workers = DefaultWorkers()
+	}
+	if c.Limits.MaxMailBytes == 0 {
+		c.Limits = d.Limits
+	}
+	if c.XML.MaxBytes == 0 {
+		c.XML = d.XML
+	}
+	return c
+}
+
 // RegisterFlags declares --PREFIX-workers and --PREFIX-require-ins with c's
 // values as defaults (the CI-SIS kit is the process's --kit).
 func (c *Config) RegisterFlags(f *service.Flags, prefix string) {

@@ -21,7 +21,7 @@ import (
 // and password, and the TLS files. userHelp says which user the command
 // needs.
 func natsFlags(fs *flag.FlagSet, c *bus.Config, userHelp string) {
-	*c = bus.Config{}.Defaults()
+	*c = bus.Defaults()
 	c.RegisterFlags(service.On(fs), "nats")
 	if u := fs.Lookup("nats-user"); u != nil {
 		u.Usage = userHelp + " (env " + service.EnvOf("nats-user") + ")"

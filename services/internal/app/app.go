@@ -70,7 +70,7 @@ func (c *Common) Flags(f *service.Flags, defHTTP string) {
 	f.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	f.String(&c.HTTPAddr, "http-addr", defHTTP, "address of /healthz, /readyz and /metrics (empty: off)")
 	f.String(&c.PprofAddr, "pprof-addr", "", "loopback address of a Go pprof debug listener (/debug/pprof/, block and mutex profiles on); empty: off")
-	c.Bus = bus.Config{}.Defaults()
+	c.Bus = bus.Defaults()
 	c.Bus.RegisterFlags(f, "nats")
 	c.Bus.RegisterStreamFlags(f, "nats")
 	f.Bool(&c.EnsureStreams, "nats-ensure-streams", true, "create or update the JetStream streams at start (off where a provisioning job does it)")

@@ -65,6 +65,8 @@ func (c *Ingest) Check() error {
 		}
 		c.cfg.Mailboxes = []mailbox.Config{c.one}
 	}
+	// The hub's idle check reads the mailboxes with their names.
+	c.cfg = c.cfg.WithDefaults()
 	return c.cfg.Validate()
 }
 
