@@ -384,3 +384,42 @@ func TestDocsSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsServiceFlags: every --flag the documentation and the scripts
+// give `bin/hub` or a service's binary is a flag of it (its flag set, as
+// its main declares it).
+func TestDocsServiceFlags(t *testing.T) {
+	sets := app.FlagSets()
+	texts := map[string][]string{}
+	for path, md := range docs(t) {
+		texts[path] = codeSpans(md)
+	}
+	scripts, _ := filepath.Glob(filepath.Join(repo, "scripts", "*.sh"))
+	for _, p := range scripts {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(repo, p)
+		texts[rel] = strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n")
+	}
+	use := regexp.MustCompile(`bin/([a-z]+) (.*)`)
+	checked := 0
+	for path, lines := range texts {
+		for _, line := range lines {
+			m := use.FindStringSubmatch(line)
+			if m == nil || sets[m[1]] == nil {
+				continue
+			}
+			for _, f := range ctlFlag.FindAllStringSubmatch(m[2], -1) {
+				checked++
+				if sets[m[1]].Lookup(f[1][2:]) == nil {
+					t.Errorf("%s: `bin/%s … %s`: %s has no such flag", path, m[1], f[1], m[1])
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d flags of bin/hub or a service found in the docs and scripts", checked)
+	}
+}
