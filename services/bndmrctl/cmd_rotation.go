@@ -21,7 +21,9 @@ func rotation(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("rotation", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ch := clickhouseFlag(fs)
-	cluster := clusterFlag(fs) // the mutations then run on each shard's local tables, and every replica is waited for")
+	// With a cluster, the mutations run on each shard's local tables, and every
+	// replica is waited for.
+	cluster := clusterFlag(fs)
 	from := fs.String("from", "", "finish: the key id the warehouse held before the rotation")
 	to := fs.String("to", "", "finish: the new primary key id")
 	fs.Usage = func() {
