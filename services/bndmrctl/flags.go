@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 
 	"github.com/bndmr/hub/pkg/access"
 	"github.com/bndmr/hub/pkg/bus"
@@ -80,9 +81,15 @@ func envFlag(fs *flag.FlagSet, name, def, help string) *string {
 	return v
 }
 
-// authFlags declares the sign-in settings of the indicators, from def.
+// authFlags declares the sign-in settings of the indicators, from def. A
+// variable that does not parse (BNDMR_SESSION_TTL=soon) is said on the
+// command's output; the flag keeps its default.
 func authFlags(fs *flag.FlagSet, def access.Settings) *access.Settings {
 	a := def
-	a.RegisterFlags(service.On(fs), "")
+	f := service.On(fs)
+	a.RegisterFlags(f, "")
+	if err := f.Err(); err != nil {
+		fmt.Fprintf(fs.Output(), "bndmrctl %s: %v: ignored\n", fs.Name(), err)
+	}
 	return &a
 }
