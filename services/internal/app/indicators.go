@@ -40,7 +40,7 @@ func (c *Indicators) Flags(f *service.Flags, shared *Shared) {
 }
 
 // codeLabels reads the names of codes from the value sets of the kit in
-// dir. Without a kit given (--kit, CISIS_KIT) and none beside the
+// dir. Without a kit given (--kit or BNDMR_KIT, else CISIS_KIT) and none beside the
 // repository, the codes are shown alone: the names are a help to the
 // reader, not a figure. A kit given that cannot be read is an error.
 func codeLabels(dir string, log *zap.Logger) (indicators.Labeller, error) {
