@@ -32,7 +32,7 @@ func checkAcross(common Common, comps ...Component) error {
 		case *Indicators:
 			checkCH(c.ch)
 			if c.auth.Mode == "none" {
-				if err := access.CheckNoneAddr(c.addr); err != nil {
+				if err := access.CheckNoneAddr(c.cfg.Addr); err != nil {
 					errs = append(errs, fmt.Errorf("--indicators-addr: %w", err))
 				}
 			}

@@ -20,20 +20,18 @@ import (
 // Indicators serves the programme's figures over HTTP: MR.1 and MR.2 per
 // establishment, epidemiology, DGOS export, reception reports, dashboard.
 type Indicators struct {
-	ch        *store.Config
-	addr      string
-	threshold int
-	auth      access.Settings
-	kit       *string
+	ch   *store.Config
+	cfg  indicators.Config
+	auth access.Settings
+	kit  *string
 }
 
 func (*Indicators) Name() string { return "indicators" }
 
 func (c *Indicators) Flags(f *service.Flags, shared *Shared) {
 	c.ch = shared.ClickHouse()
-	f.String(&c.addr, "indicators-addr", ":8090", "address of the indicators API and pages")
-	f.Int(&c.threshold, "small-count-threshold", indicators.DefaultThreshold,
-		"epidemiology counts below this are suppressed in every export")
+	c.cfg = indicators.Defaults()
+	c.cfg.RegisterFlags(f, "indicators")
 	c.auth = access.DefaultSettings()
 	c.auth.RegisterFlags(f, "")
 	c.kit = shared.Kit()
@@ -63,10 +61,7 @@ func codeLabels(dir string, log *zap.Logger) (indicators.Labeller, error) {
 }
 
 func (c *Indicators) Check() error {
-	if c.threshold < 1 {
-		return errors.New("--small-count-threshold must be at least 1")
-	}
-	return nil
+	return c.cfg.Validate()
 }
 
 func (c *Indicators) Run(ctx context.Context, env Env) error {
@@ -78,7 +73,7 @@ func (c *Indicators) Run(ctx context.Context, env Env) error {
 	// The tables are the loader's (or `bndmrctl migrate`'s) to create: two
 	// services migrating at once would race on the same DDL.
 	env.Ops.Ready("clickhouse", st.Ping)
-	guard, err := c.auth.Guard(ctx, c.addr, st, env.Log)
+	guard, err := c.auth.Guard(ctx, c.cfg.Addr, st, env.Log)
 	if err != nil {
 		return err
 	}
@@ -86,10 +81,10 @@ func (c *Indicators) Run(ctx context.Context, env Env) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Log: env.Log, Threshold: uint64(c.threshold),
+	srv := &http.Server{Handler: (&indicators.Server{X: indicators.New(st), Log: env.Log, Threshold: uint64(c.cfg.Threshold),
 		Access: guard, Labels: labels}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second}
-	ln, err := net.Listen("tcp", c.addr)
+	ln, err := net.Listen("tcp", c.cfg.Addr)
 	if err != nil {
 		return err
 	}
