@@ -11,7 +11,7 @@
 # Settings (environment): BENCH_HUB_SEED (7), BENCH_HUB_PPROF (a loopback
 # address: the hub serves pprof there and the script saves CPU, block and
 # mutex profiles taken mid-run under .run/bench-hub/profiles-N/),
-# BENCH_HUB_FLAGS (extra flags for bin/hub, e.g. "--workers 3").
+# BENCH_HUB_FLAGS (extra flags for bin/hub, e.g. "--validator-workers 3").
 # Needs `make up` (Dovecot, ClickHouse) and `make build`. It uses its own IMAP
 # folders, ClickHouse database and hub data folder, and removes them, and the
 # hub it started, when it ends, whatever the ending. The generated mails and
@@ -91,7 +91,7 @@ fill() {
 	local jobs=${BENCH_HUB_FILL_JOBS:-4} n
 	n=$(find "$2" -name '*.eml' | wc -l)
 	find "$2" -name '*.eml' -print0 | sort -z | xargs -0 -P "$jobs" -n $(((n + jobs - 1) / jobs)) \
-		bin/bndmrctl deliver --imap "$imap" --user "$user" --password secret --folder "$1" >/dev/null
+		bin/bndmrctl deliver --imap-addr "$imap" --imap-user "$user" --imap-password secret --folder "$1" >/dev/null
 }
 
 # A mailbox of its own, filled over IMAP.
@@ -102,7 +102,7 @@ fill "$folder" "$mails"
 bin/bndmrctl keygen --out "$run/key.json" >/dev/null 2>&1
 
 pprof=()
-[ -n "${BENCH_HUB_PPROF:-}" ] && pprof=(--pprof "$BENCH_HUB_PPROF")
+[ -n "${BENCH_HUB_PPROF:-}" ] && pprof=(--pprof-addr "$BENCH_HUB_PPROF")
 # shellcheck disable=SC2206
 extra=(${BENCH_HUB_FLAGS:-})
 echo "bin/hub on $count mails ${extra[*]}"
@@ -110,7 +110,7 @@ start=$(date +%s%N)
 bin/hub --data-dir "$run/hub" --nats-port -1 --http-addr 127.0.0.1:0 --indicators-addr 127.0.0.1:0 --auth none \
 	--imap-addr "$imap" --imap-tls none --imap-user "$user" --imap-password secret \
 	--imap-inbox "$folder" --imap-processed "$folder-done" \
-	--key-file "$run/key.json" --clickhouse "clickhouse://127.0.0.1:$ch_port/$db" \
+	--pseudo-key-file "$run/key.json" --clickhouse "clickhouse://127.0.0.1:$ch_port/$db" \
 	--log-level warn "${pprof[@]}" "${extra[@]}" >"$run/hub.log" 2>&1 &
 hub_pid=$!
 
@@ -209,7 +209,7 @@ while read -r kind name _; do
 	fi
 	pids+=("$(cat "$pf")")
 done <"$topo/processes"
-tdb=$(grep -o "^BNDMR_CLICKHOUSE_DSN='[^']*'" "$topo/instances/loader-0/env" | sed "s#.*/##; s#[?'].*##")
+tdb=$(grep -o "^BNDMR_CLICKHOUSE='[^']*'" "$topo/instances/loader-0/env" | sed "s#.*/##; s#[?'].*##")
 tch="clickhouse-client --port ${BNDMR_TOPO_CH_PORT:-19101}"
 stage=$folder-topology
 $dove mailbox create -u "$user" "$stage"

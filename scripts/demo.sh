@@ -32,7 +32,7 @@ tag=demo$(date +%s)
 say "Fresh start: empty demo mailbox, database $db, hub state, no acknowledgement of an earlier demo"
 rm -rf "$demo" && mkdir -p "$demo"
 empty_folders "$dove" hub@bndmr.test "$inbox" "$processed"
-bin/bndmrctl mdn --imap "$imap" --user "$hospital" --password secret --delete-matching "<demo"
+bin/bndmrctl mdn --imap-addr "$imap" --imap-user "$hospital" --imap-password secret --delete-matching "<demo"
 $ch -q "DROP DATABASE IF EXISTS $db"
 $ch -q "CREATE DATABASE $db"
 
@@ -44,14 +44,14 @@ bin/bndmrctl gen --seed "$seed" --count "$count" --out "$demo/mails" \
 	--invalid-rate 0.05 --hostile-rate 0.015 --notify-to "$hospital" --message-id-tag "$tag"
 
 say "Hospitals send them: the mails land in hub@bndmr.test's $inbox on Dovecot ($imap)"
-bin/bndmrctl deliver --imap "$imap" --user hub@bndmr.test --password secret --folder "$inbox" "$demo/mails"
+bin/bndmrctl deliver --imap-addr "$imap" --imap-user hub@bndmr.test --imap-password secret --folder "$inbox" "$demo/mails"
 
 say "The hub runs (ingest → validator → pseudonymisation → loader, ack → Postfix $smtp → $hospital) until the mailbox is drained"
 start=$(date +%s%N)
 bin/hub --data-dir "$demo/hub" --nats-port -1 --http-addr 127.0.0.1:0 --indicators-addr 127.0.0.1:0 --auth none \
 	--imap-addr "$imap" --imap-tls none --imap-user hub@bndmr.test --imap-password secret \
 	--imap-inbox "$inbox" --imap-processed "$processed" \
-	--key-file "$demo/key.json" --clickhouse "clickhouse://127.0.0.1:${BNDMR_CH_TCP_PORT:-19000}/$db" \
+	--pseudo-key-file "$demo/key.json" --clickhouse "clickhouse://127.0.0.1:${BNDMR_CH_TCP_PORT:-19000}/$db" \
 	--smtp-addr "$smtp" --smtp-tls none --hub-address hub@bndmr.test \
 	--exit-when-idle 2s --log-level warn
 took_ms=$((($(date +%s%N) - start) / 1000000))
@@ -98,10 +98,10 @@ say "Acknowledgements as $hospital reads them (RFC 8098 MDN through Postfix $smt
 ok_id=$(grep -m1 -vE '"(invalid|hostile)":' "$manifest" | grep -o '"message_id":"[^"]*"' | cut -d'"' -f4)
 ko_id=$(grep -m1 '"invalid":"schematron"' "$manifest" | grep -o '"message_id":"[^"]*"' | cut -d'"' -f4)
 echo "-- a mail integrated:"
-bin/bndmrctl mdn --imap "$imap" --user "$hospital" --password secret --wait 60s "$ok_id"
+bin/bndmrctl mdn --imap-addr "$imap" --imap-user "$hospital" --imap-password secret --wait 60s "$ok_id"
 echo
 echo "-- a mail refused:"
-bin/bndmrctl mdn --imap "$imap" --user "$hospital" --password secret --wait 60s "$ko_id"
+bin/bndmrctl mdn --imap-addr "$imap" --imap-user "$hospital" --imap-password secret --wait 60s "$ko_id"
 
 bin/bndmrctl export dashboard --clickhouse "$dsn" --month "$month" --out "$demo/dashboard.html" >/dev/null
 say "Dashboard"
@@ -118,7 +118,7 @@ What to try next:
     (no name, INS or address in any column: pseudonyms, year-month of birth, département)
   - Validate a document:        bin/bndmrctl validate ../shared/ci-sis/examples/sdm-mr/SDM-MR_2024.01_nouveau-ne.xml
   - Unpack a mail:              bin/bndmrctl unpack $demo/mails/mail-000001.eml
-  - Every acknowledgement:      grep -o '"message_id":"[^"]*"' $manifest | cut -d'"' -f4 | xargs bin/bndmrctl mdn --password secret
+  - Every acknowledgement:      grep -o '"message_id":"[^"]*"' $manifest | cut -d'"' -f4 | xargs bin/bndmrctl mdn --imap-password secret
   - Run it again with more:     DEMO_COUNT=2000 make demo
   - Run the tests:              make test
 TXT

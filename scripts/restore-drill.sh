@@ -43,14 +43,14 @@ $ch -q "DROP DATABASE IF EXISTS $restored"
 $ch -q "CREATE DATABASE $db"
 bin/bndmrctl keygen --out "$dir/key.json" 2>/dev/null
 bin/bndmrctl gen --seed "$seed" --count "$count" --out "$dir/mails" --invalid-rate 0.05 --notify-to hospital@chu.test >/dev/null
-bin/bndmrctl deliver --imap "$imap" --user hub@bndmr.test --password secret --folder "$inbox" "$dir/mails" >/dev/null
+bin/bndmrctl deliver --imap-addr "$imap" --imap-user hub@bndmr.test --imap-password secret --folder "$inbox" "$dir/mails" >/dev/null
 mails=$(wc -l <"$dir/mails/manifest.jsonl")
 expected=$(grep -cvE '"(invalid|hostile)":' "$dir/mails/manifest.jsonl" || true)
 
 say "The hub runs; the SMTP relay is unreachable (127.0.0.1:1), so every acknowledgement stays pending"
 bin/hub --data-dir "$dir/hub" --nats-port -1 --http-addr 127.0.0.1:0 --indicators-addr 127.0.0.1:0 --auth none \
 	--imap-addr "$imap" --imap-tls none --imap-user hub@bndmr.test --imap-password secret \
-	--imap-inbox "$inbox" --imap-processed "$inbox-done" --key-file "$dir/key.json" --clickhouse "$src_dsn" \
+	--imap-inbox "$inbox" --imap-processed "$inbox-done" --pseudo-key-file "$dir/key.json" --clickhouse "$src_dsn" \
 	--smtp-addr 127.0.0.1:1 --smtp-tls none --hub-address hub@bndmr.test --log-level error 2>"$dir/hub.log" &
 hub_pid=$!
 for _ in $(seq 1 600); do

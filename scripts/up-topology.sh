@@ -163,7 +163,7 @@ done
 # The ClickHouse schema, with the loader's own settings (DSN, cluster). The
 # database first: store.Open refuses a DSN whose database does not exist yet,
 # before MigrateWith could create it.
-db=$(grep -o "^BNDMR_CLICKHOUSE_DSN='[^']*'" "$run/instances/loader-0/env" | sed "s#.*/##; s#[?'].*##")
+db=$(grep -o "^BNDMR_CLICKHOUSE='[^']*'" "$run/instances/loader-0/env" | sed "s#.*/##; s#[?'].*##")
 cluster=$(grep -o "^BNDMR_CLICKHOUSE_CLUSTER='[^']*'" "$run/instances/loader-0/env" | cut -d"'" -f2)
 clickhouse-client --port 19101 -q "CREATE DATABASE IF NOT EXISTS $db ON CLUSTER $cluster" >/dev/null
 env -i PATH="$PATH" HOME="$HOME" bash -c 'set -a; . "$0"; set +a; exec "$@"' "$run/instances/loader-0/env" \

@@ -2,7 +2,7 @@
 #
 # The CI-SIS kit image: the official ANS test kits (XSD, schematrons, value
 # sets), which the hub never embeds. The validator's init container copies
-# /kit into an emptyDir and the validator reads it through CISIS_KIT.
+# /kit into an emptyDir and the validator reads it through BNDMR_KIT (--kit).
 #
 # The build context is a folder laid out as the hub expects (docs/operations.md
 # says how to fill it from the ANS releases):

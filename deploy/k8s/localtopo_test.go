@@ -110,8 +110,8 @@ func TestLocalTopology(t *testing.T) {
 			loader = inst.Env
 		}
 	}
-	if loader["BNDMR_CLICKHOUSE_DSN"] != "clickhouse://127.0.0.1:19101,127.0.0.1:19103/bndmr_topo" || loader["BNDMR_CLICKHOUSE_CLUSTER"] != "bndmr_2x2" {
-		t.Errorf("loader: DSN %q, cluster %q", loader["BNDMR_CLICKHOUSE_DSN"], loader["BNDMR_CLICKHOUSE_CLUSTER"])
+	if loader["BNDMR_CLICKHOUSE"] != "clickhouse://127.0.0.1:19101,127.0.0.1:19103/bndmr_topo" || loader["BNDMR_CLICKHOUSE_CLUSTER"] != "bndmr_2x2" {
+		t.Errorf("loader: DSN %q, cluster %q", loader["BNDMR_CLICKHOUSE"], loader["BNDMR_CLICKHOUSE_CLUSTER"])
 	}
 	if topo.Provisioner.Env["BNDMR_NATS_USER"] != "provisioner" || strings.Join(topo.ProvisionerArgs, " ") != "streams" {
 		t.Errorf("Job nats-streams: user %q, args %v", topo.Provisioner.Env["BNDMR_NATS_USER"], topo.ProvisionerArgs)

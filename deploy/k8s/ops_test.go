@@ -113,7 +113,7 @@ func TestOperatorJobs(t *testing.T) {
 			if pod.AutomountServiceAccountToken == nil || *pod.AutomountServiceAccountToken {
 				t.Errorf("%s: mounts a Kubernetes API token it has no use for", who)
 			}
-			dsn, _ := envValue(c, "BNDMR_CLICKHOUSE_DSN")
+			dsn, _ := envValue(c, "BNDMR_CLICKHOUSE")
 			pw, _ := envValue(c, "CLICKHOUSE_PASSWORD")
 			if !strings.HasPrefix(dsn.Value, "clickhouse://"+tc.user+":$(CLICKHOUSE_PASSWORD)@clickhouse:9440/") || !strings.Contains(dsn.Value, "secure=true") ||
 				pw.ValueFrom == nil || pw.ValueFrom.SecretKeyRef == nil || pw.ValueFrom.SecretKeyRef.Key != tc.user {

@@ -17,12 +17,47 @@ import (
 // in the code, so that this list only ever shrinks.
 var pendingSettings = map[string]string{}
 
-var envLiteral = regexp.MustCompile(`"((?:BNDMR|CISIS)_[A-Z0-9_]+)"`)
+var (
+	envLiteral = regexp.MustCompile(`"((?:BNDMR|CISIS)_[A-Z0-9_]+)"`)
+	docSetting = regexp.MustCompile("`((?:BNDMR|CISIS)_[A-Z0-9_]*[A-Z0-9])(?:=[^`]*)?`")
+	docShort   = regexp.MustCompile("^`(_[A-Z0-9_]+)`$")
+)
 
-// codeSettings lists the environment variable names the Go code names.
+// codeSettings lists the environment variable names the code reads: those
+// the Go code names, and those of the flags, which follow from each flag's
+// name by one rule (pkg/service, EnvOf) and so appear nowhere as a
+// literal. A flag's variable is taken from the documentation's settings
+// (README.md and docs/*.md), which services/bndmrctl's TestDocsSettings
+// checks against the flag sets of the hub, every service and every
+// bndmrctl command: a setting of a manifest is read by the code when it is
+// a literal of the code or a documented setting.
 func codeSettings(t *testing.T) map[string]bool {
 	t.Helper()
 	known := map[string]bool{}
+	paths, _ := filepath.Glob("../../docs/*.md")
+	for _, p := range append(paths, "../../README.md") {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range docSetting.FindAllStringSubmatch(string(b), -1) {
+			known[m[1]] = true
+		}
+		// A table cell's shorthand: `_TLS` after `BNDMR_SMTP_ADDR` is
+		// BNDMR_SMTP_TLS.
+		for _, line := range strings.Split(string(b), "\n") {
+			for _, cell := range strings.Split(line, "|") {
+				prefix := ""
+				for _, tok := range regexp.MustCompile("`[^`]+`").FindAllString(cell, -1) {
+					if m := docSetting.FindStringSubmatch(tok); m != nil {
+						prefix = m[1][:strings.LastIndex(m[1], "_")]
+					} else if m := docShort.FindStringSubmatch(tok); m != nil && prefix != "" {
+						known[prefix+m[1]] = true
+					}
+				}
+			}
+		}
+	}
 	for _, dir := range []string{"../../services", "../../pkg", "../../pseudonymisation"} {
 		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 			if err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/bndmr/hub/pkg/service"
 )
 
 // Settings is how a service is told to let callers in (flags of the
@@ -74,4 +76,25 @@ func list(s string) []string {
 		}
 	}
 	return out
+}
+
+// DefaultSettings are the indicators' sign-in defaults: OpenID Connect,
+// sessions of 8 hours.
+func DefaultSettings() Settings { return Settings{Mode: "oidc", SessionTTL: 8 * time.Hour} }
+
+// RegisterFlags declares the sign-in settings with s's values as defaults
+// (the indicators service, `bndmrctl dashboard`): --PREFIX-auth … with an
+// empty prefix, --auth, --oidc-issuer, --public-url, --session-ttl….
+func (s *Settings) RegisterFlags(f *service.Flags, prefix string) {
+	n := func(name string) string { return service.Name(prefix, name) }
+	f.String(&s.Mode, n("auth"), s.Mode, "sign-in: oidc, or none (everyone is operator; loopback addresses only)")
+	f.String(&s.Issuer, n("oidc-issuer"), s.Issuer, "OpenID Connect issuer URL")
+	f.String(&s.ClientID, n("oidc-client-id"), s.ClientID, "OpenID Connect client id of the indicators")
+	f.String(&s.ClientSecretFile, n("oidc-client-secret-file"), s.ClientSecretFile, "file holding the client secret")
+	f.String(&s.PublicURL, n("public-url"), s.PublicURL, "https:// address people reach the indicators at (callback: /auth/callback)")
+	f.String(&s.Audiences, n("oidc-audiences"), s.Audiences, "audiences accepted in scripts' bearer tokens besides the client id (comma-separated)")
+	f.String(&s.Scopes, n("oidc-scopes"), s.Scopes, "scopes asked besides openid and profile (Pro Santé Connect: scope_all)")
+	f.String(&s.RolesFile, n("oidc-roles"), s.RolesFile, "role mapping file (JSON; docs/security.md)")
+	f.String(&s.SessionSecretFile, n("session-secret-file"), s.SessionSecretFile, "file of 32+ random bytes sealing session cookies")
+	f.Duration(&s.SessionTTL, n("session-ttl"), s.SessionTTL, "how long a session lasts")
 }

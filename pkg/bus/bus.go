@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/pkg/topology"
 )
@@ -43,7 +44,7 @@ type Config struct {
 	Replicas int
 	// MaxMsgBytes is the largest stream message; larger mails go to the
 	// object store. Leave headroom under the server's max_payload.
-	MaxMsgBytes int32
+	MaxMsgBytes int
 	// DedupWindow is how long JetStream remembers a Nats-Msg-Id. It must
 	// cover the longest outage after which ingest may publish a mail again.
 	DedupWindow time.Duration
@@ -61,8 +62,57 @@ type Config struct {
 // Longer only widens what a leak of the store would expose.
 const DefaultMailMaxAge = 30 * 24 * time.Hour
 
-// Defaults fill the zero fields of c.
-func (c Config) Defaults() Config {
+// RegisterFlags declares the connection settings, with c's values as
+// defaults (start from Defaults()): --PREFIX-url, -user,
+// -password and the TLS files -ca, -cert, -key. Every service, the hub
+// and the bndmrctl commands that reach NATS declare them here.
+func (c *Config) RegisterFlags(f *service.Flags, prefix string) {
+	n := func(name string) string { return service.Name(prefix, name) }
+	f.String(&c.URL, n("url"), c.URL, "NATS server URL")
+	f.String(&c.User, n("user"), c.User, "NATS user of this service or command")
+	f.String(&c.Password, n("password"), c.Password, "its NATS password")
+	f.String(&c.CAFile, n("ca"), c.CAFile, "CA bundle the NATS servers' certificate chains to (set: TLS required)")
+	f.String(&c.CertFile, n("cert"), c.CertFile, "client certificate for NATS (PEM)")
+	f.String(&c.KeyFile, n("key"), c.KeyFile, "its key (PEM)")
+}
+
+// RegisterStreamFlags declares how the streams are sized, with c's values
+// as defaults: --PREFIX-replicas, -max-msg, -mail-max-age (the services,
+// the hub and `bndmrctl streams`). Check then tells a bad value.
+func (c *Config) RegisterStreamFlags(f *service.Flags, prefix string) {
+	n := func(name string) string { return service.Name(prefix, name) }
+	f.Int(&c.Replicas, n("replicas"), c.Replicas, "replicas of every JetStream stream, bucket and object store (3 on a NATS cluster)")
+	f.Int(&c.MaxMsgBytes, n("max-msg"), c.MaxMsgBytes, "largest stream message in bytes; larger mails go to the object store")
+	f.Duration(&c.MailMaxAge, n("mail-max-age"), c.MailMaxAge,
+		"how long the identified original mails are kept (BNDMR_MAIL, object store, BNDMR_INGESTED): replay after a fix, quoted in the acknowledgement")
+}
+
+// Check tells the sizing settings that cannot work, naming the flags of
+// RegisterStreamFlags under prefix.
+func (c Config) Check(prefix string) error {
+	n := func(name string) string { return "--" + service.Name(prefix, name) }
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return fmt.Errorf("%s %d: must be between 1 and 5", n("replicas"), c.Replicas)
+	}
+	if c.MailMaxAge < 8*24*time.Hour {
+		// The acknowledgement quotes the original and retries for 7 days.
+		return fmt.Errorf("%s %s: must be at least 8 days (the acknowledgement quotes the original for up to 7)", n("mail-max-age"), c.MailMaxAge)
+	}
+	if c.MaxMsgBytes < 1<<10 || c.MaxMsgBytes > 1<<30 {
+		return fmt.Errorf("%s %d: must be between 1 KiB and 1 GiB", n("max-msg"), c.MaxMsgBytes)
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return fmt.Errorf("%s and %s go together (got %q and %q)", n("cert"), n("key"), c.CertFile, c.KeyFile)
+	}
+	return nil
+}
+
+// Defaults returns the configuration every flag starts from.
+func Defaults() Config { return Config{}.WithDefaults() }
+
+// WithDefaults gives the fields left zero their default (Connect and the
+// stream declarations apply it).
+func (c Config) WithDefaults() Config {
 	if c.URL == "" {
 		c.URL = nats.DefaultURL
 	}
@@ -84,7 +134,7 @@ func (c Config) Defaults() Config {
 // Connect opens a NATS connection that reconnects forever: a service waits
 // for NATS rather than dying, so nothing is lost while it is away.
 func Connect(ctx context.Context, c Config, name string) (*nats.Conn, jetstream.JetStream, error) {
-	c = c.Defaults()
+	c = c.WithDefaults()
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -119,7 +169,7 @@ func Connect(ctx context.Context, c Config, name string) (*nats.Conn, jetstream.
 
 // StreamConfigs returns the configuration of every stream of the hub.
 func StreamConfigs(c Config) []jetstream.StreamConfig {
-	c = c.Defaults()
+	c = c.WithDefaults()
 	var out []jetstream.StreamConfig
 	for _, s := range topology.Streams {
 		sc := jetstream.StreamConfig{
@@ -129,7 +179,7 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 			Storage:     jetstream.FileStorage,
 			Replicas:    c.Replicas,
 			Duplicates:  c.DedupWindow,
-			MaxMsgSize:  c.MaxMsgBytes,
+			MaxMsgSize:  int32(c.MaxMsgBytes),
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      c.MailMaxAge,
 		}
@@ -146,7 +196,7 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 
 // EnsureStreams creates or updates every stream and the object store.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error {
-	c = c.Defaults()
+	c = c.WithDefaults()
 	for _, sc := range StreamConfigs(c) {
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return fmt.Errorf("creating stream %s: %w", sc.Name, err)

@@ -204,7 +204,7 @@ func removeShadow(increment, frozen string) {
 // ThawOptions changes what a restore does.
 type ThawOptions struct {
 	// ExistingSchema: the tables are there already, empty (a cluster's
-	// replicated schema made by `bndmrctl migrate --cluster`): only the
+	// replicated schema made by `bndmrctl migrate --clickhouse-cluster`): only the
 	// parts are attached. On a replicated table, attached on one replica
 	// of a shard, the part reaches the others through ZooKeeper (Keeper).
 	ExistingSchema bool

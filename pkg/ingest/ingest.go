@@ -23,6 +23,7 @@ import (
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/pause"
+	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
@@ -76,32 +77,76 @@ func (s *Status) Check(mailboxes []string) error {
 	return nil
 }
 
-// Validate checks c.
-func (c *Config) Validate() error {
+// Defaults returns the settings ingest starts from (no mailbox).
+func Defaults() Config {
+	return Config{MaxInline: 2 << 20, RetryEvery: time.Second, Replicas: 1, IngestedTTL: bus.DefaultMailMaxAge}
+}
+
+// RegisterFlags declares --PREFIX-max-inline and --PREFIX-bucket-replicas
+// with c's values as defaults (the mailboxes have their own flags,
+// mailbox.Config.RegisterFlags).
+func (c *Config) RegisterFlags(f *service.Flags, prefix string) {
+	f.Int(&c.MaxInline, service.Name(prefix, "max-inline"), c.MaxInline,
+		"largest mail carried inside the stream message (bytes); larger ones go to the object store. Under 3/4 of --nats-max-msg (base64), checked at start")
+	f.Int(&c.Replicas, service.Name(prefix, "bucket-replicas"), c.Replicas, "replicas of the BNDMR_INGESTED bucket when ingest has to create it")
+}
+
+// CheckMessageSize tells whether a mail of MaxInline bytes fits in a
+// stream message of maxMsg bytes once the event carries it in base64 (4
+// bytes for 3) beside its other fields: MaxInline must stay under 3/4 of
+// maxMsg, less an allowance for the rest of the event.
+func (c Config) CheckMessageSize(maxMsg int) error {
+	if limit := (maxMsg - InlineAllowance) / 4 * 3; c.MaxInline > limit {
+		return fmt.Errorf("--ingest-max-inline %d is too large for --nats-max-msg %d: a mail inside the stream message is written in base64 (4 bytes for 3) "+
+			"beside its envelope, so it must stay at or under %d (3/4 of --nats-max-msg less %d bytes); lower it, or raise --nats-max-msg",
+			c.MaxInline, maxMsg, limit, InlineAllowance)
+	}
+	return nil
+}
+
+// InlineAllowance is the room CheckMessageSize keeps in a stream message for
+// the fields of the event around the mail (ids, mailbox, dates).
+const InlineAllowance = 16 << 10
+
+// WithDefaults gives the fields left zero, and those of each mailbox,
+// their Defaults; Run applies it, Validate judges c as it completes it.
+func (c Config) WithDefaults() Config {
+	d := Defaults()
+	if c.MaxInline <= 0 {
+		c.MaxInline = d.MaxInline
+	}
+	if c.RetryEvery <= 0 {
+		c.RetryEvery = d.RetryEvery
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = d.Replicas
+	}
+	if c.IngestedTTL <= 0 {
+		c.IngestedTTL = d.IngestedTTL
+	}
+	mbs := make([]mailbox.Config, len(c.Mailboxes))
+	for i, mb := range c.Mailboxes {
+		mbs[i] = mb.WithDefaults()
+	}
+	c.Mailboxes = mbs
+	return c
+}
+
+// Validate checks c, with its defaults; it changes nothing.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
 	if len(c.Mailboxes) == 0 {
 		return fmt.Errorf("ingest: no mailbox configured")
 	}
 	names := map[string]bool{}
-	for i := range c.Mailboxes {
-		if err := c.Mailboxes[i].Validate(); err != nil {
+	for _, mb := range c.Mailboxes {
+		if err := mb.Validate(); err != nil {
 			return err
 		}
-		if names[c.Mailboxes[i].Name] {
-			return fmt.Errorf("ingest: two mailboxes are named %q", c.Mailboxes[i].Name)
+		if names[mb.Name] {
+			return fmt.Errorf("ingest: two mailboxes are named %q", mb.Name)
 		}
-		names[c.Mailboxes[i].Name] = true
-	}
-	if c.MaxInline <= 0 {
-		c.MaxInline = 2 << 20
-	}
-	if c.RetryEvery <= 0 {
-		c.RetryEvery = time.Second
-	}
-	if c.Replicas <= 0 {
-		c.Replicas = 1
-	}
-	if c.IngestedTTL <= 0 {
-		c.IngestedTTL = bus.DefaultMailMaxAge
+		names[mb.Name] = true
 	}
 	return nil
 }
@@ -195,6 +240,7 @@ func newMetrics() *metrics {
 // Run reads every mailbox until ctx ends. A mailbox that fails reconnects on
 // its own and does not stop the others.
 func Run(ctx context.Context, cfg Config, js jetstream.JetStream, log *zap.Logger, reg prometheus.Registerer) error {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

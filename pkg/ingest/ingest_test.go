@@ -314,7 +314,7 @@ func TestPublishedButNotMoved(t *testing.T) {
 		mails = append(mails, mail("crash", i, 0))
 	}
 	deliver(t, cfg, mails)
-	icfg := Config{Mailboxes: []mailbox.Config{cfg}, RetryEvery: 200 * time.Millisecond}
+	icfg := Config{Mailboxes: []mailbox.Config{cfg}, RetryEvery: 200 * time.Millisecond}.WithDefaults()
 	if err := icfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

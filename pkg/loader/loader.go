@@ -48,12 +48,7 @@ type Loader struct {
 
 // New returns a loader writing to st; reg may be nil.
 func New(cfg Config, st *store.Store, log *zap.Logger, reg prometheus.Registerer) *Loader {
-	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 1000
-	}
-	if cfg.FlushEvery <= 0 {
-		cfg.FlushEvery = 2 * time.Second
-	}
+	cfg = cfg.WithDefaults()
 	l := &Loader{cfg: cfg, st: st, log: log,
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_loader_rows_total",
 			Help: "Events written to ClickHouse, by stream (record, outcome)."}, []string{"event"}),

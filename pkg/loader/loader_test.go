@@ -30,7 +30,7 @@ func TestLoaderWritesRecordsAndReceipts(t *testing.T) {
 	defer srv.Shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cfg := bus.Config{URL: srv.ClientURL()}.Defaults()
+	cfg := bus.Config{URL: srv.ClientURL()}.WithDefaults()
 	nc, js, err := bus.Connect(ctx, cfg, "loader-test")
 	if err != nil {
 		t.Fatal(err)

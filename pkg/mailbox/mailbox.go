@@ -27,6 +27,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/bndmr/hub/pkg/pause"
+	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/tlsclient"
 )
 
@@ -113,24 +114,95 @@ func (c Config) TLSFiles() tlsclient.Files {
 	return tlsclient.Files{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile, CRLFile: c.CRLFile}
 }
 
-// Validate checks c and fills defaults.
-func (c *Config) Validate() error {
+// Defaults returns the settings a mailbox starts from: the flags' defaults,
+// and what Validate gives a field a --mailboxes-file entry leaves out.
+func Defaults() Config {
+	return Config{TLS: "implicit", Auth: "plain", Inbox: "INBOX", Processed: "Processed",
+		PollInterval: 30 * time.Second, Batch: 20, HandOffs: 8, MaxBackoff: time.Minute, CommandTimeout: 2 * time.Minute}
+}
+
+// RegisterLoginFlags declares how to reach and log in to the mailbox, with
+// c's values as defaults: --PREFIX-addr, -tls, -ca, -user, -password.
+// bndmrctl deliver and mdn declare these alone.
+func (c *Config) RegisterLoginFlags(f *service.Flags, prefix string) {
+	n := func(name string) string { return service.Name(prefix, name) }
+	f.String(&c.Addr, n("addr"), c.Addr, "IMAP server host:port")
+	f.String(&c.TLS, n("tls"), c.TLS, "implicit, starttls, or none (loopback tests only)")
+	f.String(&c.CAFile, n("ca"), c.CAFile, "CA bundle the server certificate must chain to")
+	f.String(&c.User, n("user"), c.User, "IMAP user")
+	f.String(&c.Password, n("password"), c.Password, "IMAP password")
+}
+
+// RegisterFlags declares every setting of one mailbox, with c's values as
+// defaults: the login flags and --PREFIX-name, -cert, -key, -crl, -auth,
+// -inbox, -processed, -poll, -no-idle, -handoffs, -timeout.
+func (c *Config) RegisterFlags(f *service.Flags, prefix string) {
+	n := func(name string) string { return service.Name(prefix, name) }
+	c.RegisterLoginFlags(f, prefix)
+	f.String(&c.Name, n("name"), c.Name, "name of the mailbox in events and metrics (default user@addr)")
+	f.String(&c.CertFile, n("cert"), c.CertFile, "client certificate (PEM)")
+	f.String(&c.KeyFile, n("key"), c.KeyFile, "client certificate key (PEM)")
+	f.String(&c.CRLFile, n("crl"), c.CRLFile, "CRLs (PEM or DER) of the authorities of the server's certificate chain; a revoked or uncovered certificate refuses the connection")
+	f.String(&c.Auth, n("auth"), c.Auth, "plain, login or external (SASL EXTERNAL with the client certificate)")
+	f.String(&c.Inbox, n("inbox"), c.Inbox, "folder the hospitals' mails arrive in")
+	f.String(&c.Processed, n("processed"), c.Processed, "folder handed-off mails are moved to")
+	f.Duration(&c.PollInterval, n("poll"), c.PollInterval, "polling interval where IDLE is not used")
+	f.Bool(&c.NoIdle, n("no-idle"), c.NoIdle, "poll even where the server offers IDLE")
+	f.Int(&c.HandOffs, n("handoffs"), c.HandOffs, "mails of a batch handed to JetStream at once, each moved out of the inbox after its own PubAck (1: one after the other)")
+	f.Duration(&c.CommandTimeout, n("timeout"), c.CommandTimeout, "longest wait for the server's answer to one command (or one fetched mail) before reconnecting")
+}
+
+// WithDefaults gives the fields left empty their Defaults (a
+// --mailboxes-file entry names only what differs; a test sets what it
+// needs), and Name user@addr. The entry points (NewReader, Deliver…) apply
+// it; Validate judges c as it completes it.
+func (c Config) WithDefaults() Config {
+	d := Defaults()
 	if c.Name == "" {
 		c.Name = c.User + "@" + c.Addr
 	}
+	if c.TLS == "" {
+		c.TLS = d.TLS
+	}
+	if c.Auth == "" {
+		c.Auth = d.Auth
+	}
+	if c.Inbox == "" {
+		c.Inbox = d.Inbox
+	}
+	if c.Processed == "" {
+		c.Processed = d.Processed
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = d.PollInterval
+	}
+	if c.Batch <= 0 {
+		c.Batch = d.Batch
+	}
+	if c.HandOffs <= 0 {
+		c.HandOffs = d.HandOffs
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = d.MaxBackoff
+	}
+	if c.CommandTimeout <= 0 {
+		c.CommandTimeout = d.CommandTimeout
+	}
+	return c
+}
+
+// Validate checks c, with its defaults; it changes nothing.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
 	if c.Addr == "" {
 		return fmt.Errorf("mailbox %s: no IMAP address (host:port)", c.Name)
 	}
 	switch c.TLS {
-	case "":
-		c.TLS = "implicit"
 	case "none", "implicit", "starttls":
 	default:
 		return fmt.Errorf("mailbox %s: TLS mode %q is not none, implicit or starttls", c.Name, c.TLS)
 	}
 	switch c.Auth {
-	case "":
-		c.Auth = "plain"
 	case "plain", "login":
 		if c.User == "" {
 			return fmt.Errorf("mailbox %s: auth %s needs a user", c.Name, c.Auth)
@@ -141,27 +213,6 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("mailbox %s: auth %q is not plain, login or external", c.Name, c.Auth)
-	}
-	if c.Inbox == "" {
-		c.Inbox = "INBOX"
-	}
-	if c.Processed == "" {
-		c.Processed = "Processed"
-	}
-	if c.PollInterval <= 0 {
-		c.PollInterval = 30 * time.Second
-	}
-	if c.Batch <= 0 {
-		c.Batch = 20
-	}
-	if c.HandOffs <= 0 {
-		c.HandOffs = 8
-	}
-	if c.MaxBackoff <= 0 {
-		c.MaxBackoff = time.Minute
-	}
-	if c.CommandTimeout <= 0 {
-		c.CommandTimeout = 2 * time.Minute
 	}
 	return nil
 }
@@ -220,6 +271,7 @@ type Reader struct {
 
 // NewReader checks cfg and returns a reader; stats may be nil.
 func NewReader(cfg Config, sink Sink, log *zap.Logger, stats Stats) (*Reader, error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -598,6 +650,7 @@ func (externalClient) Next([]byte) ([]byte, error) {
 // Waiting counts the messages still in the inbox (IMAP STATUS), for an
 // operator or the all-in-one hub's "run until drained" mode.
 func Waiting(ctx context.Context, cfg Config) (uint32, error) {
+	cfg = cfg.WithDefaults()
 	c, done, err := open(ctx, cfg)
 	if err != nil {
 		return 0, err
@@ -614,6 +667,7 @@ func Waiting(ctx context.Context, cfg Config) (uint32, error) {
 // open connects and authenticates a short session; done closes it, and ctx
 // ending closes it too (how a blocked command is interrupted).
 func open(ctx context.Context, cfg Config) (*imapclient.Client, func(), error) {
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -635,10 +689,7 @@ func open(ctx context.Context, cfg Config) (*imapclient.Client, func(), error) {
 // the demo and the tests put hospital mails where the hub reads them.
 func Deliver(ctx context.Context, cfg Config, folder string, msgs func(yield func([]byte) bool)) (int, error) {
 	if folder == "" {
-		folder = cfg.Inbox
-		if folder == "" {
-			folder = "INBOX"
-		}
+		folder = cfg.WithDefaults().Inbox
 	}
 	c, done, err := open(ctx, cfg)
 	if err != nil {

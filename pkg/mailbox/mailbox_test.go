@@ -183,6 +183,7 @@ func TestConfigValidate(t *testing.T) {
 // session opens an authenticated client with cfg, for test set-up.
 func session(t *testing.T, cfg Config) *imapclient.Client {
 	t.Helper()
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

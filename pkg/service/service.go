@@ -1,6 +1,11 @@
 // Package service holds what every hub service shares at run time: the
 // structured logger, the operations HTTP endpoints (/healthz, /readyz,
 // /metrics) and flags with environment fallbacks.
+//
+// Configuration: every flag's environment variable follows from its name
+// by one rule (EnvOf); each component's configuration registers its own
+// flags once (RegisterFlags(f, prefix)) and holds its defaults in one
+// place (Defaults()). See Flags.
 package service
 
 import (
@@ -135,87 +140,123 @@ func (o *Ops) Serve(ctx context.Context, addr string, log *zap.Logger, extra htt
 
 // Flags declares flags whose defaults come from environment variables, so a
 // service runs the same from a shell, a Kubernetes ConfigMap or a test.
+//
+// One rule names the variable of every flag: EnvOf(name), BNDMR_ followed
+// by the flag's name in capitals with - written _ (--nats-url:
+// BNDMR_NATS_URL). No flag has a variable of its own choosing.
+//
+// Each component's configuration declares its own flags once, with a
+// method RegisterFlags(f *Flags, prefix string): prefix names the flags of
+// the group (RegisterFlags(f, "nats") declares --nats-url, --nats-user…),
+// so the hub, each service and bndmrctl declare a setting with the same
+// name, help and variable.
+//
+// Defaults have one source and are applied one way. A package's Defaults()
+// returns its configuration with every default set; RegisterFlags takes
+// the values its receiver holds as the flags' defaults, so a process starts
+// from Defaults() (or changes a default first, as bndmrctl does for the
+// loopback test servers) and -h shows them. The package's entry points
+// (New, Run, Connect) apply the configuration's WithDefaults, which gives a
+// field left zero its value from Defaults(): a test sets only what it
+// needs. Validate judges a configuration as WithDefaults completes it and
+// changes nothing. Settings that depend on each other are checked once the
+// flags are parsed (bus.Config.Check, ingest.Config.CheckMessageSize,
+// store.Config.Check), before anything starts.
 type Flags struct {
 	FS   *flag.FlagSet
 	errs []error
-	// shared are later declarations of a flag already declared (the
-	// all-in-one hub declares every service's flags in one set): they get
-	// the first declaration's value after Parse.
-	shared []func()
 }
 
 // NewFlags returns a flag set named for the service.
 func NewFlags(name string) *Flags {
-	return &Flags{FS: flag.NewFlagSet(name, flag.ContinueOnError)}
+	return On(flag.NewFlagSet(name, flag.ContinueOnError))
 }
 
-func (f *Flags) usage(env, usage string) string {
-	return fmt.Sprintf("%s (env %s)", usage, env)
+// On declares flags on fs, a flag set made elsewhere (a bndmrctl command's).
+// Bad environment values are reported by Parse, or by Err for a caller
+// that parses fs itself.
+func On(fs *flag.FlagSet) *Flags {
+	return &Flags{FS: fs}
+}
+
+// EnvOf is the environment variable of the flag name: BNDMR_NATS_URL for
+// nats-url.
+func EnvOf(name string) string {
+	return "BNDMR_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// EnvOfUsage returns the variable a flag's usage names, "" for none: tests
+// walk a flag set with it to check that each one follows EnvOf.
+func EnvOfUsage(usage string) string {
+	i := strings.LastIndex(usage, "(env ")
+	if i < 0 || !strings.HasSuffix(usage, ")") {
+		return ""
+	}
+	return usage[i+len("(env ") : len(usage)-1]
+}
+
+// Name joins a prefix and a name: "nats" and "url" give "nats-url"; an
+// empty name gives the prefix alone (--clickhouse, the DSN), an empty
+// prefix the name alone.
+func Name(prefix, name string) string {
+	switch {
+	case prefix == "":
+		return name
+	case name == "":
+		return prefix
+	}
+	return prefix + "-" + name
+}
+
+func (f *Flags) usage(name, usage string) string {
+	return fmt.Sprintf("%s (env %s)", usage, EnvOf(name))
+}
+
+// env reads the flag's variable, if set, with parse; a value parse refuses
+// is reported by Parse and Err.
+func (f *Flags) env(name, kind string, parse func(string) error) {
+	v, ok := os.LookupEnv(EnvOf(name))
+	if !ok {
+		return
+	}
+	if err := parse(v); err != nil {
+		f.errs = append(f.errs, fmt.Errorf("%s=%q (--%s) is not %s", EnvOf(name), v, name, kind))
+	}
 }
 
 // String declares a string flag.
-func (f *Flags) String(p *string, name, env, def, usage string) {
-	if fl := f.FS.Lookup(name); fl != nil {
-		f.shared = append(f.shared, func() { *p = fl.Value.String() })
-		return
-	}
-	if v, ok := os.LookupEnv(env); ok {
-		def = v
-	}
-	f.FS.StringVar(p, name, def, f.usage(env, usage))
+func (f *Flags) String(p *string, name, def, usage string) {
+	f.env(name, "", func(v string) error { def = v; return nil })
+	f.FS.StringVar(p, name, def, f.usage(name, usage))
 }
 
 // Int declares an int flag.
-func (f *Flags) Int(p *int, name, env string, def int, usage string) {
-	if v, ok := os.LookupEnv(env); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a whole number", env, v))
-		} else {
-			def = n
-		}
-	}
-	f.FS.IntVar(p, name, def, f.usage(env, usage))
+func (f *Flags) Int(p *int, name string, def int, usage string) {
+	f.env(name, "a whole number", func(v string) (err error) { def, err = strconv.Atoi(v); return err })
+	f.FS.IntVar(p, name, def, f.usage(name, usage))
 }
 
 // Bool declares a boolean flag.
-func (f *Flags) Bool(p *bool, name, env string, def bool, usage string) {
-	if v, ok := os.LookupEnv(env); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q is not true or false", env, v))
-		} else {
-			def = b
-		}
-	}
-	f.FS.BoolVar(p, name, def, f.usage(env, usage))
+func (f *Flags) Bool(p *bool, name string, def bool, usage string) {
+	f.env(name, "true or false", func(v string) (err error) { def, err = strconv.ParseBool(v); return err })
+	f.FS.BoolVar(p, name, def, f.usage(name, usage))
 }
 
 // Duration declares a duration flag.
-func (f *Flags) Duration(p *time.Duration, name, env string, def time.Duration, usage string) {
-	if v, ok := os.LookupEnv(env); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q is not a duration (e.g. 30s, 5m)", env, v))
-		} else {
-			def = d
-		}
-	}
-	f.FS.DurationVar(p, name, def, f.usage(env, usage))
+func (f *Flags) Duration(p *time.Duration, name string, def time.Duration, usage string) {
+	f.env(name, "a duration (e.g. 30s, 5m)", func(v string) (err error) { def, err = time.ParseDuration(v); return err })
+	f.FS.DurationVar(p, name, def, f.usage(name, usage))
 }
+
+// Err reports the environment values that could not be read.
+func (f *Flags) Err() error { return errors.Join(f.errs...) }
 
 // Parse parses args and reports bad environment values first.
 func (f *Flags) Parse(args []string) error {
-	if len(f.errs) > 0 {
-		return errors.Join(f.errs...)
-	}
-	if err := f.FS.Parse(args); err != nil {
+	if err := f.Err(); err != nil {
 		return err
 	}
-	for _, set := range f.shared {
-		set()
-	}
-	return nil
+	return f.FS.Parse(args)
 }
 
 // Register adds c to reg, or returns the collector of the same description

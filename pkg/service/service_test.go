@@ -11,35 +11,65 @@ import (
 )
 
 func TestFlagsTakeEnvironmentThenArguments(t *testing.T) {
-	t.Setenv("T_ADDR", "from-env")
-	t.Setenv("T_N", "7")
-	t.Setenv("T_D", "3s")
-	var addr, shared string
+	t.Setenv("BNDMR_T_ADDR", "from-env")
+	t.Setenv("BNDMR_T_N", "7")
+	t.Setenv("BNDMR_T_D", "3s")
+	var addr string
 	var n int
 	var d time.Duration
 	var b bool
 	f := NewFlags("t")
-	f.String(&addr, "addr", "T_ADDR", "default", "")
-	f.String(&shared, "addr", "T_ADDR", "other default", "") // second declaration shares the first
-	f.Int(&n, "n", "T_N", 1, "")
-	f.Duration(&d, "d", "T_D", time.Second, "")
-	f.Bool(&b, "b", "T_B", false, "")
-	if err := f.Parse([]string{"-n", "9", "-b"}); err != nil {
+	f.String(&addr, Name("t", "addr"), "default", "")
+	f.Int(&n, "t-n", 1, "")
+	f.Duration(&d, "t-d", time.Second, "")
+	f.Bool(&b, "t-b", false, "")
+	if err := f.Parse([]string{"-t-n", "9", "-t-b"}); err != nil {
 		t.Fatal(err)
 	}
-	if addr != "from-env" || shared != "from-env" || n != 9 || d != 3*time.Second || !b {
-		t.Fatalf("addr=%q shared=%q n=%d d=%s b=%v", addr, shared, n, d, b)
+	if addr != "from-env" || n != 9 || d != 3*time.Second || !b {
+		t.Fatalf("addr=%q n=%d d=%s b=%v", addr, n, d, b)
+	}
+	if got := EnvOfUsage(f.FS.Lookup("t-addr").Usage); got != "BNDMR_T_ADDR" {
+		t.Errorf("the usage of --t-addr names %q", got)
 	}
 }
 
+func TestEnvOf(t *testing.T) {
+	for _, tc := range []struct{ prefix, name, flag, env string }{
+		{"nats", "url", "nats-url", "BNDMR_NATS_URL"},
+		{"clickhouse", "", "clickhouse", "BNDMR_CLICKHOUSE"},
+		{"", "small-count-threshold", "small-count-threshold", "BNDMR_SMALL_COUNT_THRESHOLD"},
+		{"imap", "no-idle", "imap-no-idle", "BNDMR_IMAP_NO_IDLE"},
+	} {
+		if got := Name(tc.prefix, tc.name); got != tc.flag {
+			t.Errorf("Name(%q, %q) = %q, want %q", tc.prefix, tc.name, got, tc.flag)
+		}
+		if got := EnvOf(tc.flag); got != tc.env {
+			t.Errorf("EnvOf(%q) = %q, want %q", tc.flag, got, tc.env)
+		}
+	}
+}
+
+func TestFlagsDeclaredOnce(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("a flag declared twice was accepted")
+		}
+	}()
+	var a, b string
+	f := NewFlags("t")
+	f.String(&a, "addr", "", "")
+	f.String(&b, "addr", "", "")
+}
+
 func TestFlagsReportBadEnvironment(t *testing.T) {
-	t.Setenv("T_N", "many")
+	t.Setenv("BNDMR_N", "many")
 	var n int
 	f := NewFlags("t")
-	f.Int(&n, "n", "T_N", 1, "")
+	f.Int(&n, "n", 1, "")
 	err := f.Parse(nil)
-	if err == nil || !strings.Contains(err.Error(), "T_N") {
-		t.Fatalf("err = %v, want one naming T_N", err)
+	if err == nil || !strings.Contains(err.Error(), "BNDMR_N") {
+		t.Fatalf("err = %v, want one naming BNDMR_N", err)
 	}
 }
 

@@ -18,11 +18,6 @@ import (
 // migrations ON CLUSTER, statements on one replica of each shard, mutations
 // on the shards' local tables.
 
-// EnvCluster names the setting that chooses the clustered schema: the name of
-// the cluster in the servers' <remote_servers> ("bndmr" in production), or
-// empty for a single server.
-const EnvCluster = "BNDMR_CLICKHOUSE_CLUSTER"
-
 // MigrateOptions chooses the form of the schema Migrate applies.
 type MigrateOptions struct {
 	// Cluster is the cluster name of <remote_servers>; empty: one server,

@@ -31,7 +31,7 @@ func TestHandlePublishes(t *testing.T) {
 	defer srv.Shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := bus.Config{URL: srv.ClientURL()}.Defaults()
+	cfg := bus.Config{URL: srv.ClientURL()}.WithDefaults()
 	nc, js, err := bus.Connect(ctx, cfg, "validator-test")
 	if err != nil {
 		t.Fatal(err)

@@ -61,15 +61,7 @@ func DefaultWorkers() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // New returns a validator over a loaded engine; reg may be nil.
 func New(cfg Config, engine *cisis.Engine, log *zap.Logger, reg prometheus.Registerer) *Validator {
-	if cfg.Workers <= 0 {
-		cfg.Workers = DefaultWorkers()
-	}
-	if cfg.Limits.MaxMailBytes == 0 {
-		cfg.Limits = mssante.DefaultLimits()
-	}
-	if cfg.XML.MaxBytes == 0 {
-		cfg.XML = xmldoc.DefaultLimits
-	}
+	cfg = cfg.WithDefaults()
 	v := &Validator{cfg: cfg, engine: engine, log: log,
 		docs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_validator_documents_total",
 			Help: "CDA documents checked, by verdict (accepted, rejected) and CI-SIS code."}, []string{"verdict", "code"}),

@@ -215,7 +215,7 @@ func backupClickHouse(ctx context.Context, args []string, stdout, stderr io.Writ
 func restoreClickHouse(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("restore clickhouse", "usage: bndmrctl restore clickhouse [--clickhouse DSN of an empty database] [--existing-schema] BACKUP_DIR", stderr)
 	dsn := clickhouseFlag(fs)
-	existing := fs.Bool("existing-schema", false, "freeze backups: the tables exist, empty (a cluster's schema from `bndmrctl migrate --cluster`); attach the parts only, on one replica per shard")
+	existing := fs.Bool("existing-schema", false, "freeze backups: the tables exist, empty (a cluster's schema from `bndmrctl migrate --clickhouse-cluster`); attach the parts only, on one replica per shard")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -29,12 +29,12 @@ func cmdCRL(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return runSubcommand(ctx, "crl", crlUsage, map[string]runFunc{"refresh": crlRefresh}, args, stdout, stderr)
 }
 
-const crlUsage = "usage: bndmrctl crl refresh --url URL... --secret NAME... [--key crl.pem] [--min-valid D]   (docs/operations.md, \"Refresh the CRLs\")"
+const crlUsage = "usage: bndmrctl crl refresh --crl-urls 'URL...' --crl-secrets 'NAME...' [--key crl.pem] [--min-valid D]   (docs/operations.md, \"Refresh the CRLs\")"
 
 func crlRefresh(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("crl refresh", crlUsage, stderr)
-	urls := fs.String("url", os.Getenv("BNDMR_CRL_URLS"), "the CRLs to download, space-separated, every authority of the servers' chains (env BNDMR_CRL_URLS)")
-	secrets := fs.String("secret", envOr("BNDMR_CRL_SECRETS", "ingest-mssante-tls ack-mssante-tls"), "the Secrets to update, space-separated; each one's ca.crt must hold the authorities that sign the CRLs (env BNDMR_CRL_SECRETS)")
+	urls := envFlag(fs, "crl-urls", "", "the CRLs to download, space-separated, every authority of the servers' chains")
+	secrets := envFlag(fs, "crl-secrets", "ingest-mssante-tls ack-mssante-tls", "the Secrets to update, space-separated; each one's ca.crt must hold the authorities that sign the CRLs")
 	key := fs.String("key", "crl.pem", "the key of the Secrets that holds the CRLs (the services' CRL file)")
 	minValid := fs.Duration("min-valid", time.Hour, "refuse a CRL whose next update is nearer than this: the Secret keeps its file")
 	api := fs.String("api", "", "Kubernetes API server URL (default: in the cluster, https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT)")

@@ -158,9 +158,9 @@ func TestCRLRefresh(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reset()
-			args := []string{"crl", "refresh", "--api", srv.URL, "--service-account", sa, "--url", tc.urls}
+			args := []string{"crl", "refresh", "--api", srv.URL, "--service-account", sa, "--crl-urls", tc.urls}
 			if tc.secrets != "" {
-				args = append(args, "--secret", tc.secrets)
+				args = append(args, "--crl-secrets", tc.secrets)
 			}
 			c := ctlCase{args: args, want: tc.want, errOut: tc.says}
 			if tc.want == 0 {

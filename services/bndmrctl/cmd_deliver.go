@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -12,17 +11,6 @@ import (
 
 	"github.com/bndmr/hub/pkg/mailbox"
 )
-
-// imapFlags declares the flags of an IMAP mailbox (the test and demo
-// servers' defaults) and returns the configuration they fill.
-func imapFlags(fs *flag.FlagSet, user, userHelp string) *mailbox.Config {
-	var cfg mailbox.Config
-	fs.StringVar(&cfg.Addr, "imap", "127.0.0.1:10143", "IMAP server host:port")
-	fs.StringVar(&cfg.TLS, "tls", "none", "none, implicit or starttls")
-	fs.StringVar(&cfg.User, "user", user, userHelp)
-	fs.StringVar(&cfg.Password, "password", os.Getenv("BNDMR_IMAP_PASSWORD"), "IMAP password (env BNDMR_IMAP_PASSWORD)")
-	return &cfg
-}
 
 // cmdDeliver appends .eml files to an IMAP mailbox, as a hospital's mail
 // would arrive there.

@@ -55,7 +55,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs.StringVar(&o.format, "format", "text", "text (readable table), json, csv, xlsx, or html (report: the page the indicators service serves)")
 	fs.StringVar(&o.out, "out", "", "output file (default: standard output); {month} in it is replaced by the month (dgos), for a monthly CronJob")
 	fs.Uint64Var(&o.threshold, "small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
-	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
+	kitDir := kitFlag(fs, "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
 	what, status := parseExport(fs, args, stderr)
 	if status >= 0 {
 		return status
@@ -290,18 +290,9 @@ func cmdDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	dsn := clickhouseFlag(fs)
 	addr := fs.String("addr", "127.0.0.1:8090", "listen address")
 	threshold := fs.Uint64("small-count-threshold", indicators.DefaultThreshold, "epidemiology: counts below it are suppressed")
-	kitDir := fs.String("kit", "", "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
-	var auth access.Settings
-	fs.StringVar(&auth.Mode, "auth", "none", "sign-in: none (loopback addresses only, everyone is operator) or oidc")
-	fs.StringVar(&auth.Issuer, "oidc-issuer", "", "OpenID Connect issuer URL (--auth oidc)")
-	fs.StringVar(&auth.ClientID, "oidc-client-id", "", "OpenID Connect client id")
-	fs.StringVar(&auth.ClientSecretFile, "oidc-client-secret-file", "", "file holding the client secret")
-	fs.StringVar(&auth.PublicURL, "public-url", "", "address people reach the dashboard at (callback: /auth/callback)")
-	fs.StringVar(&auth.Audiences, "oidc-audiences", "", "audiences accepted in bearer tokens besides the client id")
-	fs.StringVar(&auth.Scopes, "oidc-scopes", "", "scopes asked besides openid and profile")
-	fs.StringVar(&auth.RolesFile, "oidc-roles", "", "role mapping file (docs/security.md)")
-	fs.StringVar(&auth.SessionSecretFile, "session-secret-file", "", "file of 32+ random bytes sealing session cookies")
-	fs.DurationVar(&auth.SessionTTL, "session-ttl", 8*time.Hour, "how long a session lasts")
+	kitDir := kitFlag(fs, "CI-SIS kit folder whose value sets name the codes shown ("+kit.DefaultHelp+"; none: codes alone)")
+	// Without a sign-in by default: the dashboard of an operator's laptop.
+	auth := authFlags(fs, access.Settings{Mode: "none", SessionTTL: access.DefaultSettings().SessionTTL})
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *threshold < 1 {
 		fs.Usage()
 		return 2

@@ -21,7 +21,7 @@ import (
 // sdmmr.record the pseudonymisation service would publish for them.
 func cmdExtract(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("extract", "usage: bndmrctl extract [--kit DIR] [--key FILE] [--jsonl] FILE...", stderr)
-	kitDir := fs.String("kit", "", "CI-SIS kit folder; with no FILE, extract its official SDM-MR examples ("+kit.DefaultHelp+")")
+	kitDir := kitFlag(fs, "CI-SIS kit folder; with no FILE, extract its official SDM-MR examples ("+kit.DefaultHelp+")")
 	keyFile := fs.String("key", "", "pseudonymisation key file or directory: print the pseudonymised sdmmr.record instead")
 	rotation := fs.Bool("rotation", false, "with --key holding several keys: also compute the pseudonyms of the non-primary keys")
 	jsonl := fs.Bool("jsonl", false, "one compact JSON object per line (with --key: exactly the bytes the service publishes)")

@@ -18,7 +18,7 @@ func cmdGen(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same mails")
 	count := fs.Int("count", 200, "number of mails (one SDM-MR document each)")
 	out := fs.String("out", "", "output folder (mails as .eml files and manifest.jsonl)")
-	kitDir := fs.String("kit", "", "CI-SIS kit folder holding examples/sdm-mr ("+kit.DefaultHelp+")")
+	kitDir := kitFlag(fs, "CI-SIS kit folder holding examples/sdm-mr ("+kit.DefaultHelp+")")
 	to := fs.String("to", "hub@bndmr.test", "the hub's mailbox address")
 	invalid := fs.Float64("invalid-rate", 0, "share of documents (0-1) made to fail the CI-SIS validation (XSD or schematron)")
 	hostile := fs.Float64("hostile-rate", 0, "share of mails (0-1) that are hostile: zip bomb, path traversal, not MIME")

@@ -27,7 +27,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 
 ';' or ',' separated, UTF-8 with or without BOM, header line required; dates AAAA-MM-JJ or JJ/MM/AAAA.`, stderr)
 	dsn := clickhouseFlag(fs)
-	author := fs.String("author", os.Getenv("BNDMR_IMPORT_AUTHOR"), "who makes the change (dpi): kept in dpi_updates_history and audit_access; default: your system account, refused if it names no one (root) (env BNDMR_IMPORT_AUTHOR)")
+	author := envFlag(fs, "author", "", "who makes the change (dpi): kept in dpi_updates_history and audit_access; default: your system account, refused if it names no one (root)")
 	if len(args) == 0 {
 		fs.Usage()
 		return 2

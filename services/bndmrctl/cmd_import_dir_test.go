@@ -13,7 +13,7 @@ import (
 
 // TestImportDir: the Job reference-import's command imports the files of
 // its folder that are present (here establishments and DPI counts, no
-// centres), with the author of BNDMR_IMPORT_AUTHOR; a folder without any
+// centres), with the author of BNDMR_AUTHOR; a folder without any
 // is an error.
 func TestImportDir(t *testing.T) {
 	ctx := context.Background()
@@ -28,7 +28,7 @@ func TestImportDir(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv("BNDMR_IMPORT_AUTHOR", "job.reference-import")
+	t.Setenv("BNDMR_AUTHOR", "job.reference-import")
 	ctlCase{args: []string{"import", "dir", "--clickhouse", dbDSN, dir}, errOut: "bndmrctl import establishments: 2 rows recorded\nbndmrctl import dpi: 3 rows recorded"}.run(t, ctx)
 	st, err := store.Open(ctx, dbDSN)
 	if err != nil {

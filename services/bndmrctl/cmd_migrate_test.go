@@ -119,7 +119,7 @@ func TestMigrate(t *testing.T) {
 	if got := strings.Fields(out); strings.Join(got, " ") != strings.Join(names, " ") {
 		t.Errorf("migrate --list printed %q, want %q", got, names)
 	}
-	ctlCase{args: []string{"migrate", "--shard-macro", "{shard}"}, want: 2, errOut: "usage: bndmrctl migrate"}.run(t, context.Background())
+	ctlCase{args: []string{"migrate", "--clickhouse-shard-macro", "{shard}"}, want: 2, errOut: "usage: bndmrctl migrate"}.run(t, context.Background())
 
 	tables := migratedSingle(t)
 	if tables["schema_migrations"] == "" {
@@ -177,7 +177,7 @@ func createdBy(t *testing.T) []string {
 	return out
 }
 
-// TestMigrateCluster: `bndmrctl migrate --cluster bndmr_2x2` from one server
+// TestMigrateCluster: `bndmrctl migrate --clickhouse-cluster bndmr_2x2` from one server
 // makes the cluster form on all four (2 shards × 2 replicas): each table of
 // the single server is, on every server, either replicated everywhere or
 // sharded (a replicated NAME_local under a Distributed NAME); the replicas
@@ -196,7 +196,7 @@ func TestMigrateCluster(t *testing.T) {
 	const cluster = "bndmr_2x2"
 	db := freshDB(t, dsns[0], cluster)
 	ctx := context.Background()
-	flags := []string{"--cluster", cluster, "--shard-macro", "{shard2x2}"}
+	flags := []string{"--clickhouse-cluster", cluster, "--clickhouse-shard-macro", "{shard2x2}"}
 	ctlCase{args: append([]string{"migrate", "--clickhouse", withDB(dsns[0], db)}, flags...),
 		errOut: "bndmrctl migrate: applied " + strings.Join(migrationNames(t), ", ") + "\n"}.run(t, ctx)
 	ctlCase{args: append([]string{"migrate", "--clickhouse", withDB(dsns[2], db)}, flags...),

@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/bndmr/hub/pkg/store"
 )
 
 // cmdRotation shows and ends a key rotation in the warehouse
@@ -29,7 +26,9 @@ forget  delete the links OLD -> NEW (pseudonym_links) once finish has run for
         the last time: kept, they let whoever holds the old key follow a
         patient under the new one`, stderr)
 	ch := clickhouseFlag(fs)
-	cluster := fs.String("cluster", os.Getenv(store.EnvCluster), "ClickHouse cluster (env "+store.EnvCluster+"): the mutations then run on each shard's local tables, and every replica is waited for")
+	// With a cluster, the mutations run on each shard's local tables, and every
+	// replica is waited for.
+	cluster := clusterFlag(fs)
 	from := fs.String("from", "", "finish: the key id the warehouse held before the rotation")
 	to := fs.String("to", "", "finish: the new primary key id")
 	sub, _, ok := parseSubcommand(fs, args, map[string]int{"status": 0, "finish": 0, "forget": 0})
@@ -47,7 +46,7 @@ forget  delete the links OLD -> NEW (pseudonym_links) once finish has run for
 	}
 	defer st.Close()
 	if sub == "finish" {
-		rep, err := st.FinishRotation(ctx, *from, *to, *cluster)
+		rep, err := st.FinishRotation(ctx, *from, *to, cluster.Cluster)
 		if err != nil {
 			fmt.Fprintln(stderr, "bndmrctl rotation finish:", err)
 			return 1
@@ -61,7 +60,7 @@ forget  delete the links OLD -> NEW (pseudonym_links) once finish has run for
 		fmt.Fprintf(stdout, "left under %s: %d documents of %d patients never seen during the rotation\n", *from, rep.StillOld, rep.Unlinked)
 	}
 	if sub == "forget" {
-		if err := st.ForgetLinks(ctx, *from, *to, *cluster); err != nil {
+		if err := st.ForgetLinks(ctx, *from, *to, cluster.Cluster); err != nil {
 			fmt.Fprintln(stderr, "bndmrctl rotation forget:", err)
 			return 1
 		}

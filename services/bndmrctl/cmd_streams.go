@@ -2,39 +2,32 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/service"
 )
 
 // cmdStreams declares the hub's JetStream streams, object store and
 // key-value bucket: the provisioning job of a deployment where the services
 // themselves may not change streams.
 func cmdStreams(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("streams", "usage: bndmrctl streams [--nats-url URL] [--replicas N] [--nats-mail-max-age D]", stderr)
+	fs := newFlagSet("streams", "usage: bndmrctl streams [--nats-url URL] [--nats-replicas N] [--nats-max-msg N] [--nats-mail-max-age D]", stderr)
 	var c bus.Config
 	natsFlags(fs, &c, "NATS user allowed to manage streams")
-	mailMaxAge := envOr("BNDMR_NATS_MAIL_MAX_AGE", bus.DefaultMailMaxAge.String())
-	fs.StringVar(&mailMaxAge, "nats-mail-max-age", mailMaxAge, "retention of the identified original mails, e.g. 720h (env BNDMR_NATS_MAIL_MAX_AGE)")
-	// The Job nats-streams gives the replicas through bndmr-common
-	// (BNDMR_NATS_REPLICAS=3 in prod), as every service gets them.
-	replicas := envOr("BNDMR_NATS_REPLICAS", "1")
-	fs.StringVar(&replicas, "replicas", replicas, "replicas of every stream, 3 on a NATS cluster (env BNDMR_NATS_REPLICAS)")
+	// The sizing of the services (--nats-replicas, --nats-max-msg,
+	// --nats-mail-max-age): the Job nats-streams gives them through
+	// bndmr-common (BNDMR_NATS_REPLICAS=3 in prod), as every service gets them.
+	sf := service.On(fs)
+	c.RegisterStreamFlags(sf, "nats")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	n, err := strconv.Atoi(replicas)
-	if err != nil || n < 1 || n > 5 {
-		fmt.Fprintf(stderr, "bndmrctl streams: --replicas %q: must be between 1 and 5\n", replicas)
-		return 2
-	}
-	c.Replicas = n
-	if c.MailMaxAge, err = time.ParseDuration(mailMaxAge); err != nil || c.MailMaxAge < 8*24*time.Hour {
-		fmt.Fprintf(stderr, "bndmrctl streams: --nats-mail-max-age %q: a duration of at least 192h (the acknowledgement quotes the original for up to 7 days)\n", mailMaxAge)
+	if err := errors.Join(sf.Err(), c.Check("nats")); err != nil {
+		fmt.Fprintf(stderr, "bndmrctl streams: %v\n", err)
 		return 2
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -53,11 +46,4 @@ func cmdStreams(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintf(stdout, "object store %s, key-value buckets %s and %s, %d replicas each\n", bus.ObjectStore, bus.BucketMDNSent, bus.BucketIngested, c.Replicas)
 	return 0
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

@@ -20,7 +20,7 @@ func TestStreams(t *testing.T) {
 	for _, tc := range []ctlCase{
 		{"declare", []string{"streams", "--nats-url", url}, 0, "stream " + bus.StreamMail + " ", ""},
 		{"declare again", []string{"streams", "--nats-url", url}, 0, "object store " + bus.ObjectStore + ", key-value buckets", ""},
-		{"too many replicas", []string{"streams", "--nats-url", url, "--replicas", "7"}, 2, "", `--replicas "7": must be between 1 and 5`},
+		{"too many replicas", []string{"streams", "--nats-url", url, "--nats-replicas", "7"}, 2, "", `--nats-replicas`},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, context.Background()) })
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/schematron"
+	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/xmldoc"
 	"github.com/lestrrat-go/libxml2/types"
 )
@@ -28,7 +29,7 @@ Validates CDA documents as the ANS CI-SIS reference chain does: XSD
 (CDA_extended.xsd), then the schematron of the document's SDM-MR version and
 the generic profiles of its kit. PATH is a file or a folder of .xml files.
 
-  --kit DIR       CI-SIS kit folder (default $CISIS_KIT, else ../shared/ci-sis
+  --kit DIR       CI-SIS kit folder (env BNDMR_KIT; default $CISIS_KIT, else ../shared/ci-sis
                   beside the repository holding the binary, else the working
                   directory's)
   --profile NAME  force a profile (SDM-MR_2017, SDM-MR_2021.01, SDM-MR_2022.01,
@@ -129,7 +130,7 @@ type validateOptions struct {
 func parseValidate(args []string, stderr io.Writer) (o validateOptions, paths []string, ok bool) {
 	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // the usage is validateUsage
-	fs.StringVar(&o.kitDir, "kit", "", "")
+	service.On(fs).String(&o.kitDir, "kit", "", "")
 	fs.StringVar(&o.profile, "profile", "", "")
 	fs.BoolVar(&o.jsonl, "jsonl", false, "")
 	for {

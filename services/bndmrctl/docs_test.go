@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -9,6 +10,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/bndmr/hub/pkg/service"
+	"github.com/bndmr/hub/services/internal/app"
 )
 
 // The documentation's names are checked against what exists: make targets
@@ -210,24 +214,27 @@ func settingsRead(t *testing.T) map[string]bool {
 	for _, m := range lit.FindAllStringSubmatch(string(b), -1) {
 		known[m[1]+m[2]] = true
 	}
+	// The flags' variables follow from their names (service.EnvOf): no
+	// literal names them.
+	for _, s := range serviceSettings(t) {
+		known[s] = true
+	}
+	for _, fl := range commandFlags(t) {
+		if fl.env != "" {
+			known[fl.env] = true
+		}
+	}
 	return known
 }
 
-// serviceSettings are the settings the services' flags read (their
-// environment fallbacks): every one must be documented.
+// serviceSettings are the settings the flags of the hub and of every
+// service read (their environment fallbacks): every one must be
+// documented.
 func serviceSettings(t *testing.T) []string {
 	t.Helper()
-	decl := regexp.MustCompile(`f\.[A-Za-z]+\(&[^,]+, "[^"]*", "((?:BNDMR|CISIS)_[A-Z0-9_]+)"`)
 	set := map[string]bool{}
-	files, _ := filepath.Glob(filepath.Join(repo, "services", "internal", "app", "*.go"))
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
-		}
-		b, _ := os.ReadFile(f)
-		for _, m := range decl.FindAllStringSubmatch(string(b), -1) {
-			set[m[1]] = true
-		}
+	for _, fs := range app.FlagSets() {
+		fs.VisitAll(func(fl *flag.Flag) { set[service.EnvOf(fl.Name)] = true })
 	}
 	var out []string
 	for s := range set {
@@ -235,6 +242,79 @@ func serviceSettings(t *testing.T) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// commandFlag is a flag of a bndmrctl command as its -h shows it.
+type commandFlag struct {
+	command, name, env string // env: the variable the help names, if any
+}
+
+var helpFlag = regexp.MustCompile(`(?m)^  -([a-z][a-z0-9-]*)`)
+
+// commandFlags reads the flags of every bndmrctl command, and of the
+// sub-commands README.md's table names (`backup nats`…), from their -h.
+func commandFlags(t *testing.T) []commandFlag {
+	t.Helper()
+	uses := map[string][]string{}
+	for name := range commands() {
+		uses[name] = []string{name}
+	}
+	row := regexp.MustCompile("(?m)^\\| `([a-z][a-z-]*) ([a-z][a-z-]*)\\b")
+	for _, m := range row.FindAllStringSubmatch(docs(t)["README.md"], -1) {
+		if _, ok := commands()[m[1]]; ok {
+			uses[m[1]+" "+m[2]] = []string{m[1], m[2]}
+		}
+	}
+	var out []commandFlag
+	for use, args := range uses {
+		h := helpOf(t, args...)
+		idx := helpFlag.FindAllStringSubmatchIndex(h, -1)
+		for i, m := range idx {
+			end := len(h)
+			if i+1 < len(idx) {
+				end = idx[i+1][0]
+			}
+			block := h[m[0]:end]
+			fl := commandFlag{command: use, name: h[m[2]:m[3]]}
+			if e := regexp.MustCompile(`\(env ([A-Z0-9_]+)\)`).FindStringSubmatch(block); e != nil {
+				fl.env = e[1]
+			}
+			out = append(out, fl)
+		}
+	}
+	if len(out) < 50 {
+		t.Fatalf("only %d flags read from the commands' help", len(out))
+	}
+	return out
+}
+
+// TestCommandFlagsFollowTheRule: a bndmrctl flag that has an environment
+// variable has the one service.EnvOf makes of its name, and the settings
+// a command shares with the services (NATS, ClickHouse, the kit) have one:
+// they come from the services' registrations.
+func TestCommandFlagsFollowTheRule(t *testing.T) {
+	shared := map[string]bool{}
+	for _, s := range serviceSettings(t) {
+		shared[s] = true
+	}
+	flags, withEnv := commandFlags(t), 0
+	for _, fl := range flags {
+		if fl.env != "" {
+			withEnv++
+		}
+	}
+	t.Logf("%d flags of bndmrctl commands, %d with a variable", len(flags), withEnv)
+	for _, fl := range flags {
+		want := service.EnvOf(fl.name)
+		switch {
+		case fl.env != "" && fl.env != want:
+			t.Errorf("bndmrctl %s --%s: variable %s, want %s", fl.command, fl.name, fl.env, want)
+		case fl.env == "" && shared[want] && !strings.HasPrefix(fl.command+" ", "kit ") && fl.name != "small-count-threshold":
+			// --kit of `kit check` is the kit to switch to, not the
+			// one in use; --small-count-threshold is the command's own.
+			t.Errorf("bndmrctl %s --%s: a setting of the services declared without its variable %s (use its RegisterFlags)", fl.command, fl.name, want)
+		}
+	}
 }
 
 // documentedSettings reads the settings named in md, with the README's
@@ -292,5 +372,44 @@ func TestDocsSettings(t *testing.T) {
 		if !all[s] {
 			t.Errorf("%s is read by a service but named in neither README.md nor docs/", s)
 		}
+	}
+}
+
+// TestDocsServiceFlags: every --flag the documentation and the scripts
+// give `bin/hub` or a service's binary is a flag of it (its flag set, as
+// its main declares it).
+func TestDocsServiceFlags(t *testing.T) {
+	sets := app.FlagSets()
+	texts := map[string][]string{}
+	for path, md := range docs(t) {
+		texts[path] = codeSpans(md)
+	}
+	scripts, _ := filepath.Glob(filepath.Join(repo, "scripts", "*.sh"))
+	for _, p := range scripts {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(repo, p)
+		texts[rel] = strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n")
+	}
+	use := regexp.MustCompile(`bin/([a-z]+) (.*)`)
+	checked := 0
+	for path, lines := range texts {
+		for _, line := range lines {
+			m := use.FindStringSubmatch(line)
+			if m == nil || sets[m[1]] == nil {
+				continue
+			}
+			for _, f := range ctlFlag.FindAllStringSubmatch(m[2], -1) {
+				checked++
+				if sets[m[1]].Lookup(f[1][2:]) == nil {
+					t.Errorf("%s: `bin/%s … %s`: %s has no such flag", path, m[1], f[1], m[1])
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d flags of bin/hub or a service found in the docs and scripts", checked)
 	}
 }

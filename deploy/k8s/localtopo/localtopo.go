@@ -458,7 +458,7 @@ func localValue(name, v string, mounts map[string]string, site Site, t *Topology
 			return strings.ReplaceAll(t.NATSURL, "nats://", "tls://"), nil
 		}
 		return t.NATSURL, nil
-	case "BNDMR_CLICKHOUSE_DSN":
+	case "BNDMR_CLICKHOUSE":
 		u, err := url.Parse(v)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", name, err)

@@ -18,9 +18,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/pause"
 	"github.com/bndmr/hub/pkg/service"
 	"github.com/bndmr/hub/pkg/stage"
+	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/services/internal/buildinfo"
 )
 
@@ -37,8 +39,10 @@ type Env struct {
 // Component is one service of the hub.
 type Component interface {
 	Name() string
-	// Flags declares the component's settings.
-	Flags(f *service.Flags)
+	// Flags declares the component's settings; the settings several
+	// components read (ClickHouse, the CI-SIS kit) come from shared,
+	// which declares each once per process.
+	Flags(f *service.Flags, shared *Shared)
 	// Check validates the settings before anything starts.
 	Check() error
 	// Run works until ctx ends.
@@ -53,8 +57,6 @@ type Common struct {
 	// mutex profiling on) for profiling under load; empty: off.
 	PprofAddr string
 	Bus       bus.Config
-	replicas  int
-	maxMsg    int
 	// storeLimit: the NATS servers' max_file_store, for the store-usage
 	// metric (JetStream does not tell clients the server's limit).
 	storeLimit int
@@ -66,40 +68,64 @@ type Common struct {
 
 // Flags declares the common settings; defHTTP is the default operations address.
 func (c *Common) Flags(f *service.Flags, defHTTP string) {
-	f.String(&c.LogLevel, "log-level", "BNDMR_LOG_LEVEL", "info", "log level: debug, info, warn, error")
-	f.String(&c.HTTPAddr, "http-addr", "BNDMR_HTTP_ADDR", defHTTP, "address of /healthz, /readyz and /metrics (empty: off)")
-	f.String(&c.PprofAddr, "pprof", "BNDMR_PPROF_ADDR", "", "loopback address of a Go pprof debug listener (/debug/pprof/, block and mutex profiles on); empty: off")
-	f.String(&c.Bus.URL, "nats-url", "BNDMR_NATS_URL", "nats://127.0.0.1:4222", "NATS server URL")
-	f.String(&c.Bus.User, "nats-user", "BNDMR_NATS_USER", "", "NATS user of this service")
-	f.String(&c.Bus.Password, "nats-password", "BNDMR_NATS_PASSWORD", "", "NATS password of this service")
-	f.String(&c.Bus.CAFile, "nats-ca", "BNDMR_NATS_CA", "", "CA bundle the NATS servers' certificate chains to (set: TLS required)")
-	f.String(&c.Bus.CertFile, "nats-cert", "BNDMR_NATS_CERT", "", "this service's client certificate for NATS (PEM)")
-	f.String(&c.Bus.KeyFile, "nats-key", "BNDMR_NATS_KEY", "", "its key (PEM)")
-	f.Duration(&c.Bus.MailMaxAge, "nats-mail-max-age", "BNDMR_NATS_MAIL_MAX_AGE", bus.DefaultMailMaxAge,
-		"how long the identified original mails are kept (BNDMR_MAIL, object store, BNDMR_INGESTED): replay after a fix, quoted in the acknowledgement")
-	f.Int(&c.replicas, "nats-replicas", "BNDMR_NATS_REPLICAS", 1, "replicas of every JetStream stream (3 on a NATS cluster)")
-	f.Bool(&c.EnsureStreams, "nats-ensure-streams", "BNDMR_NATS_ENSURE_STREAMS", true, "create or update the JetStream streams at start (off where a provisioning job does it)")
-	f.Int(&c.maxMsg, "nats-max-msg", "BNDMR_NATS_MAX_MSG", 4<<20, "largest stream message in bytes; larger mails go to the object store")
-	f.Int(&c.storeLimit, "nats-store-limit", "BNDMR_NATS_STORE_LIMIT", 0, "the NATS servers' JetStream max_file_store in bytes, exported beside the store's use for the alert (0: not exported)")
+	f.String(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	f.String(&c.HTTPAddr, "http-addr", defHTTP, "address of /healthz, /readyz and /metrics (empty: off)")
+	f.String(&c.PprofAddr, "pprof-addr", "", "loopback address of a Go pprof debug listener (/debug/pprof/, block and mutex profiles on); empty: off")
+	c.Bus = bus.Defaults()
+	c.Bus.RegisterFlags(f, "nats")
+	c.Bus.RegisterStreamFlags(f, "nats")
+	f.Bool(&c.EnsureStreams, "nats-ensure-streams", true, "create or update the JetStream streams at start (off where a provisioning job does it)")
+	f.Int(&c.storeLimit, "nats-store-limit", 0, "the NATS servers' JetStream max_file_store in bytes, exported beside the store's use for the alert (0: not exported)")
 }
 
 func (c *Common) check() error {
-	if c.replicas < 1 || c.replicas > 5 {
-		return fmt.Errorf("--nats-replicas %d: must be between 1 and 5", c.replicas)
-	}
-	if c.Bus.MailMaxAge < 8*24*time.Hour {
-		// The acknowledgement quotes the original and retries for 7 days.
-		return fmt.Errorf("--nats-mail-max-age %s: must be at least 8 days (the acknowledgement quotes the original for up to 7)", c.Bus.MailMaxAge)
-	}
-	if (c.Bus.CertFile == "") != (c.Bus.KeyFile == "") {
-		return fmt.Errorf("--nats-cert and --nats-key go together (got %q and %q)", c.Bus.CertFile, c.Bus.KeyFile)
+	if err := c.Bus.Check("nats"); err != nil {
+		return err
 	}
 	if err := checkLoopback(c.PprofAddr); err != nil {
-		return fmt.Errorf("--pprof %s: %w", c.PprofAddr, err)
+		return fmt.Errorf("--pprof-addr %s: %w", c.PprofAddr, err)
 	}
-	c.Bus.Replicas = c.replicas
-	c.Bus.MaxMsgBytes = int32(c.maxMsg)
 	return nil
+}
+
+// Shared declares, once per process, the settings several components read:
+// in the hub the loader and the indicators share one --clickhouse, the
+// validator and the indicators one --kit.
+type Shared struct {
+	f   *service.Flags
+	ch  *store.Config
+	kit *string
+}
+
+// NewShared returns the shared settings of the process whose flags are f.
+func NewShared(f *service.Flags) *Shared { return &Shared{f: f} }
+
+// ClickHouse is the ClickHouse connection (--clickhouse and its TLS files).
+func (s *Shared) ClickHouse() *store.Config {
+	if s.ch == nil {
+		c := store.Defaults()
+		c.RegisterFlags(s.f, "clickhouse")
+		s.ch = &c
+	}
+	return s.ch
+}
+
+// Kit is the CI-SIS kit folder (--kit); empty: kit.Dir().
+func (s *Shared) Kit() *string {
+	if s.kit == nil {
+		s.kit = new(string)
+		s.f.String(s.kit, "kit", "", "CI-SIS kit folder ("+kit.DefaultHelp+"); the validator needs it, the indicators name codes with it (none: codes alone)")
+	}
+	return s.kit
+}
+
+// declare declares the common settings and every component's.
+func declare(f *service.Flags, common *Common, defHTTP string, comps ...Component) {
+	common.Flags(f, defHTTP)
+	shared := NewShared(f)
+	for _, c := range comps {
+		c.Flags(f, shared)
+	}
 }
 
 // Main runs one component as its own process: parse flags, connect to NATS,
@@ -110,9 +136,7 @@ func Main(comp Component, args []string) int {
 		return 0
 	}
 	var common Common
-	f := service.NewFlags(comp.Name())
-	common.Flags(f, ":8080")
-	comp.Flags(f)
+	f := serviceFlags(comp, &common)
 	if err := parse(f, args, &common, comp); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", comp.Name(), err)
 		return 2
@@ -133,6 +157,13 @@ func Main(comp Component, args []string) int {
 	return 0
 }
 
+// serviceFlags declares the settings of a service running comp alone.
+func serviceFlags(comp Component, common *Common) *service.Flags {
+	f := service.NewFlags(comp.Name())
+	declare(f, common, ":8080", comp)
+	return f
+}
+
 func parse(f *service.Flags, args []string, common *Common, comps ...Component) error {
 	if err := f.Parse(args); err != nil {
 		return err
@@ -144,7 +175,10 @@ func parse(f *service.Flags, args []string, common *Common, comps ...Component) 
 	for _, c := range comps {
 		errs = append(errs, c.Check())
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return checkAcross(*common, comps...)
 }
 
 // Runtime is what the components of one process share: the operations

@@ -17,7 +17,7 @@ import (
 func TestIngestMailboxesFile(t *testing.T) {
 	var c Ingest
 	f := service.NewFlags("ingest")
-	c.Flags(f)
+	c.Flags(f, NewShared(f))
 	if err := f.Parse([]string{"--mailboxes-file", "../../../deploy/k8s/base/services/ingest-mailboxes.json"}); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +49,7 @@ func TestCommonSettings(t *testing.T) {
 		{args: []string{"--nats-mail-max-age", "72h"}, wantErr: "--nats-mail-max-age 72h0m0s: must be at least 8 days"},
 		{args: []string{"--nats-replicas", "7"}, wantErr: "--nats-replicas 7"},
 		{args: []string{"--nats-cert", "c.pem"}, wantErr: "--nats-cert and --nats-key go together"},
+		{args: []string{"--nats-max-msg", "12"}, wantErr: "--nats-max-msg 12: must be between"},
 	} {
 		for k, v := range tc.env {
 			t.Setenv(k, v)
@@ -98,7 +99,7 @@ func TestRotationNeedsTwoKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		c := &Pseudonymisation{keyFile: dir, rotation: tc.rotation}
+		c := &Pseudonymisation{cfg: pseudonymisation.Config{KeyFile: dir, Rotation: tc.rotation}}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel() // a component that starts returns at once
 		err := c.Run(ctx, Env{})

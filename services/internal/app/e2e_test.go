@@ -117,7 +117,7 @@ func (e *e2e) args(extra ...string) []string {
 	return append([]string{"--data-dir", e.dataDir, "--nats-port", "-1", "--http-addr", "127.0.0.1:0", "--indicators-addr", "127.0.0.1:0", "--auth", "none",
 		"--imap-addr", e.imapAddr, "--imap-tls", "none", "--imap-user", "hub2@bndmr.test", "--imap-password", "secret",
 		"--imap-name", "hub2", "--imap-inbox", e.inbox, "--imap-processed", e.inbox + "-done", "--imap-poll", "300ms",
-		"--key-file", e.keyFile, "--clickhouse", e.dsn, "--log-level", "warn"}, extra...)
+		"--pseudo-key-file", e.keyFile, "--clickhouse", e.dsn, "--log-level", "warn"}, extra...)
 }
 
 func (e *e2e) count(t *testing.T, query string) uint64 {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -46,20 +47,8 @@ func HubMain(args []string) int {
 		return 0
 	}
 	h := &Hub{}
-	h.comps = []Component{&h.ingest, &Validator{}, &Pseudonymisation{}, &Loader{}, &h.ack, &Indicators{}}
 	var common Common
-	f := service.NewFlags("hub")
-	common.Flags(f, "127.0.0.1:8080")
-	f.String(&h.dataDir, "data-dir", "BNDMR_HUB_DATA", ".run/hub", "folder of the embedded NATS JetStream storage")
-	f.Int(&h.natsPort, "nats-port", "BNDMR_HUB_NATS_PORT", 14222, "loopback port of the embedded NATS server (-1: any free port)")
-	f.String(&h.storeKey, "nats-store-key-file", "BNDMR_HUB_NATS_STORE_KEY_FILE", "",
-		"file holding the key that encrypts the embedded JetStream store at rest (empty: DATA_DIR/store.key, made on first start)")
-	f.Duration(&h.untilIdle, "exit-when-idle", "BNDMR_HUB_EXIT_WHEN_IDLE", 0,
-		"exit once the mailboxes are empty, every stream is acknowledged and no stage retries, for this long (0: run until stopped); "+
-			"exit status 3 if stopped while a dependency is away, 4 if anything was quarantined during the run")
-	for _, c := range h.comps {
-		c.Flags(f)
-	}
+	f := h.flags(&common)
 	if err := parse(f, args, &common, h.comps...); err != nil {
 		fmt.Fprintf(os.Stderr, "hub: %v\n", err)
 		return 2
@@ -84,6 +73,35 @@ func HubMain(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// flags declares the hub's settings: its own, and every component's under
+// the names each service has (one set: --clickhouse and --kit once).
+func (h *Hub) flags(common *Common) *service.Flags {
+	h.comps = []Component{&h.ingest, &Validator{}, &Pseudonymisation{}, &Loader{}, &h.ack, &Indicators{}}
+	f := service.NewFlags("hub")
+	f.String(&h.dataDir, "data-dir", ".run/hub", "folder of the embedded NATS JetStream storage")
+	f.Int(&h.natsPort, "nats-port", 14222, "loopback port of the embedded NATS server (-1: any free port)")
+	f.String(&h.storeKey, "nats-store-key-file", "",
+		"file holding the key that encrypts the embedded JetStream store at rest (empty: DATA_DIR/store.key, made on first start)")
+	f.Duration(&h.untilIdle, "exit-when-idle", 0,
+		"exit once the mailboxes are empty, every stream is acknowledged and no stage retries, for this long (0: run until stopped); "+
+			"exit status 3 if stopped while a dependency is away, 4 if anything was quarantined during the run")
+	declare(f, common, "127.0.0.1:8080", h.comps...)
+	return f
+}
+
+// FlagSets are the flag sets of the hub and of each service, by name, as
+// their mains declare them: the tests walk them (every flag's variable
+// follows service.EnvOf; every setting is documented).
+func FlagSets() map[string]*flag.FlagSet {
+	out := map[string]*flag.FlagSet{}
+	var hc Common
+	out["hub"] = (&Hub{}).flags(&hc).FS
+	for _, c := range []Component{&Ingest{}, &Validator{}, &Pseudonymisation{}, &Loader{}, &Ack{}, &Indicators{}} {
+		out[c.Name()] = serviceFlags(c, &Common{}).FS
+	}
+	return out
 }
 
 // exitError is an honest end: the hub stopped, but not everything is done.

@@ -114,7 +114,7 @@ func TestEndToEndClickHouseOutage(t *testing.T) {
 	done := make(chan int, 1)
 	started := time.Now()
 	go func() {
-		done <- HubMain(e.args("--exit-when-idle", "1500ms", "--flush", "200ms", "--batch", "5"))
+		done <- HubMain(e.args("--exit-when-idle", "1500ms", "--loader-flush", "200ms", "--loader-batch", "5"))
 	}()
 	// Kill it once part of the work is loaded: records are then pending.
 	for e.countOr(t, "SELECT count() FROM documents") < 5 {

@@ -475,7 +475,7 @@ func TestChaosGStoreFull(t *testing.T) {
 			ov[k] = v
 		}
 		if svc == "loader" {
-			ov["BNDMR_CLICKHOUSE_DSN"] = s.dsnFor(r.db)
+			ov["BNDMR_CLICKHOUSE"] = s.dsnFor(r.db)
 		}
 		p.start(t, ov)
 		g = append(g, p)

@@ -160,7 +160,7 @@ func openSite(dir string) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.loaderDSN, s.natsURL, s.cluster = loader["BNDMR_CLICKHOUSE_DSN"], loader["BNDMR_NATS_URL"], loader["BNDMR_CLICKHOUSE_CLUSTER"]
+	s.loaderDSN, s.natsURL, s.cluster = loader["BNDMR_CLICKHOUSE"], loader["BNDMR_NATS_URL"], loader["BNDMR_CLICKHOUSE_CLUSTER"]
 	// ClickHouse over TLS, with the loader's client certificate.
 	s.chTLS = localenv.ClickHouseTLS(loader)
 	if s.passwords, err = localenv.Read(filepath.Join(dir, "nats-passwords.env")); err != nil {
@@ -399,13 +399,13 @@ func (r *caseRun) prepareDB() {
 	loader := s.procs.of("loader")[0]
 	mig := &proc{name: "migrate-" + r.db, bin: filepath.Join(s.root, "bin", "bndmrctl"), args: []string{"migrate"},
 		envFile: loader.envFile, log: filepath.Join(s.dir, "chaos-migrate.log"), pidFile: filepath.Join(s.dir, "chaos-migrate.pid")}
-	mig.start(t, map[string]string{"BNDMR_CLICKHOUSE_DSN": s.dsnFor(r.db)})
+	mig.start(t, map[string]string{"BNDMR_CLICKHOUSE": s.dsnFor(r.db)})
 	<-mig.done
 	if mig.exitErr != nil {
 		b, _ := os.ReadFile(mig.log)
 		t.Fatalf("bndmrctl migrate on %s: %v\n%s", r.db, mig.exitErr, b[max(0, len(b)-3000):])
 	}
-	r.loaderOverride = map[string]string{"BNDMR_CLICKHOUSE_DSN": s.dsnFor(r.db)}
+	r.loaderOverride = map[string]string{"BNDMR_CLICKHOUSE": s.dsnFor(r.db)}
 }
 
 // waitIdle waits until busy reports nothing for two seconds; "" when so.

@@ -22,7 +22,7 @@ func TestTopologyClickHouseTLS(t *testing.T) {
 	ctx := context.Background()
 	for _, inst := range []string{"loader-0", "indicators-0"} {
 		env := envFile(t, filepath.Join(s.dir, "instances", inst, "env"))
-		dsn, files := env["BNDMR_CLICKHOUSE_DSN"], localenv.ClickHouseTLS(env)
+		dsn, files := env["BNDMR_CLICKHOUSE"], localenv.ClickHouseTLS(env)
 		u, err := url.Parse(dsn)
 		if err != nil {
 			t.Fatal(err)
@@ -51,12 +51,12 @@ func TestTopologyClickHouseTLS(t *testing.T) {
 	}
 	// The distributed tables reach the other nodes on the secure ports.
 	loader := envFile(t, filepath.Join(s.dir, "instances", "loader-0", "env"))
-	st, err := store.OpenWith(ctx, loader["BNDMR_CLICKHOUSE_DSN"], store.Options{TLS: localenv.ClickHouseTLS(loader)})
+	st, err := store.OpenWith(ctx, loader["BNDMR_CLICKHOUSE"], store.Options{TLS: localenv.ClickHouseTLS(loader)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	u, _ := url.Parse(loader["BNDMR_CLICKHOUSE_DSN"])
+	u, _ := url.Parse(loader["BNDMR_CLICKHOUSE"])
 	secure := map[string]bool{}
 	for _, h := range strings.Split(u.Host, ",") {
 		secure[h] = true

@@ -84,7 +84,7 @@ func loadSite(t *testing.T) site {
 	s.mailbox = mbs[0]
 	loader := envFile(t, filepath.Join(dir, "instances", "loader-0", "env"))
 	ack := envFile(t, filepath.Join(dir, "instances", "ack-0", "env"))
-	s.dsn, s.natsURL, s.hubAddr = loader["BNDMR_CLICKHOUSE_DSN"], loader["BNDMR_NATS_URL"], ack["BNDMR_HUB_ADDRESS"]
+	s.dsn, s.natsURL, s.hubAddr = loader["BNDMR_CLICKHOUSE"], loader["BNDMR_NATS_URL"], ack["BNDMR_HUB_ADDRESS"]
 	s.provision = envFile(t, filepath.Join(dir, "nats-passwords.env"))["provisioner"]
 	job := envFile(t, filepath.Join(dir, "instances", "nats-streams", "env"))
 	s.provisionTLS = localenv.NATSTLS(job)
@@ -190,7 +190,7 @@ func TestTopology(t *testing.T) {
 		"--http-addr", "127.0.0.1:0", "--indicators-addr", "127.0.0.1:0", "--auth", "none",
 		"--imap-addr", imapPlain, "--imap-tls", "none", "--imap-user", hubUser, "--imap-password", "secret",
 		"--imap-name", "hub2", "--imap-inbox", folder, "--imap-processed", folder+"-done", "--imap-poll", "300ms",
-		"--key-file", s.keyFile, "--clickhouse", hubDSN, "--log-level", "warn",
+		"--pseudo-key-file", s.keyFile, "--clickhouse", hubDSN, "--log-level", "warn",
 		"--smtp-addr", smtpPlain, "--smtp-tls", "none", "--hub-address", s.hubAddr, "--exit-when-idle", "1500ms")
 	hub.Stderr = os.Stderr
 	if err := hub.Run(); err != nil {
