@@ -54,6 +54,10 @@ type Site struct {
 	ClickHouseHosts []string
 	Database        string
 	Cluster         string
+	// ShardMacro is the macro naming a server's shard in the replicated
+	// tables' ZooKeeper paths where it is not {shard}: the loopback servers
+	// carry several layouts ({shard2x2} for bndmr_2x2); production has one.
+	ShardMacro string
 	// ClickHouseTLS: ClickHouseHosts are secure native ports, and the
 	// services keep the overlay's TLS (secure=true, CA and certificate).
 	// False where the loopback servers are plaintext: the DSN loses
@@ -369,6 +373,9 @@ func (t *Topology) pod(pod *corev1.PodSpec, name, service string, cms map[string
 		if env[k], err = localValue(k, v, mounts, site, t); err != nil {
 			return inst, err
 		}
+	}
+	if _, ok := env["BNDMR_CLICKHOUSE_CLUSTER"]; ok && site.ShardMacro != "" {
+		env["BNDMR_CLICKHOUSE_SHARD_MACRO"] = site.ShardMacro
 	}
 	if !site.ClickHouseTLS {
 		for _, k := range []string{"BNDMR_CLICKHOUSE_CA", "BNDMR_CLICKHOUSE_CERT", "BNDMR_CLICKHOUSE_KEY"} {

@@ -68,6 +68,7 @@ func main() {
 	chHosts := flag.String("clickhouse", "127.0.0.1:19101,127.0.0.1:19102,127.0.0.1:19103,127.0.0.1:19104", "ClickHouse native addresses")
 	flag.StringVar(&site.Database, "database", "bndmr_topo", "ClickHouse database")
 	flag.StringVar(&site.Cluster, "cluster", "bndmr_2x2", "ClickHouse cluster name (<remote_servers>)")
+	flag.StringVar(&site.ShardMacro, "shard-macro", "{shard2x2}", "macro naming a server's shard in the ZooKeeper paths of that cluster's tables (scripts/up-cluster.sh: {shard2x2} for the bndmr_2x2 layouts); given to the services that have the cluster setting")
 	flag.BoolVar(&site.ClickHouseTLS, "clickhouse-tls", false, "the -clickhouse addresses are secure native ports: keep the overlay's ClickHouse TLS (else the services reach them in clear)")
 	flag.Var(secrets, "secret", "`NAME=DIR`: the local folder standing for Secret NAME (repeat)")
 	flag.Var(replicas, "replicas", "`NAME=N`: replicas of Deployment NAME instead of the overlay's (repeat)")
