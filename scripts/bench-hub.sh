@@ -114,6 +114,10 @@ bin/hub --data-dir "$run/hub" --nats-port -1 --http-addr 127.0.0.1:0 --indicator
 	--log-level warn "${pprof[@]}" "${extra[@]}" >"$run/hub.log" 2>&1 &
 hub_pid=$!
 
+# The whole machine's busy and total ticks (/proc/stat): whether the hub
+# could have had more CPU than it took, or the machine was full.
+machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+read -r m_busy0 m_total0 < <(machine_ticks)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 loaded() { $ch -q "SELECT count() FROM $db.documents" 2>/dev/null || echo 0; }
@@ -153,6 +157,7 @@ while :; do
 done
 end=$(date +%s%N)
 ticks=$(cpu_ticks "$hub_pid")
+read -r m_busy1 m_total1 < <(machine_ticks)
 hwm=$(status_kb "$hub_pid" VmHWM)
 kill "$hub_pid"
 wait "$hub_pid" 2>/dev/null || true
@@ -175,6 +180,8 @@ printf 'bndmrctl validate, same documents: %9.1f docs/s %9.1f docs/s   (%.2f s, 
 awk -v h="$h_rate" -v v="$v_rate" -v hc="$h_cpu" -v vc="$v_cpu" 'BEGIN{r=100*h/v;
 	printf "ratio hub / validate: %.1f %% in wall time (target >= 85 %%: %s), %.1f %% in CPU time\n", r, (r>=85?"OK":"TOO SLOW"), 100*hc/vc}'
 printf 'hub CPU: %s %% (of %d %%), peak RSS (VmHWM): %d MiB\n' "$cpu_pct" $((ncpu * 100)) $((hwm / 1024))
+awk -v b=$((m_busy1 - m_busy0)) -v t=$((m_total1 - m_total0)) -v n="$ncpu" -v h="$cpu_pct" 'BEGIN{m=100*n*b/t;
+	printf "machine busy during the hub run: %.0f %% (of %d %%): the hub %s %%, everything else (ClickHouse, Dovecot, other processes) %.0f %%\n", m, 100*n, h, m-h}'
 echo "progress and RSS at each tenth:"
 printf '  %s\n' "${samples[@]}"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
