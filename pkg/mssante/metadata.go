@@ -96,6 +96,9 @@ type metadataReader struct {
 
 func (r *metadataReader) start(t xml.StartElement) {
 	r.stack = append(r.stack, t.Name.Local)
+	// A Value holds text alone: an element starting inside it (or a Value
+	// never closed) leaves it unread rather than glued to later text.
+	r.value = nil
 	switch t.Name.Local {
 	case "ExtrinsicObject":
 		r.md.Entries = append(r.md.Entries, metaEntry{
@@ -131,6 +134,9 @@ func (r *metadataReader) start(t xml.StartElement) {
 func (r *metadataReader) end(name string) {
 	if len(r.stack) > 0 {
 		r.stack = r.stack[:len(r.stack)-1]
+	}
+	if name != "Value" {
+		r.value = nil // the same, for an end tag inside a Value
 	}
 	switch name {
 	case "Value":
