@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every Go fuzz target of the project for a short time each ($1, e.g. 5s):
-# enough to catch a regression on the seed corpus and a little beyond.
+# Explores every Go fuzz target of the project for $1 each (make fuzz: FUZZTIME,
+# 30s). Stops at the first failure; its input stays under testdata/fuzz/.
+
 set -euo pipefail
 t=${1:-5s}
 cd "$(dirname "$0")/.."
