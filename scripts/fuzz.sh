@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Explores every Go fuzz target of the project for $1 each (make fuzz: FUZZTIME,
 # 30s). Stops at the first failure; its input stays under testdata/fuzz/.
-
 set -euo pipefail
-t=${1:-5s}
+t=${1:-30s}
 cd "$(dirname "$0")/.."
 for mod in pkg pseudonymisation services; do
 	for dir in $(cd "$mod" && grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do
