@@ -264,7 +264,7 @@ func FuzzXDM(f *testing.F) {
 				// tool showed.
 				name, _ = charmap.CodePage437.NewDecoder().String(name)
 			}
-			name = strings.ReplaceAll(name, `\`, "/")
+			name = path.Clean(strings.ReplaceAll(name, `\`, "/")) // "a//b" is "a/b", for the hub too
 			if name != f.Name && files[name] != nil {
 				continue
 			}
