@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
 	"github.com/bndmr/hub/pkg/testsupport"
 )
 
@@ -28,38 +29,15 @@ func dovecot(t *testing.T) string {
 	return testsupport.Env(t, "BNDMR_TEST_IMAP", "Dovecot")
 }
 
-// testFolders creates a pair of folders of its own for one test, so tests
-// never see each other's mail, and removes them afterwards.
+// testFolders creates a pair of folders of its own for one test.
 func testFolders(t *testing.T, addr string) (inbox, processed string) {
 	t.Helper()
-	inbox = fmt.Sprintf("t%d", time.Now().UnixNano())
-	processed = inbox + "-done"
-	c := login(t, addr)
-	defer c.Close()
-	for _, f := range []string{inbox, processed} {
-		if err := c.Create(f, nil).Wait(); err != nil {
-			t.Fatalf("creating %s: %v", f, err)
-		}
-	}
-	t.Cleanup(func() {
-		c := login(t, addr)
-		defer c.Close()
-		_ = c.Delete(inbox).Wait()
-		_ = c.Delete(processed).Wait()
-	})
-	return inbox, processed
+	return mailboxtest.Pair(t, addr, "hub@bndmr.test")
 }
 
 func login(t *testing.T, addr string) *imapclient.Client {
 	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login("hub@bndmr.test", "secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return mailboxtest.Login(t, addr, "hub@bndmr.test")
 }
 
 func appendMails(t *testing.T, addr, folder string, n int) {
