@@ -30,3 +30,13 @@ func TestFreePort(t *testing.T) {
 	}
 	ln.Close()
 }
+
+func TestDiff(t *testing.T) {
+	got := Diff([]string{"a", "b", "b", "c"}, []string{"c", "b", "d"})
+	if want := "+ d (×1)\n- a (×1)\n- b (×1)"; got != want {
+		t.Errorf("Diff = %q, want %q", got, want)
+	}
+	if got := Diff([]string{"x", "y"}, []string{"y", "x"}); got != "" {
+		t.Errorf("Diff of the same lines in another order = %q, want nothing", got)
+	}
+}

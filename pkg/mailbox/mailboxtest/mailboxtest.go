@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 )
 
@@ -64,4 +65,17 @@ func Pair(t testing.TB, addr, user string) (inbox, processed string) {
 	processed = inbox + "-done"
 	Folders(t, addr, user, inbox, processed)
 	return inbox, processed
+}
+
+// UIDNext is the UID the next mail of user's INBOX will have: mails from
+// there on are the ones of what the test does next.
+func UIDNext(t testing.TB, addr, user string) imap.UID {
+	t.Helper()
+	c := Login(t, addr, user)
+	defer c.Close()
+	st, err := c.Status("INBOX", &imap.StatusOptions{UIDNext: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.UIDNext
 }
