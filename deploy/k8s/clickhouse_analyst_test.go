@@ -13,8 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/topology/chinstance"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/bndmr/hub/pkg/topology/chinstance"
 )
 
 // The users file the ClickHouse servers of an overlay read, and the

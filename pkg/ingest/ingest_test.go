@@ -92,6 +92,14 @@ func connect(t *testing.T, n *natsServer) jetstream.JetStream {
 	return js
 }
 
+// testBox is a mailbox of user's own to the test: its inbox and processed
+// folders (mailboxtest.Pair) and the reader's configuration of them.
+func testBox(t *testing.T, addr, user string) (inbox, processed string, cfg mailbox.Config) {
+	t.Helper()
+	inbox, processed = mailboxtest.Pair(t, addr, user)
+	return inbox, processed, boxConfig(addr, user, inbox, processed)
+}
+
 func boxConfig(addr, user, inbox, processed string) mailbox.Config {
 	return mailbox.Config{Name: user + "/" + inbox, Addr: addr, TLS: "none", User: user, Password: mailboxtest.Password,
 		Inbox: inbox, Processed: processed, PollInterval: 200 * time.Millisecond, Batch: 5, MaxBackoff: 300 * time.Millisecond}
@@ -240,8 +248,7 @@ func TestJetStreamAway(t *testing.T) {
 	addr := dovecot(t)
 	n := startNATS(t)
 	js := connect(t, n)
-	in, done := mailboxtest.Pair(t, addr, "hub@bndmr.test")
-	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
+	in, done, cfg := testBox(t, addr, "hub@bndmr.test")
 	run(t, Config{Mailboxes: []mailbox.Config{cfg}, RetryEvery: 200 * time.Millisecond}, js, nil)
 	deliver(t, cfg, [][]byte{mail("before", 0, 0)})
 	testsupport.WaitFor(t, "the first mail", 20*time.Second, func() bool { return waiting(t, cfg, done) == 1 })
@@ -266,8 +273,7 @@ func TestJetStreamAway(t *testing.T) {
 func TestPublishedButNotMoved(t *testing.T) {
 	addr := dovecot(t)
 	js := connect(t, startNATS(t))
-	in, done := mailboxtest.Pair(t, addr, "hub@bndmr.test")
-	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
+	in, _, cfg := testBox(t, addr, "hub@bndmr.test")
 	var mails [][]byte
 	for i := range 12 {
 		mails = append(mails, mail("crash", i, 0))
@@ -338,8 +344,7 @@ func assertOnce(t *testing.T, js jetstream.JetStream, want int) {
 func TestUIDValidityReset(t *testing.T) {
 	addr := dovecot(t)
 	js := connect(t, startNATS(t))
-	in, done := mailboxtest.Pair(t, addr, "hub@bndmr.test")
-	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
+	in, _, cfg := testBox(t, addr, "hub@bndmr.test")
 	var mails [][]byte
 	for i := range 8 {
 		mails = append(mails, mail("reset", i, 0))
@@ -392,8 +397,7 @@ func TestUIDValidityReset(t *testing.T) {
 func TestSameBytesHandedOffAtOnce(t *testing.T) {
 	addr := dovecot(t)
 	js := connect(t, startNATS(t))
-	in, done := mailboxtest.Pair(t, addr, "hub@bndmr.test")
-	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
+	in, done, cfg := testBox(t, addr, "hub@bndmr.test")
 	cfg.Batch, cfg.HandOffs = 10, 8
 	same := mail("same", 0, 2000)
 	mails := [][]byte{same, mail("other", 1, 0), same, same, mail("other", 2, 0), same, same, same}
@@ -416,8 +420,7 @@ func TestKilledMidDrain(t *testing.T) {
 	addr := dovecot(t)
 	n := startNATS(t)
 	js := connect(t, n)
-	in, done := mailboxtest.Pair(t, addr, "hub2@bndmr.test")
-	cfg := boxConfig(addr, "hub2@bndmr.test", in, done)
+	in, done, cfg := testBox(t, addr, "hub2@bndmr.test")
 	cfg.Batch = 3
 	var mails [][]byte
 	for i := range 150 {

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/xmldoc"
 	"github.com/lestrrat-go/libxml2/parser"
+
+	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
 // A small schematron exercising each ISO feature the kits use.

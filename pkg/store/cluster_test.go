@@ -598,13 +598,7 @@ func TestClusterFinishRotation(t *testing.T) {
 	const n = 200
 	recs := make([]events.Record, 0, n)
 	for i := range n {
-		id := fmt.Sprintf("%064x", i+1)
-		recs = append(recs, events.Record{V: events.RecordV, MailID: id, FINESS: "750000010", SetID: id, VersionNumber: 1,
-			EffectiveTime: "20261015", ReceivedAt: time.Now(), KeyID: "new", DocumentKey: "n" + id[1:],
-			PatientINSPseudonym: "i" + id[1:], PatientTraitsPseudonym: "t" + id[1:],
-			PreviousKeys: []sdmmr.PseudonymSet{{KeyID: "old", DocumentKey: "N" + id[1:], PatientINSPseudonym: "I" + id[1:],
-				PatientTraitsPseudonym: "T" + id[1:]}},
-			Diagnoses: []sdmmr.RecordDiagnosis{{Key: "dx"}}})
+		recs = append(recs, rotatedRecord(i+1))
 	}
 	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	if err := srv[0].InsertDocuments(sync, recs); err != nil {

@@ -8,10 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
 	"github.com/bndmr/hub/pkg/synth/synthtest"
 	"github.com/bndmr/hub/pkg/testsupport"
-	"github.com/emersion/go-imap/v2"
 )
 
 // TestEndToEndAcknowledgement sends two hospital mails (one valid, one

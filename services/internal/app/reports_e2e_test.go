@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
 	"github.com/bndmr/hub/pkg/synth/synthtest"
 	"github.com/bndmr/hub/pkg/testsupport"
-	"github.com/emersion/go-imap/v2"
 )
 
 // TestEndToEndNoAcknowledgementOfReports feeds the hub MDNs and DSNs in the
