@@ -40,6 +40,19 @@ func login(t *testing.T, addr string) *imapclient.Client {
 	return mailboxtest.Login(t, addr, "hub@bndmr.test")
 }
 
+// runReader runs a reader of cfg until the test ends.
+func runReader(t *testing.T, cfg Config, sink Sink, log *zap.Logger, stats Stats) {
+	t.Helper()
+	r, err := NewReader(cfg, sink, log, stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 func appendMails(t *testing.T, addr, folder string, n int) {
 	t.Helper()
 	c := login(t, addr)
@@ -103,16 +116,9 @@ func TestReaderDrainsThenFollowsNewMail(t *testing.T) {
 			inbox, processed := testFolders(t, addr)
 			appendMails(t, addr, inbox, 25) // more than one batch
 			col := &collector{seen: map[string]int{}, fail: 3}
-			r, err := NewReader(Config{Name: "hub", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
+			runReader(t, Config{Name: "hub", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
 				Inbox: inbox, Processed: processed, NoIdle: tc.noIdle, PollInterval: 200 * time.Millisecond,
 				Batch: 10, MaxBackoff: 200 * time.Millisecond}, col.sink, zap.NewNop(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { r.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
 
 			testsupport.WaitFor(t, "the first 25 mails", 20*time.Second, func() bool { return col.total() == 25 })
 			appendMails(t, addr, inbox, 3)
@@ -281,14 +287,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	c.Close()
 	col := &collector{seen: map[string]int{}}
 	st := &connStats{}
-	r, err := NewReader(cfg, col.sink, zaptest.NewLogger(t), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runReader(t, cfg, col.sink, zaptest.NewLogger(t), st)
 
 	deliver(t, cfg, cfg.Inbox, 0, 3)
 	testsupport.WaitFor(t, "3 mails before the restart", 20*time.Second, func() bool { return col.total() == 3 })
@@ -456,15 +455,8 @@ func TestWaitingReported(t *testing.T) {
 	appendMails(t, addr, inbox, 3)
 	col := &collector{seen: map[string]int{}, fail: 1 << 30}
 	st := &waitStats{}
-	r, err := NewReader(Config{Name: "w", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
+	runReader(t, Config{Name: "w", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
 		Inbox: inbox, Processed: processed, PollInterval: 200 * time.Millisecond}, col.sink, zaptest.NewLogger(t), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
 	testsupport.WaitFor(t, "a report of the waiting mails", 20*time.Second, func() bool { _, _, c := st.get(); return c > 0 })
 	n, oldest, _ := st.get()
 	if n != 3 || oldest.Before(before) || oldest.After(time.Now().Add(2*time.Second)) {
