@@ -104,3 +104,16 @@ func Diff(want, got []string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// ProcessGone reports whether the process pid is gone: no such process, or
+// only its zombie (a server a test killed, which its parent has not
+// reaped). It reads /proc: Linux only, as the test servers are.
+func ProcessGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
+}
