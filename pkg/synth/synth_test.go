@@ -21,14 +21,7 @@ func TestGeneratedMailsAreValidAndCarryTheirIdentity(t *testing.T) {
 	g := testGenerator(t, Options{Seed: 7})
 	seen := map[string]bool{}
 	for i := 0; i < 40; i++ {
-		raw, want, err := g.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		mail, err := mssante.Unpack(ctx, raw, mssante.DefaultLimits())
-		if err != nil {
-			t.Fatalf("%s: %v", want.File, err)
-		}
+		mail, want := nextUnpacked(t, g)
 		if len(mail.Documents) != 1 {
 			t.Fatalf("%s: %d documents", want.File, len(mail.Documents))
 		}
@@ -92,14 +85,7 @@ func TestInvalidDocumentsAreRefused(t *testing.T) {
 	g := testGenerator(t, Options{Seed: 11, InvalidRate: rate})
 	kinds := map[string]int{}
 	for i := 0; i < n; i++ {
-		raw, want, err := g.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		mail, err := mssante.Unpack(ctx, raw, mssante.DefaultLimits())
-		if err != nil {
-			t.Fatalf("%s: %v", want.File, err)
-		}
+		mail, want := nextUnpacked(t, g)
 		doc, err := xmldoc.Parse(mail.Documents[0].Data, xmldoc.DefaultLimits)
 		if err != nil {
 			t.Fatal(err)
@@ -274,4 +260,19 @@ func testGenerator(t *testing.T, opts Options) *Generator {
 		t.Fatal(err)
 	}
 	return g
+}
+
+// nextUnpacked is g's next mail, unpacked, and what the generator says of
+// it; a mail the unpacker refuses fails the test.
+func nextUnpacked(t *testing.T, g *Generator) (*mssante.Mail, Document) {
+	t.Helper()
+	raw, want, err := g.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, err := mssante.Unpack(context.Background(), raw, mssante.DefaultLimits())
+	if err != nil {
+		t.Fatalf("%s: %v", want.File, err)
+	}
+	return mail, want
 }
