@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,9 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/bndmr/hub/pkg/topology/chinstance"
 )
 
 // The users file the ClickHouse servers of an overlay read, and the
@@ -64,7 +64,7 @@ func TestClickHouseAnalyst(t *testing.T) {
 	}
 	first := freePorts(t, 2)
 	tcp, http := first, first+1
-	startClickHouse(t, dir, tcp, http, passwords)
+	chinstance.Start(t, chinstance.Config{Dir: dir, TCP: tcp, HTTP: http, Env: passwords})
 
 	admin := clickhouseClient{port: tcp}
 	analyst := clickhouseClient{port: tcp, user: "analyst", password: passwords[analystEnv]}
@@ -247,54 +247,6 @@ func fromEnv(t *testing.T, users string) []string {
 	}
 	sort.Strings(names)
 	return names
-}
-
-// startClickHouse runs scripts/clickhouse-instance.sh in dir with the
-// passwords in its environment, until its native port answers; the server
-// is killed at the end of the test.
-func startClickHouse(t *testing.T, dir string, tcp, http int, env map[string]string) {
-	t.Helper()
-	script, err := filepath.Abs("../../scripts/clickhouse-instance.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(script, dir, strconv.Itoa(tcp), strconv.Itoa(http))
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	log, err := os.Create(filepath.Join(dir, "console.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting ClickHouse: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); log.Close(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", tcp), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(filepath.Join(dir, "console.log"))
-			e, _ := os.ReadFile(filepath.Join(dir, "log", "error.log"))
-			t.Fatalf("ClickHouse exited at start: %s\n%s", b, e)
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ClickHouse did not listen on %d within 60 s", tcp)
-		}
-	}
 }
 
 // clickhouseClient runs statements with clickhouse-client over the native

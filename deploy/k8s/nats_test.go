@@ -129,6 +129,14 @@ func natsServer(t *testing.T) (*server.Server, natsCreds) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startLoopbackNATS(t, opts), natsCreds{pw: pw, pki: natsPKI(conf)}
+}
+
+// startLoopbackNATS starts the server of a rendered configuration on a free
+// loopback port, without monitoring, its store in a folder of the test's;
+// it stops when the test ends.
+func startLoopbackNATS(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
 	opts.Host, opts.Port = "127.0.0.1", -1
 	opts.HTTPHost, opts.HTTPPort = "", 0
 	opts.StoreDir = t.TempDir()
@@ -142,7 +150,7 @@ func natsServer(t *testing.T) (*server.Server, natsCreds) {
 		t.Fatal("NATS server not ready")
 	}
 	t.Cleanup(s.Shutdown)
-	return s, natsCreds{pw: pw, pki: natsPKI(conf)}
+	return s
 }
 
 // client is one service's connection, with the permission errors the

@@ -106,19 +106,7 @@ func TestNATSTLS(t *testing.T) {
 				// The routes name pods; the loopback cluster test runs them.
 				opts.Cluster, opts.Routes = server.ClusterOpts{}, nil
 			}
-			opts.Host, opts.Port = "127.0.0.1", -1
-			opts.HTTPHost, opts.HTTPPort = "", 0
-			opts.StoreDir = t.TempDir()
-			opts.NoSigs, opts.NoLog = true, true
-			s, err := server.NewServer(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			go s.Start()
-			if !s.ReadyForConnections(10 * time.Second) {
-				t.Fatal("NATS server not ready")
-			}
-			defer s.Shutdown()
+			s := startLoopbackNATS(t, opts)
 			checkRefusals(t, s.ClientURL(), natsCreds{pw: pw, pki: natsPKI(conf)}, "loader")
 		})
 	}

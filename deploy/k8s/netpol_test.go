@@ -106,12 +106,7 @@ func TestNetworkFlows(t *testing.T) {
 	for _, ov := range overlays(t) {
 		t.Run(ov, func(t *testing.T) {
 			objs := objects(t, ov)
-			var pols []*networkingv1.NetworkPolicy
-			for _, o := range objs {
-				if p, ok := o.Value.(*networkingv1.NetworkPolicy); ok {
-					pols = append(pols, p)
-				}
-			}
+			pols := networkPolicies(objs)
 			hub := hubEndpoints(t, objs)
 			var ids []string
 			for _, e := range hub {
@@ -169,12 +164,7 @@ func isOutsider(id string) bool {
 func TestPseudonymisationIngress(t *testing.T) {
 	for _, ov := range overlays(t) {
 		objs := objects(t, ov)
-		var pols []*networkingv1.NetworkPolicy
-		for _, o := range objs {
-			if p, ok := o.Value.(*networkingv1.NetworkPolicy); ok {
-				pols = append(pols, p)
-			}
-		}
+		pols := networkPolicies(objs)
 		hub := hubEndpoints(t, objs)
 		var pseudo endpoint
 		for _, e := range hub {
@@ -370,4 +360,15 @@ func portsMatch(ports []networkingv1.NetworkPolicyPort, p portProto) bool {
 		}
 	}
 	return false
+}
+
+// networkPolicies are the NetworkPolicies among rendered objects.
+func networkPolicies(objs []render.Object) []*networkingv1.NetworkPolicy {
+	var pols []*networkingv1.NetworkPolicy
+	for _, o := range objs {
+		if p, ok := o.Value.(*networkingv1.NetworkPolicy); ok {
+			pols = append(pols, p)
+		}
+	}
+	return pols
 }

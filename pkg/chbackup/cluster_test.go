@@ -3,15 +3,13 @@ package chbackup
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/store"
 )
 
@@ -20,31 +18,20 @@ import (
 // on replica 1 into a freshly migrated database reaches replica 2 through
 // ZooKeeper: the procedure of a lost cluster (docs/operations.md).
 func TestThawReplicatedCluster(t *testing.T) {
-	v := os.Getenv("BNDMR_TEST_CH_CLUSTER")
-	if v == "" {
-		t.Skip("BNDMR_TEST_CH_CLUSTER not set: run `make test-cluster`, which starts the cluster")
-	}
-	dsns := strings.Split(v, ",")
+	dsns := chtest.ClusterDSNs(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	run := time.Now().UnixNano()
 	open := func(dsn, db string) *store.Store {
-		st, err := store.Open(ctx, strings.TrimSuffix(dsn, "/")+"/"+db)
+		st, err := store.Open(ctx, chtest.WithDatabase(t, dsn, db))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
 		return st
 	}
-	admin := open(dsns[0], "default")
-	ddl := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": 60}))
 	var dbs []string
 	for _, name := range []string{"src", "dst"} {
-		db := fmt.Sprintf("chbackup_%s_%d", name, run)
-		if err := admin.Conn().Exec(ddl, "CREATE DATABASE "+db+" ON CLUSTER bndmr"); err != nil {
-			t.Fatalf("creating %s on cluster bndmr (is scripts/up-cluster.sh running?): %v", db, err)
-		}
-		t.Cleanup(func() { admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER bndmr") })
+		_, db := chtest.ClusterDatabase(t, dsns[0], "bndmr", "chbackup_"+name)
 		if _, err := open(dsns[0], db).MigrateWith(ctx, store.MigrateOptions{Cluster: "bndmr"}); err != nil {
 			t.Fatal(err)
 		}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,34 @@ func Database(t testing.TB, prefix string) (dsn, name string) {
 // last, as "…/default"): another server of a test topology.
 func DatabaseOn(t testing.TB, server, prefix string) (dsn, name string) {
 	t.Helper()
+	return database(t, server, "", prefix)
+}
+
+// EnvCluster names the test cluster's servers, their DSNs comma-separated
+// ("clickhouse://127.0.0.1:19101,clickhouse://127.0.0.1:19102,…").
+const EnvCluster = "BNDMR_TEST_CH_CLUSTER"
+
+// ClusterDSNs are the DSNs of the test cluster's servers (`make
+// test-cluster`); without them the test is skipped.
+func ClusterDSNs(t testing.TB) []string {
+	t.Helper()
+	v := os.Getenv(EnvCluster)
+	if v == "" {
+		t.Skipf("%s not set: run `make test-cluster`, which starts the cluster", EnvCluster)
+	}
+	return strings.Split(v, ",")
+}
+
+// ClusterDatabase is DatabaseOn for a whole cluster: the database is
+// created, and dropped when the test ends, ON CLUSTER cluster through the
+// server of the DSN server; the DSN returned reaches it on that server.
+func ClusterDatabase(t testing.TB, server, cluster, prefix string) (dsn, name string) {
+	t.Helper()
+	return database(t, server, cluster, prefix)
+}
+
+func database(t testing.TB, server, cluster, prefix string) (dsn, name string) {
+	t.Helper()
 	opts, err := clickhouse.ParseDSN(server)
 	if err != nil {
 		t.Fatalf("the test ClickHouse DSN: %v", err)
@@ -51,22 +80,36 @@ func DatabaseOn(t testing.TB, server, prefix string) (dsn, name string) {
 		t.Fatalf("connecting to the test ClickHouse: %v", err)
 	}
 	name = fmt.Sprintf("%s_%s_%d", prefix, identPart(t.Name()), time.Now().UnixNano())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	on, ctx := "", context.Background()
+	if cluster != "" {
+		on = " ON CLUSTER " + cluster
+		// An ON CLUSTER statement waits for every server: 30 s, not 180,
+		// before saying that one does not answer.
+		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": 30}))
+	}
+	create, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	if err := admin.Exec(create, "CREATE DATABASE "+name+on); err != nil {
 		admin.Close()
-		t.Fatalf("creating the test database %s: %v", name, err)
+		t.Fatalf("creating the test database %s%s: %v", name, on, err)
 	}
 	t.Cleanup(func() {
-		_ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name)
+		_ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+name+on)
 		admin.Close()
 	})
-	u, err := url.Parse(server)
+	return WithDatabase(t, server, name), name
+}
+
+// WithDatabase is the DSN dsn with the database db instead of its own (or
+// of none): the same server, user and settings (secure, timeouts…).
+func WithDatabase(t testing.TB, dsn, db string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatalf("the test ClickHouse DSN: %v", err)
 	}
-	u.Path = "/" + name // the DSN's settings (secure, timeouts…) kept
-	return u.String(), name
+	u.Path = "/" + db
+	return u.String()
 }
 
 // identPart makes a test name usable in a bare identifier: lower case,

@@ -44,3 +44,27 @@ func queryString(t *testing.T, dsn, q string) string {
 	}
 	return s
 }
+
+// ClusterDatabase makes the database on every server of the cluster and
+// drops it from every one when the test ends.
+func TestClusterDatabase(t *testing.T) {
+	servers := ClusterDSNs(t)
+	var name string
+	t.Run("inner", func(t *testing.T) {
+		var dsn string
+		dsn, name = ClusterDatabase(t, servers[0], "bndmr", "test_chtest")
+		if got := queryString(t, dsn, "SELECT currentDatabase()"); got != name {
+			t.Errorf("the DSN's database is %q, want %q", got, name)
+		}
+		for _, s := range servers[:2] { // the two servers of cluster bndmr
+			if got := queryString(t, s, "SELECT toString(count()) FROM system.databases WHERE name = '"+name+"'"); got != "1" {
+				t.Errorf("%s not on %s", name, s)
+			}
+		}
+	})
+	for _, s := range servers[:2] {
+		if got := queryString(t, s, "SELECT toString(count()) FROM system.databases WHERE name = '"+name+"'"); got != "0" {
+			t.Errorf("%s still on %s after its test ended", name, s)
+		}
+	}
+}

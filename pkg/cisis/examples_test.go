@@ -67,16 +67,7 @@ func TestOfficialExamplesValid(t *testing.T) {
 		t.Fatalf("found %d official examples, want 6", len(paths))
 	}
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, err := e.Validate(context.Background(), doc, Options{})
-		doc.Free()
+		rep, err := validateFile(t, e, p)
 		if err != nil {
 			t.Errorf("%s: %v", filepath.Base(p), err)
 			continue
@@ -88,6 +79,22 @@ func TestOfficialExamplesValid(t *testing.T) {
 			t.Errorf("%s: profile %s, want %s", filepath.Base(p), rep.Profile, want)
 		}
 	}
+}
+
+// validateFile validates the document of the file at path with e's
+// automatic profile choice; a file it cannot read or parse fails the test.
+func validateFile(t *testing.T, e *Engine, path string) (*Report, error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer doc.Free()
+	return e.Validate(context.Background(), doc, Options{})
 }
 
 func profileVersionOfName(n string) string {
@@ -105,16 +112,7 @@ func TestOtherCDARejected(t *testing.T) {
 		t.Fatalf("found %d other-cda documents, want 4", len(paths))
 	}
 	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = e.Validate(context.Background(), doc, Options{})
-		doc.Free()
+		_, err := validateFile(t, e, p)
 		if !errors.Is(err, cda.ErrNotSDMMR) {
 			t.Errorf("%s: error %v, want cda.ErrNotSDMMR", filepath.Base(p), err)
 		}
@@ -158,16 +156,7 @@ func TestLoadClose(t *testing.T) {
 	}
 	e2.Close()
 	e := testEngine(t)
-	data, err := os.ReadFile(filepath.Join(dir, "examples/sdm-mr/SDM-MR_2022.01.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := xmldoc.Parse(data, xmldoc.DefaultLimits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer doc.Free()
-	if rep, err := e.Validate(context.Background(), doc, Options{}); err != nil || !rep.Valid {
+	if rep, err := validateFile(t, e, filepath.Join(dir, "examples/sdm-mr/SDM-MR_2022.01.xml")); err != nil || !rep.Valid {
 		t.Fatalf("after closing another engine: %v %v", err, rep)
 	}
 }

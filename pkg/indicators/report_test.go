@@ -6,17 +6,17 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bndmr/hub/pkg/ack"
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/testsupport"
+	"github.com/bndmr/hub/pkg/topology/chinstance"
 )
 
 // TestReceptionTimesInParis: the report writes the reception instant in
@@ -195,51 +195,15 @@ func TestReceptionMR2ByDocumentMonth(t *testing.T) {
 // and returns its DSN.
 func startClickHouseIn(t *testing.T, zone string) string {
 	t.Helper()
-	if os.Getenv("BNDMR_TEST_CLICKHOUSE") == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
-	if _, err := exec.LookPath("clickhouse-server"); err != nil {
-		t.Fatal("clickhouse-server is not installed: run through `make test` (make deps installs it)")
-	}
-	script, err := filepath.Abs("../../scripts/clickhouse-instance.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
+	chtest.DSN(t) // skips the test outside `make test`, as the others
 	dir := t.TempDir()
 	extra := filepath.Join(dir, "timezone.xml")
 	if err := os.WriteFile(extra, []byte("<yandex><timezone>"+zone+"</timezone></yandex>\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tcp, http := testsupport.FreePort(t), testsupport.FreePort(t)
-	cmd := exec.Command(script, filepath.Join(dir, "ch"), strconv.Itoa(tcp), strconv.Itoa(http), extra)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting ClickHouse: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	dsn := fmt.Sprintf("clickhouse://127.0.0.1:%d/default", tcp)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		st, err := store.Open(context.Background(), dsn)
-		if err == nil {
-			st.Close()
-			return dsn
-		}
-		select {
-		case <-exited:
-			t.Fatalf("ClickHouse exited at start: %s", out.String())
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ClickHouse did not answer in 60 s: %v", err)
-		}
-	}
+	tcp := testsupport.FreePort(t)
+	chinstance.Start(t, chinstance.Config{Dir: filepath.Join(dir, "ch"), TCP: tcp, HTTP: testsupport.FreePort(t), Extra: extra})
+	return fmt.Sprintf("clickhouse://127.0.0.1:%d/default", tcp)
 }
 
 // migratedOn opens dsn's server and migrates its default database.

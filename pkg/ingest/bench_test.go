@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/synth"
@@ -69,7 +69,7 @@ func BenchmarkIngestUnpack(b *testing.B) {
 		b.StopTimer()
 		user := "hub@bndmr.test"
 		inbox := fmt.Sprintf("bench%d", time.Now().UnixNano())
-		cfg := mailbox.Config{Name: user + "/" + inbox, Addr: addr, TLS: "none", User: user, Password: "secret",
+		cfg := mailbox.Config{Name: user + "/" + inbox, Addr: addr, TLS: "none", User: user, Password: mailboxtest.Password,
 			Inbox: inbox, Processed: inbox + "-done", Batch: 20, PollInterval: time.Second}
 		fill(b, cfg, corpus, total)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -261,7 +261,7 @@ func streamMsgsAfter(samples []sample) uint64 {
 // fill appends total mails to a new folder over 4 IMAP connections; mail i
 // is corpus[i%len] with a header naming i.
 func fill(b *testing.B, cfg mailbox.Config, corpus [][]byte, total int) {
-	c := session(b, cfg)
+	c := mailboxtest.Login(b, cfg.Addr, cfg.User)
 	for _, f := range []string{cfg.Inbox, cfg.Processed} {
 		if err := c.Create(f, nil).Wait(); err != nil {
 			b.Fatal(err)
@@ -300,21 +300,10 @@ func fill(b *testing.B, cfg mailbox.Config, corpus [][]byte, total int) {
 }
 
 func cleanup(b *testing.B, cfg mailbox.Config) {
-	c := session(b, cfg)
+	c := mailboxtest.Login(b, cfg.Addr, cfg.User)
 	defer c.Close()
 	_ = c.Delete(cfg.Inbox).Wait()
 	_ = c.Delete(cfg.Processed).Wait()
-}
-
-func session(b *testing.B, cfg mailbox.Config) *imapclient.Client {
-	c, err := imapclient.DialInsecure(cfg.Addr, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := c.Login(cfg.User, cfg.Password).Wait(); err != nil {
-		b.Fatal(err)
-	}
-	return c
 }
 
 func envInt(b *testing.B, name string, def int) int {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +25,7 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
 	"github.com/bndmr/hub/pkg/testsupport"
 )
 
@@ -92,41 +92,16 @@ func connect(t *testing.T, n *natsServer) jetstream.JetStream {
 	return js
 }
 
-// folders creates an inbox and a processed folder of the test's own for user.
-func folders(t *testing.T, addr, user string) (inbox, processed string) {
+// testBox is a mailbox of user's own to the test: its inbox and processed
+// folders (mailboxtest.Pair) and the reader's configuration of them.
+func testBox(t *testing.T, addr, user string) (inbox, processed string, cfg mailbox.Config) {
 	t.Helper()
-	inbox = fmt.Sprintf("t%d", time.Now().UnixNano())
-	processed = inbox + "-done"
-	c := imapLogin(t, addr, user)
-	defer c.Close()
-	for _, f := range []string{inbox, processed} {
-		if err := c.Create(f, nil).Wait(); err != nil {
-			t.Fatalf("creating %s: %v", f, err)
-		}
-	}
-	t.Cleanup(func() {
-		c := imapLogin(t, addr, user)
-		defer c.Close()
-		_ = c.Delete(inbox).Wait()
-		_ = c.Delete(processed).Wait()
-	})
-	return inbox, processed
-}
-
-func imapLogin(t *testing.T, addr, user string) *imapclient.Client {
-	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login(user, "secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	inbox, processed = mailboxtest.Pair(t, addr, user)
+	return inbox, processed, boxConfig(addr, user, inbox, processed)
 }
 
 func boxConfig(addr, user, inbox, processed string) mailbox.Config {
-	return mailbox.Config{Name: user + "/" + inbox, Addr: addr, TLS: "none", User: user, Password: "secret",
+	return mailbox.Config{Name: user + "/" + inbox, Addr: addr, TLS: "none", User: user, Password: mailboxtest.Password,
 		Inbox: inbox, Processed: processed, PollInterval: 200 * time.Millisecond, Batch: 5, MaxBackoff: 300 * time.Millisecond}
 }
 
@@ -187,19 +162,11 @@ func published(t *testing.T, js jetstream.JetStream) []events.MailRaw {
 	return out
 }
 
+// streamCount is how many mails the stream holds (0 when it cannot say).
 func streamCount(t *testing.T, js jetstream.JetStream) uint64 {
-	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, bus.StreamMail)
-	if err != nil {
-		return 0
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0
-	}
-	return info.State.Msgs
+	return streamMsgs(ctx, js)
 }
 
 // run starts the ingest service and returns a function that stops it.
@@ -226,8 +193,8 @@ func run(t *testing.T, cfg Config, js jetstream.JetStream, reg prometheus.Regist
 func TestTwoMailboxesAndABrokenOne(t *testing.T) {
 	addr := dovecot(t)
 	js := connect(t, startNATS(t))
-	in1, done1 := folders(t, addr, "hub@bndmr.test")
-	in2, done2 := folders(t, addr, "hub2@bndmr.test")
+	in1, done1 := mailboxtest.Pair(t, addr, "hub@bndmr.test")
+	in2, done2 := mailboxtest.Pair(t, addr, "hub2@bndmr.test")
 	a, b := boxConfig(addr, "hub@bndmr.test", in1, done1), boxConfig(addr, "hub2@bndmr.test", in2, done2)
 	broken := boxConfig(addr, "hub@bndmr.test", in1+"-x", done1)
 	broken.Name, broken.Password = "broken", "wrong"
@@ -281,8 +248,7 @@ func TestJetStreamAway(t *testing.T) {
 	addr := dovecot(t)
 	n := startNATS(t)
 	js := connect(t, n)
-	in, done := folders(t, addr, "hub@bndmr.test")
-	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
+	in, done, cfg := testBox(t, addr, "hub@bndmr.test")
 	run(t, Config{Mailboxes: []mailbox.Config{cfg}, RetryEvery: 200 * time.Millisecond}, js, nil)
 	deliver(t, cfg, [][]byte{mail("before", 0, 0)})
 	testsupport.WaitFor(t, "the first mail", 20*time.Second, func() bool { return waiting(t, cfg, done) == 1 })
@@ -307,8 +273,7 @@ func TestJetStreamAway(t *testing.T) {
 func TestPublishedButNotMoved(t *testing.T) {
 	addr := dovecot(t)
 	js := connect(t, startNATS(t))
-	in, done := folders(t, addr, "hub@bndmr.test")
-	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
+	in, _, cfg := testBox(t, addr, "hub@bndmr.test")
 	var mails [][]byte
 	for i := range 12 {
 		mails = append(mails, mail("crash", i, 0))
@@ -322,7 +287,7 @@ func TestPublishedButNotMoved(t *testing.T) {
 	// A first ingest published the first 7 and died before moving them:
 	// some with their content key recorded, some without.
 	h := newHandoff(js, icfg, zap.NewNop(), newMetrics())
-	c := imapLogin(t, addr, "hub@bndmr.test")
+	c := mailboxtest.Login(t, addr, "hub@bndmr.test")
 	sel, err := c.Select(in, nil).Wait()
 	if err != nil {
 		t.Fatal(err)
@@ -379,8 +344,7 @@ func assertOnce(t *testing.T, js jetstream.JetStream, want int) {
 func TestUIDValidityReset(t *testing.T) {
 	addr := dovecot(t)
 	js := connect(t, startNATS(t))
-	in, done := folders(t, addr, "hub@bndmr.test")
-	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
+	in, _, cfg := testBox(t, addr, "hub@bndmr.test")
 	var mails [][]byte
 	for i := range 8 {
 		mails = append(mails, mail("reset", i, 0))
@@ -394,7 +358,7 @@ func TestUIDValidityReset(t *testing.T) {
 
 	// The operator's server loses its index: same folder name, new UIDVALIDITY,
 	// the same mails again (plus one new one).
-	c := imapLogin(t, addr, "hub@bndmr.test")
+	c := mailboxtest.Login(t, addr, "hub@bndmr.test")
 	before, err := c.Status(in, &imap.StatusOptions{UIDValidity: true}).Wait()
 	if err != nil {
 		t.Fatal(err)
@@ -433,8 +397,7 @@ func TestUIDValidityReset(t *testing.T) {
 func TestSameBytesHandedOffAtOnce(t *testing.T) {
 	addr := dovecot(t)
 	js := connect(t, startNATS(t))
-	in, done := folders(t, addr, "hub@bndmr.test")
-	cfg := boxConfig(addr, "hub@bndmr.test", in, done)
+	in, done, cfg := testBox(t, addr, "hub@bndmr.test")
 	cfg.Batch, cfg.HandOffs = 10, 8
 	same := mail("same", 0, 2000)
 	mails := [][]byte{same, mail("other", 1, 0), same, same, mail("other", 2, 0), same, same, same}
@@ -457,8 +420,7 @@ func TestKilledMidDrain(t *testing.T) {
 	addr := dovecot(t)
 	n := startNATS(t)
 	js := connect(t, n)
-	in, done := folders(t, addr, "hub2@bndmr.test")
-	cfg := boxConfig(addr, "hub2@bndmr.test", in, done)
+	in, done, cfg := testBox(t, addr, "hub2@bndmr.test")
 	cfg.Batch = 3
 	var mails [][]byte
 	for i := range 150 {

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/store/storetest"
@@ -23,22 +24,9 @@ func testStore(t *testing.T) *store.Store { return storetest.Store(t, "test_load
 // and both durable consumers end with nothing pending.
 func TestLoaderWritesRecordsAndReceipts(t *testing.T) {
 	st := testStore(t)
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	js := bustest.Start(t).JS
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cfg := bus.Config{URL: srv.ClientURL()}.WithDefaults()
-	nc, js, err := bus.Connect(ctx, cfg, "loader-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if err := bus.EnsureStreams(ctx, js, cfg); err != nil {
-		t.Fatal(err)
-	}
 	const n = 25
 	for i := range n {
 		r := events.Record{V: events.RecordV, MailID: fmt.Sprintf("m%d", i), FINESS: "750000010", SetID: fmt.Sprintf("s%d", i%10),

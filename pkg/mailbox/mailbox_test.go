@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
 	"github.com/bndmr/hub/pkg/testsupport"
 )
 
@@ -28,38 +29,28 @@ func dovecot(t *testing.T) string {
 	return testsupport.Env(t, "BNDMR_TEST_IMAP", "Dovecot")
 }
 
-// testFolders creates a pair of folders of its own for one test, so tests
-// never see each other's mail, and removes them afterwards.
+// testFolders creates a pair of folders of its own for one test.
 func testFolders(t *testing.T, addr string) (inbox, processed string) {
 	t.Helper()
-	inbox = fmt.Sprintf("t%d", time.Now().UnixNano())
-	processed = inbox + "-done"
-	c := login(t, addr)
-	defer c.Close()
-	for _, f := range []string{inbox, processed} {
-		if err := c.Create(f, nil).Wait(); err != nil {
-			t.Fatalf("creating %s: %v", f, err)
-		}
-	}
-	t.Cleanup(func() {
-		c := login(t, addr)
-		defer c.Close()
-		_ = c.Delete(inbox).Wait()
-		_ = c.Delete(processed).Wait()
-	})
-	return inbox, processed
+	return mailboxtest.Pair(t, addr, "hub@bndmr.test")
 }
 
 func login(t *testing.T, addr string) *imapclient.Client {
 	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
+	return mailboxtest.Login(t, addr, "hub@bndmr.test")
+}
+
+// runReader runs a reader of cfg until the test ends.
+func runReader(t *testing.T, cfg Config, sink Sink, log *zap.Logger, stats Stats) {
+	t.Helper()
+	r, err := NewReader(cfg, sink, log, stats)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Login("hub@bndmr.test", "secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
 }
 
 func appendMails(t *testing.T, addr, folder string, n int) {
@@ -125,16 +116,9 @@ func TestReaderDrainsThenFollowsNewMail(t *testing.T) {
 			inbox, processed := testFolders(t, addr)
 			appendMails(t, addr, inbox, 25) // more than one batch
 			col := &collector{seen: map[string]int{}, fail: 3}
-			r, err := NewReader(Config{Name: "hub", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
+			runReader(t, Config{Name: "hub", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
 				Inbox: inbox, Processed: processed, NoIdle: tc.noIdle, PollInterval: 200 * time.Millisecond,
 				Batch: 10, MaxBackoff: 200 * time.Millisecond}, col.sink, zap.NewNop(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() { r.Run(ctx); close(done) }()
-			defer func() { cancel(); <-done }()
 
 			testsupport.WaitFor(t, "the first 25 mails", 20*time.Second, func() bool { return col.total() == 25 })
 			appendMails(t, addr, inbox, 3)
@@ -303,14 +287,7 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	c.Close()
 	col := &collector{seen: map[string]int{}}
 	st := &connStats{}
-	r, err := NewReader(cfg, col.sink, zaptest.NewLogger(t), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	runReader(t, cfg, col.sink, zaptest.NewLogger(t), st)
 
 	deliver(t, cfg, cfg.Inbox, 0, 3)
 	testsupport.WaitFor(t, "3 mails before the restart", 20*time.Second, func() bool { return col.total() == 3 })
@@ -478,15 +455,8 @@ func TestWaitingReported(t *testing.T) {
 	appendMails(t, addr, inbox, 3)
 	col := &collector{seen: map[string]int{}, fail: 1 << 30}
 	st := &waitStats{}
-	r, err := NewReader(Config{Name: "w", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
+	runReader(t, Config{Name: "w", Addr: addr, TLS: "none", User: "hub@bndmr.test", Password: "secret",
 		Inbox: inbox, Processed: processed, PollInterval: 200 * time.Millisecond}, col.sink, zaptest.NewLogger(t), st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { r.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
 	testsupport.WaitFor(t, "a report of the waiting mails", 20*time.Second, func() bool { _, _, c := st.get(); return c > 0 })
 	n, oldest, _ := st.get()
 	if n != 3 || oldest.Before(before) || oldest.After(time.Now().Add(2*time.Second)) {

@@ -53,14 +53,7 @@ func tinyCDA(ins string) []byte {
 func seedZips(t testing.TB) [][]byte {
 	a, b := tinyCDA("123"), tinyCDA("456")
 	md := func(uri string, data []byte) []byte {
-		z := mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Name: uri, Data: data}}})
-		m, _, _ := readZip(context.Background(), z, "x", DefaultLimits(), &zipBudget{left: 1 << 30})
-		for _, e := range m {
-			if e.key == "ihe_xdm/subset01/metadata.xml" {
-				return e.Data
-			}
-		}
-		return nil
+		return metadataOf(t, mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Name: uri, Data: data}}}))
 	}
 	return [][]byte{
 		mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a}}}),

@@ -121,17 +121,7 @@ func quirkTwoSubsetsZip(t testing.TB) []byte {
 	cda := tinyCDA("1234567890123")
 	meta := func(d mailbuild.XDMDocument) []byte {
 		d.Data = cda
-		entries, _, rej := readZip(t.Context(), mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{d}}), "x", DefaultLimits(), &zipBudget{left: 1 << 30})
-		if rej != nil {
-			t.Fatal(rej)
-		}
-		for _, e := range entries {
-			if e.key == "ihe_xdm/subset01/metadata.xml" {
-				return e.Data
-			}
-		}
-		t.Fatal("no METADATA.XML built")
-		return nil
+		return metadataOf(t, mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{d}}))
 	}
 	return zipFiles(t,
 		mailbuild.XDMFile{Name: "README.TXT", Data: []byte("Deux lots\r\n")},
@@ -365,19 +355,10 @@ func TestUnpackForwardedQuirks(t *testing.T) {
 func TestUnpackListedTwice(t *testing.T) {
 	a, b := tinyCDA("1234567890123"), tinyCDA("1234567890123")
 	b = append(b, "<!-- v2 -->"...)
-	entries, _, rej := readZip(t.Context(), mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, {Data: b, UniqueID: "1.2.3.2"}}}),
-		"x", DefaultLimits(), &zipBudget{left: 1 << 30})
-	if rej != nil {
-		t.Fatal(rej)
-	}
-	var md []byte
-	for _, e := range entries {
-		if e.key == "ihe_xdm/subset01/metadata.xml" {
-			md = bytes.ReplaceAll(e.Data, []byte("DOC00002.XML"), []byte("DOC00001.XML"))
-		}
-	}
-	z := zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: a})
-	m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: z}), DefaultLimits())
+	md := metadataOf(t, mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, {Data: b, UniqueID: "1.2.3.2"}}}))
+	md = bytes.ReplaceAll(md, []byte("DOC00002.XML"), []byte("DOC00001.XML"))
+	raw := mailOneSubset(t, md, a)
+	m := unpackOK(t, raw, DefaultLimits())
 	d := m.Documents[0]
 	if len(m.Documents) != 1 || len(d.Duplicates) != 1 || d.Duplicates[0].UniqueID != "1.2.3.2" || *d.Duplicates[0].MetadataHashOK ||
 		!hasWarning(d.Warnings, "its second METADATA.XML listing (document 1.2.3.2): METADATA.XML hash") || !hasWarning(m.Warnings, "a second time") {
@@ -385,5 +366,5 @@ func TestUnpackListedTwice(t *testing.T) {
 	}
 	strict := DefaultLimits()
 	strict.StrictMetadata = true
-	unpackRejected(t, mailWith(t, mailbuild.MailSpec{XDM: z}), strict, CodeMetadataMismatch)
+	unpackRejected(t, raw, strict, CodeMetadataMismatch)
 }

@@ -31,18 +31,8 @@ func TestListedTwiceStrict(t *testing.T) {
 	a := tinyCDA("1234567890123")
 	listedTwice := func(second mailbuild.XDMDocument) []byte {
 		second.Data, second.UniqueID = a, "1.2.3.2"
-		entries, _, rej := readZip(t.Context(), mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, second}}),
-			"x", DefaultLimits(), &zipBudget{left: 1 << 30})
-		if rej != nil {
-			t.Fatal(rej)
-		}
-		var md []byte
-		for _, e := range entries {
-			if e.key == "ihe_xdm/subset01/metadata.xml" {
-				md = bytes.ReplaceAll(e.Data, []byte("DOC00002.XML"), []byte("DOC00001.XML"))
-			}
-		}
-		return mailWith(t, mailbuild.MailSpec{XDM: zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: a})})
+		md := metadataOf(t, mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, UniqueID: "1.2.3.1"}, second}}))
+		return mailOneSubset(t, bytes.ReplaceAll(md, []byte("DOC00002.XML"), []byte("DOC00001.XML")), a)
 	}
 	strict := DefaultLimits()
 	strict.StrictMetadata = true

@@ -98,6 +98,31 @@ func zipFiles(t testing.TB, files ...mailbuild.XDMFile) []byte {
 	return buf.Bytes()
 }
 
+// metadataOf is the METADATA.XML of SUBSET01 of the archive z, as readZip
+// reads it; the test fails when z is refused or has none.
+func metadataOf(t testing.TB, z []byte) []byte {
+	t.Helper()
+	entries, _, rej := readZip(t.Context(), z, "x", DefaultLimits(), &zipBudget{left: 1 << 30})
+	if rej != nil {
+		t.Fatal(rej)
+	}
+	for _, e := range entries {
+		if e.key == "ihe_xdm/subset01/metadata.xml" {
+			return e.Data
+		}
+	}
+	t.Fatal("no METADATA.XML in the archive")
+	return nil
+}
+
+// mailOneSubset is a mail whose XDM holds SUBSET01 alone: metadata as its
+// METADATA.XML and doc as DOC00001.XML.
+func mailOneSubset(t testing.TB, metadata, doc []byte) []byte {
+	t.Helper()
+	return mailWith(t, mailbuild.MailSpec{XDM: zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: metadata},
+		mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: doc})})
+}
+
 func mustXDM(t testing.TB, x mailbuild.XDM) []byte {
 	t.Helper()
 	z, err := mailbuild.BuildXDM(x)

@@ -14,17 +14,7 @@ import (
 // it in the file.
 func TestMetadataEntryNamedByID(t *testing.T) {
 	a := tinyCDA("1234567890123")
-	entries, _, rej := readZip(t.Context(), mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, UniqueID: "1.2.3.1"}}}),
-		"x", DefaultLimits(), &zipBudget{left: 1 << 30})
-	if rej != nil {
-		t.Fatal(rej)
-	}
-	var md []byte
-	for _, e := range entries {
-		if e.key == "ihe_xdm/subset01/metadata.xml" {
-			md = e.Data
-		}
-	}
+	md := metadataOf(t, mustXDM(t, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: a, UniqueID: "1.2.3.1"}}}))
 	id := regexp.MustCompile(`ExtrinsicObject id="([^"]+)"`).FindSubmatch(md)
 	if id == nil {
 		t.Fatalf("no ExtrinsicObject in\n%s", md)
@@ -36,7 +26,7 @@ func TestMetadataEntryNamedByID(t *testing.T) {
 		}
 		md = bytes.ReplaceAll(md, []byte(r[0]), []byte(r[1]))
 	}
-	m := unpackOK(t, mailWith(t, mailbuild.MailSpec{XDM: zipFiles(t, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/METADATA.XML", Data: md}, mailbuild.XDMFile{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Data: a})}), DefaultLimits())
+	m := unpackOK(t, mailOneSubset(t, md, a), DefaultLimits())
 	want := `lists document "` + string(id[1]) + `" without a URI slot`
 	if !hasWarning(m.Warnings, want) {
 		t.Errorf("no warning %q in %q", want, m.Warnings)

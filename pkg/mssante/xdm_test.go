@@ -399,32 +399,12 @@ func lyingZip(t *testing.T, declared, actual int) []byte {
 
 // encryptedZip marks an entry as encrypted (general purpose flag bit 0).
 func encryptedZip(t *testing.T, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.CreateRaw(&zip.FileHeader{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Method: zip.Store, Flags: 0x1,
-		CRC32: crc32.ChecksumIEEE(data), CompressedSize64: uint64(len(data)), UncompressedSize64: uint64(len(data))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	zw.Close()
-	return buf.Bytes()
+	return rawZip(t, rawEntry{name: "IHE_XDM/SUBSET01/DOC00001.XML", method: zip.Store, flags: 0x1, data: data})
 }
 
 // methodZip stores an entry under another compression method number (12 is bzip2).
 func methodZip(t *testing.T, method uint16, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	w, err := zw.CreateRaw(&zip.FileHeader{Name: "IHE_XDM/SUBSET01/DOC00001.XML", Method: method,
-		CRC32: crc32.ChecksumIEEE(data), CompressedSize64: uint64(len(data)), UncompressedSize64: uint64(len(data))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write(data)
-	zw.Close()
-	return buf.Bytes()
+	return rawZip(t, rawEntry{name: "IHE_XDM/SUBSET01/DOC00001.XML", method: method, data: data})
 }
 
 func TestCheckEntryName(t *testing.T) {

@@ -8,8 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/xmldoc"
 	"github.com/lestrrat-go/libxml2/parser"
+
+	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
 // A small schematron exercising each ISO feature the kits use.
@@ -113,21 +114,7 @@ func TestSchematronSemantics(t *testing.T) {
 	if len(loaded) != 1 || loaded[0] != "codes.xml" {
 		t.Errorf("value sets loaded %v, want [codes.xml]", loaded)
 	}
-	doc, err := xmldoc.Parse([]byte(testDoc), xmldoc.DefaultLimits)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer doc.Free()
-	OrderDoc(doc)
-	res, err := s.Validate(context.Background(), doc, NewIndex(doc.Pointer()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, f := range res.Failures {
-		got = append(got, f.Kind+" "+f.Pattern+" "+f.Location+" "+f.Text)
-	}
-	sort.Strings(got)
+	got, evalErrors := failures(t, s, testDoc)
 	want := []string{
 		"assert broken /doc two sections",
 		"assert first /doc/section first rule: section lacks a code",
@@ -140,9 +127,30 @@ func TestSchematronSemantics(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("failures:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if len(res.EvalErrors) > 0 {
-		t.Errorf("evaluation errors: %v", res.EvalErrors)
+	if len(evalErrors) > 0 {
+		t.Errorf("evaluation errors: %v", evalErrors)
 	}
+}
+
+// failures validates the document xml with s and returns its failures as
+// sorted "kind pattern location text" lines, and the evaluation errors.
+func failures(t *testing.T, s *Schema, xml string) (lines, evalErrors []string) {
+	t.Helper()
+	doc, err := xmldoc.Parse([]byte(xml), xmldoc.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer doc.Free()
+	OrderDoc(doc)
+	res, err := s.Validate(context.Background(), doc, NewIndex(doc.Pointer()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Failures {
+		lines = append(lines, f.Kind+" "+f.Pattern+" "+f.Location+" "+f.Text)
+	}
+	sort.Strings(lines)
+	return lines, res.EvalErrors
 }
 
 func TestResolveFileCaseFallback(t *testing.T) {

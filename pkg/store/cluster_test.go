@@ -17,10 +17,13 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/bndmr/hub/pkg/chddl"
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // --- the cluster itself (scripts/up-cluster.sh) ---
@@ -29,13 +32,9 @@ import (
 // scripts/up-cluster.sh, in order: two, or four for the 2 × 2 layout);
 // without it the cluster tests are not run.
 func clusterDSNs(t *testing.T) []string {
-	v := os.Getenv("BNDMR_TEST_CH_CLUSTER")
-	if v == "" {
-		t.Skip("BNDMR_TEST_CH_CLUSTER not set: run `make test-cluster`, which starts the cluster")
-	}
-	dsns := strings.Split(v, ",")
+	dsns := chtest.ClusterDSNs(t)
 	if len(dsns) != 2 && len(dsns) != 4 {
-		t.Fatalf("BNDMR_TEST_CH_CLUSTER=%q: want the DSNs of two or four servers, comma-separated", v)
+		t.Fatalf("%s=%q: want the DSNs of two or four servers, comma-separated", chtest.EnvCluster, strings.Join(dsns, ","))
 	}
 	return dsns
 }
@@ -79,23 +78,12 @@ func (s server) kill(t *testing.T, dsn string) {
 	waitDown(t, dsn)
 	// The port closes before the process is gone; ClickHouse refuses to
 	// start while the pid in its pid file still runs.
-	for i := 0; !gone(n); i++ {
+	for i := 0; !testsupport.ProcessGone(n); i++ {
 		if i == 600 {
 			t.Fatalf("server %d (pid %d) still there 60 s after SIGKILL", s.n, n)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// gone: no process pid, or only its zombie.
-func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	// pid (comm) state ...: the state follows the last ')'.
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] == "Z"
 }
 
 func (s server) start(t *testing.T) {
@@ -108,11 +96,7 @@ func (s server) start(t *testing.T) {
 
 func openDB(t *testing.T, dsn, db string) *store.Store {
 	t.Helper()
-	u := strings.TrimRight(dsn, "/")
-	if i := strings.Index(strings.TrimPrefix(u, "clickhouse://"), "/"); i >= 0 {
-		u = u[:len("clickhouse://")+i]
-	}
-	s, err := store.Open(context.Background(), u+"/"+db)
+	s, err := store.Open(context.Background(), chtest.WithDatabase(t, dsn, db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,38 +244,17 @@ func compareFigures(t *testing.T, who string, got, want figures) {
 // clusterDB creates a fresh database on cluster (and drops it at the end).
 func clusterDB(t *testing.T, dsn, cluster string) string {
 	t.Helper()
-	db := fmt.Sprintf("test_%s_%d", cluster, time.Now().UnixNano())
-	admin := openDB(t, dsn, "default")
-	// An ON CLUSTER statement waits for every server: 30 s, not 180, before
-	// saying that one does not answer.
-	ddl := clickhouse.Context(context.Background(), clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": 30}))
-	if err := admin.Conn().Exec(ddl, "CREATE DATABASE "+db+" ON CLUSTER "+cluster); err != nil {
-		t.Fatalf("creating %s on cluster %s (is scripts/up-cluster.sh running?): %v", db, cluster, err)
-	}
-	t.Cleanup(func() {
-		_ = admin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+cluster)
-	})
+	_, db := chtest.ClusterDatabase(t, dsn, cluster, "test_"+cluster)
 	return db
 }
 
 // singleDB opens a fresh migrated database on the single server.
 func singleDB(t *testing.T) *store.Store {
 	t.Helper()
-	single := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if single == "" {
-		t.Fatal("BNDMR_TEST_CLICKHOUSE not set: the cluster's figures are compared with one server's (`make up`)")
+	if os.Getenv(chtest.EnvDSN) == "" {
+		t.Fatalf("%s not set: the cluster's figures are compared with one server's (`make up`)", chtest.EnvDSN)
 	}
-	sdb := fmt.Sprintf("test_cluster_single_%d", time.Now().UnixNano())
-	sadmin := openDB(t, single, "default")
-	if err := sadmin.Conn().Exec(context.Background(), "CREATE DATABASE "+sdb); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sadmin.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+sdb) })
-	one := openDB(t, single, sdb)
-	if _, err := one.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return one
+	return storetest.Store(t, "test_cluster_single")
 }
 
 // The two servers as two shards of one replica (cluster bndmr_2x1): rows are
@@ -598,13 +561,7 @@ func TestClusterFinishRotation(t *testing.T) {
 	const n = 200
 	recs := make([]events.Record, 0, n)
 	for i := range n {
-		id := fmt.Sprintf("%064x", i+1)
-		recs = append(recs, events.Record{V: events.RecordV, MailID: id, FINESS: "750000010", SetID: id, VersionNumber: 1,
-			EffectiveTime: "20261015", ReceivedAt: time.Now(), KeyID: "new", DocumentKey: "n" + id[1:],
-			PatientINSPseudonym: "i" + id[1:], PatientTraitsPseudonym: "t" + id[1:],
-			PreviousKeys: []sdmmr.PseudonymSet{{KeyID: "old", DocumentKey: "N" + id[1:], PatientINSPseudonym: "I" + id[1:],
-				PatientTraitsPseudonym: "T" + id[1:]}},
-			Diagnoses: []sdmmr.RecordDiagnosis{{Key: "dx"}}})
+		recs = append(recs, rotatedRecord(i+1))
 	}
 	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	if err := srv[0].InsertDocuments(sync, recs); err != nil {

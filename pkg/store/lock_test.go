@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -11,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/chddl"
+	"github.com/bndmr/hub/pkg/chtest"
 )
 
 // reopen opens another connection to the database of s, as a second
@@ -130,28 +129,13 @@ func TestMigrationLockWaitsForAHolder(t *testing.T) {
 // replicas) apply each migration once: the lock and the record are on the
 // first replica.
 func TestMigrationLockTwoMigratorsOnCluster(t *testing.T) {
-	v := os.Getenv("BNDMR_TEST_CH_CLUSTER")
-	if v == "" {
-		t.Skip("BNDMR_TEST_CH_CLUSTER not set: run `make test-cluster`, which starts the cluster")
-	}
-	dsns := strings.Split(v, ",")
+	dsns := chtest.ClusterDSNs(t)
 	ctx := context.Background()
-	admin, err := Open(ctx, dsns[0]+"/default")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
 	const cluster = "bndmr"
-	db := "h21ops_lock_" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
-	t.Cleanup(func() {
-		_ = admin.conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" ON CLUSTER "+cluster)
-	})
-	if err := admin.conn.Exec(ctx, chddl.CreateDatabase(db, cluster)); err != nil {
-		t.Fatalf("creating %s on cluster %s (is scripts/up-cluster.sh running?): %v", db, cluster, err)
-	}
+	_, db := chtest.ClusterDatabase(t, dsns[0], cluster, "h21ops_lock")
 	var stores []*Store
 	for _, dsn := range []string{dsns[1], dsns[0]} {
-		st, err := Open(ctx, dsn+"/"+db)
+		st, err := Open(ctx, chtest.WithDatabase(t, dsn, db))
 		if err != nil {
 			t.Fatal(err)
 		}

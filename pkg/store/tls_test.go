@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/pkg/tlsclient/tlstest"
+	"github.com/bndmr/hub/pkg/topology/chinstance"
 )
 
 // The native protocol over TLS, on a ClickHouse of the test's own
@@ -65,7 +64,7 @@ func TestOpenTLS(t *testing.T) {
 	// The plain native port the script writes is removed by tls.xml: it
 	// is chosen free so that a listener there would be this server's.
 	plain := testsupport.FreePort(t)
-	startClickHouse(t, filepath.Join(dir, "server"), plain, plainHTTP, f("tls.xml"), secure)
+	chinstance.Start(t, chinstance.Config{Dir: filepath.Join(dir, "server"), TCP: plain, HTTP: plainHTTP, Extra: f("tls.xml"), Listen: secure})
 
 	ctx := context.Background()
 	dsn := fmt.Sprintf("clickhouse://127.0.0.1:%d/default?secure=true", secure)
@@ -107,52 +106,5 @@ func TestOpenTLS(t *testing.T) {
 			}
 			t.Log(err)
 		})
-	}
-}
-
-// startClickHouse runs scripts/clickhouse-instance.sh with extra
-// configuration until port accepts connections; the server is killed at
-// the end of the test.
-func startClickHouse(t *testing.T, dir string, tcp, http int, extra string, port int) {
-	t.Helper()
-	script, err := filepath.Abs("../../scripts/clickhouse-instance.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(script, dir, strconv.Itoa(tcp), strconv.Itoa(http), extra)
-	log, err := os.Create(filepath.Join(dir, "console.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting ClickHouse: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); log.Close(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			b, _ := os.ReadFile(filepath.Join(dir, "console.log"))
-			e, _ := os.ReadFile(filepath.Join(dir, "log", "error.log"))
-			t.Fatalf("ClickHouse exited at start: %s\n%s", b, e)
-		case <-time.After(200 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ClickHouse did not listen on %d within 60 s", port)
-		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/bndmr/hub/pkg/cda"
 	"github.com/bndmr/hub/pkg/cisis"
 	"github.com/bndmr/hub/pkg/cisis/cisistest"
-	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/store"
@@ -17,23 +16,12 @@ import (
 )
 
 func TestGeneratedMailsAreValidAndCarryTheirIdentity(t *testing.T) {
-	dir := cisistest.KitDir(t)
 	ctx := context.Background()
 	eng := cisistest.Engine(t)
-	g, err := New(Options{Seed: 7, Kit: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := testGenerator(t, Options{Seed: 7})
 	seen := map[string]bool{}
 	for i := 0; i < 40; i++ {
-		raw, want, err := g.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		mail, err := mssante.Unpack(ctx, raw, mssante.DefaultLimits())
-		if err != nil {
-			t.Fatalf("%s: %v", want.File, err)
-		}
+		mail, want := nextUnpacked(t, g)
 		if len(mail.Documents) != 1 {
 			t.Fatalf("%s: %d documents", want.File, len(mail.Documents))
 		}
@@ -71,13 +59,9 @@ func TestGeneratedMailsAreValidAndCarryTheirIdentity(t *testing.T) {
 }
 
 func TestSameSeedSameMails(t *testing.T) {
-	dir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := New(Options{Seed: 3, Kit: dir})
-	b, _ := New(Options{Seed: 3, Kit: dir})
-	c, _ := New(Options{Seed: 4, Kit: dir})
+	a := testGenerator(t, Options{Seed: 3})
+	b := testGenerator(t, Options{Seed: 3})
+	c := testGenerator(t, Options{Seed: 4})
 	for i := 0; i < 5; i++ {
 		ma, _, _ := a.Next()
 		mb, _, _ := b.Next()
@@ -95,24 +79,13 @@ func TestSameSeedSameMails(t *testing.T) {
 // documents really fails the CI-SIS validation, on the check named, and
 // the others pass.
 func TestInvalidDocumentsAreRefused(t *testing.T) {
-	dir := cisistest.KitDir(t)
 	ctx := context.Background()
 	eng := cisistest.Engine(t)
 	const n, rate = 60, 0.05
-	g, err := New(Options{Seed: 11, Kit: dir, InvalidRate: rate})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := testGenerator(t, Options{Seed: 11, InvalidRate: rate})
 	kinds := map[string]int{}
 	for i := 0; i < n; i++ {
-		raw, want, err := g.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		mail, err := mssante.Unpack(ctx, raw, mssante.DefaultLimits())
-		if err != nil {
-			t.Fatalf("%s: %v", want.File, err)
-		}
+		mail, want := nextUnpacked(t, g)
 		doc, err := xmldoc.Parse(mail.Documents[0].Data, xmldoc.DefaultLimits)
 		if err != nil {
 			t.Fatal(err)
@@ -147,15 +120,8 @@ func TestInvalidDocumentsAreRefused(t *testing.T) {
 // TestHostileMailsAreRefused: each hostile kind is refused whole by the
 // unpacker with its own rejection code.
 func TestHostileMailsAreRefused(t *testing.T) {
-	dir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	g, err := New(Options{Seed: 12, Kit: dir, HostileRate: 0.25, NotifyTo: "hospital@chu.test", MessageIDTag: "run7"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := testGenerator(t, Options{Seed: 12, HostileRate: 0.25, NotifyTo: "hospital@chu.test", MessageIDTag: "run7"})
 	got := map[string]int{}
 	for i := 0; i < 24; i++ {
 		raw, want, err := g.Next()
@@ -190,14 +156,7 @@ func TestHostileMailsAreRefused(t *testing.T) {
 // TestORPHACodesAreSkewed: a few diseases gather most files, the tail is
 // long, every code is a listed one, and each file keeps its disease.
 func TestORPHACodesAreSkewed(t *testing.T) {
-	dir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := New(Options{Seed: 13, Kit: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := testGenerator(t, Options{Seed: 13})
 	// Drawing only: building 2000 documents would take seconds for nothing.
 	const n = 20000
 	count := map[string]int{}
@@ -243,10 +202,6 @@ func TestORPHACodesAreSkewed(t *testing.T) {
 // import centres` reads it, names every centre the documents name, and
 // some that no document names.
 func TestCentresListSilentCentres(t *testing.T) {
-	dir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
 	if err := WriteCentresCSV(&b); err != nil {
 		t.Fatal(err)
@@ -259,10 +214,7 @@ func TestCentresListSilentCentres(t *testing.T) {
 	for _, c := range cs {
 		labelled[c.CentreID] = c.FINESS
 	}
-	g, err := New(Options{Seed: 14, Kit: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := testGenerator(t, Options{Seed: 14})
 	named := map[string]bool{}
 	for i := 0; i < 150; i++ {
 		_, d, err := g.Next()
@@ -295,4 +247,32 @@ func TestCentresListSilentCentres(t *testing.T) {
 	if es, err := store.ParseEstablishmentsCSV(strings.NewReader(e.String())); err != nil || len(es) != len(Establishments) {
 		t.Errorf("establishments CSV: %d rows, %v", len(es), err)
 	}
+}
+
+// testGenerator is New with opts, on the CI-SIS kit when opts names none.
+func testGenerator(t *testing.T, opts Options) *Generator {
+	t.Helper()
+	if opts.Kit == "" {
+		opts.Kit = cisistest.KitDir(t)
+	}
+	g, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// nextUnpacked is g's next mail, unpacked, and what the generator says of
+// it; a mail the unpacker refuses fails the test.
+func nextUnpacked(t *testing.T, g *Generator) (*mssante.Mail, Document) {
+	t.Helper()
+	raw, want, err := g.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mail, err := mssante.Unpack(context.Background(), raw, mssante.DefaultLimits())
+	if err != nil {
+		t.Fatalf("%s: %v", want.File, err)
+	}
+	return mail, want
 }

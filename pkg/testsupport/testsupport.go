@@ -5,8 +5,11 @@ package testsupport
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
+	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -73,4 +76,44 @@ func PlainUTF8(data []byte) bool {
 	}
 	rest := bytes.TrimLeft(head[i+len("encoding"):], " \t\r\n=\"'")
 	return bytes.HasPrefix(rest, []byte("utf-8")) && bytes.Count(bytes.ToLower(data), []byte("encoding")) == 1
+}
+
+// Diff lists, sorted, the lines only one side has, counted ("- line (×2)"
+// for want's, "+ line (×1)" for got's), at most 20 of them: the message
+// of a test comparing two lists of rows or lines.
+func Diff(want, got []string) string {
+	count := map[string]int{}
+	for _, w := range want {
+		count[w]++
+	}
+	for _, g := range got {
+		count[g]--
+	}
+	var lines []string
+	for k, n := range count {
+		switch {
+		case n > 0:
+			lines = append(lines, fmt.Sprintf("- %s (×%d)", k, n))
+		case n < 0:
+			lines = append(lines, fmt.Sprintf("+ %s (×%d)", k, -n))
+		}
+	}
+	sort.Strings(lines)
+	if len(lines) > 20 {
+		lines = append(lines[:20], fmt.Sprintf("... and %d more", len(lines)-20))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ProcessGone reports whether the process pid is gone: no such process, or
+// only its zombie (a server a test killed, which its parent has not
+// reaped). It reads /proc: Linux only, as the test servers are.
+func ProcessGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// pid (comm) state ...: the state follows the last ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	return len(f) > 0 && f[0] == "Z"
 }

@@ -11,10 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/stage"
-	"github.com/bndmr/hub/pkg/synth"
 )
 
 // TestHandlePublishes runs handle on a real raw-mail delivery (embedded
@@ -24,30 +24,10 @@ import (
 // original mail.
 func TestHandlePublishes(t *testing.T) {
 	v := testValidator(t, Config{})
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{Port: -1, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
+	js := bustest.Start(t).JS
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg := bus.Config{URL: srv.ClientURL()}.WithDefaults()
-	nc, js, err := bus.Connect(ctx, cfg, "validator-test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	if err := bus.EnsureStreams(ctx, js, cfg); err != nil {
-		t.Fatal(err)
-	}
-	g, err := synth.New(synth.Options{Seed: 5, Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, _, err := g.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
+	good, _ := goodMail(t)
 	// Two mails before ours, so that its sequence is not 1.
 	for i := range 3 {
 		m := events.MailRaw{V: events.MailRawV, MailID: fmt.Sprintf("m%d", i), Raw: good, ReceivedAt: time.Now()}
@@ -126,8 +106,8 @@ func lastDelivery(ctx context.Context, t *testing.T, js jetstream.JetStream) sta
 	return stage.Delivery[events.MailRaw]{Event: m, Msg: msg, Meta: meta}
 }
 
-// messagesOn counts the messages of the stream that holds subject.
-func messagesOn(ctx context.Context, t *testing.T, js jetstream.JetStream, subject string) uint64 {
+// streamOf is the stream that holds subject.
+func streamOf(ctx context.Context, t *testing.T, js jetstream.JetStream, subject string) jetstream.Stream {
 	t.Helper()
 	name, err := js.StreamNameBySubject(ctx, subject)
 	if err != nil {
@@ -137,7 +117,13 @@ func messagesOn(ctx context.Context, t *testing.T, js jetstream.JetStream, subje
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, err := s.Info(ctx)
+	return s
+}
+
+// messagesOn counts the messages of the stream that holds subject.
+func messagesOn(ctx context.Context, t *testing.T, js jetstream.JetStream, subject string) uint64 {
+	t.Helper()
+	info, err := streamOf(ctx, t, js, subject).Info(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,15 +133,7 @@ func messagesOn(ctx context.Context, t *testing.T, js jetstream.JetStream, subje
 // lastOn decodes the last message on subject into v and returns its id.
 func lastOn(ctx context.Context, t *testing.T, js jetstream.JetStream, subject string, v any) string {
 	t.Helper()
-	name, err := js.StreamNameBySubject(ctx, subject)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := js.Stream(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := s.GetLastMsgForSubject(ctx, subject)
+	raw, err := streamOf(ctx, t, js, subject).GetLastMsgForSubject(ctx, subject)
 	if err != nil {
 		t.Fatalf("nothing on %s: %v", subject, err)
 	}

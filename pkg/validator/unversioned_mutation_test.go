@@ -7,8 +7,6 @@ import (
 
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbuild"
-	"github.com/bndmr/hub/pkg/mssante"
-	"github.com/bndmr/hub/pkg/synth"
 )
 
 // TestCheckUnversioned: a conforming document whose versionNumber is 0
@@ -16,19 +14,8 @@ import (
 // code of its own, not as a generic extraction failure.
 func TestCheckUnversioned(t *testing.T) {
 	v := testValidator(t, Config{})
-	g, err := synth.New(synth.Options{Seed: 5, Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, _, err := g.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := mssante.Unpack(context.Background(), good, mssante.DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cda := regexp.MustCompile(`<versionNumber value="\d+"/>`).ReplaceAll(m.Documents[0].Data, []byte(`<versionNumber value="0"/>`))
+	good, _ := goodMail(t)
+	cda := regexp.MustCompile(`<versionNumber value="\d+"/>`).ReplaceAll(firstCDA(t, good), []byte(`<versionNumber value="0"/>`))
 	res, err := v.Check(context.Background(), events.MailRaw{MailID: "m1"}, mailWith(t, mailbuild.XDMDocument{Data: cda}))
 	if err != nil {
 		t.Fatal(err)

@@ -14,10 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
-	"github.com/bndmr/hub/pkg/synth"
 	"github.com/bndmr/hub/pkg/xmldoc"
 )
 
@@ -46,17 +46,9 @@ func TestNewDefaults(t *testing.T) {
 // TestCheckCounts: each mail and each document is counted once, by result,
 // verdict and establishment: the operators' dashboards read these.
 func TestCheckCounts(t *testing.T) {
-	testValidator(t, Config{}) // loads the engine
 	reg := prometheus.NewRegistry()
-	v := New(Config{}, engine, zap.NewNop(), reg)
-	g, err := synth.New(synth.Options{Seed: 5, Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, _, err := g.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := New(Config{}, cisistest.Engine(t), zap.NewNop(), reg)
+	good, _ := goodMail(t)
 	notSDMMR := mailWith(t, mailbuild.XDMDocument{Data: readKit(t, "examples/other-cda/VAC_2023.01.xml")})
 	m := events.MailRaw{MailID: "m1", ReceivedAt: time.Now()}
 	for _, raw := range [][]byte{good, notSDMMR, []byte("not a mail")} {
@@ -109,25 +101,14 @@ func latencyCount(t *testing.T, reg *prometheus.Registry) float64 {
 // outcome, for the acknowledgement.
 func TestCheckKeepsMailWarnings(t *testing.T) {
 	v := testValidator(t, Config{})
-	g, err := synth.New(synth.Options{Seed: 5, Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, _, err := g.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := mssante.Unpack(context.Background(), good, mssante.DefaultLimits())
-	if err != nil {
-		t.Fatal(err)
-	}
+	good, _ := goodMail(t)
 	var z bytes.Buffer
 	zw := zip.NewWriter(&z)
 	f, err := zw.Create("IHE_XDM/SUBSET01/DOC00001.XML")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Write(m.Documents[0].Data)
+	f.Write(firstCDA(t, good))
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -9,39 +9,46 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"go.uber.org/zap"
 
-	"github.com/bndmr/hub/pkg/cisis"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/events"
-	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/synth"
 )
 
-var (
-	engineOnce sync.Once
-	engine     *cisis.Engine
-	engineErr  error
-	kitDir     string
-)
-
 func testValidator(t *testing.T, cfg Config) *Validator {
 	t.Helper()
-	engineOnce.Do(func() {
-		kitDir, engineErr = kit.Dir()
-		if engineErr == nil {
-			engine, engineErr = cisis.Load(context.Background(), kitDir)
-		}
-	})
-	if engineErr != nil {
-		t.Fatal(engineErr)
+	return New(cfg, cisistest.Engine(t), zap.NewNop(), nil)
+}
+
+// goodMail is the first mail of the synthetic generator with seed 5: one
+// valid document, described by gen.
+func goodMail(t *testing.T) (raw []byte, gen synth.Document) {
+	t.Helper()
+	g, err := synth.New(synth.Options{Seed: 5, Kit: cisistest.KitDir(t)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	return New(cfg, engine, zap.NewNop(), nil)
+	raw, gen, err = g.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw, gen
+}
+
+// firstCDA is the first document of a mail, as Unpack reads it.
+func firstCDA(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	m, err := mssante.Unpack(context.Background(), raw, mssante.DefaultLimits())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m.Documents[0].Data
 }
 
 func mailWith(t *testing.T, docs ...mailbuild.XDMDocument) []byte {
@@ -113,7 +120,7 @@ func twoSubsets(t *testing.T, cda []byte, second mailbuild.XDMDocument) []byte {
 
 func readKit(t *testing.T, rel string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(kitDir, rel))
+	b, err := os.ReadFile(filepath.Join(cisistest.KitDir(t), rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,21 +129,8 @@ func readKit(t *testing.T, rel string) []byte {
 
 func TestCheck(t *testing.T) {
 	v := testValidator(t, Config{})
-	g, err := synth.New(synth.Options{Seed: 5, Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, gen, err := g.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
-	goodCDA := func() []byte {
-		m, err := mssante.Unpack(context.Background(), good, mssante.DefaultLimits())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m.Documents[0].Data
-	}()
+	good, gen := goodMail(t)
+	goodCDA := firstCDA(t, good)
 	for _, tc := range []struct {
 		name        string
 		raw         []byte

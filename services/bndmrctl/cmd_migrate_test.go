@@ -3,59 +3,21 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
-
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/store"
 )
-
-// withDB is dsn (clickhouse://host:port[/db]) naming database db.
-func withDB(dsn, db string) string {
-	rest := strings.TrimPrefix(dsn, "clickhouse://")
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		rest = rest[:i]
-	}
-	return "clickhouse://" + rest + "/" + db
-}
-
-// freshDB creates an empty database on the server of dsn (on every server
-// of cluster when it is set) and drops it at the end of the test.
-func freshDB(t *testing.T, dsn, cluster string) string {
-	t.Helper()
-	ctx := context.Background()
-	admin, err := store.Open(ctx, withDB(dsn, "default"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, on := fmt.Sprintf("test_ctl_migrate_%d", time.Now().UnixNano()), ""
-	if cluster != "" {
-		on = " ON CLUSTER " + cluster
-		// An ON CLUSTER statement waits for every server: 30 s, not 180,
-		// before saying that one does not answer.
-		ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"distributed_ddl_task_timeout": 30}))
-	}
-	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db+on); err != nil {
-		t.Fatalf("creating database %s%s: %v", db, on, err)
-	}
-	t.Cleanup(func() {
-		_ = admin.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+db+on)
-		admin.Close()
-	})
-	return db
-}
 
 // tablesOf returns the tables (and views) of db on the server of dsn, by
 // name, with their engine.
 func tablesOf(t *testing.T, dsn, db string) map[string]string {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, withDB(dsn, db))
+	st, err := store.Open(ctx, chtest.WithDatabase(t, dsn, db))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,13 +60,10 @@ func migrationNames(t *testing.T) []string {
 // against.
 func migratedSingle(t *testing.T) map[string]string {
 	t.Helper()
-	dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-	if dsn == "" {
-		t.Skip("BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts ClickHouse")
-	}
 	ctx := context.Background()
-	db := freshDB(t, dsn, "")
-	args := []string{"migrate", "--clickhouse", withDB(dsn, db)}
+	dsn := chtest.DSN(t)
+	dbDSN, db := chtest.DatabaseOn(t, dsn, "test_ctl_migrate")
+	args := []string{"migrate", "--clickhouse", dbDSN}
 	ctlCase{args: args, errOut: "bndmrctl migrate: applied " + strings.Join(migrationNames(t), ", ") + "\n"}.run(t, ctx)
 	ctlCase{args: args, errOut: "bndmrctl migrate: the schema is up to date\n"}.run(t, ctx)
 	return tablesOf(t, dsn, db)
@@ -184,22 +143,18 @@ func createdBy(t *testing.T) []string {
 // of a shard share their ZooKeeper path and the shards do not. Run again
 // from another server, it finds the migrations recorded.
 func TestMigrateCluster(t *testing.T) {
-	v := os.Getenv("BNDMR_TEST_CH_CLUSTER")
-	if v == "" {
-		t.Skip("BNDMR_TEST_CH_CLUSTER not set: run `make test-cluster`, which starts the cluster")
-	}
-	dsns := strings.Split(v, ",")
+	dsns := chtest.ClusterDSNs(t)
 	if len(dsns) != 4 {
 		t.Skipf("BNDMR_TEST_CH_CLUSTER names %d servers: the 2 × 2 layout needs the four of scripts/up-cluster.sh", len(dsns))
 	}
 	single := migratedSingle(t)
 	const cluster = "bndmr_2x2"
-	db := freshDB(t, dsns[0], cluster)
+	_, db := chtest.ClusterDatabase(t, dsns[0], cluster, "test_ctl_migrate")
 	ctx := context.Background()
 	flags := []string{"--clickhouse-cluster", cluster, "--clickhouse-shard-macro", "{shard2x2}"}
-	ctlCase{args: append([]string{"migrate", "--clickhouse", withDB(dsns[0], db)}, flags...),
+	ctlCase{args: append([]string{"migrate", "--clickhouse", chtest.WithDatabase(t, dsns[0], db)}, flags...),
 		errOut: "bndmrctl migrate: applied " + strings.Join(migrationNames(t), ", ") + "\n"}.run(t, ctx)
-	ctlCase{args: append([]string{"migrate", "--clickhouse", withDB(dsns[2], db)}, flags...),
+	ctlCase{args: append([]string{"migrate", "--clickhouse", chtest.WithDatabase(t, dsns[2], db)}, flags...),
 		errOut: "bndmrctl migrate: the schema is up to date\n"}.run(t, ctx)
 
 	first := tablesOf(t, dsns[0], db)
@@ -230,7 +185,7 @@ func TestMigrateCluster(t *testing.T) {
 	}
 	// The replication groups: one per shard of bndmr_2x2.
 	path := func(dsn string) string {
-		st, err := store.Open(ctx, withDB(dsn, db))
+		st, err := store.Open(ctx, chtest.WithDatabase(t, dsn, db))
 		if err != nil {
 			t.Fatal(err)
 		}

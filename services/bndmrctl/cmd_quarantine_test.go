@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +14,8 @@ import (
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/stage"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
 // TestQuarantine lists, inspects and replays entries of a real (embedded)
@@ -99,5 +103,97 @@ func TestQuarantine(t *testing.T) {
 		if id := m.Header.Get(jetstream.MsgIDHeader); id != want {
 			t.Errorf("message %d has Nats-Msg-Id %q, want %q", seq, id, want)
 		}
+	}
+}
+
+// TestQuarantineStageEntries: an entry the stage runtime writes for a
+// record it can never load is listed, inspected and replayed on its own
+// subject, where the stage takes it again; an identified entry, which keeps
+// no copy, cannot be replayed from the quarantine.
+func TestQuarantineStageEntries(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tb := bustest.Start(t)
+	url, js := tb.URL, tb.JS
+	// The loader refuses the record once (ClickHouse refused its rows),
+	// then takes it: the cause was fixed before the replay.
+	var calls, loaded atomic.Int32
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go stage.Run(runCtx, js, nil, nil, stage.Spec[events.Record]{
+		Consumer: topology.ConsumerOf(topology.DurableRecords), Version: events.RecordV,
+		MailID: func(r events.Record) string { return r.MailID },
+		HandleOne: func(ctx context.Context, d stage.Delivery[events.Record]) error {
+			if calls.Add(1) == 1 {
+				return stage.Permanent("clickhouse_refused", errors.New("Type mismatch in column age"))
+			}
+			loaded.Add(1)
+			return nil
+		}})
+	if _, err := bus.Publish(ctx, js, events.SubjectRecord, "mail-9/0", events.Record{V: events.RecordV, MailID: "mail-9"}); err != nil {
+		t.Fatal(err)
+	}
+	// An identified entry, as pseudonymisation's stage writes it.
+	ident := events.Quarantined{V: events.QuarantineV, Stage: "pseudonymisation", Code: "pseudonymisation_failed", Reason: "no key",
+		At: time.Now().UTC(), Event: &events.Failed{Stream: bus.StreamIdentified, Subject: events.SubjectExtracted, Seq: 4, MailID: "mail-8"}}
+	waitQuarantine(t, ctx, js, 1)
+	if _, err := bus.Publish(ctx, js, events.SubjectQuarantine, "ident", ident); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+		want int
+		out  []string
+	}{
+		{"list", []string{"list"}, 0, []string{"loader", "clickhouse_refused", bus.StreamRecord, "Type mismatch", "pseudonymisation_failed"}},
+		{"inspect", []string{"inspect", "1"}, 0, []string{"BNDMR_RECORD sequence 1", "Nats-Msg-Id mail-9/0", "mail-9", "--raw writes them"}},
+		{"inspect --raw", []string{"inspect", "--raw", "1"}, 0, []string{`"mail_id":"mail-9"`}},
+		{"inspect identified", []string{"inspect", "2"}, 0, []string{"not kept (identified data)"}},
+		{"inspect identified --raw", []string{"inspect", "--raw", "2"}, 1, nil},
+		{"replay", []string{"replay", "1"}, 0, []string{"mail-9/0/replay/1"}},
+		{"replay twice", []string{"replay", "1"}, 0, []string{"already replayed"}},
+		{"replay identified", []string{"replay", "2"}, 1, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if got := cmdQuarantine(ctx, append([]string{"--nats-url", url}, tc.args...), &out, &errOut); got != tc.want {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", got, tc.want, out.String(), errOut.String())
+			}
+			for _, s := range tc.out {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out.String())
+				}
+			}
+		})
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for loaded.Load() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replayed record was not loaded (%d handler calls)", calls.Load())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := loaded.Load(); n != 1 {
+		t.Errorf("replayed record loaded %d times", n)
+	}
+}
+
+func waitQuarantine(t *testing.T, ctx context.Context, js jetstream.JetStream, n uint64) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s, err := js.Stream(ctx, bus.StreamQuarantine)
+		if err == nil {
+			if info, err := s.Info(ctx); err == nil && info.State.Msgs >= n {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than %d quarantine entries after 20 s", n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

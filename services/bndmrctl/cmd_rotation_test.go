@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/sdmmr"
-	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
 )
 
 // TestRotationCommand: status, finish and forget on a real ClickHouse: a
@@ -19,15 +18,7 @@ import (
 // says; forget deletes the links.
 func TestRotationCommand(t *testing.T) {
 	ctx := context.Background()
-	dbDSN, _ := chtest.Database(t, "test_rotation_cmd")
-	st, err := store.Open(ctx, dbDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st, dbDSN := storetest.Migrated(t, "test_rotation_cmd")
 	rec := func(set string, v int, key, traits string, prev *sdmmr.PseudonymSet) events.Record {
 		r := events.Record{V: events.RecordV, MailID: set, FINESS: "750000010", SetID: set, VersionNumber: v, KeyID: key,
 			EffectiveTime: "20261015", ReceivedAt: time.Now(), DocumentKey: "d-" + key + set, PatientTraitsPseudonym: traits}

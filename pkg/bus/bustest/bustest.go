@@ -5,6 +5,7 @@ package bustest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -47,4 +48,41 @@ func Start(t testing.TB) Server {
 		t.Fatal(err)
 	}
 	return Server{URL: srv.ClientURL(), Dir: dir, NC: nc, JS: js}
+}
+
+// Pending says what the hub's streams still hold for the stages: an
+// identified document not yet pseudonymised, or a consumer of the mail,
+// outcome or record stream with messages pending or unacknowledged, or no
+// consumer yet; "" when the streams are drained. A pipeline test polls it
+// (with its inbox) to know that a run is over.
+func Pending(ctx context.Context, js jetstream.JetStream) string {
+	// BNDMR_IDENTIFIED is a work queue: a message leaves once pseudonymised.
+	st, err := js.Stream(ctx, bus.StreamIdentified)
+	if err != nil {
+		return err.Error()
+	}
+	if info, err := st.Info(ctx); err != nil || info.State.Msgs > 0 {
+		return fmt.Sprintf("identified documents waiting (%v)", err)
+	}
+	for _, name := range []string{bus.StreamMail, bus.StreamOutcome, bus.StreamRecord} {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			return err.Error()
+		}
+		n := 0
+		lister := st.ListConsumers(ctx)
+		for c := range lister.Info() {
+			n++
+			if c.NumPending > 0 || c.NumAckPending > 0 {
+				return fmt.Sprintf("%s/%s: %d pending, %d unacknowledged", name, c.Name, c.NumPending, c.NumAckPending)
+			}
+		}
+		if err := lister.Err(); err != nil {
+			return err.Error()
+		}
+		if n == 0 {
+			return name + ": no consumer yet"
+		}
+	}
+	return ""
 }

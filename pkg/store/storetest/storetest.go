@@ -16,15 +16,29 @@ import (
 // BNDMR_TEST_CLICKHOUSE the test is skipped.
 func Store(t testing.TB, prefix string) *store.Store {
 	t.Helper()
-	s := Open(t, prefix)
+	s, _ := Migrated(t, prefix)
+	return s
+}
+
+// Migrated is Store and the DSN of its database, for a test that also hands
+// the database to a command.
+func Migrated(t testing.TB, prefix string) (*store.Store, string) {
+	t.Helper()
+	s, dsn := open(t, prefix)
 	if _, err := s.Migrate(context.Background()); err != nil {
 		t.Fatalf("migrating the test database: %v", err)
 	}
-	return s
+	return s, dsn
 }
 
 // Open is Store without the migrations: an empty database.
 func Open(t testing.TB, prefix string) *store.Store {
+	t.Helper()
+	s, _ := open(t, prefix)
+	return s
+}
+
+func open(t testing.TB, prefix string) (*store.Store, string) {
 	t.Helper()
 	dsn, _ := chtest.Database(t, prefix)
 	s, err := store.Open(context.Background(), dsn)
@@ -32,7 +46,7 @@ func Open(t testing.TB, prefix string) *store.Store {
 		t.Fatalf("opening the test database: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s
+	return s, dsn
 }
 
 // Column runs q, a test's own query of one String column, and returns its

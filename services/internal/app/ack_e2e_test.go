@@ -1,63 +1,31 @@
 package app
 
 import (
-	"bytes"
 	"fmt"
 	"mime"
 	"net/mail"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/bndmr/hub/pkg/kit"
-	"github.com/bndmr/hub/pkg/mailbuild"
-	"github.com/bndmr/hub/pkg/synth"
+	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
+	"github.com/bndmr/hub/pkg/synth/synthtest"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // TestEndToEndAcknowledgement sends two hospital mails (one valid, one
 // refused) through Dovecot → hub → Postfix → the hospital's Dovecot mailbox
 // and reads the MDNs back over IMAP.
 func TestEndToEndAcknowledgement(t *testing.T) {
-	smtpAddr := os.Getenv("BNDMR_E2E_SMTP")
-	if smtpAddr == "" {
-		t.Skip("BNDMR_E2E_SMTP not set: run through `make test`, which starts Postfix")
-	}
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	smtpAddr := testsupport.Env(t, "BNDMR_E2E_SMTP", "Postfix")
 	run := time.Now().UnixNano()
 	const hospital = "hospital@chu.test"
-	g, err := synth.New(synth.Options{Seed: 99, Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	good, gen, err := g.Next()
-	if err != nil {
-		t.Fatal(err)
-	}
 	okID := fmt.Sprintf("<ok.%d@chu.test>", run)
-	good = bytes.ReplaceAll(good, []byte(gen.From), []byte(hospital))
-	good = bytes.Replace(good, []byte(gen.MessageID), []byte(okID), 1)
-
-	bad, err := os.ReadFile(kitDir + "/conformance/docs/SDM-MR_2024.01_nouveau-ne__m1_002.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: bad}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := synthtest.Next(t, synthtest.Generator(t, 99), hospital, okID)
 	koID := fmt.Sprintf("<ko.%d@chu.test>", run)
-	badMail, err := mailbuild.BuildMail(mailbuild.MailSpec{From: hospital, To: "hub2@bndmr.test", MessageID: koID,
-		DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
-	if err != nil {
-		t.Fatal(err)
-	}
+	badMail := synthtest.KitMail(t, synthtest.Refused, hospital, "hub2@bndmr.test", koID)
 
 	e := newE2E(t, 98, 0, good, badMail)
 	if code := HubMain(e.args("--exit-when-idle", "1500ms", "--smtp-addr", smtpAddr, "--smtp-tls", "none",
@@ -97,13 +65,7 @@ func readMDNs(t *testing.T, addr, user string, ids []string, within time.Duratio
 	found := map[string]string{}
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) && len(found) < len(ids) {
-		c, err := imapclient.DialInsecure(addr, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.Login(user, "secret").Wait(); err != nil {
-			t.Fatal(err)
-		}
+		c := mailboxtest.Login(t, addr, user)
 		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 			t.Fatal(err)
 		}

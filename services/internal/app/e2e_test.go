@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/bndmr/hub/pkg/chtest"
-	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/synth"
+	"github.com/bndmr/hub/pkg/synth/synthtest"
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pseudonymisation"
 )
 
@@ -32,23 +33,17 @@ type e2e struct {
 
 func newE2E(t *testing.T, seed uint64, count int, extra ...[]byte) *e2e {
 	t.Helper()
-	return newE2EOn(t, os.Getenv("BNDMR_TEST_CLICKHOUSE"), seed, count, extra...)
+	return newE2EOn(t, chtest.DSN(t), seed, count, extra...)
 }
 
 // newE2EOn is newE2E on the ClickHouse server chDSN (database default).
 func newE2EOn(t *testing.T, chDSN string, seed uint64, count int, extra ...[]byte) *e2e {
 	t.Helper()
-	imapAddr := os.Getenv("BNDMR_TEST_IMAP")
-	if imapAddr == "" || chDSN == "" {
-		t.Skip("BNDMR_TEST_IMAP / BNDMR_TEST_CLICKHOUSE not set: run through `make test`, which starts Dovecot and ClickHouse")
-	}
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	imapAddr := testsupport.Env(t, "BNDMR_TEST_IMAP", "Dovecot")
 	ctx := context.Background()
 	e := &e2e{imapAddr: imapAddr, inbox: fmt.Sprintf("e2e%d", time.Now().UnixNano()), dataDir: t.TempDir()}
 
+	var err error
 	e.dsn, _ = chtest.DatabaseOn(t, chDSN, "e2e")
 	if e.st, err = store.Open(ctx, e.dsn); err != nil {
 		t.Fatal(err)
@@ -59,10 +54,7 @@ func newE2EOn(t *testing.T, chDSN string, seed uint64, count int, extra ...[]byt
 	if err := pseudonymisation.WriteKeyFile(e.keyFile, "e2e-key"); err != nil {
 		t.Fatal(err)
 	}
-	g, err := synth.New(synth.Options{Seed: seed, Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := synthtest.Generator(t, seed)
 	var mails [][]byte
 	for i := 0; i < count; i++ {
 		m, d, err := g.Next()
@@ -74,28 +66,7 @@ func newE2EOn(t *testing.T, chDSN string, seed uint64, count int, extra ...[]byt
 	}
 	mails = append(mails, extra...)
 	mc := e.mailbox()
-	c, err := imapclient.DialInsecure(imapAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login(mc.User, mc.Password).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range []string{e.inbox, e.inbox + "-done"} {
-		if err := c.Create(f, nil).Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c.Close()
-	t.Cleanup(func() {
-		c, err := imapclient.DialInsecure(imapAddr, nil)
-		if err == nil {
-			c.Login(mc.User, mc.Password).Wait()
-			c.Delete(e.inbox).Wait()
-			c.Delete(e.inbox + "-done").Wait()
-			c.Close()
-		}
-	})
+	mailboxtest.Folders(t, imapAddr, mc.User, e.inbox, e.inbox+"-done")
 	n, err := mailbox.Deliver(ctx, mc, e.inbox, func(yield func([]byte) bool) {
 		for _, m := range mails {
 			if !yield(m) {
@@ -110,7 +81,7 @@ func newE2EOn(t *testing.T, chDSN string, seed uint64, count int, extra ...[]byt
 }
 
 func (e *e2e) mailbox() mailbox.Config {
-	return mailbox.Config{Name: "hub2", Addr: e.imapAddr, TLS: "none", User: "hub2@bndmr.test", Password: "secret", Inbox: e.inbox}
+	return mailbox.Config{Name: "hub2", Addr: e.imapAddr, TLS: "none", User: "hub2@bndmr.test", Password: mailboxtest.Password, Inbox: e.inbox}
 }
 
 func (e *e2e) args(extra ...string) []string {
@@ -237,14 +208,8 @@ func (e *e2e) checkLoaded(t *testing.T) {
 
 func waitMailboxEmpty(t *testing.T, e *e2e, want int) {
 	t.Helper()
-	c, err := imapclient.DialInsecure(e.imapAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mailboxtest.Login(t, e.imapAddr, e.mailbox().User)
 	defer c.Close()
-	if err := c.Login("hub2@bndmr.test", "secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
 	for _, f := range []struct {
 		name string
 		want uint32

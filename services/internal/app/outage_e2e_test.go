@@ -4,90 +4,40 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/testsupport"
+	"github.com/bndmr/hub/pkg/topology/chinstance"
 )
 
 // clickHouse is a ClickHouse server of the test's own
 // (scripts/clickhouse-instance.sh), to kill and start again without
 // touching the servers other tests use.
 type clickHouse struct {
-	dir       string
-	tcp, http int
-	cmd       *exec.Cmd
-	exited    chan struct{}
+	cfg chinstance.Config
+	srv *chinstance.Server
 }
 
 func startOwnClickHouse(t *testing.T) *clickHouse {
 	t.Helper()
-	if _, err := exec.LookPath("clickhouse-server"); err != nil {
-		t.Fatal("clickhouse-server is not installed: run through `make test` (make deps installs it)")
-	}
-	ch := &clickHouse{dir: t.TempDir(), tcp: testsupport.FreePort(t), http: testsupport.FreePort(t)}
+	ch := &clickHouse{cfg: chinstance.Config{Dir: t.TempDir(), TCP: testsupport.FreePort(t), HTTP: testsupport.FreePort(t)}}
 	ch.start(t)
-	t.Cleanup(func() { ch.kill(t) })
 	return ch
 }
 
-func (ch *clickHouse) dsn() string { return fmt.Sprintf("clickhouse://127.0.0.1:%d/default", ch.tcp) }
+func (ch *clickHouse) dsn() string {
+	return fmt.Sprintf("clickhouse://127.0.0.1:%d/default", ch.cfg.TCP)
+}
 
+// start starts the server again on its folder and ports.
 func (ch *clickHouse) start(t *testing.T) {
 	t.Helper()
-	script, err := filepath.Abs("../../../scripts/clickhouse-instance.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch.cmd = exec.Command(script, ch.dir, strconv.Itoa(ch.tcp), strconv.Itoa(ch.http))
-	log, err := os.OpenFile(filepath.Join(ch.dir, "console.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch.cmd.Stdout, ch.cmd.Stderr = log, log
-	if err := ch.cmd.Start(); err != nil {
-		t.Fatalf("starting ClickHouse: %v", err)
-	}
-	ch.exited = make(chan struct{})
-	go func() { ch.cmd.Wait(); log.Close(); close(ch.exited) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		st, err := store.Open(context.Background(), ch.dsn())
-		if err == nil {
-			st.Close()
-			return
-		}
-		select {
-		case <-ch.exited:
-			b, _ := os.ReadFile(filepath.Join(ch.dir, "console.log"))
-			t.Fatalf("ClickHouse exited at start: %s", b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ClickHouse on port %d did not answer within 60 s: %v", ch.tcp, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	ch.srv = chinstance.Start(t, ch.cfg)
 }
 
 // kill stops the server with SIGKILL and waits for the process to go.
-func (ch *clickHouse) kill(t *testing.T) {
-	t.Helper()
-	if ch.cmd == nil || ch.cmd.Process == nil {
-		return
-	}
-	select {
-	case <-ch.exited:
-		return
-	default:
-	}
-	_ = ch.cmd.Process.Kill()
-	<-ch.exited
-}
+func (ch *clickHouse) kill(t *testing.T) { ch.srv.Kill() }
 
 // outageDuration: how long ClickHouse stays away; longer than the 100 s
 // after which the old 20-delivery limit dropped records for good.

@@ -3,16 +3,15 @@ package app
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
-	"github.com/bndmr/hub/pkg/kit"
-	"github.com/bndmr/hub/pkg/synth"
+	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
+	"github.com/bndmr/hub/pkg/synth/synthtest"
+	"github.com/bndmr/hub/pkg/testsupport"
 )
 
 // TestEndToEndNoAcknowledgementOfReports feeds the hub MDNs and DSNs in the
@@ -31,14 +30,7 @@ import (
 // they show that acknowledgements do flow, and when the last one has
 // arrived.
 func TestEndToEndNoAcknowledgementOfReports(t *testing.T) {
-	smtpAddr := os.Getenv("BNDMR_E2E_SMTP")
-	if smtpAddr == "" {
-		t.Skip("BNDMR_E2E_SMTP not set: run through `make test`, which starts Postfix")
-	}
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
+	smtpAddr := testsupport.Env(t, "BNDMR_E2E_SMTP", "Postfix")
 	const hospital = "hospital@chu.test"
 	run := time.Now().UnixNano()
 
@@ -84,19 +76,11 @@ func TestEndToEndNoAcknowledgementOfReports(t *testing.T) {
 
 	// The controls: submissions with a byte-order mark, and without the
 	// blank line before the first boundary.
-	g, err := synth.New(synth.Options{Seed: 1212, Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := synthtest.Generator(t, 1212)
 	var controlIDs []string
 	for _, f := range []form{{name: "bom", bom: true}, {name: "no-blank", noBlank: true}} {
-		raw, gen, err := g.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
 		id := fmt.Sprintf("<submission-%s.%d@chu.test>", f.name, run)
-		raw = bytes.ReplaceAll(raw, []byte(gen.From), []byte(hospital))
-		raw = bytes.Replace(raw, []byte(gen.MessageID), []byte(id), 1)
+		raw := synthtest.Next(t, g, hospital, id)
 		if f.noBlank {
 			raw = dropPreamble(t, raw)
 		}
@@ -207,14 +191,8 @@ func dropPreamble(t *testing.T, raw []byte) []byte {
 // anywhere (Original-Message-ID, In-Reply-To, References, a quoted header).
 func mailsNaming(t *testing.T, addr, user string, ids []string) map[string]string {
 	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := mailboxtest.Login(t, addr, user)
 	defer c.Close()
-	if err := c.Login(user, "secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
 	sel, err := c.Select("INBOX", nil).Wait()
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/chbackup"
+	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/drill"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/jsbackup"
@@ -106,12 +107,8 @@ func TestRestoreDrill(t *testing.T) {
 	}
 
 	// The restore: an empty database, an empty NATS store.
-	restoredDB := e.st.Database() + "_restored"
-	if err := e.st.Conn().Exec(ctx, "CREATE DATABASE "+restoredDB); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.st.Conn().Exec(context.Background(), "DROP DATABASE IF EXISTS "+restoredDB) })
-	dst, err := store.Open(ctx, strings.TrimSuffix(e.dsn, "/"+e.st.Database())+"/"+restoredDB)
+	restoredDSN, _ := chtest.DatabaseOn(t, e.dsn, "e2e_restored")
+	dst, err := store.Open(ctx, restoredDSN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,15 +26,17 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/chddl"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
+	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/store/storetest"
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/services/internal/localenv"
 )
@@ -460,7 +462,7 @@ func (r *caseRun) run(fault func(r *caseRun) string) *outcome {
 	}
 	r.set = buildMails(t, r.tag(), s.cfg.mails, s.cfg.seed)
 	t.Logf("%s: %s", r.name, r.set)
-	mdnBase := uidNext(t, s.imapPlain)
+	mdnBase := mailboxtest.UIDNext(t, s.imapPlain, hospital)
 	qBefore := lastSeq(t, r.opJS, bus.StreamQuarantine)
 	mb, err := streamMsgs(r.js, bus.StreamMail)
 	if err != nil {
@@ -525,7 +527,7 @@ func (r *caseRun) run(fault func(r *caseRun) string) *outcome {
 	}
 	for table, want := range ref.keys {
 		if got := out.keys[table]; strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("%s: %d keys, %d in the fault-free run\n%s", table, len(got), len(want), diff(want, got))
+			t.Errorf("%s: %d keys, %d in the fault-free run\n%s", table, len(got), len(want), testsupport.Diff(want, got))
 		}
 	}
 	for i, id := range r.set.ids {
@@ -608,43 +610,15 @@ func quarantined(t testing.TB, js jetstream.JetStream, after uint64) []string {
 	return out
 }
 
-// busy says why the pipeline is not drained: a mail in the inbox, an
-// identified document waiting, or a consumer with pending or unacknowledged
-// messages ("" when drained).
+// busy says why the pipeline is not drained: a mail in the inbox, or what
+// bustest.Pending finds in the streams ("" when drained).
 func busy(ctx context.Context, mc mailbox.Config, js jetstream.JetStream) string {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if n, err := mailbox.Waiting(ctx, mc); err != nil || n > 0 {
 		return fmt.Sprintf("%d mails in %s (%v)", n, mc.Inbox, err)
 	}
-	st, err := js.Stream(ctx, bus.StreamIdentified)
-	if err != nil {
-		return err.Error()
-	}
-	if info, err := st.Info(ctx); err != nil || info.State.Msgs > 0 {
-		return fmt.Sprintf("identified documents waiting (%v)", err)
-	}
-	for _, name := range []string{bus.StreamMail, bus.StreamOutcome, bus.StreamRecord} {
-		st, err := js.Stream(ctx, name)
-		if err != nil {
-			return err.Error()
-		}
-		n := 0
-		lister := st.ListConsumers(ctx)
-		for c := range lister.Info() {
-			n++
-			if c.NumPending > 0 || c.NumAckPending > 0 {
-				return fmt.Sprintf("%s/%s: %d pending, %d unacknowledged", name, c.Name, c.NumPending, c.NumAckPending)
-			}
-		}
-		if err := lister.Err(); err != nil {
-			return err.Error()
-		}
-		if n == 0 {
-			return name + ": no consumer yet"
-		}
-	}
-	return ""
+	return bustest.Pending(ctx, js)
 }
 
 // tableKeys reads, from every table of db holding set_id, its distinct
@@ -673,55 +647,7 @@ func tableKeys(t testing.TB, s *site, db string) map[string][]string {
 	return out
 }
 
-// diff lists the lines only one side has (at most 20).
-func diff(want, got []string) string {
-	count := map[string]int{}
-	for _, w := range want {
-		count[w]++
-	}
-	for _, g := range got {
-		count[g]--
-	}
-	var lines []string
-	for k, n := range count {
-		switch {
-		case n > 0:
-			lines = append(lines, fmt.Sprintf("- %s (×%d)", k, n))
-		case n < 0:
-			lines = append(lines, fmt.Sprintf("+ %s (×%d)", k, -n))
-		}
-	}
-	sort.Strings(lines)
-	if len(lines) > 20 {
-		lines = append(lines[:20], fmt.Sprintf("... and %d more", len(lines)-20))
-	}
-	return strings.Join(lines, "\n")
-}
-
 // --- the MDNs, in the hospital's mailbox ---
-
-func hospitalSession(t testing.TB, addr string) *imapclient.Client {
-	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login(hospital, "secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func uidNext(t testing.TB, addr string) imap.UID {
-	t.Helper()
-	c := hospitalSession(t, addr)
-	defer c.Close()
-	st, err := c.Status("INBOX", &imap.StatusOptions{UIDNext: true}).Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.UIDNext
-}
 
 // countMDNs counts the MDNs from UID base per original Message-ID: it polls
 // until each id has one (at most a minute: the relay delivers a moment after
@@ -730,7 +656,7 @@ func countMDNs(t testing.TB, addr string, base imap.UID, ids []string, tag strin
 	t.Helper()
 	read := func() map[string]int {
 		found := map[string]int{}
-		c := hospitalSession(t, addr)
+		c := mailboxtest.Login(t, addr, hospital)
 		defer c.Close()
 		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 			t.Fatal(err)

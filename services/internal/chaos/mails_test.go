@@ -1,16 +1,16 @@
 package chaos
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
-	"github.com/bndmr/hub/pkg/kit"
+	"github.com/bndmr/hub/pkg/cisis/cisistest"
 	"github.com/bndmr/hub/pkg/mailbuild"
 	"github.com/bndmr/hub/pkg/mssante"
 	"github.com/bndmr/hub/pkg/synth"
+	"github.com/bndmr/hub/pkg/synth/synthtest"
 )
 
 // mailSet is the set every case delivers: the same documents in every case
@@ -33,52 +33,23 @@ const (
 // duplicates and hostile mails (zip bomb, path traversal, not MIME).
 func buildMails(t testing.TB, tag string, n int, seed uint64) mailSet {
 	t.Helper()
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := synth.New(synth.Options{Seed: seed, Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := synthtest.Generator(t, seed)
 	var s mailSet
 	add := func(m []byte, id string) { s.mails, s.ids = append(s.mails, m), append(s.ids, id) }
 	for i := 0; i < n; i++ {
-		m, d, err := g.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
 		id := fmt.Sprintf("<chaos.%s.%d@chu.test>", tag, i)
-		m = bytes.ReplaceAll(m, []byte(d.From), []byte(hospital))
-		m = bytes.Replace(m, []byte(d.MessageID), []byte(id), 1)
-		add(m, id)
+		add(synthtest.Next(t, g, hospital, id), id)
 	}
 	s.valid = n
-	build := func(id string, x mailbuild.XDM) []byte {
-		xdm, err := mailbuild.BuildXDM(x)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := mailbuild.BuildMail(mailbuild.MailSpec{From: hospital, To: hubAddr, MessageID: id,
-			DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
 	// Refused documents: mutations of the CI-SIS conformance set.
-	for i, f := range []string{"SDM-MR_2024.01_nouveau-ne__m1_002.xml", "SDM-MR_2021.01__m1_005.xml", "SDM-MR_2021.01__m1_050.xml",
+	for i, f := range []string{synthtest.Refused, "SDM-MR_2021.01__m1_005.xml", "SDM-MR_2021.01__m1_050.xml",
 		"SDM-MR_2021.01__m1_100.xml", "SDM-MR_2021.01__m1_140.xml"} {
-		doc, err := os.ReadFile(filepath.Join(kitDir, "conformance", "docs", f))
-		if err != nil {
-			t.Fatal(err)
-		}
 		id := fmt.Sprintf("<chaos.%s.ko%d@chu.test>", tag, i)
-		add(build(id, mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: doc}}}), id)
+		add(synthtest.KitMail(t, f, hospital, hubAddr, id), id)
 		s.rejected++
 	}
 	// Hostile mails (zip bomb, path traversal, not MIME), as the generator makes them.
-	doc, err := os.ReadFile(filepath.Join(kitDir, "conformance", "docs", "SDM-MR_2024.01_nouveau-ne__m1_002.xml"))
+	doc, err := os.ReadFile(filepath.Join(cisistest.KitDir(t), "conformance", "docs", synthtest.Refused))
 	if err != nil {
 		t.Fatal(err)
 	}

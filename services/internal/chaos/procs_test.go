@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"bufio"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/services/internal/localenv"
 )
 
@@ -66,28 +66,18 @@ func (p *proc) current() int {
 
 func (p *proc) alive() bool {
 	pid := p.current()
-	return pid > 0 && !gone(pid)
-}
-
-// gone: no process pid, or only its zombie.
-func gone(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true
-	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	return len(f) > 0 && f[0] == "Z"
+	return pid > 0 && !testsupport.ProcessGone(pid)
 }
 
 // signal sends sig and waits (up to 60 s, then SIGKILL) for the process to go.
 func (p *proc) stop(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	pid := p.current()
-	if pid <= 0 || gone(pid) {
+	if pid <= 0 || testsupport.ProcessGone(pid) {
 		return
 	}
 	_ = syscall.Kill(pid, sig)
-	for i := 0; !gone(pid); i++ {
+	for i := 0; !testsupport.ProcessGone(pid); i++ {
 		if i == 600 {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}

@@ -2,7 +2,6 @@ package topology
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,23 +11,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/bndmr/hub/pkg/bus"
+	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/chtest"
-	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/mailbox"
-	"github.com/bndmr/hub/pkg/mailbuild"
+	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/store/storetest"
-	"github.com/bndmr/hub/pkg/synth"
+	"github.com/bndmr/hub/pkg/synth/synthtest"
+	"github.com/bndmr/hub/pkg/testsupport"
 	"github.com/bndmr/hub/pkg/tlsclient"
 	"github.com/bndmr/hub/services/internal/localenv"
 )
@@ -107,40 +105,14 @@ func envFile(t *testing.T, path string) map[string]string {
 // Message-IDs of this run so that nothing of an earlier run is counted.
 func scenario(t *testing.T, run int64) (mails [][]byte, ids []string) {
 	t.Helper()
-	kitDir, err := kit.Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A seed per run: the set ids are new, so the rows found are this run's.
-	g, err := synth.New(synth.Options{Seed: uint64(run % 1_000_000_007), Kit: kitDir})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := synthtest.Generator(t, uint64(run%1_000_000_007))
 	for i := 0; i < scenarioMails; i++ {
-		m, d, err := g.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
 		id := fmt.Sprintf("<topo.%d.%d@chu.test>", run, i)
-		m = bytes.ReplaceAll(m, []byte(d.From), []byte(hospital))
-		m = bytes.Replace(m, []byte(d.MessageID), []byte(id), 1)
-		mails, ids = append(mails, m), append(ids, id)
-	}
-	bad, err := os.ReadFile(kitDir + "/conformance/docs/SDM-MR_2024.01_nouveau-ne__m1_002.xml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	xdm, err := mailbuild.BuildXDM(mailbuild.XDM{Documents: []mailbuild.XDMDocument{{Data: bad}}})
-	if err != nil {
-		t.Fatal(err)
+		mails, ids = append(mails, synthtest.Next(t, g, hospital, id)), append(ids, id)
 	}
 	id := fmt.Sprintf("<topo.%d.ko@chu.test>", run)
-	m, err := mailbuild.BuildMail(mailbuild.MailSpec{From: hospital, To: "hub@bndmr.test", MessageID: id,
-		DispositionNotificationTo: hospital, ReturnPath: hospital, XDM: xdm})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return append(mails, m), append(ids, id)
+	return append(mails, synthtest.KitMail(t, synthtest.Refused, hospital, "hub@bndmr.test", id)), append(ids, id)
 }
 
 func deliver(t *testing.T, mc mailbox.Config, folder string, mails [][]byte) {
@@ -180,11 +152,11 @@ func TestTopology(t *testing.T) {
 	// 1. The all-in-one hub, on a database and folders of its own, with the
 	// topology's pseudonymisation key and hub address.
 	hubDSN, _ := chtest.DatabaseOn(t, chSingle, "topo_hub")
-	hubMC := mailbox.Config{Name: "hub2", Addr: imapPlain, TLS: "none", User: hubUser, Password: "secret"}
+	hubMC := mailbox.Config{Name: "hub2", Addr: imapPlain, TLS: "none", User: hubUser, Password: mailboxtest.Password}
 	folder := fmt.Sprintf("topo-hub%d", run)
-	createFolders(t, hubMC, folder, folder+"-done")
+	mailboxtest.Folders(t, hubMC.Addr, hubMC.User, folder, folder+"-done")
 	deliver(t, hubMC, folder, mails)
-	base := uidNext(t, imapPlain)
+	base := mailboxtest.UIDNext(t, imapPlain, hospital)
 	start := time.Now()
 	hub := exec.Command(filepath.Join(s.root, "bin", "hub"), "--data-dir", t.TempDir(), "--nats-port", "-1",
 		"--http-addr", "127.0.0.1:0", "--indicators-addr", "127.0.0.1:0", "--auth", "none",
@@ -204,7 +176,7 @@ func TestTopology(t *testing.T) {
 	js, closeNATS := provisioner(t, s)
 	defer closeNATS()
 	mailsBefore := streamMsgs(t, js, bus.StreamMail)
-	base = uidNext(t, imapPlain)
+	base = mailboxtest.UIDNext(t, imapPlain, hospital)
 	topoStart := time.Now().UTC().Add(-time.Second)
 	start = time.Now()
 	deliver(t, s.mailbox, s.mailbox.Inbox, mails)
@@ -247,7 +219,7 @@ func TestTopology(t *testing.T) {
 		got := storetest.Column(t, topo, strings.Replace(q, "%s", fmt.Sprintf("toDateTime(%d)", topoStart.Unix()), 1)+" ORDER BY k")
 		keys += len(want)
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
-			t.Errorf("%s: %d keys in the topology, %d from the all-in-one hub\n%s", table, len(got), len(want), diff(want, got))
+			t.Errorf("%s: %d keys in the topology, %d from the all-in-one hub\n%s", table, len(got), len(want), testsupport.Diff(want, got))
 		}
 	}
 	t.Logf("ClickHouse: %d sets, %d tables, %d keys compared", len(sets), len(tables), keys)
@@ -264,62 +236,10 @@ func TestTopology(t *testing.T) {
 		case len(tp) > 1:
 			t.Errorf("%d MDNs from the topology for %s", len(tp), id)
 		case h != nil && normalise(h[0]) != normalise(tp[0]):
-			t.Errorf("MDN for %s differs:\n%s", id, diff(strings.Split(normalise(h[0]), "\n"), strings.Split(normalise(tp[0]), "\n")))
+			t.Errorf("MDN for %s differs:\n%s", id, testsupport.Diff(strings.Split(normalise(h[0]), "\n"), strings.Split(normalise(tp[0]), "\n")))
 		}
 	}
 	t.Logf("MDNs: %d from the hub, %d from the topology", len(hubMDNs), len(topoMDNs))
-}
-
-func createFolders(t *testing.T, mc mailbox.Config, folders ...string) {
-	t.Helper()
-	c, err := imapclient.DialInsecure(mc.Addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(mc.User, mc.Password).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range folders {
-		if err := c.Create(f, nil).Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		c, err := imapclient.DialInsecure(mc.Addr, nil)
-		if err == nil {
-			c.Login(mc.User, mc.Password).Wait()
-			for _, f := range folders {
-				c.Delete(f).Wait()
-			}
-			c.Close()
-		}
-	})
-}
-
-func hospitalSession(t *testing.T, addr string) *imapclient.Client {
-	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login(hospital, "secret").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// uidNext is the UID the hospital's next mail will have: MDNs from there on
-// are the ones of the run that follows.
-func uidNext(t *testing.T, addr string) imap.UID {
-	t.Helper()
-	c := hospitalSession(t, addr)
-	defer c.Close()
-	st, err := c.Status("INBOX", &imap.StatusOptions{UIDNext: true}).Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st.UIDNext
 }
 
 // readMDNs polls the hospital's INBOX, from UID base, until an MDN answers
@@ -330,7 +250,7 @@ func readMDNs(t *testing.T, addr string, base imap.UID, ids []string, within tim
 	deadline := time.Now().Add(within)
 	for {
 		found = map[string][]string{}
-		c := hospitalSession(t, addr)
+		c := mailboxtest.Login(t, addr, hospital)
 		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
 			t.Fatal(err)
 		}
@@ -450,54 +370,5 @@ func busy(ctx context.Context, s site, js jetstream.JetStream) string {
 	if n, err := mailbox.Waiting(ctx, s.mailbox); err != nil || n > 0 {
 		return fmt.Sprintf("%d mails in %s (%v)", n, s.mailbox.Inbox, err)
 	}
-	// BNDMR_IDENTIFIED is a work queue: a message leaves once pseudonymised.
-	st, err := js.Stream(ctx, bus.StreamIdentified)
-	if err != nil {
-		return err.Error()
-	}
-	if info, err := st.Info(ctx); err != nil || info.State.Msgs > 0 {
-		return fmt.Sprintf("identified documents waiting (%v)", err)
-	}
-	for _, name := range []string{bus.StreamMail, bus.StreamOutcome, bus.StreamRecord} {
-		st, err := js.Stream(ctx, name)
-		if err != nil {
-			return err.Error()
-		}
-		n := 0
-		for c := range st.ListConsumers(ctx).Info() {
-			n++
-			if c.NumPending > 0 || c.NumAckPending > 0 {
-				return fmt.Sprintf("%s/%s: %d pending, %d unacknowledged", name, c.Name, c.NumPending, c.NumAckPending)
-			}
-		}
-		if n == 0 {
-			return name + ": no consumer yet"
-		}
-	}
-	return ""
-}
-
-// diff lists the lines only one side has (at most 20).
-func diff(want, got []string) string {
-	count := map[string]int{}
-	for _, w := range want {
-		count[w]++
-	}
-	for _, g := range got {
-		count[g]--
-	}
-	var lines []string
-	for k, n := range count {
-		switch {
-		case n > 0:
-			lines = append(lines, "- "+k)
-		case n < 0:
-			lines = append(lines, "+ "+k)
-		}
-	}
-	sort.Strings(lines)
-	if len(lines) > 20 {
-		lines = append(lines[:20], fmt.Sprintf("... and %d more", len(lines)-20))
-	}
-	return strings.Join(lines, "\n")
+	return bustest.Pending(ctx, js)
 }
