@@ -111,11 +111,6 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		map[string]runFunc{"nats": restoreNATS, "clickhouse": restoreClickHouse}, args, stdout, stderr)
 }
 
-func fail(stderr io.Writer, cmd string, err error) int {
-	fmt.Fprintf(stderr, "bndmrctl %s: %v\n", cmd, err)
-	return 1
-}
-
 func backupNATS(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("backup nats", "usage: bndmrctl backup nats --out DIR [--nats-url URL --nats-user backup … | --store-dir DIR]", stderr)
 	t := natsTargetFlags(fs)

@@ -70,8 +70,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "bndmrctl export: %v\n", err)
-		return 1
+		return fail(stderr, "export", err)
 	}
 	defer st.Close()
 	labels, err := codeLabels(*kitDir)
@@ -299,8 +298,7 @@ func cmdDashboard(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "bndmrctl dashboard: %v\n", err)
-		return 1
+		return fail(stderr, "dashboard", err)
 	}
 	defer st.Close()
 	ln, err := net.Listen("tcp", *addr)

@@ -60,8 +60,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "bndmrctl import: %v\n", err)
-		return 1
+		return fail(stderr, "import", err)
 	}
 	defer st.Close()
 	if kind != "centres" && kind != "dpi" && kind != "establishments" {

@@ -38,8 +38,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	st, err := dsn.open(ctx)
 	if err != nil {
-		fmt.Fprintf(stderr, "bndmrctl migrate: %v\n", err)
-		return 1
+		return fail(stderr, "migrate", err)
 	}
 	defer st.Close()
 	applied, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: cluster.Cluster, ShardMacro: cluster.ShardMacro, LockTTL: *lockTTL, Waiting: func(held time.Duration) {

@@ -41,8 +41,7 @@ forget  delete the links OLD -> NEW (pseudonym_links) once finish has run for
 	}
 	st, err := ch.open(ctx)
 	if err != nil {
-		fmt.Fprintln(stderr, "bndmrctl rotation:", err)
-		return 1
+		return fail(stderr, "rotation", err)
 	}
 	defer st.Close()
 	if sub == "finish" {

@@ -81,3 +81,9 @@ func connectNATS(ctx context.Context, c bus.Config, cmd string, stderr io.Writer
 	}
 	return nc, js, true
 }
+
+// fail says err as command cmd's and returns its exit status, 1.
+func fail(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "bndmrctl %s: %v\n", cmd, err)
+	return 1
+}
