@@ -10,7 +10,16 @@ MODULES   := ./pkg/... ./pkg/topology/... ./pseudonymisation/... ./services/... 
 DEB_PKGS  := clickhouse-server clickhouse-client dovecot-imapd dovecot-lmtpd libxml2-dev libxml2-utils pkg-config postfix openssl time zookeeper chromium prometheus
 
 # The servers `make up` starts, as the tests and the demo reach them.
-export CISIS_KIT            ?= $(abspath ../shared/ci-sis)
+# The CI-SIS kit: ../shared/ci-sis beside the repository, else beside the
+# repository this one was cloned from (a clone made elsewhere, e.g. in /tmp).
+SHARED_KIT := $(abspath ../shared/ci-sis)
+ifeq ($(wildcard $(SHARED_KIT)),)
+CLONED_FROM := $(shell git config --get remote.origin.url 2>/dev/null)
+ifneq ($(wildcard $(CLONED_FROM)/../shared/ci-sis),)
+SHARED_KIT := $(abspath $(CLONED_FROM)/../shared/ci-sis)
+endif
+endif
+export CISIS_KIT            ?= $(SHARED_KIT)
 export BNDMR_TEST_CLICKHOUSE ?= clickhouse://127.0.0.1:19000/default
 export BNDMR_TEST_IMAP      ?= 127.0.0.1:10143
 export BNDMR_TEST_LMTP      ?= 127.0.0.1:10024
