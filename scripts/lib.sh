@@ -19,6 +19,10 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # writes DIR/config.xml and DIR/users.xml for a loopback ClickHouse whose
 # state lives under DIR; PROFILE_XML goes into the default profile,
 # CONFIG_XML into the server configuration (cluster, ZooKeeper, macros...).
+# max_threads is the machine's cores: ClickHouse 18.16 counts physical cores
+# through CPUID, which says one on these virtual machines, and ran every
+# query on one thread of two (current versions count the cores the process
+# may use).
 clickhouse_files() {
 	local d=$1 tcp=$2 http=$3 mark=$4 mem=$5 profile=${6:-} extra=${7:-}
 	mkdir -p "$d/data" "$d/tmp" "$d/user_files" "$d/format_schemas" "$d/log"
@@ -47,7 +51,7 @@ XML
 <?xml version="1.0"?>
 <yandex>
   <profiles>
-    <default><max_memory_usage>$mem</max_memory_usage><load_balancing>random</load_balancing>$profile</default>
+    <default><max_memory_usage>$mem</max_memory_usage><max_threads>$(nproc)</max_threads><load_balancing>random</load_balancing>$profile</default>
   </profiles>
   <users>
     <default>
