@@ -49,6 +49,7 @@ func period(w Window) []any        { return []any{w.from(), w.lastDay()} }
 func establishment(w Window) []any { return []any{w.FINESS, w.from(), w.lastDay()} }
 func months(w Window) []any        { return []any{w.from(), w.to()} }
 func mr2Args(w Window) []any       { return []any{w.from(), w.lastDay(), w.from(), w.to()} }
+func mr2OneArgs(w Window) []any    { return append([]any{w.FINESS, w.FINESS}, mr2Args(w)...) }
 func mr1Args(w Window) []any       { return []any{w.lastDay(), w.from(), w.from(), w.lastDay()} }
 func topORPHAArgs(Window) []any    { return []any{uint64(1), 10} }
 
@@ -130,6 +131,7 @@ var cases = map[string]Case{
 
 	"store.audit_readers":                     compare(establishment),
 	"indicators.mr2":                          compare(mr2Args),
+	"indicators.mr2_one":                      compare(mr2OneArgs),
 	"indicators.dpi_declared":                 compare(months),
 	"indicators.establishment_names":          compare(nil),
 	"indicators.mr1":                          compare(mr1Args),

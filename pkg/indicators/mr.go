@@ -156,7 +156,11 @@ func (rows mr2Rows) get(f string, m time.Time) *MR2 {
 // mr2Counts reads the versions seen, transmitted and missing per
 // establishment and month (of one establishment when finess is set).
 func (x *Indicators) mr2Counts(ctx context.Context, p Period, finess string, rows mr2Rows) error {
-	q, err := x.st.Query(ctx, mr2Stmt, day(p.From), day(p.LastDay()), day(p.From), day(p.To))
+	stmt, args := mr2Stmt, []any{day(p.From), day(p.LastDay()), day(p.From), day(p.To)}
+	if finess != "" {
+		stmt, args = mr2OneStmt, append([]any{finess, finess}, args...)
+	}
+	q, err := x.st.Query(ctx, stmt, args...)
 	if err != nil {
 		return fmt.Errorf("computing MR.2: %w", err)
 	}
@@ -168,9 +172,6 @@ func (x *Indicators) mr2Counts(ctx context.Context, p Period, finess string, row
 		var miss int64
 		if err := q.Scan(&f, &m, &seen, &acc, &miss); err != nil {
 			return fmt.Errorf("reading MR.2: %w", err)
-		}
-		if finess != "" && f != finess {
-			continue
 		}
 		r := rows.get(f, m)
 		r.Seen, r.Transmitted, r.Rejected = seen, acc, seen-acc

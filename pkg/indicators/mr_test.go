@@ -2,6 +2,7 @@ package indicators
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"testing"
 )
@@ -46,10 +47,32 @@ func TestMR2KnownFigures(t *testing.T) {
 			t.Errorf("%s %s: got %+v (rate %v), want %+v", r.FINESS, r.Month, r, deref(r.Rate), w)
 		}
 	}
-	one, err := New(s).MR2(context.Background(), p, finB)
-	if err != nil || len(one) != 1 || one[0].Name != "Hôpital B" {
-		t.Errorf("MR.2 of one establishment: %+v, %v", one, err)
+	// One establishment's MR.2 (its own statement, reading its granules
+	// only) is its rows of everyone's.
+	for _, fin := range []string{finA, finB, finC} {
+		one, err := New(s).MR2(context.Background(), p, fin)
+		if err != nil {
+			t.Fatalf("MR.2 of %s: %v", fin, err)
+		}
+		var all []MR2
+		for _, r := range got {
+			if r.FINESS == fin {
+				all = append(all, r)
+			}
+		}
+		if a, b := mustJSON(t, one), mustJSON(t, all); a != b {
+			t.Errorf("MR.2 of %s alone:\n%s\nwant its rows of everyone's:\n%s", fin, a, b)
+		}
 	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestMR1KnownFigures(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 
 // Statements lists every statement of the package.
 func Statements() []store.Statement {
-	out := []store.Statement{mr2Stmt, dpiDeclared, establishmentNames, mr1Stmt, latestMonth, dashboardRejections,
+	out := []store.Statement{mr2Stmt, mr2OneStmt, dpiDeclared, establishmentNames, mr1Stmt, latestMonth, dashboardRejections,
 		topORPHA, receptionCounts, receptionReasons, receptionRejected, receptionDocumentMonths}
 	for _, t := range epiTables {
 		out = append(out, t.query, t.total)
@@ -36,13 +36,17 @@ const joinSettings = ` SETTINGS join_use_nulls = 0`
 // period (the only sets whose figures the period needs), once per (finess,
 // set, version), with its Paris day, whether it was ever accepted and the
 // set's creation month. Sets are grouped on set_key (an integer hash of
-// finess and set_id): several times faster than on strings.
-const versionsSQL = `
+// finess and set_id): several times faster than on strings. of is "" (every
+// establishment) or "finess = ? AND ": versions is sorted by finess first,
+// so one establishment reads its own granules only.
+func versionsSQL(of string) string {
+	return `
 SELECT any(finess) AS fin, set_key AS sk, version_number AS ver,
        min(effective_date) AS d, max(accepted) AS acc, max(created) AS cre
 FROM versions
-WHERE set_key IN (SELECT set_key FROM versions WHERE effective_date >= toDate(?) AND effective_date <= toDate(?))
+WHERE ` + of + `set_key IN (SELECT set_key FROM versions WHERE ` + of + `effective_date >= toDate(?) AND effective_date <= toDate(?))
 GROUP BY set_key, version_number`
+}
 
 // mr2Stmt counts, per establishment and month, the versions seen, accepted,
 // and missing before them (arrays per set: no window function on 18.16).
@@ -56,7 +60,15 @@ GROUP BY set_key, version_number`
 // strictness give the same rows; ALL means the same on every version, ANY
 // does not (any_join_distinct_right_table_keys). Both sides carry an alias:
 // ClickHouse 20+ refuses a joined subquery without one.
-var mr2Stmt = store.Statement{Name: "indicators.mr2", SQL: `
+var (
+	mr2Stmt = store.Statement{Name: "indicators.mr2", SQL: mr2SQL("")}
+	// mr2OneStmt is MR.2 of one establishment (the reception report's):
+	// args finess, finess, then mr2Stmt's.
+	mr2OneStmt = store.Statement{Name: "indicators.mr2_one", SQL: mr2SQL("finess = ? AND ")}
+)
+
+func mr2SQL(of string) string {
+	return `
 SELECT finess, toStartOfMonth(d) AS month, toUInt64(count()) AS seen, toUInt64(sum(acc)) AS accepted,
        toInt64(sum(miss)) AS missing
 FROM (
@@ -69,7 +81,7 @@ FROM (
         SELECT * FROM (
             SELECT any(fin) AS finess, arraySort(x -> x.1, groupArray((ver, d, acc))) AS vs,
                    min(d) AS first_d, max(cre) AS created
-            FROM (` + versionsSQL + `) AS v
+            FROM (` + versionsSQL(of) + `) AS v
             GROUP BY sk
         ) AS sets ALL LEFT JOIN (
             SELECT finess, argMax(transmission_start, updated_at) AS start FROM establishments GROUP BY finess
@@ -78,7 +90,8 @@ FROM (
     ARRAY JOIN arrayEnumerate(vs) AS i
 ) AS per_version
 WHERE month >= toDate(?) AND month <= toDate(?)
-GROUP BY finess, month` + joinSettings}
+GROUP BY finess, month` + joinSettings
+}
 
 var dpiDeclared = store.Statement{Name: "indicators.dpi_declared", SQL: `SELECT finess, month, argMax(declared_count, declared_at)
 	FROM dpi_updates WHERE month >= toDate(?) AND month <= toDate(?) GROUP BY finess, month`}
