@@ -5,21 +5,31 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/store"
 )
 
-// The national-year benchmark loads a synthetic year straight as
-// events.Record values (no XML) and times the dashboard's two heavy queries.
-// Size: BNDMR_BENCH_VERSIONS document versions (default 50,000; `make
-// bench` uses 2,000,000 for 800,000 patients across 150 establishments).
-// BNDMR_BENCH_DB names a database to reuse (loaded once, kept).
+// The national-year benchmark loads synthetic national years straight as
+// events.Record values (no XML) through the loader's insert path
+// (store.InsertDocuments, store.InsertReceipts) and times the analysts'
+// queries. Size: BNDMR_BENCH_VERSIONS document versions (default 50,000;
+// scripts/bench-store.sh uses 2,000,000 per national year: 800,000
+// patients across 150 establishments; 10,000,000 are five years,
+// 2022-2026). BNDMR_BENCH_DB names the database (default
+// bench_store_<VERSIONS>); it is loaded when it holds fewer versions than
+// asked, reused otherwise. BNDMR_BENCH_CLUSTER=bndmr_2x2 loads and queries
+// the test cluster (BNDMR_TEST_CH_CLUSTER, its first server) through its
+// Distributed tables instead of BNDMR_TEST_CLICKHOUSE.
 
 var (
 	benchOnce  sync.Once
@@ -27,7 +37,7 @@ var (
 	benchErr   error
 )
 
-type benchSize struct{ versions, patients, establishments int }
+type benchSize struct{ versions, patients, establishments, years int }
 
 func benchSizes() benchSize {
 	v := 50_000
@@ -36,65 +46,50 @@ func benchSizes() benchSize {
 			v = n
 		}
 	}
-	return benchSize{versions: v, patients: v * 2 / 5, establishments: 150}
+	return benchSize{versions: v, patients: v * 2 / 5, establishments: 150, years: max(1, (v+1_999_999)/2_000_000)}
+}
+
+// benchTarget is where the benchmark loads and queries: the single server,
+// or the first server of the test cluster with the cluster form of the
+// schema, loaded through its Distributed tables.
+type benchTarget struct {
+	dsn, cluster, shardMacro string
+	servers                  []string // every server holding the database, for its bytes on disk
+}
+
+func benchTargetOf() (benchTarget, error) {
+	cl := os.Getenv("BNDMR_BENCH_CLUSTER")
+	if cl == "" {
+		dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
+		if dsn == "" {
+			return benchTarget{}, fmt.Errorf("BNDMR_TEST_CLICKHOUSE not set: run scripts/bench-store.sh")
+		}
+		return benchTarget{dsn: dsn, servers: []string{dsn}}, nil
+	}
+	v := os.Getenv("BNDMR_TEST_CH_CLUSTER")
+	if v == "" {
+		return benchTarget{}, fmt.Errorf("BNDMR_BENCH_CLUSTER=%s but BNDMR_TEST_CH_CLUSTER (its servers) is not set", cl)
+	}
+	servers := strings.Split(v, ",")
+	macro := ""
+	if cl == "bndmr_2x2" || cl == "bndmr_2x2_tls" {
+		macro = "{shard2x2}" // the test servers' macro for this layout (scripts/up-cluster.sh)
+	}
+	return benchTarget{dsn: servers[0], cluster: cl, shardMacro: macro, servers: servers}, nil
+}
+
+// withDB replaces the database of a DSN (clickhouse://host:port[/db]).
+func withDB(dsn, db string) string {
+	rest := strings.TrimPrefix(dsn, "clickhouse://")
+	if i := strings.Index(rest, "/"); i >= 0 {
+		rest = rest[:i]
+	}
+	return "clickhouse://" + rest + "/" + db
 }
 
 func nationalYear(b *testing.B) *store.Store {
 	benchOnce.Do(func() {
-		dsn := os.Getenv("BNDMR_TEST_CLICKHOUSE")
-		if dsn == "" {
-			benchErr = fmt.Errorf("BNDMR_TEST_CLICKHOUSE not set: run through make bench")
-			return
-		}
-		ctx := context.Background()
-		admin, err := store.Open(ctx, dsn)
-		if err != nil {
-			benchErr = err
-			return
-		}
-		defer admin.Close()
-		size := benchSizes()
-		db := os.Getenv("BNDMR_BENCH_DB")
-		if db == "" {
-			db = fmt.Sprintf("bench_store_%d", size.versions)
-		}
-		if err := admin.Conn().Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db); err != nil {
-			benchErr = err
-			return
-		}
-		st, err := store.Open(ctx, dsn[:len(dsn)-len("default")]+db)
-		if err != nil {
-			benchErr = err
-			return
-		}
-		if _, err := st.Migrate(ctx); err != nil {
-			benchErr = err
-			return
-		}
-		var have uint64
-		st.Conn().QueryRow(ctx, "SELECT uniqExact(mail_id, doc_index) FROM receipts").Scan(&have) // every version has one
-		if have < uint64(size.versions) {
-			if err := st.Conn().Exec(ctx, "TRUNCATE TABLE documents"); err != nil {
-				benchErr = err
-				return
-			}
-			for _, t := range []string{"patients", "diagnoses", "care_episodes", "receipts", "versions", "dpi_updates", "establishments", "reference_centres"} {
-				st.Conn().Exec(ctx, "TRUNCATE TABLE "+t)
-			}
-			start := time.Now()
-			rows, err := loadNationalYear(ctx, st, size)
-			if err != nil {
-				benchErr = err
-				return
-			}
-			el := time.Since(start)
-			fmt.Printf("bench-store: loaded %d document versions (%d rows in all tables) for %d patients across %d establishments in %s: %.0f versions/s, %.0f rows/s\n",
-				size.versions, rows, size.patients, size.establishments, el.Round(time.Millisecond),
-				float64(size.versions)/el.Seconds(), float64(rows)/el.Seconds())
-		} else {
-			fmt.Printf("bench-store: reusing %d document versions in %s\n", have, db)
-		}
-		benchStore = st
+		benchStore, benchErr = openNationalYear()
 	})
 	if benchErr != nil {
 		b.Fatal(benchErr)
@@ -102,10 +97,109 @@ func nationalYear(b *testing.B) *store.Store {
 	return benchStore
 }
 
+func openNationalYear() (*store.Store, error) {
+	tg, err := benchTargetOf()
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	size := benchSizes()
+	db := os.Getenv("BNDMR_BENCH_DB")
+	if db == "" {
+		db = fmt.Sprintf("bench_store_%d", size.versions)
+	}
+	st, err := store.Open(ctx, withDB(tg.dsn, db))
+	var have uint64
+	if err == nil {
+		// Every version has a receipt.
+		err = st.Conn().QueryRow(ctx, "SELECT uniqExact(mail_id, doc_index) FROM receipts").Scan(&have)
+		if err != nil || have < uint64(size.versions) {
+			st.Close()
+		}
+	}
+	if err != nil || have < uint64(size.versions) {
+		if st, err = freshBenchDB(ctx, tg, db); err != nil {
+			return nil, err
+		}
+		// The cluster loads as the loader does there: through the
+		// Distributed tables, each insert waiting for the shards.
+		lctx := ctx
+		if tg.cluster != "" {
+			lctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+		}
+		start := time.Now()
+		rows, err := loadNationalYear(lctx, st, size)
+		if err != nil {
+			return nil, err
+		}
+		el := time.Since(start)
+		fmt.Printf("bench-store: loaded %d document versions (%d rows in all tables) for %d patients across %d establishments over %d year(s) in %s: %.0f versions/s, %.0f rows/s\n",
+			size.versions, rows, size.patients, size.establishments, size.years, el.Round(time.Millisecond),
+			float64(size.versions)/el.Seconds(), float64(rows)/el.Seconds())
+	} else {
+		fmt.Printf("bench-store: reusing %d document versions in %s\n", have, db)
+	}
+	if err := printBytes(ctx, tg, db, size); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// freshBenchDB drops and creates the database, then migrates it (the
+// cluster form on a cluster).
+func freshBenchDB(ctx context.Context, tg benchTarget, db string) (*store.Store, error) {
+	admin, err := store.Open(ctx, withDB(tg.dsn, "default"))
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	on := ""
+	if tg.cluster != "" {
+		on = " ON CLUSTER " + tg.cluster
+	}
+	if err := admin.Conn().Exec(ctx, "DROP DATABASE IF EXISTS "+db+on); err != nil {
+		return nil, fmt.Errorf("dropping %s: %w", db, err)
+	}
+	if err := admin.Conn().Exec(ctx, "CREATE DATABASE "+db+on); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", db, err)
+	}
+	st, err := store.Open(ctx, withDB(tg.dsn, db))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.MigrateWith(ctx, store.MigrateOptions{Cluster: tg.cluster, ShardMacro: tg.shardMacro}); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// printBytes reports the bytes on disk of the database's active parts, on
+// every server that holds it, per version loaded.
+func printBytes(ctx context.Context, tg benchTarget, db string, size benchSize) error {
+	var total uint64
+	for _, dsn := range tg.servers {
+		s, err := store.Open(ctx, withDB(dsn, "default"))
+		if err != nil {
+			return err
+		}
+		var n uint64
+		err = s.Conn().QueryRow(ctx, "SELECT toUInt64(sum(bytes_on_disk)) FROM system.parts WHERE active AND database = ?", db).Scan(&n)
+		s.Close()
+		if err != nil {
+			return fmt.Errorf("bytes on disk of %s: %w", db, err)
+		}
+		total += n
+	}
+	fmt.Printf("bench-store: %s on %d server(s): %d bytes on disk, %.0f bytes per version (all copies)\n",
+		db, len(tg.servers), total, float64(total)/float64(size.versions))
+	return nil
+}
+
 // loadNationalYear generates one set per patient with 1 to 4 versions over
-// 2026 (about 6 % of versions never sent, 2 % rejected), one diagnosis with
-// a skewed ORPHA code, one care episode; declared counts for a third of the
-// establishments. It returns the rows written.
+// size.years years ending with 2026 (about 6 % of versions never sent, 2 %
+// rejected), one diagnosis with a skewed ORPHA code, one care episode;
+// declared counts for a third of the establishments. It returns the rows
+// written.
 func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int, error) {
 	rng := rand.New(rand.NewPCG(2026, 6))
 	paris := store.Paris()
@@ -142,7 +236,7 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 			return false
 		case jobs <- cur:
 		}
-		cur = job{}
+		cur = job{recs: make([]events.Record, 0, batch), outs: make([]events.MailOutcome, 0, batch+batch/10)}
 		return true
 	}
 	orpha := make([]string, 3000)
@@ -153,9 +247,16 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 	deps := []string{"75", "69", "13", "31", "33", "59", "67", "44", "974", "2A", "06", "35", "34", "38", "76"}
 	versions := 0
 	yes := true
-	// made[establishment][month]: versions updated in the DPI, sent or not,
-	// which is what a declaring establishment declares.
-	made := make([][12]uint32, size.establishments)
+	// made[establishment][month since the first]: versions updated in the
+	// DPI, sent or not, which is what a declaring establishment declares.
+	years := max(1, size.years) // none said: one
+	first := 2027 - years
+	made := make([][]uint32, size.establishments)
+	for i := range made {
+		made[i] = make([]uint32, 12*years)
+	}
+	days := 365 * years
+	cur.recs, cur.outs = make([]events.Record, 0, batch), make([]events.MailOutcome, 0, batch+batch/10)
 	for p := 0; versions < size.versions; p++ {
 		est := p % size.establishments
 		finess := fmt.Sprintf("%02d00%05d", 1+est%95, est)
@@ -163,11 +264,11 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 		pk := fmt.Sprintf("patient-%d", p%size.patients)
 		code := orpha[zipf.Uint64()]
 		n := 1 + rng.IntN(4)
-		day := rng.IntN(300)
+		day := rng.IntN(days - 65)
 		for v := 1; v <= n && versions < size.versions; v++ {
-			day = min(day+1+rng.IntN(20), 364)
-			t := time.Date(2026, 1, 1, 10, 0, 0, 0, paris).AddDate(0, 0, day)
-			made[est][t.Month()-1]++
+			day = min(day+1+rng.IntN(20), days-1)
+			t := time.Date(first, 1, 1, 10, 0, 0, 0, paris).AddDate(0, 0, day)
+			made[est][(t.Year()-first)*12+int(t.Month())-1]++
 			if rng.IntN(100) < 6 {
 				continue // updated in the DPI, never sent
 			}
@@ -223,9 +324,9 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 				Type: "competence", From: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)})
 		}
 		if est%3 == 0 {
-			for m := 1; m <= 12; m++ {
-				decl = append(decl, store.DPIUpdates{FINESS: finess, Month: time.Date(2026, time.Month(m), 1, 0, 0, 0, 0, time.UTC),
-					Count: made[est][m-1]})
+			for m := range 12 * years {
+				decl = append(decl, store.DPIUpdates{FINESS: finess, Month: time.Date(first+m/12, time.Month(m%12+1), 1, 0, 0, 0, 0, time.UTC),
+					Count: made[est][m]})
 			}
 		}
 	}
@@ -238,34 +339,86 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 	return rows, st.InsertDPIUpdates(ctx, "csv", decl)
 }
 
-// BenchmarkNationalYearMR2 times MR.2 by establishment for one month.
-func BenchmarkNationalYearMR2(b *testing.B) {
+// benchQuery runs q b.N times (-benchtime 5x in scripts/bench-store.sh)
+// and reports the median duration as s/median (the mean, ns/op, moves
+// with one slow run on a shared machine).
+func benchQuery(b *testing.B, q func(ctx context.Context, x *Indicators) (int, error)) {
 	x := New(nationalYear(b))
-	p, _ := MonthPeriod("2026-10")
+	ctx := context.Background()
+	var took []time.Duration
 	b.ResetTimer()
 	for b.Loop() {
-		rows, err := x.MR2(context.Background(), p, "")
+		start := time.Now()
+		n, err := q(ctx, x)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(rows) == 0 {
-			b.Fatal("no MR.2 row")
+		if n == 0 {
+			b.Fatal("no row")
 		}
+		took = append(took, time.Since(start))
 	}
+	slices.Sort(took)
+	b.ReportMetric(took[len(took)/2].Seconds(), "s/median")
+}
+
+// BenchmarkNationalYearMR2 times MR.2 of every establishment for one month.
+func BenchmarkNationalYearMR2(b *testing.B) {
+	p, _ := MonthPeriod("2026-10")
+	benchQuery(b, func(ctx context.Context, x *Indicators) (int, error) {
+		rows, err := x.MR2(ctx, p, "")
+		return len(rows), err
+	})
+}
+
+// BenchmarkNationalYearMR2Year times MR.2 of every establishment for 2026.
+func BenchmarkNationalYearMR2Year(b *testing.B) {
+	p, _ := ParsePeriod("2026-01", "2026-12")
+	benchQuery(b, func(ctx context.Context, x *Indicators) (int, error) {
+		rows, err := x.MR2(ctx, p, "")
+		return len(rows), err
+	})
+}
+
+// BenchmarkNationalYearMR1Year times MR.1 of every establishment for 2026.
+func BenchmarkNationalYearMR1Year(b *testing.B) {
+	p, _ := ParsePeriod("2026-01", "2026-12")
+	benchQuery(b, func(ctx context.Context, x *Indicators) (int, error) {
+		rows, err := x.MR1(ctx, p, "")
+		return len(rows), err
+	})
 }
 
 // BenchmarkNationalYearORPHAPrevalence times patients by ORPHA code on the
 // current state of every file.
 func BenchmarkNationalYearORPHAPrevalence(b *testing.B) {
-	x := New(nationalYear(b))
-	b.ResetTimer()
-	for b.Loop() {
-		top, err := x.TopORPHA(context.Background(), 3000, 10)
+	benchQuery(b, func(ctx context.Context, x *Indicators) (int, error) {
+		top, err := x.TopORPHA(ctx, 3000, 10)
+		return len(top), err
+	})
+}
+
+// BenchmarkNationalYearEpidemiology times every epidemiology table and
+// distribution, small counts suppressed (what /epidemiology serves).
+func BenchmarkNationalYearEpidemiology(b *testing.B) {
+	benchQuery(b, func(ctx context.Context, x *Indicators) (int, error) {
+		e, err := x.Epidemiology(ctx, 10)
 		if err != nil {
-			b.Fatal(err)
+			return 0, err
 		}
-		if len(top) == 0 {
-			b.Fatal("no ORPHA code")
+		return len(e.Tables), nil
+	})
+}
+
+// BenchmarkNationalYearReception times one establishment's reception
+// report for 2026.
+func BenchmarkNationalYearReception(b *testing.B) {
+	p, _ := ParsePeriod("2026-01", "2026-12")
+	benchQuery(b, func(ctx context.Context, x *Indicators) (int, error) {
+		r, err := x.Reception(ctx, "010000000", p) // establishment 0
+		if err != nil {
+			return 0, err
 		}
-	}
+		return int(r.Documents), nil
+	})
 }
