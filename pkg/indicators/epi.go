@@ -166,7 +166,11 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 		if err != nil {
 			return nil, fmt.Errorf("epidemiology %q: %w", s.title, err)
 		}
-		if err := x.st.QueryRow(ctx, s.total).Scan(&t.Total.N); err != nil {
+		if s.additive {
+			for _, gr := range byGroup {
+				t.Total.N += gr.Total.N
+			}
+		} else if err := x.st.QueryRow(ctx, s.total).Scan(&t.Total.N); err != nil {
 			return nil, fmt.Errorf("epidemiology %q, total: %w", s.title, err)
 		}
 		for _, g := range order {

@@ -19,7 +19,10 @@ func Statements() []store.Statement {
 	out := []store.Statement{mr2Stmt, mr2OneStmt, dpiDeclared, establishmentNames, mr1Stmt, latestMonth, dashboardRejections,
 		topORPHA, receptionCounts, receptionReasons, receptionRejected, receptionDocumentMonths}
 	for _, t := range epiTables {
-		out = append(out, t.query, t.total)
+		out = append(out, t.query)
+		if !t.additive {
+			out = append(out, t.total)
+		}
 	}
 	for _, s := range epiStats {
 		out = append(out, s.query)
@@ -197,13 +200,19 @@ type epiTable struct {
 	systems  []string
 	additive bool
 	query    store.Statement
-	total    store.Statement
+	// total counts the table's patients; none for an additive table,
+	// whose cells partition them (one row per patient, counted once):
+	// its total is the sum of its cells, one query fewer.
+	total store.Statement
 }
 
 // A patient's sex, residence and birth come from the most recent file.
 const perPatient = `SELECT patient_key, argMax(sex, effective_date) AS sex, argMax(residence_departement, effective_date) AS dep,
 		argMax(birth_year_month, effective_date) AS birth, max(effective_date) AS last
 		FROM documents WHERE ` + currentSets + ` GROUP BY patient_key`
+
+// sumOfCells is the total of an additive table: the sum of its cells.
+var sumOfCells store.Statement
 
 var allPatients = `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE ` + currentSets
 
@@ -216,15 +225,13 @@ var epiTables = []epiTable{
 		epi("orpha", `SELECT '' AS g, code, n FROM (`+orphaPrevalenceSQL+`) AS prevalence ORDER BY n DESC, code`),
 		epi("orpha_total", `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE notEmpty(orpha_codes) AND `+currentSets)},
 	{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, []string{"", kit.AdministrativeGender}, true,
-		epi("departement_sex", `SELECT dep AS g, sex, toUInt64(count()) AS n FROM (`+perPatient+`) AS per_patient GROUP BY g, sex ORDER BY g, sex`),
-		epi("departement_sex_total", allPatients)},
+		epi("departement_sex", `SELECT dep AS g, sex, toUInt64(count()) AS n FROM (`+perPatient+`) AS per_patient GROUP BY g, sex ORDER BY g, sex`), sumOfCells},
 	{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, []string{kit.AdministrativeGender, ""}, true,
 		epi("sex_age", `SELECT sex AS g, multiIf(age < 0, 'inconnu', age < 5, '00-04 ans', age < 10, '05-09 ans', age < 18, '10-17 ans',
 			   age < 40, '18-39 ans', age < 60, '40-59 ans', '60 ans et plus') AS class, toUInt64(count()) AS n
 			 FROM (SELECT sex, if(birth = '', -1, toInt32(toYear(last)) - toInt32OrZero(substring(birth, 1, 4))) AS age
 			       FROM (`+perPatient+`) AS per_patient) AS ages
-			 GROUP BY g, class ORDER BY g, class`),
-		epi("sex_age_total", allPatients)},
+			 GROUP BY g, class ORDER BY g, class`), sumOfCells},
 	{"Patients par établissement", []string{"FINESS"}, nil, false,
 		epi("establishment", `SELECT '' AS g, finess, toUInt64(uniqExact(patient_key)) AS n FROM documents WHERE `+currentSets+
 			` GROUP BY finess ORDER BY finess`),
@@ -251,13 +258,11 @@ var epiTables = []epiTable{
 	{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, nil, true,
 		epi("diagnosis", `SELECT '' AS g, if(coded > 0, 'diagnostic codé', 'non diagnostiqué') AS state, toUInt64(count()) AS n FROM (
 			   SELECT patient_key, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded
-			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY state ORDER BY state`),
-		epi("diagnosis_total", `SELECT toUInt64(uniqExact(patient_key)) FROM diagnoses WHERE `+currentSets)},
+			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY state ORDER BY state`), sumOfCells},
 	{"Décès par année", []string{"Année du décès"}, nil, true,
 		epi("deaths", `SELECT '' AS g, if(y = '', 'inconnue', y) AS year, toUInt64(count()) AS n FROM (
 			   SELECT patient_key, argMax(substring(death_year_month, 1, 4), effective_date) AS y FROM patients
-			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY year ORDER BY year`),
-		epi("deaths_total", `SELECT toUInt64(uniqExact(patient_key)) FROM patients WHERE deceased = 1 AND `+currentSets)},
+			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY year ORDER BY year`), sumOfCells},
 }
 
 // epiStat is one distribution (years) of the diagnoses' current state:
