@@ -50,7 +50,7 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	if len(recs) == 0 {
 		return nil
 	}
-	b := newDocumentBatch()
+	b := newDocumentBatch(len(recs))
 	for i := range recs {
 		b.add(&recs[i])
 	}
@@ -79,11 +79,13 @@ type documentBatch struct {
 	treatments  *rows[treatmentRow]
 }
 
-func newDocumentBatch() *documentBatch {
+// newDocumentBatch makes the rows of n records: one document, version and
+// patient row each, and room for about one diagnosis and care episode.
+func newDocumentBatch(n int) *documentBatch {
 	return &documentBatch{paris: Paris(),
-		documents: newRows(insertDocuments), versions: newRows(insertVersions), links: newRows(insertLinks),
-		patients: newRows(insertPatients), diagnoses: newRows(insertDiagnoses), activities: newRows(insertActivities),
-		care: newRows(insertCareEpisodes), family: newRows(insertFamilyHistory), problems: newRows(insertActiveProblems),
+		documents: newRows(insertDocuments).sized(n), versions: newRows(insertVersions).sized(n), links: newRows(insertLinks),
+		patients: newRows(insertPatients).sized(n), diagnoses: newRows(insertDiagnoses).sized(n), activities: newRows(insertActivities),
+		care: newRows(insertCareEpisodes).sized(n), family: newRows(insertFamilyHistory), problems: newRows(insertActiveProblems),
 		functional: newRows(insertFunctional), pregnancies: newRows(insertPregnancies), births: newRows(insertBirths),
 		research: newRows(insertResearch), treatments: newRows(insertTreatments)}
 }

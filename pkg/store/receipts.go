@@ -22,8 +22,12 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 		return nil
 	}
 	paris := Paris()
-	t := newRows(insertReceipts)
-	vers := newRows(insertVersions)
+	docs := 0
+	for _, o := range outs {
+		docs += max(1, len(o.Documents))
+	}
+	t := newRows(insertReceipts).sized(docs)
+	vers := newRows(insertVersions).sized(docs)
 	for _, o := range outs {
 		var mcode, mreason string
 		if o.Rejected != nil {

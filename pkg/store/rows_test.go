@@ -127,7 +127,7 @@ func BenchmarkDocumentRows(b *testing.B) {
 	b.ReportAllocs()
 	values := 0
 	for b.Loop() {
-		d := newDocumentBatch()
+		d := newDocumentBatch(len(recs))
 		for i := range recs {
 			d.add(&recs[i])
 		}
