@@ -144,9 +144,12 @@ var dashboardRejections = store.Statement{Name: "indicators.dashboard_rejections
 		GROUP BY rejection_code ORDER BY n DESC, rejection_code LIMIT 12`}
 
 // Current state of each set: the highest version, opposition excluded.
-// Keys are hashed: grouping 10⁶ sets on UInt64 is several times faster than on strings.
-const currentSets = `cityHash64(set_id, version_number) IN
-	(SELECT cityHash64(any(set_id), max(version_number)) FROM documents GROUP BY cityHash64(set_id))
+// Keys are hashed: grouping 10⁶ sets on UInt64 is several times faster than
+// on strings, and the version's key is made from the set's hash rather than
+// from any(set_id), which copied a string per set (8.0 -> 6.8 s for the
+// ORPHA prevalence on five years, docs/store.md).
+const currentSets = `cityHash64(cityHash64(set_id), version_number) IN
+	(SELECT cityHash64(set_hash, max(version_number)) FROM documents GROUP BY cityHash64(set_id) AS set_hash)
 	AND patient_key != ''`
 
 // orphaPrevalenceSQL counts patients per ORPHA code on the current state:

@@ -42,7 +42,7 @@ type rows[R any] struct {
 func newRows[R any](ins rowInsert[R]) *rows[R] { return &rows[R]{ins: ins} }
 
 // sized makes room for n rows at once: a row is hundreds of bytes, and a
-// list grown by append copied each batch's rows many times over (a third of
+// list grown by append copied each batch's rows many times over (a quarter of
 // the loader's CPU in the store benchmark's profile).
 func (b *rows[R]) sized(n int) *rows[R] {
 	b.list = make([]R, 0, n)
