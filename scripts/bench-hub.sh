@@ -25,6 +25,11 @@ export CISIS_KIT=${CISIS_KIT:-$(cd .. && pwd)/shared/ci-sis}
 ch_port=${BNDMR_CH_TCP_PORT:-19000}
 imap=127.0.0.1:${BNDMR_IMAP_PORT:-10143}
 ch="clickhouse-client --port $ch_port"
+ch_http=http://127.0.0.1:${BNDMR_CH_HTTP_PORT:-18123}/
+# chq URL QUERY: one query over HTTP. The polls use it: each clickhouse-client
+# start costs about 0.17 s of CPU, a third of a core at two polls a second,
+# taken from the hub being measured.
+chq() { curl -sf --data-binary "$2" "$1"; }
 user=hub@bndmr.test
 dove="doveadm -c $root/.run/dovecot/dovecot.conf"
 hz=$(getconf CLK_TCK)
@@ -119,8 +124,19 @@ hub_pid=$!
 machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 read -r m_busy0 m_total0 < <(machine_ticks)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# tree_ticks PID: the CPU ticks of PID, of its children alive now, and of
+# those it has reaped (Dovecot forks an imap process per session).
+tree_ticks() {
+	local t c
+	t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat" 2>/dev/null || echo 0)
+	for c in $(ps -o pid= --ppid "$1"); do t=$((t + $(cpu_ticks "$c" 2>/dev/null || echo 0))); done
+	echo "$t"
+}
+ch_pid=$(cat "$root/.run/clickhouse/clickhouse.pid")
+dove_pid=$(cat "$root/.run/dovecot/run/master.pid")
+read -r ch0 dove0 < <(echo "$(cpu_ticks "$ch_pid") $(tree_ticks "$dove_pid")")
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-loaded() { $ch -q "SELECT count() FROM $db.documents" 2>/dev/null || echo 0; }
+loaded() { chq "$ch_http" "SELECT count() FROM $db.documents" 2>/dev/null || echo 0; }
 
 profiled=
 samples=()
@@ -158,6 +174,7 @@ done
 end=$(date +%s%N)
 ticks=$(cpu_ticks "$hub_pid")
 read -r m_busy1 m_total1 < <(machine_ticks)
+read -r ch1 dove1 < <(echo "$(cpu_ticks "$ch_pid") $(tree_ticks "$dove_pid")")
 hwm=$(status_kb "$hub_pid" VmHWM)
 kill "$hub_pid"
 wait "$hub_pid" 2>/dev/null || true
@@ -182,6 +199,9 @@ awk -v h="$h_rate" -v v="$v_rate" -v hc="$h_cpu" -v vc="$v_cpu" 'BEGIN{r=100*h/v
 printf 'hub CPU: %s %% (of %d %%), peak RSS (VmHWM): %d MiB\n' "$cpu_pct" $((ncpu * 100)) $((hwm / 1024))
 awk -v b=$((m_busy1 - m_busy0)) -v t=$((m_total1 - m_total0)) -v n="$ncpu" -v h="$cpu_pct" 'BEGIN{m=100*n*b/t;
 	printf "machine busy during the hub run: %.0f %% (of %d %%): the hub %s %%, everything else (ClickHouse, Dovecot, other processes) %.0f %%\n", m, 100*n, h, m-h}'
+awk -v c=$((ch1 - ch0)) -v d=$((dove1 - dove0)) -v hz="$hz" -v w="$wall" -v n="$expected" 'BEGIN{
+	printf "  of which ClickHouse %.0f %% (%.2f ms CPU per document), Dovecot %.0f %% (%.2f ms CPU per document)\n",
+		100*c/hz/w, 1000*c/hz/n, 100*d/hz/w, 1000*d/hz/n}'
 echo "progress and RSS at each tenth:"
 printf '  %s\n' "${samples[@]}"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -217,7 +237,7 @@ while read -r kind name _; do
 	pids+=("$(cat "$pf")")
 done <"$topo/processes"
 tdb=$(grep -o "^BNDMR_CLICKHOUSE='[^']*'" "$topo/instances/loader-0/env" | sed "s#.*/##; s#[?'].*##")
-tch="clickhouse-client --port ${BNDMR_TOPO_CH_PORT:-19101}"
+tch_http=http://127.0.0.1:${BNDMR_TOPO_CH_HTTP_PORT:-18201}/
 stage=$folder-topology
 $dove mailbox create -u "$user" "$stage"
 trap 'cleanup; $dove mailbox delete -u "$user" "$stage" >/dev/null 2>&1 || true' EXIT
@@ -230,7 +250,7 @@ since=$(date -u '+%Y-%m-%d %H:%M:%S')
 sleep 1
 echo "filling $user/$stage over IMAP for the topology..."
 fill "$stage" "$copies"
-tloaded() { $tch -q "SELECT count() FROM $tdb.documents WHERE received_at >= toDateTime('$since', 'UTC')" 2>/dev/null || echo 0; }
+tloaded() { chq "$tch_http" "SELECT count() FROM $tdb.documents WHERE received_at >= toDateTime('$since', 'UTC')" 2>/dev/null || echo 0; }
 sum_ticks() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(cpu_ticks "$p"))); done; echo "$t"; }
 sum_rss() { local t=0 p; for p in "${pids[@]}"; do t=$((t + $(status_kb "$p" VmRSS))); done; echo "$t"; }
 ticks0=$(sum_ticks)

@@ -32,7 +32,8 @@ const (
 // Config of the loader.
 type Config struct {
 	BatchSize  int           // rows per INSERT at most; default 1000
-	FlushEvery time.Duration // longest wait before a partial batch is written; default 2s
+	FlushEvery time.Duration // longest wait before a partial batch is written; default 10s
+	Quiet      time.Duration // a partial batch is written once nothing came for this long; default 250ms
 }
 
 // Loader writes records and receipts.
@@ -75,7 +76,7 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set
 	g.Go(func() error {
 		return stage.Run(ctx, js, set, l.log, stage.Spec[events.Record]{
 			Consumer: topology.ConsumerOf(DurableRecords), Version: events.RecordV,
-			Batch: l.cfg.BatchSize, MaxWait: l.cfg.FlushEvery, Dependency: "clickhouse",
+			Batch: l.cfg.BatchSize, MaxWait: l.cfg.FlushEvery, Quiet: l.cfg.Quiet, Dependency: "clickhouse",
 			MailID:      func(r events.Record) string { return r.MailID },
 			HandleBatch: batchInsert(l, "record", l.st.InsertDocuments),
 		})
@@ -83,7 +84,7 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set
 	g.Go(func() error {
 		return stage.Run(ctx, js, set, l.log, stage.Spec[events.MailOutcome]{
 			Consumer: topology.ConsumerOf(DurableReceipts), Version: events.OutcomeV,
-			Batch: l.cfg.BatchSize, MaxWait: l.cfg.FlushEvery, Dependency: "clickhouse",
+			Batch: l.cfg.BatchSize, MaxWait: l.cfg.FlushEvery, Quiet: l.cfg.Quiet, Dependency: "clickhouse",
 			MailID:      func(o events.MailOutcome) string { return o.MailID },
 			HandleBatch: batchInsert(l, "outcome", l.st.InsertReceipts),
 		})

@@ -72,6 +72,11 @@ type Spec[T Event] struct {
 	// MaxWait is how long a fetch waits for a full batch (default 2s): the
 	// loader's flush interval.
 	MaxWait time.Duration
+	// Quiet, for a HandleBatch stage, hands a batch over as soon as no
+	// message came for that long, before it is full or MaxWait has passed:
+	// under load the batches fill (few large inserts), while a lone
+	// message waits only Quiet. 0: a batch waits MaxWait.
+	Quiet time.Duration
 	// Workers is the number of fetch-and-handle loops (default 1).
 	Workers int
 	// Dependency names the cause of a transient failure not marked by
@@ -219,48 +224,89 @@ func (r *runner[T]) poll(ctx context.Context, cons jetstream.Consumer) {
 func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 	var failures uint64
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(r.spec.Batch, jetstream.FetchMaxWait(r.spec.MaxWait))
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			failures++
-			r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
-			r.log.Warn("cannot fetch from JetStream; retrying", zap.Error(err))
-			_ = pause.For(ctx, r.backoff(failures))
-			if failures%3 == 0 {
-				// A handle that keeps failing (no responders after its
-				// server restarted): look the consumer up again.
-				if c, err := r.consumer(ctx); err == nil {
-					cons = c
-				}
-			}
-			continue
-		}
 		var ds []Delivery[T]
-		for msg := range batch.Messages() {
-			d, ok := r.decode(ctx, msg)
-			switch {
-			case !ok:
-			case r.spec.HandleOne != nil:
-				// As it arrives: a fetch waits MaxWait for a full batch.
-				r.settle(ctx, []Delivery[T]{d}, r.call(ctx, []Delivery[T]{d}))
-			default:
-				ds = append(ds, d)
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
-			failures++
-			r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
-			_ = pause.For(ctx, r.backoff(failures))
+		var err error
+		if r.spec.HandleBatch != nil && r.spec.Quiet > 0 {
+			ds, err = r.gather(ctx, cons)
 		} else {
-			failures = 0
-			r.st.fetched(nil)
+			_, err = r.fetch(ctx, cons, r.spec.Batch, r.spec.MaxWait, &ds)
 		}
 		if len(ds) > 0 {
 			r.settle(ctx, ds, r.call(ctx, ds))
 		}
+		if err == nil {
+			failures = 0
+			r.st.fetched(nil)
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		failures++
+		r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
+		r.log.Warn("cannot fetch from JetStream; retrying", zap.Error(err))
+		_ = pause.For(ctx, r.backoff(failures))
+		if failures%3 == 0 {
+			// A handle that keeps failing (no responders after its
+			// server restarted): look the consumer up again.
+			if c, err := r.consumer(ctx); err == nil {
+				cons = c
+			}
+		}
 	}
+}
+
+// gather fills a batch for HandleBatch: it waits up to MaxWait for a first
+// message, then takes what follows until the batch is full, MaxWait has
+// passed since that first message, or none came for Quiet.
+func (r *runner[T]) gather(ctx context.Context, cons jetstream.Consumer) ([]Delivery[T], error) {
+	var ds []Delivery[T]
+	if n, err := r.fetch(ctx, cons, 1, r.spec.MaxWait, &ds); n == 0 || err != nil {
+		return ds, err
+	}
+	first := time.Now()
+	for len(ds) < r.spec.Batch {
+		left := r.spec.MaxWait - time.Since(first)
+		if left < time.Millisecond {
+			break
+		}
+		n, err := r.fetch(ctx, cons, r.spec.Batch-len(ds), min(r.spec.Quiet, left), &ds)
+		if n == 0 || err != nil {
+			return ds, err
+		}
+	}
+	return ds, nil
+}
+
+// fetch asks for up to n messages, waiting at most wait for them. With
+// HandleOne each is handled as it arrives; otherwise the readable ones are
+// appended to ds. It returns how many messages came, readable or not, and
+// a failure to fetch (a fetch that ends with fewer messages is not one).
+func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, wait time.Duration, ds *[]Delivery[T]) (int, error) {
+	// Bound by ctx as well: a stage stopping does not wait out a long fetch.
+	fctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+	if err != nil {
+		return 0, err
+	}
+	got := 0
+	for msg := range batch.Messages() {
+		got++
+		d, ok := r.decode(ctx, msg)
+		switch {
+		case !ok:
+		case r.spec.HandleOne != nil:
+			// As it arrives: a fetch waits MaxWait for a full batch.
+			r.settle(ctx, []Delivery[T]{d}, r.call(ctx, []Delivery[T]{d}))
+		default:
+			*ds = append(*ds, d)
+		}
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return got, err
+	}
+	return got, nil
 }
 
 // decode reads one message; what cannot be read is quarantined at once.

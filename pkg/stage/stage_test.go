@@ -59,7 +59,9 @@ func run(t *testing.T, js jetstream.JetStream, set *Set, spec Spec[testEvent]) {
 		spec.BackoffMin, spec.BackoffMax = 5*time.Millisecond, 20*time.Millisecond
 	}
 	spec.PollEvery = 50 * time.Millisecond
-	spec.MaxWait = 200 * time.Millisecond
+	if spec.MaxWait == 0 {
+		spec.MaxWait = 200 * time.Millisecond
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, js, set, zaptest.NewLogger(t), spec) }()
@@ -269,6 +271,57 @@ func TestBatchIsolatesTheBadMessage(t *testing.T) {
 	q := quarantined(t, js)
 	if len(q) != 1 || q[0].Event.MailID != "poison" || q[0].Code != "refused" {
 		t.Errorf("quarantine %+v, want the poison message alone", q)
+	}
+}
+
+// A HandleBatch stage with Quiet hands a batch over once no message came
+// for Quiet: a lone message does not wait MaxWait, a trickle is gathered
+// into one batch, and MaxWait still bounds how long a batch gathers.
+func TestQuietBatches(t *testing.T) {
+	for _, tc := range []struct {
+		name           string
+		maxWait, quiet time.Duration
+		events         int
+		gap            time.Duration
+		calls          func(int) bool
+		want           string
+	}{
+		// settled gives up after 20 s: waiting MaxWait would fail.
+		{"lone messages wait Quiet, not MaxWait", time.Minute, 100 * time.Millisecond, 3, 0, func(n int) bool { return n == 1 }, "1"},
+		{"a trickle is one batch", time.Minute, time.Second, 20, 20 * time.Millisecond, func(n int) bool { return n == 1 }, "1"},
+		{"MaxWait bounds the gathering", 300 * time.Millisecond, time.Minute, 20, 50 * time.Millisecond, func(n int) bool { return n >= 2 }, "2 or more"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			js := testJS(t)
+			var mu sync.Mutex
+			calls, written := 0, map[string]int{}
+			run(t, js, nil, Spec[testEvent]{Consumer: testConsumer("quiet"), Version: 1, Batch: 100,
+				MaxWait: tc.maxWait, Quiet: tc.quiet,
+				HandleBatch: func(ctx context.Context, b []Delivery[testEvent]) error {
+					mu.Lock()
+					defer mu.Unlock()
+					calls++
+					for _, d := range b {
+						written[d.Event.ID]++
+					}
+					return nil
+				}})
+			for i := range tc.events {
+				publishEvent(t, js, testEvent{V: 1, ID: fmt.Sprint(i)})
+				time.Sleep(tc.gap)
+			}
+			settled(t, js, "quiet")
+			mu.Lock()
+			defer mu.Unlock()
+			if !tc.calls(calls) {
+				t.Errorf("%d batches, want %s", calls, tc.want)
+			}
+			for i := range tc.events {
+				if n := written[fmt.Sprint(i)]; n != 1 {
+					t.Errorf("event %d handled %d times", i, n)
+				}
+			}
+		})
 	}
 }
 
