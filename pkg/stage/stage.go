@@ -267,7 +267,7 @@ func (r *runner[T]) gather(ctx context.Context, cons jetstream.Consumer) ([]Deli
 	first := time.Now()
 	for len(ds) < r.spec.Batch {
 		left := r.spec.MaxWait - time.Since(first)
-		if left < time.Millisecond {
+		if left < 5*time.Millisecond {
 			break
 		}
 		n, err := r.fetch(ctx, cons, r.spec.Batch-len(ds), min(r.spec.Quiet, left), &ds)
@@ -288,6 +288,9 @@ func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, w
 	defer cancel()
 	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
 	if err != nil {
+		if fctx.Err() != nil && ctx.Err() == nil {
+			return 0, nil // the wait was over before the request left
+		}
 		return 0, err
 	}
 	got := 0
