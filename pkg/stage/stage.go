@@ -244,6 +244,15 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 		}
 		failures++
 		r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
+		var req requestError
+		if !errors.As(err, &req) {
+			// The request went; its answer was an error (the consumer
+			// deleted, a leader moving): wait, and ask again. Recreating
+			// the consumer here would start it from the stream's first
+			// message, to be delivered all over again.
+			_ = pause.For(ctx, r.backoff(failures))
+			continue
+		}
 		r.log.Warn("cannot fetch from JetStream; retrying", zap.Error(err))
 		_ = pause.For(ctx, r.backoff(failures))
 		if failures%3 == 0 {
@@ -291,7 +300,7 @@ func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, w
 		if fctx.Err() != nil && ctx.Err() == nil {
 			return 0, nil // the wait was over before the request left
 		}
-		return 0, err
+		return 0, requestError{err}
 	}
 	got := 0
 	for msg := range batch.Messages() {
@@ -311,6 +320,13 @@ func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, w
 	}
 	return got, nil
 }
+
+// requestError is a pull request that could not be sent (no responders
+// after a server restart): the consumer is looked up again.
+type requestError struct{ err error }
+
+func (e requestError) Error() string { return e.err.Error() }
+func (e requestError) Unwrap() error { return e.err }
 
 // decode reads one message; what cannot be read is quarantined at once.
 func (r *runner[T]) decode(ctx context.Context, msg jetstream.Msg) (Delivery[T], bool) {
