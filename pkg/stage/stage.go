@@ -231,6 +231,9 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 		} else {
 			_, err = r.fetch(ctx, cons, r.spec.Batch, r.spec.MaxWait, &ds)
 		}
+		if ctx.Err() != nil {
+			return // what was fetched comes again after AckWait
+		}
 		if len(ds) > 0 {
 			r.settle(ctx, ds, r.call(ctx, ds))
 		}
@@ -238,9 +241,6 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 			failures = 0
 			r.st.fetched(nil)
 			continue
-		}
-		if ctx.Err() != nil {
-			return
 		}
 		failures++
 		r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
@@ -291,19 +291,31 @@ func (r *runner[T]) gather(ctx context.Context, cons jetstream.Consumer) ([]Deli
 // HandleOne each is handled as it arrives; otherwise the readable ones are
 // appended to ds. It returns how many messages came, readable or not, and
 // a failure to fetch (a fetch that ends with fewer messages is not one).
+//
+// The wait is the server's (FetchMaxWait): the client gives the answer a
+// second more. A client-side deadline as short as the wait (FetchContext)
+// dropped the messages the server sent just before its expiry on a busy
+// machine: they came again only after AckWait, two minutes later. When ctx
+// ends, fetch stops reading at once; what the fetch still brings comes
+// again after AckWait, as any message not acknowledged.
 func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, wait time.Duration, ds *[]Delivery[T]) (int, error) {
-	// Bound by ctx as well: a stage stopping does not wait out a long fetch.
-	fctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(wait))
 	if err != nil {
-		if fctx.Err() != nil && ctx.Err() == nil {
-			return 0, nil // the wait was over before the request left
-		}
 		return 0, requestError{err}
 	}
 	got := 0
-	for msg := range batch.Messages() {
+	msgs := batch.Messages()
+	for {
+		var msg jetstream.Msg
+		var ok bool
+		select {
+		case msg, ok = <-msgs:
+		case <-ctx.Done():
+			return got, ctx.Err()
+		}
+		if !ok {
+			break
+		}
 		got++
 		d, ok := r.decode(ctx, msg)
 		switch {
@@ -315,7 +327,7 @@ func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, w
 			*ds = append(*ds, d)
 		}
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
 		return got, err
 	}
 	return got, nil
