@@ -231,9 +231,6 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 		} else {
 			_, err = r.fetch(ctx, cons, r.spec.Batch, r.spec.MaxWait, &ds)
 		}
-		if ctx.Err() != nil {
-			return // what was fetched comes again after AckWait
-		}
 		if len(ds) > 0 {
 			r.settle(ctx, ds, r.call(ctx, ds))
 		}
@@ -241,6 +238,9 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 			failures = 0
 			r.st.fetched(nil)
 			continue
+		}
+		if ctx.Err() != nil {
+			return
 		}
 		failures++
 		r.st.fetched(fmt.Errorf("nats: fetching from %s: %w", r.spec.Consumer.Durable, err))
@@ -265,16 +265,20 @@ func (r *runner[T]) loop(ctx context.Context, cons jetstream.Consumer) {
 	}
 }
 
-// gather fills a batch for HandleBatch: it waits up to MaxWait for a first
-// message, then takes what follows until the batch is full, MaxWait has
-// passed since that first message, or none came for Quiet.
+// firstWait bounds how long gather's first fetch waits, so that a stopping
+// stage is not held by a long MaxWait: an empty fetch just asks again.
+const firstWait = 2 * time.Second
+
+// gather fills a batch for HandleBatch: it waits for a first message, then
+// takes what follows until the batch is full, MaxWait has passed since
+// that first message, or none came for Quiet.
 func (r *runner[T]) gather(ctx context.Context, cons jetstream.Consumer) ([]Delivery[T], error) {
 	var ds []Delivery[T]
-	if n, err := r.fetch(ctx, cons, 1, r.spec.MaxWait, &ds); n == 0 || err != nil {
+	if n, err := r.fetch(ctx, cons, 1, min(r.spec.MaxWait, firstWait), &ds); n == 0 || err != nil {
 		return ds, err
 	}
 	first := time.Now()
-	for len(ds) < r.spec.Batch {
+	for len(ds) < r.spec.Batch && ctx.Err() == nil {
 		left := r.spec.MaxWait - time.Since(first)
 		if left < 5*time.Millisecond {
 			break
@@ -287,35 +291,20 @@ func (r *runner[T]) gather(ctx context.Context, cons jetstream.Consumer) ([]Deli
 	return ds, nil
 }
 
-// fetch asks for up to n messages, waiting at most wait for them. With
+// fetch asks for up to n messages, waiting at most wait for them (the
+// server's wait: the client gives its answer a second more). With
 // HandleOne each is handled as it arrives; otherwise the readable ones are
 // appended to ds. It returns how many messages came, readable or not, and
 // a failure to fetch (a fetch that ends with fewer messages is not one).
-//
-// The wait is the server's (FetchMaxWait): the client gives the answer a
-// second more. A client-side deadline as short as the wait (FetchContext)
-// dropped the messages the server sent just before its expiry on a busy
-// machine: they came again only after AckWait, two minutes later. When ctx
-// ends, fetch stops reading at once; what the fetch still brings comes
-// again after AckWait, as any message not acknowledged.
+// It reads the fetch to its end: a message the server sent to it and
+// nobody read would wait AckWait (minutes) before coming again.
 func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, wait time.Duration, ds *[]Delivery[T]) (int, error) {
 	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(wait))
 	if err != nil {
 		return 0, requestError{err}
 	}
 	got := 0
-	msgs := batch.Messages()
-	for {
-		var msg jetstream.Msg
-		var ok bool
-		select {
-		case msg, ok = <-msgs:
-		case <-ctx.Done():
-			return got, ctx.Err()
-		}
-		if !ok {
-			break
-		}
+	for msg := range batch.Messages() {
 		got++
 		d, ok := r.decode(ctx, msg)
 		switch {
