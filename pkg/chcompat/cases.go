@@ -101,6 +101,7 @@ var cases = map[string]Case{
 	"store.insert_research":             {Kind: Insert},
 	"store.insert_treatments":           {Kind: Insert},
 	"store.insert_versions":             {Kind: Insert},
+	"store.insert_superseded":           {Kind: Insert},
 	"store.insert_receipts":             {Kind: Insert},
 	"store.insert_reference_centres":    {Kind: Insert},
 	"store.insert_dpi_updates":          {Kind: Insert},

@@ -280,11 +280,15 @@ func (t *Transformer) viewEdits(p *parser, from int) ([]edit, error) {
 }
 
 // tableRefs lists the tokens in [from, to) naming a table of the migrations
-// after FROM or JOIN (not a subquery, a table function or a qualified name).
+// after FROM or JOIN (not a subquery, a table function, a qualified name or
+// the array of an ARRAY JOIN).
 func (t *Transformer) tableRefs(p *parser, from, to int) []int {
 	var out []int
 	for k := from; k < to-1; k++ {
 		if !(p.kw(k, "FROM") || p.kw(k, "JOIN")) || !p.is(k+1, tokIdent) || p.punct(k+2, ".") || p.punct(k+2, "(") {
+			continue
+		}
+		if p.kw(k, "JOIN") && k > 0 && p.kw(k-1, "ARRAY") {
 			continue
 		}
 		if _, ok := t.tables[p.toks[k+1].text]; ok {

@@ -2,6 +2,7 @@ package indicators
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/store"
@@ -143,14 +144,13 @@ var dashboardRejections = store.Statement{Name: "indicators.dashboard_rejections
 		FROM receipts WHERE accepted = 0 AND effective_date >= toDate(?) AND effective_date <= toDate(?)
 		GROUP BY rejection_code ORDER BY n DESC, rejection_code LIMIT 12`}
 
-// Current state of each set: the highest version, opposition excluded.
-// Keys are hashed: grouping 10⁶ sets on UInt64 is several times faster than
-// on strings, and the version's key is made from the set's hash rather than
-// from any(set_id), which copied a string per set (8.0 -> 6.8 s for the
-// ORPHA prevalence on five years, docs/store.md).
-const currentSets = `cityHash64(cityHash64(set_id), version_number) IN
-	(SELECT cityHash64(set_hash, max(version_number)) FROM documents GROUP BY cityHash64(set_id) AS set_hash)
-	AND patient_key != ''`
+// Current state of each set: the rows of its highest version (the versions
+// below it are in superseded, store.CurrentVersions), opposition excluded.
+// Every statement using it ends with currentSettings: on a cluster each shard
+// filters its own files.
+const currentSets = store.CurrentVersions + ` AND patient_key != ''`
+
+const currentSettings = ` SETTINGS ` + store.DistributedLocal
 
 // orphaPrevalenceSQL counts patients per ORPHA code on the current state:
 // the highest version of each set (hashed keys), its orpha_codes column,
@@ -160,7 +160,7 @@ const orphaPrevalenceSQL = `SELECT code, toUInt64(uniqExact(patient_key)) AS n F
 	WHERE ` + currentSets + ` GROUP BY code`
 
 var topORPHA = store.Statement{Name: "indicators.top_orpha",
-	SQL: orphaPrevalenceSQL + ` HAVING n >= ? ORDER BY n DESC, code LIMIT ?`}
+	SQL: orphaPrevalenceSQL + ` HAVING n >= ? ORDER BY n DESC, code LIMIT ?` + currentSettings}
 
 // receiptsOf selects the receipts of one establishment received in the period.
 const receiptsOf = `FROM receipts WHERE finess = ? AND toDate(toTimeZone(received_at, 'Europe/Paris')) >= toDate(?)
@@ -219,8 +219,13 @@ var sumOfCells store.Statement
 
 var allPatients = `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE ` + currentSets
 
+// epi names an epidemiology statement; every one reads the current state
+// and says currentSettings (after its join's, if any).
 func epi(name, sql string) store.Statement {
-	return store.Statement{Name: "indicators.epi_" + name, SQL: sql}
+	if strings.HasSuffix(sql, joinSettings) {
+		return store.Statement{Name: "indicators.epi_" + name, SQL: sql + `, ` + store.DistributedLocal}
+	}
+	return store.Statement{Name: "indicators.epi_" + name, SQL: sql + currentSettings}
 }
 
 var epiTables = []epiTable{

@@ -54,10 +54,12 @@ func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error
 	for i := range recs {
 		b.add(&recs[i])
 	}
-	// Children first, documents last: a reader that sees a document sees
+	// Children first, then documents: a reader that sees a document sees
 	// its content (the loader retries the whole batch on any failure).
+	// superseded last: a version leaves the current state only once the
+	// version that replaces it is there.
 	return s.send(ctx, b.links, b.patients, b.diagnoses, b.activities, b.care, b.family, b.problems, b.functional,
-		b.pregnancies, b.births, b.research, b.treatments, b.versions, b.documents)
+		b.pregnancies, b.births, b.research, b.treatments, b.versions, b.documents, b.superseded)
 }
 
 // documentBatch holds the rows of a batch of records, table by table.
@@ -65,6 +67,7 @@ type documentBatch struct {
 	paris       *time.Location
 	documents   *rows[documentRow]
 	versions    *rows[versionRow]
+	superseded  *rows[supersededRow]
 	links       *rows[linkRow]
 	patients    *rows[patientRow]
 	diagnoses   *rows[diagnosisRow]
@@ -83,7 +86,8 @@ type documentBatch struct {
 // patient row each, and room for about one diagnosis and care episode.
 func newDocumentBatch(n int) *documentBatch {
 	return &documentBatch{paris: Paris(),
-		documents: newRows(insertDocuments).sized(n), versions: newRows(insertVersions).sized(n), links: newRows(insertLinks),
+		documents: newRows(insertDocuments).sized(n), versions: newRows(insertVersions).sized(n),
+		superseded: newRows(insertSuperseded).sized(2 * n), links: newRows(insertLinks),
 		patients: newRows(insertPatients).sized(n), diagnoses: newRows(insertDiagnoses).sized(n), activities: newRows(insertActivities),
 		care: newRows(insertCareEpisodes).sized(n), family: newRows(insertFamilyHistory), problems: newRows(insertActiveProblems),
 		functional: newRows(insertFunctional), pregnancies: newRows(insertPregnancies), births: newRows(insertBirths),
@@ -116,6 +120,10 @@ func (b *documentBatch) add(rec *events.Record) {
 	}
 	b.versions.add(versionRow{FINESS: r.FINESS, SetID: r.SetID, VersionNumber: doc.VersionNumber, Source: "document",
 		EffectiveDate: day, Accepted: 1, Created: dateOrZero(created)})
+	for _, sr := range supersededBy(doc.VersionNumber) {
+		sr.FINESS, sr.SetID = r.FINESS, r.SetID
+		b.superseded.add(sr)
+	}
 	if r.Opposition {
 		return // counted for transmission, no content loaded
 	}

@@ -327,6 +327,13 @@ type versionRow struct {
 	Created       time.Time `ch:"created"`
 }
 
+type supersededRow struct {
+	FINESS string `ch:"finess"`
+	SetID  string `ch:"set_id"`
+	Level  uint8  `ch:"level"`
+	Idx    uint32 `ch:"idx"`
+}
+
 type receiptRow struct {
 	MailID              string    `ch:"mail_id"`
 	Mailbox             string    `ch:"mailbox"`

@@ -98,6 +98,7 @@ var (
 	insertResearch       = insertRows[researchRow]("research")
 	insertTreatments     = insertRows[treatmentRow]("treatments")
 	insertVersions       = insertRows[versionRow]("versions")
+	insertSuperseded     = insertRows[supersededRow]("superseded")
 	insertReceipts       = insertRows[receiptRow]("receipts")
 	insertCentres        = insertRows[centreRow]("reference_centres")
 	insertDPIUpdates     = insertRows[dpiUpdateRow]("dpi_updates")
@@ -115,7 +116,7 @@ var (
 func typedInserts() []typedInsert {
 	return []typedInsert{insertMigration, insertDocuments, insertPatients, insertDiagnoses, insertActivities,
 		insertCareEpisodes, insertFamilyHistory, insertActiveProblems, insertFunctional, insertPregnancies, insertBirths,
-		insertResearch, insertTreatments, insertVersions, insertReceipts, insertCentres, insertDPIUpdates,
+		insertResearch, insertTreatments, insertVersions, insertSuperseded, insertReceipts, insertCentres, insertDPIUpdates,
 		insertEstablishments, insertAccess, insertDPIHistory, insertLinks}
 }
 
@@ -246,3 +247,29 @@ var (
 func rotationStatements() []Statement {
 	return append([]Statement{rekeyDocuments, rekeyPatients, rotationLinks, rotationKeys, forgetLinks, mutationsRunning, localTableExists}, rekeyClinical...)
 }
+
+// CurrentVersions is the condition that keeps the rows of each file's
+// current version in documents, diagnoses, care_episodes or patients (any
+// table with version_key): the level-0 keys, and the keys of the loaded
+// versions that a level-1 or level-2 row names, found through documents'
+// sort key (finess, set_id): nothing is read there unless a file has a
+// version numbered 4096 or more.
+//
+// On a cluster, every table is sharded by set_id, so a file's versions and
+// its superseded rows live on one shard: a statement using it should say
+// DistributedLocal, so that each shard reads its own superseded_local
+// instead of the initiator gathering every key and sending them all to every
+// shard.
+const CurrentVersions = `version_key NOT IN (
+	SELECT key FROM superseded WHERE level = 0
+	UNION ALL
+	SELECT version_key FROM documents
+	WHERE (finess, set_id) IN (SELECT finess, set_id FROM superseded WHERE level > 0)
+	  AND (cityHash64(cityHash64(set_id), toUInt8(1), toUInt32(intDiv(version_number, 4096))) IN
+	           (SELECT key FROM superseded WHERE level = 1)
+	       OR cityHash64(cityHash64(set_id), toUInt8(2), toUInt32(intDiv(version_number, 16777216))) IN
+	           (SELECT key FROM superseded WHERE level = 2)))`
+
+// DistributedLocal is the setting CurrentVersions wants (see there); on a
+// single server it changes nothing.
+const DistributedLocal = `distributed_product_mode = 'local'`
