@@ -422,3 +422,28 @@ func BenchmarkNationalYearReception(b *testing.B) {
 		return int(r.Documents), nil
 	})
 }
+
+// BenchmarkNationalYearEpidemiologyStatements times each statement of the
+// epidemiology on its own: where BenchmarkNationalYearEpidemiology's time
+// goes.
+func BenchmarkNationalYearEpidemiologyStatements(b *testing.B) {
+	var stmts []store.Statement
+	for _, t := range epiTables {
+		stmts = append(stmts, t.query)
+		if !t.additive {
+			stmts = append(stmts, t.total)
+		}
+	}
+	for _, s := range epiStats {
+		stmts = append(stmts, s.query)
+	}
+	for _, s := range stmts {
+		b.Run(strings.TrimPrefix(s.Name, "indicators.epi_"), func(b *testing.B) {
+			benchQuery(b, func(ctx context.Context, x *Indicators) (int, error) {
+				n := 0
+				err := x.st.Each(ctx, s, nil, func(store.Scanner) error { n++; return nil })
+				return n, err
+			})
+		})
+	}
+}

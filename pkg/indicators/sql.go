@@ -277,7 +277,10 @@ var epiTables = []epiTable{
 // count and quartiles, each diagnosis once: a redelivered batch leaves a
 // diagnosis twice until ClickHouse merges (and ClickHouse 20.5+ merges
 // duplicates within one insert, 18.16 does not), so raw rows are never
-// counted.
+// counted. A diagnosis is its version's key and its rank: grouping on two
+// integers instead of the strings of (finess, set_id) halves the time (1.38
+// -> 0.63 s on one national year); a current version is named by its set and
+// number alone.
 type epiStat struct {
 	title string
 	query store.Statement
@@ -286,7 +289,7 @@ type epiStat struct {
 func stat(name, expr, where string) store.Statement {
 	return epi("stat_"+name, `SELECT toUInt64(count()), quantilesExact(0.25, 0.5, 0.75)(v) FROM (
 		SELECT any(assumeNotNull(`+expr+`)) AS v FROM diagnoses WHERE `+where+` AND `+currentSets+`
-		GROUP BY finess, set_id, version_number, ordinal) AS per_diagnosis`)
+		GROUP BY version_key, ordinal) AS per_diagnosis`)
 }
 
 var epiStats = []epiStat{

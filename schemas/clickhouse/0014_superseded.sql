@@ -14,8 +14,9 @@
 -- Au plus 4095 + 4095 + 255 lignes par version ; en pratique (v < 4096) v − 1.
 -- Les requêtes lisent le niveau 0 et développent les niveaux 1 et 2 en clés
 -- des versions chargées des dossiers qu'ils nomment (store.CurrentVersions),
--- lues par la clé de tri de documents (finess, set_id) : rien n'est lu
--- quand aucun dossier n'a de version au-delà de 4095.
+-- lues par la clé de tri de documents (finess, set_id) ; triée par niveau
+-- d'abord, cette table ne lit rien des niveaux 1 et 2 quand aucun dossier
+-- n'a de version au-delà de 4095.
 CREATE TABLE IF NOT EXISTS superseded
 (
     finess   String COMMENT 'établissement (FINESS) de la version qui remplace'
@@ -25,7 +26,7 @@ CREATE TABLE IF NOT EXISTS superseded
   , key      UInt64 DEFAULT cityHash64(cityHash64(set_id), level, idx) COMMENT 'clé lue par les requêtes : version_key des versions remplacées (niveau 0)'
 )
 ENGINE = ReplacingMergeTree
-ORDER BY (finess, set_id, level, idx);
+ORDER BY (level, finess, set_id, idx);
 
 -- La clé de chaque ligne, calculée à l'écriture (les parties écrites avant
 -- cette migration la calculent à la lecture jusqu'à leur prochaine fusion).
