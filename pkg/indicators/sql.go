@@ -153,9 +153,9 @@ const currentSets = store.CurrentVersions + ` AND patient_key != ''`
 const currentSettings = ` SETTINGS ` + store.DistributedLocal
 
 // orphaPrevalenceSQL counts patients per ORPHA code on the current state:
-// the highest version of each set (hashed keys), its orpha_codes column,
-// opposition (no patient key) excluded. Measured faster than argMax over
-// the arrays, which copies every array it compares.
+// the rows of each set's highest version (currentSets), their orpha_codes
+// column, opposition (no patient key) excluded. Measured faster than argMax
+// over the arrays, which copies every array it compares.
 const orphaPrevalenceSQL = `SELECT code, toUInt64(uniqExact(patient_key)) AS n FROM documents ARRAY JOIN orpha_codes AS code
 	WHERE ` + currentSets + ` GROUP BY code`
 

@@ -87,7 +87,7 @@ type documentBatch struct {
 func newDocumentBatch(n int) *documentBatch {
 	return &documentBatch{paris: Paris(),
 		documents: newRows(insertDocuments).sized(n), versions: newRows(insertVersions).sized(n),
-		superseded: newRows(insertSuperseded).sized(2 * n), links: newRows(insertLinks),
+		superseded: newRows(insertSuperseded).sized(n), links: newRows(insertLinks),
 		patients: newRows(insertPatients).sized(n), diagnoses: newRows(insertDiagnoses).sized(n), activities: newRows(insertActivities),
 		care: newRows(insertCareEpisodes).sized(n), family: newRows(insertFamilyHistory), problems: newRows(insertActiveProblems),
 		functional: newRows(insertFunctional), pregnancies: newRows(insertPregnancies), births: newRows(insertBirths),
