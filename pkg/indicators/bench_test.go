@@ -427,17 +427,7 @@ func BenchmarkNationalYearReception(b *testing.B) {
 // epidemiology on its own: where BenchmarkNationalYearEpidemiology's time
 // goes.
 func BenchmarkNationalYearEpidemiologyStatements(b *testing.B) {
-	var stmts []store.Statement
-	for _, t := range epiTables {
-		stmts = append(stmts, t.query)
-		if !t.additive {
-			stmts = append(stmts, t.total)
-		}
-	}
-	for _, s := range epiStats {
-		stmts = append(stmts, s.query)
-	}
-	for _, s := range stmts {
+	for _, s := range epiStatements() {
 		b.Run(strings.TrimPrefix(s.Name, "indicators.epi_"), func(b *testing.B) {
 			benchQuery(b, func(ctx context.Context, x *Indicators) (int, error) {
 				n := 0

@@ -17,8 +17,14 @@ import (
 
 // Statements lists every statement of the package.
 func Statements() []store.Statement {
-	out := []store.Statement{mr2Stmt, mr2OneStmt, dpiDeclared, establishmentNames, mr1Stmt, latestMonth, dashboardRejections,
-		topORPHA, receptionCounts, receptionReasons, receptionRejected, receptionDocumentMonths}
+	return append([]store.Statement{mr2Stmt, mr2OneStmt, dpiDeclared, establishmentNames, mr1Stmt, latestMonth,
+		dashboardRejections, topORPHA, receptionCounts, receptionReasons, receptionRejected, receptionDocumentMonths},
+		epiStatements()...)
+}
+
+// epiStatements lists the epidemiology's statements, in the order it runs them.
+func epiStatements() []store.Statement {
+	var out []store.Statement
 	for _, t := range epiTables {
 		out = append(out, t.query)
 		if !t.additive {
