@@ -1,11 +1,12 @@
 -- État courant sans relire l'historique : les versions remplacées.
 -- Une version v d'un dossier remplace toutes ses versions plus basses, reçues
 -- ou non, avant ou après elle. Le chargeur écrit donc, avec chaque version,
--- les clés de toutes les versions u < v du dossier ; une ligne d'une table
--- cliniques est courante si sa clé (version_key) n'y figure pas. C'est exact
--- sans fusion (pas de FINAL, pas de max par dossier relu à chaque requête),
--- sans lecture avant écriture (deux chargeurs en parallèle ne se contredisent
--- pas) et idempotent (un lot écrit deux fois réécrit les mêmes clés).
+-- les clés de toutes les versions u < v du dossier ; une ligne de documents,
+-- diagnoses, care_episodes ou patients est courante si sa clé (version_key)
+-- n'y figure pas. C'est exact sans fusion (pas de FINAL, pas de max par
+-- dossier relu à chaque requête), sans lecture avant écriture (deux
+-- chargeurs en parallèle ne se contredisent pas) et idempotent (un lot écrit
+-- deux fois réécrit les mêmes clés).
 -- Pour qu'une version de numéro élevé n'écrive pas des milliards de lignes,
 -- les versions u < v sont nommées à trois niveaux de blocs de 4096 :
 --   niveau 0 : u elle-même, pour les u du bloc de v (u >> 12 = v >> 12) ;
