@@ -210,6 +210,9 @@ func TestTopology(t *testing.T) {
 	keys := 0
 	for _, table := range tables {
 		q := "SELECT DISTINCT concat(set_id, '/', toString(version_number)) AS k FROM " + table + " WHERE set_id IN " + in
+		if table == "superseded" { // keyed by the versions replaced, not by a version
+			q = "SELECT DISTINCT concat(set_id, '/', toString(level), '/', toString(idx)) AS k FROM superseded WHERE set_id IN " + in
+		}
 		if table == "receipts" {
 			q = `SELECT concat(set_id, '/', toString(version_number), '/', toString(doc_index), '/', doc_name, '/', toString(accepted), '/',
 				rejection_code, '/', toString(cisis_code), '/', mail_rejection_code) AS k FROM (SELECT DISTINCT mail_id, doc_index, set_id, version_number, doc_name,
