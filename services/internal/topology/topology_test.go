@@ -200,7 +200,9 @@ func TestTopology(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer hubSt.Close()
-	sets := storetest.Column(t, hubSt, "SELECT DISTINCT set_id FROM receipts WHERE set_id != '' ORDER BY set_id")
+	// GROUP BY, not DISTINCT: on ClickHouse 18.16 with two threads, DISTINCT
+	// with ORDER BY gave a row twice, or too few rows, in CI.
+	sets := storetest.Column(t, hubSt, "SELECT set_id FROM receipts WHERE set_id != '' GROUP BY set_id ORDER BY set_id")
 	if len(sets) < scenarioMails/2 {
 		t.Fatalf("the all-in-one hub has receipts for only %d sets", len(sets))
 	}
@@ -209,14 +211,15 @@ func TestTopology(t *testing.T) {
 		AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View') ORDER BY table`)
 	keys := 0
 	for _, table := range tables {
-		q := "SELECT DISTINCT concat(set_id, '/', toString(version_number)) AS k FROM " + table + " WHERE set_id IN " + in
+		q := "SELECT concat(set_id, '/', toString(version_number)) AS k FROM " + table + " WHERE set_id IN " + in + " GROUP BY k"
 		if table == "superseded" { // keyed by the versions replaced, not by a version
-			q = "SELECT DISTINCT concat(set_id, '/', toString(level), '/', toString(idx)) AS k FROM superseded WHERE set_id IN " + in
+			q = "SELECT concat(set_id, '/', toString(level), '/', toString(idx)) AS k FROM superseded WHERE set_id IN " + in + " GROUP BY k"
 		}
 		if table == "receipts" {
 			q = `SELECT concat(set_id, '/', toString(version_number), '/', toString(doc_index), '/', doc_name, '/', toString(accepted), '/',
-				rejection_code, '/', toString(cisis_code), '/', mail_rejection_code) AS k FROM (SELECT DISTINCT mail_id, doc_index, set_id, version_number, doc_name,
-				accepted, rejection_code, cisis_code, mail_rejection_code FROM receipts WHERE set_id IN ` + in + ` AND processed_at >= %s)`
+				rejection_code, '/', toString(cisis_code), '/', mail_rejection_code) AS k FROM (SELECT mail_id, doc_index, set_id, version_number, doc_name,
+				accepted, rejection_code, cisis_code, mail_rejection_code FROM receipts WHERE set_id IN ` + in + ` AND processed_at >= %s
+				GROUP BY mail_id, doc_index, set_id, version_number, doc_name, accepted, rejection_code, cisis_code, mail_rejection_code)`
 		}
 		want := storetest.Column(t, hubSt, strings.Replace(q, "%s", "toDateTime(0)", 1)+" ORDER BY k")
 		got := storetest.Column(t, topo, strings.Replace(q, "%s", fmt.Sprintf("toDateTime(%d)", topoStart.Unix()), 1)+" ORDER BY k")
