@@ -10,7 +10,8 @@
 #   scripts/bench-hub.sh [MAILS]   (default 10000; 100000 possible)
 # Settings (environment): BENCH_HUB_SEED (7), BENCH_HUB_PPROF (a loopback
 # address: the hub serves pprof there and the script saves CPU, block and
-# mutex profiles taken mid-run under .run/bench-hub/profiles-N/),
+# mutex profiles taken mid-run and a heap profile at each tenth under
+# .run/bench-hub/profiles-N/),
 # BENCH_HUB_FLAGS (extra flags for bin/hub, e.g. "--validator-workers 3"),
 # BENCH_HUB_FILL (imap, or maildir: copy the mails into the folder's maildir,
 # for 100,000 mails).
@@ -180,6 +181,12 @@ while :; do
 		samples+=("$(printf '%3d%% %7d docs %6.1f s  RSS %4d MiB  mails still in the inbox %6d' $((next_tenth * 10)) "$n" \
 			"$(awk -v a="$start" -v b="$now" 'BEGIN{print (b-a)/1e9}')" $(($(status_kb "$hub_pid" VmRSS) / 1024)) \
 			"$($dove mailbox status -u "$user" messages "$folder" 2>/dev/null | sed 's/.*=//' || echo -1)")")
+		# The heap at each tenth says what grows with the mails handled.
+		[ -n "${BENCH_HUB_PPROF:-}" ] && mkdir -p "$work/profiles-$count" &&
+			{ curl -sf -o "$work/profiles-$count/heap-$((next_tenth * 10)).pprof" "http://$BENCH_HUB_PPROF/debug/pprof/heap" || true
+				# debug=1 ends with the runtime's MemStats: the Go heap next to the RSS
+				# (libxml2's memory is C's, outside the Go heap).
+				curl -sf "http://$BENCH_HUB_PPROF/debug/pprof/heap?debug=1" | grep '^# ' >"$work/profiles-$count/memstats-$((next_tenth * 10)).txt" || true; }
 		next_tenth=$((next_tenth + 1))
 	done
 	if [ -n "${BENCH_HUB_PPROF:-}" ] && [ -z "$profiled" ] && [ "$n" -ge $((expected / 10)) ]; then

@@ -71,3 +71,23 @@ func Column(t testing.TB, st *store.Store, q string) []string {
 	}
 	return out
 }
+
+// KeysSQL selects, sorted, the distinct keys of table's rows that satisfy
+// where (a condition; "1" for every row): what two runs of the pipeline are
+// compared on. A row is keyed by its set and version; superseded by the
+// version it replaces (set, level, index); receipts by what was said of each
+// document. receiptsWhere narrows receipts further ("1": no more). GROUP
+// BY, not DISTINCT: on ClickHouse 18.16 with two threads, DISTINCT with
+// ORDER BY gave a row twice, or too few rows, in CI.
+func KeysSQL(table, where, receiptsWhere string) string {
+	switch table {
+	case "superseded":
+		return "SELECT concat(set_id, '/', toString(level), '/', toString(idx)) AS k FROM superseded WHERE " + where + " GROUP BY k ORDER BY k"
+	case "receipts":
+		return `SELECT concat(set_id, '/', toString(version_number), '/', toString(doc_index), '/', doc_name, '/', toString(accepted), '/',
+			rejection_code, '/', toString(cisis_code), '/', mail_rejection_code) AS k FROM (SELECT mail_id, doc_index, set_id, version_number, doc_name,
+			accepted, rejection_code, cisis_code, mail_rejection_code FROM receipts WHERE ` + where + ` AND ` + receiptsWhere + `
+			GROUP BY mail_id, doc_index, set_id, version_number, doc_name, accepted, rejection_code, cisis_code, mail_rejection_code) AS r ORDER BY k`
+	}
+	return "SELECT concat(set_id, '/', toString(version_number)) AS k FROM " + table + " WHERE " + where + " GROUP BY k ORDER BY k"
+}
