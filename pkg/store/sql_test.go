@@ -20,10 +20,11 @@ var looksLikeSQL = regexp.MustCompile(`(?is)\bSELECT\b.+\bFROM\b|\bINSERT\s+INTO
 // sqlAllowed are the files and folders (ending in /), besides each
 // package's sql.go, that may hold SQL: the cluster DDL derivation, pkg/chddl
 // (TestClusterFormOnModernEngine parses what it writes), the compatibility
-// harness, which copies, merges and inspects tables, and pkg/chtest, the
-// test support that creates and drops the tests' databases (imported by
-// _test.go files only).
-var sqlAllowedPaths = []string{"pkg/chddl/", "pkg/chcompat/", "pkg/chtest/"}
+// harness, which copies, merges and inspects tables, and pkg/chtest and
+// pkg/store/storetest, the test support that creates and drops the tests'
+// databases and reads what runs left in them (imported by _test.go files
+// only).
+var sqlAllowedPaths = []string{"pkg/chddl/", "pkg/chcompat/", "pkg/chtest/", "pkg/store/storetest/"}
 
 func sqlAllowed(rel string) bool {
 	for _, p := range sqlAllowedPaths {
