@@ -13,6 +13,7 @@
 # mutex profiles taken mid-run and a heap profile at each tenth under
 # .run/bench-hub/profiles-N/),
 # BENCH_HUB_FLAGS (extra flags for bin/hub, e.g. "--validator-workers 3"),
+# BENCH_HUB_GOMEMLIMIT (the hub's soft memory limit, e.g. 250MiB),
 # BENCH_HUB_FILL (imap, or maildir: copy the mails into the folder's maildir,
 # for 100,000 mails).
 # Needs `make up` (Dovecot, ClickHouse) and `make build`. It uses its own IMAP
@@ -134,9 +135,12 @@ pprof=()
 [ -n "${BENCH_HUB_PPROF:-}" ] && pprof=(--pprof-addr "$BENCH_HUB_PPROF")
 # shellcheck disable=SC2206
 extra=(${BENCH_HUB_FLAGS:-})
-echo "bin/hub on $count mails ${extra[*]}"
+# GOMEMLIMIT: the Go runtime's soft memory limit for the hub alone (the GC
+# works harder as the heap nears it; docs/performance.md, "What grows").
+memlimit=${BENCH_HUB_GOMEMLIMIT:-${GOMEMLIMIT:-}}
+echo "bin/hub on $count mails ${extra[*]}${memlimit:+ (GOMEMLIMIT=$memlimit)}"
 start=$(date +%s%N)
-bin/hub --data-dir "$run/hub" --nats-port -1 --http-addr 127.0.0.1:0 --indicators-addr 127.0.0.1:0 --auth none \
+GOMEMLIMIT=$memlimit bin/hub --data-dir "$run/hub" --nats-port -1 --http-addr 127.0.0.1:0 --indicators-addr 127.0.0.1:0 --auth none \
 	--imap-addr "$imap" --imap-tls none --imap-user "$user" --imap-password secret \
 	--imap-inbox "$folder" --imap-processed "$folder-done" \
 	--pseudo-key-file "$run/key.json" --clickhouse "clickhouse://127.0.0.1:$ch_port/$db" \
