@@ -77,8 +77,8 @@ func Column(t testing.TB, st *store.Store, q string) []string {
 // compared on. A row is keyed by its set and version; superseded by the
 // version it replaces (set, level, index); receipts by what was said of each
 // document. receiptsWhere narrows receipts further ("1": no more). GROUP
-// BY, not DISTINCT: on ClickHouse 18.16 with two threads, DISTINCT with
-// ORDER BY gave a row twice, or too few rows, in CI.
+// BY, not DISTINCT: on ClickHouse 18.16 with two threads, a DISTINCT with
+// ORDER BY once gave a row twice in CI.
 func KeysSQL(table, where, receiptsWhere string) string {
 	switch table {
 	case "superseded":
