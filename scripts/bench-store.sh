@@ -19,9 +19,12 @@
 # Databases: <BENCH_DB_PREFIX>_<VERSIONS> (default bench_store_<VERSIONS>),
 # dropped and loaded again at each run unless they already hold the versions
 # (BENCH_RELOAD=1 forces the load), and dropped at the end unless
-# BENCH_KEEP=1. Disk: about 1.1 kB per version and copy (10,000,000 versions
-# on one server and on the 2x2 cluster: ~35 GB at the peak, 2,000,000
-# loaded after the larger size is dropped).
+# BENCH_KEEP=1. Disk: about 0.6 kB per version and copy with keys of the
+# hub's length (64 hex digits): 10,000,000 versions on one server and on the
+# 2x2 cluster, about 20 GB at the peak, 2,000,000 loaded after the larger
+# size is dropped. BNDMR_BENCH_YEARS spreads the versions over that many
+# years instead of one per 2,000,000 (each loader batch then spans more
+# months, so more partitions and parts: the load's rate depends on it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 versions=${1:-2000000}
