@@ -7,6 +7,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/bndmr/hub/pkg/chddl"
 	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/store"
 )
@@ -71,6 +72,14 @@ func Column(t testing.TB, st *store.Store, q string) []string {
 	}
 	return out
 }
+
+// SetTablesSQL lists, sorted, the tables of the current database whose rows
+// belong to a set (a set_id column), views and the sharded tables of the
+// cluster form (read through their Distributed tables) left out: the tables
+// KeysSQL compares.
+const SetTablesSQL = `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
+	AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View')
+	AND NOT endsWith(table, '` + chddl.LocalSuffix + `') ORDER BY table`
 
 // KeysSQL selects, sorted, the distinct keys of table's rows that satisfy
 // where (a condition; "1" for every row): what two runs of the pipeline are

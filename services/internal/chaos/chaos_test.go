@@ -31,7 +31,6 @@ import (
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/bus/bustest"
-	"github.com/bndmr/hub/pkg/chddl"
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/mailbox"
 	"github.com/bndmr/hub/pkg/mailbox/mailboxtest"
@@ -633,9 +632,7 @@ func tableKeys(t testing.TB, s *site, db string) map[string][]string {
 	}
 	defer st.Close()
 	s.syncReplicas(t, st, db)
-	tables := storetest.Column(t, st, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
-		AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View')
-		AND NOT endsWith(table, '`+chddl.LocalSuffix+`') ORDER BY table`)
+	tables := storetest.Column(t, st, storetest.SetTablesSQL)
 	out := map[string][]string{}
 	for _, table := range tables {
 		out[table] = storetest.Column(t, st, storetest.KeysSQL(table, "1", "1"))

@@ -211,8 +211,7 @@ func TestTopology(t *testing.T) {
 		t.Fatal("the all-in-one hub has receipts for no set")
 	}
 	in := "('" + strings.Join(sets, "','") + "')"
-	tables := storetest.Column(t, hubSt, `SELECT table FROM system.columns WHERE database = currentDatabase() AND name = 'set_id'
-		AND table IN (SELECT name FROM system.tables WHERE database = currentDatabase() AND engine NOT LIKE '%View') ORDER BY table`)
+	tables := storetest.Column(t, hubSt, storetest.SetTablesSQL)
 	keys := 0
 	for _, table := range tables {
 		q := storetest.KeysSQL(table, "set_id IN "+in, "processed_at >= %s")
