@@ -168,6 +168,15 @@ const currentSets = store.CurrentVersions + ` AND patient_key != ''`
 
 const currentSettings = ` SETTINGS ` + store.DistributedLocal
 
+// patientID is the key of a per-patient GROUP BY: the pseudonym's 128-bit
+// SipHash, the same hash uniqExact keeps of a string, so no less exact than
+// the distinct counts. The grouping then keys on a fixed 16 bytes instead
+// of 64 hex digits: on five national years, the table by département and
+// sex 9.0 -> 5.8 s, with or without diagnosis 5.9 -> 3.1 s. Not in the
+// distinct counts: uniqExact hashes its argument again, and hashing twice
+// was slower than once.
+const patientID = `sipHash128(patient_key)`
+
 // orphaPrevalenceSQL counts patients per ORPHA code on the current state:
 // the rows of each set's highest version (currentSets), their orpha_codes
 // column, opposition (no patient key) excluded. Measured faster than argMax
@@ -226,9 +235,9 @@ type epiTable struct {
 }
 
 // A patient's sex, residence and birth come from the most recent file.
-const perPatient = `SELECT patient_key, argMax(sex, effective_date) AS sex, argMax(residence_departement, effective_date) AS dep,
+const perPatient = `SELECT ` + patientID + ` AS patient, argMax(sex, effective_date) AS sex, argMax(residence_departement, effective_date) AS dep,
 		argMax(birth_year_month, effective_date) AS birth, max(effective_date) AS last
-		FROM documents WHERE ` + currentSets + ` GROUP BY patient_key`
+		FROM documents WHERE ` + currentSets + ` GROUP BY patient`
 
 // sumOfCells is the total of an additive table: the sum of its cells.
 var sumOfCells store.Statement
@@ -281,12 +290,12 @@ var epiTables = []epiTable{
 			WHERE site_code GLOBAL IN (SELECT centre_id FROM reference_centres) AND `+currentSets)},
 	{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, nil, true,
 		epi("diagnosis", `SELECT '' AS g, if(coded > 0, 'diagnostic codé', 'non diagnostiqué') AS state, toUInt64(count()) AS n FROM (
-			   SELECT patient_key, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded
-			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY state ORDER BY state`), sumOfCells},
+			   SELECT `+patientID+` AS patient, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded
+			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient) AS per_patient GROUP BY state ORDER BY state`), sumOfCells},
 	{"Décès par année", []string{"Année du décès"}, nil, true,
 		epi("deaths", `SELECT '' AS g, if(y = '', 'inconnue', y) AS year, toUInt64(count()) AS n FROM (
-			   SELECT patient_key, argMax(substring(death_year_month, 1, 4), effective_date) AS y FROM patients
-			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient_key) AS per_patient GROUP BY year ORDER BY year`), sumOfCells},
+			   SELECT `+patientID+` AS patient, argMax(substring(death_year_month, 1, 4), effective_date) AS y FROM patients
+			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient) AS per_patient GROUP BY year ORDER BY year`), sumOfCells},
 }
 
 // epiStat is one distribution (years) of the diagnoses' current state:
