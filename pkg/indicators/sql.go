@@ -188,7 +188,15 @@ var topORPHA = store.Statement{Name: "indicators.top_orpha",
 	SQL: orphaPrevalenceSQL + ` HAVING n >= ? ORDER BY n DESC, code LIMIT ?` + currentSettings}
 
 // receiptsOf selects the receipts of one establishment received in the period.
-const receiptsOf = `FROM receipts WHERE finess = ? AND toDate(toTimeZone(received_at, 'Europe/Paris')) >= toDate(?)
+// PREWHERE: receipts are sorted by mail, so the establishment's rows lie in
+// every granule, and ClickHouse would pick one condition to read first on
+// its own (accepted = 0, the smallest column), then every column the
+// statement names, failure texts included, for the rejections of every
+// establishment. Read first, the establishment and the reception instant
+// leave about one row in 750 on five years: the rejected documents of one
+// establishment 1.5-1.8 -> 0.4-0.5 s. A statement adds its own conditions
+// in a WHERE.
+const receiptsOf = `FROM receipts PREWHERE finess = ? AND toDate(toTimeZone(received_at, 'Europe/Paris')) >= toDate(?)
 	AND toDate(toTimeZone(received_at, 'Europe/Paris')) <= toDate(?)`
 
 // Receipts are keyed by (mail, document): count distinct keys, not rows.
@@ -199,13 +207,13 @@ var receptionCounts = store.Statement{Name: "indicators.reception_counts", SQL: 
 
 var receptionReasons = store.Statement{Name: "indicators.reception_reasons", SQL: `SELECT rejection_code, any(cisis_code),
 		any(rejection_reason), toUInt64(uniqExact(mail_id, doc_index)) AS n ` +
-	receiptsOf + ` AND accepted = 0 GROUP BY rejection_code ORDER BY n DESC, rejection_code`}
+	receiptsOf + ` WHERE accepted = 0 GROUP BY rejection_code ORDER BY n DESC, rejection_code`}
 
 // receptionDocumentMonths lists the document months (effective date, Paris
 // day) of the documents the establishment's mails of the period carried:
 // the months whose MR.2 the reception report shows.
 var receptionDocumentMonths = store.Statement{Name: "indicators.reception_document_months", SQL: `SELECT
-		toStartOfMonth(effective_date) AS m ` + receiptsOf + ` AND set_id != '' GROUP BY m ORDER BY m`}
+		toStartOfMonth(effective_date) AS m ` + receiptsOf + ` WHERE set_id != '' GROUP BY m ORDER BY m`}
 
 // maxRejectedDocs bounds the list in one report.
 const maxRejectedDocs = 1000
@@ -215,7 +223,7 @@ const maxRejectedDocs = 1000
 var receptionRejected = store.Statement{Name: "indicators.reception_rejected_documents", SQL: `SELECT toUInt32(any(received_at)) AS received,
 		mail_id, any(doc_name), any(set_id), any(version_number), any(rejection_code), any(cisis_code), any(rejection_reason),
 		any(failure_count), any(failure_sources), any(failure_rules), any(failure_locations), any(failure_texts) ` +
-	receiptsOf + ` AND accepted = 0 GROUP BY mail_id, doc_index ORDER BY received DESC, mail_id, doc_index LIMIT ` +
+	receiptsOf + ` WHERE accepted = 0 GROUP BY mail_id, doc_index ORDER BY received DESC, mail_id, doc_index LIMIT ` +
 	strconv.Itoa(maxRejectedDocs)}
 
 // epiTable is one epidemiology table: a query of (group, label, n) rows and
