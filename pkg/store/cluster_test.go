@@ -204,6 +204,8 @@ type figures struct {
 	// EpiTables: every epidemiology table and distribution the indicators
 	// publish (no suppression), as JSON.
 	EpiTables []string
+	// Reception: each establishment's reception report of the year, as JSON.
+	Reception []string
 }
 
 func figuresOf(t *testing.T, s *store.Store) figures {
@@ -226,6 +228,18 @@ func figuresOf(t *testing.T, s *store.Store) figures {
 	}
 	f.Epi = epidemiology(t, s)
 	f.EpiTables = []string{allEpidemiology(t, s)}
+	for _, d := range f.Docs {
+		r, err := x.Reception(ctx, d.FINESS, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Generated = time.Time{} // when, not what
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Reception = append(f.Reception, string(b))
+	}
 	if len(f.MR2) == 0 || len(f.Docs) == 0 || len(f.Epi) == 0 || len(f.MR1) == 0 {
 		t.Fatalf("missing figures: %d establishments, %d MR.2, %d MR.1, %d ORPHA codes", len(f.Docs), len(f.MR2), len(f.MR1), len(f.Epi))
 	}
@@ -239,6 +253,7 @@ func compareFigures(t *testing.T, who string, got, want figures) {
 	diff(t, who+", MR.1", got.MR1, want.MR1)
 	diff(t, who+", patients per ORPHA code", got.Epi, want.Epi)
 	diff(t, who+", epidemiology", got.EpiTables, want.EpiTables)
+	diff(t, who+", reception reports", got.Reception, want.Reception)
 }
 
 // clusterDB creates a fresh database on cluster (and drops it at the end).
