@@ -43,19 +43,18 @@ var (
 type benchSize struct{ versions, patients, establishments, years int }
 
 func benchSizes() benchSize {
-	v := 50_000
-	if s := os.Getenv("BNDMR_BENCH_VERSIONS"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			v = n
-		}
-	}
-	years := max(1, (v+1_999_999)/2_000_000)
-	if s := os.Getenv("BNDMR_BENCH_YEARS"); s != "" {
-		if n, err := strconv.Atoi(s); err == nil && n > 0 {
-			years = n
-		}
-	}
+	v := positiveEnv("BNDMR_BENCH_VERSIONS", 50_000)
+	years := positiveEnv("BNDMR_BENCH_YEARS", max(1, (v+1_999_999)/2_000_000))
 	return benchSize{versions: v, patients: v * 2 / 5, establishments: 150, years: years}
+}
+
+// positiveEnv reads a positive integer from the environment, def when the
+// variable is unset or not one.
+func positiveEnv(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 // benchTarget is where the benchmark loads and queries: the single server,
