@@ -16,10 +16,11 @@ import (
 )
 
 // fill gives a migrated database rows in several parts and partitions:
-// documents over three months in two inserts, and the access journal.
+// documents over five years (yearly partitions) in two inserts, and the
+// access journal.
 var fill = []string{
 	`INSERT INTO documents (finess, set_id, version_number, effective_date, orpha_codes)
-		SELECT concat('75', toString(number % 3)), toString(number), 1, toDate('2025-01-10') + number * 10, ['ORPHA:' || toString(number % 5)]
+		SELECT concat('75', toString(number % 3)), toString(number), 1, toDate('2025-01-10') + number * 200, ['ORPHA:' || toString(number % 5)]
 		FROM system.numbers LIMIT 9`,
 	`INSERT INTO documents (finess, set_id, version_number, effective_date, orpha_codes)
 		SELECT '751', toString(number), 2, toDate('2025-02-01'), ['ORPHA:1'] FROM system.numbers LIMIT 4`,

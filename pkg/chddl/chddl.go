@@ -55,6 +55,10 @@ type Transformer struct {
 	ShardMacro string
 
 	tables map[string]tableKind
+	// renamed counts, per name, the tables renamed away from it: a table
+	// created again under that name gets a ZooKeeper path of its own (the
+	// renamed one keeps the old path, which two tables cannot share).
+	renamed map[string]int
 }
 
 type tableKind int
@@ -99,14 +103,22 @@ func (t *Transformer) Migration(name, sql string) ([]string, error) {
 //     CLUSTER); other changes go to t_local only;
 //   - ALTER TABLE on a table on every server: run here, replicated to all;
 //   - DROP TABLE / VIEW: ON CLUSTER, both tables of a sharded one;
+//   - RENAME TABLE a TO b: ON CLUSTER; for a sharded table the _local
+//     tables, then a's Distributed table dropped and b's made over b_local;
+//     a table created later under the name a gets a ZooKeeper path of its
+//     own (a's replicas keep theirs under the name b);
 //   - INSERT … SELECT: once, names qualified (into the Distributed table of a
-//     sharded one), IN subqueries as in views.
+//     sharded one), IN subqueries as in views; a plain copy from one sharded
+//     table into another (columns of one table, no subquery, join or
+//     grouping) runs shard-locally instead, on each shard (EachShard): the
+//     rows stay on the shard the sharding key put them on, without going
+//     through the network.
 //
 // Other statements and engines (Log, Memory, materialized views…) have no
 // cluster form here and are refused, rather than silently left on one server.
 func (t *Transformer) Statement(stmt string) ([]string, error) {
 	if t.tables == nil {
-		t.tables = map[string]tableKind{}
+		t.tables, t.renamed = map[string]tableKind{}, map[string]int{}
 	}
 	if t.Cluster == "" || t.Database == "" {
 		return nil, fmt.Errorf("cluster form: cluster and database names are needed")
@@ -127,6 +139,8 @@ func (t *Transformer) Statement(stmt string) ([]string, error) {
 		return t.drop(p)
 	case p.kw(0, "INSERT") && p.kw(1, "INTO"):
 		return t.insert(p)
+	case p.kw(0, "RENAME") && p.kw(1, "TABLE"):
+		return t.rename(p)
 	}
 	return nil, fmt.Errorf("no cluster form for the statement %q", abbrev(stmt))
 }
@@ -191,6 +205,9 @@ func (t *Transformer) createTable(p *parser) ([]string, error) {
 	kind, local, zkPath := everywhere, name, "/clickhouse/tables/all/"+t.Database+"/"+name
 	if cols[shardColumn] {
 		kind, local, zkPath = sharded, name+LocalSuffix, "/clickhouse/tables/"+t.shardMacro()+"/"+t.Database+"/"+name+LocalSuffix
+	}
+	if n := t.renamed[name]; n > 0 {
+		zkPath += "_v" + strconv.Itoa(n+1)
 	}
 	engArgs := QuoteString(zkPath) + ", '{replica}'"
 	if args != "" {
@@ -348,12 +365,118 @@ func (t *Transformer) insert(p *parser) ([]string, error) {
 	if _, ok := t.tables[name]; !ok {
 		return nil, fmt.Errorf("INSERT INTO %s: not a table created by an earlier migration", name)
 	}
+	if src, ok := t.plainCopy(p, i); ok && t.tables[name] == sharded {
+		return []string{EachShard + applyEdits(p.src, 0, len(p.src), []edit{
+			{p.toks[2].start, p.toks[2].end, t.q(name + LocalSuffix)},
+			{p.toks[src].start, p.toks[src].end, t.q(p.toks[src].text + LocalSuffix)},
+		})}, nil
+	}
 	edits, err := t.viewEdits(p, i)
 	if err != nil {
 		return nil, fmt.Errorf("INSERT INTO %s: %w", name, err)
 	}
 	edits = append(edits, edit{p.toks[2].start, p.toks[2].end, t.q(name)})
 	return []string{applyEdits(p.src, 0, len(p.src), edits)}, nil
+}
+
+// plainCopy: the INSERT's SELECT, from token i, reads columns of one sharded
+// table and nothing else (one SELECT, no join, grouping, IN or union): each
+// row is copied on its own, so the copy of each shard's rows is exact on
+// that shard. It returns the token of the table read.
+func (t *Transformer) plainCopy(p *parser, i int) (int, bool) {
+	src, selects := -1, 0
+	for k := i; k < len(p.toks); k++ {
+		switch {
+		case p.kw(k, "SELECT"):
+			selects++
+		case p.kw(k, "JOIN"), p.kw(k, "GROUP"), p.kw(k, "IN"), p.kw(k, "UNION"), p.kw(k, "ARRAY"), p.kw(k, "LIMIT"):
+			return 0, false
+		case p.kw(k, "FROM"):
+			if src >= 0 || !p.is(k+1, tokIdent) || p.punct(k+2, ".") || p.punct(k+2, "(") || t.tables[p.toks[k+1].text] != sharded {
+				return 0, false
+			}
+			src = k + 1
+		}
+	}
+	return src, selects == 1 && src >= 0
+}
+
+// rename: RENAME TABLE a TO b[, c TO d]. Only tables (not views), each
+// renamed to a name no table of the migrations holds.
+func (t *Transformer) rename(p *parser) ([]string, error) {
+	type pair struct{ from, to string }
+	var pairs []pair
+	for i := 2; ; {
+		from, j, err := p.tableName(i)
+		if err != nil {
+			return nil, err
+		}
+		if !p.kw(j, "TO") {
+			return nil, fmt.Errorf("RENAME TABLE %s: TO expected", from)
+		}
+		to, k, err := p.tableName(j + 1)
+		if err != nil {
+			return nil, err
+		}
+		if kind := t.tables[from]; kind != sharded && kind != everywhere {
+			return nil, fmt.Errorf("RENAME TABLE %s: not a table created by an earlier migration", from)
+		}
+		if _, ok := t.tables[to]; ok {
+			return nil, fmt.Errorf("RENAME TABLE %s TO %s: %s is a table of the migrations already", from, to, to)
+		}
+		pairs = append(pairs, pair{from, to})
+		if p.punct(k, ",") {
+			i = k + 1
+			continue
+		}
+		if k != len(p.toks) {
+			return nil, fmt.Errorf("RENAME TABLE %s TO %s: unexpected %q", from, to, p.toks[k].text)
+		}
+		break
+	}
+	var locals []string
+	var after []string
+	for _, r := range pairs {
+		kind := t.tables[r.from]
+		if kind == sharded {
+			locals = append(locals, t.q(r.from+LocalSuffix)+" TO "+t.q(r.to+LocalSuffix))
+			after = append(after, "DROP TABLE IF EXISTS "+t.q(r.from)+t.onCluster(), t.distributed(r.to, "IF NOT EXISTS "))
+		} else {
+			locals = append(locals, t.q(r.from)+" TO "+t.q(r.to))
+		}
+		delete(t.tables, r.from)
+		t.tables[r.to] = kind
+		t.renamed[r.from]++
+	}
+	return append([]string{"RENAME TABLE " + strings.Join(locals, ", ") + t.onCluster()}, after...), nil
+}
+
+// RenameTargets returns the new names of a RENAME TABLE statement (as
+// written: qualified in the cluster form), or nil for any other statement.
+// A migration stopped half-way and run again finds its renames done: the
+// migrator skips a rename whose target exists (ClickHouse 18.16 has no
+// RENAME … IF EXISTS).
+func RenameTargets(stmt string) []string {
+	toks, err := lexSQL(stmt)
+	if err != nil {
+		return nil
+	}
+	p := &parser{src: stmt, toks: toks}
+	if !p.kw(0, "RENAME") || !p.kw(1, "TABLE") {
+		return nil
+	}
+	var out []string
+	for k := 2; k < len(p.toks)-1; k++ {
+		if !p.kw(k, "TO") || !p.is(k+1, tokIdent) {
+			continue
+		}
+		name := p.toks[k+1].text
+		if p.punct(k+2, ".") && p.is(k+3, tokIdent) {
+			name += "." + p.toks[k+3].text
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 func (t *Transformer) drop(p *parser) ([]string, error) {

@@ -100,10 +100,50 @@ ORDER BY (finess, set_id, version_number)`,
 	}, {
 		name: "INSERT SELECT: once, qualified",
 		stmts: []string{
+			"CREATE TABLE r (s String, v UInt32) ENGINE = MergeTree ORDER BY s",
+			"CREATE TABLE w (set_id String, v UInt32) ENGINE = MergeTree ORDER BY set_id",
+			"INSERT INTO w (set_id, v) SELECT s, v FROM r WHERE v > 0"},
+		want: []string{"INSERT INTO db.w (set_id, v) SELECT s, v FROM db.r WHERE v > 0"},
+	}, {
+		name: "INSERT of a plain copy between sharded tables: on each shard, shard-local",
+		stmts: []string{
 			"CREATE TABLE d (set_id String, v UInt32) ENGINE = MergeTree ORDER BY set_id",
 			"CREATE TABLE w (set_id String, v UInt32) ENGINE = MergeTree ORDER BY set_id",
 			"INSERT INTO w (set_id, v) SELECT set_id, v FROM d WHERE v > 0"},
-		want: []string{"INSERT INTO db.w (set_id, v) SELECT set_id, v FROM db.d WHERE v > 0"},
+		want: []string{chddl.EachShard + "INSERT INTO db.w_local (set_id, v) SELECT set_id, v FROM db.d_local WHERE v > 0"},
+	}, {
+		name: "INSERT SELECT with a grouping between sharded tables: once, through the Distributed tables",
+		stmts: []string{
+			"CREATE TABLE d (set_id String, v UInt32) ENGINE = MergeTree ORDER BY set_id",
+			"CREATE TABLE w (set_id String, v UInt32) ENGINE = MergeTree ORDER BY set_id",
+			"INSERT INTO w (set_id, v) SELECT set_id, max(v) FROM d GROUP BY set_id"},
+		want: []string{"INSERT INTO db.w (set_id, v) SELECT set_id, max(v) FROM db.d GROUP BY set_id"},
+	}, {
+		name: "RENAME of a sharded table: the _local tables, then the Distributed tables; the name created again gets a ZooKeeper path of its own",
+		stmts: []string{
+			"CREATE TABLE d (set_id String) ENGINE = MergeTree ORDER BY set_id",
+			"RENAME TABLE d TO d_old",
+			"CREATE TABLE d (set_id String) ENGINE = MergeTree ORDER BY set_id"},
+		want: []string{
+			"CREATE TABLE db.d_local ON CLUSTER bndmr\n(set_id String)\nENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/db/d_local_v2', '{replica}') ORDER BY set_id",
+			"CREATE TABLE db.d ON CLUSTER bndmr AS db.d_local ENGINE = Distributed('bndmr', 'db', 'd_local', cityHash64(set_id))",
+		},
+	}, {
+		name: "RENAME of a sharded table",
+		stmts: []string{
+			"CREATE TABLE d (set_id String) ENGINE = MergeTree ORDER BY set_id",
+			"RENAME TABLE d TO d_old"},
+		want: []string{
+			"RENAME TABLE db.d_local TO db.d_old_local ON CLUSTER bndmr",
+			"DROP TABLE IF EXISTS db.d ON CLUSTER bndmr",
+			"CREATE TABLE IF NOT EXISTS db.d_old ON CLUSTER bndmr AS db.d_old_local ENGINE = Distributed('bndmr', 'db', 'd_old_local', cityHash64(set_id))",
+		},
+	}, {
+		name: "RENAME of a table on every server",
+		stmts: []string{
+			"CREATE TABLE e (finess String) ENGINE = MergeTree ORDER BY finess",
+			"RENAME TABLE e TO e_old"},
+		want: []string{"RENAME TABLE db.e TO db.e_old ON CLUSTER bndmr"},
 	}, {
 		name: "DROP of a sharded table: both",
 		stmts: []string{
@@ -140,11 +180,30 @@ func TestClusterStatementRefuses(t *testing.T) {
 		"ALTER TABLE unknown ADD COLUMN a String",
 		"OPTIMIZE TABLE t FINAL",
 		"INSERT INTO unknown (a) SELECT 1",
+		"RENAME TABLE unknown TO u",
 		"CREATE TABLE t (a String COMMENT 'unterminated) ENGINE = MergeTree ORDER BY a",
 	} {
 		tr := &chddl.Transformer{Cluster: "bndmr", Database: "db"}
 		if got, err := tr.Statement(s); err == nil {
 			t.Errorf("%q: accepted, gave %q", s, got)
+		}
+	}
+}
+
+// A rename's new names, as the migrator looks for them before running it
+// again.
+func TestRenameTargets(t *testing.T) {
+	for _, tc := range []struct {
+		stmt string
+		want []string
+	}{
+		{"RENAME TABLE documents TO documents_0014", []string{"documents_0014"}},
+		{"RENAME TABLE hub.d_local TO hub.d_old_local, hub.e TO hub.f ON CLUSTER bndmr", []string{"hub.d_old_local", "hub.f"}},
+		{"DROP TABLE IF EXISTS d", nil},
+		{"CREATE TABLE t (a String) ENGINE = MergeTree ORDER BY a", nil},
+	} {
+		if got := chddl.RenameTargets(tc.stmt); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%q: got %q, want %q", tc.stmt, got, tc.want)
 		}
 	}
 }
@@ -191,12 +250,23 @@ func TestClusterFormOfTheMigrations(t *testing.T) {
 			if strings.HasPrefix(s, "CREATE TABLE") {
 				creates++
 			}
+			// A sharded table renamed: its _local table, then its
+			// Distributed table dropped and the new name's made.
+			if f := strings.Fields(s); len(f) > 4 && f[0] == "RENAME" && sharded[f[2]] {
+				n += 2
+				sharded[f[4]] = true
+			}
+			// A sharded table dropped: its Distributed and _local tables.
+			if f := strings.Fields(s); len(f) > 4 && f[0] == "DROP" && sharded[f[4]] {
+				n++
+			}
 		}
 		if len(out[i]) != n {
 			t.Errorf("%s: %d statements in cluster form, want %d", m.Name, len(out[i]), n)
 		}
 		for _, s := range out[i] {
-			if !strings.Contains(s, " ON CLUSTER bndmr") && !strings.HasPrefix(s, "INSERT INTO hub.") && !strings.HasPrefix(s, chddl.EachShard+"ALTER TABLE hub.") {
+			if !strings.Contains(s, " ON CLUSTER bndmr") && !strings.HasPrefix(s, "INSERT INTO hub.") &&
+				!strings.HasPrefix(s, chddl.EachShard+"ALTER TABLE hub.") && !strings.HasPrefix(s, chddl.EachShard+"INSERT INTO hub.") {
 				t.Errorf("%s: neither ON CLUSTER nor on each shard: %s", m.Name, s)
 			}
 			if strings.Contains(s, "ENGINE = Distributed") {
@@ -248,7 +318,8 @@ func FuzzClusterStatement(f *testing.F) {
 			t.Fatalf("%q: accepted, no statement", stmt)
 		}
 		for _, s := range out {
-			if !strings.Contains(s, "ON CLUSTER bndmr") && !strings.HasPrefix(s, "INSERT INTO hub.") && !strings.HasPrefix(s, "ALTER TABLE hub.") && !strings.HasPrefix(s, chddl.EachShard+"ALTER TABLE hub.") {
+			if !strings.Contains(s, "ON CLUSTER bndmr") && !strings.HasPrefix(s, "INSERT INTO hub.") && !strings.HasPrefix(s, "ALTER TABLE hub.") &&
+				!strings.HasPrefix(s, chddl.EachShard+"ALTER TABLE hub.") && !strings.HasPrefix(s, chddl.EachShard+"INSERT INTO hub.") {
 				t.Fatalf("%q gave %q", stmt, s)
 			}
 		}

@@ -323,6 +323,19 @@ func TestClusterTwoShardsOfTwoReplicas(t *testing.T) {
 	loadWithOutage(t, ctx, one, srv[0], 12, clusterServer(t, 4), dsns[3])
 	srv[3] = openDB(t, dsns[3], db)
 
+	waitInStep(t, one, srv)
+	t.Logf("shards and replicas in step %s since the load began", time.Since(start).Round(time.Millisecond))
+	wantFig := figuresOf(t, one)
+	for i, s := range srv {
+		compareFigures(t, fmt.Sprintf("server %d", i+1), figuresOf(t, s), wantFig)
+	}
+}
+
+// waitInStep waits, at most 60 s, until the four servers of the 2 × 2
+// cluster srv hold, shard by shard and replica by replica, the keys of the
+// single server one.
+func waitInStep(t *testing.T, one *store.Store, srv []*store.Store) {
+	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for _, tb := range shardedKeys {
 		want := keys(t, one, strings.TrimSuffix(tb.local, "_local"), tb.key)
@@ -350,11 +363,6 @@ func TestClusterTwoShardsOfTwoReplicas(t *testing.T) {
 				time.Sleep(200 * time.Millisecond)
 			}
 		}
-	}
-	t.Logf("shards and replicas in step %s since the load began", time.Since(start).Round(time.Millisecond))
-	wantFig := figuresOf(t, one)
-	for i, s := range srv {
-		compareFigures(t, fmt.Sprintf("server %d", i+1), figuresOf(t, s), wantFig)
 	}
 }
 

@@ -239,7 +239,8 @@ var (
 	// would let whoever holds the old key follow a patient under the new.
 	forgetLinks = Statement{"store.forget_links", `ALTER TABLE pseudonym_links DELETE WHERE old_key_id = ? AND new_key_id = ?`}
 	// localTableExists: 1 when this database has the table (a cluster's
-	// per-shard table, TABLE_local, where a mutation runs).
+	// per-shard table, TABLE_local, where a mutation runs; the target of a
+	// migration's rename).
 	localTableExists = Statement{"store.table_exists", `SELECT toUInt64(count()) FROM system.tables
 		WHERE database = currentDatabase() AND name = ?`}
 	// mutationsRunning: mutations of this database not yet done.

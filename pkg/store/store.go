@@ -182,9 +182,10 @@ func (s *Store) Migrate(ctx context.Context) ([]string, error) {
 
 // migrateSingle is Migrate's work, under the lock: the migrations as
 // written.
-func (s *Store) migrateSingle(ctx context.Context) ([]string, error) {
+func (s *Store) migrateSingle(ctx context.Context, through int) ([]string, error) {
 	return s.applyMigrations(ctx, migrationForm{
-		setup: []string{createMigrations.SQL},
+		through: through,
+		setup:   []string{createMigrations.SQL},
 		statements: func(m Migration) ([]string, error) {
 			return chddl.SplitStatements(m.SQL), nil
 		},
@@ -197,6 +198,8 @@ func (s *Store) migrateSingle(ctx context.Context) ([]string, error) {
 type migrationForm struct {
 	// where names the form in errors: "" for one server, " (cluster c)".
 	where string
+	// through: the last version applied (MigrateOptions.Through); 0: all.
+	through int
 	// setup creates schema_migrations.
 	setup []string
 	// statements gives the statements of a migration. It is called for
@@ -230,10 +233,17 @@ func (s *Store) applyMigrations(ctx context.Context, f migrationForm) ([]string,
 		if err != nil {
 			return applied, err
 		}
-		if done[m.Version] {
+		if done[m.Version] || (f.through > 0 && m.Version > f.through) {
 			continue
 		}
 		for i, st := range stmts {
+			done, err := s.renameDone(ctx, st)
+			if err != nil {
+				return applied, fmt.Errorf("migration %s%s, statement %d: %w", m.Name, f.where, i+1, err)
+			}
+			if done {
+				continue
+			}
 			if err := f.run(ctx, st); err != nil {
 				return applied, fmt.Errorf("migration %s%s, statement %d: %w", m.Name, f.where, i+1, err)
 			}
@@ -244,6 +254,39 @@ func (s *Store) applyMigrations(ctx context.Context, f migrationForm) ([]string,
 		applied = append(applied, m.Name)
 	}
 	return applied, nil
+}
+
+// renameDone: stmt renames tables, and its targets exist. A migration that
+// stopped after its RENAME runs again from its first statement, and
+// ClickHouse 18.16 has no RENAME … IF EXISTS: a rename whose new names are
+// taken already ran. (The migrations rename a table away before creating
+// another under its name, never onto a name in use.) Only some of the
+// targets there is an error for an operator: not a state a migration
+// leaves.
+func (s *Store) renameDone(ctx context.Context, stmt string) (bool, error) {
+	targets := chddl.RenameTargets(stmt)
+	if len(targets) == 0 {
+		return false, nil
+	}
+	var there []string
+	for _, t := range targets {
+		name := t[strings.LastIndex(t, ".")+1:]
+		var n uint64
+		if err := s.QueryRow(ctx, localTableExists, name).Scan(&n); err != nil {
+			return false, fmt.Errorf("looking for table %s before renaming: %w", name, err)
+		}
+		if n > 0 {
+			there = append(there, name)
+		}
+	}
+	switch len(there) {
+	case 0:
+		return false, nil
+	case len(targets):
+		return true, nil
+	}
+	return false, fmt.Errorf("some of the tables this rename makes exist already (%s), not all: renamed by hand? %s",
+		strings.Join(there, ", "), stmt)
 }
 
 func redact(dsn string) string {

@@ -1,0 +1,219 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/bndmr/hub/pkg/chddl"
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/store"
+	"github.com/bndmr/hub/pkg/store/storetest"
+)
+
+// repartition is the migration that rebuilds documents and receipts with
+// yearly partitions.
+const repartition = 15
+
+// TestYearlyPartitions: migration 0015 on a store loaded before it, once
+// with the loader writing while it runs, and once stopped after each of its
+// statements and run again: every row is kept (the figures are those of a
+// store made with the new tables and loaded with the same rows), the two
+// tables are partitioned by year, and the old tables are gone.
+func TestYearlyPartitions(t *testing.T) {
+	ctx := context.Background()
+	recs, outs := generate(12, 600)
+	ref := storetest.Store(t, "test_repartition_ref")
+	refs(t, ctx, ref)
+	insertAll(t, ctx, ref, recs, outs)
+	want := figuresOf(t, ref)
+
+	ms, err := store.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stmts []string
+	for _, m := range ms {
+		if m.Version == repartition {
+			stmts = chddl.SplitStatements(m.SQL)
+		}
+	}
+	if len(stmts) != 6 {
+		t.Fatalf("migration %d has %d statements, want 6 (rename, create, copy; twice)", repartition, len(stmts))
+	}
+
+	t.Run("loader writing during the migration", func(t *testing.T) {
+		s := loaded(t)
+		insertAll(t, ctx, s, recs[:len(recs)/2], outs[:len(outs)/2])
+		var migrating atomic.Bool
+		migrating.Store(true)
+		during := make(chan int)
+		go func() {
+			n := 0
+			rr, oo := recs[len(recs)/2:], outs[len(outs)/2:]
+			for len(rr) > 0 || len(oo) > 0 {
+				a, b := min(20, len(rr)), min(20, len(oo))
+				retryInsert(t, s, rr[:a], oo[:b])
+				rr, oo = rr[a:], oo[b:]
+				if migrating.Load() {
+					n++
+				}
+			}
+			during <- n
+		}()
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		migrating.Store(false)
+		t.Logf("%d batches written while the migration ran", <-during)
+		checkRepartitioned(t, s, want)
+	})
+
+	for _, stop := range []int{1, 2, 3, 4, 6} {
+		t.Run(fmt.Sprintf("stopped after statement %d, run again", stop), func(t *testing.T) {
+			s := loaded(t)
+			insertAll(t, ctx, s, recs, outs)
+			for _, st := range stmts[:stop] {
+				if err := s.Conn().Exec(ctx, st); err != nil {
+					t.Fatalf("%.60s: %v", st, err)
+				}
+			}
+			if _, err := s.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			checkRepartitioned(t, s, want)
+		})
+	}
+}
+
+func insertAll(t *testing.T, ctx context.Context, s *store.Store, recs []events.Record, outs []events.MailOutcome) {
+	t.Helper()
+	if err := s.InsertDocuments(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InsertReceipts(ctx, outs); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loaded is a store at the version before the migration, with the
+// reference tables (the figures need them).
+func loaded(t *testing.T) *store.Store {
+	t.Helper()
+	s := storetest.Open(t, "test_repartition")
+	if _, err := s.MigrateWith(context.Background(), store.MigrateOptions{Through: repartition - 1}); err != nil {
+		t.Fatal(err)
+	}
+	refs(t, context.Background(), s)
+	return s
+}
+
+// retryInsert writes a batch as the loader does: again and again until it
+// is in (the stage runtime redelivers a batch whose insert failed), for at
+// most 30 s. While a table is renamed away and made again, an insert fails.
+func retryInsert(t *testing.T, s *store.Store, recs []events.Record, outs []events.MailOutcome) {
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := s.InsertDocuments(ctx, recs)
+		if err == nil {
+			err = s.InsertReceipts(ctx, outs)
+		}
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("a batch still failed after 30 s: %v", err)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func checkRepartitioned(t *testing.T, s *store.Store, want figures) {
+	t.Helper()
+	got := storetest.Column(t, s, `SELECT concat(name, ': ', partition_key) FROM system.tables
+		WHERE database = currentDatabase() AND name IN ('documents', 'receipts') ORDER BY name`)
+	if fmt.Sprint(got) != "[documents: toYear(effective_date) receipts: toYear(effective_date)]" {
+		t.Errorf("partition keys: %q", got)
+	}
+	if old := storetest.Column(t, s, `SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '%_0014'`); len(old) > 0 {
+		t.Errorf("tables left: %q", old)
+	}
+	compareFigures(t, "after the migration", figuresOf(t, s), want)
+}
+
+// TestClusterYearlyPartitions: the cluster form of migration 0015 on a 2 × 2
+// cluster loaded before it, stopped after the rename of documents and run
+// again: every server's figures are those of one server loaded with the
+// same rows, and each shard's tables are partitioned by year.
+func TestClusterYearlyPartitions(t *testing.T) {
+	ctx := context.Background()
+	const cluster = "bndmr_2x2"
+	dsns := clusterDSNs(t)
+	if len(dsns) < 4 {
+		t.Skip("BNDMR_TEST_CH_CLUSTER names two servers: the 2 × 2 layout needs the four of scripts/up-cluster.sh")
+	}
+	db := clusterDB(t, dsns[0], cluster)
+	srv := make([]*store.Store, 4)
+	for i := range srv {
+		srv[i] = openDB(t, dsns[i], db)
+	}
+	opts := store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}", Through: repartition - 1}
+	if _, err := srv[0].MigrateWith(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	one := storetest.Store(t, "test_repartition_ref")
+	recs, outs := generate(12, 600)
+	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
+	for _, s := range []*store.Store{one, srv[0]} {
+		refs(t, ctx, s)
+		insertAll(t, sync, s, recs, outs)
+	}
+
+	ms, err := store.Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forms, err := store.ClusterStatements(ms, cluster, db, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		if m.Version != repartition {
+			continue
+		}
+		// The rename of documents: the _local tables, the Distributed
+		// table dropped, the renamed one's made.
+		for _, st := range forms[i][:3] {
+			if !strings.Contains(st, "documents") {
+				t.Fatalf("not a statement of the rename of documents: %s", st)
+			}
+			if err := srv[0].Conn().Exec(ctx, st); err != nil {
+				t.Fatalf("%s: %v", st, err)
+			}
+		}
+	}
+	opts.Through = 0
+	if _, err := srv[0].MigrateWith(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	waitInStep(t, one, srv)
+	want := figuresOf(t, one)
+	for i, s := range srv {
+		got := storetest.Column(t, s, `SELECT concat(name, ': ', partition_key) FROM system.tables
+			WHERE database = currentDatabase() AND name IN ('documents_local', 'receipts_local') ORDER BY name`)
+		if fmt.Sprint(got) != "[documents_local: toYear(effective_date) receipts_local: toYear(effective_date)]" {
+			t.Errorf("server %d, partition keys: %q", i+1, got)
+		}
+		if old := storetest.Column(t, s, `SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '%_0014%'`); len(old) > 0 {
+			t.Errorf("server %d, tables left: %q", i+1, old)
+		}
+		compareFigures(t, fmt.Sprintf("server %d", i+1), figuresOf(t, s), want)
+	}
+}
