@@ -237,11 +237,11 @@ func (s *Store) applyMigrations(ctx context.Context, f migrationForm) ([]string,
 			continue
 		}
 		for i, st := range stmts {
-			done, err := s.renameDone(ctx, st)
+			skip, err := s.renameDone(ctx, st)
 			if err != nil {
 				return applied, fmt.Errorf("migration %s%s, statement %d: %w", m.Name, f.where, i+1, err)
 			}
-			if done {
+			if skip {
 				continue
 			}
 			if err := f.run(ctx, st); err != nil {
