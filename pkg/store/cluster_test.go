@@ -652,6 +652,13 @@ func TestClusterFinishRotation(t *testing.T) {
 // servers' DSNs, the database and a store on each server.
 func cluster2x2(t *testing.T, cluster string) ([]string, string, []*store.Store) {
 	t.Helper()
+	return cluster2x2Through(t, cluster, 0)
+}
+
+// cluster2x2Through is cluster2x2 with the migrations up to version
+// through only (0: all).
+func cluster2x2Through(t *testing.T, cluster string, through int) ([]string, string, []*store.Store) {
+	t.Helper()
 	dsns := clusterDSNs(t)
 	if len(dsns) < 4 {
 		t.Skip("BNDMR_TEST_CH_CLUSTER names two servers: the 2 × 2 layout needs the four of scripts/up-cluster.sh")
@@ -661,7 +668,7 @@ func cluster2x2(t *testing.T, cluster string) ([]string, string, []*store.Store)
 	for i := range srv {
 		srv[i] = openDB(t, dsns[i], db)
 	}
-	if _, err := srv[0].MigrateWith(context.Background(), store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}"}); err != nil {
+	if _, err := srv[0].MigrateWith(context.Background(), store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}", Through: through}); err != nil {
 		t.Fatal(err)
 	}
 	return dsns, db, srv

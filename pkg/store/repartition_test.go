@@ -155,19 +155,7 @@ func checkRepartitioned(t *testing.T, s *store.Store, want figures) {
 func TestClusterYearlyPartitions(t *testing.T) {
 	ctx := context.Background()
 	const cluster = "bndmr_2x2"
-	dsns := clusterDSNs(t)
-	if len(dsns) < 4 {
-		t.Skip("BNDMR_TEST_CH_CLUSTER names two servers: the 2 × 2 layout needs the four of scripts/up-cluster.sh")
-	}
-	db := clusterDB(t, dsns[0], cluster)
-	srv := make([]*store.Store, 4)
-	for i := range srv {
-		srv[i] = openDB(t, dsns[i], db)
-	}
-	opts := store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}", Through: repartition - 1}
-	if _, err := srv[0].MigrateWith(ctx, opts); err != nil {
-		t.Fatal(err)
-	}
+	_, db, srv := cluster2x2Through(t, cluster, repartition-1)
 	one := storetest.Store(t, "test_repartition_ref")
 	recs, outs := generate(12, 600)
 	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
@@ -199,8 +187,7 @@ func TestClusterYearlyPartitions(t *testing.T) {
 			}
 		}
 	}
-	opts.Through = 0
-	if _, err := srv[0].MigrateWith(ctx, opts); err != nil {
+	if _, err := srv[0].MigrateWith(ctx, store.MigrateOptions{Cluster: cluster, ShardMacro: "{shard2x2}"}); err != nil {
 		t.Fatal(err)
 	}
 	waitInStep(t, one, srv)
