@@ -163,10 +163,20 @@ var dashboardRejections = store.Statement{Name: "indicators.dashboard_rejections
 // Current state of each set: the rows of its highest version (the versions
 // below it are in superseded, store.CurrentVersions), opposition excluded.
 // Every statement using it ends with currentSettings: on a cluster each shard
-// filters its own files.
+// filters its own files, and the server that asked merges the shards'
+// groupings bucket by bucket (mergeByBucket).
 const currentSets = store.CurrentVersions + ` AND patient_key != ''`
 
-const currentSettings = ` SETTINGS ` + store.DistributedLocal
+// mergeByBucket: a patient's files lie on several shards, so a per-patient
+// grouping or a distinct count is merged by the server that asked. ClickHouse
+// 18.16 merges the shards' partial results all at once: on five national
+// years on the test cluster (4 M patients, 2 × 2) the table by département
+// and sex needed more than the servers' 1.86 GiB per query and failed.
+// Merged bucket by bucket (the shards send two-level results), it ran in
+// 10.1 s.
+const mergeByBucket = `distributed_aggregation_memory_efficient = 1`
+
+const currentSettings = ` SETTINGS ` + store.DistributedLocal + `, ` + mergeByBucket
 
 // patientID is the key of a per-patient GROUP BY: the pseudonym's 128-bit
 // SipHash, the same hash uniqExact keeps of a string, so no less exact than
@@ -256,7 +266,7 @@ var allPatients = `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE 
 // and says currentSettings (after its join's, if any).
 func epi(name, sql string) store.Statement {
 	if strings.HasSuffix(sql, joinSettings) {
-		return store.Statement{Name: "indicators.epi_" + name, SQL: sql + `, ` + store.DistributedLocal}
+		return store.Statement{Name: "indicators.epi_" + name, SQL: sql + `, ` + store.DistributedLocal + `, ` + mergeByBucket}
 	}
 	return store.Statement{Name: "indicators.epi_" + name, SQL: sql + currentSettings}
 }
