@@ -266,7 +266,10 @@ func TestEndToEndSurvivesKill(t *testing.T) {
 // reports whether work was left for a restart.
 func killMidRun(t *testing.T, bin string, e *e2e, killAt uint64) bool {
 	t.Helper()
-	first := exec.Command(bin, e.args()...)
+	// Batches of 5: the mails that pile up while the loader migrates the
+	// fresh database would otherwise go in as one insert, and no kill could
+	// fall between two.
+	first := exec.Command(bin, e.args("--loader-batch", "5")...)
 	first.Stderr = os.Stderr
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
