@@ -176,7 +176,12 @@ const currentSets = store.CurrentVersions + ` AND patient_key != ''`
 // 10.1 s.
 const mergeByBucket = `distributed_aggregation_memory_efficient = 1`
 
-const currentSettings = ` SETTINGS ` + store.DistributedLocal + `, ` + mergeByBucket
+// currentSettingList is what every current-state statement sets;
+// currentSettings says it, for a statement that sets nothing else.
+const (
+	currentSettingList = store.DistributedLocal + `, ` + mergeByBucket
+	currentSettings    = ` SETTINGS ` + currentSettingList
+)
 
 // patientID is the key of a per-patient GROUP BY: the pseudonym's 128-bit
 // SipHash, the same hash uniqExact keeps of a string, so no less exact than
@@ -266,7 +271,7 @@ var allPatients = `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE 
 // and says currentSettings (after its join's, if any).
 func epi(name, sql string) store.Statement {
 	if strings.HasSuffix(sql, joinSettings) {
-		return store.Statement{Name: "indicators.epi_" + name, SQL: sql + `, ` + store.DistributedLocal + `, ` + mergeByBucket}
+		return store.Statement{Name: "indicators.epi_" + name, SQL: sql + `, ` + currentSettingList}
 	}
 	return store.Statement{Name: "indicators.epi_" + name, SQL: sql + currentSettings}
 }
