@@ -138,8 +138,14 @@ func (x *Indicators) TopORPHA(ctx context.Context, n int, threshold uint64) ([]C
 	if threshold == 0 {
 		threshold = DefaultThreshold
 	}
+	st := topORPHA
+	if _, kept, err := x.st.FigureGenerations(ctx); err != nil {
+		return nil, fmt.Errorf("top ORPHA codes: %w", err)
+	} else if kept > 0 {
+		st = topORPHAKept
+	}
 	var out []Count
-	err := x.st.Each(ctx, topORPHA, []any{threshold, n}, func(rows store.Scanner) error {
+	err := x.st.Each(ctx, st, []any{threshold, n}, func(rows store.Scanner) error {
 		var c string
 		var k uint64
 		if err := rows.Scan(&c, &k); err != nil {

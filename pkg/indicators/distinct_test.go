@@ -384,10 +384,11 @@ func TestSuppressionOnDistinctCounts(t *testing.T) {
 	stopMerges(t, srv, s.Database(), serverTables(t))
 	ctx := context.Background()
 	recs := nearThreshold()
-	if err := s.InsertDocuments(ctx, append(append([]events.Record{}, recs...), recs...)); err != nil {
+	w := keptWriter(t, s)
+	if err := w.Write(ctx, append(append([]events.Record{}, recs...), recs...)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.InsertDocuments(ctx, recs); err != nil {
+	if err := w.Write(ctx, recs); err != nil {
 		t.Fatal(err)
 	}
 	if n := rowCount(t, srv, s.Database(), "diagnoses", ""); n != fmt.Sprint(3*len(recs)) {

@@ -139,7 +139,14 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 		threshold = DefaultThreshold
 	}
 	e := &Epidemiology{Threshold: threshold}
+	_, kept, err := x.st.FigureGenerations(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("epidemiology: %w", err)
+	}
 	for _, s := range epiTables {
+		if s.kept != nil && kept > 0 {
+			s.query, s.total = s.kept.query, s.kept.total
+		}
 		t := CountTable{Title: s.title, Labels: s.labels, Systems: s.systems, Additive: s.additive}
 		byGroup := map[string]*Group{}
 		var order []string

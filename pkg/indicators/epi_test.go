@@ -130,8 +130,9 @@ func epiWorld() (recs []events.Record, orpha, depSex map[string]uint64, deaths u
 func TestEpidemiologyKnownFiguresAndSuppression(t *testing.T) {
 	s := testStore(t)
 	recs, orpha, depSex, deaths := epiWorld()
+	w := keptWriter(t, s)
 	for range 2 { // redelivery
-		if err := s.InsertDocuments(context.Background(), recs); err != nil {
+		if err := w.Write(context.Background(), recs); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -107,7 +107,8 @@ func (f *fixture) loadTimes(t testing.TB, s *store.Store, n int) {
 			}
 		}
 	}
-	repeat(func() error { return s.InsertDocuments(ctx, f.recs) })
+	w := keptWriter(t, s)
+	repeat(func() error { return w.Write(ctx, f.recs) })
 	repeat(func() error { return s.InsertReceipts(ctx, f.outs) })
 	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
 	repeat(func() error {

@@ -50,7 +50,7 @@ func TestEpidemiologyCodeNames(t *testing.T) {
 	female := kitConcept(t, filepath.Join(dir, "kit-3.0", "jeuxDeValeurs", "JDV_HL7_AdministrativeGender_CISIS.xml"), "F")
 	s := testStore(t)
 	recs, _, _, _ := epiWorld()
-	if err := s.InsertDocuments(context.Background(), recs); err != nil {
+	if err := keptWriter(t, s).Write(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
 	e, err := New(s).Epidemiology(context.Background(), DefaultThreshold)

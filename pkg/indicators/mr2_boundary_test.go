@@ -71,9 +71,10 @@ func loadBoundaryFixture(t testing.TB, s *store.Store) {
 	t.Helper()
 	ctx := context.Background()
 	f := boundaryFixture()
+	w := keptWriter(t, s)
 	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
 	for _, insert := range []func() error{
-		func() error { return s.InsertDocuments(ctx, f.recs) },
+		func() error { return w.Write(ctx, f.recs) },
 		func() error { return s.InsertReceipts(ctx, f.outs) },
 		func() error {
 			return s.InsertEstablishments(ctx, []store.Establishment{

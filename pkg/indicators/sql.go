@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 
+	figs "github.com/bndmr/hub/pkg/figures"
 	"github.com/bndmr/hub/pkg/kit"
 	"github.com/bndmr/hub/pkg/store"
 )
@@ -18,7 +19,7 @@ import (
 // Statements lists every statement of the package.
 func Statements() []store.Statement {
 	return append([]store.Statement{mr2Stmt, mr2OneStmt, dpiDeclared, establishmentNames, mr1Stmt, latestMonth,
-		dashboardRejections, topORPHA, receptionCounts, receptionReasons, receptionRejected, receptionDocumentMonths},
+		dashboardRejections, topORPHA, topORPHAKept, receptionCounts, receptionReasons, receptionRejected, receptionDocumentMonths},
 		epiStatements()...)
 }
 
@@ -29,6 +30,9 @@ func epiStatements() []store.Statement {
 		out = append(out, t.query)
 		if !t.additive {
 			out = append(out, t.total)
+		}
+		if t.kept != nil {
+			out = append(out, t.kept.query, t.kept.total)
 		}
 	}
 	for _, s := range epiStats {
@@ -202,6 +206,20 @@ const orphaPrevalenceSQL = `SELECT code, toUInt64(uniqExact(patient_key)) AS n F
 var topORPHA = store.Statement{Name: "indicators.top_orpha",
 	SQL: orphaPrevalenceSQL + ` HAVING n >= ? ORDER BY n DESC, code LIMIT ?` + currentSettings}
 
+// Figures kept as they arrive (pkg/figures): a cell is the sum of its
+// differences in the latest completed generation, a few thousand rows
+// whatever the history; the same rows as the statements over the history
+// (TestKeptFiguresMatchHistory). A cell whose patients all left sums to 0.
+const keptGeneration = `generation = (SELECT max(generation) FROM figure_generations WHERE completed = 1)`
+
+func keptCells(figure string) string {
+	return `SELECT cell AS code, toUInt64(sum(delta)) AS n FROM figure_counts WHERE ` + keptGeneration +
+		` AND figure = '` + figure + `' GROUP BY code HAVING sum(delta) > 0`
+}
+
+var topORPHAKept = store.Statement{Name: "indicators.top_orpha_kept",
+	SQL: keptCells(figs.ORPHA) + ` AND n >= ? ORDER BY n DESC, code LIMIT ?`}
+
 // receiptsOf selects the receipts of one establishment received in the period.
 // PREWHERE: receipts are sorted by mail, so the establishment's rows lie in
 // every granule, and ClickHouse would pick one condition to read first on
@@ -255,7 +273,13 @@ type epiTable struct {
 	// whose cells partition them (one row per patient, counted once):
 	// its total is the sum of its cells, one query fewer.
 	total store.Statement
+	// kept reads the same table from the figures kept as they arrive,
+	// when there are any (nil: not kept yet).
+	kept *epiPair
 }
+
+// epiPair is a table's query and total.
+type epiPair struct{ query, total store.Statement }
 
 // A patient's sex, residence and birth come from the most recent file.
 const perPatient = `SELECT ` + patientID + ` AS patient, argMax(sex, effective_date) AS sex, argMax(residence_departement, effective_date) AS dep,
@@ -279,23 +303,28 @@ func epi(name, sql string) store.Statement {
 var epiTables = []epiTable{
 	{"Patients par code ORPHA", []string{"Code ORPHA"}, []string{kit.ORPHA}, false,
 		epi("orpha", `SELECT '' AS g, code, n FROM (`+orphaPrevalenceSQL+`) AS prevalence ORDER BY n DESC, code`),
-		epi("orpha_total", `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE notEmpty(orpha_codes) AND `+currentSets)},
+		epi("orpha_total", `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE notEmpty(orpha_codes) AND `+currentSets),
+		&epiPair{
+			store.Statement{Name: "indicators.epi_orpha_kept", SQL: `SELECT '' AS g, code, n FROM (` + keptCells(figs.ORPHA) +
+				`) AS prevalence ORDER BY n DESC, code`},
+			store.Statement{Name: "indicators.epi_orpha_total_kept", SQL: `SELECT toUInt64(sum(delta)) FROM figure_counts WHERE ` +
+				keptGeneration + ` AND figure = '` + figs.ORPHAPatients + `'`}}},
 	{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, []string{"", kit.AdministrativeGender}, true,
-		epi("departement_sex", `SELECT dep AS g, sex, toUInt64(count()) AS n FROM (`+perPatient+`) AS per_patient GROUP BY g, sex ORDER BY g, sex`), sumOfCells},
+		epi("departement_sex", `SELECT dep AS g, sex, toUInt64(count()) AS n FROM (`+perPatient+`) AS per_patient GROUP BY g, sex ORDER BY g, sex`), sumOfCells, nil},
 	{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, []string{kit.AdministrativeGender, ""}, true,
 		epi("sex_age", `SELECT sex AS g, multiIf(age < 0, 'inconnu', age < 5, '00-04 ans', age < 10, '05-09 ans', age < 18, '10-17 ans',
 			   age < 40, '18-39 ans', age < 60, '40-59 ans', '60 ans et plus') AS class, toUInt64(count()) AS n
 			 FROM (SELECT sex, if(birth = '', -1, toInt32(toYear(last)) - toInt32OrZero(substring(birth, 1, 4))) AS age
 			       FROM (`+perPatient+`) AS per_patient) AS ages
-			 GROUP BY g, class ORDER BY g, class`), sumOfCells},
+			 GROUP BY g, class ORDER BY g, class`), sumOfCells, nil},
 	{"Patients par établissement", []string{"FINESS"}, nil, false,
 		epi("establishment", `SELECT '' AS g, finess, toUInt64(uniqExact(patient_key)) AS n FROM documents WHERE `+currentSets+
 			` GROUP BY finess ORDER BY finess`),
-		epi("establishment_total", allPatients)},
+		epi("establishment_total", allPatients), nil},
 	{"Patients par site maladie rare", []string{"Site"}, nil, false,
 		epi("site", `SELECT '' AS g, site_code, toUInt64(uniqExact(patient_key)) AS n FROM care_episodes WHERE site_code != '' AND `+
 			currentSets+` GROUP BY site_code ORDER BY site_code`),
-		epi("site_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes WHERE site_code != '' AND `+currentSets)},
+		epi("site_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes WHERE site_code != '' AND `+currentSets), nil},
 	// The centres side is unique per centre_id (GROUP BY): ALL INNER JOIN
 	// keeps every patient row of the left side on every version, where ANY
 	// INNER JOIN keeps one row per key on both sides from ClickHouse 20 on.
@@ -310,15 +339,15 @@ var epiTables = []epiTable{
 		// in their default database; the initiator reads it in the hub's
 		// and sends the list (the same IN on one server).
 		epi("filiere_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes
-			WHERE site_code GLOBAL IN (SELECT centre_id FROM reference_centres) AND `+currentSets)},
+			WHERE site_code GLOBAL IN (SELECT centre_id FROM reference_centres) AND `+currentSets), nil},
 	{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, nil, true,
 		epi("diagnosis", `SELECT '' AS g, if(coded > 0, 'diagnostic codé', 'non diagnostiqué') AS state, toUInt64(count()) AS n FROM (
 			   SELECT `+patientID+` AS patient, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded
-			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient) AS per_patient GROUP BY state ORDER BY state`), sumOfCells},
+			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient) AS per_patient GROUP BY state ORDER BY state`), sumOfCells, nil},
 	{"Décès par année", []string{"Année du décès"}, nil, true,
 		epi("deaths", `SELECT '' AS g, if(y = '', 'inconnue', y) AS year, toUInt64(count()) AS n FROM (
 			   SELECT `+patientID+` AS patient, argMax(substring(death_year_month, 1, 4), effective_date) AS y FROM patients
-			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient) AS per_patient GROUP BY year ORDER BY year`), sumOfCells},
+			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient) AS per_patient GROUP BY year ORDER BY year`), sumOfCells, nil},
 }
 
 // epiStat is one distribution (years) of the diagnoses' current state:

@@ -30,8 +30,14 @@ func TestCurrentStateStatementsSayHowAClusterRunsThem(t *testing.T) {
 		}
 	}
 	// The prevalence, and the epidemiology's tables, totals and
-	// distributions.
-	if n < 1+len(epiStatements()) {
-		t.Errorf("%d statements read the current state, want at least %d", n, 1+len(epiStatements()))
+	// distributions; not the figures kept as they arrive, which read none.
+	want := 1
+	for _, st := range epiStatements() {
+		if !strings.HasSuffix(st.Name, "_kept") {
+			want++
+		}
+	}
+	if n < want {
+		t.Errorf("%d statements read the current state, want at least %d", n, want)
 	}
 }

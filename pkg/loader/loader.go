@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/figures"
 	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/topology"
@@ -40,6 +41,7 @@ type Config struct {
 type Loader struct {
 	cfg   Config
 	st    *store.Store
+	figs  *figures.Keeper
 	log   *zap.Logger
 	rows  *prometheus.CounterVec
 	flush prometheus.Histogram
@@ -50,7 +52,7 @@ type Loader struct {
 // New returns a loader writing to st; reg may be nil.
 func New(cfg Config, st *store.Store, log *zap.Logger, reg prometheus.Registerer) *Loader {
 	cfg = cfg.WithDefaults()
-	l := &Loader{cfg: cfg, st: st, log: log,
+	l := &Loader{cfg: cfg, st: st, log: log, figs: figures.NewKeeper(st),
 		rows: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bndmr_loader_rows_total",
 			Help: "Events written to ClickHouse, by stream (record, outcome)."}, []string{"event"}),
 		flush: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bndmr_loader_batch_seconds",
@@ -78,7 +80,7 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set
 			Consumer: topology.ConsumerOf(DurableRecords), Version: events.RecordV,
 			Batch: l.cfg.BatchSize, MaxWait: l.cfg.FlushEvery, Quiet: l.cfg.Quiet, Dependency: "clickhouse",
 			MailID:      func(r events.Record) string { return r.MailID },
-			HandleBatch: batchInsert(l, "record", l.st.InsertDocuments),
+			HandleBatch: batchInsert(l, "record", l.figs.Write),
 		})
 	})
 	g.Go(func() error {

@@ -165,7 +165,7 @@ func Run[T Event](ctx context.Context, js jetstream.JetStream, set *Set, log *za
 // ConsumerConfig is the JetStream configuration of a declared consumer: no
 // delivery limit, so that only the stream's retention ends a message's life.
 func ConsumerConfig(c topology.Consumer) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
+	cfg := jetstream.ConsumerConfig{
 		Durable:       c.Durable,
 		FilterSubject: c.Subject,
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -174,6 +174,10 @@ func ConsumerConfig(c topology.Consumer) jetstream.ConsumerConfig {
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: 1000,
 	}
+	if c.Pinned {
+		cfg.PriorityPolicy, cfg.PriorityGroups, cfg.PinnedTTL = jetstream.PriorityPolicyPinned, []string{topology.PinnedGroup}, topology.PinnedTTL
+	}
+	return cfg
 }
 
 type runner[T Event] struct {
@@ -299,7 +303,11 @@ func (r *runner[T]) gather(ctx context.Context, cons jetstream.Consumer) ([]Deli
 // It reads the fetch to its end: a message the server sent to it and
 // nobody read would wait AckWait (minutes) before coming again.
 func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, wait time.Duration, ds *[]Delivery[T]) (int, error) {
-	batch, err := cons.Fetch(n, jetstream.FetchMaxWait(wait))
+	opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(wait)}
+	if r.spec.Consumer.Pinned {
+		opts = append(opts, jetstream.FetchPriorityGroup(topology.PinnedGroup))
+	}
+	batch, err := cons.Fetch(n, opts...)
 	if err != nil {
 		return 0, requestError{err}
 	}
@@ -317,6 +325,12 @@ func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, w
 		}
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && ctx.Err() == nil {
+		if errors.Is(err, jetstream.ErrPinIDMismatch) {
+			// Another client of a pinned consumer has the pin: this one
+			// waits its turn, with a fresh request (the client forgot the
+			// pin it had), and is not failing.
+			return got, nil
+		}
 		return got, err
 	}
 	return got, nil

@@ -211,9 +211,14 @@ func monthStart(t time.Time) time.Time {
 	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-// Journal reports whether table is an append-only journal (plain
-// MergeTree): each row is an event of its own, never a version that a merge
-// folds, so that the distinct-key rules of the other tables do not apply.
+// Journal reports whether table is an append-only journal: each row is an
+// event of its own, never a version that a merge folds (the figures'
+// differences are summed, a redelivered batch writes none), so that the
+// distinct-key rules of the other tables do not apply.
 func Journal(table string) bool {
-	return table == "audit_access" || table == "dpi_updates_history"
+	switch table {
+	case "audit_access", "dpi_updates_history", "figure_counts", "figure_generations":
+		return true
+	}
+	return false
 }

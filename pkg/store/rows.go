@@ -422,3 +422,17 @@ type dpiHistoryRow struct {
 	Source        string    `ch:"source"`
 	ChangedAt     time.Time `ch:"changed_at"`
 }
+
+type figureCountRow struct {
+	Generation uint64 `ch:"generation"`
+	Figure     string `ch:"figure"`
+	Cell       string `ch:"cell"`
+	Delta      int64  `ch:"delta"`
+	Batch      uint64 `ch:"batch"`
+}
+
+type figureGenerationRow struct {
+	Generation uint64 `ch:"generation"`
+	Writer     string `ch:"writer"`
+	Completed  uint8  `ch:"completed"`
+}

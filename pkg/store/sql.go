@@ -31,7 +31,8 @@ type Statement struct {
 func Statements() []Statement {
 	return append([]Statement{createMigrations, selectMigrations, takeMigrationLock, breakMigrationLock,
 		dropBrokenMigrationLock, releaseMigrationLock, migrationLockAge, selectVersion, documentsPerEstablishment,
-		replicaDelay, clusterReplicas, declaredInMonths, accessReaders, tableColumns}, append(rotationStatements(), insertStatements()...)...)
+		replicaDelay, clusterReplicas, declaredInMonths, accessReaders, tableColumns, currentFiles, figureGenerations},
+		append(rotationStatements(), insertStatements()...)...)
 }
 
 var (
@@ -109,6 +110,8 @@ var (
 	insertAccess         = insertRows[accessRow]("audit_access")
 	insertLinks          = insertRows[linkRow]("pseudonym_links")
 	insertDPIHistory     = insertRows[dpiHistoryRow]("dpi_updates_history")
+	insertFigureCounts   = insertRows[figureCountRow]("figure_counts")
+	insertFigureGens     = insertRows[figureGenerationRow]("figure_generations")
 
 	// tableColumns: the columns of a table of this database (checkInserts).
 	tableColumns = Statement{"store.table_columns", `SELECT name FROM system.columns
@@ -120,7 +123,7 @@ func typedInserts() []typedInsert {
 	return []typedInsert{insertMigration, insertDocuments, insertPatients, insertDiagnoses, insertActivities,
 		insertCareEpisodes, insertFamilyHistory, insertActiveProblems, insertFunctional, insertPregnancies, insertBirths,
 		insertResearch, insertTreatments, insertVersions, insertSuperseded, insertReceipts, insertCentres, insertDPIUpdates,
-		insertEstablishments, insertAccess, insertDPIHistory, insertLinks}
+		insertEstablishments, insertAccess, insertDPIHistory, insertLinks, insertFigureCounts, insertFigureGens}
 }
 
 func insertStatements() []Statement {
@@ -273,6 +276,24 @@ const CurrentVersions = `version_key NOT IN (
 	           (SELECT key FROM superseded WHERE level = 1)
 	       OR cityHash64(cityHash64(set_id), toUInt8(2), toUInt32(intDiv(version_number, 16777216))) IN
 	           (SELECT key FROM superseded WHERE level = 2)))`
+
+// Figures kept as they arrive (figures.go).
+var (
+	// currentFiles: the current version of every file, opposition
+	// included (a file whose current version is opposed counts nowhere,
+	// and a lower version arriving later must not count either), once:
+	// a version written twice is there twice until ClickHouse merges, and
+	// a crash between a batch's documents and its superseded rows leaves
+	// two versions of a file current. Read at a recount only.
+	currentFiles = Statement{"store.current_files", `SELECT set_id, max(version_number),
+		argMax(patient_key, version_number), argMax(orpha_codes, version_number)
+		FROM documents WHERE ` + CurrentVersions + ` GROUP BY set_id
+		SETTINGS ` + DistributedLocal + `, distributed_aggregation_memory_efficient = 1`}
+	// figureGenerations: the highest generation begun and the highest
+	// completed (0: none). Clock readings: no two databases agree.
+	figureGenerations = Statement{"store.figure_generations", `SELECT toUInt64(max(generation)),
+		toUInt64(maxIf(generation, completed = 1)) FROM figure_generations`}
+)
 
 // DistributedLocal is the setting CurrentVersions wants (see there); on a
 // single server it changes nothing.

@@ -107,13 +107,27 @@ type Consumer struct {
 	// Optional consumers run only when their service is configured (the
 	// acknowledgements need an SMTP relay).
 	Optional bool
+	// Pinned consumers deliver to one client at a time (JetStream's
+	// pinned_client priority policy, group PinnedGroup): another replica
+	// takes over once that client has not asked for PinnedTTL. The loader's
+	// records are pinned: the loader that writes them keeps the figures
+	// (pkg/figures), which one writer at a time may do.
+	Pinned bool
 }
+
+// PinnedGroup is the priority group of a pinned consumer, and PinnedTTL how
+// long its client may stay silent before another is pinned: a fetch waits
+// at most seconds, so only a client that is gone or stuck loses it.
+const (
+	PinnedGroup = "writer"
+	PinnedTTL   = 30 * time.Second
+)
 
 // Consumers lists every durable consumer of the hub, in pipeline order.
 var Consumers = []Consumer{
 	{Stream: StreamMail, Durable: DurableValidator, Subject: SubjectMailRaw, Service: ServiceValidator, AckWait: 2 * time.Minute},
 	{Stream: StreamIdentified, Durable: DurablePseudonymisation, Subject: SubjectExtracted, Service: ServicePseudonymisation, AckWait: time.Minute},
-	{Stream: StreamRecord, Durable: DurableRecords, Subject: SubjectRecord, Service: ServiceLoader, AckWait: 2 * time.Minute},
+	{Stream: StreamRecord, Durable: DurableRecords, Subject: SubjectRecord, Service: ServiceLoader, AckWait: 2 * time.Minute, Pinned: true},
 	{Stream: StreamOutcome, Durable: DurableReceipts, Subject: SubjectOutcome, Service: ServiceLoader, AckWait: 2 * time.Minute},
 	{Stream: StreamOutcome, Durable: DurableAck, Subject: SubjectOutcome, Service: ServiceAck, AckWait: 2 * time.Minute, Optional: true},
 }

@@ -1,0 +1,141 @@
+// Package figures keeps the counts the dashboards read up to date as the
+// loader writes each batch, instead of recounting the whole history at each
+// query (docs/store.md, "Figures kept as they arrive"). Today: patients per
+// ORPHA code on the current state, and the patients holding one.
+//
+// The loader that keeps them holds the current version of every file in
+// memory and writes, for each batch, the difference it makes to each cell
+// (figure_counts: a cell is the sum of its rows, exact whatever ClickHouse
+// has merged). One loader at a time does it: the records' consumer is
+// pinned to one client (topology.Consumer.Pinned). The counts live in
+// generations: a keeper that starts, that failed a write it cannot tell
+// happened, or that sees a generation it did not begin (another loader took
+// over, or a rebuild was asked for), counts everything again from the
+// documents under a new one. The queries read the highest completed one.
+package figures
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/store"
+)
+
+// Keeper keeps the figures for one loader.
+type Keeper struct {
+	st     *store.Store
+	writer string
+
+	mu  sync.Mutex
+	gen uint64 // the generation this keeper writes; 0: none, count again first
+	s   *state
+}
+
+// NewKeeper returns a keeper writing to st; it counts everything at its
+// first batch.
+func NewKeeper(st *store.Store) *Keeper {
+	host, _ := os.Hostname()
+	return &Keeper{st: st, writer: fmt.Sprintf("%s/%d", host, os.Getpid())}
+}
+
+// Generation is the generation the keeper writes, 0 before its first batch
+// or after a failure.
+func (k *Keeper) Generation() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.gen
+}
+
+// Apply counts versions the loader has just written to the documents. On an
+// error the keeper counts everything again at the next call, which then
+// includes these versions whether their differences were written or not:
+// the batch is retried, its rows written again change nothing.
+func (k *Keeper) Apply(ctx context.Context, versions []store.FileVersion) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	begun, _, err := k.st.FigureGenerations(ctx)
+	if err != nil {
+		k.gen = 0
+		return err
+	}
+	if k.gen == 0 || begun != k.gen {
+		if err := k.rebuild(ctx, begun); err != nil {
+			k.gen = 0
+			return err
+		}
+	}
+	d := map[cell]int64{}
+	for _, v := range versions {
+		k.s.apply(v, d)
+	}
+	if err := k.st.AddFigures(ctx, k.gen, k.s.deltas(d)); err != nil {
+		k.gen = 0
+		return fmt.Errorf("writing the figures' differences of %d versions: %w", len(versions), err)
+	}
+	return nil
+}
+
+// Rebuild counts everything again from the documents under a new
+// generation, now.
+func (k *Keeper) Rebuild(ctx context.Context) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	begun, _, err := k.st.FigureGenerations(ctx)
+	if err == nil {
+		err = k.rebuild(ctx, begun)
+	}
+	if err != nil {
+		k.gen = 0
+	}
+	return err
+}
+
+// rebuild begins a generation above begun, reads the current version of
+// every file, writes the counts and completes the generation. The number
+// is the clock's when that is higher, so that two loaders beginning at once
+// (one of them about to lose its pin) never write into the same one.
+func (k *Keeper) rebuild(ctx context.Context, begun uint64) error {
+	gen := max(begun+1, uint64(time.Now().UnixNano()))
+	if err := k.st.BeginFigures(ctx, gen, k.writer); err != nil {
+		return err
+	}
+	s, d := newState(), map[cell]int64{}
+	err := k.st.CurrentFiles(ctx, func(v store.FileVersion) error {
+		s.apply(v, d)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the current version of every file to count the figures: %w", err)
+	}
+	if err := k.st.AddFigures(ctx, gen, s.deltas(d)); err != nil {
+		return fmt.Errorf("writing the figures of generation %d: %w", gen, err)
+	}
+	if err := k.st.CompleteFigures(ctx, gen, k.writer); err != nil {
+		return err
+	}
+	k.gen, k.s = gen, s
+	return nil
+}
+
+// Write writes records to the documents and every clinical table
+// (store.InsertDocuments), then counts them: the loader's insert path. The
+// figures come after the rows, so that a recount after a failure reads
+// them; a failure of either is retried with the whole batch, whose rows
+// written again change nothing.
+func (k *Keeper) Write(ctx context.Context, recs []events.Record) error {
+	if err := k.st.InsertDocuments(ctx, recs); err != nil {
+		return err
+	}
+	vs := make([]store.FileVersion, len(recs))
+	for i := range recs {
+		vs[i] = store.FileVersionOf(&recs[i])
+	}
+	if err := k.Apply(ctx, vs); err != nil {
+		return fmt.Errorf("keeping the figures: %w", err)
+	}
+	return nil
+}
