@@ -176,6 +176,9 @@ func ConsumerConfig(c topology.Consumer) jetstream.ConsumerConfig {
 	}
 	if c.Pinned {
 		cfg.PriorityPolicy, cfg.PriorityGroups, cfg.PinnedTTL = jetstream.PriorityPolicyPinned, []string{topology.PinnedGroup}, topology.PinnedTTL
+		if c.PinnedTTL > 0 {
+			cfg.PinnedTTL = c.PinnedTTL
+		}
 	}
 	return cfg
 }

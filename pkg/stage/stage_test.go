@@ -409,3 +409,51 @@ func TestReadyAgainOnceFetchesWork(t *testing.T) {
 	}
 	testsupport.WaitFor(t, "the stage to be ready again", 20*time.Second, func() bool { return set.Ready(ctx) == nil && !set.Busy() })
 }
+
+// TestPinnedConsumerOneClientAtATime: two stages on a pinned consumer; one
+// handles every message while it runs, the other none. Once the first
+// stops, the second takes over after the pin's TTL and handles the rest.
+func TestPinnedConsumerOneClientAtATime(t *testing.T) {
+	js := testJS(t)
+	c := testConsumer("pinned")
+	c.Pinned, c.PinnedTTL = true, time.Second
+	var mu sync.Mutex
+	handled := map[string][]string{}
+	spec := func(name string) Spec[testEvent] {
+		return Spec[testEvent]{Consumer: c, Version: 1, Batch: 5, HandleBatch: func(_ context.Context, ds []Delivery[testEvent]) error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, d := range ds {
+				handled[name] = append(handled[name], d.Event.ID)
+			}
+			return nil
+		}}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- Run(ctx, js, nil, zaptest.NewLogger(t), spec("first")) }()
+	count := func(name string) int { mu.Lock(); defer mu.Unlock(); return len(handled[name]) }
+	publishEvent(t, js, testEvent{V: 1, ID: "e0"})
+	testsupport.WaitFor(t, "the first stage to be pinned", 10*time.Second, func() bool { return count("first") == 1 })
+	run(t, js, nil, spec("second"))
+	for i := 1; i < 30; i++ {
+		publishEvent(t, js, testEvent{V: 1, ID: fmt.Sprint("e", i)})
+		time.Sleep(20 * time.Millisecond)
+	}
+	testsupport.WaitFor(t, "30 messages handled", 10*time.Second, func() bool { return count("first")+count("second") == 30 })
+	if n := count("second"); n != 0 {
+		t.Fatalf("the second stage handled %d messages while the first held the pin", n)
+	}
+	cancel()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	for i := 30; i < 40; i++ {
+		publishEvent(t, js, testEvent{V: 1, ID: fmt.Sprint("e", i)})
+	}
+	testsupport.WaitFor(t, "the second stage to take over", 20*time.Second, func() bool { return count("second") == 10 })
+	settled(t, js, c.Durable)
+	if n := count("first"); n != 30 {
+		t.Errorf("the first stage handled %d messages, want 30", n)
+	}
+}

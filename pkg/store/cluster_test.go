@@ -19,6 +19,7 @@ import (
 	"github.com/bndmr/hub/pkg/chddl"
 	"github.com/bndmr/hub/pkg/chtest"
 	"github.com/bndmr/hub/pkg/events"
+	figs "github.com/bndmr/hub/pkg/figures"
 	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/sdmmr"
 	"github.com/bndmr/hub/pkg/store"
@@ -155,6 +156,7 @@ func TestClusterReplicatesAndAgreesWithOneServer(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+	figuresInStep(t, c1, c2)
 	t.Logf("replicas in step %s since the load began", time.Since(start).Round(time.Millisecond))
 
 	// The same figures from one server and from either replica.
@@ -324,6 +326,7 @@ func TestClusterTwoShardsOfTwoReplicas(t *testing.T) {
 	srv[3] = openDB(t, dsns[3], db)
 
 	waitInStep(t, one, srv)
+	figuresInStep(t, srv...)
 	t.Logf("shards and replicas in step %s since the load began", time.Since(start).Round(time.Millisecond))
 	wantFig := figuresOf(t, one)
 	for i, s := range srv {
@@ -366,6 +369,29 @@ func waitInStep(t *testing.T, one *store.Store, srv []*store.Store) {
 	}
 }
 
+// figuresInStep waits, at most 60 s, until every server holds the rows of
+// the figures kept as they arrive that the first holds (a table on every
+// server): the cluster's figures are read from them, the single server's
+// from the history.
+func figuresInStep(t *testing.T, srv ...*store.Store) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, tb := range []tableKey{{"figure_counts", "generation, figure, cell, batch"}, {"figure_generations", "generation, completed"}} {
+		want := keys(t, srv[0], tb.local, tb.key)
+		if want == 0 {
+			t.Fatalf("%s: empty, the loader kept no figure", tb.local)
+		}
+		for i, s := range srv[1:] {
+			for keys(t, s, tb.local, tb.key) != want {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: server %d has not the %d keys of the first", tb.local, i+2, want)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+	}
+}
+
 // tableKey names a table of the cluster form and the columns that identify
 // its rows: rows are compared by their keys, since a version received twice
 // is two rows until ReplacingMergeTree merges them, whenever it does.
@@ -389,7 +415,9 @@ var (
 )
 
 // loadWithOutage loads the generated records and outcomes, in batches, into
-// the single server one and through the Distributed tables of cluster,
+// the single server one and through the Distributed tables of cluster (the
+// loader's path there: the figures kept as they arrive, so that the
+// cluster's figures read them and the single server's the history),
 // kills victim (whose DSN is victimDSN) after a third of the batches and
 // starts it again after two thirds; then the reference tables.
 func loadWithOutage(t *testing.T, ctx context.Context, one, cluster *store.Store, batches int, victim server, victimDSN string) {
@@ -397,13 +425,17 @@ func loadWithOutage(t *testing.T, ctx context.Context, one, cluster *store.Store
 	recs, outs := generate(40, 1500)
 	sync := clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	start := time.Now()
+	kept := figs.NewKeeper(cluster)
 	for b := range batches {
 		lo, hi := b*len(recs)/batches, (b+1)*len(recs)/batches
 		ol, oh := b*len(outs)/batches, (b+1)*len(outs)/batches
+		if err := one.InsertDocuments(sync, recs[lo:hi]); err != nil {
+			t.Fatalf("batch %d: %v", b, err)
+		}
+		if err := kept.Write(sync, recs[lo:hi]); err != nil {
+			t.Fatalf("batch %d: %v", b, err)
+		}
 		for _, s := range []*store.Store{one, cluster} {
-			if err := s.InsertDocuments(sync, recs[lo:hi]); err != nil {
-				t.Fatalf("batch %d: %v", b, err)
-			}
 			if err := s.InsertReceipts(sync, outs[ol:oh]); err != nil {
 				t.Fatalf("batch %d: %v", b, err)
 			}
@@ -540,7 +572,8 @@ func generate(estabs, sets int) ([]events.Record, []events.MailOutcome) {
 					ReceivedAt: time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), KeyID: "k", DocumentKey: "dk-" + mail,
 					PatientTraitsPseudonym: fmt.Sprintf("pat-%d", s), Sex: []string{"F", "M"}[rng.IntN(2)],
 					BirthYearMonth: "1990-01", ResidenceDepartement: fmt.Sprintf("%02d", 1+rng.IntN(95)),
-					Diagnoses: []sdmmr.RecordDiagnosis{{Key: "d", Disease: &sdmmr.Code{Code: fmt.Sprint(rng.IntN(30)), System: "1.2.250.1.213.2.5"},
+					Diagnoses: []sdmmr.RecordDiagnosis{{Key: "d", Disease: &sdmmr.Code{Code: fmt.Sprint(rng.IntN(30)),
+						System: []string{"1.2.250.1.213.2.5", "1.2.250.1.213.2.49"}[rng.IntN(2)]},
 						SiteCode: fmt.Sprintf("S%s%d", fin[6:], rng.IntN(3))}},
 					CareEpisodes: []sdmmr.RecordCareEpisode{{Key: "c", SiteCode: fmt.Sprintf("S%s%d", fin[6:], rng.IntN(3))}}}
 				n := 1 + rng.IntN(8)/7 // now and then received twice

@@ -113,6 +113,8 @@ type Consumer struct {
 	// records are pinned: the loader that writes them keeps the figures
 	// (pkg/figures), which one writer at a time may do.
 	Pinned bool
+	// PinnedTTL overrides the package's PinnedTTL (tests).
+	PinnedTTL time.Duration
 }
 
 // PinnedGroup is the priority group of a pinned consumer, and PinnedTTL how
