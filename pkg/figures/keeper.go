@@ -1,7 +1,7 @@
 // Package figures keeps the counts the dashboards read up to date as the
 // loader writes each batch, instead of recounting the whole history at each
-// query (docs/store.md, "Figures kept as they arrive"). Today: patients per
-// ORPHA code on the current state, and the patients holding one.
+// query (docs/store.md, "Figures kept as they arrive"): every table and
+// distribution of the epidemiology, on the current state of every file.
 //
 // The loader that keeps them holds the current version of every file in
 // memory and writes, for each batch, the difference it makes to each cell
@@ -68,7 +68,7 @@ func (k *Keeper) Apply(ctx context.Context, versions []store.FileVersion) error 
 			return err
 		}
 	}
-	d := map[cell]int64{}
+	d := map[item]int64{}
 	for _, v := range versions {
 		k.s.apply(v, d)
 	}
@@ -103,13 +103,18 @@ func (k *Keeper) rebuild(ctx context.Context, begun uint64) error {
 	if err := k.st.BeginFigures(ctx, gen, k.writer); err != nil {
 		return err
 	}
-	s, d := newState(), map[cell]int64{}
-	err := k.st.CurrentFiles(ctx, func(v store.FileVersion) error {
-		s.apply(v, d)
+	var files []store.FileVersion
+	centres, err := k.st.CurrentFiles(ctx, func(v store.FileVersion) error {
+		files = append(files, v)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("reading the current version of every file to count the figures: %w", err)
+	}
+	s, d := newState(centres), map[item]int64{}
+	for i := range files {
+		s.apply(files[i], d)
+		files[i] = store.FileVersion{} // its strings are kept interned, or not at all
 	}
 	if err := k.st.AddFigures(ctx, gen, s.deltas(d)); err != nil {
 		return fmt.Errorf("writing the figures of generation %d: %w", gen, err)
@@ -127,12 +132,9 @@ func (k *Keeper) rebuild(ctx context.Context, begun uint64) error {
 // them; a failure of either is retried with the whole batch, whose rows
 // written again change nothing.
 func (k *Keeper) Write(ctx context.Context, recs []events.Record) error {
-	if err := k.st.InsertDocuments(ctx, recs); err != nil {
+	vs, err := k.st.WriteDocuments(ctx, recs)
+	if err != nil {
 		return err
-	}
-	vs := make([]store.FileVersion, len(recs))
-	for i := range recs {
-		vs[i] = store.FileVersionOf(&recs[i])
 	}
 	if err := k.Apply(ctx, vs); err != nil {
 		return fmt.Errorf("keeping the figures: %w", err)

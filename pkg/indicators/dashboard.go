@@ -139,9 +139,9 @@ func (x *Indicators) TopORPHA(ctx context.Context, n int, threshold uint64) ([]C
 		threshold = DefaultThreshold
 	}
 	st := topORPHA
-	if _, kept, err := x.st.FigureGenerations(ctx); err != nil {
+	if kept, err := x.kept(ctx); err != nil {
 		return nil, fmt.Errorf("top ORPHA codes: %w", err)
-	} else if kept > 0 {
+	} else if kept {
 		st = topORPHAKept
 	}
 	var out []Count

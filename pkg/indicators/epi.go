@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/bndmr/hub/pkg/store"
 )
@@ -139,12 +140,12 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 		threshold = DefaultThreshold
 	}
 	e := &Epidemiology{Threshold: threshold}
-	_, kept, err := x.st.FigureGenerations(ctx)
+	kept, err := x.kept(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("epidemiology: %w", err)
 	}
 	for _, s := range epiTables {
-		if s.kept != nil && kept > 0 {
+		if s.kept != nil && kept {
 			s.query, s.total = s.kept.query, s.kept.total
 		}
 		t := CountTable{Title: s.title, Labels: s.labels, Systems: s.systems, Additive: s.additive}
@@ -194,7 +195,12 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 	for _, st := range epiStats {
 		var n uint64
 		var qs []float64
-		if err := x.st.QueryRow(ctx, st.query).Scan(&n, &qs); err != nil {
+		if kept {
+			n, qs, err = x.keptQuartiles(ctx, st.kept)
+		} else {
+			err = x.st.QueryRow(ctx, st.query).Scan(&n, &qs)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("epidemiology %q: %w", st.title, err)
 		}
 		s := Stat{Title: st.title, N: n}
@@ -206,6 +212,57 @@ func (x *Indicators) Epidemiology(ctx context.Context, threshold uint64) (*Epide
 		e.Stats = append(e.Stats, s)
 	}
 	return e, nil
+}
+
+// kept says whether the figures kept as they arrive (pkg/figures) can be
+// read: a generation is completed and none begun since. While a loader
+// counts everything again (it took over, or a rebuild was asked for), the
+// statements read the history: slower, as exact.
+func (x *Indicators) kept(ctx context.Context) (bool, error) {
+	begun, completed, err := x.st.FigureGenerations(ctx)
+	return completed > 0 && begun == completed, err
+}
+
+// keptQuartiles is a distribution read from the kept figures: its count
+// and quartiles, as quantilesExact takes them (the value at rank
+// level × count, rounded down, of the sorted values).
+func (x *Indicators) keptQuartiles(ctx context.Context, st store.Statement) (uint64, []float64, error) {
+	type bin struct {
+		v float64
+		n uint64
+	}
+	var bins []bin
+	var total uint64
+	err := x.st.Each(ctx, st, nil, func(rows store.Scanner) error {
+		var text string
+		var b bin
+		if err := rows.Scan(&text, &b.n); err != nil {
+			return err
+		}
+		v, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return fmt.Errorf("value %q of a kept distribution: %w", text, err)
+		}
+		b.v = v
+		bins = append(bins, b)
+		total += b.n
+		return nil
+	})
+	if err != nil || total == 0 {
+		return 0, nil, err
+	}
+	sort.Slice(bins, func(i, j int) bool { return bins[i].v < bins[j].v })
+	var qs []float64
+	for _, level := range []float64{0.25, 0.5, 0.75} {
+		rank, seen := uint64(level*float64(total)), uint64(0)
+		for _, b := range bins {
+			if seen += b.n; rank < seen {
+				qs = append(qs, b.v)
+				break
+			}
+		}
+	}
+	return total, qs, nil
 }
 
 // ExportTables turns the epidemiology into export tables (hidden cells "<10").

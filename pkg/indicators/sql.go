@@ -32,11 +32,14 @@ func epiStatements() []store.Statement {
 			out = append(out, t.total)
 		}
 		if t.kept != nil {
-			out = append(out, t.kept.query, t.kept.total)
+			out = append(out, t.kept.query)
+			if !t.additive {
+				out = append(out, t.kept.total)
+			}
 		}
 	}
 	for _, s := range epiStats {
-		out = append(out, s.query)
+		out = append(out, s.query, s.kept)
 	}
 	return out
 }
@@ -217,6 +220,29 @@ func keptCells(figure string) string {
 		` AND figure = '` + figure + `' GROUP BY code HAVING sum(delta) > 0`
 }
 
+// kept reads an epidemiology table from the kept figures: its (group,
+// label, n) rows in the order of the history's statement (order), and its
+// total (figure total; "" for an additive table, whose total is the sum of
+// its cells).
+func kept(name, figure, order, total string) *epiPair {
+	p := &epiPair{query: store.Statement{Name: "indicators.epi_" + name + "_kept", SQL: `SELECT grp AS g, cell AS label,
+		toUInt64(sum(delta)) AS n FROM figure_counts WHERE ` + keptGeneration + ` AND figure = '` + figure + `'
+		GROUP BY g, label HAVING sum(delta) > 0 ORDER BY ` + order}}
+	if total != "" {
+		p.total = store.Statement{Name: "indicators.epi_" + name + "_total_kept", SQL: `SELECT toUInt64(sum(delta)) FROM figure_counts
+			WHERE ` + keptGeneration + ` AND figure = '` + total + `'`}
+	}
+	return p
+}
+
+// keptStat reads a distribution from the kept figures: diagnoses per value
+// (the value's exact text, parsed in Go: ClickHouse 18.16 parses some
+// decimal texts to the neighbouring double).
+func keptStat(name, figure string) store.Statement {
+	return store.Statement{Name: "indicators.epi_stat_" + name + "_kept", SQL: `SELECT cell, toUInt64(sum(delta)) AS n
+		FROM figure_counts WHERE ` + keptGeneration + ` AND figure = '` + figure + `' GROUP BY cell HAVING sum(delta) > 0`}
+}
+
 var topORPHAKept = store.Statement{Name: "indicators.top_orpha_kept",
 	SQL: keptCells(figs.ORPHA) + ` AND n >= ? ORDER BY n DESC, code LIMIT ?`}
 
@@ -304,27 +330,25 @@ var epiTables = []epiTable{
 	{"Patients par code ORPHA", []string{"Code ORPHA"}, []string{kit.ORPHA}, false,
 		epi("orpha", `SELECT '' AS g, code, n FROM (`+orphaPrevalenceSQL+`) AS prevalence ORDER BY n DESC, code`),
 		epi("orpha_total", `SELECT toUInt64(uniqExact(patient_key)) FROM documents WHERE notEmpty(orpha_codes) AND `+currentSets),
-		&epiPair{
-			store.Statement{Name: "indicators.epi_orpha_kept", SQL: `SELECT '' AS g, code, n FROM (` + keptCells(figs.ORPHA) +
-				`) AS prevalence ORDER BY n DESC, code`},
-			store.Statement{Name: "indicators.epi_orpha_total_kept", SQL: `SELECT toUInt64(sum(delta)) FROM figure_counts WHERE ` +
-				keptGeneration + ` AND figure = '` + figs.ORPHAPatients + `'`}}},
+		kept("orpha", figs.ORPHA, "n DESC, label", figs.ORPHAPatients)},
 	{"Patients par département de résidence et sexe", []string{"Département", "Sexe"}, []string{"", kit.AdministrativeGender}, true,
-		epi("departement_sex", `SELECT dep AS g, sex, toUInt64(count()) AS n FROM (`+perPatient+`) AS per_patient GROUP BY g, sex ORDER BY g, sex`), sumOfCells, nil},
+		epi("departement_sex", `SELECT dep AS g, sex, toUInt64(count()) AS n FROM (`+perPatient+`) AS per_patient GROUP BY g, sex ORDER BY g, sex`), sumOfCells,
+		kept("departement_sex", figs.DepSex, "g, label", "")},
 	{"Patients par sexe et classe d'âge", []string{"Sexe", "Classe d'âge"}, []string{kit.AdministrativeGender, ""}, true,
 		epi("sex_age", `SELECT sex AS g, multiIf(age < 0, 'inconnu', age < 5, '00-04 ans', age < 10, '05-09 ans', age < 18, '10-17 ans',
 			   age < 40, '18-39 ans', age < 60, '40-59 ans', '60 ans et plus') AS class, toUInt64(count()) AS n
 			 FROM (SELECT sex, if(birth = '', -1, toInt32(toYear(last)) - toInt32OrZero(substring(birth, 1, 4))) AS age
 			       FROM (`+perPatient+`) AS per_patient) AS ages
-			 GROUP BY g, class ORDER BY g, class`), sumOfCells, nil},
+			 GROUP BY g, class ORDER BY g, class`), sumOfCells, kept("sex_age", figs.SexAge, "g, label", "")},
 	{"Patients par établissement", []string{"FINESS"}, nil, false,
 		epi("establishment", `SELECT '' AS g, finess, toUInt64(uniqExact(patient_key)) AS n FROM documents WHERE `+currentSets+
 			` GROUP BY finess ORDER BY finess`),
-		epi("establishment_total", allPatients), nil},
+		epi("establishment_total", allPatients), kept("establishment", figs.Establishment, "g, label", figs.Patients)},
 	{"Patients par site maladie rare", []string{"Site"}, nil, false,
 		epi("site", `SELECT '' AS g, site_code, toUInt64(uniqExact(patient_key)) AS n FROM care_episodes WHERE site_code != '' AND `+
 			currentSets+` GROUP BY site_code ORDER BY site_code`),
-		epi("site_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes WHERE site_code != '' AND `+currentSets), nil},
+		epi("site_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes WHERE site_code != '' AND `+currentSets),
+		kept("site", figs.Site, "g, label", figs.SitePatients)},
 	// The centres side is unique per centre_id (GROUP BY): ALL INNER JOIN
 	// keeps every patient row of the left side on every version, where ANY
 	// INNER JOIN keeps one row per key on both sides from ClickHouse 20 on.
@@ -339,15 +363,18 @@ var epiTables = []epiTable{
 		// in their default database; the initiator reads it in the hub's
 		// and sends the list (the same IN on one server).
 		epi("filiere_total", `SELECT toUInt64(uniqExact(patient_key)) FROM care_episodes
-			WHERE site_code GLOBAL IN (SELECT centre_id FROM reference_centres) AND `+currentSets), nil},
+			WHERE site_code GLOBAL IN (SELECT centre_id FROM reference_centres) AND `+currentSets),
+		kept("filiere", figs.Filiere, "g, label", figs.FilierePatients)},
 	{"Patients avec ou sans diagnostic", []string{"Diagnostic"}, nil, true,
 		epi("diagnosis", `SELECT '' AS g, if(coded > 0, 'diagnostic codé', 'non diagnostiqué') AS state, toUInt64(count()) AS n FROM (
 			   SELECT `+patientID+` AS patient, countIf(disease_code != '' AND disease_system IN ('ORPHA', 'CIM-10')) AS coded
-			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient) AS per_patient GROUP BY state ORDER BY state`), sumOfCells, nil},
+			   FROM diagnoses WHERE `+currentSets+` GROUP BY patient) AS per_patient GROUP BY state ORDER BY state`), sumOfCells,
+		kept("diagnosis", figs.Diagnosis, "g, label", "")},
 	{"Décès par année", []string{"Année du décès"}, nil, true,
 		epi("deaths", `SELECT '' AS g, if(y = '', 'inconnue', y) AS year, toUInt64(count()) AS n FROM (
 			   SELECT `+patientID+` AS patient, argMax(substring(death_year_month, 1, 4), effective_date) AS y FROM patients
-			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient) AS per_patient GROUP BY year ORDER BY year`), sumOfCells, nil},
+			   WHERE deceased = 1 AND `+currentSets+` GROUP BY patient) AS per_patient GROUP BY year ORDER BY year`), sumOfCells,
+		kept("deaths", figs.Deaths, "g, label", "")},
 }
 
 // epiStat is one distribution (years) of the diagnoses' current state:
@@ -361,6 +388,8 @@ var epiTables = []epiTable{
 type epiStat struct {
 	title string
 	query store.Statement
+	// kept reads the diagnoses per value from the kept figures.
+	kept store.Statement
 }
 
 func stat(name, expr, where string) store.Statement {
@@ -370,10 +399,14 @@ func stat(name, expr, where string) store.Statement {
 }
 
 var epiStats = []epiStat{
-	{"Âge aux premiers signes (années)", stat("onset_age", "onset_age_years", "isNotNull(onset_age_years)")},
-	{"Âge au diagnostic clinique (années)", stat("clinical_dx_age", "clinical_dx_age_years", "isNotNull(clinical_dx_age_years)")},
-	{"Âge au diagnostic génétique (années)", stat("genetic_dx_age", "genetic_dx_age_years", "isNotNull(genetic_dx_age_years)")},
+	{"Âge aux premiers signes (années)", stat("onset_age", "onset_age_years", "isNotNull(onset_age_years)"),
+		keptStat("onset_age", figs.StatOnset)},
+	{"Âge au diagnostic clinique (années)", stat("clinical_dx_age", "clinical_dx_age_years", "isNotNull(clinical_dx_age_years)"),
+		keptStat("clinical_dx_age", figs.StatClinical)},
+	{"Âge au diagnostic génétique (années)", stat("genetic_dx_age", "genetic_dx_age_years", "isNotNull(genetic_dx_age_years)"),
+		keptStat("genetic_dx_age", figs.StatGenetic)},
 	{"Délai diagnostique (années, diagnostic clinique − premiers signes)", stat("diagnostic_delay",
 		"clinical_dx_age_years - onset_age_years",
-		"isNotNull(onset_age_years) AND isNotNull(clinical_dx_age_years) AND clinical_dx_age_years >= onset_age_years")},
+		"isNotNull(onset_age_years) AND isNotNull(clinical_dx_age_years) AND clinical_dx_age_years >= onset_age_years"),
+		keptStat("diagnostic_delay", figs.StatDelay)},
 }

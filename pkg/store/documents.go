@@ -47,18 +47,28 @@ func PatientKey(r *events.Record) string {
 // rank), so a batch written twice (redelivery after a crash between insert
 // and ack) collapses on merge and never changes a distinct count.
 func (s *Store) InsertDocuments(ctx context.Context, recs []events.Record) error {
+	_, err := s.WriteDocuments(ctx, recs)
+	return err
+}
+
+// WriteDocuments is InsertDocuments, and returns what the figures count of
+// each record, read from the rows written (FileVersion).
+func (s *Store) WriteDocuments(ctx context.Context, recs []events.Record) ([]FileVersion, error) {
 	if len(recs) == 0 {
-		return nil
+		return nil, nil
 	}
 	b := newDocumentBatch(len(recs))
+	vs := make([]FileVersion, len(recs))
 	for i := range recs {
+		at := b.marks()
 		b.add(&recs[i])
+		vs[i] = b.fileVersion(at)
 	}
 	// Children first, then documents: a reader that sees a document sees
 	// its content (the loader retries the whole batch on any failure).
 	// superseded last: a version leaves the current state only once the
 	// version that replaces it is there.
-	return s.send(ctx, b.links, b.patients, b.diagnoses, b.activities, b.care, b.family, b.problems, b.functional,
+	return vs, s.send(ctx, b.links, b.patients, b.diagnoses, b.activities, b.care, b.family, b.problems, b.functional,
 		b.pregnancies, b.births, b.research, b.treatments, b.versions, b.documents, b.superseded)
 }
 

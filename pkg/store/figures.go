@@ -5,52 +5,158 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-
-	"github.com/bndmr/hub/pkg/events"
+	"time"
 )
 
 // Figures kept as they arrive (migration 0017, pkg/figures): the counts the
 // dashboards read, written as signed differences by the one loader that
 // keeps them, in generations.
 
-// FileVersion is what the figures keep of one version of a file, as
-// InsertDocuments writes it: the patient key ("" under opposition) and the
-// ORPHA codes of its documents row.
+// FileVersion is what the figures count of one version of a file: the
+// values of its rows in documents, care_episodes, diagnoses and patients,
+// as the loader writes them.
 type FileVersion struct {
 	SetID      string
 	Version    uint32
-	PatientKey string
+	PatientKey string // "" under opposition: the version counts for no patient
+	FINESS     string
+	Date       time.Time // effective_date
+	Sex        string
+	Dep        string // residence_departement
+	BirthYM    string
 	ORPHACodes []string
+	Sites      []string // the care episodes' site codes that are not empty
+	Diagnoses  []Diagnosis
+	Deceased   bool   // its patients row says deceased = 1
+	DeathYM    string // death_year_month of that row
 }
 
-// FileVersionOf is the FileVersion of a record, derived as its documents
-// row is (the warehouse's key while a rotation runs, opposition).
-func FileVersionOf(r *events.Record) FileVersion {
-	sr, _ := stable(r)
-	pk := PatientKey(&sr)
-	if sr.Opposition {
-		pk = ""
+// Diagnosis is what the figures count of a diagnoses row.
+type Diagnosis struct {
+	Code, System                  string
+	OnsetAge, ClinicalAge, GenAge *float64
+}
+
+// batchMarks are the lengths of a batch's row lists before a record's rows.
+type batchMarks struct{ care, diagnoses, patients int }
+
+func (b *documentBatch) marks() batchMarks {
+	return batchMarks{len(b.care.list), len(b.diagnoses.list), len(b.patients.list)}
+}
+
+// fileVersion is the FileVersion of the record whose rows were added last,
+// after at.
+func (b *documentBatch) fileVersion(at batchMarks) FileVersion {
+	d := &b.documents.list[len(b.documents.list)-1]
+	v := FileVersion{SetID: d.SetID, Version: d.VersionNumber, PatientKey: d.PatientKey, FINESS: d.FINESS,
+		Date: d.EffectiveDate, Sex: d.Sex, Dep: d.ResidenceDepartement, BirthYM: d.BirthYearMonth, ORPHACodes: d.ORPHACodes}
+	for _, c := range b.care.list[at.care:] {
+		if c.SiteCode != "" {
+			v.Sites = append(v.Sites, c.SiteCode)
+		}
 	}
-	return FileVersion{SetID: sr.SetID, Version: uint32(sr.VersionNumber), PatientKey: pk, ORPHACodes: orphaCodes(&sr)}
+	for _, g := range b.diagnoses.list[at.diagnoses:] {
+		v.Diagnoses = append(v.Diagnoses, Diagnosis{Code: g.DiseaseCode, System: g.DiseaseSystem,
+			OnsetAge: g.OnsetAgeYears, ClinicalAge: g.ClinicalDxAgeYears, GenAge: g.GeneticDxAgeYears})
+	}
+	for _, p := range b.patients.list[at.patients:] {
+		if p.Deceased != nil && *p.Deceased == 1 {
+			v.Deceased, v.DeathYM = true, p.DeathYearMonth
+		}
+	}
+	return v
 }
 
-// CurrentFiles hands fn the current version of every file loaded. A file
-// may come more than once (a version written twice and not merged yet, or
-// a batch whose superseded rows a crash left unwritten): keep the highest.
-func (s *Store) CurrentFiles(ctx context.Context, fn func(FileVersion) error) error {
-	return s.Each(ctx, currentFiles, nil, func(r Scanner) error {
-		var f FileVersion
-		if err := r.Scan(&f.SetID, &f.Version, &f.PatientKey, &f.ORPHACodes); err != nil {
+// CurrentFiles hands fn the current version of every file loaded, as the
+// loader wrote it (FileVersion), once each, in no order; and the filière of
+// every labelled centre (reference_centres, the latest import).
+func (s *Store) CurrentFiles(ctx context.Context, fn func(FileVersion) error) (map[string]string, error) {
+	type vk struct {
+		set string
+		v   uint32
+	}
+	files := map[vk]*FileVersion{}
+	err := s.Each(ctx, currentFiles, nil, func(r Scanner) error {
+		f := &FileVersion{}
+		if err := r.Scan(&f.SetID, &f.Version, &f.PatientKey, &f.ORPHACodes, &f.FINESS, &f.Date, &f.Sex, &f.Dep, &f.BirthYM); err != nil {
 			return err
 		}
-		return fn(f)
+		files[vk{f.SetID, f.Version}] = f
+		return nil
 	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the current documents: %w", err)
+	}
+	// The clinical rows of the current versions: a row of a version that
+	// is not its file's highest (a crash left its superseded rows
+	// unwritten) finds no file here and is left out, as the version is.
+	err = s.Each(ctx, currentSites, nil, func(r Scanner) error {
+		var k vk
+		var sites []string
+		if err := r.Scan(&k.set, &k.v, &sites); err != nil {
+			return err
+		}
+		if f := files[k]; f != nil {
+			f.Sites = sites
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the current care episodes: %w", err)
+	}
+	err = s.Each(ctx, currentDiagnoses, nil, func(r Scanner) error {
+		var k vk
+		var d Diagnosis
+		if err := r.Scan(&k.set, &k.v, &d.Code, &d.System, &d.OnsetAge, &d.ClinicalAge, &d.GenAge); err != nil {
+			return err
+		}
+		if f := files[k]; f != nil {
+			f.Diagnoses = append(f.Diagnoses, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the current diagnoses: %w", err)
+	}
+	err = s.Each(ctx, currentDeaths, nil, func(r Scanner) error {
+		var k vk
+		var ym string
+		if err := r.Scan(&k.set, &k.v, &ym); err != nil {
+			return err
+		}
+		if f := files[k]; f != nil {
+			f.Deceased, f.DeathYM = true, ym
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the current deaths: %w", err)
+	}
+	centres := map[string]string{}
+	err = s.Each(ctx, centreFilieres, nil, func(r Scanner) error {
+		var c, f string
+		if err := r.Scan(&c, &f); err != nil {
+			return err
+		}
+		centres[c] = f
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the centres' filières: %w", err)
+	}
+	for k, f := range files {
+		delete(files, k) // handed over: fn may keep it, this map lets it go
+		if err := fn(*f); err != nil {
+			return nil, err
+		}
+	}
+	return centres, nil
 }
 
 // FigureDelta is a change of one cell of one figure.
 type FigureDelta struct {
-	Figure, Cell string
-	Delta        int64
+	Figure, Group, Cell string
+	Delta               int64
 }
 
 // FigureGenerations returns the highest generation begun and the highest
@@ -63,7 +169,8 @@ func (s *Store) FigureGenerations(ctx context.Context) (begun, completed uint64,
 }
 
 // BeginFigures records that writer begins generation gen: a loader keeping
-// an older one sees it at its next batch and stops writing there.
+// an older one sees it at its next batch and stops writing there, and the
+// queries read the history until it is completed.
 func (s *Store) BeginFigures(ctx context.Context, gen uint64, writer string) error {
 	return s.figureGeneration(ctx, figureGenerationRow{Generation: gen, Writer: writer})
 }
@@ -74,12 +181,19 @@ func (s *Store) CompleteFigures(ctx context.Context, gen uint64, writer string) 
 	return s.figureGeneration(ctx, figureGenerationRow{Generation: gen, Writer: writer, Completed: 1})
 }
 
-// RequestFiguresRebuild begins a generation no loader keeps: the loader
-// that writes counts them again from the documents before its next batch.
-// After anything that changes the documents behind the loader's back (a key
-// rotation's end, a restore).
+// RequestFiguresRebuild begins a generation no loader keeps: the queries
+// read the history until the loader that writes has counted everything
+// again from the documents, before its next batch. After anything that
+// changes what the figures count behind the loader's back (a key rotation's
+// end, a reference import, a restore).
+//
+// A store migrated only up to a version before 0017 has no kept figures to
+// count again: nothing is asked.
 func (s *Store) RequestFiguresRebuild(ctx context.Context) error {
 	begun, _, err := s.FigureGenerations(ctx)
+	if tableMissing(err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -108,7 +222,7 @@ func (s *Store) AddFigures(ctx context.Context, gen uint64, deltas []FigureDelta
 	batch := binary.LittleEndian.Uint64(nonce[:])
 	b := newRows(insertFigureCounts).sized(len(deltas))
 	for _, d := range deltas {
-		b.add(figureCountRow{Generation: gen, Figure: d.Figure, Cell: d.Cell, Delta: d.Delta, Batch: batch})
+		b.add(figureCountRow{Generation: gen, Figure: d.Figure, Group: d.Group, Cell: d.Cell, Delta: d.Delta, Batch: batch})
 	}
 	return s.send(ctx, b)
 }

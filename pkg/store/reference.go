@@ -48,7 +48,16 @@ func (s *Store) InsertCentres(ctx context.Context, cs []Centre) error {
 		t.add(centreRow{FINESS: c.FINESS, CentreID: c.CentreID, Name: c.Name, Filiere: c.Filiere, Type: c.Type,
 			ValidFrom: c.From, ValidTo: c.To, ImportedAt: now})
 	}
-	return s.send(ctx, t)
+	if err := s.send(ctx, t); err != nil {
+		return err
+	}
+	// The kept figures count patients per filière of the centres as they
+	// were: the loader counts them again before its next batch, and the
+	// indicators read the history until then.
+	if err := s.RequestFiguresRebuild(ctx); err != nil {
+		return fmt.Errorf("the centres are imported; asking the loader to count the figures again: %w", err)
+	}
+	return nil
 }
 
 // InsertDPIUpdates records declared counts; the latest declaration of a month wins.

@@ -172,6 +172,11 @@ func (s *Store) FinishRotation(ctx context.Context, oldKey, newKey, cluster stri
 			return rep, err
 		}
 	}
+	// The kept figures know patients by their old pseudonyms: a patient
+	// whose next file comes under the new key would count twice.
+	if err := s.RequestFiguresRebuild(ctx); err != nil {
+		return rep, fmt.Errorf("the pseudonyms are rewritten; asking the loader to count the figures again: %w", err)
+	}
 	st, err := s.RotationStatus(ctx)
 	if err != nil {
 		return rep, err

@@ -426,6 +426,7 @@ type dpiHistoryRow struct {
 type figureCountRow struct {
 	Generation uint64 `ch:"generation"`
 	Figure     string `ch:"figure"`
+	Group      string `ch:"grp"`
 	Cell       string `ch:"cell"`
 	Delta      int64  `ch:"delta"`
 	Batch      uint64 `ch:"batch"`

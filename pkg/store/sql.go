@@ -31,7 +31,8 @@ type Statement struct {
 func Statements() []Statement {
 	return append([]Statement{createMigrations, selectMigrations, takeMigrationLock, breakMigrationLock,
 		dropBrokenMigrationLock, releaseMigrationLock, migrationLockAge, selectVersion, documentsPerEstablishment,
-		replicaDelay, clusterReplicas, declaredInMonths, accessReaders, tableColumns, currentFiles, figureGenerations},
+		replicaDelay, clusterReplicas, declaredInMonths, accessReaders, tableColumns, currentFiles, currentSites,
+		currentDiagnoses, currentDeaths, centreFilieres, figureGenerations},
 		append(rotationStatements(), insertStatements()...)...)
 }
 
@@ -284,16 +285,33 @@ var (
 	// and a lower version arriving later must not count either), once:
 	// a version written twice is there twice until ClickHouse merges, and
 	// a crash between a batch's documents and its superseded rows leaves
-	// two versions of a file current. Read at a recount only.
+	// two versions of a file current. Read at a recount only, with the
+	// clinical rows of the same versions (one row per version or
+	// diagnosis) and the centres' filières.
 	currentFiles = Statement{"store.current_files", `SELECT set_id, max(version_number),
-		argMax(patient_key, version_number), argMax(orpha_codes, version_number)
-		FROM documents WHERE ` + CurrentVersions + ` GROUP BY set_id
-		SETTINGS ` + DistributedLocal + `, distributed_aggregation_memory_efficient = 1`}
+		argMax(patient_key, version_number), argMax(orpha_codes, version_number), argMax(finess, version_number),
+		argMax(effective_date, version_number), argMax(sex, version_number), argMax(residence_departement, version_number),
+		argMax(birth_year_month, version_number)
+		FROM documents WHERE ` + CurrentVersions + ` GROUP BY set_id` + recountSettings}
+	currentSites = Statement{"store.current_sites", `SELECT set_id, version_number, groupUniqArray(site_code)
+		FROM care_episodes WHERE site_code != '' AND ` + CurrentVersions + ` GROUP BY set_id, version_number` + recountSettings}
+	currentDiagnoses = Statement{"store.current_diagnoses", `SELECT set_id, version_number, any(disease_code), any(disease_system),
+		any(onset_age_years), any(clinical_dx_age_years), any(genetic_dx_age_years)
+		FROM diagnoses WHERE ` + CurrentVersions + ` GROUP BY set_id, version_number, ordinal` + recountSettings}
+	currentDeaths = Statement{"store.current_deaths", `SELECT set_id, version_number, any(death_year_month)
+		FROM patients WHERE deceased = 1 AND ` + CurrentVersions + ` GROUP BY set_id, version_number` + recountSettings}
+	centreFilieres = Statement{"store.centre_filieres", `SELECT centre_id, argMax(filiere, imported_at)
+		FROM reference_centres GROUP BY centre_id`}
 	// figureGenerations: the highest generation begun and the highest
 	// completed (0: none). Clock readings: no two databases agree.
 	figureGenerations = Statement{"store.figure_generations", `SELECT toUInt64(max(generation)),
 		toUInt64(maxIf(generation, completed = 1)) FROM figure_generations`}
 )
+
+// recountSettings: each shard reads its own files' current state, and the
+// server that asked merges the groupings bucket by bucket (a file's rows
+// are on one shard, but the grouping is still merged there).
+const recountSettings = ` SETTINGS ` + DistributedLocal + `, distributed_aggregation_memory_efficient = 1`
 
 // DistributedLocal is the setting CurrentVersions wants (see there); on a
 // single server it changes nothing.

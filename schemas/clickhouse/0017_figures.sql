@@ -14,14 +14,15 @@
 CREATE TABLE IF NOT EXISTS figure_counts
 (
     generation UInt64 COMMENT 'génération (figure_generations) à laquelle la ligne appartient'
-  , figure     String COMMENT 'tableau : orpha (patients par code ORPHA), orpha_patients (patients ayant au moins un code ORPHA)'
-  , cell       String COMMENT 'case du tableau (le code ORPHA ; vide pour un total)'
-  , delta      Int64  COMMENT 'patients entrés (+) ou sortis (−) de la case ; la case vaut la somme'
+  , figure     String COMMENT 'tableau (pkg/figures : orpha, departement_sex, sex_age, establishment, site, filiere, diagnosis, deaths, les totaux *_patients et les distributions stat_*)'
+  , grp        String COMMENT 'groupe de la case (le département, le sexe) ; vide pour un tableau à une dimension'
+  , cell       String COMMENT 'case du tableau (le code ORPHA, le sexe, la classe d''âge… ; la valeur pour une distribution ; vide pour un total)'
+  , delta      Int64  COMMENT 'patients (diagnostics pour une distribution) entrés (+) ou sortis (−) de la case ; la case vaut la somme'
   , batch      UInt64 COMMENT 'nombre tiré à chaque écriture : une table répliquée écarte un bloc identique à un bloc récent, deux lots de mêmes différences doivent compter deux fois'
 )
 ENGINE = SummingMergeTree((delta))
 PARTITION BY generation
-ORDER BY (figure, cell);
+ORDER BY (figure, grp, cell);
 
 CREATE TABLE IF NOT EXISTS figure_generations
 (
