@@ -271,7 +271,17 @@ func Thaw(ctx context.Context, st *store.Store, dir string, o ThawOptions) (*Man
 			return nil, err
 		}
 	}
-	return man, nil
+	return man, recount(ctx, st)
+}
+
+// recount asks the loader to count the kept figures again: each table was
+// frozen at its own instant, so the figures of the backup need not be those
+// of its documents. The indicators read the history until it is done.
+func recount(ctx context.Context, st *store.Store) error {
+	if err := st.RequestFiguresRebuild(ctx); err != nil {
+		return fmt.Errorf("the tables are restored; asking the loader to count the figures again: %w", err)
+	}
+	return nil
 }
 
 // checkEmpty: every table of the backup that has rows exists, with parts,
@@ -360,7 +370,7 @@ func Restore(ctx context.Context, st *store.Store, dir string) (*Manifest, error
 			return nil, err
 		}
 	}
-	return man, nil
+	return man, recount(ctx, st)
 }
 
 // listModern lists the tables and their row counts on a server without

@@ -76,6 +76,19 @@ func (k *Keeper) Apply(ctx context.Context, versions []store.FileVersion) error 
 		k.gen = 0
 		return fmt.Errorf("writing the figures' differences of %d versions: %w", len(versions), err)
 	}
+	// Another loader may have begun counting while this batch was written
+	// (it took the pin over): its count may have read the documents before
+	// this batch's rows, and this batch will not come to it again. It is
+	// asked to count once more; this keeper is no longer the writer.
+	if now, _, err := k.st.FigureGenerations(ctx); err != nil || now != k.gen {
+		k.gen = 0
+		if err == nil {
+			err = k.st.RequestFiguresRebuild(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("another loader counts the figures; asking it to count again: %w", err)
+		}
+	}
 	return nil
 }
 

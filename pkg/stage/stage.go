@@ -381,7 +381,38 @@ func (r *runner[T]) call(ctx context.Context, ds []Delivery[T]) (err error) {
 	if r.spec.HandleOne != nil {
 		return r.spec.HandleOne(ctx, ds[0])
 	}
+	defer r.keepInProgress(ds)()
 	return r.spec.HandleBatch(ctx, ds)
+}
+
+// keepInProgress tells JetStream, every half AckWait until the returned
+// stop is called, that the batch is still being handled: a batch may take
+// longer than AckWait (the loader that takes over counts the figures again
+// first), and JetStream would hand its messages out a second time.
+func (r *runner[T]) keepInProgress(ds []Delivery[T]) (stop func()) {
+	every := r.spec.Consumer.AckWait / 2
+	if every <= 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, d := range ds {
+					d.InProgress()
+				}
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
 
 // settle applies the delivery policy to ds after the handler returned err.

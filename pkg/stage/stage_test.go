@@ -457,3 +457,40 @@ func TestPinnedConsumerOneClientAtATime(t *testing.T) {
 		t.Errorf("the first stage handled %d messages, want 30", n)
 	}
 }
+
+// TestLongBatchKeptInProgress: a batch handled for three times AckWait by
+// one stage is not handed out again meanwhile to another stage of the same
+// consumer (another pod), and is acknowledged once.
+func TestLongBatchKeptInProgress(t *testing.T) {
+	js := testJS(t)
+	c := testConsumer("long")
+	c.AckWait = time.Second
+	for i := range 3 {
+		publishEvent(t, js, testEvent{V: 1, ID: fmt.Sprint("e", i)})
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	handle := func(_ context.Context, ds []Delivery[testEvent]) error {
+		mu.Lock()
+		for _, d := range ds {
+			seen[d.Event.ID]++
+		}
+		mu.Unlock()
+		time.Sleep(3 * c.AckWait)
+		return nil
+	}
+	run(t, js, nil, Spec[testEvent]{Consumer: c, Version: 1, Batch: 5, HandleBatch: handle})
+	time.Sleep(c.AckWait / 2) // the first stage has the three
+	run(t, js, nil, Spec[testEvent]{Consumer: c, Version: 1, Batch: 5, HandleBatch: handle})
+	settled(t, js, c.Durable)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 3 {
+		t.Errorf("handled %v, want e0, e1 and e2", seen)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("%s handled %d times", id, n)
+		}
+	}
+}

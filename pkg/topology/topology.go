@@ -118,11 +118,14 @@ type Consumer struct {
 }
 
 // PinnedGroup is the priority group of a pinned consumer, and PinnedTTL how
-// long its client may stay silent before another is pinned: a fetch waits
-// at most seconds, so only a client that is gone or stuck loses it.
+// long its client may stay silent before another is pinned. It outlasts the
+// longest batch: the loader that takes over counts the figures again before
+// its first batch (docs/operations.md, "One loader keeps the figures"), and
+// a pin that moved during that count would make the next loader count
+// again. A loader that is gone hands over after it: the records wait.
 const (
 	PinnedGroup = "writer"
-	PinnedTTL   = 30 * time.Second
+	PinnedTTL   = 5 * time.Minute
 )
 
 // Consumers lists every durable consumer of the hub, in pipeline order.
