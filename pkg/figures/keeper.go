@@ -59,8 +59,7 @@ func (k *Keeper) Apply(ctx context.Context, versions []store.FileVersion) error 
 	defer k.mu.Unlock()
 	begun, _, err := k.st.FigureGenerations(ctx)
 	if err != nil {
-		k.gen = 0
-		return err
+		return err // nothing written: the state holds
 	}
 	if k.gen == 0 || begun != k.gen {
 		if err := k.rebuild(ctx, begun); err != nil {
@@ -80,12 +79,15 @@ func (k *Keeper) Apply(ctx context.Context, versions []store.FileVersion) error 
 	// (it took the pin over): its count may have read the documents before
 	// this batch's rows, and this batch will not come to it again. It is
 	// asked to count once more; this keeper is no longer the writer.
-	if now, _, err := k.st.FigureGenerations(ctx); err != nil || now != k.gen {
+	now, _, err := k.st.FigureGenerations(ctx)
+	if err != nil {
+		// The batch is retried: its versions are counted already, and
+		// change nothing the second time.
+		return fmt.Errorf("checking the figures' generation after writing: %w", err)
+	}
+	if now != k.gen {
 		k.gen = 0
-		if err == nil {
-			err = k.st.RequestFiguresRebuild(ctx)
-		}
-		if err != nil {
+		if err := k.st.RequestFiguresRebuild(ctx); err != nil {
 			return fmt.Errorf("another loader counts the figures; asking it to count again: %w", err)
 		}
 	}
@@ -116,6 +118,7 @@ func (k *Keeper) rebuild(ctx context.Context, begun uint64) error {
 	if err := k.st.BeginFigures(ctx, gen, k.writer); err != nil {
 		return err
 	}
+	k.gen, k.s = 0, nil // the old state goes before the new one is read
 	var files []store.FileVersion
 	centres, err := k.st.CurrentFiles(ctx, func(v store.FileVersion) error {
 		files = append(files, v)

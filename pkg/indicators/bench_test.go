@@ -327,6 +327,9 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 			if p%997 == 0 {
 				r.Deceased = &yes
 			}
+			if p%5 == 0 { // a genetic diagnosis for one patient in five
+				r.Diagnoses[0].GeneticDiagnosisAge = &sdmmr.Quantity{Value: float64(p%40 + p%11), Unit: "a"}
+			}
 			cur.recs = append(cur.recs, r)
 			cur.outs = append(cur.outs, events.MailOutcome{V: events.OutcomeV, MailID: mail, ReceivedAt: t, Documents: []events.DocumentOutcome{{
 				Name: "doc.xml", FINESS: finess, SetID: set, VersionNumber: v, EffectiveTime: ts, Accepted: true}}})

@@ -242,4 +242,26 @@ func TestKeptFiguresMatchHistory(t *testing.T) {
 		t.Fatalf("generation %d after a rebuild was asked, was %d", k.Generation(), before)
 	}
 	sameAsHistory(t, s, k, "after a rebuild asked for")
+
+	// The monthly import of the same centres asks for nothing; a filière
+	// changed asks for a recount, after which the figures follow it.
+	x := New(s)
+	if err := s.InsertCentres(ctx, keptCentres()); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := x.kept(ctx); err != nil || !ok {
+		t.Fatalf("the same centres imported again stopped the kept figures (%v)", err)
+	}
+	moved := keptCentres()
+	moved[1].Filiere = "F2"
+	if err := s.InsertCentres(ctx, moved); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := x.kept(ctx); ok {
+		t.Fatal("a centre moved to another filière, and the kept figures are still read")
+	}
+	if err := k.Write(ctx, batches[1]); err != nil {
+		t.Fatal(err)
+	}
+	sameAsHistory(t, s, k, "after a centre changed filière")
 }

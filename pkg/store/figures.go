@@ -132,17 +132,9 @@ func (s *Store) CurrentFiles(ctx context.Context, fn func(FileVersion) error) (m
 	if err != nil {
 		return nil, fmt.Errorf("reading the current deaths: %w", err)
 	}
-	centres := map[string]string{}
-	err = s.Each(ctx, centreFilieres, nil, func(r Scanner) error {
-		var c, f string
-		if err := r.Scan(&c, &f); err != nil {
-			return err
-		}
-		centres[c] = f
-		return nil
-	})
+	centres, err := s.centreFilieres(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading the centres' filières: %w", err)
+		return nil, err
 	}
 	for k, f := range files {
 		delete(files, k) // handed over: fn may keep it, this map lets it go

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,10 @@ type Establishment struct {
 
 // InsertCentres writes centres; the latest import of a (FINESS, centre, start) wins.
 func (s *Store) InsertCentres(ctx context.Context, cs []Centre) error {
+	before, err := s.centreFilieres(ctx)
+	if err != nil {
+		return err
+	}
 	t := newRows(insertCentres)
 	now := time.Now().UTC()
 	for _, c := range cs {
@@ -52,12 +57,37 @@ func (s *Store) InsertCentres(ctx context.Context, cs []Centre) error {
 		return err
 	}
 	// The kept figures count patients per filière of the centres as they
-	// were: the loader counts them again before its next batch, and the
-	// indicators read the history until then.
-	if err := s.RequestFiguresRebuild(ctx); err != nil {
-		return fmt.Errorf("the centres are imported; asking the loader to count the figures again: %w", err)
+	// were: when an import changes a centre's filière, or adds or removes a
+	// centre, the loader counts them again before its next batch, and the
+	// indicators read the history until then. The monthly import of an
+	// unchanged list asks nothing.
+	after, err := s.centreFilieres(ctx)
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(before, after) {
+		if err := s.RequestFiguresRebuild(ctx); err != nil {
+			return fmt.Errorf("the centres are imported; asking the loader to count the figures again: %w", err)
+		}
 	}
 	return nil
+}
+
+// centreFilieres is the filière of every labelled centre (the latest import).
+func (s *Store) centreFilieres(ctx context.Context) (map[string]string, error) {
+	out := map[string]string{}
+	err := s.Each(ctx, centreFilieres, nil, func(r Scanner) error {
+		var c, f string
+		if err := r.Scan(&c, &f); err != nil {
+			return err
+		}
+		out[c] = f
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the centres' filières: %w", err)
+	}
+	return out, nil
 }
 
 // InsertDPIUpdates records declared counts; the latest declaration of a month wins.

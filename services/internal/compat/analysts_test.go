@@ -249,6 +249,18 @@ var analystChecks = []struct {
 			}
 		}
 	}},
+	{"12. The counts the dashboards read", func(t *testing.T, f facts, rs [][]string) {
+		got := sumBy(t, rs, 0, 1)
+		want := cells(f.table(t, "Patients par code ORPHA"))
+		if len(got) != len(want) {
+			t.Errorf("%d ORPHA codes, the epidemiology has %d", len(got), len(want))
+		}
+		for code, n := range want {
+			if got[code] != float64(n) {
+				t.Errorf("ORPHA %s: %v patients, the epidemiology counts %d", code, got[code], n)
+			}
+		}
+	}},
 }
 
 // TestAnalystQueries runs every worked query of docs/analysts.md on the
