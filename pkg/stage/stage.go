@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -159,7 +160,38 @@ func Run[T Event](ctx context.Context, js jetstream.JetStream, set *Set, log *za
 		go func() { defer wg.Done(); r.loop(ctx, cons) }()
 	}
 	wg.Wait()
+	r.unpin(cons)
 	return nil
+}
+
+// unpin hands a pinned consumer over as the stage stops: another replica is
+// pinned at its next request, instead of after PinnedTTL (a rolling update,
+// a drained node). Only if this client holds the pin: the pin id of the last
+// message it received is the consumer's. A crashed process cannot: the pin
+// then moves after PinnedTTL.
+func (r *runner[T]) unpin(cons jetstream.Consumer) {
+	pin, _ := r.pin.Load().(string)
+	if !r.spec.Consumer.Pinned || pin == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return
+	}
+	for _, g := range info.PriorityGroups {
+		if g.PinnedClientID != pin {
+			continue
+		}
+		stream, err := r.js.Stream(ctx, r.spec.Consumer.Stream)
+		if err == nil {
+			err = stream.UnpinConsumer(ctx, r.spec.Consumer.Durable, g.Group)
+		}
+		if err != nil {
+			r.log.Warn("the pinned consumer was not handed over; another replica takes it after the pin's TTL", zap.Error(err))
+		}
+	}
 }
 
 // ConsumerConfig is the JetStream configuration of a declared consumer: no
@@ -188,6 +220,7 @@ type runner[T Event] struct {
 	js   jetstream.JetStream
 	st   *state
 	log  *zap.Logger
+	pin  atomic.Value // string: the pin id of the last message of a pinned consumer
 }
 
 // consumer creates or updates the durable consumer, waiting for NATS.
@@ -317,6 +350,9 @@ func (r *runner[T]) fetch(ctx context.Context, cons jetstream.Consumer, n int, w
 	got := 0
 	for msg := range batch.Messages() {
 		got++
+		if id := msg.Headers().Get("Nats-Pin-Id"); id != "" {
+			r.pin.Store(id)
+		}
 		d, ok := r.decode(ctx, msg)
 		switch {
 		case !ok:

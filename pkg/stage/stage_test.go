@@ -412,11 +412,12 @@ func TestReadyAgainOnceFetchesWork(t *testing.T) {
 
 // TestPinnedConsumerOneClientAtATime: two stages on a pinned consumer; one
 // handles every message while it runs, the other none. Once the first
-// stops, the second takes over after the pin's TTL and handles the rest.
+// stops, it hands the pin over: the second takes over at once (the pin's
+// TTL is a minute) and handles the rest.
 func TestPinnedConsumerOneClientAtATime(t *testing.T) {
 	js := testJS(t)
 	c := testConsumer("pinned")
-	c.Pinned, c.PinnedTTL = true, time.Second
+	c.Pinned, c.PinnedTTL = true, time.Minute
 	var mu sync.Mutex
 	handled := map[string][]string{}
 	spec := func(name string) Spec[testEvent] {
@@ -451,7 +452,7 @@ func TestPinnedConsumerOneClientAtATime(t *testing.T) {
 	for i := 30; i < 40; i++ {
 		publishEvent(t, js, testEvent{V: 1, ID: fmt.Sprint("e", i)})
 	}
-	testsupport.WaitFor(t, "the second stage to take over", 20*time.Second, func() bool { return count("second") == 10 })
+	testsupport.WaitFor(t, "the second stage to take over", 15*time.Second, func() bool { return count("second") == 10 })
 	settled(t, js, c.Durable)
 	if n := count("first"); n != 30 {
 		t.Errorf("the first stage handled %d messages, want 30", n)

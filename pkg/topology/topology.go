@@ -122,7 +122,8 @@ type Consumer struct {
 // longest batch: the loader that takes over counts the figures again before
 // its first batch (docs/operations.md, "One loader keeps the figures"), and
 // a pin that moved during that count would make the next loader count
-// again. A loader that is gone hands over after it: the records wait.
+// again. A stage that stops hands its pin over (stage.Run); a loader that
+// crashed hands over after PinnedTTL: the records wait.
 const (
 	PinnedGroup = "writer"
 	PinnedTTL   = 5 * time.Minute
