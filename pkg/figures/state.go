@@ -54,8 +54,6 @@ func keyOf(s string) key {
 // item is an interned cell (figure, grp, cell).
 type item uint32
 
-const noItem = ^item(0)
-
 type cellName struct{ figure, grp, cell string }
 
 // file is the current version of a file and what it counts for.
@@ -90,10 +88,8 @@ type state struct {
 	files    []file
 	patients map[key]int32
 	pats     []patient
-	items    map[cellName]item
-	names    []cellName
-	strs     map[string]uint32
-	strList  []string
+	items    interner[cellName]
+	strs     interner[string]
 	centres  map[string]string // labelled centre -> filière
 }
 
@@ -101,29 +97,33 @@ func newState(centres map[string]string) *state {
 	if centres == nil {
 		centres = map[string]string{}
 	}
-	s := &state{fileIdx: map[key]int32{}, patients: map[key]int32{}, items: map[cellName]item{}, strs: map[string]uint32{}, centres: centres}
+	s := &state{fileIdx: map[key]int32{}, patients: map[key]int32{}, centres: centres}
 	s.str("") // 0 is the empty string
 	return s
 }
 
 func (s *state) item(figure, grp, cell string) item {
-	n := cellName{figure, grp, cell}
-	if it, ok := s.items[n]; ok {
-		return it
-	}
-	it := item(len(s.names))
-	s.items[n] = it
-	s.names = append(s.names, n)
-	return it
+	return item(s.items.of(cellName{figure, grp, cell}))
 }
 
-func (s *state) str(v string) uint32 {
-	if i, ok := s.strs[v]; ok {
+func (s *state) str(v string) uint32 { return s.strs.of(v) }
+
+// interner gives each distinct value an index, once.
+type interner[V comparable] struct {
+	idx  map[V]uint32
+	list []V
+}
+
+func (n *interner[V]) of(v V) uint32 {
+	if i, ok := n.idx[v]; ok {
 		return i
 	}
-	i := uint32(len(s.strList))
-	s.strs[v] = i
-	s.strList = append(s.strList, v)
+	if n.idx == nil {
+		n.idx = map[V]uint32{}
+	}
+	i := uint32(len(n.list))
+	n.idx[v] = i
+	n.list = append(n.list, v)
 	return i
 }
 
@@ -313,17 +313,21 @@ func (s *state) derive(p int32, d map[item]int64) {
 				latest = f
 			}
 			hasDiag, isCoded = hasDiag || f.hasDiag, isCoded || f.coded
-			if f.deceased && (death == nil || f.day > death.day || f.day == death.day && s.strList[f.death] > s.strList[death.death]) {
+			if f.deceased && (death == nil || f.day > death.day || f.day == death.day && s.strs.list[f.death] > s.strs.list[death.death]) {
 				death = f
 			}
 		}
-		sex, dep := s.strList[latest.sex], s.strList[latest.dep]
-		now = append(now, s.item(DepSex, dep, sex), s.item(SexAge, sex, ageClass(last, s.strList[latest.birth])))
+		sex, dep := s.strs.list[latest.sex], s.strs.list[latest.dep]
+		now = append(now, s.item(DepSex, dep, sex), s.item(SexAge, sex, ageClass(last, s.strs.list[latest.birth])))
 		if hasDiag {
-			now = append(now, s.item(Diagnosis, "", map[bool]string{true: coded, false: notDiagnosed}[isCoded]))
+			state := notDiagnosed
+			if isCoded {
+				state = coded
+			}
+			now = append(now, s.item(Diagnosis, "", state))
 		}
 		if death != nil {
-			y := s.strList[death.death]
+			y := s.strs.list[death.death]
 			if y == "" {
 				y = unknownYear
 			}
@@ -345,7 +349,7 @@ func (s *state) after(f, g *file) bool {
 		return f.day > g.day
 	}
 	for _, pair := range [][2]uint32{{f.sex, g.sex}, {f.dep, g.dep}, {f.birth, g.birth}} {
-		if a, b := s.strList[pair[0]], s.strList[pair[1]]; a != b {
+		if a, b := s.strs.list[pair[0]], s.strs.list[pair[1]]; a != b {
 			return a > b
 		}
 	}
@@ -387,7 +391,7 @@ func (s *state) deltas(d map[item]int64) []store.FigureDelta {
 		if n == 0 {
 			continue
 		}
-		c := s.names[it]
+		c := s.items.list[it]
 		out = append(out, store.FigureDelta{Figure: c.figure, Group: c.grp, Cell: c.cell, Delta: n})
 	}
 	sort.Slice(out, func(i, j int) bool {

@@ -135,16 +135,7 @@ var analystChecks = []struct {
 	check func(t *testing.T, f facts, rs [][]string)
 }{
 	{"1. Prevalence by ORPHA code and département", func(t *testing.T, f facts, rs [][]string) {
-		got := sumBy(t, rs, 0, 2)
-		want := cells(f.table(t, "Patients par code ORPHA"))
-		if len(got) != len(want) {
-			t.Errorf("%d codes, the epidemiology has %d", len(got), len(want))
-		}
-		for code, n := range want {
-			if got[code] != float64(n) {
-				t.Errorf("ORPHA %s: %v patients over the départements, the epidemiology counts %d", code, got[code], n)
-			}
-		}
+		f.samePerORPHA(t, sumBy(t, rs, 0, 2), "over the départements")
 	}},
 	{"2. Patients by sex and age band", func(t *testing.T, f facts, rs [][]string) {
 		tb := f.table(t, "Patients par sexe et classe d'âge")
@@ -250,17 +241,22 @@ var analystChecks = []struct {
 		}
 	}},
 	{"12. The counts the dashboards read", func(t *testing.T, f facts, rs [][]string) {
-		got := sumBy(t, rs, 0, 1)
-		want := cells(f.table(t, "Patients par code ORPHA"))
-		if len(got) != len(want) {
-			t.Errorf("%d ORPHA codes, the epidemiology has %d", len(got), len(want))
-		}
-		for code, n := range want {
-			if got[code] != float64(n) {
-				t.Errorf("ORPHA %s: %v patients, the epidemiology counts %d", code, got[code], n)
-			}
-		}
+		f.samePerORPHA(t, sumBy(t, rs, 0, 1), "kept")
 	}},
+}
+
+// samePerORPHA wants got, patients per ORPHA code, to be the epidemiology's.
+func (f facts) samePerORPHA(t *testing.T, got map[string]float64, how string) {
+	t.Helper()
+	want := cells(f.table(t, "Patients par code ORPHA"))
+	if len(got) != len(want) {
+		t.Errorf("%d codes, the epidemiology has %d", len(got), len(want))
+	}
+	for code, n := range want {
+		if got[code] != float64(n) {
+			t.Errorf("ORPHA %s: %v patients %s, the epidemiology counts %d", code, got[code], how, n)
+		}
+	}
 }
 
 // TestAnalystQueries runs every worked query of docs/analysts.md on the
