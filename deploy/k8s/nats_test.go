@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/bndmr/hub/deploy/k8s/localtopo"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
 // The NATS users of auth.conf, and the environment variable that carries
@@ -251,19 +252,38 @@ func (c *client) consume(t *testing.T, ctx context.Context, stream, filter strin
 // consumeAs is consume with a durable named otherwise than the user.
 func (c *client) consumeAs(t *testing.T, ctx context.Context, durable, stream, filter string) jetstream.Msg {
 	t.Helper()
-	cons, err := c.js.CreateOrUpdateConsumer(ctx, stream, jetstream.ConsumerConfig{
-		Durable: durable, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy,
-	})
+	cfg := jetstream.ConsumerConfig{Durable: durable, FilterSubject: filter, AckPolicy: jetstream.AckExplicitPolicy}
+	opts := []jetstream.FetchOpt{jetstream.FetchMaxWait(5 * time.Second)}
+	// A pinned consumer (the loader's records) as pkg/stage configures and
+	// fetches it, and hands it over when it stops.
+	pinned := false
+	for _, d := range topology.Consumers {
+		pinned = pinned || d.Durable == durable && d.Stream == stream && d.Pinned
+	}
+	if pinned {
+		cfg.PriorityPolicy, cfg.PriorityGroups, cfg.PinnedTTL = jetstream.PriorityPolicyPinned, []string{topology.PinnedGroup}, topology.PinnedTTL
+		opts = append(opts, jetstream.FetchPriorityGroup(topology.PinnedGroup))
+	}
+	cons, err := c.js.CreateOrUpdateConsumer(ctx, stream, cfg)
 	if err != nil {
 		t.Fatalf("%s: creating its consumer on %s: %v", c.user, stream, err)
 	}
-	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	batch, err := cons.Fetch(1, opts...)
 	if err != nil {
 		t.Fatalf("%s: fetching from %s: %v", c.user, stream, err)
 	}
 	for m := range batch.Messages() {
 		if err := m.DoubleAck(ctx); err != nil {
 			t.Fatalf("%s: acking %s: %v", c.user, stream, err)
+		}
+		if pinned {
+			st, err := c.js.Stream(ctx, stream)
+			if err == nil {
+				err = st.UnpinConsumer(ctx, durable, topology.PinnedGroup)
+			}
+			if err != nil {
+				t.Fatalf("%s: handing its pinned consumer on %s over: %v", c.user, stream, err)
+			}
 		}
 		return m
 	}
