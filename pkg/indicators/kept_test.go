@@ -254,6 +254,7 @@ func TestKeptFiguresMatchHistory(t *testing.T) {
 	}
 	moved := keptCentres()
 	moved[1].Filiere = "F2"
+	time.Sleep(1100 * time.Millisecond) // imported_at has one-second resolution: the latest import must be later
 	if err := s.InsertCentres(ctx, moved); err != nil {
 		t.Fatal(err)
 	}
