@@ -3,7 +3,9 @@
 // them to ClickHouse in batches (size or time, whichever comes first),
 // acknowledging JetStream only after the insert succeeded. Inserts are keyed
 // so that a redelivered batch collapses (ReplacingMergeTree) and never
-// changes a count.
+// changes a count. The loader that gets the records (their consumer is
+// pinned to one loader at a time) also keeps the figures the dashboards read
+// (pkg/figures).
 package loader
 
 import (

@@ -17,7 +17,9 @@
 //     terminated. bndmrctl quarantine replay brings it back.
 //
 // A batch handler that fails for good is run again one message at a time,
-// so that one bad message is quarantined and the others go through.
+// so that one bad message is quarantined and the others go through. A batch
+// is kept in progress while it is handled. A pinned consumer delivers to
+// one client at a time; a stage that stops hands its pin over.
 package stage
 
 import (
