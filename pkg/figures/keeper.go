@@ -119,18 +119,17 @@ func (k *Keeper) rebuild(ctx context.Context, begun uint64) error {
 		return err
 	}
 	k.gen, k.s = 0, nil // the old state goes before the new one is read
-	var files []store.FileVersion
-	centres, err := k.st.CurrentFiles(ctx, func(v store.FileVersion) error {
-		files = append(files, v)
+	centres, err := k.st.CentreFilieres(ctx)
+	if err != nil {
+		return err
+	}
+	s, d := newState(centres), map[item]int64{}
+	err = k.st.CurrentFiles(ctx, func(v store.FileVersion) error {
+		s.apply(v, d) // its strings are kept interned, or not at all
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("reading the current version of every file to count the figures: %w", err)
-	}
-	s, d := newState(centres), map[item]int64{}
-	for i := range files {
-		s.apply(files[i], d)
-		files[i] = store.FileVersion{} // its strings are kept interned, or not at all
 	}
 	if err := k.st.AddFigures(ctx, gen, s.deltas(d)); err != nil {
 		return fmt.Errorf("writing the figures of generation %d: %w", gen, err)

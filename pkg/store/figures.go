@@ -68,81 +68,72 @@ func (b *documentBatch) fileVersion(at batchMarks) FileVersion {
 }
 
 // CurrentFiles hands fn the current version of every file loaded, as the
-// loader wrote it (FileVersion), once each, in no order; and the filière of
-// every labelled centre (reference_centres, the latest import).
-func (s *Store) CurrentFiles(ctx context.Context, fn func(FileVersion) error) (map[string]string, error) {
-	type vk struct {
-		set string
-		v   uint32
-	}
-	files := map[vk]*FileVersion{}
+// loader wrote it (FileVersion), once each, in no order.
+func (s *Store) CurrentFiles(ctx context.Context, fn func(FileVersion) error) error {
+	files := map[versionOf]*FileVersion{}
 	err := s.Each(ctx, currentFiles, nil, func(r Scanner) error {
 		f := &FileVersion{}
 		if err := r.Scan(&f.SetID, &f.Version, &f.PatientKey, &f.ORPHACodes, &f.FINESS, &f.Date, &f.Sex, &f.Dep, &f.BirthYM); err != nil {
 			return err
 		}
-		files[vk{f.SetID, f.Version}] = f
+		files[versionOf{f.SetID, f.Version}] = f
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the current documents: %w", err)
+		return fmt.Errorf("reading the current documents: %w", err)
 	}
 	// The clinical rows of the current versions: a row of a version that
 	// is not its file's highest (a crash left its superseded rows
 	// unwritten) finds no file here and is left out, as the version is.
-	err = s.Each(ctx, currentSites, nil, func(r Scanner) error {
-		var k vk
-		var sites []string
-		if err := r.Scan(&k.set, &k.v, &sites); err != nil {
-			return err
+	for _, c := range []struct {
+		what string
+		st   Statement
+		scan func(r Scanner, k *versionOf) (func(*FileVersion), error)
+	}{
+		{"care episodes", currentSites, func(r Scanner, k *versionOf) (func(*FileVersion), error) {
+			var sites []string
+			err := r.Scan(&k.set, &k.v, &sites)
+			return func(f *FileVersion) { f.Sites = sites }, err
+		}},
+		{"diagnoses", currentDiagnoses, func(r Scanner, k *versionOf) (func(*FileVersion), error) {
+			var d Diagnosis
+			err := r.Scan(&k.set, &k.v, &d.Code, &d.System, &d.OnsetAge, &d.ClinicalAge, &d.GenAge)
+			return func(f *FileVersion) { f.Diagnoses = append(f.Diagnoses, d) }, err
+		}},
+		{"deaths", currentDeaths, func(r Scanner, k *versionOf) (func(*FileVersion), error) {
+			var ym string
+			err := r.Scan(&k.set, &k.v, &ym)
+			return func(f *FileVersion) { f.Deceased, f.DeathYM = true, ym }, err
+		}},
+	} {
+		err := s.Each(ctx, c.st, nil, func(r Scanner) error {
+			var k versionOf
+			set, err := c.scan(r, &k)
+			if err != nil {
+				return err
+			}
+			if f := files[k]; f != nil {
+				set(f)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("reading the current %s: %w", c.what, err)
 		}
-		if f := files[k]; f != nil {
-			f.Sites = sites
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading the current care episodes: %w", err)
-	}
-	err = s.Each(ctx, currentDiagnoses, nil, func(r Scanner) error {
-		var k vk
-		var d Diagnosis
-		if err := r.Scan(&k.set, &k.v, &d.Code, &d.System, &d.OnsetAge, &d.ClinicalAge, &d.GenAge); err != nil {
-			return err
-		}
-		if f := files[k]; f != nil {
-			f.Diagnoses = append(f.Diagnoses, d)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading the current diagnoses: %w", err)
-	}
-	err = s.Each(ctx, currentDeaths, nil, func(r Scanner) error {
-		var k vk
-		var ym string
-		if err := r.Scan(&k.set, &k.v, &ym); err != nil {
-			return err
-		}
-		if f := files[k]; f != nil {
-			f.Deceased, f.DeathYM = true, ym
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading the current deaths: %w", err)
-	}
-	centres, err := s.centreFilieres(ctx)
-	if err != nil {
-		return nil, err
 	}
 	for k, f := range files {
-		delete(files, k) // handed over: fn may keep it, this map lets it go
+		delete(files, k) // handed over: this map lets it go
 		if err := fn(*f); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return centres, nil
+	return nil
+}
+
+// versionOf names one version of a file.
+type versionOf struct {
+	set string
+	v   uint32
 }
 
 // FigureDelta is a change of one cell of one figure.

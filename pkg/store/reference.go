@@ -42,7 +42,7 @@ type Establishment struct {
 
 // InsertCentres writes centres; the latest import of a (FINESS, centre, start) wins.
 func (s *Store) InsertCentres(ctx context.Context, cs []Centre) error {
-	before, err := s.centreFilieres(ctx)
+	before, err := s.CentreFilieres(ctx)
 	if err != nil {
 		return err
 	}
@@ -75,8 +75,8 @@ func (s *Store) InsertCentres(ctx context.Context, cs []Centre) error {
 	return nil
 }
 
-// centreFilieres is the filière of every labelled centre (the latest import).
-func (s *Store) centreFilieres(ctx context.Context) (map[string]string, error) {
+// CentreFilieres is the filière of every labelled centre (the latest import).
+func (s *Store) CentreFilieres(ctx context.Context) (map[string]string, error) {
 	out := map[string]string{}
 	err := s.Each(ctx, centreFilieres, nil, func(r Scanner) error {
 		var c, f string
