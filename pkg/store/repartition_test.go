@@ -20,12 +20,30 @@ import (
 // yearly partitions.
 const repartition = 15
 
-// TestYearlyPartitions: migration 0015 on a store loaded before it, once
+// rebuild is a migration that makes tables again under their names (rename,
+// create, copy; the old tables dropped by the next migration), and what the
+// tables are after it.
+type rebuild struct {
+	version    int
+	statements int
+	// keys: "table: partition key; sorting key" of each table rebuilt.
+	keys []string
+	old  string // LIKE pattern of the renamed tables
+}
+
+var rebuilds = []rebuild{
+	{version: repartition, statements: 6, old: "%_0014",
+		keys: []string{"documents: toYear(effective_date); finess, set_id, version_number", "receipts: toYear(effective_date); finess, mail_id, doc_index"}},
+	{version: 18, statements: 3, old: "%_0017",
+		keys: []string{"receipts: toYear(effective_date); finess, mail_id, doc_index"}},
+}
+
+// TestRebuildMigrations: each rebuild on a store loaded before it, once
 // with the loader writing while it runs, and once stopped after each of its
 // statements and run again: every row is kept (the figures are those of a
-// store made with the new tables and loaded with the same rows), the two
-// tables are partitioned by year, and the old tables are gone.
-func TestYearlyPartitions(t *testing.T) {
+// store made with the new tables and loaded with the same rows), the tables
+// have their new keys, and the old tables are gone.
+func TestRebuildMigrations(t *testing.T) {
 	ctx := context.Background()
 	recs, outs := generate(12, 600)
 	ref := storetest.Store(t, "test_repartition_ref")
@@ -37,57 +55,59 @@ func TestYearlyPartitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stmts []string
-	for _, m := range ms {
-		if m.Version == repartition {
-			stmts = chddl.SplitStatements(m.SQL)
-		}
-	}
-	if len(stmts) != 6 {
-		t.Fatalf("migration %d has %d statements, want 6 (rename, create, copy; twice)", repartition, len(stmts))
-	}
-
-	t.Run("loader writing during the migration", func(t *testing.T) {
-		s := loaded(t)
-		insertAll(t, ctx, s, recs[:len(recs)/2], outs[:len(outs)/2])
-		var migrating atomic.Bool
-		migrating.Store(true)
-		during := make(chan int)
-		go func() {
-			n := 0
-			rr, oo := recs[len(recs)/2:], outs[len(outs)/2:]
-			for len(rr) > 0 || len(oo) > 0 {
-				a, b := min(20, len(rr)), min(20, len(oo))
-				retryInsert(t, s, rr[:a], oo[:b])
-				rr, oo = rr[a:], oo[b:]
-				if migrating.Load() {
-					n++
-				}
+	for _, rb := range rebuilds {
+		var stmts []string
+		for _, m := range ms {
+			if m.Version == rb.version {
+				stmts = chddl.SplitStatements(m.SQL)
 			}
-			during <- n
-		}()
-		if _, err := s.Migrate(ctx); err != nil {
-			t.Fatal(err)
 		}
-		migrating.Store(false)
-		t.Logf("%d batches written while the migration ran", <-during)
-		checkRepartitioned(t, s, want)
-	})
+		if len(stmts) != rb.statements {
+			t.Fatalf("migration %d has %d statements, want %d (rename, create, copy, per table)", rb.version, len(stmts), rb.statements)
+		}
 
-	for _, stop := range []int{1, 2, 3, 4, 6} {
-		t.Run(fmt.Sprintf("stopped after statement %d, run again", stop), func(t *testing.T) {
-			s := loaded(t)
-			insertAll(t, ctx, s, recs, outs)
-			for _, st := range stmts[:stop] {
-				if err := s.Conn().Exec(ctx, st); err != nil {
-					t.Fatalf("%.60s: %v", st, err)
+		t.Run(fmt.Sprintf("%d: loader writing during the migration", rb.version), func(t *testing.T) {
+			s := loaded(t, rb.version-1)
+			insertAll(t, ctx, s, recs[:len(recs)/2], outs[:len(outs)/2])
+			var migrating atomic.Bool
+			migrating.Store(true)
+			during := make(chan int)
+			go func() {
+				n := 0
+				rr, oo := recs[len(recs)/2:], outs[len(outs)/2:]
+				for len(rr) > 0 || len(oo) > 0 {
+					a, b := min(20, len(rr)), min(20, len(oo))
+					retryInsert(t, s, rr[:a], oo[:b])
+					rr, oo = rr[a:], oo[b:]
+					if migrating.Load() {
+						n++
+					}
 				}
-			}
+				during <- n
+			}()
 			if _, err := s.Migrate(ctx); err != nil {
 				t.Fatal(err)
 			}
-			checkRepartitioned(t, s, want)
+			migrating.Store(false)
+			t.Logf("%d batches written while the migration ran", <-during)
+			checkRebuilt(t, s, rb, want)
 		})
+
+		for stop := 1; stop <= len(stmts); stop++ {
+			t.Run(fmt.Sprintf("%d: stopped after statement %d, run again", rb.version, stop), func(t *testing.T) {
+				s := loaded(t, rb.version-1)
+				insertAll(t, ctx, s, recs, outs)
+				for _, st := range stmts[:stop] {
+					if err := s.Conn().Exec(ctx, st); err != nil {
+						t.Fatalf("%.60s: %v", st, err)
+					}
+				}
+				if _, err := s.Migrate(ctx); err != nil {
+					t.Fatal(err)
+				}
+				checkRebuilt(t, s, rb, want)
+			})
+		}
 	}
 }
 
@@ -101,12 +121,12 @@ func insertAll(t *testing.T, ctx context.Context, s *store.Store, recs []events.
 	}
 }
 
-// loaded is a store at the version before the migration, with the
-// reference tables (the figures need them).
-func loaded(t *testing.T) *store.Store {
+// loaded is a store at migration through, with the reference tables (the
+// figures need them).
+func loaded(t *testing.T, through int) *store.Store {
 	t.Helper()
 	s := storetest.Open(t, "test_repartition")
-	if _, err := s.MigrateWith(context.Background(), store.MigrateOptions{Through: repartition - 1}); err != nil {
+	if _, err := s.MigrateWith(context.Background(), store.MigrateOptions{Through: through}); err != nil {
 		t.Fatal(err)
 	}
 	refs(t, context.Background(), s)
@@ -135,14 +155,21 @@ func retryInsert(t *testing.T, s *store.Store, recs []events.Record, outs []even
 	}
 }
 
-func checkRepartitioned(t *testing.T, s *store.Store, want figures) {
+// checkRebuilt: the tables rb rebuilt have their keys, its old tables are
+// gone, and the figures are want.
+func checkRebuilt(t *testing.T, s *store.Store, rb rebuild, want figures) {
 	t.Helper()
-	got := storetest.Column(t, s, `SELECT concat(name, ': ', partition_key) FROM system.tables
-		WHERE database = currentDatabase() AND name IN ('documents', 'receipts') ORDER BY name`)
-	if fmt.Sprint(got) != "[documents: toYear(effective_date) receipts: toYear(effective_date)]" {
-		t.Errorf("partition keys: %q", got)
+	var names []string
+	for _, k := range rb.keys {
+		name, _, _ := strings.Cut(k, ":")
+		names = append(names, "'"+name+"'")
 	}
-	if old := storetest.Column(t, s, `SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '%_0014'`); len(old) > 0 {
+	got := storetest.Column(t, s, `SELECT concat(name, ': ', partition_key, '; ', sorting_key) FROM system.tables
+		WHERE database = currentDatabase() AND name IN (`+strings.Join(names, ", ")+`) ORDER BY name`)
+	if fmt.Sprint(got) != fmt.Sprint(rb.keys) {
+		t.Errorf("keys: %q, want %q", got, rb.keys)
+	}
+	if old := storetest.Column(t, s, `SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '`+rb.old+`'`); len(old) > 0 {
 		t.Errorf("tables left: %q", old)
 	}
 	compareFigures(t, "after the migration", figuresOf(t, s), want)
@@ -150,8 +177,9 @@ func checkRepartitioned(t *testing.T, s *store.Store, want figures) {
 
 // TestClusterYearlyPartitions: the cluster form of migration 0015 on a 2 × 2
 // cluster loaded before it, stopped after the rename of documents and run
-// again: every server's figures are those of one server loaded with the
-// same rows, and each shard's tables are partitioned by year.
+// again through the last migration (0018 rebuilds receipts again): every
+// server's figures are those of one server loaded with the same rows, and
+// each shard's tables have their keys.
 func TestClusterYearlyPartitions(t *testing.T) {
 	ctx := context.Background()
 	const cluster = "bndmr_2x2"
@@ -193,12 +221,12 @@ func TestClusterYearlyPartitions(t *testing.T) {
 	waitInStep(t, one, srv)
 	want := figuresOf(t, one)
 	for i, s := range srv {
-		got := storetest.Column(t, s, `SELECT concat(name, ': ', partition_key) FROM system.tables
+		got := storetest.Column(t, s, `SELECT concat(name, ': ', partition_key, '; ', sorting_key) FROM system.tables
 			WHERE database = currentDatabase() AND name IN ('documents_local', 'receipts_local') ORDER BY name`)
-		if fmt.Sprint(got) != "[documents_local: toYear(effective_date) receipts_local: toYear(effective_date)]" {
-			t.Errorf("server %d, partition keys: %q", i+1, got)
+		if want := "[documents_local: toYear(effective_date); finess, set_id, version_number receipts_local: toYear(effective_date); finess, mail_id, doc_index]"; fmt.Sprint(got) != want {
+			t.Errorf("server %d, keys: %q, want %q", i+1, got, want)
 		}
-		if old := storetest.Column(t, s, `SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE '%_0014%'`); len(old) > 0 {
+		if old := storetest.Column(t, s, `SELECT name FROM system.tables WHERE database = currentDatabase() AND (name LIKE '%_0014%' OR name LIKE '%_0017%')`); len(old) > 0 {
 			t.Errorf("server %d, tables left: %q", i+1, old)
 		}
 		compareFigures(t, fmt.Sprintf("server %d", i+1), figuresOf(t, s), want)
