@@ -125,17 +125,28 @@ func (h *harness) waitStatus(t *testing.T, o events.MailOutcome, status string) 
 	return r
 }
 
-// settled waits until the consumer has nothing pending nor unacknowledged.
+// settled waits until the consumer has acknowledged every message of the
+// stream (the pending counts alone once read 0 and 0 too early: pkg/stage's
+// settled).
 func (h *harness) settled(t *testing.T) *jetstream.ConsumerInfo {
 	t.Helper()
+	ctx := context.Background()
+	s, err := h.js.Stream(ctx, bus.StreamOutcome)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var info *jetstream.ConsumerInfo
 	testsupport.WaitFor(t, "the consumer to settle", 20*time.Second, func() bool {
-		c, err := h.js.Consumer(context.Background(), bus.StreamOutcome, "ack")
+		si, err := s.Info(ctx)
 		if err != nil {
 			return false
 		}
-		info, err = c.Info(context.Background())
-		return err == nil && info.NumPending == 0 && info.NumAckPending == 0
+		c, err := h.js.Consumer(ctx, bus.StreamOutcome, "ack")
+		if err != nil {
+			return false
+		}
+		info, err = c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.AckFloor.Stream >= si.State.LastSeq
 	})
 	return info
 }
