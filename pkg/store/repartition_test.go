@@ -22,7 +22,8 @@ const repartition = 15
 
 // rebuild is a migration that makes tables again under their names (rename,
 // create, copy; the old tables dropped by the next migration), and what the
-// tables are after it.
+// tables are once every migration has run (0018 sorts receipts again after
+// 0015).
 type rebuild struct {
 	version    int
 	statements int
