@@ -15,7 +15,9 @@
 # loaded there through the Distributed tables with insert_distributed_sync
 # as the loader does; BENCH_CLUSTER=none skips the cluster.
 # It prints the load rate, the bytes on disk per version (system.parts, every
-# copy) and each query's median over 5 runs, with the machine's load.
+# copy) and each query's median over 5 runs, with the machine's load. The
+# queries are timed once the server it talks to merges no part of the
+# database (at most 15 min later; the wait is printed).
 # Databases: <BENCH_DB_PREFIX>_<VERSIONS> (default bench_store_<VERSIONS>),
 # dropped and loaded again at each run unless they already hold the versions
 # (BENCH_RELOAD=1 forces the load), and dropped at the end unless
