@@ -231,7 +231,7 @@ func TestClusterFormOfTheMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	creates, dist := 0, 0
+	creates, shardedCreates, dist := 0, 0, 0
 	sharded := map[string]bool{}
 	for i, m := range ms {
 		single := chddl.SplitStatements(m.SQL)
@@ -240,6 +240,7 @@ func TestClusterFormOfTheMigrations(t *testing.T) {
 			n++
 			if strings.Contains(s, "set_id") && strings.HasPrefix(s, "CREATE TABLE") {
 				n++
+				shardedCreates++
 				sharded[strings.Fields(strings.TrimPrefix(s, "CREATE TABLE IF NOT EXISTS "))[0]] = true
 			}
 			// A column added to a sharded table: its _local table, then
@@ -283,8 +284,11 @@ func TestClusterFormOfTheMigrations(t *testing.T) {
 			}
 		}
 	}
-	if creates == 0 || dist == 0 || dist == creates {
-		t.Errorf("%d tables, %d Distributed: want some sharded and some on every server", creates, dist)
+	// Sharded creates, not Distributed tables, are compared with the
+	// creates: a rename makes a Distributed table without a create (0018
+	// made the two counts equal by chance).
+	if creates == 0 || dist == 0 || shardedCreates == 0 || shardedCreates == creates {
+		t.Errorf("%d tables, %d sharded, %d Distributed: want some sharded and some on every server", creates, shardedCreates, dist)
 	}
 }
 
