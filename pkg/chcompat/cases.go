@@ -45,13 +45,14 @@ type Case struct {
 	Args func(Window) []any
 }
 
-func period(w Window) []any        { return []any{w.from(), w.lastDay()} }
-func establishment(w Window) []any { return []any{w.FINESS, w.from(), w.lastDay()} }
-func months(w Window) []any        { return []any{w.from(), w.to()} }
-func mr2Args(w Window) []any       { return []any{w.from(), w.lastDay(), w.from(), w.to()} }
-func mr2OneArgs(w Window) []any    { return append([]any{w.FINESS, w.FINESS}, mr2Args(w)...) }
-func mr1Args(w Window) []any       { return []any{w.lastDay(), w.from(), w.from(), w.lastDay()} }
-func topORPHAArgs(Window) []any    { return []any{uint64(1), 10} }
+func period(w Window) []any         { return []any{w.from(), w.lastDay()} }
+func establishment(w Window) []any  { return []any{w.FINESS, w.from(), w.lastDay()} }
+func months(w Window) []any         { return []any{w.from(), w.to()} }
+func mr2Args(w Window) []any        { return []any{w.from(), w.lastDay(), w.from(), w.to()} }
+func mr2OneArgs(w Window) []any     { return append([]any{w.FINESS, w.FINESS}, mr2Args(w)...) }
+func mr2OneKeptArgs(w Window) []any { return []any{w.FINESS, w.from(), w.to()} }
+func mr1Args(w Window) []any        { return []any{w.lastDay(), w.from(), w.from(), w.lastDay()} }
+func topORPHAArgs(Window) []any     { return []any{uint64(1), 10} }
 
 // rekeyArgs: the arguments of a rotation's mutation (store.rekey_*), with
 // arrays mapping a pseudonym no row holds: it proves the statement on both
@@ -117,6 +118,8 @@ var cases = map[string]Case{
 	"store.current_diagnoses":           compare(nil),
 	"store.current_deaths":              compare(nil),
 	"store.centre_filieres":             compare(nil),
+	"store.versions_seen":               compare(func(Window) []any { return []any{uint64(1), uint64(0)} }),
+	"store.establishment_starts":        compare(nil),
 	"store.figure_generations":          {Kind: Version}, // generations are clock readings
 	"store.rotation_links":              compare(func(Window) []any { return []any{"k-old", "k-new"} }),
 	"store.rotation_keys":               compare(nil),
@@ -170,6 +173,9 @@ var cases = map[string]Case{
 	"indicators.epi_stat_genetic_dx_age_kept":   compare(nil),
 	"indicators.epi_stat_diagnostic_delay_kept": compare(nil),
 	"indicators.top_orpha_kept":                 compare(topORPHAArgs),
+	"indicators.mr2_kept":                       compare(months),
+	"indicators.mr2_one_kept":                   compare(mr2OneKeptArgs),
+	"indicators.mr2_kept_ready":                 compare(nil),
 	"indicators.epi_departement_sex":            compare(nil),
 	"indicators.epi_sex_age":                    compare(nil),
 	"indicators.epi_establishment":              compare(nil),

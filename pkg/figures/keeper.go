@@ -1,7 +1,9 @@
 // Package figures keeps the counts the dashboards read up to date as the
 // loader writes each batch, instead of recounting the whole history at each
 // query (docs/store.md, "Figures kept as they arrive"): every table and
-// distribution of the epidemiology, on the current state of every file.
+// distribution of the epidemiology, on the current state of every file, and
+// MR.2 per establishment and month, on every version seen (documents and
+// receipts: the keeper writes both, Write and WriteReceipts).
 //
 // The loader that keeps them holds the current version of every file in
 // memory and writes, for each batch, the difference it makes to each cell
@@ -55,6 +57,28 @@ func (k *Keeper) Generation() uint64 {
 // includes these versions whether their differences were written or not:
 // the batch is retried, its rows written again change nothing.
 func (k *Keeper) Apply(ctx context.Context, versions []store.FileVersion) error {
+	return k.update(ctx, len(versions), func(s *state, d map[item]int64) {
+		for _, v := range versions {
+			s.apply(v, d)
+			s.applySeen(v.Seen(), d)
+		}
+	})
+}
+
+// ApplySeen counts the rows of versions the loader has just written with
+// the receipts (MR.2), as Apply does the documents.
+func (k *Keeper) ApplySeen(ctx context.Context, seen []store.VersionSeen) error {
+	return k.update(ctx, len(seen), func(s *state, d map[item]int64) {
+		for _, v := range seen {
+			s.applySeen(v, d)
+		}
+	})
+}
+
+// update applies n versions to the state with fn and writes the
+// differences, counting everything again first when this keeper is not the
+// writer of the generation begun last.
+func (k *Keeper) update(ctx context.Context, n int, fn func(*state, map[item]int64)) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	begun, _, err := k.st.FigureGenerations(ctx)
@@ -68,12 +92,10 @@ func (k *Keeper) Apply(ctx context.Context, versions []store.FileVersion) error 
 		}
 	}
 	d := map[item]int64{}
-	for _, v := range versions {
-		k.s.apply(v, d)
-	}
+	fn(k.s, d)
 	if err := k.st.AddFigures(ctx, k.gen, k.s.deltas(d)); err != nil {
 		k.gen = 0
-		return fmt.Errorf("writing the figures' differences of %d versions: %w", len(versions), err)
+		return fmt.Errorf("writing the figures' differences of %d versions: %w", n, err)
 	}
 	// Another loader may have begun counting while this batch was written
 	// (it took the pin over): its count may have read the documents before
@@ -123,7 +145,11 @@ func (k *Keeper) rebuild(ctx context.Context, begun uint64) error {
 	if err != nil {
 		return err
 	}
-	s, d := newState(centres), map[item]int64{}
+	starts, err := k.st.EstablishmentStarts(ctx)
+	if err != nil {
+		return err
+	}
+	s, d := newState(centres, startDays(starts)), map[item]int64{}
 	err = k.st.CurrentFiles(ctx, func(v store.FileVersion) error {
 		s.apply(v, d) // its strings are kept interned, or not at all
 		return nil
@@ -131,6 +157,20 @@ func (k *Keeper) rebuild(ctx context.Context, begun uint64) error {
 	if err != nil {
 		return fmt.Errorf("reading the current version of every file to count the figures: %w", err)
 	}
+	// MR.2: every version seen merged into its file first, each file
+	// counted once at the end (counting a file at each of its rows would
+	// count it as many times, undone as many).
+	err = k.st.VersionsSeen(ctx, func(v store.VersionSeen) error {
+		s.mergeSeen(v, func(*mr2Set) {})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading the versions seen to count MR.2: %w", err)
+	}
+	for i := range s.sets {
+		s.countSet(&s.sets[i], 1, d)
+	}
+	d[s.item(Kept, "", MR2Kept)] = 1
 	if err := k.st.AddFigures(ctx, gen, s.deltas(d)); err != nil {
 		return fmt.Errorf("writing the figures of generation %d: %w", gen, err)
 	}
@@ -152,6 +192,20 @@ func (k *Keeper) Write(ctx context.Context, recs []events.Record) error {
 		return err
 	}
 	if err := k.Apply(ctx, vs); err != nil {
+		return fmt.Errorf("keeping the figures: %w", err)
+	}
+	return nil
+}
+
+// WriteReceipts writes mail outcomes (store.WriteReceipts), then counts the
+// versions they name (MR.2): the loader's insert path of the receipts, the
+// same loader as the documents' (both streams are needed to count MR.2).
+func (k *Keeper) WriteReceipts(ctx context.Context, outs []events.MailOutcome) error {
+	seen, err := k.st.WriteReceipts(ctx, outs)
+	if err != nil {
+		return err
+	}
+	if err := k.ApplySeen(ctx, seen); err != nil {
 		return fmt.Errorf("keeping the figures: %w", err)
 	}
 	return nil

@@ -91,13 +91,20 @@ type state struct {
 	items    interner[cellName]
 	strs     interner[string]
 	centres  map[string]string // labelled centre -> filière
+	// MR.2: every file's versions seen, and the establishments' starts of
+	// transmission (days since 1970).
+	setIdx map[key]int32
+	sets   []mr2Set
+	starts map[string]int32
+	months map[int32]string // monthCell's names
 }
 
-func newState(centres map[string]string) *state {
+func newState(centres map[string]string, starts map[string]int32) *state {
 	if centres == nil {
 		centres = map[string]string{}
 	}
-	s := &state{fileIdx: map[key]int32{}, patients: map[key]int32{}, centres: centres}
+	s := &state{fileIdx: map[key]int32{}, patients: map[key]int32{}, centres: centres,
+		setIdx: map[key]int32{}, starts: starts, months: map[int32]string{}}
 	s.str("") // 0 is the empty string
 	return s
 }

@@ -19,7 +19,7 @@ func v(set string, n uint32, patient string, codes ...string) store.FileVersion 
 // figure_counts (the others are compared with the history's statements in
 // pkg/indicators, TestKeptFiguresMatchHistory).
 func counts(vs ...store.FileVersion) map[string]int64 {
-	s, sum := newState(nil), map[string]int64{}
+	s, sum := newState(nil, nil), map[string]int64{}
 	for _, x := range vs {
 		d := map[item]int64{}
 		s.apply(x, d)

@@ -109,7 +109,7 @@ func (f *fixture) loadTimes(t testing.TB, s *store.Store, n int) {
 	}
 	w := keptWriter(t, s)
 	repeat(func() error { return w.Write(ctx, f.recs) })
-	repeat(func() error { return s.InsertReceipts(ctx, f.outs) })
+	repeat(func() error { return w.WriteReceipts(ctx, f.outs) })
 	day := func(s string) time.Time { d, _ := time.Parse("2006-01-02", s); return d }
 	repeat(func() error {
 		return s.InsertEstablishments(ctx, []store.Establishment{{FINESS: finA, Name: "Hôpital A"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,6 +81,9 @@ func keptWorld(rng *rand.Rand) [][]events.Record {
 			for range rng.Intn(3) {
 				r.CareEpisodes = append(r.CareEpisodes, sdmmr.RecordCareEpisode{SiteCode: []string{"", "S001", "S002", "S003", "S009"}[rng.Intn(5)]})
 			}
+			if rng.Intn(3) == 0 { // the file's creation, around finB's start (2025-03-15)
+				r.File = &sdmmr.RecordFile{Created: []string{"20230601", "20250301", "20250420", "20240115"}[rng.Intn(4)]}
+			}
 			if rng.Intn(12) == 0 {
 				r.Opposition, r.PatientTraitsPseudonym, r.Diagnoses, r.CareEpisodes, r.Deceased = true, "", nil, nil, nil
 			}
@@ -97,6 +101,58 @@ func keptWorld(rng *rand.Rand) [][]events.Record {
 		recs = recs[n:]
 	}
 	return batches
+}
+
+// keptReceipts are the mail outcomes of a batch of keptWorld: most
+// records' own receipt (accepted, sometimes dated a day earlier than the
+// document, once more than once), versions rejected that no record loads
+// (versions 5 to 8, and files of their own), and versions rejected before
+// being accepted.
+func keptReceipts(rng *rand.Rand, recs []events.Record) []events.MailOutcome {
+	var outs []events.MailOutcome
+	out := func(mail string, d events.DocumentOutcome) {
+		d.Name = "doc.xml"
+		if !d.Accepted {
+			d.Rejection = &events.Rejection{Code: "schematron", CISIS: 906, Reason: "synthetic"}
+		}
+		outs = append(outs, events.MailOutcome{V: events.OutcomeV, MailID: mail, ReceivedAt: time.Now(),
+			Documents: []events.DocumentOutcome{d}})
+	}
+	earlier := func(ts string) string { // the 10th of a month: the 9th
+		return ts[:6] + "09"
+	}
+	for i, r := range recs {
+		d := events.DocumentOutcome{FINESS: r.FINESS, SetID: r.SetID, VersionNumber: r.VersionNumber, EffectiveTime: r.EffectiveTime}
+		switch rng.Intn(6) {
+		case 0: // no receipt of its own (written by an earlier hub, say)
+		case 1:
+			d.EffectiveTime = earlier(d.EffectiveTime)
+			fallthrough
+		default:
+			d.Accepted = true
+			out(r.MailID, d)
+		}
+		if rng.Intn(5) == 0 {
+			rej := d
+			rej.Accepted, rej.EffectiveTime = false, r.EffectiveTime
+			if rng.Intn(2) == 0 {
+				rej.VersionNumber += 4 // never loaded
+			}
+			out(fmt.Sprintf("%s-rej%d", r.MailID, i), rej)
+		}
+		if rng.Intn(15) == 0 { // a file only ever rejected
+			out(fmt.Sprintf("%s-only%d", r.MailID, i), events.DocumentOutcome{FINESS: r.FINESS, SetID: r.SetID + ".r",
+				VersionNumber: 1 + rng.Intn(3), EffectiveTime: r.EffectiveTime})
+		}
+	}
+	return outs
+}
+
+// keptEstablishments: finB starts on 2025-03-15, finC on 2024-02-01.
+func keptEstablishments(bStart string) []store.Establishment {
+	b, _ := time.Parse("2006-01-02", bStart)
+	return []store.Establishment{{FINESS: finA, Name: "A"}, {FINESS: finB, Name: "B", TransmissionStart: b},
+		{FINESS: finC, Name: "C", TransmissionStart: time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)}}
 }
 
 // keptCentres: S001 and S002 of one filière, S003 of another, S009 none.
@@ -146,7 +202,8 @@ func sameAsHistory(t *testing.T, s *store.Store, k *figs.Keeper, when string) {
 	t.Helper()
 	ctx := context.Background()
 	x := New(s)
-	read := func() (string, string) {
+	all := Period{From: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+	read := func() (string, string, string) {
 		e, err := x.Epidemiology(ctx, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -155,14 +212,46 @@ func sameAsHistory(t *testing.T, s *store.Store, k *figs.Keeper, when string) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// MR.2 of every establishment over the whole world, of one
+		// month, and of one establishment.
+		var mr2 []MR2
+		for _, q := range []struct {
+			p      Period
+			finess string
+		}{{all, ""}, {Period{From: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)}, ""}, {all, finB}} {
+			rows, err := x.MR2(ctx, q.p, q.finess)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) == 0 {
+				t.Errorf("%s: MR.2 of %s %s gives no row: the world does not exercise it", when, q.p, q.finess)
+			}
+			mr2 = append(mr2, rows...)
+		}
 		b1, _ := json.MarshalIndent(e, "", " ")
 		b2, _ := json.Marshal(top)
-		return string(b1), string(b2)
+		b3, _ := json.MarshalIndent(mr2, "", " ")
+		return string(b1), string(b2), string(b3)
 	}
-	if ok, err := x.kept(ctx); err != nil || !ok {
+	if ok, err := x.mr2Kept(ctx); err != nil || !ok {
 		t.Fatalf("%s: the kept figures are not read (%v)", when, err)
 	}
-	keptEpi, keptTop := read()
+	keptEpi, keptTop, keptMR2 := read()
+	for _, st := range []store.Statement{mr2Kept, mr2OneKept} {
+		args := []any{"2024-01-01", "2026-12-01"}
+		if st == mr2OneKept {
+			args = append([]any{finB}, args...)
+		}
+		missing := 0
+		for _, r := range rowsOf(t, s, st, args...) {
+			if !strings.HasSuffix(r, "|0|") {
+				missing++
+			}
+		}
+		if missing == 0 {
+			t.Errorf("%s: %s counts no version missing: the world does not exercise it", when, st.Name)
+		}
+	}
 	for _, tb := range epiTables {
 		if rows := rowsOf(t, s, tb.kept.query); len(rows) == 0 {
 			t.Errorf("%s: %s gives no row: the world does not exercise it", when, tb.kept.query.Name)
@@ -174,7 +263,10 @@ func sameAsHistory(t *testing.T, s *store.Store, k *figs.Keeper, when string) {
 	if ok, _ := x.kept(ctx); ok {
 		t.Fatalf("%s: the kept figures are read while a rebuild is pending", when)
 	}
-	historyEpi, historyTop := read()
+	historyEpi, historyTop, historyMR2 := read()
+	if keptMR2 != historyMR2 {
+		t.Errorf("%s: MR.2 from the kept figures\n%s\nfrom the history\n%s", when, keptMR2, historyMR2)
+	}
 	if keptEpi != historyEpi {
 		t.Errorf("%s: the epidemiology from the kept figures\n%s\nfrom the history\n%s", when, keptEpi, historyEpi)
 	}
@@ -196,12 +288,27 @@ func TestKeptFiguresMatchHistory(t *testing.T) {
 	if err := s.InsertCentres(ctx, keptCentres()); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.InsertEstablishments(ctx, keptEstablishments("2025-03-15")); err != nil {
+		t.Fatal(err)
+	}
 	k := keptWriter(t, s)
-	batches := keptWorld(rand.New(rand.NewSource(2026)))
+	rng := rand.New(rand.NewSource(2026))
+	batches := keptWorld(rng)
+	receipts := make([][]events.MailOutcome, len(batches))
+	for i, b := range batches {
+		receipts[i] = keptReceipts(rng, b)
+	}
 	gen := k.Generation()
-	for _, b := range batches[:len(batches)/2] {
+	for i, b := range batches[:len(batches)/2] {
 		if err := k.Write(ctx, b); err != nil {
 			t.Fatal(err)
+		}
+		// The receipts of a batch come before or after its records,
+		// some twice.
+		for range 1 + rng.Intn(2) {
+			if err := k.WriteReceipts(ctx, receipts[i]); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	if k.Generation() != gen {
@@ -219,10 +326,18 @@ func TestKeptFiguresMatchHistory(t *testing.T) {
 	if k2.Generation() <= gen {
 		t.Fatalf("the second keeper writes generation %d, not above %d", k2.Generation(), gen)
 	}
-	for _, b := range batches[len(batches)/2+1:] {
+	for i, b := range batches[len(batches)/2+1:] {
+		if err := k.WriteReceipts(ctx, receipts[len(batches)/2+1+i]); err != nil {
+			t.Fatal(err)
+		}
 		if err := k.Write(ctx, b); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The second keeper's batch's receipts: through the first keeper, the
+	// one writing now.
+	if err := k.WriteReceipts(ctx, receipts[len(batches)/2]); err != nil {
+		t.Fatal(err)
 	}
 	if k.Generation() <= k2.Generation() {
 		t.Fatalf("the first keeper kept writing generation %d after the second began %d", k.Generation(), k2.Generation())
@@ -265,4 +380,24 @@ func TestKeptFiguresMatchHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameAsHistory(t, s, k, "after a centre changed filière")
+
+	// The same start dates imported again ask for nothing; a start that
+	// moves asks for a recount, after which MR.2 follows it.
+	if err := s.InsertEstablishments(ctx, keptEstablishments("2025-03-15")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := x.kept(ctx); err != nil || !ok {
+		t.Fatalf("the same start dates imported again stopped the kept figures (%v)", err)
+	}
+	time.Sleep(1100 * time.Millisecond) // updated_at has one-second resolution
+	if err := s.InsertEstablishments(ctx, keptEstablishments("2024-05-01")); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := x.kept(ctx); ok {
+		t.Fatal("an establishment's start of transmission moved, and the kept figures are still read")
+	}
+	if err := k.WriteReceipts(ctx, receipts[2]); err != nil {
+		t.Fatal(err)
+	}
+	sameAsHistory(t, s, k, "after a start of transmission moved")
 }

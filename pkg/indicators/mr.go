@@ -160,6 +160,16 @@ func (x *Indicators) mr2Counts(ctx context.Context, p Period, finess string, row
 	if finess != "" {
 		stmt, args = mr2OneStmt, append([]any{finess, finess}, args...)
 	}
+	kept, err := x.mr2Kept(ctx)
+	if err != nil {
+		return err
+	}
+	if kept {
+		stmt, args = mr2Kept, []any{day(p.From), day(p.To)}
+		if finess != "" {
+			stmt, args = mr2OneKept, append([]any{finess}, args...)
+		}
+	}
 	q, err := x.st.Query(ctx, stmt, args...)
 	if err != nil {
 		return fmt.Errorf("computing MR.2: %w", err)
@@ -183,6 +193,20 @@ func (x *Indicators) mr2Counts(ctx context.Context, p Period, finess string, row
 		return fmt.Errorf("reading MR.2: %w", err)
 	}
 	return nil
+}
+
+// mr2Kept says whether MR.2 can be read from the figures kept as they
+// arrive: they can be read (kept), and their generation keeps MR.2.
+func (x *Indicators) mr2Kept(ctx context.Context) (bool, error) {
+	kept, err := x.kept(ctx)
+	if err != nil || !kept {
+		return false, err
+	}
+	var n uint64
+	if err := x.st.QueryRow(ctx, mr2KeptReady).Scan(&n); err != nil {
+		return false, fmt.Errorf("reading whether the kept figures keep MR.2: %w", err)
+	}
+	return n > 0, nil
 }
 
 // mr2Declared reads the counts the establishments declared updated in

@@ -18,7 +18,7 @@ import (
 
 // Statements lists every statement of the package.
 func Statements() []store.Statement {
-	return append([]store.Statement{mr2Stmt, mr2OneStmt, dpiDeclared, establishmentNames, mr1Stmt, latestMonth,
+	return append([]store.Statement{mr2Stmt, mr2OneStmt, mr2Kept, mr2OneKept, mr2KeptReady, dpiDeclared, establishmentNames, mr1Stmt, latestMonth,
 		dashboardRejections, topORPHA, topORPHAKept, receptionCounts, receptionReasons, receptionRejected, receptionDocumentMonths},
 		epiStatements()...)
 }
@@ -125,6 +125,33 @@ FROM (
 ARRAY JOIN ds AS d, accs AS acc, misses AS miss
 WHERE month >= toDate(?) AND month <= toDate(?)
 GROUP BY finess, month` + joinSettings
+}
+
+// MR.2 read from the figures kept as they arrive (pkg/figures): per
+// establishment (grp) and month (cell, its first day) the versions seen,
+// accepted and missing, each the sum of its differences in the latest
+// completed generation; the same rows as mr2Stmt
+// (TestKeptFiguresMatchHistory), a few thousand rows read whatever the
+// history. A month with no version seen has no row, as in mr2Stmt. Args:
+// the first and last months; mr2OneKept, the establishment first.
+var (
+	mr2Kept    = store.Statement{Name: "indicators.mr2_kept", SQL: mr2KeptSQL("")}
+	mr2OneKept = store.Statement{Name: "indicators.mr2_one_kept", SQL: mr2KeptSQL("grp = ? AND ")}
+	// mr2KeptReady: the latest completed generation keeps MR.2 (one
+	// written before MR.2 was kept has no mark: MR.2 reads the history).
+	mr2KeptReady = store.Statement{Name: "indicators.mr2_kept_ready", SQL: `SELECT toUInt64(count()) FROM figure_counts
+		WHERE ` + keptGeneration + ` AND figure = '` + figs.Kept + `' AND grp = '' AND cell = '` + figs.MR2Kept + `'`}
+)
+
+func mr2KeptSQL(of string) string {
+	return `SELECT grp AS finess, toDate(cell) AS month, toUInt64(sumIf(delta, figure = '` + figs.MR2Seen + `')) AS seen,
+       toUInt64(sumIf(delta, figure = '` + figs.MR2Accepted + `')) AS accepted,
+       toInt64(sumIf(delta, figure = '` + figs.MR2Missing + `')) AS missing
+FROM figure_counts
+WHERE ` + of + keptGeneration + ` AND figure IN ('` + figs.MR2Seen + `', '` + figs.MR2Accepted + `', '` + figs.MR2Missing + `')
+  AND cell >= ? AND cell <= ?
+GROUP BY finess, month
+HAVING seen > 0`
 }
 
 var dpiDeclared = store.Statement{Name: "indicators.dpi_declared", SQL: `SELECT finess, month, argMax(declared_count, declared_at)

@@ -27,8 +27,71 @@ type FileVersion struct {
 	ORPHACodes []string
 	Sites      []string // the care episodes' site codes that are not empty
 	Diagnoses  []Diagnosis
-	Deceased   bool   // its patients row says deceased = 1
-	DeathYM    string // death_year_month of that row
+	Deceased   bool      // its patients row says deceased = 1
+	DeathYM    string    // death_year_month of that row
+	Created    time.Time // the file's creation month (first day) as versions.created holds it; 1970-01-01: unknown
+}
+
+// Seen is the row of versions the loader wrote with v.
+func (v FileVersion) Seen() VersionSeen {
+	return VersionSeen{FINESS: v.FINESS, SetID: v.SetID, Version: v.Version, Date: v.Date, Accepted: true, Created: v.Created}
+}
+
+// VersionSeen is a row of versions: a version of a file seen by a loaded
+// document or by a receipt, what MR.2 counts.
+type VersionSeen struct {
+	FINESS, SetID string
+	Version       uint32
+	Date          time.Time // effective_date
+	Accepted      bool
+	Created       time.Time // the file's creation month; 1970-01-01: unknown (every receipt)
+}
+
+// VersionsSeen hands fn every version seen (the rows of versions of one
+// version merged: its first day, accepted if one of them is, the file's
+// latest creation month), in no order.
+func (s *Store) VersionsSeen(ctx context.Context, fn func(VersionSeen) error) error {
+	const buckets = 16
+	for i := range buckets {
+		err := s.Each(ctx, versionsSeen, []any{uint64(buckets), uint64(i)}, func(r Scanner) error {
+			var v VersionSeen
+			var day, created uint16
+			var acc uint8
+			if err := r.Scan(&v.FINESS, &v.SetID, &v.Version, &day, &acc, &created); err != nil {
+				return err
+			}
+			v.Date, v.Accepted, v.Created = dayDate(day), acc == 1, dayDate(created)
+			return fn(v)
+		})
+		if err != nil {
+			return fmt.Errorf("reading the versions seen (bucket %d of %d): %w", i+1, buckets, err)
+		}
+	}
+	return nil
+}
+
+// dayDate is a Date read as its number of days since 1970-01-01.
+func dayDate(d uint16) time.Time { return time.Unix(int64(d)*86400, 0).UTC() }
+
+// EstablishmentStarts is each establishment's start of transmission (the
+// latest settings); an establishment without one is absent.
+func (s *Store) EstablishmentStarts(ctx context.Context) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	err := s.Each(ctx, establishmentStarts, nil, func(r Scanner) error {
+		var f string
+		var d uint16
+		if err := r.Scan(&f, &d); err != nil {
+			return err
+		}
+		if d > 0 {
+			out[f] = dayDate(d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the establishments' start of transmission: %w", err)
+	}
+	return out, nil
 }
 
 // Diagnosis is what the figures count of a diagnoses row.
@@ -48,7 +111,8 @@ func (b *documentBatch) marks() batchMarks {
 // after at.
 func (b *documentBatch) fileVersion(at batchMarks) FileVersion {
 	d := &b.documents.list[len(b.documents.list)-1]
-	v := FileVersion{SetID: d.SetID, Version: d.VersionNumber, PatientKey: d.PatientKey, FINESS: d.FINESS,
+	vr := &b.versions.list[len(b.versions.list)-1]
+	v := FileVersion{Created: vr.Created, SetID: d.SetID, Version: d.VersionNumber, PatientKey: d.PatientKey, FINESS: d.FINESS,
 		Date: d.EffectiveDate, Sex: d.Sex, Dep: d.ResidenceDepartement, BirthYM: d.BirthYearMonth, ORPHACodes: d.ORPHACodes}
 	for _, c := range b.care.list[at.care:] {
 		if c.SiteCode != "" {

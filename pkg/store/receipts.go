@@ -18,8 +18,15 @@ const MaxFailuresStored = 30
 // for a mail rejected as a whole with no document), accepted or rejected.
 // Keyed by (mail_id, doc_index): a redelivered outcome collapses on merge.
 func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) error {
+	_, err := s.WriteReceipts(ctx, outs)
+	return err
+}
+
+// WriteReceipts is InsertReceipts, and returns the rows of versions it
+// wrote (the documents that name their file and version), for the figures.
+func (s *Store) WriteReceipts(ctx context.Context, outs []events.MailOutcome) ([]VersionSeen, error) {
 	if len(outs) == 0 {
-		return nil
+		return nil, nil
 	}
 	paris := Paris()
 	docs := 0
@@ -28,6 +35,7 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 	}
 	t := newRows(insertReceipts).sized(docs)
 	vers := newRows(insertVersions).sized(docs)
+	seen := make([]VersionSeen, 0, docs)
 	for _, o := range outs {
 		var mcode, mreason string
 		if o.Rejected != nil {
@@ -75,8 +83,11 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 				sources[j], rules[j], locations[j], texts[j] = f.Source, f.Pattern, f.Location, f.Text
 			}
 			if d.SetID != "" && d.FINESS != "" && d.VersionNumber > 0 {
-				vers.add(versionRow{FINESS: d.FINESS, SetID: d.SetID, VersionNumber: uint32(d.VersionNumber), Source: "receipt",
-					EffectiveDate: day, Accepted: boolU8(d.Accepted), Created: time.Unix(0, 0).UTC()})
+				vr := versionRow{FINESS: d.FINESS, SetID: d.SetID, VersionNumber: uint32(d.VersionNumber), Source: "receipt",
+					EffectiveDate: day, Accepted: boolU8(d.Accepted), Created: time.Unix(0, 0).UTC()}
+				vers.add(vr)
+				seen = append(seen, VersionSeen{FINESS: vr.FINESS, SetID: vr.SetID, Version: vr.VersionNumber,
+					Date: vr.EffectiveDate, Accepted: d.Accepted, Created: vr.Created})
 			}
 			t.add(receiptRow{MailID: o.MailID, Mailbox: o.Mailbox, ReceivedAt: o.ReceivedAt.UTC(), ProcessedAt: o.ProcessedAt.UTC(),
 				SenderDomain: dom, MailRejectionCode: mcode, MailRejectionReason: mreason, DocIndex: uint16(i), DocName: d.Name,
@@ -86,7 +97,7 @@ func (s *Store) InsertReceipts(ctx context.Context, outs []events.MailOutcome) e
 				FailureSources: sources, FailureRules: rules, FailureLocations: locations, FailureTexts: texts})
 		}
 	}
-	return s.send(ctx, vers, t)
+	return seen, s.send(ctx, vers, t)
 }
 
 // senderDomain keeps only the domain of the sender: the establishment's

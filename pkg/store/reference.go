@@ -105,6 +105,10 @@ func (s *Store) InsertDPIUpdates(ctx context.Context, source string, ds []DPIUpd
 
 // InsertEstablishments records establishment settings; the latest wins.
 func (s *Store) InsertEstablishments(ctx context.Context, es []Establishment) error {
+	before, err := s.EstablishmentStarts(ctx)
+	if err != nil {
+		return err
+	}
 	t := newRows(insertEstablishments)
 	now := time.Now().UTC()
 	for _, e := range es {
@@ -114,7 +118,30 @@ func (s *Store) InsertEstablishments(ctx context.Context, es []Establishment) er
 		}
 		t.add(establishmentRow{FINESS: e.FINESS, Name: e.Name, TransmissionStart: start, UpdatedAt: now})
 	}
-	return s.send(ctx, t)
+	if err := s.send(ctx, t); err != nil {
+		return err
+	}
+	// The kept MR.2 figures count the versions missing before a file's
+	// first one by the establishment's start: a start that changes asks
+	// for a recount, as a centre's filière does (InsertCentres).
+	for _, e := range es {
+		if startDay(before[e.FINESS]) != startDay(e.TransmissionStart) {
+			if err := s.RequestFiguresRebuild(ctx); err != nil {
+				return fmt.Errorf("the establishments are imported; asking the loader to count the figures again: %w", err)
+			}
+			break
+		}
+	}
+	return nil
+}
+
+// startDay is a start of transmission as a day, "" for none (a recount
+// asked for when unsure costs a recount, never a wrong figure).
+func startDay(t time.Time) string {
+	if t.Unix() <= 0 {
+		return ""
+	}
+	return t.Format("2006-01-02")
 }
 
 // readCSV reads a CSV as a French spreadsheet saves it (';' or ',', UTF-8

@@ -32,7 +32,7 @@ func Statements() []Statement {
 	return append([]Statement{createMigrations, selectMigrations, takeMigrationLock, breakMigrationLock,
 		dropBrokenMigrationLock, releaseMigrationLock, migrationLockAge, selectVersion, documentsPerEstablishment,
 		replicaDelay, clusterReplicas, declaredInMonths, accessReaders, tableColumns, currentFiles, currentSites,
-		currentDiagnoses, currentDeaths, centreFilieres, figureGenerations},
+		currentDiagnoses, currentDeaths, centreFilieres, figureGenerations, versionsSeen, establishmentStarts},
 		append(rotationStatements(), insertStatements()...)...)
 }
 
@@ -302,6 +302,19 @@ var (
 		FROM patients WHERE deceased = 1 AND ` + CurrentVersions + ` GROUP BY set_id, version_number` + recountSettings}
 	centreFilieres = Statement{"store.centre_filieres", `SELECT centre_id, argMax(filiere, imported_at)
 		FROM reference_centres GROUP BY centre_id`}
+	// versionsSeen: every version seen, its rows merged as MR.2 merges
+	// them (first day, ever accepted, the file's creation), in buckets of
+	// set_key (args: the number of buckets, this one): ten million
+	// versions grouped at once need gigabytes, a sixteenth of them a
+	// sixteenth. Days as numbers: a zero Date reads 0000-00-00 on
+	// ClickHouse 18.16 and 1970-01-01 on current versions.
+	versionsSeen = Statement{"store.versions_seen", `SELECT any(finess), any(set_id), version_number,
+		toUInt16(min(effective_date)), max(accepted), toUInt16(max(created))
+		FROM versions PREWHERE set_key % ? = ? GROUP BY set_key, version_number` + recountSettings}
+	// establishmentStarts: each establishment's start of transmission, as
+	// MR.2 reads it (the latest update; day 0: none).
+	establishmentStarts = Statement{"store.establishment_starts", `SELECT finess,
+		toUInt16(argMax(transmission_start, updated_at)) FROM establishments GROUP BY finess`}
 	// figureGenerations: the highest generation begun and the highest
 	// completed (0: none). Clock readings: no two databases agree.
 	figureGenerations = Statement{"store.figure_generations", `SELECT toUInt64(max(generation)),

@@ -157,7 +157,7 @@ func load(t *testing.T, s *store.Store) chcompat.Window {
 	// loader's path, which keeps the figures.
 	kept := figs.NewKeeper(s)
 	for range 2 {
-		if err := s.InsertReceipts(ctx, outs); err != nil {
+		if err := kept.WriteReceipts(ctx, outs); err != nil {
 			t.Fatal(err)
 		}
 		if err := kept.Write(ctx, recs); err != nil {
