@@ -25,7 +25,7 @@ import (
 
 // The national-year benchmark loads synthetic national years straight as
 // events.Record values (no XML) through the loader's insert path
-// (store.InsertDocuments, store.InsertReceipts) and times the analysts'
+// (figures.Keeper's Write and WriteReceipts) and times the analysts'
 // queries. Size: BNDMR_BENCH_VERSIONS document versions (default 50,000;
 // scripts/bench-store.sh uses 2,000,000 per national year: 800,000
 // patients across 150 establishments; 10,000,000 are five years,
@@ -278,7 +278,7 @@ func loadNationalYear(ctx context.Context, st *store.Store, size benchSize) (int
 					errc <- err
 					return
 				}
-				if err := st.InsertReceipts(ctx, j.outs); err != nil {
+				if err := kept.WriteReceipts(ctx, j.outs); err != nil {
 					errc <- err
 					return
 				}
