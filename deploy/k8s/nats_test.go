@@ -312,6 +312,9 @@ func TestNATSPermissions(t *testing.T) {
 	if _, err := prov.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "BNDMR_MDN_SENT"}); err != nil {
 		t.Fatalf("provisioner: KV: %v", err)
 	}
+	if _, err := prov.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: topology.BucketLeases, TTL: topology.LeaseTTL, History: 1}); err != nil {
+		t.Fatalf("provisioner: leases KV: %v", err)
+	}
 
 	// ingest: a mail, and a large one into the object store.
 	ing := cl["ingest"]
@@ -357,6 +360,27 @@ func TestNATSPermissions(t *testing.T) {
 	cl["loader"].consume(t, ctx, "BNDMR_RECORD", "bndmr.sdmmr.record")
 	// The loader's second durable: the outcomes, into the receipts table.
 	cl["loader"].consumeAs(t, ctx, "loader-receipts", "BNDMR_OUTCOME", "bndmr.mail.outcome")
+	// The loader's lease (pkg/lease): its key only.
+	leases, err := cl["loader"].js.KeyValue(ctx, topology.BucketLeases)
+	if err != nil {
+		t.Fatalf("loader: leases KV: %v", err)
+	}
+	if st, err := leases.Status(ctx); err != nil || st.TTL() != topology.LeaseTTL {
+		t.Fatalf("loader: the leases' TTL: %v", err)
+	}
+	rev, err := leases.Create(ctx, topology.LeaseLoader, []byte("host/1"))
+	if err != nil {
+		t.Fatalf("loader: taking its lease: %v", err)
+	}
+	if rev, err = leases.Update(ctx, topology.LeaseLoader, []byte("host/1"), rev); err != nil {
+		t.Fatalf("loader: renewing its lease: %v", err)
+	}
+	if e, err := leases.Get(ctx, topology.LeaseLoader); err != nil || string(e.Value()) != "host/1" {
+		t.Fatalf("loader: reading its lease: %v", err)
+	}
+	if err := leases.Delete(ctx, topology.LeaseLoader, jetstream.LastRevision(rev)); err != nil {
+		t.Fatalf("loader: giving its lease back: %v", err)
+	}
 	ack := cl["ack"]
 	ack.consume(t, ctx, "BNDMR_OUTCOME", "bndmr.mail.outcome")
 	kv, err := ack.js.KeyValue(ctx, "BNDMR_MDN_SENT")
@@ -450,6 +474,8 @@ func TestNATSPermissions(t *testing.T) {
 			"bndmr.sdmmr.record",
 			// Its receipts durable only: not the ack's.
 			"$JS.API.CONSUMER.CREATE.BNDMR_OUTCOME.ack", "$JS.ACK.BNDMR_OUTCOME.ack.1.1.1.1.0", "bndmr.mail.outcome",
+			// Its own lease only.
+			"$KV.BNDMR_LEASES.ack", "$KV.BNDMR_MDN_SENT.m1",
 		}, identifiedAPI...), []string{"bndmr.identified.>", "bndmr.>", ">", "_INBOX.>", "_INBOX_pseudonymisation.>", "$JS.API.>"}},
 		{"ingest", append([]string{"bndmr.identified.sdmmr.extracted", "bndmr.mail.outcome", "$JS.API.CONSUMER.CREATE.BNDMR_MAIL.ingest", "$JS.API.STREAM.UPDATE.BNDMR_MAIL"}, identifiedAPI...),
 			[]string{"bndmr.identified.>", "bndmr.mail.raw", "_INBOX_validator.>"}},

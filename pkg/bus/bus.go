@@ -194,7 +194,8 @@ func StreamConfigs(c Config) []jetstream.StreamConfig {
 	return out
 }
 
-// EnsureStreams creates or updates every stream and the object store.
+// EnsureStreams creates or updates every stream, the object store and the
+// key-value buckets.
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error {
 	c = c.WithDefaults()
 	for _, sc := range StreamConfigs(c) {
@@ -221,6 +222,17 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error 
 	})
 	if err != nil {
 		return fmt.Errorf("creating key-value bucket %s: %w", BucketMDNSent, err)
+	}
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      topology.BucketLeases,
+		Description: "leases: which replica of a service does a piece of work (pkg/lease)",
+		Storage:     jetstream.FileStorage,
+		Replicas:    c.Replicas,
+		TTL:         topology.LeaseTTL,
+		History:     1,
+	})
+	if err != nil {
+		return fmt.Errorf("creating key-value bucket %s: %w", topology.BucketLeases, err)
 	}
 	_, err = EnsureIngestedBucket(ctx, js, c.Replicas, c.MailMaxAge)
 	return err

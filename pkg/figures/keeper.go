@@ -8,8 +8,8 @@
 // The loader that keeps them holds the current version of every file in
 // memory and writes, for each batch, the difference it makes to each cell
 // (figure_counts: a cell is the sum of its rows, exact whatever ClickHouse
-// has merged). One loader at a time does it: the records' consumer is
-// pinned to one client (topology.Consumer.Pinned). The counts live in
+// has merged). One loader at a time does it: the one holding the loader's
+// lease (pkg/loader). The counts live in
 // generations: a keeper that starts, that failed a write it cannot tell
 // happened, or that sees a generation it did not begin (another loader took
 // over, or a rebuild was asked for), counts everything again from the
@@ -43,6 +43,10 @@ func NewKeeper(st *store.Store) *Keeper {
 	host, _ := os.Hostname()
 	return &Keeper{st: st, writer: fmt.Sprintf("%s/%d", host, os.Getpid())}
 }
+
+// Writer names this keeper's process (host/pid), as figure_generations
+// records it.
+func (k *Keeper) Writer() string { return k.writer }
 
 // Generation is the generation the keeper writes, 0 before its first batch
 // or after a failure.

@@ -3,9 +3,10 @@
 // them to ClickHouse in batches (size or time, whichever comes first),
 // acknowledging JetStream only after the insert succeeded. Inserts are keyed
 // so that a redelivered batch collapses (ReplacingMergeTree) and never
-// changes a count. The loader that gets the records (their consumer is
-// pinned to one loader at a time) also keeps the figures the dashboards read
-// (pkg/figures).
+// changes a count. The loader also keeps the figures the dashboards read
+// (pkg/figures), which need both streams in one process: of several
+// replicas, the one holding the loader's lease (pkg/lease, bucket
+// BNDMR_LEASES) consumes both; the others wait to take over.
 package loader
 
 import (
@@ -21,6 +22,7 @@ import (
 
 	"github.com/bndmr/hub/pkg/events"
 	"github.com/bndmr/hub/pkg/figures"
+	"github.com/bndmr/hub/pkg/lease"
 	"github.com/bndmr/hub/pkg/stage"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/topology"
@@ -49,6 +51,7 @@ type Loader struct {
 	flush prometheus.Histogram
 	fails prometheus.Counter
 	delay prometheus.Gauge
+	held  prometheus.Gauge
 }
 
 // New returns a loader writing to st; reg may be nil.
@@ -62,21 +65,57 @@ func New(cfg Config, st *store.Store, log *zap.Logger, reg prometheus.Registerer
 		fails: prometheus.NewCounter(prometheus.CounterOpts{Name: "bndmr_loader_insert_failures_total", Help: "Batch inserts that failed (retried)."}),
 		delay: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bndmr_clickhouse_replica_delay_seconds",
 			Help: "How far the most lagging replicated table of the hub's database is behind (system.replicas absolute_delay; 0 on one server)."}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{Name: "bndmr_loader_lease_held",
+			Help: "1 while this loader holds the loader's lease and consumes the records and the receipts; 0 while it waits to take over."}),
 	}
 	if reg != nil {
-		reg.MustRegister(l.rows, l.flush, l.fails, l.delay)
+		reg.MustRegister(l.rows, l.flush, l.fails, l.delay, l.held)
 	}
 	return l
 }
 
 // Run consumes sdmmr.record and mail.outcome until ctx ends, each with its
-// own durable consumer on the stage runtime (set may be nil).
+// own durable consumer on the stage runtime (set may be nil), while this
+// loader holds the loader's lease: the figures need the documents and the
+// receipts counted by one keeper. Another replica waits and takes over
+// when this one stops (at once) or dies (after the bucket's TTL). The
+// lease is not what keeps the figures right, the keeper's generations are
+// (pkg/figures): two loaders working at once for a moment count everything
+// again, they count nothing wrong.
 func (l *Loader) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set) error {
 	if set == nil {
 		set = stage.NewSet(nil)
 	}
+	kv, err := js.KeyValue(ctx, topology.BucketLeases)
+	if err != nil {
+		return fmt.Errorf("opening the key-value bucket %s of the loader's lease (created with the streams): %w", topology.BucketLeases, err)
+	}
+	status, err := kv.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the TTL of the key-value bucket %s: %w", topology.BucketLeases, err)
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { l.watchReplicas(ctx); return nil })
+	g.Go(func() error {
+		return lease.Hold(ctx, kv, topology.LeaseLoader, l.figs.Writer(), status.TTL(), func(ctx context.Context) error {
+			return l.consume(ctx, js, set)
+		}, lease.OnChange(func(held bool) {
+			if held {
+				l.held.Set(1)
+				l.log.Info("loader's lease taken: consuming the records and the receipts")
+			} else {
+				l.held.Set(0)
+				l.log.Info("loader's lease given back or lost: waiting to take it again")
+			}
+		}), lease.OnError(func(err error) { l.log.Warn("loader's lease", zap.Error(err)) }))
+	})
+	return g.Wait()
+}
+
+// consume runs the two stages until ctx ends.
+func (l *Loader) consume(ctx context.Context, js jetstream.JetStream, set *stage.Set) error {
+	l.takePin(ctx, js)
+	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		return stage.Run(ctx, js, set, l.log, stage.Spec[events.Record]{
 			Consumer: topology.ConsumerOf(DurableRecords), Version: events.RecordV,
@@ -90,10 +129,44 @@ func (l *Loader) Run(ctx context.Context, js jetstream.JetStream, set *stage.Set
 			Consumer: topology.ConsumerOf(DurableReceipts), Version: events.OutcomeV,
 			Batch: l.cfg.BatchSize, MaxWait: l.cfg.FlushEvery, Quiet: l.cfg.Quiet, Dependency: "clickhouse",
 			MailID:      func(o events.MailOutcome) string { return o.MailID },
-			HandleBatch: batchInsert(l, "outcome", l.st.InsertReceipts),
+			HandleBatch: batchInsert(l, "outcome", l.figs.WriteReceipts),
 		})
 	})
 	return g.Wait()
+}
+
+// takePin unpins the records' consumer from the client it names, if any:
+// this loader holds the lease, so that client is a loader that crashed (or
+// one that lost the lease and stops), and the records would otherwise wait
+// for the pin's TTL (topology.PinnedTTL, 5 min) instead of the lease's
+// (30 s). A failure only leaves that wait.
+func (l *Loader) takePin(ctx context.Context, js jetstream.JetStream) {
+	c := topology.ConsumerOf(DurableRecords)
+	if !c.Pinned {
+		return
+	}
+	stream, err := js.Stream(ctx, c.Stream)
+	if err != nil {
+		return
+	}
+	cons, err := stream.Consumer(ctx, c.Durable)
+	if err != nil {
+		return // not made yet: nobody holds a pin
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return
+	}
+	for _, g := range info.PriorityGroups {
+		if g.PinnedClientID == "" {
+			continue
+		}
+		if err := stream.UnpinConsumer(ctx, c.Durable, g.Group); err != nil {
+			l.log.Warn("the records' consumer is still pinned to a former loader; the records wait for the pin's TTL", zap.Error(err))
+			continue
+		}
+		l.log.Info("the records' consumer unpinned from a former loader", zap.String("pin", g.PinnedClientID))
+	}
 }
 
 // batchInsert writes a batch with insert. ClickHouse refusing the rows

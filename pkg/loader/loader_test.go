@@ -2,18 +2,24 @@ package loader
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 
 	"github.com/bndmr/hub/pkg/bus"
 	"github.com/bndmr/hub/pkg/bus/bustest"
 	"github.com/bndmr/hub/pkg/events"
+	"github.com/bndmr/hub/pkg/indicators"
 	"github.com/bndmr/hub/pkg/store"
 	"github.com/bndmr/hub/pkg/store/storetest"
+	"github.com/bndmr/hub/pkg/topology"
 )
 
 func testStore(t *testing.T) *store.Store { return storetest.Store(t, "test_loader") }
@@ -151,6 +157,157 @@ func TestLoaderWritesRecordsAndReceipts(t *testing.T) {
 			if err := st.Conn().Exec(ctx, "OPTIMIZE TABLE "+table+" FINAL"); err != nil {
 				t.Fatal(err)
 			}
+		}
+	}
+}
+
+// TestOneLoaderAtATime runs two loaders on one NATS server and one
+// database: one holds the lease and loads the records and the receipts,
+// the other loads nothing. The holder's connection to NATS is then cut (a
+// crash as NATS sees it): the other takes the lease over once the key
+// expires, takes the records' pin at once, and loads what comes next. MR.2
+// from the kept figures then equals MR.2 over the history: both streams
+// were counted by the keeper of whichever loader held the lease.
+func TestOneLoaderAtATime(t *testing.T) {
+	st := testStore(t)
+	srv := bustest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	// A short lease, so that the takeover is quick (the loader reads the
+	// bucket's TTL).
+	if _, err := srv.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: topology.BucketLeases,
+		TTL: 2 * time.Second, History: 1}); err != nil {
+		t.Fatal(err)
+	}
+	type replica struct {
+		l    *Loader
+		nc   *nats.Conn
+		done chan error
+	}
+	start := func() *replica {
+		nc, err := nats.Connect(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &replica{l: New(Config{BatchSize: 5, FlushEvery: 200 * time.Millisecond}, st, zap.NewNop(), nil), nc: nc, done: make(chan error, 1)}
+		go func() { r.done <- r.l.Run(ctx, js, nil) }()
+		return r
+	}
+	publish := func(from, to int) {
+		for i := from; i < to; i++ {
+			// Versions 1 to 4 of five files; every fourth version rejected
+			// (a receipt only), so MR.2 needs both streams.
+			set, v := fmt.Sprintf("s%d", i%5), i/5+1
+			o := events.MailOutcome{V: events.OutcomeV, MailID: fmt.Sprintf("m%d", i), ReceivedAt: time.Now(),
+				Documents: []events.DocumentOutcome{{FINESS: "750000010", SetID: set, VersionNumber: v, EffectiveTime: "20261015"}}}
+			if i%4 == 3 {
+				o.Documents[0].Rejection = &events.Rejection{Code: "schematron", CISIS: 906, Reason: "non conforme"}
+			} else {
+				o.Documents[0].Accepted = true
+				r := events.Record{V: events.RecordV, MailID: o.MailID, FINESS: "750000010", SetID: set, VersionNumber: v,
+					EffectiveTime: "20261015", ReceivedAt: time.Now(), PatientTraitsPseudonym: "p"}
+				if _, err := bus.Publish(ctx, srv.JS, events.SubjectRecord, "r"+o.MailID, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := bus.Publish(ctx, srv.JS, events.SubjectOutcome, "o"+o.MailID, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// loaded waits until n mails' receipts are in and both consumers
+	// have nothing pending.
+	loaded := func(n uint64) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var got uint64
+			if err := st.Conn().QueryRow(ctx, "SELECT uniqExact(mail_id) FROM receipts").Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			left := ""
+			for _, c := range []struct{ stream, durable string }{{bus.StreamRecord, DurableRecords}, {bus.StreamOutcome, DurableReceipts}} {
+				cons, err := srv.JS.Consumer(ctx, c.stream, c.durable)
+				if err != nil {
+					left += fmt.Sprintf(" %s: %v", c.durable, err)
+					continue
+				}
+				if info, err := cons.Info(ctx); err != nil || info.NumPending+uint64(info.NumAckPending) > 0 {
+					left += fmt.Sprintf(" %s: %v", c.durable, err)
+					if err == nil {
+						left += fmt.Sprintf(" %d pending, %d unacknowledged", info.NumPending, info.NumAckPending)
+					}
+				}
+			}
+			if got == n && left == "" {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of %d mails loaded after 30 s;%s", got, n, left)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	written := func(r *replica) float64 {
+		return testutil.ToFloat64(r.l.rows.WithLabelValues("record")) + testutil.ToFloat64(r.l.rows.WithLabelValues("outcome"))
+	}
+
+	a, b := start(), start()
+	publish(0, 10)
+	loaded(10)
+	holder, standby := a, b
+	if testutil.ToFloat64(b.l.held) == 1 {
+		holder, standby = b, a
+	}
+	if testutil.ToFloat64(holder.l.held) != 1 || testutil.ToFloat64(standby.l.held) != 0 {
+		t.Fatalf("lease held by a: %v, by b: %v: want exactly one", testutil.ToFloat64(a.l.held), testutil.ToFloat64(b.l.held))
+	}
+	if w := written(standby); w != 0 {
+		t.Errorf("the loader without the lease wrote %v events", w)
+	}
+
+	// The holder loses NATS: the other takes over and loads the rest.
+	holder.nc.Close()
+	publish(10, 20)
+	loaded(20)
+	if testutil.ToFloat64(standby.l.held) != 1 || written(standby) == 0 {
+		t.Errorf("after the holder's crash, the other holds the lease: %v, and wrote %v events", testutil.ToFloat64(standby.l.held), written(standby))
+	}
+	if testutil.ToFloat64(holder.l.held) != 0 {
+		t.Error("the loader cut from NATS still says it holds the lease")
+	}
+
+	x := indicators.New(st)
+	p, _ := indicators.MonthPeriod("2026-10")
+	begun, completed, err := st.FigureGenerations(ctx)
+	if err != nil || begun != completed || completed == 0 {
+		t.Fatalf("the kept figures are not complete (begun %d, completed %d, %v)", begun, completed, err)
+	}
+	kept, err := x.MR2(ctx, p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RequestFiguresRebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	history, err := x.MR2(ctx, p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := json.Marshal(kept)
+	h, _ := json.Marshal(history)
+	if string(k) != string(h) || len(kept) != 1 || kept[0].Seen != 20 || kept[0].Rejected != 5 {
+		t.Errorf("MR.2 kept %s, from the history %s; want 20 versions seen, 5 rejected", k, h)
+	}
+	cancel()
+	for _, r := range []*replica{a, b} {
+		if err := <-r.done; err != nil {
+			t.Error(err)
 		}
 	}
 }

@@ -38,6 +38,15 @@ const (
 	// BucketIngested records every mail ingest published, by content, so
 	// that a UIDVALIDITY change publishes nothing twice.
 	BucketIngested = "BNDMR_INGESTED"
+	// BucketLeases holds the leases that let one replica of a service do a
+	// piece of work (pkg/lease): the loader that consumes the records and
+	// the receipts (LeaseLoader), so that one process keeps the figures.
+	BucketLeases = "BNDMR_LEASES"
+	// LeaseTTL is the leases' lifetime without renewal: a crashed holder's
+	// work moves to another replica after it.
+	LeaseTTL = 30 * time.Second
+	// LeaseLoader is the loader's lease key.
+	LeaseLoader = "loader"
 )
 
 // Services, as NATS users and component names.
