@@ -51,8 +51,10 @@ func months(w Window) []any         { return []any{w.from(), w.to()} }
 func mr2Args(w Window) []any        { return []any{w.from(), w.lastDay(), w.from(), w.to()} }
 func mr2OneArgs(w Window) []any     { return append([]any{w.FINESS, w.FINESS}, mr2Args(w)...) }
 func mr2OneKeptArgs(w Window) []any { return []any{w.FINESS, w.from(), w.to()} }
-func mr1Args(w Window) []any        { return []any{w.lastDay(), w.from(), w.from(), w.lastDay()} }
-func topORPHAArgs(Window) []any     { return []any{uint64(1), 10} }
+func mr1Args(w Window) []any {
+	return []any{w.lastDay(), w.from(), w.from(), w.lastDay(), w.from(), w.lastDay(), w.from(), w.lastDay()}
+}
+func topORPHAArgs(Window) []any { return []any{uint64(1), 10} }
 
 // rekeyArgs: the arguments of a rotation's mutation (store.rekey_*), with
 // arrays mapping a pseudonym no row holds: it proves the statement on both

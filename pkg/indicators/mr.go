@@ -277,7 +277,8 @@ type CentreSent struct {
 
 // MR1 computes MR.1 per establishment over p.
 func (x *Indicators) MR1(ctx context.Context, p Period, finess string) ([]MR1, error) {
-	q, err := x.st.Query(ctx, mr1Stmt, day(p.LastDay()), day(p.From), day(p.From), day(p.LastDay()))
+	from, to := day(p.From), day(p.LastDay())
+	q, err := x.st.Query(ctx, mr1Stmt, to, from, from, to, from, to, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("computing MR.1: %w", err)
 	}

@@ -37,6 +37,10 @@ var rebuilds = []rebuild{
 		keys: []string{"documents: toYear(effective_date); finess, set_id, version_number", "receipts: toYear(effective_date); finess, mail_id, doc_index"}},
 	{version: 18, statements: 3, old: "%_0017",
 		keys: []string{"receipts: toYear(effective_date); finess, mail_id, doc_index"}},
+	{version: 20, statements: 9, old: "%_0019",
+		keys: []string{"activities: toYear(effective_date); finess, set_id, version_number, ordinal",
+			"care_episodes: toYear(effective_date); finess, set_id, version_number, ordinal",
+			"diagnoses: toYear(effective_date); finess, set_id, version_number, ordinal"}},
 }
 
 // TestRebuildMigrations: each rebuild on a store loaded before it, once
