@@ -118,7 +118,9 @@ func (s *state) countSet(set *mr2Set, sign int64, d map[item]int64) {
 		case i > 0:
 			miss = int64(e.v) - int64(set.vers[i-1].v) - 1
 		case start > 0 && set.created > 0 && set.created < days(monthStart(start)):
+			// created before the start: its earlier versions were never due
 		case start > 0 && set.created <= 0 && first < start:
+			// creation unknown, first seen before the start: the same
 		default:
 			miss = int64(e.v) - 1
 		}
