@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Loads synthetic national years into ClickHouse through the loader's insert
-# path (store.InsertDocuments / InsertReceipts, events.Record batches of
+# path (figures.Keeper Write / WriteReceipts, events.Record batches of
 # 50,000) and times the analysts' queries: MR.2 of every establishment for a
 # month and for a year, MR.1 for a year, ORPHA prevalence on the current
 # state, the epidemiology tables with small counts suppressed, one
