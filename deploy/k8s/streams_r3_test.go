@@ -23,7 +23,7 @@ import (
 // env, through localtopo), the real bndmrctl binary and the provisioner's
 // certificate, against the prod NATS StatefulSet's three servers started
 // from their rendered configuration; every stream, the object store and
-// both key-value buckets must come out with 3 replicas.
+// the three key-value buckets must come out with 3 replicas.
 func TestNATSStreamsJobReplicatesThree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds bndmrctl and starts a NATS cluster of three")
@@ -106,7 +106,7 @@ func TestNATSStreamsJobReplicatesThree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"OBJ_" + topology.ObjectStore, "KV_" + topology.BucketMDNSent, "KV_" + topology.BucketIngested}
+	want := []string{"OBJ_" + topology.ObjectStore, "KV_" + topology.BucketMDNSent, "KV_" + topology.BucketIngested, "KV_" + topology.BucketLeases}
 	for _, s := range topology.Streams {
 		want = append(want, s.Name)
 	}

@@ -27,6 +27,7 @@ const (
 	ObjectStore      = topology.ObjectStore
 	BucketMDNSent    = topology.BucketMDNSent
 	BucketIngested   = topology.BucketIngested
+	BucketLeases     = topology.BucketLeases
 )
 
 // Config says how to reach NATS and how to size the streams.
@@ -224,7 +225,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error 
 		return fmt.Errorf("creating key-value bucket %s: %w", BucketMDNSent, err)
 	}
 	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      topology.BucketLeases,
+		Bucket:      BucketLeases,
 		Description: "leases: which replica of a service does a piece of work (pkg/lease)",
 		Storage:     jetstream.FileStorage,
 		Replicas:    c.Replicas,
@@ -232,7 +233,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, c Config) error 
 		History:     1,
 	})
 	if err != nil {
-		return fmt.Errorf("creating key-value bucket %s: %w", topology.BucketLeases, err)
+		return fmt.Errorf("creating key-value bucket %s: %w", BucketLeases, err)
 	}
 	_, err = EnsureIngestedBucket(ctx, js, c.Replicas, c.MailMaxAge)
 	return err

@@ -12,7 +12,7 @@ import (
 )
 
 // cmdStreams declares the hub's JetStream streams, object store and
-// key-value bucket: the provisioning job of a deployment where the services
+// key-value buckets: the provisioning job of a deployment where the services
 // themselves may not change streams.
 func cmdStreams(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("streams", "usage: bndmrctl streams [--nats-url URL] [--nats-replicas N] [--nats-max-msg N] [--nats-mail-max-age D]", stderr)
@@ -44,6 +44,6 @@ func cmdStreams(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	for _, sc := range bus.StreamConfigs(c) {
 		fmt.Fprintf(stdout, "stream %-18s %s\n", sc.Name, sc.Subjects[0])
 	}
-	fmt.Fprintf(stdout, "object store %s, key-value buckets %s and %s, %d replicas each\n", bus.ObjectStore, bus.BucketMDNSent, bus.BucketIngested, c.Replicas)
+	fmt.Fprintf(stdout, "object store %s, key-value buckets %s, %s and %s, %d replicas each\n", bus.ObjectStore, bus.BucketMDNSent, bus.BucketIngested, bus.BucketLeases, c.Replicas)
 	return 0
 }
