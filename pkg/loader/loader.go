@@ -141,31 +141,12 @@ func (l *Loader) consume(ctx context.Context, js jetstream.JetStream, set *stage
 // for the pin's TTL (topology.PinnedTTL, 5 min) instead of the lease's
 // (30 s). A failure only leaves that wait.
 func (l *Loader) takePin(ctx context.Context, js jetstream.JetStream) {
-	c := topology.ConsumerOf(DurableRecords)
-	if !c.Pinned {
-		return
-	}
-	stream, err := js.Stream(ctx, c.Stream)
+	pins, err := stage.Unpin(ctx, js, topology.ConsumerOf(DurableRecords), "")
 	if err != nil {
-		return
+		l.log.Warn("the records' consumer may still be pinned to a former loader; the records wait for the pin's TTL", zap.Error(err))
 	}
-	cons, err := stream.Consumer(ctx, c.Durable)
-	if err != nil {
-		return // not made yet: nobody holds a pin
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return
-	}
-	for _, g := range info.PriorityGroups {
-		if g.PinnedClientID == "" {
-			continue
-		}
-		if err := stream.UnpinConsumer(ctx, c.Durable, g.Group); err != nil {
-			l.log.Warn("the records' consumer is still pinned to a former loader; the records wait for the pin's TTL", zap.Error(err))
-			continue
-		}
-		l.log.Info("the records' consumer unpinned from a former loader", zap.String("pin", g.PinnedClientID))
+	for _, pin := range pins {
+		l.log.Info("the records' consumer unpinned from a former loader", zap.String("pin", pin))
 	}
 }
 

@@ -178,22 +178,44 @@ func (r *runner[T]) unpin(cons jetstream.Consumer) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if _, err := Unpin(ctx, r.js, r.spec.Consumer, pin); err != nil {
+		r.log.Warn("the pinned consumer was not handed over; another replica takes it after the pin's TTL", zap.Error(err))
+	}
+}
+
+// Unpin unpins consumer c from the client whose pin id is pin, or from any
+// client when pin is "", and returns the pin ids it removed. A consumer not
+// made yet, or not pinned, has nothing to unpin.
+func Unpin(ctx context.Context, js jetstream.JetStream, c topology.Consumer, pin string) ([]string, error) {
+	if !c.Pinned {
+		return nil, nil
+	}
+	stream, err := js.Stream(ctx, c.Stream)
+	if err != nil {
+		return nil, err
+	}
+	cons, err := stream.Consumer(ctx, c.Durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	info, err := cons.Info(ctx)
 	if err != nil {
-		return
+		return nil, err
 	}
+	var removed []string
 	for _, g := range info.PriorityGroups {
-		if g.PinnedClientID != pin {
+		if g.PinnedClientID == "" || pin != "" && g.PinnedClientID != pin {
 			continue
 		}
-		stream, err := r.js.Stream(ctx, r.spec.Consumer.Stream)
-		if err == nil {
-			err = stream.UnpinConsumer(ctx, r.spec.Consumer.Durable, g.Group)
+		if err := stream.UnpinConsumer(ctx, c.Durable, g.Group); err != nil {
+			return removed, err
 		}
-		if err != nil {
-			r.log.Warn("the pinned consumer was not handed over; another replica takes it after the pin's TTL", zap.Error(err))
-		}
+		removed = append(removed, g.PinnedClientID)
 	}
+	return removed, nil
 }
 
 // ConsumerConfig is the JetStream configuration of a declared consumer: no
